@@ -1,0 +1,40 @@
+/**
+ * `status` of rows in helix_locks, helix_nodes and helix_cluster, stored as a TINYINT.
+ * - `Active` (1): the lease is held, the member is registered, the task list is in the catalog.
+ * - `Inactive` (0): released, left or expired; the row is kept (a lock row keeps its epoch).
+ * - `Deletable` (2): removed, waiting for clean-up (a task list whose partitions are being released).
+ */
+export const Status = {
+  Inactive: 0,
+  Active: 1,
+  Deletable: 2,
+} as const;
+
+/** One of the values of {@link Status}. */
+export type Status = (typeof Status)[keyof typeof Status];
+
+/**
+ * `state` of a partition in helix_allocation, stored as a TINYINT.
+ * - `Unassigned` (0): no owner.
+ * - `Assigned` (1): owned by `node_id`.
+ * - `ReleaseRequested` (2): `node_id` has been asked to stop so the partition can move to `target_node_id`.
+ * - `Released` (3): `node_id` confirmed it stopped; the partition may be given to its target.
+ */
+export const PartitionState = {
+  Unassigned: 0,
+  Assigned: 1,
+  ReleaseRequested: 2,
+  Released: 3,
+} as const;
+
+/** One of the values of {@link PartitionState}. */
+export type PartitionState = (typeof PartitionState)[keyof typeof PartitionState];
+
+/** Longest lock key, in characters (helix_locks.lock_key is VARCHAR(255)). */
+export const MAX_LOCK_KEY_LENGTH = 255;
+
+/** Longest owner id, in characters (helix_locks.owner is VARCHAR(255)). */
+export const MAX_OWNER_LENGTH = 255;
+
+/** Longest cluster, node, domain or task-list name, in characters (VARCHAR(128) columns). */
+export const MAX_NAME_LENGTH = 128;

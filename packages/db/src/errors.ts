@@ -1,0 +1,99 @@
+/**
+ * The base of every error Helix throws on purpose. `code` is stable and meant for programs;
+ * `message` says what happened and what to do about it.
+ */
+export abstract class HelixError extends Error {
+  /** A stable, machine-readable identifier of the failure, such as `HELIX_INVALID_ARGUMENT`. */
+  abstract readonly code: string;
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** A value given to Helix is malformed or out of range. Thrown before anything is written. */
+export class InvalidArgumentError extends HelixError {
+  readonly code = "HELIX_INVALID_ARGUMENT";
+
+  /**
+   * @param argument - the name of the offending argument or option, such as `ttlMs` or `url`
+   * @param message - what is wrong and how to fix it
+   */
+  constructor(
+    readonly argument: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${argument}: ${message}`, options);
+  }
+}
+
+/** The database could not be reached, or the connection broke. The cause is the driver's error. */
+export class DatabaseUnavailableError extends HelixError {
+  readonly code = "HELIX_DATABASE_UNAVAILABLE";
+
+  /** @param server - `host:port/database` of the server; never contains credentials */
+  constructor(
+    readonly server: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** Helix's tables are missing or older than this code needs. Run the migrations. */
+export class SchemaNotMigratedError extends HelixError {
+  readonly code = "HELIX_SCHEMA_NOT_MIGRATED";
+
+  /** @param pending - the versions of the migrations that have not been applied */
+  constructor(readonly pending: readonly number[]) {
+    super(
+      `the Helix schema is not up to date: migration(s) ${pending.join(", ")} not applied. ` +
+        "Run `helix migrate` or call migrate(pool) from @helix/db.",
+    );
+  }
+}
+
+/** An applied migration differs from the one this code carries: the schema was changed by hand,
+ * or migrations were edited after they shipped. */
+export class MigrationChecksumError extends HelixError {
+  readonly code = "HELIX_MIGRATION_CHECKSUM_MISMATCH";
+
+  constructor(
+    readonly version: number,
+    readonly expected: string,
+    readonly actual: string,
+  ) {
+    super(
+      `migration ${version} was applied with checksum ${actual}, but this version of @helix/db has ` +
+        `${expected}. Applied migrations must never change; add a new migration instead.`,
+    );
+  }
+}
+
+/** migrate() could not take the migration lease in time, or lost it while applying. */
+export class MigrationLockError extends HelixError {
+  readonly code = "HELIX_MIGRATION_LOCK";
+}
+
+/**
+ * Whether `error`, or any error in its `cause` chain, is a {@link HelixError}, optionally with the
+ * given code.
+ */
+export function isHelixError(error: unknown, code?: string): error is HelixError {
+  return findHelixError(error, code) !== undefined;
+}
+
+/** The first {@link HelixError} (with the given code, if any) in the `cause` chain of `error`. */
+export function findHelixError(error: unknown, code?: string): HelixError | undefined {
+  const seen = new Set<unknown>();
+  let current: unknown = error;
+  while (current instanceof Error && !seen.has(current)) {
+    seen.add(current);
+    if (current instanceof HelixError && (code === undefined || current.code === code)) return current;
+    current = current.cause;
+  }
+  return undefined;
+}

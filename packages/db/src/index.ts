@@ -1,0 +1,11 @@
+export * from "./constants";
+export * from "./errors";
+export * from "./pool";
+export * from "./migrate";
+export type { ExecResult, QueryClient, QueryOptions } from "./generated/db";
+export type { MigrationSource } from "./generated/migrations";
+export { migrationSources } from "./generated/migrations";
+/** sqlc-generated queries on helix_locks. */
+export * as lockQueries from "./generated/locks";
+/** sqlc-generated queries on helix_nodes, helix_cluster and helix_allocation. */
+export * as clusterQueries from "./generated/cluster";

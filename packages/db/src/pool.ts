@@ -1,0 +1,212 @@
+import { createPool as createMysqlPool, type Pool, type PoolOptions as MysqlPoolOptions } from "mysql2/promise";
+
+import { DatabaseUnavailableError, InvalidArgumentError } from "./errors";
+
+/**
+ * Where and how to connect. Every field is optional; give either `url` or the separate fields
+ * (a field given next to `url` overrides the URL's value).
+ */
+export interface ConnectionOptions {
+  /**
+   * `mysql://user:password@host:port/database`, with optional query parameters
+   * `connectionLimit` and `connectTimeoutMs`. User and password are percent-decoded.
+   */
+  url?: string;
+  /** @default "127.0.0.1" */
+  host?: string;
+  /** @default 3306 */
+  port?: number;
+  /** @default "root" */
+  user?: string;
+  /** @default "" */
+  password?: string;
+  /** The database holding Helix's tables. Required, in the URL's path or here. */
+  database?: string;
+  /** Most connections the pool opens. @default 10 */
+  connectionLimit?: number;
+  /** How long to wait for a new connection to be established. @default 10000 */
+  connectTimeoutMs?: number;
+  /** TLS settings, passed to mysql2 as they are. @default undefined (no TLS) */
+  ssl?: MysqlPoolOptions["ssl"];
+}
+
+/** Connection settings after defaults and validation; `password` is never printed by Helix. */
+export interface ResolvedConnectionOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  readonly password: string;
+  readonly database: string;
+  readonly connectionLimit: number;
+  readonly connectTimeoutMs: number;
+  readonly ssl: MysqlPoolOptions["ssl"] | undefined;
+}
+
+const MAX_CONNECTION_LIMIT = 1000;
+const urlParameters = new Set(["connectionLimit", "connectTimeoutMs"]);
+
+/**
+ * Validates connection settings and fills in defaults, without connecting.
+ * @throws {@link InvalidArgumentError} naming the bad field; the message never contains the password.
+ */
+export function resolveConnectionOptions(input: string | ConnectionOptions): ResolvedConnectionOptions {
+  const options: ConnectionOptions = typeof input === "string" ? { url: input } : { ...input };
+  if (typeof options !== "object" || options === null) {
+    throw new InvalidArgumentError("options", "expected a mysql:// URL or a ConnectionOptions object");
+  }
+  const fromUrl = options.url === undefined ? {} : parseUrl(options.url);
+  const merged = { ...fromUrl, ...withoutUndefined({ ...options, url: undefined }) };
+  const resolved: ResolvedConnectionOptions = {
+    host: merged.host ?? "127.0.0.1",
+    port: merged.port ?? 3306,
+    user: merged.user ?? "root",
+    password: merged.password ?? "",
+    database: merged.database ?? "",
+    connectionLimit: merged.connectionLimit ?? 10,
+    connectTimeoutMs: merged.connectTimeoutMs ?? 10_000,
+    ssl: merged.ssl,
+  };
+  if (typeof resolved.host !== "string" || resolved.host === "") {
+    throw new InvalidArgumentError("host", "must be a non-empty host name or address");
+  }
+  checkInteger("port", resolved.port, 1, 65535);
+  checkInteger("connectionLimit", resolved.connectionLimit, 1, MAX_CONNECTION_LIMIT);
+  checkInteger("connectTimeoutMs", resolved.connectTimeoutMs, 1, 600_000);
+  if (typeof resolved.user !== "string" || resolved.user === "") {
+    throw new InvalidArgumentError("user", "must be a non-empty user name");
+  }
+  if (typeof resolved.password !== "string") throw new InvalidArgumentError("password", "must be a string");
+  if (typeof resolved.database !== "string" || !/^[A-Za-z0-9_$]{1,64}$/.test(resolved.database)) {
+    throw new InvalidArgumentError(
+      "database",
+      resolved.database === ""
+        ? "is required: put it in the URL's path (mysql://host:3306/helix) or set `database`"
+        : "must be 1 to 64 letters, digits, _ or $",
+    );
+  }
+  return Object.freeze(resolved);
+}
+
+function parseUrl(raw: unknown): ConnectionOptions {
+  if (typeof raw !== "string") throw new InvalidArgumentError("url", "must be a string");
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    // The URL may hold a password, so it is not repeated here.
+    throw new InvalidArgumentError("url", "is not a valid URL; expected mysql://user:password@host:port/database");
+  }
+  if (url.protocol !== "mysql:" && url.protocol !== "mariadb:") {
+    throw new InvalidArgumentError("url", `must start with mysql:// (got ${url.protocol}//)`);
+  }
+  const result: ConnectionOptions = {};
+  if (url.hostname !== "") result.host = url.hostname.replace(/^\[(.*)\]$/, "$1");
+  if (url.port !== "") result.port = Number(url.port);
+  if (url.username !== "") result.user = decodeURIComponent(url.username);
+  if (url.password !== "") result.password = decodeURIComponent(url.password);
+  const database = decodeURIComponent(url.pathname.replace(/^\//, ""));
+  if (database !== "") result.database = database;
+  for (const [key, value] of url.searchParams) {
+    if (!urlParameters.has(key)) {
+      throw new InvalidArgumentError("url", `unknown parameter "${key}" (known: ${[...urlParameters].join(", ")})`);
+    }
+    const n = Number(value);
+    if (key === "connectionLimit") result.connectionLimit = n;
+    else result.connectTimeoutMs = n;
+  }
+  return result;
+}
+
+function withoutUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function checkInteger(name: string, value: unknown, min: number, max: number): void {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
+    throw new InvalidArgumentError(name, `must be an integer from ${min} to ${max} (got ${String(value)})`);
+  }
+}
+
+/** `host:port/database`: how Helix names a server in messages. Never includes credentials. */
+export function describeServer(options: ResolvedConnectionOptions): string {
+  const host = options.host.includes(":") ? `[${options.host}]` : options.host;
+  return `${host}:${options.port}/${options.database}`;
+}
+
+/**
+ * The mysql2 settings Helix's queries rely on:
+ * - `flags: -FOUND_ROWS`: affectedRows counts rows actually changed (an upsert that changes
+ *   nothing reports 0), which the lease statements read as their answer;
+ * - `timezone: "Z"`: DATETIME values are read and written as UTC (all SQL uses UTC_TIMESTAMP(6));
+ * - `supportBigNumbers`: BIGINT counters arrive as exact numbers;
+ * - `jsonStrings`: JSON columns arrive as strings on MySQL and MariaDB alike.
+ */
+export function mysqlPoolOptions(options: ResolvedConnectionOptions): MysqlPoolOptions {
+  return {
+    host: options.host,
+    port: options.port,
+    user: options.user,
+    password: options.password,
+    database: options.database,
+    connectionLimit: options.connectionLimit,
+    connectTimeout: options.connectTimeoutMs,
+    ssl: options.ssl,
+    waitForConnections: true,
+    queueLimit: 0,
+    enableKeepAlive: true,
+    keepAliveInitialDelay: 10_000,
+    charset: "UTF8MB4_GENERAL_CI",
+    flags: ["-FOUND_ROWS"],
+    timezone: "Z",
+    dateStrings: false,
+    supportBigNumbers: true,
+    bigNumberStrings: false,
+    decimalNumbers: false,
+    jsonStrings: true,
+    multipleStatements: false,
+    namedPlaceholders: false,
+  };
+}
+
+/**
+ * Creates a mysql2 pool set up the way Helix's queries need, and checks that the server answers
+ * before returning it. Close it with `pool.end()`.
+ * @throws {@link InvalidArgumentError} for malformed settings (nothing is connected).
+ * @throws {@link DatabaseUnavailableError} when the server cannot be reached or refuses the login.
+ */
+export async function createPool(input: string | ConnectionOptions): Promise<Pool> {
+  const options = resolveConnectionOptions(input);
+  const pool = createMysqlPool(mysqlPoolOptions(options));
+  try {
+    await pool.query("SELECT 1");
+  } catch (error) {
+    await pool.end().catch(() => undefined);
+    throw unavailable(options, error);
+  }
+  return pool;
+}
+
+/**
+ * Creates the database named in the settings if it does not exist (connecting without selecting a
+ * database). For setup scripts and the app's `migrate`; libraries expect the database to exist.
+ */
+export async function createDatabaseIfMissing(input: string | ConnectionOptions): Promise<void> {
+  const options = resolveConnectionOptions(input);
+  const pool = createMysqlPool({ ...mysqlPoolOptions(options), database: undefined, connectionLimit: 1 });
+  try {
+    await pool.query("CREATE DATABASE IF NOT EXISTS ?? CHARACTER SET utf8mb4", [options.database]);
+  } catch (error) {
+    throw unavailable(options, error);
+  } finally {
+    await pool.end().catch(() => undefined);
+  }
+}
+
+function unavailable(options: ResolvedConnectionOptions, error: unknown): DatabaseUnavailableError {
+  const server = describeServer(options);
+  const reason = error instanceof Error ? error.message : String(error);
+  const safeReason = options.password === "" ? reason : reason.split(options.password).join("***");
+  return new DatabaseUnavailableError(server, `cannot use MySQL at ${server} as ${options.user}: ${safeReason}`, {
+    cause: error,
+  });
+}

@@ -1,0 +1,144 @@
+import { createTestDatabase, type TestDatabase } from "@helix/testing";
+import type { Pool } from "mysql2/promise";
+
+import { createPool, migrate, PartitionState, Status } from "../src";
+import * as cluster from "../src/generated/cluster";
+import * as locks from "../src/generated/locks";
+import * as schema from "../src/generated/schema";
+
+// Every generated query runs here against the real, migrated schema. The list below must name
+// every generated function, so a query added without a test here fails this file.
+const called = new Set<string>();
+function track<A extends unknown[], R>(name: string, fn: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
+  return (...args) => {
+    called.add(name);
+    return fn(...args);
+  };
+}
+
+let db: TestDatabase;
+let pool: Pool;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  pool = await createPool(db.url);
+  await migrate(pool);
+});
+
+afterAll(async () => {
+  await pool.end();
+  await db.drop();
+});
+
+test("lock queries: acquire, contend, renew, release, take over, fence", async () => {
+  const acquire = track("locks.acquireLock", locks.acquireLock);
+  const first = await acquire(pool, { lockKey: "k", owner: "a", token: "t".repeat(32), ttlUs: 60_000_000 });
+  expect(first).toEqual({ affectedRows: 1, insertId: 1 });
+
+  const contended = await acquire(pool, { lockKey: "k", owner: "b", token: "u".repeat(32), ttlUs: 60_000_000 });
+  expect(contended.affectedRows).toBe(0);
+
+  expect(await track("locks.renewLock", locks.renewLock)(pool, { ttlUs: 60_000_000, lockKey: "k", token: "t".repeat(32) })).toBe(1);
+  expect(await locks.renewLock(pool, { ttlUs: 60_000_000, lockKey: "k", token: "u".repeat(32) })).toBe(0);
+
+  const held = await track("locks.getLock", locks.getLock)(pool, { lockKey: "k" });
+  expect(held).toMatchObject({ lockKey: "k", owner: "a", epoch: 1, status: Status.Active, held: 1 });
+  expect(held!.expiresAt).toBeInstanceOf(Date);
+  expect(held!.remainingUs).toBeGreaterThan(50_000_000);
+
+  const fence = track("locks.checkLockEpochForShare", locks.checkLockEpochForShare);
+  expect(await fence(pool, { lockKey: "k", epoch: 1 })).toEqual({ epoch: 1 });
+
+  expect(await track("locks.releaseLock", locks.releaseLock)(pool, { lockKey: "k", token: "t".repeat(32) })).toBe(1);
+  expect(await fence(pool, { lockKey: "k", epoch: 1 })).toBeNull();
+
+  const takeover = await acquire(pool, { lockKey: "k", owner: "b", token: "u".repeat(32), ttlUs: 60_000_000 });
+  expect(takeover).toEqual({ affectedRows: 2, insertId: 2 });
+  expect(await locks.getLock(pool, { lockKey: "k" })).toMatchObject({ owner: "b", epoch: 2, held: 1 });
+  expect(await locks.getLock(pool, { lockKey: "missing" })).toBeNull();
+});
+
+test("cluster queries: membership", async () => {
+  const register = track("cluster.registerNode", cluster.registerNode);
+  const node = { cluster: "c", nodeId: "n1", incarnation: "i".repeat(32), metadata: '{"zone":"a"}', ttlUs: 60_000_000 };
+  expect(await register(pool, node)).toBe(1);
+  expect(await register(pool, { ...node, incarnation: "j".repeat(32) })).toBe(0);
+
+  expect(await track("cluster.bumpAssignmentVersion", cluster.bumpAssignmentVersion)(pool, { cluster: "c", nodeId: "n1" })).toBe(1);
+  const beat = await track("cluster.heartbeatNode", cluster.heartbeatNode)(pool, {
+    ttlUs: 60_000_000,
+    cluster: "c",
+    nodeId: "n1",
+    incarnation: "i".repeat(32),
+  });
+  expect(beat).toEqual({ affectedRows: 1, insertId: 1 });
+
+  const nodes = await track("cluster.listNodes", cluster.listNodes)(pool, { cluster: "c" });
+  expect(nodes).toHaveLength(1);
+  expect(nodes[0]).toMatchObject({ nodeId: "n1", metadata: '{"zone":"a"}', status: Status.Active, live: 1, assignmentVersion: 1 });
+
+  expect(await track("cluster.markExpiredNodesInactive", cluster.markExpiredNodesInactive)(pool, { cluster: "c" })).toBe(0);
+  expect(await track("cluster.deregisterNode", cluster.deregisterNode)(pool, { cluster: "c", nodeId: "n1", incarnation: "i".repeat(32) })).toBe(1);
+  expect((await cluster.listNodes(pool, { cluster: "c" }))[0]).toMatchObject({ status: Status.Inactive, live: 0 });
+  expect(await register(pool, { ...node, incarnation: "j".repeat(32) })).toBe(2);
+});
+
+test("cluster queries: catalog and allocation", async () => {
+  const put = track("cluster.putTaskList", cluster.putTaskList);
+  const tl = { cluster: "c", domain: "d", taskList: "t", partitions: 2, metadata: "{}" };
+  expect(await put(pool, tl)).toBe(1);
+  expect(await put(pool, tl)).toBe(0);
+  expect(await put(pool, { ...tl, partitions: 3 })).toBe(2);
+  const got = await track("cluster.getTaskList", cluster.getTaskList)(pool, { cluster: "c", domain: "d", taskList: "t" });
+  expect(got).toMatchObject({ partitions: 3, version: 2, status: Status.Active });
+  expect(await track("cluster.listTaskLists", cluster.listTaskLists)(pool, { cluster: "c" })).toHaveLength(1);
+
+  const insert = track("cluster.insertPartition", cluster.insertPartition);
+  for (let p = 0; p < 3; p++) expect(await insert(pool, { cluster: "c", domain: "d", taskList: "t", partitionId: p })).toBe(1);
+  expect(await insert(pool, { cluster: "c", domain: "d", taskList: "t", partitionId: 0 })).toBe(0);
+  const table = await track("cluster.listTaskListAllocation", cluster.listTaskListAllocation)(pool, {
+    cluster: "c",
+    domain: "d",
+    taskList: "t",
+  });
+  expect(table.map((r) => [r.partitionId, r.nodeId, r.state])).toEqual([
+    [0, null, PartitionState.Unassigned],
+    [1, null, PartitionState.Unassigned],
+    [2, null, PartitionState.Unassigned],
+  ]);
+  expect(await track("cluster.listNodeAllocation", cluster.listNodeAllocation)(pool, { cluster: "c", nodeId: "n1" })).toEqual([]);
+
+  expect(await track("cluster.markTaskListDeletable", cluster.markTaskListDeletable)(pool, { cluster: "c", domain: "d", taskList: "t" })).toBe(1);
+  expect(await cluster.getTaskList(pool, { cluster: "c", domain: "d", taskList: "t" })).toMatchObject({ status: Status.Deletable, version: 3 });
+});
+
+test("schema queries: the migration lease and bookkeeping", async () => {
+  const rows = await track("schema.listSchemaMigrations", schema.listSchemaMigrations)(pool);
+  expect(rows.every((r) => r.finishedAt instanceof Date)).toBe(true);
+
+  const acquire = track("schema.acquireSchemaLock", schema.acquireSchemaLock);
+  expect(await acquire(pool, { owner: "a", token: "a".repeat(32), ttlUs: 60_000_000 })).toBeGreaterThan(0);
+  expect(await acquire(pool, { owner: "b", token: "b".repeat(32), ttlUs: 60_000_000 })).toBe(0);
+  expect(await track("schema.renewSchemaLock", schema.renewSchemaLock)(pool, { ttlUs: 60_000_000, token: "a".repeat(32) })).toBe(1);
+
+  await track("schema.startSchemaMigration", schema.startSchemaMigration)(pool, { version: 999, name: "probe", checksum: "0".repeat(64) });
+  const record = track("schema.recordSchemaStatement", schema.recordSchemaStatement);
+  expect(await record(pool, { statementsApplied: 1, version: 999, token: "a".repeat(32) })).toBe(1);
+  expect(await record(pool, { statementsApplied: 2, version: 999, token: "b".repeat(32) })).toBe(0);
+  expect(await track("schema.finishSchemaMigration", schema.finishSchemaMigration)(pool, { version: 999 })).toBe(1);
+  expect(await track("schema.releaseSchemaLock", schema.releaseSchemaLock)(pool, { token: "a".repeat(32) })).toBe(1);
+  expect(await acquire(pool, { owner: "b", token: "b".repeat(32), ttlUs: 60_000_000 })).toBe(2);
+  await pool.query("DELETE FROM helix_schema_migrations WHERE version = 999");
+});
+
+afterAll(() => {
+  const generated = [
+    ...Object.entries(cluster).map(([k, v]) => ["cluster", k, v] as const),
+    ...Object.entries(locks).map(([k, v]) => ["locks", k, v] as const),
+    ...Object.entries(schema).map(([k, v]) => ["schema", k, v] as const),
+  ]
+    .filter(([, , v]) => typeof v === "function")
+    .map(([m, k]) => `${m}.${k}`);
+  expect(generated.length).toBeGreaterThan(20);
+  expect([...called].sort()).toEqual(generated.sort());
+});
