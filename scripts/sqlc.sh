@@ -2,6 +2,7 @@
 # Runs the pinned sqlc from the repository root, installing it with `go install` when missing.
 #   scripts/sqlc.sh generate   rebuild packages/db/src/generated from the SQL
 #   scripts/sqlc.sh check      fail when sqlc rejects a query or the generated code is stale
+#   scripts/sqlc.sh version    install sqlc if needed and print its version
 set -euo pipefail
 SQLC_VERSION=v1.31.1
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,8 +24,15 @@ sqlc_bin() {
 }
 
 sqlc=$(sqlc_bin)
-# The plugin is TypeScript; sqlc runs its build output.
-pnpm --filter @helix/sqlc-gen-ts build >/dev/null
+if [ "${1:-}" = version ]; then
+  echo "sqlc $("$sqlc" version) at $sqlc"
+  exit 0
+fi
+# The plugin is TypeScript; sqlc runs its build output, rebuilt here when missing or older than its source.
+plugin=packages/sqlc-gen-ts
+if [ ! -f "$plugin/dist/main.js" ] || [ -n "$(find "$plugin/src" -newer "$plugin/dist/main.js" -print -quit)" ]; then
+  pnpm --filter @helix/sqlc-gen-ts build >/dev/null
+fi
 case "${1:-}" in
   generate) "$sqlc" generate ;;
   check)
@@ -33,5 +41,5 @@ case "${1:-}" in
       echo "packages/db/src/generated is stale: run 'pnpm generate' and commit the result" >&2
       exit 1
     fi ;;
-  *) echo "usage: scripts/sqlc.sh generate|check" >&2; exit 2 ;;
+  *) echo "usage: scripts/sqlc.sh generate|check|version" >&2; exit 2 ;;
 esac

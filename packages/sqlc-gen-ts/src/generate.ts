@@ -49,7 +49,7 @@ export function generate(request: GenerateRequest, reader: SourceReader): Map<st
 
 function parseOptions(encoded: string): PluginOptions {
   if (encoded === "") return {};
-  const parsed: unknown = JSON.parse(Buffer.from(encoded, "base64").toString("utf8"));
+  const parsed = JSON.parse(Buffer.from(encoded, "base64").toString("utf8")) as PluginOptions | null;
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
     throw new Error("plugin options must be an object");
   }
@@ -57,7 +57,7 @@ function parseOptions(encoded: string): PluginOptions {
   for (const key of Object.keys(parsed)) {
     if (!known.has(key)) throw new Error(`unknown plugin option "${key}" (known: ${[...known].join(", ")})`);
   }
-  return parsed as PluginOptions;
+  return parsed;
 }
 
 function headerFor(sqlcVersion: string): string {
@@ -98,9 +98,11 @@ export function execResult(result: unknown): ExecResult {
 `;
 
 function queryModule(queries: Query[], paramTypes: Readonly<Record<string, string>>): string {
-  const needsExecResult = queries.some((q) => q.cmd !== ":one" && q.cmd !== ":many" && q.cmd !== ":exec");
-  const imports = needsExecResult
-    ? `import { execResult, type ExecResult, type QueryClient } from "./db.js";\n`
+  const reads = queries.some((q) => [":execrows", ":execlastid", ":execresult"].includes(q.cmd));
+  const returns = queries.some((q) => q.cmd === ":execresult");
+  const names = [reads && "execResult", returns && "type ExecResult", "type QueryClient"].filter(Boolean);
+  const imports = reads
+    ? `import { ${names.join(", ")} } from "./db.js";\n`
     : `import type { QueryClient } from "./db.js";\n`;
   return imports + queries.map((q) => queryCode(q, paramTypes)).join("");
 }
@@ -132,7 +134,7 @@ function queryCode(query: Query, paramTypes: Readonly<Record<string, string>>): 
 
   const params = args.length > 0 ? `client: QueryClient, args: ${argsType}` : "client: QueryClient";
   const values = `[${query.params.map((p) => `args.${camel(p.column.name)}`).join(", ")}]`;
-  const doc = query.comments.length > 0 ? `\n/**\n${query.comments.map((c) => ` *${c.trimEnd()}`).join("\n")}\n */` : "\n";
+  const doc = query.comments.length > 0 ? `\n/**\n${query.comments.map((c) => ` *${c.trimEnd()}`).join("\n")}\n */` : "";
   const mapRow = (indent: string): string =>
     `{\n${columns.map(([name, type], i) => `${indent}  ${name}: row[${i}] as ${type},`).join("\n")}\n${indent}}`;
 

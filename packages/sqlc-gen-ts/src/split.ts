@@ -58,5 +58,5 @@ function pushStatement(statements: string[], text: string): void {
     .split("\n")
     .map((line) => line.trimEnd())
     .filter((line) => line.trim() !== "");
-  if (lines.length > 0) statements.push(lines.join("\n"));
+  if (lines.length > 0) statements.push(lines.join("\n").trim());
 }

@@ -19,7 +19,7 @@ export default async function globalSetup(): Promise<void> {
     } catch (error) {
       const url = new URL(given);
       url.password = url.password ? "***" : "";
-      throw new Error(`${TEST_SERVER_ENV}=${url.toString()} is not reachable: ${String(error)}`);
+      throw new Error(`${TEST_SERVER_ENV}=${url.toString()} is not reachable: ${String(error)}`, { cause: error });
     }
     return;
   }
@@ -31,6 +31,7 @@ export default async function globalSetup(): Promise<void> {
       `No MySQL server for the tests: ${TEST_SERVER_ENV} is not set and testcontainers could not start ` +
         `MySQL 8 (${error instanceof Error ? error.message : String(error)}). ` +
         `Set ${TEST_SERVER_ENV}=mysql://root@127.0.0.1:3306/ (any MySQL 8 or MariaDB 10.11+ server), or start Docker.`,
+      { cause: error },
     );
   }
   globalThis.__helixMySqlContainer = container;

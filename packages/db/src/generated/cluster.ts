@@ -126,7 +126,6 @@ export interface ListNodesRow {
   live: number;
 }
 
-
 export async function listNodes(client: QueryClient, args: ListNodesArgs): Promise<ListNodesRow[]> {
   const [rows] = await client.query({ sql: listNodesQuery, values: [args.cluster], rowsAsArray: true });
   return (rows as unknown[][]).map((row) => ({
@@ -218,7 +217,6 @@ export interface GetTaskListRow {
   updatedAt: Date;
 }
 
-
 export async function getTaskList(client: QueryClient, args: GetTaskListArgs): Promise<GetTaskListRow | null> {
   const [rows] = await client.query({ sql: getTaskListQuery, values: [args.cluster, args.domain, args.taskList], rowsAsArray: true });
   const row = (rows as unknown[][])[0];
@@ -255,7 +253,6 @@ export interface ListTaskListsRow {
   createdAt: Date;
   updatedAt: Date;
 }
-
 
 export async function listTaskLists(client: QueryClient, args: ListTaskListsArgs): Promise<ListTaskListsRow[]> {
   const [rows] = await client.query({ sql: listTaskListsQuery, values: [args.cluster], rowsAsArray: true });
@@ -341,7 +338,6 @@ export interface ListTaskListAllocationRow {
   releaseRequestedAt: Date | null;
   updatedAt: Date;
 }
-
 
 export async function listTaskListAllocation(client: QueryClient, args: ListTaskListAllocationArgs): Promise<ListTaskListAllocationRow[]> {
   const [rows] = await client.query({ sql: listTaskListAllocationQuery, values: [args.cluster, args.domain, args.taskList], rowsAsArray: true });

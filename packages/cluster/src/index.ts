@@ -1,0 +1,2 @@
+/** @packageDocumentation Membership, catalog and partition ownership: arrives with its own issue. */
+export {};

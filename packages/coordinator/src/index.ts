@@ -1,0 +1,2 @@
+/** @packageDocumentation The elected coordinator and its planner: arrives with its own issue. */
+export {};

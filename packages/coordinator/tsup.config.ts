@@ -1,0 +1,11 @@
+import { defineConfig } from "tsup";
+
+export default defineConfig({
+  entry: ["src/index.ts"],
+  format: ["esm", "cjs"],
+  dts: true,
+  platform: "node",
+  target: "node20",
+  clean: true,
+  sourcemap: true,
+});

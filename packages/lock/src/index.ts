@@ -1,0 +1,2 @@
+/** @packageDocumentation Lease locks with fencing epochs: arrives with its own issue. */
+export {};

@@ -1,0 +1,88 @@
+import { execFileSync } from "node:child_process";
+import { readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+import { generate, type SourceReader } from "../src/generate";
+import type { GenerateRequest } from "../src/request";
+import { splitStatements } from "../src/split";
+
+const root = join(__dirname, "..");
+const golden = join(__dirname, "golden");
+const reader: SourceReader = {
+  readFile: (path) => readFileSync(join(root, path), "utf8"),
+  listDir: (path) => readdirSync(join(root, path)),
+};
+const request = JSON.parse(readFileSync(join(__dirname, "fixtures", "request.json"), "utf8")) as GenerateRequest;
+
+function withOptions(options: object): GenerateRequest {
+  return { ...request, plugin_options: Buffer.from(JSON.stringify(options)).toString("base64") };
+}
+
+test("output matches the golden files (UPDATE_GOLDEN=1 rewrites them)", () => {
+  const files = generate(request, reader);
+  expect([...files.keys()].sort()).toEqual(["db.ts", "items.ts", "migrations.ts", "writes.ts"]);
+  for (const [name, text] of files) {
+    if (process.env.UPDATE_GOLDEN === "1") writeFileSync(join(golden, name), text);
+    expect(text).toBe(readFileSync(join(golden, name), "utf8"));
+  }
+  expect(readdirSync(golden).sort()).toEqual([...files.keys()].sort());
+});
+
+test("the built plugin speaks sqlc's JSON protocol on stdin and stdout", () => {
+  const stdout = execFileSync(join(root, "bin", "sqlc-gen-ts"), ["/plugin.CodegenService/Generate"], {
+    cwd: root,
+    input: JSON.stringify(request),
+  });
+  const response = JSON.parse(stdout.toString()) as { files: { name: string; contents: string }[] };
+  const files = generate(request, reader);
+  expect(response.files.map((f) => f.name)).toEqual([...files.keys()]);
+  for (const file of response.files) {
+    expect(Buffer.from(file.contents, "base64").toString("utf8")).toBe(files.get(file.name));
+  }
+});
+
+test("the plugin process fails with a message on stderr for a bad request", () => {
+  let stderr = "";
+  try {
+    execFileSync(join(root, "bin", "sqlc-gen-ts"), [], { cwd: root, input: "{}", stdio: "pipe" });
+  } catch (error) {
+    stderr = String((error as { stderr: Buffer }).stderr);
+  }
+  expect(stderr).toMatch(/^sqlc-gen-ts: /);
+});
+
+test("a parameter sqlc cannot type needs a param_types entry", () => {
+  expect(() => generate(withOptions({}), reader)).toThrow(/"ttl_us".*param_types/);
+});
+
+test("unknown options, commands and engines are refused", () => {
+  expect(() => generate(withOptions({ emit_stuff: true }), reader)).toThrow(/unknown plugin option "emit_stuff"/);
+  const copy = { ...request, queries: [{ ...request.queries[0]!, cmd: ":copyfrom" }] };
+  expect(() => generate(copy, reader)).toThrow(/:copyfrom; supported: :one :many :exec :execrows :execresult :execlastid/);
+  expect(() => generate({ ...request, settings: { ...request.settings, engine: "postgresql" } }, reader)).toThrow(/engine "postgresql"/);
+});
+
+test("migration files must be named NNNN_name.sql with distinct versions", () => {
+  const bad = (names: string[]): SourceReader => ({ ...reader, listDir: () => names, readFile: () => "SELECT 1;" });
+  expect(() => generate(request, bad(["1-items.sql"]))).toThrow(/must be named NNNN_name.sql/);
+  expect(() => generate(request, bad(["0001_a.sql", "01_b.sql"]))).toThrow(/two migration files have version 1/);
+});
+
+describe("splitStatements", () => {
+  test("splits at top-level semicolons and drops comments", () => {
+    expect(splitStatements("-- c\nSELECT 1; /* x; */ SELECT 'a;b' # t;\n;SELECT `x;y`;")).toEqual([
+      "SELECT 1",
+      "SELECT 'a;b'",
+      "SELECT `x;y`",
+    ]);
+  });
+
+  test("keeps doubled and escaped quotes inside strings", () => {
+    expect(splitStatements("SELECT 'it''s; \\'ok\\';'; SELECT 2")).toEqual(["SELECT 'it''s; \\'ok\\';'", "SELECT 2"]);
+  });
+
+  test("refuses unterminated strings and comments", () => {
+    expect(() => splitStatements("SELECT 'x")).toThrow(/unterminated ' quote/);
+    expect(() => splitStatements("SELECT 1 /* x")).toThrow(/unterminated \/\* comment/);
+  });
+});
