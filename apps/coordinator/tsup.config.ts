@@ -1,21 +1,11 @@
 import { defineConfig } from "tsup";
 
-export default defineConfig([
-  {
-    entry: ["src/index.ts"],
-    format: ["esm", "cjs"],
-    dts: true,
-    platform: "node",
-    target: "node20",
-    clean: true,
-    sourcemap: true,
-  },
-  {
-    entry: ["src/cli.ts"],
-    format: ["esm"],
-    platform: "node",
-    target: "node20",
-    sourcemap: true,
-    banner: { js: "#!/usr/bin/env node" },
-  },
-]);
+import { libraryBuild } from "../../tsup.preset";
+
+// One build for the library entry and the `helix` executable, so that `clean` cannot race.
+export default defineConfig({
+  ...libraryBuild,
+  entry: ["src/index.ts", "src/cli.ts"],
+  dts: { entry: ["src/index.ts"] },
+  banner: { js: "#!/usr/bin/env node" },
+});

@@ -1,11 +1,5 @@
 import { defineConfig } from "tsup";
 
-export default defineConfig({
-  entry: ["src/index.ts"],
-  format: ["esm", "cjs"],
-  dts: true,
-  platform: "node",
-  target: "node20",
-  clean: true,
-  sourcemap: true,
-});
+import { libraryBuild } from "../../tsup.preset";
+
+export default defineConfig(libraryBuild);

@@ -1,11 +1,9 @@
 import { defineConfig } from "tsup";
 
+import { libraryBuild } from "../../tsup.preset";
+
 export default defineConfig({
+  ...libraryBuild,
   entry: ["src/index.ts", "src/global-setup.ts", "src/global-teardown.ts"],
-  format: ["esm", "cjs"],
   dts: { entry: ["src/index.ts"] },
-  platform: "node",
-  target: "node20",
-  clean: true,
-  sourcemap: true,
 });
