@@ -97,3 +97,13 @@ export function findHelixError(error: unknown, code?: string): HelixError | unde
   }
   return undefined;
 }
+
+/** A long-lived object (a locker, a member, a coordinator) was used after it was closed. */
+export class ClosedError extends HelixError {
+  readonly code = "HELIX_CLOSED";
+
+  /** @param what - what was closed, such as "locker" */
+  constructor(readonly what: string) {
+    super(`this ${what} is closed; create a new one`);
+  }
+}

@@ -9,3 +9,6 @@ export { migrationSources } from "./generated/migrations";
 export * as lockQueries from "./generated/locks";
 /** sqlc-generated queries on helix_nodes, helix_cluster and helix_allocation. */
 export * as clusterQueries from "./generated/cluster";
+export * from "./retry";
+/** sqlc-generated queries about the server itself (its clock). */
+export * as serverQueries from "./generated/server";

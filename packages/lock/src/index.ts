@@ -1,2 +1,19 @@
-/** @packageDocumentation Lease locks with fencing epochs: arrives with its own issue. */
-export {};
+/**
+ * Lease locks on MySQL with fencing epochs: one round trip per acquire, renew and release, expiry
+ * judged by the database clock, and an AbortSignal that tells the holder when its lease ends.
+ *
+ * @packageDocumentation
+ */
+export { createLocker, Locker, type LockerOptions, type LockerSource, type LockInfo } from "./locker";
+export { fence, Lease, type LeaseEvents, type LeaseState } from "./lease";
+export { FencedOutError, LeaseLostError, LockHeldError, LockTimeoutError, type LeaseEndReason } from "./errors";
+export { MAX_TTL_MS, MAX_WAIT_MS, type AcquireOptions, type RetryOptions } from "./options";
+export {
+  ClosedError,
+  DatabaseUnavailableError,
+  HelixError,
+  InvalidArgumentError,
+  isHelixError,
+  SchemaNotMigratedError,
+  Status,
+} from "@helix/db";

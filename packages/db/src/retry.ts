@@ -1,0 +1,75 @@
+import { setTimeout as sleep } from "node:timers/promises";
+
+/** Driver errors that mean "try the same statement again": deadlock (1213), lock wait timeout (1205). */
+export function isRetryableConflict(error: unknown): boolean {
+  const errno = (error as { errno?: unknown } | null)?.errno;
+  return errno === 1213 || errno === 1205;
+}
+
+const connectionErrorCodes = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "EPIPE",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "PROTOCOL_CONNECTION_LOST",
+  "PROTOCOL_SEQUENCE_TIMEOUT",
+  "PROTOCOL_PACKETS_OUT_OF_ORDER",
+  "ER_CON_COUNT_ERROR",
+  "ER_SERVER_SHUTDOWN",
+  "ER_CONNECTION_KILLED",
+  "ER_QUERY_INTERRUPTED",
+  "ER_ACCOUNT_HAS_BEEN_LOCKED",
+  "ER_ACCESS_DENIED_ERROR",
+  "ER_CLIENT_INTERACTION_TIMEOUT",
+]);
+
+// 1040 too many connections, 1053 shutdown, 1317 query interrupted, 1927 connection killed (MariaDB),
+// 2006/2013 server gone / lost connection, 3032 server offline mode, 4031 idle timeout (MySQL 8).
+const connectionErrnos = new Set([1040, 1053, 1317, 1927, 2006, 2013, 3032, 4031]);
+
+/**
+ * Whether a driver error means the database cannot be used right now (refused, dropped or killed
+ * connection, server shutting down, pool closed) rather than that the statement itself is wrong.
+ */
+export function isConnectionError(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const { code, errno, fatal } = error as { code?: unknown; errno?: unknown; fatal?: unknown };
+  if (typeof code === "string" && connectionErrorCodes.has(code)) return true;
+  if (typeof errno === "number" && connectionErrnos.has(errno)) return true;
+  if (error.message === "Pool is closed." || error.message.startsWith("Can't add new command when connection is in closed state")) {
+    return true;
+  }
+  return fatal === true;
+}
+
+/** Options of {@link retryConflicts}. */
+export interface RetryConflictsOptions {
+  /** Attempts in all, the first included. @default 8 */
+  attempts?: number;
+  /** Upper bound of the first delay; each later one doubles, up to 200 ms. @default 5 */
+  baseDelayMs?: number;
+  /** Stops retrying (the last error is thrown). */
+  signal?: AbortSignal;
+}
+
+/**
+ * Runs `fn`, running it again after a short random delay when it fails with a deadlock or a lock
+ * wait timeout, so that such conflicts never reach callers; any other error is thrown at once.
+ */
+export async function retryConflicts<T>(fn: () => Promise<T>, options: RetryConflictsOptions = {}): Promise<T> {
+  const attempts = options.attempts ?? 8;
+  let delay = options.baseDelayMs ?? 5;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (error) {
+      if (!isRetryableConflict(error) || attempt >= attempts || options.signal?.aborted === true) throw error;
+    }
+    await sleep(Math.random() * delay);
+    delay = Math.min(delay * 2, 200);
+  }
+}

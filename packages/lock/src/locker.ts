@@ -1,0 +1,283 @@
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
+import { setTimeout as sleep } from "node:timers/promises";
+
+import {
+  assertMigrated,
+  ClosedError,
+  createPool,
+  DatabaseUnavailableError,
+  describeServer,
+  InvalidArgumentError,
+  lockQueries,
+  resolveConnectionOptions,
+
+  type ConnectionOptions,
+  type QueryClient,
+} from "@helix/db";
+
+import { Database } from "./database";
+import { LockHeldError, LockTimeoutError } from "./errors";
+import { Lease } from "./lease";
+import {
+  checkKey,
+  checkMs,
+  checkOwner,
+  MAX_TTL_MS,
+  MAX_WAIT_MS,
+  resolveAcquireOptions,
+  type AcquireOptions,
+  type ResolvedAcquireOptions,
+} from "./options";
+
+/** Options of {@link createLocker}. Every field is optional. */
+export interface LockerOptions {
+  /** The readable id of this locker's leases, shown by `inspect`. @default "host:pid:random" */
+  owner?: string;
+  /** Default lease lifetime. @default 15000 */
+  ttlMs?: number;
+  /** Default time `acquire` waits for a held key. @default 10000 */
+  waitMs?: number;
+  /**
+   * How much before (send time + ttl) a holder considers its lease gone. Covers clock-rate
+   * differences and writes in flight. @default 5% of the TTL, from 10 ms to 1 s
+   */
+  safetyMarginMs?: number;
+}
+
+/** A key's lease as the database sees it now. */
+export interface LockInfo {
+  readonly key: string;
+  /** Whether a lease is in force now (active and not expired, by the database clock). */
+  readonly held: boolean;
+  /** The owner id of the last holder. */
+  readonly owner: string;
+  /** The epoch of the last grant (the current one when `held`). */
+  readonly epoch: number;
+  readonly acquiredAt: Date;
+  readonly expiresAt: Date;
+  /** Milliseconds until the lease expires, by the database clock; 0 when not held. */
+  readonly remainingMs: number;
+}
+
+/**
+ * Lease locks with fencing epochs on MySQL. Make one with {@link createLocker}; share it across a
+ * process; `close()` it (or `await using`) at shutdown to release what it still holds.
+ */
+export class Locker implements AsyncDisposable {
+  /** The owner id of this locker's leases. */
+  readonly owner: string;
+
+  readonly #db: Database;
+  readonly #ttlMs: number;
+  readonly #waitMs: number;
+  readonly #marginMs: number | undefined;
+  readonly #closePool: (() => Promise<void>) | undefined;
+  readonly #leases = new Set<Lease>();
+  #closed = false;
+
+  /** @internal Use {@link createLocker}. */
+  constructor(
+    db: Database,
+    options: { owner: string; ttlMs: number; waitMs: number; marginMs: number | undefined },
+    closePool: (() => Promise<void>) | undefined,
+  ) {
+    this.#db = db;
+    this.owner = options.owner;
+    this.#ttlMs = options.ttlMs;
+    this.#waitMs = options.waitMs;
+    this.#marginMs = options.marginMs;
+    this.#closePool = closePool;
+  }
+
+  /**
+   * Acquires the key, waiting up to `waitMs` with backoff and jitter while another owner holds it.
+   * @throws `InvalidArgumentError` for a bad key or option, before anything is sent.
+   * @throws {@link LockHeldError} when `waitMs` is 0 and the key is held.
+   * @throws {@link LockTimeoutError} when the key stayed held for `waitMs`.
+   * @throws `DatabaseUnavailableError` when the database could not be reached until the deadline.
+   * @throws the signal's reason when `signal` aborts.
+   */
+  async acquire(key: string, options?: AcquireOptions): Promise<Lease> {
+    this.#assertOpen();
+    const checkedKey = checkKey(key);
+    const o = this.#resolve(options);
+    const deadline = performance.now() + o.waitMs;
+    let delay = o.minDelayMs;
+    for (;;) {
+      o.signal?.throwIfAborted();
+      let unavailable: DatabaseUnavailableError | undefined;
+      try {
+        const lease = await this.#attempt(checkedKey, o);
+        if (lease !== null) return lease;
+      } catch (error) {
+        if (!(error instanceof DatabaseUnavailableError)) throw error;
+        unavailable = error;
+      }
+      const left = deadline - performance.now();
+      if (left <= 0) {
+        if (unavailable !== undefined) throw unavailable;
+        if (o.waitMs === 0) throw await this.#heldError(checkedKey);
+        throw new LockTimeoutError(checkedKey, o.waitMs);
+      }
+      const pause = Math.min(left, delay / 2 + (Math.random() * delay) / 2);
+      try {
+        await sleep(pause, undefined, { signal: o.signal });
+      } catch {
+        o.signal?.throwIfAborted();
+      }
+      delay = Math.min(delay * 2, o.maxDelayMs);
+    }
+  }
+
+  /**
+   * One attempt to acquire the key, in one round trip.
+   * @returns the lease, or null when another owner holds the key.
+   * @throws `InvalidArgumentError`, `DatabaseUnavailableError` as {@link Locker.acquire}.
+   */
+  async tryAcquire(key: string, options?: Omit<AcquireOptions, "waitMs" | "retry" | "signal">): Promise<Lease | null> {
+    this.#assertOpen();
+    const checkedKey = checkKey(key);
+    return this.#attempt(checkedKey, this.#resolve({ ...options, waitMs: 0 }));
+  }
+
+  /**
+   * Runs `fn` while holding the key: acquires (waiting as {@link Locker.acquire}), renews about every
+   * third of the TTL while `fn` runs, and releases when it settles. `fn` gets the lease; stop work
+   * when `lease.signal` aborts, and fence writes with `lease.fence(conn)`.
+   * @returns what `fn` returns.
+   * @throws {@link LeaseLostError} when `fn` resolved but the lease was lost before it did: its work
+   *   was not protected by the lock throughout.
+   */
+  async withLock<T>(key: string, fn: (lease: Lease) => Promise<T> | T, options?: AcquireOptions): Promise<T> {
+    if (typeof fn !== "function") throw new InvalidArgumentError("fn", "must be a function");
+    const lease = await this.acquire(key, { ...options, autoRenew: true });
+    try {
+      const result = await fn(lease);
+      lease.throwIfNotHeld();
+      return result;
+    } finally {
+      await lease.releaseQuietly();
+    }
+  }
+
+  /**
+   * Reads a key's lease as the database sees it now.
+   * @returns null for a key that has never been locked.
+   */
+  async inspect(key: string): Promise<LockInfo | null> {
+    this.#assertOpen();
+    const checkedKey = checkKey(key);
+    const row = await this.#db.run(() => lockQueries.getLock(this.#db.client, { lockKey: checkedKey }));
+    if (row === null) return null;
+    const held = row.held === 1;
+    return {
+      key: row.lockKey,
+      held,
+      owner: row.owner,
+      epoch: row.epoch,
+      acquiredAt: row.acquiredAt,
+      expiresAt: row.expiresAt,
+      remainingMs: held ? Math.max(0, Math.floor(row.remainingUs / 1000)) : 0,
+    };
+  }
+
+  /** Releases every lease this locker still holds, then closes the pool if the locker made it. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await Promise.all([...this.#leases].map((lease) => lease.releaseQuietly()));
+    await this.#closePool?.();
+  }
+
+  /** Same as {@link Locker.close}. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  async #attempt(key: string, o: ResolvedAcquireOptions): Promise<Lease | null> {
+    const token = randomBytes(16).toString("hex");
+    const sentAt = performance.now();
+    const result = await this.#db.run(() =>
+      lockQueries.acquireLock(this.#db.client, { lockKey: key, owner: this.owner, token, ttlUs: o.ttlMs * 1000 }),
+    );
+    if (result.affectedRows === 0) return null;
+    const lease = new Lease(this.#db, {
+      key,
+      owner: this.owner,
+      token,
+      epoch: result.insertId,
+      ttlMs: o.ttlMs,
+      marginMs: o.marginMs,
+      sentAt,
+      onEnd: (ended) => this.#leases.delete(ended),
+    });
+    this.#leases.add(lease);
+    if (this.#closed || o.signal?.aborted === true) {
+      // Granted after the caller gave up: hand the key straight back.
+      await lease.releaseQuietly();
+      o.signal?.throwIfAborted();
+      this.#assertOpen();
+    }
+    if (o.autoRenew) lease.startAutoRenew();
+    return lease;
+  }
+
+  async #heldError(key: string): Promise<LockHeldError> {
+    const info = await this.inspect(key).catch(() => null);
+    return new LockHeldError(key, info?.held === true ? info.owner : undefined, info?.held === true ? info.epoch : undefined);
+  }
+
+  #resolve(options: AcquireOptions | undefined): ResolvedAcquireOptions {
+    return resolveAcquireOptions(options, { ttlMs: this.#ttlMs, waitMs: this.#waitMs, marginMs: this.#marginMs });
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new ClosedError("locker");
+  }
+}
+
+/** Where a locker's queries go: a mysql2 pool (or anything with its `query`), a URL, or options. */
+export type LockerSource = QueryClient | string | ConnectionOptions;
+
+/**
+ * Creates a locker after checking that the database answers and has Helix's schema.
+ *
+ * Given a URL or connection options, the locker makes its own pool and closes it in `close()`;
+ * given a pool, it leaves the pool to the caller.
+ * @throws `InvalidArgumentError` for bad options; `DatabaseUnavailableError` when the database does
+ *   not answer; `SchemaNotMigratedError` (saying what to run) when the schema is missing or old.
+ */
+export async function createLocker(source: LockerSource, options: LockerOptions = {}): Promise<Locker> {
+  if (typeof options !== "object" || options === null) throw new InvalidArgumentError("options", "must be an object");
+  const owner = checkOwner(options.owner ?? `${hostname()}:${process.pid}:${randomBytes(2).toString("hex")}`);
+  const ttlMs = checkMs("ttlMs", options.ttlMs ?? 15_000, 1, MAX_TTL_MS);
+  const waitMs = checkMs("waitMs", options.waitMs ?? 10_000, 0, MAX_WAIT_MS);
+  const marginMs =
+    options.safetyMarginMs === undefined ? undefined : checkMs("safetyMarginMs", options.safetyMarginMs, 0, ttlMs - 1);
+  resolveAcquireOptions(undefined, { ttlMs, waitMs, marginMs });
+
+  const isClient = typeof source === "object" && source !== null && typeof (source as QueryClient).query === "function";
+  let client: QueryClient;
+  let server = "the database";
+  let closePool: (() => Promise<void>) | undefined;
+  if (isClient) {
+    client = source as QueryClient;
+  } else {
+    const resolved = resolveConnectionOptions(source as string | ConnectionOptions);
+    server = describeServer(resolved);
+    const pool = await createPool(resolved);
+    client = pool;
+    closePool = () => pool.end();
+  }
+  try {
+    const db = await Database.connect(client, server);
+    await assertMigrated(client);
+    return new Locker(db, { owner, ttlMs, waitMs, marginMs }, closePool);
+  } catch (error) {
+    await closePool?.().catch(() => undefined);
+    throw error;
+  }
+}
+
+
