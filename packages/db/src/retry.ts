@@ -27,9 +27,13 @@ const connectionErrorCodes = new Set([
   "ER_CLIENT_INTERACTION_TIMEOUT",
 ]);
 
-// 1040 too many connections, 1053 shutdown, 1317 query interrupted, 1927 connection killed (MariaDB),
-// 2006/2013 server gone / lost connection, 3032 server offline mode, 4031 idle timeout (MySQL 8).
-const connectionErrnos = new Set([1040, 1053, 1317, 1927, 2006, 2013, 3032, 4031]);
+// Refused logins: 1044/1045 access denied, 1129 host blocked, 1130 host not allowed, 1203 too many
+// connections of the user, 3118 (MySQL) / 4151 (MariaDB) account locked. Lost service: 1040 too many
+// connections, 1053 shutdown, 1317 query interrupted, 1927 connection killed (MariaDB), 2006/2013
+// server gone / lost connection, 3032 server offline mode, 4031 idle timeout (MySQL 8).
+const connectionErrnos = new Set([
+  1040, 1044, 1045, 1053, 1129, 1130, 1203, 1317, 1927, 2006, 2013, 3032, 3118, 4031, 4151,
+]);
 
 /**
  * Whether a driver error means the database cannot be used right now (refused, dropped or killed

@@ -5,6 +5,7 @@ import { createPool, migrate, PartitionState, Status } from "../src";
 import * as cluster from "../src/generated/cluster";
 import * as locks from "../src/generated/locks";
 import * as schema from "../src/generated/schema";
+import * as server from "../src/generated/server";
 
 // Every generated query runs here against the real, migrated schema. The list below must name
 // every generated function, so a query added without a test here fails this file.
@@ -131,11 +132,19 @@ test("schema queries: the migration lease and bookkeeping", async () => {
   await pool.query("DELETE FROM helix_schema_migrations WHERE version = 999");
 });
 
+test("server queries: the database clock", async () => {
+  const row = await track("server.serverTime", server.serverTime)(pool);
+  const [[check]] = (await pool.query({ sql: "SELECT UTC_TIMESTAMP(6) AS now", rowsAsArray: true })) as unknown as [[[Date]]];
+  expect(Math.abs(row!.nowUs / 1000 - check[0].getTime())).toBeLessThan(1000);
+  expect(Number.isSafeInteger(row!.nowUs)).toBe(true);
+});
+
 afterAll(() => {
   const generated = [
     ...Object.entries(cluster).map(([k, v]) => ["cluster", k, v] as const),
     ...Object.entries(locks).map(([k, v]) => ["locks", k, v] as const),
     ...Object.entries(schema).map(([k, v]) => ["schema", k, v] as const),
+    ...Object.entries(server).map(([k, v]) => ["server", k, v] as const),
   ]
     .filter(([, , v]) => typeof v === "function")
     .map(([m, k]) => `${m}.${k}`);

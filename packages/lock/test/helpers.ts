@@ -50,7 +50,7 @@ export class FaultyClient implements QueryClient {
     if (this.cut) throw Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:3306"), { code: "ECONNREFUSED" });
     const fault = this.injected.shift();
     if (fault !== undefined) throw Object.assign(new Error(`injected ${fault.code}`), fault);
-    return (await this.pool.query(options)) as [unknown, unknown];
+    return (await this.pool.query(options));
   }
 }
 
