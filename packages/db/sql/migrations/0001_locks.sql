@@ -11,6 +11,5 @@ CREATE TABLE helix_locks (
   status      TINYINT NOT NULL,
   acquired_at DATETIME(6) NOT NULL,
   expires_at  DATETIME(6) NOT NULL,
-  updated_at  DATETIME(6) NOT NULL,
   PRIMARY KEY (lock_key)
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;

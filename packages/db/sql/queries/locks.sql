@@ -2,10 +2,10 @@
 -- Takes the lease in one round trip when the key is new, released or expired by the database clock.
 -- affectedRows: 1 = inserted (epoch 1), 2 = taken over (insertId is the new epoch), 0 = held by
 -- another owner. Assignments run left to right, so expires_at, which the condition reads, is last.
-INSERT INTO helix_locks (lock_key, owner, token, epoch, status, acquired_at, expires_at, updated_at)
+INSERT INTO helix_locks (lock_key, owner, token, epoch, status, acquired_at, expires_at)
 VALUES (
   sqlc.arg(lock_key), sqlc.arg(owner), sqlc.arg(token), LAST_INSERT_ID(1), 1,
-  UTC_TIMESTAMP(6), UTC_TIMESTAMP(6) + INTERVAL sqlc.arg(ttl_us) MICROSECOND, UTC_TIMESTAMP(6)
+  UTC_TIMESTAMP(6), UTC_TIMESTAMP(6) + INTERVAL sqlc.arg(ttl_us) MICROSECOND
 )
 ON DUPLICATE KEY UPDATE
   epoch       = IF(expires_at <= UTC_TIMESTAMP(6), LAST_INSERT_ID(epoch + 1), epoch),
@@ -13,14 +13,12 @@ ON DUPLICATE KEY UPDATE
   token       = IF(expires_at <= UTC_TIMESTAMP(6), VALUES(token), token),
   status      = IF(expires_at <= UTC_TIMESTAMP(6), 1, status),
   acquired_at = IF(expires_at <= UTC_TIMESTAMP(6), VALUES(acquired_at), acquired_at),
-  updated_at  = IF(expires_at <= UTC_TIMESTAMP(6), VALUES(updated_at), updated_at),
   expires_at  = IF(expires_at <= UTC_TIMESTAMP(6), VALUES(expires_at), expires_at);
 
 -- name: RenewLock :execrows
 -- Extends a lease that this token still holds and that has not expired. 1 row = renewed.
 UPDATE helix_locks
-SET expires_at = UTC_TIMESTAMP(6) + INTERVAL sqlc.arg(ttl_us) MICROSECOND,
-    updated_at = UTC_TIMESTAMP(6)
+SET expires_at = UTC_TIMESTAMP(6) + INTERVAL sqlc.arg(ttl_us) MICROSECOND
 WHERE lock_key = sqlc.arg(lock_key)
   AND token = sqlc.arg(token)
   AND status = 1
@@ -30,8 +28,7 @@ WHERE lock_key = sqlc.arg(lock_key)
 -- Ends a lease held by this token; the key is free at once. The epoch is kept. 1 row = released.
 UPDATE helix_locks
 SET status = 0,
-    expires_at = UTC_TIMESTAMP(6),
-    updated_at = UTC_TIMESTAMP(6)
+    expires_at = UTC_TIMESTAMP(6)
 WHERE lock_key = sqlc.arg(lock_key)
   AND token = sqlc.arg(token)
   AND status = 1;

@@ -3,10 +3,10 @@
 import { execResult, type ExecResult, type QueryClient } from "./db.js";
 
 export const acquireLockQuery = `-- name: AcquireLock :execresult
-INSERT INTO helix_locks (lock_key, owner, token, epoch, status, acquired_at, expires_at, updated_at)
+INSERT INTO helix_locks (lock_key, owner, token, epoch, status, acquired_at, expires_at)
 VALUES (
   ?, ?, ?, LAST_INSERT_ID(1), 1,
-  UTC_TIMESTAMP(6), UTC_TIMESTAMP(6) + INTERVAL ? MICROSECOND, UTC_TIMESTAMP(6)
+  UTC_TIMESTAMP(6), UTC_TIMESTAMP(6) + INTERVAL ? MICROSECOND
 )
 ON DUPLICATE KEY UPDATE
   epoch       = IF(expires_at <= UTC_TIMESTAMP(6), LAST_INSERT_ID(epoch + 1), epoch),
@@ -14,7 +14,6 @@ ON DUPLICATE KEY UPDATE
   token       = IF(expires_at <= UTC_TIMESTAMP(6), VALUES(token), token),
   status      = IF(expires_at <= UTC_TIMESTAMP(6), 1, status),
   acquired_at = IF(expires_at <= UTC_TIMESTAMP(6), VALUES(acquired_at), acquired_at),
-  updated_at  = IF(expires_at <= UTC_TIMESTAMP(6), VALUES(updated_at), updated_at),
   expires_at  = IF(expires_at <= UTC_TIMESTAMP(6), VALUES(expires_at), expires_at)`;
 
 export interface AcquireLockArgs {
@@ -36,8 +35,7 @@ export async function acquireLock(client: QueryClient, args: AcquireLockArgs): P
 
 export const renewLockQuery = `-- name: RenewLock :execrows
 UPDATE helix_locks
-SET expires_at = UTC_TIMESTAMP(6) + INTERVAL ? MICROSECOND,
-    updated_at = UTC_TIMESTAMP(6)
+SET expires_at = UTC_TIMESTAMP(6) + INTERVAL ? MICROSECOND
 WHERE lock_key = ?
   AND token = ?
   AND status = 1
@@ -60,8 +58,7 @@ export async function renewLock(client: QueryClient, args: RenewLockArgs): Promi
 export const releaseLockQuery = `-- name: ReleaseLock :execrows
 UPDATE helix_locks
 SET status = 0,
-    expires_at = UTC_TIMESTAMP(6),
-    updated_at = UTC_TIMESTAMP(6)
+    expires_at = UTC_TIMESTAMP(6)
 WHERE lock_key = ?
   AND token = ?
   AND status = 1`;

@@ -33,7 +33,7 @@ export const migrationSources: readonly MigrationSource[] = [
   {
     version: 1,
     name: "locks",
-    checksum: "f7dfd67417f4354a142e1a095c916e989e57ebdf99177b2074e46a081afe7633",
+    checksum: "a4bdd2a63e4a6bd9b47120058620c38795999ed85cef6fbae473f11fbed616e6",
     statements: [
       `CREATE TABLE helix_locks (
   lock_key    VARCHAR(255) NOT NULL,
@@ -43,7 +43,6 @@ export const migrationSources: readonly MigrationSource[] = [
   status      TINYINT NOT NULL,
   acquired_at DATETIME(6) NOT NULL,
   expires_at  DATETIME(6) NOT NULL,
-  updated_at  DATETIME(6) NOT NULL,
   PRIMARY KEY (lock_key)
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin`,
     ],
