@@ -1,11 +1,16 @@
 // Lock operations against the raw single-row upsert round trip, on one server, in one run.
-//   pnpm --filter @helix/bench lock            (HELIX_BENCH_MYSQL_URL, default the local server)
-import { createDatabaseIfMissing, createPool, migrate } from "@helix/db";
+//   pnpm --filter @helix/bench lock    (HELIX_BENCH_MYSQL_URL: a server URL, default the local server)
+import { randomBytes } from "node:crypto";
+
+import { createDatabaseIfMissing, createPool, lockQueries, migrate } from "@helix/db";
 import { createLocker } from "@helix/lock";
 
 import { concurrent, ms, summarize } from "./stats.mjs";
 
-const url = process.env.HELIX_BENCH_MYSQL_URL ?? "mysql://root@127.0.0.1:3306/helix_bench?connectionLimit=70";
+// A server URL; the benchmark makes a database of its own there and drops it at the end.
+const server = new URL(process.env.HELIX_BENCH_MYSQL_URL ?? "mysql://root@127.0.0.1:3306/");
+const database = `helix_bench_${process.pid}`;
+const url = new URL(`/${database}?connectionLimit=70`, server).toString();
 const N = Number(process.env.HELIX_BENCH_N ?? 5000);
 const DURATION_MS = Number(process.env.HELIX_BENCH_DURATION_MS ?? 3000);
 
@@ -15,6 +20,7 @@ await migrate(pool);
 await pool.query("CREATE TABLE IF NOT EXISTS bench_raw (k VARCHAR(255) PRIMARY KEY, v BIGINT NOT NULL, t DATETIME(6) NOT NULL)");
 const locker = await createLocker(pool, { owner: "bench" });
 const run = Date.now().toString(36);
+const token = randomBytes(16).toString("hex");
 
 const rows = [];
 const add = (name, s, note = "") => rows.push({ name, ...s, note });
@@ -32,6 +38,7 @@ const upsert = (k) =>
   pool.query("INSERT INTO bench_raw (k, v, t) VALUES (?, 1, UTC_TIMESTAMP(6)) ON DUPLICATE KEY UPDATE v = v + 1, t = UTC_TIMESTAMP(6)", [k]);
 
 const raw = [];
+const statement = [];
 const acquire = [];
 const release = [];
 const renew = [];
@@ -40,19 +47,24 @@ for (let i = 0; i < N + 200; i++) {
   const keep = i >= 200; // the first 200 rounds warm up
   const r = [];
   await timed(r, () => upsert(`raw-${i % 100}`));
+  // The acquire statement alone through its generated function (no lease object, no checks); the
+  // 1 us TTL leaves each of these keys free for the next round.
+  await timed(r, () => lockQueries.acquireLock(pool, { lockKey: `${run}-s-${i % 100}`, owner: "bench", token, ttlUs: 1 }));
   const lease = await timed(r, () => locker.tryAcquire(`${run}-u-${i % 100}`));
   await timed(r, () => lease.release());
   await timed(r, () => held.renew());
   if (keep) {
     raw.push(r[0]);
-    acquire.push(r[1]);
-    release.push(r[2]);
-    renew.push(r[3]);
+    statement.push(r[1]);
+    acquire.push(r[2]);
+    release.push(r[3]);
+    renew.push(r[4]);
   }
 }
 await held.release();
 const rawStats = summarize(raw, total(raw));
 add("raw upsert (1 row, 1 round trip)", rawStats);
+add("acquire statement alone (generated query)", summarize(statement, total(statement)));
 add("acquire, uncontended", summarize(acquire, total(acquire)));
 add("release", summarize(release, total(release)));
 add("renew", summarize(renew, total(renew)));
@@ -81,6 +93,7 @@ for (const clients of [8, 64]) {
 }
 
 await locker.close();
+await pool.query("DROP DATABASE ??", [database]);
 await pool.end();
 
 console.log(`\nLock benchmark: ${new Date().toISOString()}, ${N} interleaved rounds, ${DURATION_MS} ms per concurrent run\n`);
