@@ -1,2 +1,38 @@
-/** @packageDocumentation Membership, catalog and partition ownership: arrives with its own issue. */
-export {};
+/**
+ * Cluster membership with failure detection, the task-list catalog, the partition ownership table,
+ * the worker-side Member API and a read-only routing table, all on MySQL.
+ *
+ * @packageDocumentation
+ */
+export { Catalog, createCatalog, type ClusterOptions, type TaskList, type TaskListSpec } from "./catalog";
+export { AlreadyJoinedError, UnknownTaskListError } from "./errors";
+export {
+  join,
+  Member,
+  type JoinOptions,
+  type LossReason,
+  type MemberEvents,
+  type MemberState,
+  type OwnedPartition,
+  type PartitionChange,
+} from "./member";
+export { createRoutingTable, RoutingTable, type RoutingEvents } from "./routing";
+export {
+  createOwnershipStore,
+  OwnershipStore,
+  type ClusterVersions,
+  type NodeRecord,
+  type PartitionRecord,
+  type PartitionRef,
+} from "./store";
+export { MAX_METADATA_BYTES, MAX_PARTITIONS } from "./validate";
+export {
+  ClosedError,
+  DatabaseUnavailableError,
+  HelixError,
+  InvalidArgumentError,
+  isHelixError,
+  PartitionState,
+  SchemaNotMigratedError,
+  Status,
+} from "@helix/db";

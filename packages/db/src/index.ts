@@ -12,3 +12,4 @@ export * as clusterQueries from "./generated/cluster";
 export * from "./retry";
 /** sqlc-generated queries about the server itself (its clock). */
 export * as serverQueries from "./generated/server";
+export * from "./transaction";

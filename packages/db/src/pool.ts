@@ -1,6 +1,8 @@
 import { createPool as createMysqlPool, type Pool, type PoolOptions as MysqlPoolOptions } from "mysql2/promise";
 
 import { DatabaseUnavailableError, InvalidArgumentError } from "./errors";
+import type { QueryClient } from "./generated/db";
+import type { ConnectionSource } from "./transaction";
 
 /**
  * Where and how to connect. Every field is optional; give either `url` or the separate fields
@@ -209,4 +211,29 @@ function unavailable(options: ResolvedConnectionOptions, error: unknown): Databa
   return new DatabaseUnavailableError(server, `cannot use MySQL at ${server} as ${options.user}: ${safeReason}`, {
     cause: error,
   });
+}
+
+/** Where a Helix object's queries go: a mysql2 pool (or anything shaped like it), a URL, or options. */
+export type DatabaseSource<C extends QueryClient = ConnectionSource> = C | string | ConnectionOptions;
+
+/** A source made ready: the client, how to name the server, and how to close what was opened. */
+export interface OpenedDatabase<C extends QueryClient = ConnectionSource> {
+  readonly client: C;
+  /** `host:port/database`, or "the database" for a pool given by the caller. */
+  readonly server: string;
+  /** Ends the pool if this call created it; does nothing for a caller's pool. */
+  close(): Promise<void>;
+}
+
+/**
+ * Uses a caller's pool as it is, or creates one from a URL or options (checking the server).
+ * Objects that are given a pool leave it open; those that made their own close it.
+ */
+export async function openDatabase<C extends QueryClient>(source: DatabaseSource<C>): Promise<OpenedDatabase<C | Pool>> {
+  if (typeof source === "object" && source !== null && typeof (source as C).query === "function") {
+    return { client: source as C, server: "the database", close: async () => undefined };
+  }
+  const options = resolveConnectionOptions(source as string | ConnectionOptions);
+  const pool = await createPool(options);
+  return { client: pool, server: describeServer(options), close: () => pool.end() };
 }

@@ -233,7 +233,11 @@ export class Lease extends EventEmitter<LeaseEvents> implements AsyncDisposable 
 
   #armDeadline(): void {
     clearTimeout(this.#deadlineTimer);
-    this.#deadlineTimer = setTimeout(() => this.isHeld(), Math.max(0, this.#deadline - performance.now()));
+    // Timers measure from the event loop's cached time and may fire a little before
+    // performance.now() reaches the deadline; then the check finds time left and re-arms.
+    this.#deadlineTimer = setTimeout(() => {
+      if (this.isHeld()) this.#armDeadline();
+    }, Math.max(1, Math.ceil(this.#deadline - performance.now())));
     this.#deadlineTimer.unref();
   }
 

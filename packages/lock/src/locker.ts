@@ -5,14 +5,11 @@ import { setTimeout as sleep } from "node:timers/promises";
 import {
   assertMigrated,
   ClosedError,
-  createPool,
   DatabaseUnavailableError,
-  describeServer,
   InvalidArgumentError,
   lockQueries,
-  resolveConnectionOptions,
-
-  type ConnectionOptions,
+  openDatabase,
+  type DatabaseSource,
   type QueryClient,
 } from "@helix/db";
 
@@ -72,7 +69,7 @@ export class Locker implements AsyncDisposable {
   readonly #ttlMs: number;
   readonly #waitMs: number;
   readonly #marginMs: number | undefined;
-  readonly #closePool: (() => Promise<void>) | undefined;
+  readonly #closePool: () => Promise<void>;
   readonly #leases = new Set<Lease>();
   #closed = false;
 
@@ -80,7 +77,7 @@ export class Locker implements AsyncDisposable {
   constructor(
     db: Database,
     options: { owner: string; ttlMs: number; waitMs: number; marginMs: number | undefined },
-    closePool: (() => Promise<void>) | undefined,
+    closePool: () => Promise<void>,
   ) {
     this.#db = db;
     this.owner = options.owner;
@@ -187,7 +184,7 @@ export class Locker implements AsyncDisposable {
     if (this.#closed) return;
     this.#closed = true;
     await Promise.all([...this.#leases].map((lease) => lease.releaseQuietly()));
-    await this.#closePool?.();
+    await this.#closePool();
   }
 
   /** Same as {@link Locker.close}. */
@@ -238,7 +235,7 @@ export class Locker implements AsyncDisposable {
 }
 
 /** Where a locker's queries go: a mysql2 pool (or anything with its `query`), a URL, or options. */
-export type LockerSource = QueryClient | string | ConnectionOptions;
+export type LockerSource = DatabaseSource<QueryClient>;
 
 /**
  * Creates a locker after checking that the database answers and has Helix's schema.
@@ -257,27 +254,13 @@ export async function createLocker(source: LockerSource, options: LockerOptions 
     options.safetyMarginMs === undefined ? undefined : checkMs("safetyMarginMs", options.safetyMarginMs, 0, ttlMs - 1);
   resolveAcquireOptions(undefined, { ttlMs, waitMs, marginMs });
 
-  const isClient = typeof source === "object" && source !== null && typeof (source as QueryClient).query === "function";
-  let client: QueryClient;
-  let server = "the database";
-  let closePool: (() => Promise<void>) | undefined;
-  if (isClient) {
-    client = source as QueryClient;
-  } else {
-    const resolved = resolveConnectionOptions(source as string | ConnectionOptions);
-    server = describeServer(resolved);
-    const pool = await createPool(resolved);
-    client = pool;
-    closePool = () => pool.end();
-  }
+  const opened = await openDatabase(source);
   try {
-    const db = await Database.connect(client, server);
-    await assertMigrated(client);
-    return new Locker(db, { owner, ttlMs, waitMs, marginMs }, closePool);
+    const db = await Database.connect(opened.client, opened.server);
+    await assertMigrated(opened.client);
+    return new Locker(db, { owner, ttlMs, waitMs, marginMs }, () => opened.close());
   } catch (error) {
-    await closePool?.().catch(() => undefined);
+    await opened.close().catch(() => undefined);
     throw error;
   }
 }
-
-

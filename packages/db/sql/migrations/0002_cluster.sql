@@ -2,6 +2,16 @@
 -- Every table leads with `cluster`, and every statement names one cluster, so the tables can be
 -- sharded by cluster.
 
+-- Change counters per cluster: a reader polls one row to learn whether membership, the catalog or
+-- the ownership table changed since it last looked, instead of reading them.
+CREATE TABLE helix_cluster_state (
+  cluster            VARCHAR(128) NOT NULL,
+  membership_version BIGINT UNSIGNED NOT NULL DEFAULT 0,
+  catalog_version    BIGINT UNSIGNED NOT NULL DEFAULT 0,
+  allocation_version BIGINT UNSIGNED NOT NULL DEFAULT 0,
+  PRIMARY KEY (cluster)
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;
+
 -- Members of a cluster. A member is live while status = 1 and expires_at (last heartbeat + node TTL,
 -- computed by the database clock) is in the future. `incarnation` changes on every registration, so
 -- a member that was declared dead and re-registers is told apart from its earlier self.
@@ -39,7 +49,8 @@ CREATE TABLE helix_cluster (
 -- Partition ownership: exactly one row per partition, so a partition has at most one owner by
 -- construction. `generation` grows on every change of owner and is handed to the worker as its
 -- fencing token. `state`: 0 unassigned, 1 assigned, 2 release requested, 3 released.
--- `target_node_id` is where a partition goes once its current owner confirms the release.
+-- `target_node_id` is where a partition goes once its current owner confirms the release (NULL when
+-- the partition is being retired by a shrink or removal).
 CREATE TABLE helix_allocation (
   cluster              VARCHAR(128) NOT NULL,
   domain               VARCHAR(128) NOT NULL,
@@ -55,3 +66,21 @@ CREATE TABLE helix_allocation (
   PRIMARY KEY (cluster, domain, task_list, partition_id),
   KEY helix_allocation_by_node (cluster, node_id)
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;
+
+-- 0 .. 9999: partition numbers, so that a task list's partition rows are created by one
+-- INSERT ... SELECT (sqlc supports no recursive CTE in INSERT). Read-only after this migration.
+CREATE TABLE helix_numbers (
+  n INT UNSIGNED NOT NULL,
+  PRIMARY KEY (n)
+) ENGINE = InnoDB;
+
+INSERT INTO helix_numbers (n)
+SELECT a.d + 10 * b.d + 100 * c.d + 1000 * e.d
+FROM (SELECT 0 AS d UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4
+      UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9) AS a
+CROSS JOIN (SELECT 0 AS d UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4
+      UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9) AS b
+CROSS JOIN (SELECT 0 AS d UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4
+      UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9) AS c
+CROSS JOIN (SELECT 0 AS d UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4
+      UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9) AS e;

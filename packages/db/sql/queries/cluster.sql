@@ -60,6 +60,38 @@ SET assignment_version = assignment_version + 1
 WHERE cluster = sqlc.arg(cluster)
   AND node_id = sqlc.arg(node_id);
 
+-- name: BumpOwnersFrom :execrows
+-- Tells the owners of a task list's partitions numbered from `first_partition` up that those changed.
+UPDATE helix_nodes
+SET assignment_version = assignment_version + 1
+WHERE helix_nodes.cluster = sqlc.arg(cluster)
+  AND helix_nodes.node_id IN (
+    SELECT a.node_id FROM helix_allocation AS a
+    WHERE a.cluster = sqlc.arg(cluster) AND a.domain = sqlc.arg(domain) AND a.task_list = sqlc.arg(task_list)
+      AND a.partition_id >= sqlc.arg(first_partition) AND a.node_id IS NOT NULL
+  );
+
+-- name: BumpMembershipVersion :exec
+INSERT INTO helix_cluster_state (cluster, membership_version, catalog_version, allocation_version)
+VALUES (sqlc.arg(cluster), 1, 0, 0)
+ON DUPLICATE KEY UPDATE membership_version = membership_version + 1;
+
+-- name: BumpCatalogVersion :exec
+INSERT INTO helix_cluster_state (cluster, membership_version, catalog_version, allocation_version)
+VALUES (sqlc.arg(cluster), 0, 1, 0)
+ON DUPLICATE KEY UPDATE catalog_version = catalog_version + 1;
+
+-- name: BumpAllocationVersion :exec
+INSERT INTO helix_cluster_state (cluster, membership_version, catalog_version, allocation_version)
+VALUES (sqlc.arg(cluster), 0, 0, 1)
+ON DUPLICATE KEY UPDATE allocation_version = allocation_version + 1;
+
+-- name: GetClusterState :one
+-- One indexed row: how a reader learns cheaply whether anything changed.
+SELECT membership_version, catalog_version, allocation_version
+FROM helix_cluster_state
+WHERE cluster = sqlc.arg(cluster);
+
 -- name: PutTaskList :execrows
 -- Creates a task list or changes its partition count or metadata. version grows only when
 -- something changed. 1 = created, 2 = changed, 0 = already as given.
@@ -92,7 +124,7 @@ WHERE cluster = sqlc.arg(cluster)
 ORDER BY domain, task_list;
 
 -- name: MarkTaskListDeletable :execrows
--- Removes a task list from the catalog; its partitions are released before the row is deleted.
+-- Removes a task list from the catalog; its partitions are released, then the row is deleted.
 UPDATE helix_cluster
 SET status = 2,
     version = version + 1,
@@ -102,12 +134,133 @@ WHERE cluster = sqlc.arg(cluster)
   AND task_list = sqlc.arg(task_list)
   AND status <> 2;
 
--- name: InsertPartition :execrows
--- Adds an unassigned partition row; an existing row is left as it is.
+-- name: DeleteTaskListIfEmpty :execrows
+-- Deletes a removed task list once none of its partitions is left.
+DELETE FROM helix_cluster
+WHERE helix_cluster.cluster = sqlc.arg(cluster)
+  AND helix_cluster.domain = sqlc.arg(domain)
+  AND helix_cluster.task_list = sqlc.arg(task_list)
+  AND helix_cluster.status = 2
+  AND NOT EXISTS (
+    SELECT 1 FROM helix_allocation AS a
+    WHERE a.cluster = sqlc.arg(cluster) AND a.domain = sqlc.arg(domain) AND a.task_list = sqlc.arg(task_list)
+  );
+
+-- name: InsertPartitions :execrows
+-- Adds the missing unassigned rows of partitions 0 .. partitions-1; existing rows are left as they are.
 INSERT IGNORE INTO helix_allocation (cluster, domain, task_list, partition_id, node_id, state,
                                      generation, updated_at)
-VALUES (sqlc.arg(cluster), sqlc.arg(domain), sqlc.arg(task_list), sqlc.arg(partition_id), NULL, 0, 0,
-        UTC_TIMESTAMP(6));
+SELECT sqlc.arg(cluster), sqlc.arg(domain), sqlc.arg(task_list), n, NULL, 0, 0, UTC_TIMESTAMP(6)
+FROM helix_numbers
+WHERE n < sqlc.arg(partitions);
+
+-- name: RetireOwnedPartitionsFrom :execrows
+-- Asks the owners of partitions numbered from `first_partition` up (removed by a shrink or a
+-- removal) to release them; there is no target, so they are deleted once released.
+UPDATE helix_allocation
+SET state = 2,
+    target_node_id = NULL,
+    release_requested_at = IF(state = 2, release_requested_at, UTC_TIMESTAMP(6)),
+    updated_at = UTC_TIMESTAMP(6)
+WHERE cluster = sqlc.arg(cluster)
+  AND domain = sqlc.arg(domain)
+  AND task_list = sqlc.arg(task_list)
+  AND partition_id >= sqlc.arg(first_partition)
+  AND state IN (1, 2)
+  AND (state = 1 OR target_node_id IS NOT NULL);
+
+-- name: DeleteFreePartitionsFrom :execrows
+-- Deletes removed partitions that no live member holds: unassigned, released, or owned by a member
+-- that is no longer live by the database clock.
+DELETE FROM helix_allocation
+WHERE helix_allocation.cluster = sqlc.arg(cluster)
+  AND helix_allocation.domain = sqlc.arg(domain)
+  AND helix_allocation.task_list = sqlc.arg(task_list)
+  AND helix_allocation.partition_id >= sqlc.arg(first_partition)
+  AND (
+    helix_allocation.state IN (0, 3)
+    OR helix_allocation.node_id IS NULL
+    OR helix_allocation.node_id NOT IN (
+      SELECT n.node_id FROM helix_nodes AS n
+      WHERE n.cluster = sqlc.arg(cluster) AND n.status = 1 AND n.expires_at > UTC_TIMESTAMP(6)
+    )
+  );
+
+-- name: AssignPartition :execresult
+-- Gives a partition to a member, only if it is still at `generation` and free to move: unassigned,
+-- released by its owner, owned by a member that is no longer live, or asked to be released more
+-- than `force_after_us` ago. The generation grows by one; insertId is the new generation.
+UPDATE helix_allocation
+SET node_id = sqlc.arg(node_id),
+    state = 1,
+    generation = LAST_INSERT_ID(generation + 1),
+    target_node_id = NULL,
+    assigned_at = UTC_TIMESTAMP(6),
+    release_requested_at = NULL,
+    updated_at = UTC_TIMESTAMP(6)
+WHERE helix_allocation.cluster = sqlc.arg(cluster)
+  AND helix_allocation.domain = sqlc.arg(domain)
+  AND helix_allocation.task_list = sqlc.arg(task_list)
+  AND helix_allocation.partition_id = sqlc.arg(partition_id)
+  AND helix_allocation.generation = sqlc.arg(generation)
+  AND (
+    helix_allocation.state IN (0, 3)
+    OR helix_allocation.node_id IS NULL
+    OR helix_allocation.node_id NOT IN (
+      SELECT n.node_id FROM helix_nodes AS n
+      WHERE n.cluster = sqlc.arg(cluster) AND n.status = 1 AND n.expires_at > UTC_TIMESTAMP(6)
+    )
+    OR (helix_allocation.state = 2
+        AND helix_allocation.release_requested_at <= UTC_TIMESTAMP(6) - INTERVAL sqlc.arg(force_after_us) MICROSECOND)
+  );
+
+-- name: RequestPartitionRelease :execrows
+-- Asks the owner of a partition at `generation` to release it, so it can go to `target_node_id`.
+UPDATE helix_allocation
+SET state = 2,
+    target_node_id = sqlc.arg(target_node_id),
+    release_requested_at = UTC_TIMESTAMP(6),
+    updated_at = UTC_TIMESTAMP(6)
+WHERE cluster = sqlc.arg(cluster)
+  AND domain = sqlc.arg(domain)
+  AND task_list = sqlc.arg(task_list)
+  AND partition_id = sqlc.arg(partition_id)
+  AND generation = sqlc.arg(generation)
+  AND state = 1;
+
+-- name: ConfirmPartitionRelease :execrows
+-- The owner confirms it stopped working on a partition it was asked to release.
+UPDATE helix_allocation
+SET state = 3,
+    updated_at = UTC_TIMESTAMP(6)
+WHERE cluster = sqlc.arg(cluster)
+  AND domain = sqlc.arg(domain)
+  AND task_list = sqlc.arg(task_list)
+  AND partition_id = sqlc.arg(partition_id)
+  AND node_id = sqlc.arg(node_id)
+  AND generation = sqlc.arg(generation)
+  AND state = 2;
+
+-- name: ReleaseNodePartitions :execrows
+-- A graceful leave: every partition of the member becomes unassigned at once.
+UPDATE helix_allocation
+SET node_id = NULL,
+    state = 0,
+    target_node_id = NULL,
+    release_requested_at = NULL,
+    updated_at = UTC_TIMESTAMP(6)
+WHERE cluster = sqlc.arg(cluster)
+  AND node_id = sqlc.arg(node_id);
+
+-- name: GetPartitionForUpdate :one
+-- One partition's row, locked until the caller's transaction ends.
+SELECT node_id, state, generation, target_node_id
+FROM helix_allocation
+WHERE cluster = sqlc.arg(cluster)
+  AND domain = sqlc.arg(domain)
+  AND task_list = sqlc.arg(task_list)
+  AND partition_id = sqlc.arg(partition_id)
+FOR UPDATE;
 
 -- name: ListTaskListAllocation :many
 SELECT partition_id, node_id, state, generation, target_node_id, assigned_at,
@@ -118,10 +271,16 @@ WHERE cluster = sqlc.arg(cluster)
   AND task_list = sqlc.arg(task_list)
 ORDER BY partition_id;
 
+-- name: ListClusterAllocation :many
+-- The whole ownership table of a cluster, for routers and the coordinator.
+SELECT domain, task_list, partition_id, node_id, state, generation, target_node_id
+FROM helix_allocation
+WHERE cluster = sqlc.arg(cluster)
+ORDER BY domain, task_list, partition_id;
+
 -- name: ListNodeAllocation :many
 -- Every partition a member owns, across task lists, in one indexed read.
-SELECT domain, task_list, partition_id, state, generation, target_node_id, assigned_at,
-       release_requested_at
+SELECT domain, task_list, partition_id, state, generation, target_node_id
 FROM helix_allocation
 WHERE cluster = sqlc.arg(cluster)
   AND node_id = sqlc.arg(node_id)

@@ -160,6 +160,99 @@ export async function bumpAssignmentVersion(client: QueryClient, args: BumpAssig
   return execResult(result).affectedRows;
 }
 
+export const bumpOwnersFromQuery = `-- name: BumpOwnersFrom :execrows
+UPDATE helix_nodes
+SET assignment_version = assignment_version + 1
+WHERE helix_nodes.cluster = ?
+  AND helix_nodes.node_id IN (
+    SELECT a.node_id FROM helix_allocation AS a
+    WHERE a.cluster = ? AND a.domain = ? AND a.task_list = ?
+      AND a.partition_id >= ? AND a.node_id IS NOT NULL
+  )`;
+
+export interface BumpOwnersFromArgs {
+  cluster: string;
+  domain: string;
+  taskList: string;
+  firstPartition: number;
+}
+
+/**
+ * Tells the owners of a task list's partitions numbered from `first_partition` up that those changed.
+ */
+export async function bumpOwnersFrom(client: QueryClient, args: BumpOwnersFromArgs): Promise<number> {
+  const [result] = await client.query({ sql: bumpOwnersFromQuery, values: [args.cluster, args.cluster, args.domain, args.taskList, args.firstPartition] });
+  return execResult(result).affectedRows;
+}
+
+export const bumpMembershipVersionQuery = `-- name: BumpMembershipVersion :exec
+INSERT INTO helix_cluster_state (cluster, membership_version, catalog_version, allocation_version)
+VALUES (?, 1, 0, 0)
+ON DUPLICATE KEY UPDATE membership_version = membership_version + 1`;
+
+export interface BumpMembershipVersionArgs {
+  cluster: string;
+}
+
+export async function bumpMembershipVersion(client: QueryClient, args: BumpMembershipVersionArgs): Promise<void> {
+  await client.query({ sql: bumpMembershipVersionQuery, values: [args.cluster] });
+}
+
+export const bumpCatalogVersionQuery = `-- name: BumpCatalogVersion :exec
+INSERT INTO helix_cluster_state (cluster, membership_version, catalog_version, allocation_version)
+VALUES (?, 0, 1, 0)
+ON DUPLICATE KEY UPDATE catalog_version = catalog_version + 1`;
+
+export interface BumpCatalogVersionArgs {
+  cluster: string;
+}
+
+export async function bumpCatalogVersion(client: QueryClient, args: BumpCatalogVersionArgs): Promise<void> {
+  await client.query({ sql: bumpCatalogVersionQuery, values: [args.cluster] });
+}
+
+export const bumpAllocationVersionQuery = `-- name: BumpAllocationVersion :exec
+INSERT INTO helix_cluster_state (cluster, membership_version, catalog_version, allocation_version)
+VALUES (?, 0, 0, 1)
+ON DUPLICATE KEY UPDATE allocation_version = allocation_version + 1`;
+
+export interface BumpAllocationVersionArgs {
+  cluster: string;
+}
+
+export async function bumpAllocationVersion(client: QueryClient, args: BumpAllocationVersionArgs): Promise<void> {
+  await client.query({ sql: bumpAllocationVersionQuery, values: [args.cluster] });
+}
+
+export const getClusterStateQuery = `-- name: GetClusterState :one
+SELECT membership_version, catalog_version, allocation_version
+FROM helix_cluster_state
+WHERE cluster = ?`;
+
+export interface GetClusterStateArgs {
+  cluster: string;
+}
+
+export interface GetClusterStateRow {
+  membershipVersion: number;
+  catalogVersion: number;
+  allocationVersion: number;
+}
+
+/**
+ * One indexed row: how a reader learns cheaply whether anything changed.
+ */
+export async function getClusterState(client: QueryClient, args: GetClusterStateArgs): Promise<GetClusterStateRow | null> {
+  const [rows] = await client.query({ sql: getClusterStateQuery, values: [args.cluster], rowsAsArray: true });
+  const row = (rows as unknown[][])[0];
+  if (row === undefined) return null;
+  return {
+    membershipVersion: row[0] as number,
+    catalogVersion: row[1] as number,
+    allocationVersion: row[2] as number,
+  };
+}
+
 export const putTaskListQuery = `-- name: PutTaskList :execrows
 INSERT INTO helix_cluster (cluster, domain, task_list, partitions, metadata, status, version,
                            created_at, updated_at)
@@ -285,32 +378,283 @@ export interface MarkTaskListDeletableArgs {
 }
 
 /**
- * Removes a task list from the catalog; its partitions are released before the row is deleted.
+ * Removes a task list from the catalog; its partitions are released, then the row is deleted.
  */
 export async function markTaskListDeletable(client: QueryClient, args: MarkTaskListDeletableArgs): Promise<number> {
   const [result] = await client.query({ sql: markTaskListDeletableQuery, values: [args.cluster, args.domain, args.taskList] });
   return execResult(result).affectedRows;
 }
 
-export const insertPartitionQuery = `-- name: InsertPartition :execrows
+export const deleteTaskListIfEmptyQuery = `-- name: DeleteTaskListIfEmpty :execrows
+DELETE FROM helix_cluster
+WHERE helix_cluster.cluster = ?
+  AND helix_cluster.domain = ?
+  AND helix_cluster.task_list = ?
+  AND helix_cluster.status = 2
+  AND NOT EXISTS (
+    SELECT 1 FROM helix_allocation AS a
+    WHERE a.cluster = ? AND a.domain = ? AND a.task_list = ?
+  )`;
+
+export interface DeleteTaskListIfEmptyArgs {
+  cluster: string;
+  domain: string;
+  taskList: string;
+}
+
+/**
+ * Deletes a removed task list once none of its partitions is left.
+ */
+export async function deleteTaskListIfEmpty(client: QueryClient, args: DeleteTaskListIfEmptyArgs): Promise<number> {
+  const [result] = await client.query({ sql: deleteTaskListIfEmptyQuery, values: [args.cluster, args.domain, args.taskList, args.cluster, args.domain, args.taskList] });
+  return execResult(result).affectedRows;
+}
+
+export const insertPartitionsQuery = `-- name: InsertPartitions :execrows
 INSERT IGNORE INTO helix_allocation (cluster, domain, task_list, partition_id, node_id, state,
                                      generation, updated_at)
-VALUES (?, ?, ?, ?, NULL, 0, 0,
-        UTC_TIMESTAMP(6))`;
+SELECT ?, ?, ?, n, NULL, 0, 0, UTC_TIMESTAMP(6)
+FROM helix_numbers
+WHERE n < ?`;
 
-export interface InsertPartitionArgs {
+export interface InsertPartitionsArgs {
+  cluster: string;
+  domain: string;
+  taskList: string;
+  partitions: number;
+}
+
+/**
+ * Adds the missing unassigned rows of partitions 0 .. partitions-1; existing rows are left as they are.
+ */
+export async function insertPartitions(client: QueryClient, args: InsertPartitionsArgs): Promise<number> {
+  const [result] = await client.query({ sql: insertPartitionsQuery, values: [args.cluster, args.domain, args.taskList, args.partitions] });
+  return execResult(result).affectedRows;
+}
+
+export const retireOwnedPartitionsFromQuery = `-- name: RetireOwnedPartitionsFrom :execrows
+UPDATE helix_allocation
+SET state = 2,
+    target_node_id = NULL,
+    release_requested_at = IF(state = 2, release_requested_at, UTC_TIMESTAMP(6)),
+    updated_at = UTC_TIMESTAMP(6)
+WHERE cluster = ?
+  AND domain = ?
+  AND task_list = ?
+  AND partition_id >= ?
+  AND state IN (1, 2)
+  AND (state = 1 OR target_node_id IS NOT NULL)`;
+
+export interface RetireOwnedPartitionsFromArgs {
+  cluster: string;
+  domain: string;
+  taskList: string;
+  firstPartition: number;
+}
+
+/**
+ * Asks the owners of partitions numbered from `first_partition` up (removed by a shrink or a
+ * removal) to release them; there is no target, so they are deleted once released.
+ */
+export async function retireOwnedPartitionsFrom(client: QueryClient, args: RetireOwnedPartitionsFromArgs): Promise<number> {
+  const [result] = await client.query({ sql: retireOwnedPartitionsFromQuery, values: [args.cluster, args.domain, args.taskList, args.firstPartition] });
+  return execResult(result).affectedRows;
+}
+
+export const deleteFreePartitionsFromQuery = `-- name: DeleteFreePartitionsFrom :execrows
+DELETE FROM helix_allocation
+WHERE helix_allocation.cluster = ?
+  AND helix_allocation.domain = ?
+  AND helix_allocation.task_list = ?
+  AND helix_allocation.partition_id >= ?
+  AND (
+    helix_allocation.state IN (0, 3)
+    OR helix_allocation.node_id IS NULL
+    OR helix_allocation.node_id NOT IN (
+      SELECT n.node_id FROM helix_nodes AS n
+      WHERE n.cluster = ? AND n.status = 1 AND n.expires_at > UTC_TIMESTAMP(6)
+    )
+  )`;
+
+export interface DeleteFreePartitionsFromArgs {
+  cluster: string;
+  domain: string;
+  taskList: string;
+  firstPartition: number;
+}
+
+/**
+ * Deletes removed partitions that no live member holds: unassigned, released, or owned by a member
+ * that is no longer live by the database clock.
+ */
+export async function deleteFreePartitionsFrom(client: QueryClient, args: DeleteFreePartitionsFromArgs): Promise<number> {
+  const [result] = await client.query({ sql: deleteFreePartitionsFromQuery, values: [args.cluster, args.domain, args.taskList, args.firstPartition, args.cluster] });
+  return execResult(result).affectedRows;
+}
+
+export const assignPartitionQuery = `-- name: AssignPartition :execresult
+UPDATE helix_allocation
+SET node_id = ?,
+    state = 1,
+    generation = LAST_INSERT_ID(generation + 1),
+    target_node_id = NULL,
+    assigned_at = UTC_TIMESTAMP(6),
+    release_requested_at = NULL,
+    updated_at = UTC_TIMESTAMP(6)
+WHERE helix_allocation.cluster = ?
+  AND helix_allocation.domain = ?
+  AND helix_allocation.task_list = ?
+  AND helix_allocation.partition_id = ?
+  AND helix_allocation.generation = ?
+  AND (
+    helix_allocation.state IN (0, 3)
+    OR helix_allocation.node_id IS NULL
+    OR helix_allocation.node_id NOT IN (
+      SELECT n.node_id FROM helix_nodes AS n
+      WHERE n.cluster = ? AND n.status = 1 AND n.expires_at > UTC_TIMESTAMP(6)
+    )
+    OR (helix_allocation.state = 2
+        AND helix_allocation.release_requested_at <= UTC_TIMESTAMP(6) - INTERVAL ? MICROSECOND)
+  )`;
+
+export interface AssignPartitionArgs {
+  nodeId: string | null;
+  cluster: string;
+  domain: string;
+  taskList: string;
+  partitionId: number;
+  generation: number;
+  forceAfterUs: number;
+}
+
+/**
+ * Gives a partition to a member, only if it is still at `generation` and free to move: unassigned,
+ * released by its owner, owned by a member that is no longer live, or asked to be released more
+ * than `force_after_us` ago. The generation grows by one; insertId is the new generation.
+ */
+export async function assignPartition(client: QueryClient, args: AssignPartitionArgs): Promise<ExecResult> {
+  const [result] = await client.query({ sql: assignPartitionQuery, values: [args.nodeId, args.cluster, args.domain, args.taskList, args.partitionId, args.generation, args.cluster, args.forceAfterUs] });
+  return execResult(result);
+}
+
+export const requestPartitionReleaseQuery = `-- name: RequestPartitionRelease :execrows
+UPDATE helix_allocation
+SET state = 2,
+    target_node_id = ?,
+    release_requested_at = UTC_TIMESTAMP(6),
+    updated_at = UTC_TIMESTAMP(6)
+WHERE cluster = ?
+  AND domain = ?
+  AND task_list = ?
+  AND partition_id = ?
+  AND generation = ?
+  AND state = 1`;
+
+export interface RequestPartitionReleaseArgs {
+  targetNodeId: string | null;
+  cluster: string;
+  domain: string;
+  taskList: string;
+  partitionId: number;
+  generation: number;
+}
+
+/**
+ * Asks the owner of a partition at `generation` to release it, so it can go to `target_node_id`.
+ */
+export async function requestPartitionRelease(client: QueryClient, args: RequestPartitionReleaseArgs): Promise<number> {
+  const [result] = await client.query({ sql: requestPartitionReleaseQuery, values: [args.targetNodeId, args.cluster, args.domain, args.taskList, args.partitionId, args.generation] });
+  return execResult(result).affectedRows;
+}
+
+export const confirmPartitionReleaseQuery = `-- name: ConfirmPartitionRelease :execrows
+UPDATE helix_allocation
+SET state = 3,
+    updated_at = UTC_TIMESTAMP(6)
+WHERE cluster = ?
+  AND domain = ?
+  AND task_list = ?
+  AND partition_id = ?
+  AND node_id = ?
+  AND generation = ?
+  AND state = 2`;
+
+export interface ConfirmPartitionReleaseArgs {
+  cluster: string;
+  domain: string;
+  taskList: string;
+  partitionId: number;
+  nodeId: string | null;
+  generation: number;
+}
+
+/**
+ * The owner confirms it stopped working on a partition it was asked to release.
+ */
+export async function confirmPartitionRelease(client: QueryClient, args: ConfirmPartitionReleaseArgs): Promise<number> {
+  const [result] = await client.query({ sql: confirmPartitionReleaseQuery, values: [args.cluster, args.domain, args.taskList, args.partitionId, args.nodeId, args.generation] });
+  return execResult(result).affectedRows;
+}
+
+export const releaseNodePartitionsQuery = `-- name: ReleaseNodePartitions :execrows
+UPDATE helix_allocation
+SET node_id = NULL,
+    state = 0,
+    target_node_id = NULL,
+    release_requested_at = NULL,
+    updated_at = UTC_TIMESTAMP(6)
+WHERE cluster = ?
+  AND node_id = ?`;
+
+export interface ReleaseNodePartitionsArgs {
+  cluster: string;
+  nodeId: string | null;
+}
+
+/**
+ * A graceful leave: every partition of the member becomes unassigned at once.
+ */
+export async function releaseNodePartitions(client: QueryClient, args: ReleaseNodePartitionsArgs): Promise<number> {
+  const [result] = await client.query({ sql: releaseNodePartitionsQuery, values: [args.cluster, args.nodeId] });
+  return execResult(result).affectedRows;
+}
+
+export const getPartitionForUpdateQuery = `-- name: GetPartitionForUpdate :one
+SELECT node_id, state, generation, target_node_id
+FROM helix_allocation
+WHERE cluster = ?
+  AND domain = ?
+  AND task_list = ?
+  AND partition_id = ?
+FOR UPDATE`;
+
+export interface GetPartitionForUpdateArgs {
   cluster: string;
   domain: string;
   taskList: string;
   partitionId: number;
 }
 
+export interface GetPartitionForUpdateRow {
+  nodeId: string | null;
+  state: number;
+  generation: number;
+  targetNodeId: string | null;
+}
+
 /**
- * Adds an unassigned partition row; an existing row is left as it is.
+ * One partition's row, locked until the caller's transaction ends.
  */
-export async function insertPartition(client: QueryClient, args: InsertPartitionArgs): Promise<number> {
-  const [result] = await client.query({ sql: insertPartitionQuery, values: [args.cluster, args.domain, args.taskList, args.partitionId] });
-  return execResult(result).affectedRows;
+export async function getPartitionForUpdate(client: QueryClient, args: GetPartitionForUpdateArgs): Promise<GetPartitionForUpdateRow | null> {
+  const [rows] = await client.query({ sql: getPartitionForUpdateQuery, values: [args.cluster, args.domain, args.taskList, args.partitionId], rowsAsArray: true });
+  const row = (rows as unknown[][])[0];
+  if (row === undefined) return null;
+  return {
+    nodeId: row[0] as string | null,
+    state: row[1] as number,
+    generation: row[2] as number,
+    targetNodeId: row[3] as string | null,
+  };
 }
 
 export const listTaskListAllocationQuery = `-- name: ListTaskListAllocation :many
@@ -353,9 +697,44 @@ export async function listTaskListAllocation(client: QueryClient, args: ListTask
   }));
 }
 
+export const listClusterAllocationQuery = `-- name: ListClusterAllocation :many
+SELECT domain, task_list, partition_id, node_id, state, generation, target_node_id
+FROM helix_allocation
+WHERE cluster = ?
+ORDER BY domain, task_list, partition_id`;
+
+export interface ListClusterAllocationArgs {
+  cluster: string;
+}
+
+export interface ListClusterAllocationRow {
+  domain: string;
+  taskList: string;
+  partitionId: number;
+  nodeId: string | null;
+  state: number;
+  generation: number;
+  targetNodeId: string | null;
+}
+
+/**
+ * The whole ownership table of a cluster, for routers and the coordinator.
+ */
+export async function listClusterAllocation(client: QueryClient, args: ListClusterAllocationArgs): Promise<ListClusterAllocationRow[]> {
+  const [rows] = await client.query({ sql: listClusterAllocationQuery, values: [args.cluster], rowsAsArray: true });
+  return (rows as unknown[][]).map((row) => ({
+    domain: row[0] as string,
+    taskList: row[1] as string,
+    partitionId: row[2] as number,
+    nodeId: row[3] as string | null,
+    state: row[4] as number,
+    generation: row[5] as number,
+    targetNodeId: row[6] as string | null,
+  }));
+}
+
 export const listNodeAllocationQuery = `-- name: ListNodeAllocation :many
-SELECT domain, task_list, partition_id, state, generation, target_node_id, assigned_at,
-       release_requested_at
+SELECT domain, task_list, partition_id, state, generation, target_node_id
 FROM helix_allocation
 WHERE cluster = ?
   AND node_id = ?
@@ -373,8 +752,6 @@ export interface ListNodeAllocationRow {
   state: number;
   generation: number;
   targetNodeId: string | null;
-  assignedAt: Date | null;
-  releaseRequestedAt: Date | null;
 }
 
 /**
@@ -389,7 +766,5 @@ export async function listNodeAllocation(client: QueryClient, args: ListNodeAllo
     state: row[3] as number,
     generation: row[4] as number,
     targetNodeId: row[5] as string | null,
-    assignedAt: row[6] as Date | null,
-    releaseRequestedAt: row[7] as Date | null,
   }));
 }

@@ -50,8 +50,15 @@ export const migrationSources: readonly MigrationSource[] = [
   {
     version: 2,
     name: "cluster",
-    checksum: "6fb2ab93b86d993a8e34d4493c7ab7bf8272060be6344310b7f58cfd13fd612e",
+    checksum: "8c23d344d470125bb48e696207ca12dc777e7ac6743b9c3502c7f7f8b37eeecd",
     statements: [
+      `CREATE TABLE helix_cluster_state (
+  cluster            VARCHAR(128) NOT NULL,
+  membership_version BIGINT UNSIGNED NOT NULL DEFAULT 0,
+  catalog_version    BIGINT UNSIGNED NOT NULL DEFAULT 0,
+  allocation_version BIGINT UNSIGNED NOT NULL DEFAULT 0,
+  PRIMARY KEY (cluster)
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin`,
       `CREATE TABLE helix_nodes (
   cluster            VARCHAR(128) NOT NULL,
   node_id            VARCHAR(128) NOT NULL,
@@ -92,6 +99,20 @@ export const migrationSources: readonly MigrationSource[] = [
   PRIMARY KEY (cluster, domain, task_list, partition_id),
   KEY helix_allocation_by_node (cluster, node_id)
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin`,
+      `CREATE TABLE helix_numbers (
+  n INT UNSIGNED NOT NULL,
+  PRIMARY KEY (n)
+) ENGINE = InnoDB`,
+      `INSERT INTO helix_numbers (n)
+SELECT a.d + 10 * b.d + 100 * c.d + 1000 * e.d
+FROM (SELECT 0 AS d UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4
+      UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9) AS a
+CROSS JOIN (SELECT 0 AS d UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4
+      UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9) AS b
+CROSS JOIN (SELECT 0 AS d UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4
+      UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9) AS c
+CROSS JOIN (SELECT 0 AS d UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4
+      UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9) AS e`,
     ],
   },
 ];

@@ -1,0 +1,162 @@
+import {
+  assertMigrated,
+  clusterQueries as q,
+  openDatabase,
+  transaction,
+  type ConnectionSource,
+  type DatabaseSource,
+  type QueryClient,
+} from "@helix/db";
+
+import { UnknownTaskListError } from "./errors";
+import { checkName, checkPartitions, metadataJson } from "./validate";
+
+/** A task list as the catalog holds it. */
+export interface TaskList {
+  readonly domain: string;
+  readonly taskList: string;
+  readonly partitions: number;
+  readonly metadata: Record<string, unknown>;
+  /** `Status.Active`, or `Status.Deletable` while a removed task list's partitions are released. */
+  readonly status: number;
+  /** Grows on every change of the task list. */
+  readonly version: number;
+  readonly createdAt: Date;
+  readonly updatedAt: Date;
+}
+
+/** What to put in the catalog. */
+export interface TaskListSpec {
+  domain: string;
+  taskList: string;
+  /** 1 to 10,000. */
+  partitions: number;
+  /** A plain JSON object. @default {} */
+  metadata?: Record<string, unknown>;
+}
+
+/**
+ * The task lists of one cluster. Growing a task list adds unassigned partitions; shrinking or
+ * removing it asks the owners of the partitions that disappear to release them, and the rows go
+ * once they are free (see `OwnershipStore.prune`).
+ */
+export class Catalog implements AsyncDisposable {
+  /** @internal Use {@link createCatalog}. */
+  constructor(
+    private readonly client: ConnectionSource,
+    readonly cluster: string,
+    private readonly closeSource: () => Promise<void>,
+  ) {}
+
+  /**
+   * Creates a task list, or changes its partition count or metadata, in one transaction.
+   * @returns `created`, `changed` or `unchanged`.
+   * @throws `InvalidArgumentError` for bad names, counts or metadata, before anything is written.
+   */
+  async putTaskList(spec: TaskListSpec): Promise<"created" | "changed" | "unchanged"> {
+    const domain = checkName("domain", spec?.domain);
+    const taskList = checkName("taskList", spec.taskList);
+    const partitions = checkPartitions(spec.partitions);
+    const metadata = metadataJson(spec.metadata);
+    const key = { cluster: this.cluster, domain, taskList };
+    return transaction(this.client, async (conn) => {
+      const result = await q.putTaskList(conn, { ...key, partitions, metadata });
+      if (result === 0) return "unchanged";
+      await q.insertPartitions(conn, { ...key, partitions });
+      await retireFrom(conn, { ...key, firstPartition: partitions });
+      await q.bumpCatalogVersion(conn, { cluster: this.cluster });
+      await q.bumpAllocationVersion(conn, { cluster: this.cluster });
+      return result === 1 ? "created" : "changed";
+    });
+  }
+
+  /** A task list, or null when the catalog does not have it. */
+  async getTaskList(domain: string, taskList: string): Promise<TaskList | null> {
+    const row = await q.getTaskList(this.client, {
+      cluster: this.cluster,
+      domain: checkName("domain", domain),
+      taskList: checkName("taskList", taskList),
+    });
+    return row === null ? null : toTaskList(row);
+  }
+
+  /** Every task list of the cluster, removed ones still releasing included (status Deletable). */
+  async listTaskLists(): Promise<TaskList[]> {
+    return (await q.listTaskLists(this.client, { cluster: this.cluster })).map(toTaskList);
+  }
+
+  /**
+   * Removes a task list: its partitions are released by their owners and deleted, then the task
+   * list itself. @throws {@link UnknownTaskListError} when the catalog does not have it.
+   */
+  async removeTaskList(domain: string, taskList: string): Promise<void> {
+    const key = { cluster: this.cluster, domain: checkName("domain", domain), taskList: checkName("taskList", taskList) };
+    await transaction(this.client, async (conn) => {
+      if ((await q.markTaskListDeletable(conn, key)) === 0) {
+        const existing = await q.getTaskList(conn, key);
+        if (existing === null) throw new UnknownTaskListError(this.cluster, key.domain, key.taskList);
+        return;
+      }
+      await retireFrom(conn, { ...key, firstPartition: 0 });
+      await q.deleteTaskListIfEmpty(conn, key);
+      await q.bumpCatalogVersion(conn, { cluster: this.cluster });
+      await q.bumpAllocationVersion(conn, { cluster: this.cluster });
+    });
+  }
+
+  /** Closes the pool if the catalog made it. */
+  async close(): Promise<void> {
+    await this.closeSource();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+/**
+ * Partitions from `firstPartition` up are leaving: free ones are deleted at once, owned ones are
+ * asked to be released (their owners are told through their assignment version).
+ */
+export async function retireFrom(
+  conn: QueryClient,
+  key: { cluster: string; domain: string; taskList: string; firstPartition: number },
+): Promise<void> {
+  await q.deleteFreePartitionsFrom(conn, key);
+  if ((await q.retireOwnedPartitionsFrom(conn, key)) > 0) await q.bumpOwnersFrom(conn, key);
+}
+
+function toTaskList(row: q.GetTaskListRow): TaskList {
+  return {
+    domain: row.domain,
+    taskList: row.taskList,
+    partitions: row.partitions,
+    metadata: JSON.parse(row.metadata) as Record<string, unknown>,
+    status: row.status,
+    version: row.version,
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+  };
+}
+
+/** Options naming the cluster an object works on. */
+export interface ClusterOptions {
+  /** The cluster's name: 1 to 128 characters. */
+  cluster: string;
+}
+
+/**
+ * Opens the catalog of a cluster after checking the database and its schema.
+ * Given a URL or options it makes its own pool, closed by `close()`.
+ */
+export async function createCatalog(source: DatabaseSource, options: ClusterOptions): Promise<Catalog> {
+  const cluster = checkName("cluster", options?.cluster);
+  const opened = await openDatabase(source);
+  try {
+    await assertMigrated(opened.client);
+    return new Catalog(opened.client, cluster, () => opened.close());
+  } catch (error) {
+    await opened.close().catch(() => undefined);
+    throw error;
+  }
+}

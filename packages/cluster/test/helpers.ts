@@ -1,0 +1,76 @@
+import { createTestDatabase, type TestDatabase } from "@helix/testing";
+import { createPool, migrate, type QueryOptions, type TransactionConnection } from "@helix/db";
+import type { Pool } from "mysql2/promise";
+
+export interface Fixture {
+  db: TestDatabase;
+  pool: Pool;
+  close(): Promise<void>;
+}
+
+export async function migratedDatabase(): Promise<Fixture> {
+  const db = await createTestDatabase();
+  const pool = await createPool(db.url);
+  await migrate(pool);
+  return {
+    db,
+    pool,
+    async close() {
+      await pool.end();
+      await db.drop();
+    },
+  };
+}
+
+/**
+ * A pool in front of the real one that counts statements by their sqlc name and can be cut off
+ * (every statement then fails as a refused connection would).
+ */
+export class WatchedPool {
+  cut = false;
+  readonly counts = new Map<string, number>();
+
+  constructor(private readonly pool: Pool) {}
+
+  count(name: string): number {
+    return this.counts.get(name) ?? 0;
+  }
+
+  #check(options: QueryOptions): void {
+    const name = /-- name: (\w+)/.exec(options.sql)?.[1] ?? "other";
+    this.counts.set(name, this.count(name) + 1);
+    if (this.cut) throw Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:3306"), { code: "ECONNREFUSED" });
+  }
+
+  async query(options: QueryOptions): Promise<[unknown, unknown]> {
+    this.#check(options);
+    return (await this.pool.query(options)) as [unknown, unknown];
+  }
+
+  async getConnection(): Promise<TransactionConnection> {
+    if (this.cut) throw Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:3306"), { code: "ECONNREFUSED" });
+    const conn = await this.pool.getConnection();
+    return {
+      query: async (options: QueryOptions) => {
+        this.#check(options);
+        return (await conn.query(options)) as [unknown, unknown];
+      },
+      beginTransaction: () => conn.beginTransaction(),
+      commit: () => conn.commit(),
+      rollback: () => conn.rollback(),
+      release: () => conn.release(),
+    };
+  }
+}
+
+export function until(predicate: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  return new Promise((resolve, reject) => {
+    const check = async (): Promise<void> => {
+      if (await predicate()) return resolve();
+      if (performance.now() > deadline) return reject(new Error("condition not met in time"));
+      setTimeout(() => void check(), 10);
+    };
+    void check();
+  });
+}

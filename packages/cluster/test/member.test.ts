@@ -1,0 +1,277 @@
+import { setTimeout as sleep } from "node:timers/promises";
+
+import type { RowDataPacket } from "mysql2/promise";
+
+import {
+  AlreadyJoinedError,
+  createCatalog,
+  createOwnershipStore,
+  createRoutingTable,
+  InvalidArgumentError,
+  join,
+  MAX_PARTITIONS,
+  PartitionState,
+  UnknownTaskListError,
+  type Catalog,
+  type Member,
+  type OwnedPartition,
+  type OwnershipStore,
+  type PartitionChange,
+} from "../src";
+import { migratedDatabase, until, WatchedPool, type Fixture } from "./helpers";
+
+let fx: Fixture;
+let clusterNo = 0;
+let cluster: string;
+let catalog: Catalog;
+let store: OwnershipStore;
+const members: Member[] = [];
+
+async function member(options: Partial<Parameters<typeof join>[1]> = {}, source: Parameters<typeof join>[0] = fx.pool): Promise<Member> {
+  const m = await join(source, { cluster, ttlMs: 3000, heartbeatMs: 100, sweepIntervalMs: 0, ...options });
+  members.push(m);
+  return m;
+}
+
+async function assignAll(domain: string, taskList: string, nodeId: string): Promise<void> {
+  for (const p of await store.taskListAllocation(domain, taskList)) {
+    expect(await store.assign({ domain, taskList, partition: p.partition, generation: p.generation }, nodeId)).toBe(p.generation + 1);
+  }
+}
+
+beforeAll(async () => {
+  fx = await migratedDatabase();
+});
+
+beforeEach(async () => {
+  cluster = `c${++clusterNo}`;
+  catalog = await createCatalog(fx.pool, { cluster });
+  store = await createOwnershipStore(fx.pool, { cluster });
+});
+
+afterEach(async () => {
+  await Promise.all(members.splice(0).map((m) => m.leave()));
+});
+
+afterAll(async () => {
+  await fx.close();
+});
+
+describe("bad input", () => {
+  test("is rejected with the argument's name before anything is written", async () => {
+    const cases: [() => Promise<unknown>, string][] = [
+      [() => join(fx.pool, { cluster: "" }), "cluster"],
+      [() => join(fx.pool, { cluster: "x".repeat(129) }), "cluster"],
+      [() => join(fx.pool, { cluster, nodeId: " n" }), "nodeId"],
+      [() => join(fx.pool, { cluster, ttlMs: 0 }), "ttlMs"],
+      [() => join(fx.pool, { cluster, ttlMs: 1000, heartbeatMs: 1000 }), "heartbeatMs"],
+      [() => join(fx.pool, { cluster, metadata: [] as unknown as Record<string, unknown> }), "metadata"],
+      [() => join(fx.pool, { cluster, confirmReleases: "sometimes" as "auto" }), "confirmReleases"],
+      [() => catalog.putTaskList({ domain: "d", taskList: "t", partitions: 0 }), "partitions"],
+      [() => catalog.putTaskList({ domain: "d", taskList: "t", partitions: MAX_PARTITIONS + 1 }), "partitions"],
+      [() => catalog.putTaskList({ domain: "d", taskList: "t", partitions: 1.5 }), "partitions"],
+      [() => catalog.putTaskList({ domain: "d", taskList: "t", partitions: "3" as unknown as number }), "partitions"],
+      [() => catalog.putTaskList({ domain: "", taskList: "t", partitions: 3 }), "domain"],
+      [() => catalog.putTaskList({ domain: "d", taskList: "t\n", partitions: 3 }), "taskList"],
+      [() => store.assign({ domain: "d", taskList: "t", partition: -1, generation: 0 }, "n"), "partition"],
+      [() => createCatalog(fx.pool, { cluster: "" }), "cluster"],
+    ];
+    for (const [call, argument] of cases) {
+      const error = await call().catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(InvalidArgumentError);
+      expect(error).toMatchObject({ argument });
+    }
+    const [rows] = await fx.pool.query<RowDataPacket[]>(
+      "SELECT (SELECT COUNT(*) FROM helix_nodes WHERE cluster = ?) + (SELECT COUNT(*) FROM helix_cluster WHERE cluster = ?) AS n",
+      [cluster, cluster],
+    );
+    expect(Number(rows[0]!.n)).toBe(0);
+  });
+
+  test("joining twice with one node id, and removing an unknown task list, are typed errors", async () => {
+    await member({ nodeId: "twice" });
+    await expect(join(fx.pool, { cluster, nodeId: "twice" })).rejects.toBeInstanceOf(AlreadyJoinedError);
+    await expect(catalog.removeTaskList("d", "missing")).rejects.toBeInstanceOf(UnknownTaskListError);
+  });
+});
+
+describe("catalog", () => {
+  test("creates, grows, shrinks and removes task lists, releasing what disappears", async () => {
+    expect(await catalog.putTaskList({ domain: "d", taskList: "t", partitions: 4, metadata: { team: "a" } })).toBe("created");
+    expect(await catalog.putTaskList({ domain: "d", taskList: "t", partitions: 4, metadata: { team: "a" } })).toBe("unchanged");
+    expect((await store.taskListAllocation("d", "t")).map((p) => p.partition)).toEqual([0, 1, 2, 3]);
+    expect(await catalog.putTaskList({ domain: "d", taskList: "t", partitions: 6, metadata: { team: "a" } })).toBe("changed");
+    expect((await store.taskListAllocation("d", "t")).map((p) => p.state)).toEqual(Array(6).fill(PartitionState.Unassigned));
+    expect(await catalog.getTaskList("d", "t")).toMatchObject({ partitions: 6, metadata: { team: "a" }, version: 2 });
+
+    const worker = await member({ nodeId: "w" });
+    await assignAll("d", "t", "w");
+    await until(() => worker.partitions().length === 6);
+
+    // Shrink to 3: partitions 3..5 are owned, so their owner is asked to release them first.
+    const released: number[] = [];
+    worker.on("partition:released", (p) => released.push(p.partition));
+    await catalog.putTaskList({ domain: "d", taskList: "t", partitions: 3, metadata: { team: "a" } });
+    await until(() => released.length === 3);
+    expect(released.sort()).toEqual([3, 4, 5]);
+    expect(worker.partitions().map((p) => p.partition).sort()).toEqual([0, 1, 2]);
+    await store.prune();
+    expect((await store.taskListAllocation("d", "t")).map((p) => p.partition)).toEqual([0, 1, 2]);
+
+    await catalog.removeTaskList("d", "t");
+    expect(await catalog.getTaskList("d", "t")).toMatchObject({ status: 2 });
+    await until(() => worker.partitions().length === 0);
+    await until(async () => (await store.prune()) === 1);
+    expect(await catalog.getTaskList("d", "t")).toBeNull();
+    expect(await catalog.listTaskLists()).toEqual([]);
+  });
+});
+
+describe("members", () => {
+  test("learn their assignments with generations; a quiet heartbeat reads nothing else", async () => {
+    const watched = new WatchedPool(fx.pool);
+    const worker = await member({ nodeId: "w" }, watched);
+    const assigned: OwnedPartition[] = [];
+    worker.on("partition:assigned", (p) => assigned.push(p));
+    await catalog.putTaskList({ domain: "d", taskList: "t", partitions: 3 });
+    await assignAll("d", "t", "w");
+    await until(() => assigned.length === 3);
+    expect(assigned.map((p) => [p.partition, p.generation]).sort()).toEqual([[0, 1], [1, 1], [2, 1]]);
+    expect(assigned.every((p) => p.isOwned() && !p.signal.aborted)).toBe(true);
+
+    const reads = watched.count("ListNodeAllocation");
+    const beats = watched.count("HeartbeatNode");
+    await until(() => watched.count("HeartbeatNode") >= beats + 5);
+    expect(watched.count("ListNodeAllocation")).toBe(reads);
+  });
+
+  test("hand-off is acknowledged: released only after onRelease, then given to the target", async () => {
+    await catalog.putTaskList({ domain: "d", taskList: "t", partitions: 1 });
+    let finishRelease: () => void = () => undefined;
+    const stopping = new Promise<void>((resolve) => (finishRelease = resolve));
+    const a = await member({ nodeId: "a", onRelease: () => stopping });
+    const b = await member({ nodeId: "b" });
+    await assignAll("d", "t", "a");
+    await until(() => a.partitions().length === 1);
+    const owned = a.partitions()[0]!;
+
+    expect(await store.requestRelease({ domain: "d", taskList: "t", partition: 0, generation: 1 }, "b")).toBe(true);
+    await until(() => owned.signal.aborted);
+    // a is still stopping its work: the partition cannot go to b yet.
+    expect(await store.assign({ domain: "d", taskList: "t", partition: 0, generation: 1 }, "b")).toBeNull();
+    finishRelease();
+    await until(async () => (await store.taskListAllocation("d", "t"))[0]!.state === PartitionState.Released);
+    expect(await store.assign({ domain: "d", taskList: "t", partition: 0, generation: 1 }, "b")).toBe(2);
+    await until(() => b.partitions().length === 1);
+    expect(b.partitions()[0]).toMatchObject({ partition: 0, generation: 2 });
+  });
+
+  test("an owner that never confirms is overruled only after the force timeout", async () => {
+    await catalog.putTaskList({ domain: "d", taskList: "t", partitions: 1 });
+    const a = await member({ nodeId: "a", confirmReleases: "manual" });
+    await member({ nodeId: "b" });
+    await assignAll("d", "t", "a");
+    await until(() => a.partitions().length === 1);
+    const lost: string[] = [];
+    a.on("partition:lost", (_p, reason) => lost.push(reason));
+    await store.requestRelease({ domain: "d", taskList: "t", partition: 0, generation: 1 }, "b");
+    const ref = { domain: "d", taskList: "t", partition: 0, generation: 1 };
+    expect(await store.assign(ref, "b", 60_000)).toBeNull();
+    await sleep(50);
+    expect(await store.assign(ref, "b", 10)).toBe(2);
+    await until(() => lost.length === 1);
+    expect(lost).toEqual(["taken"]);
+  });
+
+  test("leave hands everything back and deregisters at once", async () => {
+    await catalog.putTaskList({ domain: "d", taskList: "t", partitions: 2 });
+    const changes: PartitionChange[] = [];
+    const worker = await join(fx.pool, { cluster, nodeId: "leaver", ttlMs: 60_000, heartbeatMs: 100, sweepIntervalMs: 0 });
+    const iterating = (async () => {
+      for await (const change of worker.changes()) changes.push(change);
+    })();
+    await assignAll("d", "t", "leaver");
+    await until(() => worker.partitions().length === 2);
+    await worker.leave();
+    await iterating;
+    expect(changes.map((c) => c.type)).toEqual(["assigned", "assigned", "lost", "lost"]);
+    expect(worker.state).toBe("left");
+    expect((await store.nodes()).find((n) => n.nodeId === "leaver")).toMatchObject({ live: false });
+    expect((await store.taskListAllocation("d", "t")).map((p) => [p.nodeId, p.state])).toEqual([
+      [null, PartitionState.Unassigned],
+      [null, PartitionState.Unassigned],
+    ]);
+  });
+
+  test("a member cut off from the database fences itself by its deadline, then recovers", async () => {
+    const watched = new WatchedPool(fx.pool);
+    await catalog.putTaskList({ domain: "d", taskList: "t", partitions: 2 });
+    const worker = await member({ nodeId: "cut", ttlMs: 1500, heartbeatMs: 100 }, watched);
+    const events: string[] = [];
+    worker.on("member:fenced", () => events.push("fenced"));
+    worker.on("member:rejoined", () => events.push("rejoined"));
+    await assignAll("d", "t", "cut");
+    await until(() => worker.partitions().length === 2);
+    const owned = worker.partitions();
+    const cutAt = performance.now();
+    watched.cut = true;
+    await until(() => events.includes("fenced")).catch(() => {
+      throw new Error(`no fence: state ${worker.state} beats ${watched.count("HeartbeatNode")} ${JSON.stringify([...watched.counts])}`);
+    });
+    // Fenced by the member's own clock: before the database's TTL (1500 ms after the last heartbeat).
+    expect(performance.now() - cutAt).toBeLessThan(1500);
+    expect(owned.every((p) => p.signal.aborted && !p.isOwned())).toBe(true);
+    expect(worker.partitions()).toEqual([]);
+
+    watched.cut = false;
+    worker.on("member:heartbeat-failed", (e) => events.push(`failed: ${e.message}`));
+    worker.on("member:error", (e) => events.push(`error: ${e.message}`));
+    await until(() => events.includes("rejoined")).catch(() => {
+      throw new Error(`no rejoin: ${events.join(", ")}`);
+    });
+    // Nobody was given the partitions meanwhile, so they come back at the same generation.
+    await until(() => worker.partitions().length === 2);
+    expect(worker.partitions().map((p) => p.generation)).toEqual([1, 1]);
+  });
+
+  test("a member declared dead registers again as a new incarnation", async () => {
+    const worker = await member({ nodeId: "dead", ttlMs: 1500 });
+    const rejoined = new Promise<{ reregistered: boolean }>((resolve) => worker.once("member:rejoined", resolve));
+    await fx.pool.query("UPDATE helix_nodes SET status = 0 WHERE cluster = ? AND node_id = 'dead'", [cluster]);
+    expect(await rejoined).toMatchObject({ reregistered: true });
+    expect((await store.nodes()).find((n) => n.nodeId === "dead")).toMatchObject({ live: true });
+  });
+
+  test("one member at a time sweeps expired members inactive", async () => {
+    await member({ nodeId: "sweeper-1", ttlMs: 600, sweepIntervalMs: 100 });
+    await member({ nodeId: "sweeper-2", ttlMs: 600, sweepIntervalMs: 100 });
+    await fx.pool.query(
+      "INSERT INTO helix_nodes VALUES (?, 'ghost', ?, '{}', 1, 0, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))",
+      [cluster, "g".repeat(32)],
+    );
+    await until(async () => {
+      const [rows] = await fx.pool.query<RowDataPacket[]>("SELECT status FROM helix_nodes WHERE cluster = ? AND node_id = 'ghost'", [cluster]);
+      return Number(rows[0]!.status) === 0;
+    });
+    const [locks] = await fx.pool.query<RowDataPacket[]>("SELECT owner, epoch FROM helix_locks WHERE lock_key = ?", [`helix/${cluster}/sweep`]);
+    expect(String(locks[0]!.owner)).toMatch(/^c\d+\/sweeper-[12]$/);
+  });
+});
+
+test("the routing table follows ownership changes", async () => {
+  await catalog.putTaskList({ domain: "d", taskList: "t", partitions: 2 });
+  await member({ nodeId: "r1" });
+  const table = await createRoutingTable(fx.pool, { cluster, refreshMs: 20 });
+  try {
+    expect(table.ownerOf("d", "t", 0)).toBeUndefined();
+    await assignAll("d", "t", "r1");
+    await until(() => table.ownerOf("d", "t", 1) === "r1");
+    expect(table.ownerOf("d", "t", 0)).toBe("r1");
+    expect(table.ownerOf("d", "t", 2)).toBeUndefined();
+    const version = table.version;
+    await sleep(100);
+    expect(table.version).toBe(version);
+  } finally {
+    await table.close();
+  }
+});

@@ -1,0 +1,37 @@
+import type { QueryClient } from "./generated/db";
+import { retryConflicts } from "./retry";
+
+/** A connection that can run a transaction: what mysql2's `PoolConnection` offers. */
+export interface TransactionConnection extends QueryClient {
+  beginTransaction(): Promise<void>;
+  commit(): Promise<void>;
+  rollback(): Promise<void>;
+  release(): void;
+}
+
+/** Where transactions get their connection: a mysql2 `Pool`, or anything shaped like it. */
+export interface ConnectionSource extends QueryClient {
+  getConnection(): Promise<TransactionConnection>;
+}
+
+/**
+ * Runs `fn` in a transaction on a connection of its own: commits when `fn` resolves, rolls back
+ * when it throws. A deadlock or lock-wait timeout reruns the whole transaction with jitter, so `fn`
+ * must be safe to run again (it only issues statements on `conn`).
+ */
+export async function transaction<T>(source: ConnectionSource, fn: (conn: TransactionConnection) => Promise<T>): Promise<T> {
+  return retryConflicts(async () => {
+    const conn = await source.getConnection();
+    try {
+      await conn.beginTransaction();
+      const result = await fn(conn);
+      await conn.commit();
+      return result;
+    } catch (error) {
+      await conn.rollback().catch(() => undefined);
+      throw error;
+    } finally {
+      conn.release();
+    }
+  });
+}
