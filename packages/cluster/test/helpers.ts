@@ -44,7 +44,7 @@ export class WatchedPool {
 
   async query(options: QueryOptions): Promise<[unknown, unknown]> {
     this.#check(options);
-    return (await this.pool.query(options)) as [unknown, unknown];
+    return (await this.pool.query(options));
   }
 
   async getConnection(): Promise<TransactionConnection> {
@@ -53,7 +53,7 @@ export class WatchedPool {
     return {
       query: async (options: QueryOptions) => {
         this.#check(options);
-        return (await conn.query(options)) as [unknown, unknown];
+        return (await conn.query(options));
       },
       beginTransaction: () => conn.beginTransaction(),
       commit: () => conn.commit(),
@@ -63,14 +63,4 @@ export class WatchedPool {
   }
 }
 
-export function until(predicate: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  return new Promise((resolve, reject) => {
-    const check = async (): Promise<void> => {
-      if (await predicate()) return resolve();
-      if (performance.now() > deadline) return reject(new Error("condition not met in time"));
-      setTimeout(() => void check(), 10);
-    };
-    void check();
-  });
-}
+export { until } from "@helix/testing";

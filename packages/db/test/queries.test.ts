@@ -84,33 +84,74 @@ test("cluster queries: membership", async () => {
   expect(await register(pool, { ...node, incarnation: "j".repeat(32) })).toBe(2);
 });
 
-test("cluster queries: catalog and allocation", async () => {
+test("cluster queries: versions, catalog and allocation", async () => {
+  const c = { cluster: "c" };
+  await track("cluster.bumpMembershipVersion", cluster.bumpMembershipVersion)(pool, c);
+  await track("cluster.bumpCatalogVersion", cluster.bumpCatalogVersion)(pool, c);
+  await track("cluster.bumpCatalogVersion", cluster.bumpCatalogVersion)(pool, c);
+  await track("cluster.bumpAllocationVersion", cluster.bumpAllocationVersion)(pool, c);
+  expect(await track("cluster.getClusterState", cluster.getClusterState)(pool, c)).toEqual({
+    membershipVersion: 1,
+    catalogVersion: 2,
+    allocationVersion: 1,
+  });
+
   const put = track("cluster.putTaskList", cluster.putTaskList);
-  const tl = { cluster: "c", domain: "d", taskList: "t", partitions: 2, metadata: "{}" };
+  const key = { cluster: "c", domain: "d", taskList: "t" };
+  const tl = { ...key, partitions: 2, metadata: "{}" };
   expect(await put(pool, tl)).toBe(1);
   expect(await put(pool, tl)).toBe(0);
   expect(await put(pool, { ...tl, partitions: 3 })).toBe(2);
-  const got = await track("cluster.getTaskList", cluster.getTaskList)(pool, { cluster: "c", domain: "d", taskList: "t" });
-  expect(got).toMatchObject({ partitions: 3, version: 2, status: Status.Active });
-  expect(await track("cluster.listTaskLists", cluster.listTaskLists)(pool, { cluster: "c" })).toHaveLength(1);
+  expect(await track("cluster.getTaskList", cluster.getTaskList)(pool, key)).toMatchObject({ partitions: 3, version: 2, status: Status.Active });
+  expect(await track("cluster.listTaskLists", cluster.listTaskLists)(pool, c)).toHaveLength(1);
 
-  const insert = track("cluster.insertPartition", cluster.insertPartition);
-  for (let p = 0; p < 3; p++) expect(await insert(pool, { cluster: "c", domain: "d", taskList: "t", partitionId: p })).toBe(1);
-  expect(await insert(pool, { cluster: "c", domain: "d", taskList: "t", partitionId: 0 })).toBe(0);
-  const table = await track("cluster.listTaskListAllocation", cluster.listTaskListAllocation)(pool, {
-    cluster: "c",
-    domain: "d",
-    taskList: "t",
-  });
+  const insert = track("cluster.insertPartitions", cluster.insertPartitions);
+  expect(await insert(pool, { ...key, partitions: 3 })).toBe(3);
+  expect(await insert(pool, { ...key, partitions: 3 })).toBe(0);
+  const table = await track("cluster.listTaskListAllocation", cluster.listTaskListAllocation)(pool, key);
   expect(table.map((r) => [r.partitionId, r.nodeId, r.state])).toEqual([
     [0, null, PartitionState.Unassigned],
     [1, null, PartitionState.Unassigned],
     [2, null, PartitionState.Unassigned],
   ]);
-  expect(await track("cluster.listNodeAllocation", cluster.listNodeAllocation)(pool, { cluster: "c", nodeId: "n1" })).toEqual([]);
 
-  expect(await track("cluster.markTaskListDeletable", cluster.markTaskListDeletable)(pool, { cluster: "c", domain: "d", taskList: "t" })).toBe(1);
-  expect(await cluster.getTaskList(pool, { cluster: "c", domain: "d", taskList: "t" })).toMatchObject({ status: Status.Deletable, version: 3 });
+  // n1 is live (registered by the membership test); n9 never was.
+  const assign = track("cluster.assignPartition", cluster.assignPartition);
+  const p0 = { ...key, partitionId: 0 };
+  expect(await assign(pool, { ...p0, nodeId: "n1", generation: 0, forceAfterUs: 60_000_000 })).toEqual({ affectedRows: 1, insertId: 1 });
+  expect((await assign(pool, { ...p0, nodeId: "n9", generation: 0, forceAfterUs: 60_000_000 })).affectedRows).toBe(0);
+  expect((await assign(pool, { ...p0, nodeId: "n9", generation: 1, forceAfterUs: 60_000_000 })).affectedRows).toBe(0);
+  expect(await assign(pool, { ...key, partitionId: 2, nodeId: "n1", generation: 0, forceAfterUs: 0 })).toEqual({ affectedRows: 1, insertId: 1 });
+  const locked = await track("cluster.getPartitionForUpdate", cluster.getPartitionForUpdate)(pool, p0);
+  expect(locked).toEqual({ nodeId: "n1", state: PartitionState.Assigned, generation: 1, targetNodeId: null });
+
+  const request = track("cluster.requestPartitionRelease", cluster.requestPartitionRelease);
+  expect(await request(pool, { ...p0, generation: 1, targetNodeId: "n9" })).toBe(1);
+  expect((await assign(pool, { ...p0, nodeId: "n9", generation: 1, forceAfterUs: 60_000_000 })).affectedRows).toBe(0);
+  const confirm = track("cluster.confirmPartitionRelease", cluster.confirmPartitionRelease);
+  expect(await confirm(pool, { ...p0, nodeId: "n1", generation: 1 })).toBe(1);
+  expect(await assign(pool, { ...p0, nodeId: "n1", generation: 1, forceAfterUs: 60_000_000 })).toEqual({ affectedRows: 1, insertId: 2 });
+
+  expect(await track("cluster.listNodeAllocation", cluster.listNodeAllocation)(pool, { cluster: "c", nodeId: "n1" })).toEqual([
+    { domain: "d", taskList: "t", partitionId: 0, state: PartitionState.Assigned, generation: 2, targetNodeId: null },
+    { domain: "d", taskList: "t", partitionId: 2, state: PartitionState.Assigned, generation: 1, targetNodeId: null },
+  ]);
+  expect(await track("cluster.listClusterAllocation", cluster.listClusterAllocation)(pool, c)).toHaveLength(3);
+
+  // Shrink to 2: partition 2 is owned, so it is asked for; nothing free lies beyond.
+  const from2 = { ...key, firstPartition: 2 };
+  expect(await track("cluster.deleteFreePartitionsFrom", cluster.deleteFreePartitionsFrom)(pool, from2)).toBe(0);
+  expect(await track("cluster.retireOwnedPartitionsFrom", cluster.retireOwnedPartitionsFrom)(pool, from2)).toBe(1);
+  expect(await track("cluster.bumpOwnersFrom", cluster.bumpOwnersFrom)(pool, from2)).toBe(1);
+  expect(await confirm(pool, { ...key, partitionId: 2, nodeId: "n1", generation: 1 })).toBe(1);
+  expect(await cluster.deleteFreePartitionsFrom(pool, from2)).toBe(1);
+
+  expect(await track("cluster.releaseNodePartitions", cluster.releaseNodePartitions)(pool, { cluster: "c", nodeId: "n1" })).toBe(1);
+  expect(await track("cluster.markTaskListDeletable", cluster.markTaskListDeletable)(pool, key)).toBe(1);
+  const deleteIfEmpty = track("cluster.deleteTaskListIfEmpty", cluster.deleteTaskListIfEmpty);
+  expect(await deleteIfEmpty(pool, key)).toBe(0);
+  expect(await cluster.deleteFreePartitionsFrom(pool, { ...key, firstPartition: 0 })).toBe(2);
+  expect(await deleteIfEmpty(pool, key)).toBe(1);
 });
 
 test("schema queries: the migration lease and bookkeeping", async () => {

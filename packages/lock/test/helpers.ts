@@ -54,14 +54,4 @@ export class FaultyClient implements QueryClient {
   }
 }
 
-export function until(predicate: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  return new Promise((resolve, reject) => {
-    const check = async (): Promise<void> => {
-      if (await predicate()) return resolve();
-      if (performance.now() > deadline) return reject(new Error("condition not met in time"));
-      setTimeout(() => void check(), 10);
-    };
-    void check();
-  });
-}
+export { until } from "@helix/testing";

@@ -64,3 +64,16 @@ export async function withServer<T>(
     await conn.end();
   }
 }
+
+/** Resolves once `predicate` holds, checking every 10 ms; rejects after `timeoutMs`. */
+export function until(predicate: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  return new Promise((resolve, reject) => {
+    const check = async (): Promise<void> => {
+      if (await predicate()) return resolve();
+      if (performance.now() > deadline) return reject(new Error(`condition not met within ${timeoutMs} ms`));
+      setTimeout(() => void check(), 10);
+    };
+    void check();
+  });
+}

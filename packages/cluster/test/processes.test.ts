@@ -1,0 +1,135 @@
+import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { join as joinPath } from "node:path";
+import { createInterface } from "node:readline";
+
+import type { RowDataPacket } from "mysql2/promise";
+
+import { createCatalog, createOwnershipStore, join, type Member, type OwnershipStore } from "../src";
+import { migratedDatabase, until, type Fixture } from "./helpers";
+
+const fixtures = joinPath(__dirname, "fixtures");
+const TTL_MS = 1000;
+
+class Child {
+  readonly events: Record<string, unknown>[] = [];
+  readonly exited: Promise<number | null>;
+  stderr = "";
+
+  constructor(readonly process: ChildProcessWithoutNullStreams) {
+    createInterface({ input: process.stdout }).on("line", (line) => this.events.push(JSON.parse(line) as Record<string, unknown>));
+    process.stderr.on("data", (chunk: Buffer) => (this.stderr += chunk.toString()));
+    this.exited = new Promise((resolve) => process.on("exit", resolve));
+  }
+
+  count(name: string): number {
+    return this.events.filter((e) => e.event === name).length;
+  }
+}
+
+let fx: Fixture;
+let store: OwnershipStore;
+const cluster = "procs";
+const started: Child[] = [];
+const inProcess: Member[] = [];
+
+function startMember(nodeId: string, clockOffsetMs: number): Child {
+  const child = new Child(
+    spawn(process.execPath, ["--require", joinPath(fixtures, "fake-clock.cjs"), joinPath(fixtures, "member-child.cjs"), fx.db.url, cluster, nodeId, String(TTL_MS)], {
+      env: { ...process.env, HELIX_FAKE_CLOCK_OFFSET_MS: String(clockOffsetMs) },
+    }),
+  );
+  started.push(child);
+  return child;
+}
+
+async function nodeRow(nodeId: string): Promise<{ status: number; heartbeatAt: Date }> {
+  const [rows] = await fx.pool.query<RowDataPacket[]>("SELECT status, heartbeat_at FROM helix_nodes WHERE cluster = ? AND node_id = ?", [cluster, nodeId]);
+  return { status: Number(rows[0]!.status), heartbeatAt: rows[0]!.heartbeat_at as Date };
+}
+
+beforeAll(async () => {
+  fx = await migratedDatabase();
+  await fx.pool.query("CREATE TABLE work (node_id VARCHAR(64) NOT NULL, partition_id INT NOT NULL, generation BIGINT NOT NULL, at DATETIME(6) NOT NULL)");
+  store = await createOwnershipStore(fx.pool, { cluster });
+  await (await createCatalog(fx.pool, { cluster })).putTaskList({ domain: "d", taskList: "t", partitions: 4 });
+});
+
+afterEach(async () => {
+  for (const child of started.splice(0)) {
+    if (child.process.exitCode === null && child.process.signalCode === null) {
+      child.process.kill("SIGCONT");
+      child.process.kill("SIGKILL");
+    }
+  }
+  await Promise.all(inProcess.splice(0).map((m) => m.leave()));
+});
+
+afterAll(async () => {
+  await fx.close();
+});
+
+test("a member killed with SIGKILL is marked inactive within its TTL and one sweep", async () => {
+  const sweepIntervalMs = 200;
+  inProcess.push(await join(fx.pool, { cluster, nodeId: "sweeper", ttlMs: 3000, sweepIntervalMs }));
+  const child = startMember("doomed", -7 * 60_000);
+  await until(() => child.count("joined") === 1);
+  // Its last heartbeat, by the database clock, just before the kill.
+  await until(async () => (await nodeRow("doomed")).heartbeatAt.getTime() > 0);
+  child.process.kill("SIGKILL");
+  const killedAt = performance.now();
+  await until(async () => (await nodeRow("doomed")).status === 0);
+  const elapsed = performance.now() - killedAt;
+  // TTL, plus one sweep interval (jittered up to 1.25x), plus this test's polling.
+  expect(elapsed).toBeLessThan(TTL_MS + sweepIntervalMs * 1.25 + 300);
+  expect(elapsed).toBeGreaterThan(TTL_MS - TTL_MS / 5 - 100);
+}, 30_000);
+
+test("a member paused past its TTL loses its partitions only after the TTL, and does no more work on them", async () => {
+  const child = startMember("paused", 7 * 60_000);
+  await until(() => child.count("joined") === 1);
+  for (const p of await store.taskListAllocation("d", "t")) {
+    await store.assign({ domain: "d", taskList: "t", partition: p.partition, generation: p.generation }, "paused");
+  }
+  await until(() => child.count("assigned") === 4);
+  await until(async () => {
+    const [rows] = await fx.pool.query<RowDataPacket[]>("SELECT COUNT(*) AS n FROM work WHERE node_id = 'paused'");
+    return Number(rows[0]!.n) >= 8;
+  });
+
+  child.process.kill("SIGSTOP");
+  const successor = await join(fx.pool, { cluster, nodeId: "successor", ttlMs: 3000, sweepIntervalMs: 0 });
+  inProcess.push(successor);
+  // The paused member is live by the database clock until its TTL passes: no partition moves before.
+  const moved = new Set<number>();
+  while (moved.size < 4) {
+    for (const p of await store.taskListAllocation("d", "t")) {
+      if (moved.has(p.partition)) continue;
+      const generation = await store.assign({ domain: "d", taskList: "t", partition: p.partition, generation: p.generation }, "successor", 600_000);
+      if (generation !== null) moved.add(p.partition);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  const { heartbeatAt } = await nodeRow("paused");
+  const [assigned] = await fx.pool.query<RowDataPacket[]>(
+    "SELECT MIN(assigned_at) AS first FROM helix_allocation WHERE cluster = ? AND node_id = 'successor'",
+    [cluster],
+  );
+  const firstMove = assigned[0]!.first as Date;
+  expect(firstMove.getTime()).toBeGreaterThanOrEqual(heartbeatAt.getTime() + TTL_MS - 1);
+
+  child.process.kill("SIGCONT");
+  await until(() => child.count("lost") === 4);
+  expect(child.events.filter((e) => e.event === "lost").every((e) => e.reason === "fenced" || e.reason === "taken")).toBe(true);
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  child.process.stdin.end();
+  expect(await child.exited).toBe(0);
+  expect(child.stderr).toBe("");
+
+  // No unit of work by the paused member after its partitions moved: it stopped before working again.
+  const [late] = await fx.pool.query<RowDataPacket[]>("SELECT COUNT(*) AS n, MAX(at) AS last FROM work WHERE node_id = 'paused' AND at >= ?", [firstMove]);
+  expect(Number(late[0]!.n)).toBe(0);
+  const [before] = await fx.pool.query<RowDataPacket[]>("SELECT COUNT(*) AS n FROM work WHERE node_id = 'paused'");
+  expect(Number(before[0]!.n)).toBeGreaterThanOrEqual(8);
+  await until(() => successor.partitions().length === 4);
+  expect(successor.partitions().map((p) => p.generation)).toEqual([2, 2, 2, 2]);
+}, 30_000);
