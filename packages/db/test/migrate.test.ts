@@ -20,7 +20,16 @@ import * as schema from "../src/generated/schema";
 
 const run = promisify(execFile);
 const latest = migrationSources.at(-1)!.version;
-const helixTables = ["helix_allocation", "helix_cluster", "helix_locks", "helix_nodes", "helix_schema_lock", "helix_schema_migrations"];
+const helixTables = [
+  "helix_allocation",
+  "helix_cluster",
+  "helix_cluster_state",
+  "helix_locks",
+  "helix_nodes",
+  "helix_numbers",
+  "helix_schema_lock",
+  "helix_schema_migrations",
+];
 
 async function withDatabase(fn: (pool: Pool, db: TestDatabase) => Promise<void>): Promise<void> {
   await using db = await createTestDatabase();
@@ -58,6 +67,8 @@ test("migrate applies every migration to an empty database, in order", async () 
     expect(seen).toEqual(migrationSources.map((m) => m.version));
     expect(result.version).toBe(latest);
     expect(await tables(pool)).toEqual(helixTables);
+    const [numbers] = await pool.query<RowDataPacket[]>("SELECT COUNT(*) AS n, MIN(n) AS lo, MAX(n) AS hi FROM helix_numbers");
+    expect(numbers[0]).toMatchObject({ n: 10_000, lo: 0, hi: 9_999 });
     expect(await schemaStatus(pool)).toEqual({ version: latest, pending: [] });
     await expect(assertMigrated(pool)).resolves.toBeUndefined();
 
