@@ -6,4 +6,5 @@ export default defineConfig({
   ...libraryBuild,
   entry: ["src/index.ts", "src/global-setup.ts", "src/global-teardown.ts"],
   dts: { entry: ["src/index.ts"] },
+  shims: true,
 });

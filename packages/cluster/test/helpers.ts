@@ -1,26 +1,11 @@
-import { createTestDatabase, type TestDatabase } from "@helix/testing";
+import { migratedDatabase as createMigrated, type MigratedDatabase } from "@helix/testing";
 import { createPool, migrate, type QueryOptions, type TransactionConnection } from "@helix/db";
 import type { Pool } from "mysql2/promise";
 
-export interface Fixture {
-  db: TestDatabase;
-  pool: Pool;
-  close(): Promise<void>;
-}
+export type Fixture = MigratedDatabase<Pool>;
 
-export async function migratedDatabase(): Promise<Fixture> {
-  const db = await createTestDatabase();
-  const pool = await createPool(db.url);
-  await migrate(pool);
-  return {
-    db,
-    pool,
-    async close() {
-      await pool.end();
-      await db.drop();
-    },
-  };
-}
+/** A fresh, migrated database and a pool on it, for one test file. */
+export const migratedDatabase = (): Promise<Fixture> => createMigrated(createPool, migrate);
 
 /**
  * A pool in front of the real one that counts statements by their sqlc name and can be cut off

@@ -1,6 +1,6 @@
-import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { join as joinPath } from "node:path";
-import { createInterface } from "node:readline";
+
+import { JsonChild } from "@helix/testing";
 
 import type { RowDataPacket } from "mysql2/promise";
 
@@ -10,34 +10,14 @@ import { migratedDatabase, until, type Fixture } from "./helpers";
 const fixtures = joinPath(__dirname, "fixtures");
 const TTL_MS = 1000;
 
-class Child {
-  readonly events: Record<string, unknown>[] = [];
-  readonly exited: Promise<number | null>;
-  stderr = "";
-
-  constructor(readonly process: ChildProcessWithoutNullStreams) {
-    createInterface({ input: process.stdout }).on("line", (line) => this.events.push(JSON.parse(line) as Record<string, unknown>));
-    process.stderr.on("data", (chunk: Buffer) => (this.stderr += chunk.toString()));
-    this.exited = new Promise((resolve) => process.on("exit", resolve));
-  }
-
-  count(name: string): number {
-    return this.events.filter((e) => e.event === name).length;
-  }
-}
-
 let fx: Fixture;
 let store: OwnershipStore;
 const cluster = "procs";
-const started: Child[] = [];
+const started: JsonChild[] = [];
 const inProcess: Member[] = [];
 
-function startMember(nodeId: string, clockOffsetMs: number): Child {
-  const child = new Child(
-    spawn(process.execPath, ["--require", joinPath(fixtures, "fake-clock.cjs"), joinPath(fixtures, "member-child.cjs"), fx.db.url, cluster, nodeId, String(TTL_MS)], {
-      env: { ...process.env, HELIX_FAKE_CLOCK_OFFSET_MS: String(clockOffsetMs) },
-    }),
-  );
+function startMember(nodeId: string, clockOffsetMs: number): JsonChild {
+  const child = JsonChild.start(joinPath(fixtures, "member-child.cjs"), [fx.db.url, cluster, nodeId, String(TTL_MS)], { clockOffsetMs });
   started.push(child);
   return child;
 }
@@ -55,12 +35,7 @@ beforeAll(async () => {
 });
 
 afterEach(async () => {
-  for (const child of started.splice(0)) {
-    if (child.process.exitCode === null && child.process.signalCode === null) {
-      child.process.kill("SIGCONT");
-      child.process.kill("SIGKILL");
-    }
-  }
+  for (const child of started.splice(0)) child.kill();
   await Promise.all(inProcess.splice(0).map((m) => m.leave()));
 });
 

@@ -1,27 +1,11 @@
-import { createTestDatabase, type TestDatabase } from "@helix/testing";
+import { migratedDatabase as createMigrated, type MigratedDatabase } from "@helix/testing";
 import { createPool, migrate, type QueryClient, type QueryOptions } from "@helix/db";
 import type { Pool, RowDataPacket } from "mysql2/promise";
 
-/** A fresh, migrated database and a pool on it, for one test file. */
-export interface Fixture {
-  db: TestDatabase;
-  pool: Pool;
-  close(): Promise<void>;
-}
+export type Fixture = MigratedDatabase<Pool>;
 
-export async function migratedDatabase(): Promise<Fixture> {
-  const db = await createTestDatabase();
-  const pool = await createPool(db.url);
-  await migrate(pool);
-  return {
-    db,
-    pool,
-    async close() {
-      await pool.end();
-      await db.drop();
-    },
-  };
-}
+/** A fresh, migrated database and a pool on it, for one test file. */
+export const migratedDatabase = (): Promise<Fixture> => createMigrated(createPool, migrate);
 
 /** Rows in helix_locks. */
 export async function lockRows(pool: Pool): Promise<number> {

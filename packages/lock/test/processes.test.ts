@@ -1,7 +1,7 @@
-import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
+
+import { JsonChild } from "@helix/testing";
 
 import type { RowDataPacket } from "mysql2/promise";
 
@@ -11,47 +11,20 @@ import { migratedDatabase, until, type Fixture } from "./helpers";
 
 const fixtures = join(__dirname, "fixtures");
 
-/** A child process whose stdout is read as JSON lines. */
-class Child {
-  readonly events: Record<string, unknown>[] = [];
-  readonly exited: Promise<number | null>;
-  stderr = "";
-
-  constructor(readonly process: ChildProcessWithoutNullStreams) {
-    createInterface({ input: process.stdout }).on("line", (line) => this.events.push(JSON.parse(line) as Record<string, unknown>));
-    process.stderr.on("data", (chunk: Buffer) => (this.stderr += chunk.toString()));
-    this.exited = new Promise((resolve) => process.on("exit", resolve));
-  }
-
-  static start(script: string, args: string[], env: NodeJS.ProcessEnv = {}, preload: string[] = []): Child {
-    const argv = [...preload.flatMap((p) => ["--require", join(fixtures, p)]), join(fixtures, script), ...args];
-    const child = new Child(spawn(process.execPath, argv, { env: { ...process.env, ...env } }));
-    started.push(child);
-    return child;
-  }
-
-  event(name: string): Promise<Record<string, unknown>> {
-    return until(() => this.events.some((e) => e.event === name), 15_000).then(
-      () => this.events.find((e) => e.event === name)!,
-      () => {
-        throw new Error(`no "${name}" event; stderr: ${this.stderr}`);
-      },
-    );
-  }
+/** Starts a fixture script; children still running after a test are killed. */
+function startChild(script: string, args: string[], clockOffsetMs?: number): JsonChild {
+  const child = JsonChild.start(join(fixtures, script), args, { clockOffsetMs });
+  started.push(child);
+  return child;
 }
 
 let fx: Fixture;
 let locker: Locker;
-const started: Child[] = [];
+const started: JsonChild[] = [];
 
 // A failed assertion must not leave a child behind (paused or waiting on stdin).
 afterEach(() => {
-  for (const child of started.splice(0)) {
-    if (child.process.exitCode === null && child.process.signalCode === null) {
-      child.process.kill("SIGCONT");
-      child.process.kill("SIGKILL");
-    }
-  }
+  for (const child of started.splice(0)) child.kill();
 });
 
 beforeAll(async () => {
@@ -77,7 +50,7 @@ test("8 processes, some with clocks minutes off, never hold one key at once", as
   );
   const offsets = [0, 0, 0, 0, 7 * 60_000, -7 * 60_000, 3 * 60_000, -3 * 60_000];
   const children = offsets.map((offset, i) =>
-    Child.start("contender.cjs", [fx.db.url, "contended", "4000", `c${i}`], { HELIX_FAKE_CLOCK_OFFSET_MS: String(offset) }, ["fake-clock.cjs"]),
+    startChild("contender.cjs", [fx.db.url, "contended", "4000", `c${i}`], offset),
   );
   const codes = await Promise.all(children.map((c) => c.exited));
   expect(children.map((c) => c.stderr).join("")).toBe("");
@@ -102,11 +75,11 @@ test("8 processes, some with clocks minutes off, never hold one key at once", as
   expect(grants.map((g) => g.epoch).sort((x, y) => x - y)).toEqual(grants.map((_, i) => i + 1));
 }, 60_000);
 
-async function pausedHolderRun(mode: "fenced" | "unfenced"): Promise<{ balance: number; holder: Child }> {
+async function pausedHolderRun(mode: "fenced" | "unfenced"): Promise<{ balance: number; holder: JsonChild }> {
   const key = `paused-${mode}`;
   await fx.pool.query("CREATE TABLE IF NOT EXISTS account (id INT PRIMARY KEY, balance INT NOT NULL)");
   await fx.pool.query("REPLACE INTO account VALUES (1, 100)");
-  const holder = Child.start("paused-holder.cjs", [fx.db.url, key, mode]);
+  const holder = startChild("paused-holder.cjs", [fx.db.url, key, mode]);
   const acquired = await holder.event("acquired");
   holder.process.kill("SIGSTOP");
   try {
@@ -166,7 +139,7 @@ describe("a holder whose connections are killed", () => {
   }
 
   test("keeps its lease when it can reconnect, and says so", async () => {
-    const holder = Child.start("renewer.cjs", [url, "killed-kept", "1500"]);
+    const holder = startChild("renewer.cjs", [url, "killed-kept", "1500"]);
     const { epoch } = await holder.event("acquired");
     let killed = 0;
     for (let i = 0; i < 4; i++) {
@@ -185,7 +158,7 @@ describe("a holder whose connections are killed", () => {
   }, 30_000);
 
   test("loses its lease by its deadline when it cannot reconnect, and says so", async () => {
-    const holder = Child.start("renewer.cjs", [url, "killed-lost", "1000"]);
+    const holder = startChild("renewer.cjs", [url, "killed-lost", "1000"]);
     const { epoch } = await holder.event("acquired");
     await fx.pool.query("ALTER USER ?@'%' ACCOUNT LOCK", [user]);
     try {

@@ -1,4 +1,7 @@
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
 
 import { createConnection } from "mysql2/promise";
 
@@ -76,4 +79,77 @@ export function until(predicate: () => boolean | Promise<boolean>, timeoutMs = 1
     };
     void check();
   });
+}
+
+/** A fresh database with Helix's schema and a pool on it, for one test file. */
+export interface MigratedDatabase<P> {
+  readonly db: TestDatabase;
+  readonly pool: P;
+  /** Ends the pool and drops the database. */
+  close(): Promise<void>;
+}
+
+/**
+ * Creates a fresh database, connects with `connect` and applies the schema with `migrate` (pass
+ * `createPool` and `migrate` from @helix/db, which this package cannot depend on).
+ */
+export async function migratedDatabase<P extends { end(): Promise<void> }>(
+  connect: (url: string) => Promise<P>,
+  migrate: (pool: P) => Promise<unknown>,
+): Promise<MigratedDatabase<P>> {
+  const db = await createTestDatabase();
+  const pool = await connect(db.url);
+  await migrate(pool);
+  return {
+    db,
+    pool,
+    async close() {
+      await pool.end();
+      await db.drop();
+    },
+  };
+}
+
+/** Path of a script to preload with `--require` that shifts Date by HELIX_FAKE_CLOCK_OFFSET_MS. */
+export const FAKE_CLOCK = join(__dirname, "..", "fake-clock.cjs");
+
+/** A child process whose stdout carries one JSON object per line. */
+export class JsonChild {
+  readonly events: Record<string, unknown>[] = [];
+  readonly exited: Promise<number | null>;
+  stderr = "";
+
+  constructor(readonly process: import("node:child_process").ChildProcessWithoutNullStreams) {
+    createInterface({ input: process.stdout }).on("line", (line) => this.events.push(JSON.parse(line) as Record<string, unknown>));
+    process.stderr.on("data", (chunk: Buffer) => (this.stderr += chunk.toString()));
+    this.exited = new Promise((resolve) => process.on("exit", resolve));
+  }
+
+  /** Starts `node [--require FAKE_CLOCK] script ...args`, with the clock offset when given. */
+  static start(script: string, args: string[], options: { clockOffsetMs?: number; env?: NodeJS.ProcessEnv } = {}): JsonChild {
+    const preload = options.clockOffsetMs === undefined ? [] : ["--require", FAKE_CLOCK];
+    const env = { ...process.env, ...options.env, HELIX_FAKE_CLOCK_OFFSET_MS: String(options.clockOffsetMs ?? 0) };
+    return new JsonChild(spawn(process.execPath, [...preload, script, ...args], { env }));
+  }
+
+  /** How many events named `name` (the `event` field) arrived. */
+  count(name: string): number {
+    return this.events.filter((e) => e.event === name).length;
+  }
+
+  /** The first event named `name`, waiting for it. */
+  async event(name: string): Promise<Record<string, unknown>> {
+    await until(() => this.count(name) > 0, 15_000).catch(() => {
+      throw new Error(`no "${name}" event; stderr: ${this.stderr}`);
+    });
+    return this.events.find((e) => e.event === name)!;
+  }
+
+  /** Kills the process if it still runs (resuming it first, in case it is stopped). */
+  kill(): void {
+    if (this.process.exitCode === null && this.process.signalCode === null) {
+      this.process.kill("SIGCONT");
+      this.process.kill("SIGKILL");
+    }
+  }
 }
