@@ -149,12 +149,24 @@ export interface ClusterOptions {
  * Opens the catalog of a cluster after checking the database and its schema.
  * Given a URL or options it makes its own pool, closed by `close()`.
  */
-export async function createCatalog(source: DatabaseSource, options: ClusterOptions): Promise<Catalog> {
+export function createCatalog(source: DatabaseSource, options: ClusterOptions): Promise<Catalog> {
+  return openForCluster(source, options, (client, cluster, close) => new Catalog(client, cluster, close));
+}
+
+/**
+ * @internal Validates the cluster name, opens the source, checks the schema and builds the object;
+ * closes what it opened when any step fails.
+ */
+export async function openForCluster<T>(
+  source: DatabaseSource,
+  options: ClusterOptions,
+  make: (client: ConnectionSource, cluster: string, close: () => Promise<void>) => T,
+): Promise<T> {
   const cluster = checkName("cluster", options?.cluster);
   const opened = await openDatabase(source);
   try {
     await assertMigrated(opened.client);
-    return new Catalog(opened.client, cluster, () => opened.close());
+    return make(opened.client, cluster, () => opened.close());
   } catch (error) {
     await opened.close().catch(() => undefined);
     throw error;

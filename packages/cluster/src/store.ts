@@ -1,7 +1,5 @@
 import {
-  assertMigrated,
   clusterQueries as q,
-  openDatabase,
 
   Status,
   transaction,
@@ -9,7 +7,7 @@ import {
   type DatabaseSource,
 } from "@helix/db";
 
-import { retireFrom, type ClusterOptions } from "./catalog";
+import { openForCluster, retireFrom, type ClusterOptions } from "./catalog";
 import { checkMs, checkName, checkPartition } from "./validate";
 
 /** One partition's row of the ownership table. */
@@ -227,16 +225,6 @@ function toRecord(r: {
 }
 
 /** Opens the ownership table of a cluster after checking the database and its schema. */
-export async function createOwnershipStore(source: DatabaseSource, options: ClusterOptions): Promise<OwnershipStore> {
-  const cluster = checkName("cluster", options?.cluster);
-  const opened = await openDatabase(source);
-  try {
-    await assertMigrated(opened.client);
-    return new OwnershipStore(opened.client, cluster, () => opened.close());
-  } catch (error) {
-    await opened.close().catch(() => undefined);
-    throw error;
-  }
+export function createOwnershipStore(source: DatabaseSource, options: ClusterOptions): Promise<OwnershipStore> {
+  return openForCluster(source, options, (client, cluster, close) => new OwnershipStore(client, cluster, close));
 }
-
-
