@@ -13,19 +13,6 @@ export function summarize(samples, elapsedMs) {
   };
 }
 
-/** Times `op` `n` times in a row, after `warmup` untimed runs. */
-export async function sequential(op, n, warmup = 200) {
-  for (let i = 0; i < warmup; i++) await op(i);
-  const samples = [];
-  const started = performance.now();
-  for (let i = 0; i < n; i++) {
-    const t = performance.now();
-    await op(i);
-    samples.push(performance.now() - t);
-  }
-  return summarize(samples, performance.now() - started);
-}
-
 /** Runs `clients` loops of `op` for `durationMs`; counts thrown errors instead of stopping. */
 export async function concurrent(op, clients, durationMs) {
   const samples = [];

@@ -6,12 +6,10 @@ import {
   assertMigrated,
   ClosedError,
   clusterQueries as q,
-  DatabaseUnavailableError,
   InvalidArgumentError,
-  isConnectionError,
   openDatabase,
   PartitionState,
-  retryConflicts,
+  runStatement,
   transaction,
   type ConnectionSource,
   type DatabaseSource,
@@ -117,6 +115,7 @@ export class Member extends EventEmitter<MemberEvents> implements AsyncDisposabl
   readonly nodeId: string;
 
   readonly #client: ConnectionSource;
+  readonly #server: string;
   readonly #close: () => Promise<void>;
   readonly #locker: Locker;
   readonly #metadata: string;
@@ -141,6 +140,7 @@ export class Member extends EventEmitter<MemberEvents> implements AsyncDisposabl
   /** @internal Use {@link join}. */
   constructor(init: {
     client: ConnectionSource;
+    server: string;
     close: () => Promise<void>;
     locker: Locker;
     cluster: string;
@@ -156,6 +156,7 @@ export class Member extends EventEmitter<MemberEvents> implements AsyncDisposabl
   }) {
     super();
     this.#client = init.client;
+    this.#server = init.server;
     this.#close = init.close;
     this.#locker = init.locker;
     this.cluster = init.cluster;
@@ -249,7 +250,7 @@ export class Member extends EventEmitter<MemberEvents> implements AsyncDisposabl
 
   async #register(): Promise<boolean> {
     const sentAt = performance.now();
-    const registered = await retryConflicts(() =>
+    const registered = await runStatement(this.#server, () =>
       q.registerNode(this.#client, {
         cluster: this.cluster,
         nodeId: this.nodeId,
@@ -260,7 +261,7 @@ export class Member extends EventEmitter<MemberEvents> implements AsyncDisposabl
     );
     if (registered === 0) return false;
     this.#extendDeadline(sentAt);
-    await retryConflicts(() => q.bumpMembershipVersion(this.#client, { cluster: this.cluster }));
+    await runStatement(this.#server, () => q.bumpMembershipVersion(this.#client, { cluster: this.cluster }));
     return true;
   }
 
@@ -269,7 +270,7 @@ export class Member extends EventEmitter<MemberEvents> implements AsyncDisposabl
     if (this.#stopped()) return;
     const sentAt = performance.now();
     try {
-      const result = await retryConflicts(() =>
+      const result = await runStatement(this.#server, () =>
         q.heartbeatNode(this.#client, {
           ttlUs: this.#ttlMs * 1000,
           cluster: this.cluster,
@@ -294,10 +295,7 @@ export class Member extends EventEmitter<MemberEvents> implements AsyncDisposabl
       }
     } catch (error) {
       if (this.#stopped()) return;
-      const reported = isConnectionError(error)
-        ? new DatabaseUnavailableError("the database", `heartbeat failed: ${(error as Error).message}`, { cause: error })
-        : (error as Error);
-      this.emit("member:heartbeat-failed", reported);
+      this.emit("member:heartbeat-failed", error as Error);
     } finally {
       this.#scheduleHeartbeat();
     }
@@ -312,7 +310,9 @@ export class Member extends EventEmitter<MemberEvents> implements AsyncDisposabl
   /** Reads this member's rows and turns the differences into events. Serialised. */
   #sync(version: number | undefined): Promise<void> {
     this.#syncing = this.#syncing.then(async () => {
-      const rows = await q.listNodeAllocation(this.#client, { cluster: this.cluster, nodeId: this.nodeId });
+      const rows = await runStatement(this.#server, () =>
+        q.listNodeAllocation(this.#client, { cluster: this.cluster, nodeId: this.nodeId }),
+      );
       if (!this.#checkDeadline() || this.#state !== "active") return;
       const seen = new Set<string>();
       for (const row of rows) {
@@ -533,6 +533,7 @@ export async function join(source: DatabaseSource, options: JoinOptions): Promis
     locker = await createLocker(opened.client, { owner: `${cluster}/${nodeId}` });
     const member = new Member({
       client: opened.client,
+      server: opened.server,
       close: () => opened.close(),
       locker,
       cluster,

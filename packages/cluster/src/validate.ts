@@ -1,4 +1,4 @@
-import { InvalidArgumentError, MAX_NAME_LENGTH } from "@helix/db";
+import { checkInteger, checkText, InvalidArgumentError, MAX_NAME_LENGTH } from "@helix/db";
 
 /** Most partitions a task list may have (helix_numbers holds 0..9999). */
 export const MAX_PARTITIONS = 10_000;
@@ -6,29 +6,18 @@ export const MAX_PARTITIONS = 10_000;
 /** Largest metadata object, as JSON, in bytes. */
 export const MAX_METADATA_BYTES = 65_536;
 
-/**
- * Checks a cluster, domain, task-list or node name: a string of 1 to 128 characters without
- * control characters or leading/trailing white space (MySQL would ignore trailing spaces).
- */
-export function checkName(argument: string, value: unknown): string {
-  if (typeof value !== "string") throw new InvalidArgumentError(argument, `must be a string (got ${typeof value})`);
-  const length = [...value].length;
-  if (length === 0 || length > MAX_NAME_LENGTH) {
-    throw new InvalidArgumentError(argument, `must be 1 to ${MAX_NAME_LENGTH} characters (got ${length})`);
-  }
-  if (value.trim() !== value) throw new InvalidArgumentError(argument, "must not start or end with white space");
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(value)) throw new InvalidArgumentError(argument, "must not contain control characters");
-  return value;
-}
+/** Checks a cluster, domain, task-list or node name: 1 to 128 characters, no control characters or edge spaces. */
+export const checkName = (argument: string, value: unknown): string => checkText(argument, value, MAX_NAME_LENGTH);
 
 /** Checks a partition count: an integer from 1 to {@link MAX_PARTITIONS}. */
-export function checkPartitions(value: unknown): number {
-  if (typeof value !== "number" || !Number.isInteger(value) || value < 1 || value > MAX_PARTITIONS) {
-    throw new InvalidArgumentError("partitions", `must be an integer from 1 to ${MAX_PARTITIONS} (got ${String(value)})`);
-  }
-  return value;
-}
+export const checkPartitions = (value: unknown): number => checkInteger("partitions", value, 1, MAX_PARTITIONS);
+
+/** Checks a partition number: an integer from 0 to {@link MAX_PARTITIONS} - 1. */
+export const checkPartition = (value: unknown): number => checkInteger("partition", value, 0, MAX_PARTITIONS - 1);
+
+/** Checks an integer number of milliseconds within [min, max]. */
+export const checkMs = (argument: string, value: unknown, min: number, max: number): number =>
+  checkInteger(argument, value, min, max, " number of milliseconds");
 
 /** Checks metadata (a plain JSON object of at most 64 KiB) and returns it as JSON text. */
 export function metadataJson(value: unknown): string {
@@ -46,20 +35,4 @@ export function metadataJson(value: unknown): string {
     throw new InvalidArgumentError("metadata", `must be at most ${MAX_METADATA_BYTES} bytes as JSON`);
   }
   return json;
-}
-
-/** Checks an integer number of milliseconds within [min, max]. */
-export function checkMs(argument: string, value: unknown, min: number, max: number): number {
-  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
-    throw new InvalidArgumentError(argument, `must be an integer number of milliseconds from ${min} to ${max} (got ${String(value)})`);
-  }
-  return value;
-}
-
-/** Checks a partition number against a count. */
-export function checkPartition(value: unknown): number {
-  if (typeof value !== "number" || !Number.isInteger(value) || value < 0 || value >= MAX_PARTITIONS) {
-    throw new InvalidArgumentError("partition", `must be an integer from 0 to ${MAX_PARTITIONS - 1} (got ${String(value)})`);
-  }
-  return value;
 }

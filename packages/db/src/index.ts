@@ -13,3 +13,4 @@ export * from "./retry";
 /** sqlc-generated queries about the server itself (its clock). */
 export * as serverQueries from "./generated/server";
 export * from "./transaction";
+export * from "./validate";

@@ -2,10 +2,14 @@ import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 
-import { InvalidArgumentError, MigrationChecksumError, MigrationLockError, SchemaNotMigratedError } from "./errors";
+import { MigrationChecksumError, MigrationLockError, SchemaNotMigratedError } from "./errors";
 import type { QueryClient } from "./generated/db";
 import { bootstrapStatements, migrationSources, type MigrationSource } from "./generated/migrations";
 import * as q from "./generated/schema";
+import { checkInteger } from "./validate";
+
+/** Longest migration lease or wait migrate() accepts: one day. */
+const MAX_LOCK_MS = 86_400_000;
 
 /** Options of {@link migrate}. Every field is optional. */
 export interface MigrateOptions {
@@ -52,8 +56,8 @@ export async function migrate(client: QueryClient, options: MigrateOptions = {})
   const lockWaitMs = options.lockWaitMs ?? 120_000;
   const lockTtlMs = options.lockTtlMs ?? 30_000;
   const owner = options.owner ?? `${hostname()}:${process.pid}`;
-  checkPositiveInteger("lockWaitMs", lockWaitMs, true);
-  checkPositiveInteger("lockTtlMs", lockTtlMs, false);
+  checkInteger("lockWaitMs", lockWaitMs, 0, MAX_LOCK_MS, " number of milliseconds");
+  checkInteger("lockTtlMs", lockTtlMs, 1, MAX_LOCK_MS, " number of milliseconds");
 
   for (const statement of bootstrapStatements) await run(client, statement);
   if ((await schemaStatus(client)).pending.length === 0) {
@@ -206,10 +210,4 @@ function latestVersion(): number {
 
 function isMissingTable(error: unknown): boolean {
   return (error as { errno?: unknown } | null)?.errno === 1146;
-}
-
-function checkPositiveInteger(name: string, value: unknown, allowZero: boolean): void {
-  if (typeof value !== "number" || !Number.isInteger(value) || value < (allowZero ? 0 : 1)) {
-    throw new InvalidArgumentError(name, `must be a ${allowZero ? "non-negative" : "positive"} integer of milliseconds`);
-  }
 }

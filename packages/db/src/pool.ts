@@ -3,6 +3,7 @@ import { createPool as createMysqlPool, type Pool, type PoolOptions as MysqlPool
 import { DatabaseUnavailableError, InvalidArgumentError } from "./errors";
 import type { QueryClient } from "./generated/db";
 import type { ConnectionSource } from "./transaction";
+import { checkInteger } from "./validate";
 
 /**
  * Where and how to connect. Every field is optional; give either `url` or the separate fields
@@ -121,12 +122,6 @@ function parseUrl(raw: unknown): ConnectionOptions {
 
 function withoutUndefined<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
-
-function checkInteger(name: string, value: unknown, min: number, max: number): void {
-  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
-    throw new InvalidArgumentError(name, `must be an integer from ${min} to ${max} (got ${String(value)})`);
-  }
 }
 
 /** `host:port/database`: how Helix names a server in messages. Never includes credentials. */

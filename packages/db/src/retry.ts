@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
+import { DatabaseUnavailableError } from "./errors";
 
 /** Driver errors that mean "try the same statement again": deadlock (1213), lock wait timeout (1205). */
 export function isRetryableConflict(error: unknown): boolean {
@@ -75,5 +76,23 @@ export async function retryConflicts<T>(fn: () => Promise<T>, options: RetryConf
     }
     await sleep(Math.random() * delay);
     delay = Math.min(delay * 2, 200);
+  }
+}
+
+/**
+ * Runs one statement as every Helix object does: deadlocks and lock-wait timeouts are retried
+ * with jitter; a lost or refused connection becomes a {@link DatabaseUnavailableError} naming
+ * `server`; anything else is thrown as it is.
+ */
+export async function runStatement<T>(server: string, statement: () => Promise<T>): Promise<T> {
+  try {
+    return await retryConflicts(statement);
+  } catch (error) {
+    if (isConnectionError(error)) {
+      throw new DatabaseUnavailableError(server, `database ${server} is unavailable: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+    throw error;
   }
 }

@@ -1,4 +1,4 @@
-import { DatabaseUnavailableError, isConnectionError, retryConflicts, serverQueries, type QueryClient } from "@helix/db";
+import { runStatement, serverQueries, type QueryClient } from "@helix/db";
 
 /**
  * The locker's view of its database: the client, how to name the server in errors, and the offset
@@ -31,22 +31,8 @@ export class Database {
     return this.serverEpochMs + monotonicMs;
   }
 
-  /**
-   * Runs one statement: deadlocks and lock-wait timeouts are retried with jitter; a lost or refused
-   * connection becomes a {@link DatabaseUnavailableError}; anything else is thrown as it is.
-   */
-  async run<T>(statement: () => Promise<T>): Promise<T> {
-    try {
-      return await retryConflicts(statement);
-    } catch (error) {
-      if (isConnectionError(error)) {
-        throw new DatabaseUnavailableError(
-          this.server,
-          `database ${this.server} is unavailable: ${(error as Error).message}`,
-          { cause: error },
-        );
-      }
-      throw error;
-    }
+  /** Runs one statement with Helix's retry and error mapping (see `runStatement`). */
+  run<T>(statement: () => Promise<T>): Promise<T> {
+    return runStatement(this.server, statement);
   }
 }

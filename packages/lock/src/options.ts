@@ -1,4 +1,4 @@
-import { InvalidArgumentError, MAX_LOCK_KEY_LENGTH, MAX_OWNER_LENGTH } from "@helix/db";
+import { checkInteger, checkText, InvalidArgumentError, MAX_LOCK_KEY_LENGTH, MAX_OWNER_LENGTH } from "@helix/db";
 
 /** Longest lease a caller may ask for: one day. Longer work keeps a shorter lease renewed. */
 export const MAX_TTL_MS = 86_400_000;
@@ -47,38 +47,14 @@ export interface ResolvedAcquireOptions {
 }
 
 /** Checks a lock key: a string of 1 to 255 characters without control characters or edge spaces. */
-export function checkKey(key: unknown): string {
-  if (typeof key !== "string") throw new InvalidArgumentError("key", `must be a string (got ${typeof key})`);
-  const length = [...key].length;
-  if (length === 0) throw new InvalidArgumentError("key", "must not be empty");
-  if (length > MAX_LOCK_KEY_LENGTH) {
-    throw new InvalidArgumentError("key", `must be at most ${MAX_LOCK_KEY_LENGTH} characters (got ${length})`);
-  }
-  // MySQL compares VARCHAR keys ignoring trailing spaces, so "a" and "a " would be one lock.
-  if (key.trim() !== key) throw new InvalidArgumentError("key", "must not start or end with white space");
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(key)) throw new InvalidArgumentError("key", "must not contain control characters");
-  return key;
-}
+export const checkKey = (key: unknown): string => checkText("key", key, MAX_LOCK_KEY_LENGTH);
 
 /** Checks an owner id: a readable string of 1 to 255 characters. */
-export function checkOwner(owner: unknown): string {
-  if (typeof owner !== "string" || owner.length === 0 || [...owner].length > MAX_OWNER_LENGTH) {
-    throw new InvalidArgumentError("owner", `must be a string of 1 to ${MAX_OWNER_LENGTH} characters`);
-  }
-  return owner;
-}
+export const checkOwner = (owner: unknown): string => checkText("owner", owner, MAX_OWNER_LENGTH);
 
-/** Checks that `value` is an integer of milliseconds within [min, max]. */
-export function checkMs(name: string, value: unknown, min: number, max: number): number {
-  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
-    throw new InvalidArgumentError(
-      name,
-      `must be an integer number of milliseconds from ${min} to ${max} (got ${String(value)})`,
-    );
-  }
-  return value;
-}
+/** Checks that `value` is an integer number of milliseconds within [min, max]. */
+export const checkMs = (name: string, value: unknown, min: number, max: number): number =>
+  checkInteger(name, value, min, max, " number of milliseconds");
 
 /** The default safety margin: 5% of the TTL, at least 10 ms and at most 1 s. */
 export function defaultMarginMs(ttlMs: number): number {

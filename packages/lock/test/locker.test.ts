@@ -16,7 +16,7 @@ import {
   type Lease,
   type Locker,
 } from "../src";
-import { expireInDatabase, FaultyClient, lockRows, migratedDatabase, until, type Fixture } from "./helpers";
+import { expireInDatabase, FaultyPool, lockRows, migratedDatabase, until, type Fixture } from "./helpers";
 
 let fx: Fixture;
 let a: Locker;
@@ -230,7 +230,7 @@ describe("auto-renew and the holder's signal", () => {
   });
 
   test("with the database unreachable, the signal fires by the local deadline", async () => {
-    const faulty = new FaultyClient(fx.pool);
+    const faulty = new FaultyPool(fx.pool);
     const locker = await createLocker(faulty, { owner: "cut-off" });
     const key = freshKey();
     const lease = await locker.acquire(key, { ttlMs: 400, autoRenew: true });
@@ -270,7 +270,7 @@ describe("auto-renew and the holder's signal", () => {
   });
 
   test("deadlocks and lock-wait timeouts are retried, never surfaced", async () => {
-    const faulty = new FaultyClient(fx.pool);
+    const faulty = new FaultyPool(fx.pool);
     const locker = await createLocker(faulty, { owner: "retrier" });
     faulty.injected.push({ errno: 1213, code: "ER_LOCK_DEADLOCK" }, { errno: 1205, code: "ER_LOCK_WAIT_TIMEOUT" });
     const lease = await locker.acquire(freshKey());

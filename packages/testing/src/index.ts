@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 
-import { createConnection } from "mysql2/promise";
+import { createConnection, type Pool } from "mysql2/promise";
 
 /** The environment variable that names the MySQL server tests run against. */
 export const TEST_SERVER_ENV = "HELIX_TEST_MYSQL_URL";
@@ -151,5 +151,66 @@ export class JsonChild {
       this.process.kill("SIGCONT");
       this.process.kill("SIGKILL");
     }
+  }
+}
+
+/** The options Helix's generated queries pass to `query`. */
+interface QueryOptions {
+  sql: string;
+  values: unknown[];
+  rowsAsArray?: boolean;
+}
+
+/**
+ * A pool in front of a real mysql2 pool, for injecting faults: while `cut`, every statement fails as
+ * a refused connection would; `injected` driver errors are thrown by the next statements, one each.
+ * It counts statements by their sqlc name (`count("HeartbeatNode")`).
+ */
+export class FaultyPool {
+  cut = false;
+  readonly injected: { errno: number; code: string }[] = [];
+  readonly #counts = new Map<string, number>();
+
+  constructor(private readonly pool: Pool) {}
+
+  /** How many statements named `name` were sent (including ones that failed). */
+  count(name: string): number {
+    return this.#counts.get(name) ?? 0;
+  }
+
+  async query(options: QueryOptions): Promise<[unknown, unknown]> {
+    this.#fault(options.sql);
+    return (await this.pool.query(options));
+  }
+
+  async getConnection(): Promise<{
+    query(options: QueryOptions): Promise<[unknown, unknown]>;
+    beginTransaction(): Promise<void>;
+    commit(): Promise<void>;
+    rollback(): Promise<void>;
+    release(): void;
+  }> {
+    this.#fault(undefined);
+    const conn = await this.pool.getConnection();
+    return {
+      query: async (options: QueryOptions) => {
+        this.#fault(options.sql);
+        return (await conn.query(options));
+      },
+      beginTransaction: () => conn.beginTransaction(),
+      commit: () => conn.commit(),
+      rollback: () => conn.rollback(),
+      release: () => conn.release(),
+    };
+  }
+
+  #fault(sql: string | undefined): void {
+    if (sql !== undefined) {
+      const name = /-- name: (\w+)/.exec(sql)?.[1] ?? "other";
+      this.#counts.set(name, this.count(name) + 1);
+    }
+    if (this.cut) throw Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:3306"), { code: "ECONNREFUSED" });
+    const fault = this.injected.shift();
+    if (fault !== undefined) throw Object.assign(new Error(`injected ${fault.code}`), fault);
   }
 }

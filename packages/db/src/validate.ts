@@ -1,0 +1,30 @@
+import { InvalidArgumentError } from "./errors";
+
+/**
+ * Checks that `value` is an integer from `min` to `max`; `unit` ends the noun in the message
+ * (" number of milliseconds"). @throws {@link InvalidArgumentError} naming `argument`.
+ */
+export function checkInteger(argument: string, value: unknown, min: number, max: number, unit = ""): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
+    const kind = min === 1 ? "a positive integer" : min === 0 ? "a non-negative integer" : "an integer";
+    throw new InvalidArgumentError(argument, `must be ${kind}${unit} from ${min} to ${max} (got ${String(value)})`);
+  }
+  return value;
+}
+
+/**
+ * Checks a key or name: a string of 1 to `maxLength` characters without control characters or
+ * leading/trailing white space (MySQL compares VARCHARs ignoring trailing spaces, so "a" and "a "
+ * would be one key). @throws {@link InvalidArgumentError} naming `argument`.
+ */
+export function checkText(argument: string, value: unknown, maxLength: number): string {
+  if (typeof value !== "string") throw new InvalidArgumentError(argument, `must be a string (got ${typeof value})`);
+  const length = [...value].length;
+  if (length === 0 || length > maxLength) {
+    throw new InvalidArgumentError(argument, `must be 1 to ${maxLength} characters (got ${length})`);
+  }
+  if (value.trim() !== value) throw new InvalidArgumentError(argument, "must not start or end with white space");
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(value)) throw new InvalidArgumentError(argument, "must not contain control characters");
+  return value;
+}
