@@ -25,7 +25,7 @@ export {
   type PartitionRecord,
   type PartitionRef,
 } from "./store";
-export { MAX_METADATA_BYTES, MAX_PARTITIONS } from "./validate";
+export { MAX_METADATA_BYTES, MAX_PARTITIONS, MAX_WEIGHT } from "./validate";
 export {
   ClosedError,
   DatabaseUnavailableError,
@@ -35,4 +35,5 @@ export {
   PartitionState,
   SchemaNotMigratedError,
   Status,
+  TransitionKind,
 } from "@helix/db";

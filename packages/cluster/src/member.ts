@@ -4,6 +4,7 @@ import { hostname } from "node:os";
 
 import {
   assertMigrated,
+  checkInteger,
   ClosedError,
   clusterQueries as q,
   InvalidArgumentError,
@@ -17,7 +18,7 @@ import {
 import { createLocker, type Lease, type Locker } from "@helix/lock";
 
 import { AlreadyJoinedError } from "./errors";
-import { checkMs, checkName, metadataJson } from "./validate";
+import { checkMs, checkName, MAX_WEIGHT, metadataJson } from "./validate";
 
 /** Why an ownership ended without a confirmed release. */
 export type LossReason =
@@ -78,6 +79,12 @@ export interface JoinOptions {
   nodeId?: string;
   /** What others see about this member (a plain JSON object). @default {} */
   metadata?: Record<string, unknown>;
+  /**
+   * This member's share of partitions relative to others: a member of weight 2 gets twice the
+   * partitions of a member of weight 1; 0 takes none (for draining). An integer from 0 to 1000.
+   * @default 1
+   */
+  weight?: number;
   /** Node TTL: the member is dead once the database clock passes last heartbeat + ttl. @default 10000 */
   ttlMs?: number;
   /** Time between heartbeats. @default a third of ttlMs */
@@ -119,6 +126,7 @@ export class Member extends EventEmitter<MemberEvents> implements AsyncDisposabl
   readonly #close: () => Promise<void>;
   readonly #locker: Locker;
   readonly #metadata: string;
+  readonly #weight: number;
   readonly #ttlMs: number;
   readonly #heartbeatMs: number;
   readonly #marginMs: number;
@@ -147,6 +155,7 @@ export class Member extends EventEmitter<MemberEvents> implements AsyncDisposabl
     nodeId: string;
     incarnation: string;
     metadata: string;
+    weight: number;
     ttlMs: number;
     heartbeatMs: number;
     marginMs: number;
@@ -163,6 +172,7 @@ export class Member extends EventEmitter<MemberEvents> implements AsyncDisposabl
     this.nodeId = init.nodeId;
     this.#incarnation = init.incarnation;
     this.#metadata = init.metadata;
+    this.#weight = init.weight;
     this.#ttlMs = init.ttlMs;
     this.#heartbeatMs = init.heartbeatMs;
     this.#marginMs = init.marginMs;
@@ -256,6 +266,7 @@ export class Member extends EventEmitter<MemberEvents> implements AsyncDisposabl
         nodeId: this.nodeId,
         incarnation: this.#incarnation,
         metadata: this.#metadata,
+        weight: this.#weight,
         ttlUs: this.#ttlMs * 1000,
       }),
     );
@@ -514,6 +525,7 @@ export async function join(source: DatabaseSource, options: JoinOptions): Promis
   const cluster = checkName("cluster", options.cluster);
   const nodeId = checkName("nodeId", options.nodeId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`);
   const metadata = metadataJson(options.metadata);
+  const weight = checkInteger("weight", options.weight ?? 1, 0, MAX_WEIGHT);
   const ttlMs = checkMs("ttlMs", options.ttlMs ?? 10_000, 100, 3_600_000);
   const marginMs = checkMs("safetyMarginMs", options.safetyMarginMs ?? Math.min(1000, Math.max(10, Math.round(ttlMs / 20))), 0, ttlMs - 1);
   const heartbeatMs = checkMs("heartbeatMs", options.heartbeatMs ?? Math.floor(ttlMs / 3), 1, ttlMs - marginMs - 1);
@@ -540,6 +552,7 @@ export async function join(source: DatabaseSource, options: JoinOptions): Promis
       nodeId,
       incarnation: randomBytes(16).toString("hex"),
       metadata,
+      weight,
       ttlMs,
       heartbeatMs,
       marginMs,

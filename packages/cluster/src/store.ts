@@ -29,6 +29,8 @@ export interface PartitionRecord {
 export interface NodeRecord {
   readonly nodeId: string;
   readonly metadata: Record<string, unknown>;
+  /** The member's share of partitions relative to others (0 takes none). */
+  readonly weight: number;
   /** Whether the member is live now by the database clock. */
   readonly live: boolean;
   readonly registeredAt: Date;
@@ -83,6 +85,7 @@ export class OwnershipStore implements AsyncDisposable {
     return (await q.listNodes(this.client, { cluster: this.cluster })).map((r) => ({
       nodeId: r.nodeId,
       metadata: JSON.parse(r.metadata) as Record<string, unknown>,
+      weight: r.weight,
       live: r.live === 1,
       registeredAt: r.registeredAt,
       heartbeatAt: r.heartbeatAt,

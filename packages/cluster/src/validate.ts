@@ -3,6 +3,9 @@ import { checkInteger, checkText, InvalidArgumentError, MAX_NAME_LENGTH } from "
 /** Most partitions a task list may have (helix_numbers holds 0..9999). */
 export const MAX_PARTITIONS = 10_000;
 
+/** Largest member weight. */
+export const MAX_WEIGHT = 1000;
+
 /** Largest metadata object, as JSON, in bytes. */
 export const MAX_METADATA_BYTES = 65_536;
 

@@ -30,6 +30,25 @@ export const PartitionState = {
 /** One of the values of {@link PartitionState}. */
 export type PartitionState = (typeof PartitionState)[keyof typeof PartitionState];
 
+/**
+ * `kind` of a row in helix_transitions (the coordinator's audit trail), stored as a TINYINT.
+ * - `Assigned` (1): an unassigned partition was given to a member.
+ * - `HandedOff` (2): the owner confirmed its release and the partition went to its next owner.
+ * - `Reclaimed` (3): the owner was no longer live; the partition went to another member.
+ * - `Forced` (4): the owner did not confirm a release in time; the partition was moved anyway.
+ * - `ReleaseRequested` (5): the owner was asked to release the partition for a move.
+ */
+export const TransitionKind = {
+  Assigned: 1,
+  HandedOff: 2,
+  Reclaimed: 3,
+  Forced: 4,
+  ReleaseRequested: 5,
+} as const;
+
+/** One of the values of {@link TransitionKind}. */
+export type TransitionKind = (typeof TransitionKind)[keyof typeof TransitionKind];
+
 /** Longest lock key, in characters (helix_locks.lock_key is VARCHAR(255)). */
 export const MAX_LOCK_KEY_LENGTH = 255;
 

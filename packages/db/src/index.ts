@@ -9,6 +9,8 @@ export { migrationSources } from "./generated/migrations";
 export * as lockQueries from "./generated/locks";
 /** sqlc-generated queries on helix_nodes, helix_cluster and helix_allocation. */
 export * as clusterQueries from "./generated/cluster";
+/** sqlc-generated queries of the coordinator: watching, planning reads, locking members, the audit trail. */
+export * as coordinatorQueries from "./generated/coordinator";
 export * from "./retry";
 /** sqlc-generated queries about the server itself (its clock). */
 export * as serverQueries from "./generated/server";

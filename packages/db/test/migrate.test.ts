@@ -29,6 +29,7 @@ const helixTables = [
   "helix_numbers",
   "helix_schema_lock",
   "helix_schema_migrations",
+  "helix_transitions",
 ];
 
 async function withDatabase(fn: (pool: Pool, db: TestDatabase) => Promise<void>): Promise<void> {

@@ -1,8 +1,9 @@
 import { createTestDatabase, type TestDatabase } from "@helix/testing";
 import type { Pool } from "mysql2/promise";
 
-import { createPool, migrate, PartitionState, Status } from "../src";
+import { createPool, migrate, PartitionState, Status, TransitionKind } from "../src";
 import * as cluster from "../src/generated/cluster";
+import * as coordinator from "../src/generated/coordinator";
 import * as locks from "../src/generated/locks";
 import * as schema from "../src/generated/schema";
 import * as server from "../src/generated/server";
@@ -61,7 +62,7 @@ test("lock queries: acquire, contend, renew, release, take over, fence", async (
 
 test("cluster queries: membership", async () => {
   const register = track("cluster.registerNode", cluster.registerNode);
-  const node = { cluster: "c", nodeId: "n1", incarnation: "i".repeat(32), metadata: '{"zone":"a"}', ttlUs: 60_000_000 };
+  const node = { cluster: "c", nodeId: "n1", incarnation: "i".repeat(32), metadata: '{"zone":"a"}', weight: 3, ttlUs: 60_000_000 };
   expect(await register(pool, node)).toBe(1);
   expect(await register(pool, { ...node, incarnation: "j".repeat(32) })).toBe(0);
 
@@ -76,7 +77,7 @@ test("cluster queries: membership", async () => {
 
   const nodes = await track("cluster.listNodes", cluster.listNodes)(pool, { cluster: "c" });
   expect(nodes).toHaveLength(1);
-  expect(nodes[0]).toMatchObject({ nodeId: "n1", metadata: '{"zone":"a"}', status: Status.Active, live: 1, assignmentVersion: 1 });
+  expect(nodes[0]).toMatchObject({ nodeId: "n1", metadata: '{"zone":"a"}', weight: 3, status: Status.Active, live: 1, assignmentVersion: 1 });
 
   expect(await track("cluster.markExpiredNodesInactive", cluster.markExpiredNodesInactive)(pool, { cluster: "c" })).toBe(0);
   expect(await track("cluster.deregisterNode", cluster.deregisterNode)(pool, { cluster: "c", nodeId: "n1", incarnation: "i".repeat(32) })).toBe(1);
@@ -154,6 +155,58 @@ test("cluster queries: versions, catalog and allocation", async () => {
   expect(await deleteIfEmpty(pool, key)).toBe(1);
 });
 
+test("coordinator queries: watching, planning reads, member locks, audit trail", async () => {
+  const c = { cluster: "w" };
+  expect(await track("coordinator.watchCluster", coordinator.watchCluster)(pool, c)).toBeNull();
+  const ensure = track("coordinator.ensureClusterState", coordinator.ensureClusterState);
+  expect(await ensure(pool, c)).toBe(1);
+  expect(await ensure(pool, c)).toBe(0);
+  expect(await coordinator.watchCluster(pool, c)).toEqual({ membershipVersion: 0, catalogVersion: 0, allocationVersion: 0, expiredNodes: 0 });
+
+  const node = { cluster: "w", incarnation: "i".repeat(32), metadata: "{}", weight: 2 };
+  await cluster.registerNode(pool, { ...node, nodeId: "live", ttlUs: 60_000_000 });
+  await cluster.registerNode(pool, { ...node, nodeId: "dead", ttlUs: 1 });
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  expect((await coordinator.watchCluster(pool, c))!.expiredNodes).toBe(1);
+  const nodes = await track("coordinator.listPlanningNodes", coordinator.listPlanningNodes)(pool, c);
+  expect(nodes.map((n) => [n.nodeId, n.weight, n.live])).toEqual([["dead", 2, 0], ["live", 2, 1]]);
+  expect(nodes[0]!.sinceExpiryUs).toBeGreaterThan(0);
+  expect(nodes[1]!.sinceExpiryUs).toBeLessThan(0);
+
+  const lock = track("coordinator.lockNode", coordinator.lockNode);
+  expect(await lock(pool, { cluster: "w", nodeId: "live" })).toEqual({ live: 1 });
+  expect(await lock(pool, { cluster: "w", nodeId: "dead" })).toEqual({ live: 0 });
+  expect(await lock(pool, { cluster: "w", nodeId: "nobody" })).toBeNull();
+
+  const key = { cluster: "w", domain: "d", taskList: "t" };
+  await cluster.insertPartitions(pool, { ...key, partitions: 2 });
+  await cluster.assignPartition(pool, { ...key, partitionId: 1, nodeId: "live", generation: 0, forceAfterUs: 0 });
+  await cluster.requestPartitionRelease(pool, { ...key, partitionId: 1, generation: 1, targetNodeId: null });
+  const table = await track("coordinator.listPlanningAllocation", coordinator.listPlanningAllocation)(pool, c);
+  expect(table.map((r) => [r.partitionId, r.nodeId, r.state, r.generation])).toEqual([
+    [0, null, PartitionState.Unassigned, 0],
+    [1, "live", PartitionState.ReleaseRequested, 1],
+  ]);
+  expect(table[0]!.releaseAgeUs).toBe(-1);
+  expect(table[1]!.releaseAgeUs).toBeGreaterThanOrEqual(0);
+
+  const insert = track("coordinator.insertTransition", coordinator.insertTransition);
+  const transition = { ...key, epoch: 7, kind: TransitionKind.Assigned, partitionId: 0, fromNodeId: null, toNodeId: "live", generation: 1 };
+  await insert(pool, transition);
+  await insert(pool, { ...transition, kind: TransitionKind.ReleaseRequested, fromNodeId: "live", toNodeId: "dead" });
+  const history = await track("coordinator.listTransitions", coordinator.listTransitions)(pool, { cluster: "w", limit: 10 });
+  expect(history.map((t) => [t.kind, t.fromNodeId, t.toNodeId])).toEqual([
+    [TransitionKind.ReleaseRequested, "live", "dead"],
+    [TransitionKind.Assigned, null, "live"],
+  ]);
+  expect(history[0]!.id).toBeGreaterThan(history[1]!.id);
+  const trim = track("coordinator.deleteTransitionsBefore", coordinator.deleteTransitionsBefore);
+  expect(await trim(pool, { cluster: "w", retentionUs: 60_000_000, limit: 10 })).toBe(0);
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  expect(await trim(pool, { cluster: "w", retentionUs: 1, limit: 1 })).toBe(1);
+  expect(await coordinator.listTransitions(pool, { cluster: "w", limit: 10 })).toHaveLength(1);
+});
+
 test("schema queries: the migration lease and bookkeeping", async () => {
   const rows = await track("schema.listSchemaMigrations", schema.listSchemaMigrations)(pool);
   expect(rows.every((r) => r.finishedAt instanceof Date)).toBe(true);
@@ -183,6 +236,7 @@ test("server queries: the database clock", async () => {
 afterAll(() => {
   const generated = [
     ...Object.entries(cluster).map(([k, v]) => ["cluster", k, v] as const),
+    ...Object.entries(coordinator).map(([k, v]) => ["coordinator", k, v] as const),
     ...Object.entries(locks).map(([k, v]) => ["locks", k, v] as const),
     ...Object.entries(schema).map(([k, v]) => ["schema", k, v] as const),
     ...Object.entries(server).map(([k, v]) => ["server", k, v] as const),

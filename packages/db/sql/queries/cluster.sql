@@ -1,15 +1,16 @@
 -- name: RegisterNode :execrows
 -- Registers a member, or re-registers one whose earlier registration is no longer live.
 -- 1 = inserted, 2 = re-registered, 0 = a live member with this id exists.
-INSERT INTO helix_nodes (cluster, node_id, incarnation, metadata, status, assignment_version,
+INSERT INTO helix_nodes (cluster, node_id, incarnation, metadata, weight, status, assignment_version,
                          registered_at, heartbeat_at, expires_at)
 VALUES (
-  sqlc.arg(cluster), sqlc.arg(node_id), sqlc.arg(incarnation), sqlc.arg(metadata), 1, 0,
+  sqlc.arg(cluster), sqlc.arg(node_id), sqlc.arg(incarnation), sqlc.arg(metadata), sqlc.arg(weight), 1, 0,
   UTC_TIMESTAMP(6), UTC_TIMESTAMP(6), UTC_TIMESTAMP(6) + INTERVAL sqlc.arg(ttl_us) MICROSECOND
 )
 ON DUPLICATE KEY UPDATE
   incarnation   = IF(status <> 1 OR expires_at <= UTC_TIMESTAMP(6), VALUES(incarnation), incarnation),
   metadata      = IF(status <> 1 OR expires_at <= UTC_TIMESTAMP(6), VALUES(metadata), metadata),
+  weight        = IF(status <> 1 OR expires_at <= UTC_TIMESTAMP(6), VALUES(weight), weight),
   registered_at = IF(status <> 1 OR expires_at <= UTC_TIMESTAMP(6), VALUES(registered_at), registered_at),
   heartbeat_at  = IF(status <> 1 OR expires_at <= UTC_TIMESTAMP(6), VALUES(heartbeat_at), heartbeat_at),
   expires_at    = IF(status <> 1 OR expires_at <= UTC_TIMESTAMP(6), VALUES(expires_at), expires_at),
@@ -47,7 +48,7 @@ WHERE cluster = sqlc.arg(cluster)
   AND expires_at <= UTC_TIMESTAMP(6);
 
 -- name: ListNodes :many
-SELECT node_id, incarnation, metadata, status, assignment_version, registered_at, heartbeat_at,
+SELECT node_id, incarnation, metadata, weight, status, assignment_version, registered_at, heartbeat_at,
        expires_at, CAST(status = 1 AND expires_at > UTC_TIMESTAMP(6) AS SIGNED) AS live
 FROM helix_nodes
 WHERE cluster = sqlc.arg(cluster)

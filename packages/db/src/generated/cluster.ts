@@ -3,15 +3,16 @@
 import { execResult, type ExecResult, type QueryClient } from "./db.js";
 
 export const registerNodeQuery = `-- name: RegisterNode :execrows
-INSERT INTO helix_nodes (cluster, node_id, incarnation, metadata, status, assignment_version,
+INSERT INTO helix_nodes (cluster, node_id, incarnation, metadata, weight, status, assignment_version,
                          registered_at, heartbeat_at, expires_at)
 VALUES (
-  ?, ?, ?, ?, 1, 0,
+  ?, ?, ?, ?, ?, 1, 0,
   UTC_TIMESTAMP(6), UTC_TIMESTAMP(6), UTC_TIMESTAMP(6) + INTERVAL ? MICROSECOND
 )
 ON DUPLICATE KEY UPDATE
   incarnation   = IF(status <> 1 OR expires_at <= UTC_TIMESTAMP(6), VALUES(incarnation), incarnation),
   metadata      = IF(status <> 1 OR expires_at <= UTC_TIMESTAMP(6), VALUES(metadata), metadata),
+  weight        = IF(status <> 1 OR expires_at <= UTC_TIMESTAMP(6), VALUES(weight), weight),
   registered_at = IF(status <> 1 OR expires_at <= UTC_TIMESTAMP(6), VALUES(registered_at), registered_at),
   heartbeat_at  = IF(status <> 1 OR expires_at <= UTC_TIMESTAMP(6), VALUES(heartbeat_at), heartbeat_at),
   expires_at    = IF(status <> 1 OR expires_at <= UTC_TIMESTAMP(6), VALUES(expires_at), expires_at),
@@ -22,6 +23,7 @@ export interface RegisterNodeArgs {
   nodeId: string;
   incarnation: string;
   metadata: string;
+  weight: number;
   ttlUs: number;
 }
 
@@ -30,7 +32,7 @@ export interface RegisterNodeArgs {
  * 1 = inserted, 2 = re-registered, 0 = a live member with this id exists.
  */
 export async function registerNode(client: QueryClient, args: RegisterNodeArgs): Promise<number> {
-  const [result] = await client.query({ sql: registerNodeQuery, values: [args.cluster, args.nodeId, args.incarnation, args.metadata, args.ttlUs] });
+  const [result] = await client.query({ sql: registerNodeQuery, values: [args.cluster, args.nodeId, args.incarnation, args.metadata, args.weight, args.ttlUs] });
   return execResult(result).affectedRows;
 }
 
@@ -104,7 +106,7 @@ export async function markExpiredNodesInactive(client: QueryClient, args: MarkEx
 }
 
 export const listNodesQuery = `-- name: ListNodes :many
-SELECT node_id, incarnation, metadata, status, assignment_version, registered_at, heartbeat_at,
+SELECT node_id, incarnation, metadata, weight, status, assignment_version, registered_at, heartbeat_at,
        expires_at, CAST(status = 1 AND expires_at > UTC_TIMESTAMP(6) AS SIGNED) AS live
 FROM helix_nodes
 WHERE cluster = ?
@@ -118,6 +120,7 @@ export interface ListNodesRow {
   nodeId: string;
   incarnation: string;
   metadata: string;
+  weight: number;
   status: number;
   assignmentVersion: number;
   registeredAt: Date;
@@ -132,12 +135,13 @@ export async function listNodes(client: QueryClient, args: ListNodesArgs): Promi
     nodeId: row[0] as string,
     incarnation: row[1] as string,
     metadata: row[2] as string,
-    status: row[3] as number,
-    assignmentVersion: row[4] as number,
-    registeredAt: row[5] as Date,
-    heartbeatAt: row[6] as Date,
-    expiresAt: row[7] as Date,
-    live: row[8] as number,
+    weight: row[3] as number,
+    status: row[4] as number,
+    assignmentVersion: row[5] as number,
+    registeredAt: row[6] as Date,
+    heartbeatAt: row[7] as Date,
+    expiresAt: row[8] as Date,
+    live: row[9] as number,
   }));
 }
 

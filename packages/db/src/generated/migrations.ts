@@ -115,4 +115,28 @@ CROSS JOIN (SELECT 0 AS d UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT
       UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9) AS e`,
     ],
   },
+  {
+    version: 3,
+    name: "coordinator",
+    checksum: "38af816a3fe191b8db637f0430d9c08065e1d85617757c927e2d38a4ff37707c",
+    statements: [
+      `ALTER TABLE helix_nodes ADD COLUMN weight INT UNSIGNED NOT NULL DEFAULT 1`,
+      `CREATE TABLE helix_transitions (
+  cluster      VARCHAR(128) NOT NULL,
+  id           BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+  created_at   DATETIME(6) NOT NULL,
+  epoch        BIGINT UNSIGNED NOT NULL,
+  kind         TINYINT NOT NULL,
+  domain       VARCHAR(128) NOT NULL,
+  task_list    VARCHAR(128) NOT NULL,
+  partition_id INT UNSIGNED NOT NULL,
+  from_node_id VARCHAR(128) NULL,
+  to_node_id   VARCHAR(128) NULL,
+  generation   BIGINT UNSIGNED NOT NULL,
+  PRIMARY KEY (cluster, id),
+  KEY helix_transitions_by_id (id),
+  KEY helix_transitions_by_time (cluster, created_at)
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin`,
+    ],
+  },
 ];

@@ -1,0 +1,65 @@
+-- name: EnsureClusterState :execrows
+-- Creates the cluster's change counters if missing, so that watching them is one indexed row.
+INSERT IGNORE INTO helix_cluster_state (cluster, membership_version, catalog_version, allocation_version)
+VALUES (sqlc.arg(cluster), 0, 0, 0);
+
+-- name: WatchCluster :one
+-- What the coordinator polls: the change counters, and how many members are still marked active
+-- although their TTL has passed by the database clock (dead, not yet swept).
+SELECT s.membership_version, s.catalog_version, s.allocation_version,
+       (SELECT COUNT(*) FROM helix_nodes AS n
+        WHERE n.cluster = sqlc.arg(cluster) AND n.status = 1 AND n.expires_at <= UTC_TIMESTAMP(6)) AS expired_nodes
+FROM helix_cluster_state AS s
+WHERE s.cluster = sqlc.arg(cluster);
+
+-- name: ListPlanningNodes :many
+-- Every member with its weight, whether it is live, and for one that is not, how long ago (by the
+-- database clock) its registration ended.
+SELECT node_id, weight,
+       CAST(status = 1 AND expires_at > UTC_TIMESTAMP(6) AS SIGNED) AS live,
+       TIMESTAMPDIFF(MICROSECOND, expires_at, UTC_TIMESTAMP(6)) AS since_expiry_us
+FROM helix_nodes
+WHERE cluster = sqlc.arg(cluster)
+ORDER BY node_id;
+
+-- name: ListPlanningAllocation :many
+-- The ownership table, with the age (by the database clock) of every pending release request.
+SELECT domain, task_list, partition_id, node_id, state, generation, target_node_id,
+       CAST(COALESCE(TIMESTAMPDIFF(MICROSECOND, release_requested_at, UTC_TIMESTAMP(6)), -1) AS SIGNED) AS release_age_us
+FROM helix_allocation
+WHERE cluster = sqlc.arg(cluster)
+ORDER BY domain, task_list, partition_id;
+
+-- name: LockNode :one
+-- Inside a round's transaction: locks a member's row until commit and says whether it is live, so
+-- that a member cannot re-register and resume a partition between this check and the hand-over.
+SELECT CAST(status = 1 AND expires_at > UTC_TIMESTAMP(6) AS SIGNED) AS live
+FROM helix_nodes
+WHERE cluster = sqlc.arg(cluster)
+  AND node_id = sqlc.arg(node_id)
+FOR UPDATE;
+
+-- name: InsertTransition :exec
+INSERT INTO helix_transitions (cluster, created_at, epoch, kind, domain, task_list, partition_id,
+                               from_node_id, to_node_id, generation)
+VALUES (
+  sqlc.arg(cluster), UTC_TIMESTAMP(6), sqlc.arg(epoch), sqlc.arg(kind), sqlc.arg(domain),
+  sqlc.arg(task_list), sqlc.arg(partition_id), sqlc.arg(from_node_id), sqlc.arg(to_node_id),
+  sqlc.arg(generation)
+);
+
+-- name: ListTransitions :many
+-- The most recent transitions, newest first.
+SELECT id, created_at, epoch, kind, domain, task_list, partition_id, from_node_id, to_node_id, generation
+FROM helix_transitions
+WHERE cluster = sqlc.arg(cluster)
+ORDER BY id DESC
+LIMIT ?;
+
+-- name: DeleteTransitionsBefore :execrows
+-- Retention: deletes up to LIMIT transitions older than `retention_us`, oldest first.
+DELETE FROM helix_transitions
+WHERE cluster = sqlc.arg(cluster)
+  AND created_at < UTC_TIMESTAMP(6) - INTERVAL sqlc.arg(retention_us) MICROSECOND
+ORDER BY created_at
+LIMIT ?;
