@@ -1,0 +1,908 @@
+import { PartitionState } from "@helix/db";
+
+/** A member as the planner sees it. */
+export interface PlannerMember {
+  readonly nodeId: string;
+  /** Share of partitions relative to the others; 0 takes none. */
+  readonly weight: number;
+  /** Whether the member is live now by the database clock. */
+  readonly live: boolean;
+  /** For a member that is not live: milliseconds since its registration ended, by the database clock. */
+  readonly sinceExpiryMs: number;
+}
+
+/** One partition's row of the ownership table. */
+export interface PlannerPartition {
+  readonly partition: number;
+  /** The owner, or null. */
+  readonly nodeId: string | null;
+  /** A `PartitionState` value. */
+  readonly state: number;
+  /** The generation the row is at; a transition applies only while it still is. */
+  readonly generation: number;
+  /** Where a requested release was meant to go, or null. */
+  readonly targetNodeId: string | null;
+  /** Milliseconds since the release was requested, by the database clock; -1 when none is pending. */
+  readonly releaseAgeMs: number;
+}
+
+/** A task list with its partition count and its rows (rows numbered at or past `partitions` are ignored). */
+export interface PlannerTaskList {
+  readonly domain: string;
+  readonly taskList: string;
+  readonly partitions: number;
+  readonly rows: readonly PlannerPartition[];
+}
+
+/** How the planner moves partitions. Every field is optional. */
+export interface PlannerOptions {
+  /** A live owner that has not confirmed a requested release is overruled after this long. @default 30000 */
+  forceReleaseAfterMs?: number;
+  /**
+   * How long the partitions of a member that stopped being live stay where they are, in case it
+   * comes back (its share is kept free meanwhile). 0 reassigns them at once. @default 0
+   */
+  reassignDelayMs?: number;
+  /** Most release requests one round makes per task list. @default Infinity */
+  maxMovesPerTaskList?: number;
+  /** Most release requests one round makes from, and to, any one member. @default Infinity */
+  maxMovesPerMember?: number;
+}
+
+/** What the planner reads: the live (and recently vanished) members and the catalog with its ownership table. */
+export interface PlannerInput {
+  readonly members: readonly PlannerMember[];
+  readonly taskLists: readonly PlannerTaskList[];
+  readonly options?: PlannerOptions;
+}
+
+/** Why a partition is given to a member. */
+export type AssignReason =
+  /** It had no owner. */
+  | "unassigned"
+  /** Its owner confirmed the release that was asked of it. */
+  | "released"
+  /** Its owner is no longer live (and any reassignment delay has passed). */
+  | "owner-gone"
+  /** Its live owner did not confirm a requested release within `forceReleaseAfterMs`. */
+  | "forced";
+
+/** One step of a plan, valid only while the partition is still at `generation`. */
+export type Transition =
+  | {
+      readonly type: "assign";
+      readonly domain: string;
+      readonly taskList: string;
+      readonly partition: number;
+      readonly generation: number;
+      /** The previous owner (gone, released or overruled), or null. */
+      readonly from: string | null;
+      readonly to: string;
+      readonly reason: AssignReason;
+    }
+  | {
+      readonly type: "release";
+      readonly domain: string;
+      readonly taskList: string;
+      readonly partition: number;
+      readonly generation: number;
+      /** The live owner asked to release the partition. */
+      readonly from: string;
+      /** Where the partition is meant to go once released. */
+      readonly to: string;
+    };
+
+/** What the planner decided. */
+export interface Plan {
+  readonly transitions: Transition[];
+  /** Requested releases still waiting for their owner's confirmation, this plan's included. */
+  readonly pendingHandoffs: number;
+  /**
+   * Milliseconds until a pending release may be forced or a vanished member's partitions may be
+   * reassigned, whichever is first; null when nothing is waiting on time.
+   */
+  readonly nextCheckMs: number | null;
+  /** How many partitions each member (live or vanished within the delay) should own, by node id. */
+  readonly targets: ReadonlyMap<string, number>;
+}
+
+const { Unassigned, Assigned, ReleaseRequested, Released } = PartitionState;
+
+/**
+ * Plans the next round: from the members, the catalog and the ownership table to the transitions
+ * that move the table toward balance. Pure: no I/O, no clock, the same input gives the same plan.
+ *
+ * Balance: per task list every member owns floor or ceil of its weighted share, and across task
+ * lists each member's total is the floor or ceil of its total share, so the extra partitions of
+ * uneven task lists are spread over the members instead of piling up on the first ones.
+ *
+ * Minimal movement: among all balanced targets the planner picks one that keeps the most
+ * partitions where they are, so only as many partitions move as balance requires (a maximum flow
+ * decides which members keep the extra partition of each task list). Nothing moves when the table is
+ * balanced already.
+ *
+ * Hand-off: a partition moves away from a live owner only through a release request; it is given
+ * to its next owner once released, at once when its owner is gone, and when the owner has not
+ * confirmed within `forceReleaseAfterMs`.
+ */
+export function planAllocation(input: PlannerInput): Plan {
+  const options = resolvePlannerOptions(input.options);
+  const roster = makeRoster(input.members, options.reassignDelayMs);
+  const lists = input.taskLists;
+  const quotas = new Quotas(roster, lists);
+  const extras = assignExtras(quotas, lists);
+  return writeTransitions(roster, quotas, extras, lists, options);
+}
+
+interface ResolvedPlannerOptions {
+  readonly forceReleaseAfterMs: number;
+  readonly reassignDelayMs: number;
+  readonly maxMovesPerTaskList: number;
+  readonly maxMovesPerMember: number;
+}
+
+/** @internal Applies the planner's defaults. */
+export function resolvePlannerOptions(options: PlannerOptions | undefined): ResolvedPlannerOptions {
+  return {
+    forceReleaseAfterMs: options?.forceReleaseAfterMs ?? 30_000,
+    reassignDelayMs: options?.reassignDelayMs ?? 0,
+    maxMovesPerTaskList: options?.maxMovesPerTaskList ?? Infinity,
+    maxMovesPerMember: options?.maxMovesPerMember ?? Infinity,
+  };
+}
+
+/** The members that take part: live ones, and vanished ones still within the reassignment delay. */
+interface Roster {
+  readonly ids: string[];
+  readonly index: Map<string, number>;
+  readonly weights: Int32Array;
+  readonly live: Uint8Array;
+  readonly totalWeight: number;
+  /** All weights equal and positive: shares need no per-member arithmetic. */
+  readonly uniform: boolean;
+  /** Milliseconds until the first vanished member's delay ends, or Infinity. */
+  readonly graceEndsMs: number;
+}
+
+function makeRoster(members: readonly PlannerMember[], reassignDelayMs: number): Roster {
+  let graceEndsMs = Infinity;
+  const taking = members
+    .filter((m) => {
+      if (m.live) return true;
+      if (reassignDelayMs > 0 && m.sinceExpiryMs < reassignDelayMs) {
+        graceEndsMs = Math.min(graceEndsMs, reassignDelayMs - m.sinceExpiryMs);
+        return true;
+      }
+      return false;
+    })
+    .sort((a, b) => (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0));
+  const ids = taking.map((m) => m.nodeId);
+  const weights = Int32Array.from(taking, (m) => m.weight);
+  const totalWeight = weights.reduce((a, b) => a + b, 0);
+  return {
+    ids,
+    index: new Map(ids.map((id, i) => [id, i])),
+    weights,
+    live: Uint8Array.from(taking, (m) => (m.live ? 1 : 0)),
+    totalWeight,
+    uniform: weights.length > 0 && weights.every((w) => w === weights[0] && w > 0),
+    graceEndsMs,
+  };
+}
+
+/**
+ * Each member's share of each task list, split into a floor and a remainder: a member with a
+ * remainder gets either the floor or one more ("an extra"); a task list hands out `extras[l]`
+ * extras. Across task lists member i gets between `lo[i]` and `hi[i]` extras, and `pool` of them
+ * may take their upper bound.
+ */
+class Quotas {
+  readonly extras: Int32Array;
+  readonly lo: Float64Array;
+  readonly hi: Float64Array;
+  readonly pool: number;
+
+  constructor(
+    readonly roster: Roster,
+    lists: readonly PlannerTaskList[],
+  ) {
+    const m = roster.ids.length;
+    this.extras = new Int32Array(lists.length);
+    this.lo = new Float64Array(m);
+    this.hi = new Float64Array(m);
+    const W = roster.totalWeight;
+    if (m === 0 || W === 0) {
+      this.pool = 0;
+      return;
+    }
+    let total = 0;
+    if (roster.uniform) {
+      for (let l = 0; l < lists.length; l++) total += this.extras[l] = lists[l]!.partitions % m;
+      this.lo.fill(Math.floor(total / m));
+      this.hi.fill(Math.ceil(total / m));
+    } else {
+      const remainders = new Float64Array(m);
+      for (let l = 0; l < lists.length; l++) {
+        const n = lists[l]!.partitions;
+        let floors = 0;
+        for (let i = 0; i < m; i++) {
+          const share = n * roster.weights[i]!;
+          floors += Math.floor(share / W);
+          remainders[i]! += share % W;
+        }
+        total += this.extras[l] = n - floors;
+      }
+      for (let i = 0; i < m; i++) {
+        this.lo[i] = Math.floor(remainders[i]! / W);
+        this.hi[i] = Math.ceil(remainders[i]! / W);
+      }
+    }
+    this.pool = total - this.lo.reduce((a, b) => a + b, 0);
+  }
+
+  /** The floor of member i's share of a task list of n partitions. */
+  floor(n: number, i: number): number {
+    const { roster } = this;
+    if (roster.totalWeight === 0) return 0;
+    return roster.uniform ? Math.floor(n / roster.ids.length) : Math.floor((n * roster.weights[i]!) / roster.totalWeight);
+  }
+
+  /** Whether member i's share of a task list of n partitions has a remainder (so it may get an extra). */
+  canTakeExtra(n: number, i: number): boolean {
+    const { roster } = this;
+    if (roster.totalWeight === 0) return false;
+    return roster.uniform ? n % roster.ids.length !== 0 : (n * roster.weights[i]!) % roster.totalWeight !== 0;
+  }
+}
+
+/** Which members get each task list's extras: flow-chosen ones (kept in place), then completion. */
+interface Extras {
+  /** Over-edges per task list: members at or above floor + 1 there, in CSR form. */
+  readonly edgeStart: Int32Array;
+  readonly edgeMember: Int32Array;
+  /** Whether each over-edge carries flow (the member keeps its extra there). */
+  readonly kept: Uint8Array;
+  /** Extras taken by each member through kept over-edges. */
+  readonly taken: Float64Array;
+  /** Pool units left for completion. */
+  poolLeft: number;
+}
+
+/**
+ * Decides, as a maximum flow, which members keep an extra partition: source -> task list (its
+ * extras) -> member (only where the member already owns more than its floor) -> sink (lo) or ->
+ * pool -> sink (hi - lo each, `pool` in all). Every unit of flow is a partition that does not move.
+ */
+function chooseExtras(quotas: Quotas, lists: readonly PlannerTaskList[]): Extras {
+  const { roster } = quotas;
+  const m = roster.ids.length;
+  const counts = new Int32Array(m);
+  const touched: number[] = [];
+  const edgeStart = new Int32Array(lists.length + 1);
+  let edgeMember = new Int32Array(1024);
+  let edges = 0;
+  for (let l = 0; l < lists.length; l++) {
+    edgeStart[l] = edges;
+    const list = lists[l]!;
+    if (quotas.extras[l] === 0) continue;
+    for (const row of list.rows) {
+      if (row.state !== Assigned || row.nodeId === null || row.partition >= list.partitions) continue;
+      const i = roster.index.get(row.nodeId);
+      if (i === undefined) continue;
+      if (counts[i] === 0) touched.push(i);
+      counts[i]!++;
+    }
+    for (const i of touched) {
+      if (counts[i]! > quotas.floor(list.partitions, i) && quotas.canTakeExtra(list.partitions, i)) {
+        if (edges === edgeMember.length) {
+          const grown = new Int32Array(edges * 2);
+          grown.set(edgeMember);
+          edgeMember = grown;
+        }
+        edgeMember[edges++] = i;
+      }
+      counts[i] = 0;
+    }
+    touched.length = 0;
+  }
+  edgeStart[lists.length] = edges;
+
+  const flow = new FlowNetwork(3 + lists.length + m, lists.length + edges + 2 * m + 1);
+  const S = 0;
+  const T = 1;
+  const P = 2;
+  const listNode = (l: number): number => 3 + l;
+  const memberNode = (i: number): number => 3 + lists.length + i;
+  const sourceEdge = new Int32Array(lists.length);
+  for (let l = 0; l < lists.length; l++) sourceEdge[l] = flow.add(S, listNode(l), quotas.extras[l]!);
+  const overEdge = new Int32Array(edges);
+  for (let l = 0; l < lists.length; l++) {
+    for (let k = edgeStart[l]!; k < edgeStart[l + 1]!; k++) overEdge[k] = flow.add(listNode(l), memberNode(edgeMember[k]!), 1);
+  }
+  const loEdge = new Int32Array(m);
+  const hiEdge = new Int32Array(m);
+  for (let i = 0; i < m; i++) {
+    loEdge[i] = flow.add(memberNode(i), T, quotas.lo[i]!);
+    hiEdge[i] = flow.add(memberNode(i), P, quotas.hi[i]! - quotas.lo[i]!);
+  }
+  const poolEdge = flow.add(P, T, quotas.pool);
+
+  // A greedy start keeps every extra it can; the flow then only repairs what the greedy got wrong.
+  for (let l = 0; l < lists.length; l++) {
+    for (let k = edgeStart[l]!; k < edgeStart[l + 1]! && flow.capacity(sourceEdge[l]!) > 0; k++) {
+      const i = edgeMember[k]!;
+      if (flow.capacity(loEdge[i]!) > 0) {
+        flow.push([sourceEdge[l]!, overEdge[k]!, loEdge[i]!]);
+      } else if (flow.capacity(hiEdge[i]!) > 0 && flow.capacity(poolEdge) > 0) {
+        flow.push([sourceEdge[l]!, overEdge[k]!, hiEdge[i]!, poolEdge]);
+      }
+    }
+  }
+  flow.maxFlow(S, T);
+
+  const kept = new Uint8Array(edges);
+  const taken = new Float64Array(m);
+  for (let k = 0; k < edges; k++) {
+    if (flow.capacity(overEdge[k]!) === 0) {
+      kept[k] = 1;
+      taken[edgeMember[k]!]!++;
+    }
+  }
+  return { edgeStart, edgeMember, kept, taken, poolLeft: flow.capacity(poolEdge) };
+}
+
+/** A flow network with integer capacities: Dinic's algorithm on adjacency lists in typed arrays. */
+class FlowNetwork {
+  readonly #head: Int32Array;
+  readonly #next: Int32Array;
+  readonly #to: Int32Array;
+  readonly #cap: Float64Array;
+  #edges = 0;
+
+  constructor(nodes: number, edges: number) {
+    this.#head = new Int32Array(nodes).fill(-1);
+    this.#next = new Int32Array(2 * edges);
+    this.#to = new Int32Array(2 * edges);
+    this.#cap = new Float64Array(2 * edges);
+  }
+
+  /** Adds an edge and its residual twin; returns the edge's index. */
+  add(from: number, to: number, capacity: number): number {
+    const e = this.#edges;
+    this.#to[e] = to;
+    this.#cap[e] = capacity;
+    this.#next[e] = this.#head[from]!;
+    this.#head[from] = e;
+    this.#to[e + 1] = from;
+    this.#cap[e + 1] = 0;
+    this.#next[e + 1] = this.#head[to]!;
+    this.#head[to] = e + 1;
+    this.#edges += 2;
+    return e;
+  }
+
+  capacity(edge: number): number {
+    return this.#cap[edge]!;
+  }
+
+  /** Pushes one unit along a path of edges. */
+  push(path: readonly number[]): void {
+    for (const e of path) {
+      this.#cap[e]!--;
+      this.#cap[e ^ 1]!++;
+    }
+  }
+
+  /** Augments until no path from s to t is left. */
+  maxFlow(s: number, t: number): void {
+    const n = this.#head.length;
+    const level = new Int32Array(n);
+    const current = new Int32Array(n);
+    const queue = new Int32Array(n);
+    const stack: number[] = [];
+    for (;;) {
+      level.fill(-1);
+      level[s] = 0;
+      let qh = 0;
+      let qt = 0;
+      queue[qt++] = s;
+      while (qh < qt) {
+        const u = queue[qh++]!;
+        for (let e = this.#head[u]!; e !== -1; e = this.#next[e]!) {
+          const v = this.#to[e]!;
+          if (this.#cap[e]! > 0 && level[v] === -1) {
+            level[v] = level[u]! + 1;
+            queue[qt++] = v;
+          }
+        }
+      }
+      if (level[t] === -1) return;
+      current.set(this.#head);
+      // Blocking flow: walk forward along level edges, retreat from dead ends, push at t.
+      let u = s;
+      stack.length = 0;
+      for (;;) {
+        if (u === t) {
+          let bottleneck = Infinity;
+          for (const e of stack) bottleneck = Math.min(bottleneck, this.#cap[e]!);
+          let retreatTo = stack.length;
+          for (let k = stack.length - 1; k >= 0; k--) {
+            const e = stack[k]!;
+            this.#cap[e]! -= bottleneck;
+            this.#cap[e ^ 1]! += bottleneck;
+            if (this.#cap[e] === 0) retreatTo = k;
+          }
+          stack.length = retreatTo;
+          u = stack.length === 0 ? s : this.#to[stack[stack.length - 1]!]!;
+          continue;
+        }
+        let e = current[u]!;
+        while (e !== -1 && !(this.#cap[e]! > 0 && level[this.#to[e]!] === level[u]! + 1)) e = this.#next[e]!;
+        current[u] = e;
+        if (e !== -1) {
+          stack.push(e);
+          u = this.#to[e]!;
+          continue;
+        }
+        if (u === s) break;
+        level[u] = -1;
+        const back = stack.pop()!;
+        u = this.#to[back ^ 1]!;
+        current[u] = this.#next[current[u]!]!;
+      }
+    }
+  }
+}
+
+/**
+ * Gives the extras the flow could not keep in place to members that need them most: first those
+ * below their lower bound (largest need first), then, while the pool lasts, those below their upper
+ * bound. Buckets by need, in linked lists over typed arrays.
+ */
+class Completion {
+  readonly #quotas: Quotas;
+  readonly #taken: Float64Array;
+  #poolLeft: number;
+  readonly #head: Map<number, number> = new Map();
+  readonly #next: Int32Array;
+  readonly #prev: Int32Array;
+  readonly #key: Float64Array;
+  #maxKey = 0;
+
+  constructor(quotas: Quotas, extras: Extras) {
+    const m = quotas.roster.ids.length;
+    this.#quotas = quotas;
+    this.#taken = extras.taken;
+    this.#poolLeft = extras.poolLeft;
+    this.#next = new Int32Array(m).fill(-1);
+    this.#prev = new Int32Array(m).fill(-1);
+    this.#key = new Float64Array(m).fill(-1);
+    for (let i = m - 1; i >= 0; i--) this.#place(i);
+  }
+
+  /** Picks `count` members for a task list of n partitions, skipping those marked in `chosen`. */
+  pick(n: number, count: number, chosen: (i: number) => boolean, mark: (i: number) => void): void {
+    let left = count;
+    for (let key = this.#maxKey; key >= 0 && left > 0; key--) {
+      if (key === 1 && this.#poolLeft <= 0) continue;
+      let i = this.#head.get(key) ?? -1;
+      while (i !== -1 && left > 0) {
+        const following = this.#next[i]!;
+        if (!chosen(i) && this.#quotas.canTakeExtra(n, i)) {
+          mark(i);
+          if (key === 1) this.#poolLeft--;
+          this.#taken[i]!++;
+          this.#unlink(i);
+          this.#place(i);
+          left--;
+        }
+        i = following;
+      }
+    }
+  }
+
+  /** 2 + need below lo; 1 between lo and hi; 0 at hi (taken only when nobody else can). */
+  #keyOf(i: number): number {
+    const taken = this.#taken[i]!;
+    const { lo, hi } = this.#quotas;
+    if (taken < lo[i]!) return 1 + lo[i]! - taken;
+    return taken < hi[i]! ? 1 : 0;
+  }
+
+  #place(i: number): void {
+    const key = this.#keyOf(i);
+    const head = this.#head.get(key) ?? -1;
+    this.#next[i] = head;
+    this.#prev[i] = -1;
+    if (head !== -1) this.#prev[head] = i;
+    this.#head.set(key, i);
+    this.#key[i] = key;
+    if (key > this.#maxKey) this.#maxKey = key;
+  }
+
+  #unlink(i: number): void {
+    const key = this.#key[i]!;
+    const prev = this.#prev[i]!;
+    const next = this.#next[i]!;
+    if (prev !== -1) this.#next[prev] = next;
+    else this.#head.set(key, next);
+    if (next !== -1) this.#prev[next] = prev;
+  }
+}
+
+/** The members that get each task list's extra partition, in CSR form: `member[start[l] .. start[l+1])`. */
+interface ExtraSets {
+  readonly start: Int32Array;
+  readonly member: Int32Array;
+}
+
+/**
+ * Decides every task list's extras. The fast path keeps the flow's choices and completes each task
+ * list greedily; when that meets every member's bounds it is optimal (the flow's value is an upper
+ * bound on what can stay). When it does not (a member that needs extras is already in every task
+ * list that has one left), an exact min-cost flow over every (task list, member) pair decides.
+ */
+function assignExtras(quotas: Quotas, lists: readonly PlannerTaskList[]): ExtraSets {
+  const extras = chooseExtras(quotas, lists);
+  const m = quotas.roster.ids.length;
+  const completion = new Completion(quotas, extras);
+  const stamp = new Int32Array(m).fill(-1);
+  const start = new Int32Array(lists.length + 1);
+  const total = quotas.extras.reduce((a, b) => a + b, 0);
+  const member = new Int32Array(total);
+  let at = 0;
+  for (let l = 0; l < lists.length; l++) {
+    start[l] = at;
+    for (let k = extras.edgeStart[l]!; k < extras.edgeStart[l + 1]!; k++) {
+      if (extras.kept[k] === 1) {
+        stamp[extras.edgeMember[k]!] = l;
+        member[at++] = extras.edgeMember[k]!;
+      }
+    }
+    completion.pick(
+      lists[l]!.partitions,
+      quotas.extras[l]! - (at - start[l]!),
+      (i) => stamp[i] === l,
+      (i) => {
+        stamp[i] = l;
+        member[at++] = i;
+      },
+    );
+  }
+  start[lists.length] = at;
+  const withinBounds = extras.taken.every((x, i) => x >= quotas.lo[i]! && x <= quotas.hi[i]!);
+  if (at === total && withinBounds) return { start, member };
+  return exactExtras(quotas, lists, extras) ?? { start, member };
+}
+
+/** Most (task list, member) pairs the exact solver takes on; beyond, the fast path's result stands. */
+const EXACT_PAIR_LIMIT = 2_000_000;
+
+/**
+ * The exact choice of extras as a min-cost maximum flow: source -> task list (its extras) -> member
+ * (every eligible pair, cost -1 where the member keeps a partition by it) -> sink, through a
+ * lower-bound edge of cost -big (so every member reaches its lower bound) and an upper-bound edge
+ * of cost 0. Successive shortest paths with Dijkstra on reduced costs.
+ * @returns null when the cluster has more pairs than {@link EXACT_PAIR_LIMIT}.
+ */
+function exactExtras(quotas: Quotas, lists: readonly PlannerTaskList[], extras: Extras): ExtraSets | null {
+  const m = quotas.roster.ids.length;
+  let pairs = 0;
+  for (let l = 0; l < lists.length; l++) {
+    if (quotas.extras[l] === 0) continue;
+    for (let i = 0; i < m; i++) if (quotas.canTakeExtra(lists[l]!.partitions, i)) pairs++;
+  }
+  if (pairs > EXACT_PAIR_LIMIT) return null;
+  const total = quotas.extras.reduce((a, b) => a + b, 0);
+  const big = total + 1;
+  const nodes = 2 + lists.length + m;
+  const S = 0;
+  const T = 1;
+  const net = new CostNetwork(nodes, lists.length + pairs + 2 * m);
+  const over = new Set<number>();
+  for (let l = 0; l < lists.length; l++) {
+    for (let k = extras.edgeStart[l]!; k < extras.edgeStart[l + 1]!; k++) over.add(l * m + extras.edgeMember[k]!);
+  }
+  const pairEdges: { l: number; i: number; edge: number }[] = [];
+  for (let l = 0; l < lists.length; l++) {
+    if (quotas.extras[l] === 0) continue;
+    net.add(S, 2 + l, quotas.extras[l]!, 0);
+    for (let i = 0; i < m; i++) {
+      if (!quotas.canTakeExtra(lists[l]!.partitions, i)) continue;
+      pairEdges.push({ l, i, edge: net.add(2 + l, 2 + lists.length + i, 1, over.has(l * m + i) ? -1 : 0) });
+    }
+  }
+  for (let i = 0; i < m; i++) {
+    net.add(2 + lists.length + i, T, quotas.lo[i]!, -big);
+    net.add(2 + lists.length + i, T, quotas.hi[i]! - quotas.lo[i]!, 0);
+  }
+  net.minCostFlow(S, T);
+  const start = new Int32Array(lists.length + 1);
+  const member = new Int32Array(total);
+  let at = 0;
+  let next = 0;
+  for (let l = 0; l < lists.length; l++) {
+    start[l] = at;
+    while (next < pairEdges.length && pairEdges[next]!.l === l) {
+      if (net.flowOn(pairEdges[next]!.edge) > 0) member[at++] = pairEdges[next]!.i;
+      next++;
+    }
+  }
+  start[lists.length] = at;
+  return { start, member };
+}
+
+/** A flow network with costs: successive shortest paths, Dijkstra on reduced costs (Johnson potentials). */
+class CostNetwork {
+  readonly #head: Int32Array;
+  readonly #next: Int32Array;
+  readonly #to: Int32Array;
+  readonly #cap: Float64Array;
+  readonly #cost: Float64Array;
+  readonly #initial: Float64Array;
+  #edges = 0;
+
+  constructor(nodes: number, edges: number) {
+    this.#head = new Int32Array(nodes).fill(-1);
+    this.#next = new Int32Array(2 * edges);
+    this.#to = new Int32Array(2 * edges);
+    this.#cap = new Float64Array(2 * edges);
+    this.#cost = new Float64Array(2 * edges);
+    this.#initial = new Float64Array(2 * edges);
+  }
+
+  add(from: number, to: number, capacity: number, cost: number): number {
+    const e = this.#edges;
+    for (const [k, a, b, c, w] of [
+      [e, from, to, capacity, cost],
+      [e + 1, to, from, 0, -cost],
+    ] as const) {
+      this.#to[k] = b;
+      this.#cap[k] = c;
+      this.#initial[k] = c;
+      this.#cost[k] = w;
+      this.#next[k] = this.#head[a]!;
+      this.#head[a] = k;
+    }
+    this.#edges += 2;
+    return e;
+  }
+
+  flowOn(edge: number): number {
+    return this.#initial[edge]! - this.#cap[edge]!;
+  }
+
+  /** Sends as much flow as possible from s to t at the least cost. The network must be acyclic at first. */
+  minCostFlow(s: number, t: number): void {
+    const n = this.#head.length;
+    const potential = this.#acyclicDistances(s);
+    const dist = new Float64Array(n);
+    const via = new Int32Array(n);
+    for (;;) {
+      dist.fill(Infinity);
+      via.fill(-1);
+      dist[s] = 0;
+      const heap = new MinHeap();
+      heap.push(0, s);
+      while (heap.size > 0) {
+        const [d, u] = heap.pop();
+        if (d > dist[u]!) continue;
+        for (let e = this.#head[u]!; e !== -1; e = this.#next[e]!) {
+          if (this.#cap[e]! <= 0) continue;
+          const v = this.#to[e]!;
+          const nd = d + this.#cost[e]! + potential[u]! - potential[v]!;
+          if (nd < dist[v]!) {
+            dist[v] = nd;
+            via[v] = e;
+            heap.push(nd, v);
+          }
+        }
+      }
+      if (dist[t] === Infinity) return;
+      for (let v = 0; v < n; v++) if (dist[v] !== Infinity) potential[v]! += dist[v]!;
+      let push = Infinity;
+      for (let v = t; v !== s; v = this.#to[via[v]! ^ 1]!) push = Math.min(push, this.#cap[via[v]!]!);
+      for (let v = t; v !== s; v = this.#to[via[v]! ^ 1]!) {
+        this.#cap[via[v]!]! -= push;
+        this.#cap[via[v]! ^ 1]! += push;
+      }
+    }
+  }
+
+  /** Shortest distances from s over edges with capacity, by relaxation in topological order. */
+  #acyclicDistances(s: number): Float64Array {
+    const n = this.#head.length;
+    const indegree = new Int32Array(n);
+    for (let e = 0; e < this.#edges; e += 2) if (this.#cap[e]! > 0) indegree[this.#to[e]!]!++;
+    const dist = new Float64Array(n).fill(Infinity);
+    dist[s] = 0;
+    const queue = [...Array(n).keys()].filter((v) => indegree[v] === 0);
+    for (let q = 0; q < queue.length; q++) {
+      const u = queue[q]!;
+      for (let e = this.#head[u]!; e !== -1; e = this.#next[e]!) {
+        if ((e & 1) === 1 || this.#cap[e]! <= 0) continue;
+        const v = this.#to[e]!;
+        if (dist[u]! + this.#cost[e]! < dist[v]!) dist[v] = dist[u]! + this.#cost[e]!;
+        if (--indegree[v]! === 0) queue.push(v);
+      }
+    }
+    for (let v = 0; v < n; v++) if (dist[v] === Infinity) dist[v] = 0;
+    return dist;
+  }
+}
+
+/** A binary min-heap of (key, value) pairs. */
+class MinHeap {
+  readonly #keys: number[] = [];
+  readonly #values: number[] = [];
+
+  get size(): number {
+    return this.#keys.length;
+  }
+
+  push(key: number, value: number): void {
+    const keys = this.#keys;
+    const values = this.#values;
+    let i = keys.length;
+    keys.push(key);
+    values.push(value);
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (keys[parent]! <= key) break;
+      keys[i] = keys[parent]!;
+      values[i] = values[parent]!;
+      i = parent;
+    }
+    keys[i] = key;
+    values[i] = value;
+  }
+
+  pop(): [number, number] {
+    const keys = this.#keys;
+    const values = this.#values;
+    const top: [number, number] = [keys[0]!, values[0]!];
+    const lastKey = keys.pop()!;
+    const lastValue = values.pop()!;
+    if (keys.length > 0) {
+      let i = 0;
+      for (;;) {
+        let child = 2 * i + 1;
+        if (child >= keys.length) break;
+        if (child + 1 < keys.length && keys[child + 1]! < keys[child]!) child++;
+        if (keys[child]! >= lastKey) break;
+        keys[i] = keys[child]!;
+        values[i] = values[child]!;
+        i = child;
+      }
+      keys[i] = lastKey;
+      values[i] = lastValue;
+    }
+    return top;
+  }
+}
+
+/** Per task list: fix the targets, keep what fits, and turn the rest into transitions. */
+function writeTransitions(
+  roster: Roster,
+  quotas: Quotas,
+  extras: ExtraSets,
+  lists: readonly PlannerTaskList[],
+  options: ResolvedPlannerOptions,
+): Plan {
+  const m = roster.ids.length;
+  const stamp = new Int32Array(m).fill(-1);
+  const target = new Int32Array(m);
+  const keptCount = new Int32Array(m);
+  const movesOut = new Int32Array(m);
+  const movesIn = new Int32Array(m);
+  const totals = new Float64Array(m);
+  const transitions: Transition[] = [];
+  let pendingHandoffs = 0;
+  let nextCheckMs = roster.graceEndsMs;
+
+  for (let l = 0; l < lists.length; l++) {
+    const list = lists[l]!;
+    const n = list.partitions;
+    for (let k = extras.start[l]!; k < extras.start[l + 1]!; k++) stamp[extras.member[k]!] = l;
+    for (let i = 0; i < m; i++) {
+      target[i] = quotas.floor(n, i) + (stamp[i] === l ? 1 : 0);
+      totals[i]! += target[i]!;
+      keptCount[i] = 0;
+    }
+
+    const free: { row: PlannerPartition; from: string | null; reason: AssignReason }[] = [];
+    const pending: PlannerPartition[] = [];
+    const surplus: { row: PlannerPartition; owner: number }[] = [];
+    for (const row of list.rows) {
+      if (row.partition >= n) continue;
+      const owner = row.nodeId === null ? undefined : roster.index.get(row.nodeId);
+      if (row.state === Unassigned || row.nodeId === null) {
+        free.push({ row, from: null, reason: "unassigned" });
+      } else if (row.state === Released) {
+        free.push({ row, from: row.nodeId, reason: "released" });
+      } else if (owner === undefined || (row.state === ReleaseRequested && roster.live[owner] === 0)) {
+        free.push({ row, from: row.nodeId, reason: "owner-gone" });
+      } else if (row.state === ReleaseRequested) {
+        if (row.releaseAgeMs >= options.forceReleaseAfterMs) {
+          free.push({ row, from: row.nodeId, reason: "forced" });
+        } else {
+          pending.push(row);
+          nextCheckMs = Math.min(nextCheckMs, options.forceReleaseAfterMs - Math.max(0, row.releaseAgeMs));
+        }
+      } else if (keptCount[owner]! < target[owner]!) {
+        keptCount[owner]!++;
+      } else {
+        surplus.push({ row, owner });
+      }
+    }
+
+    // Members that should own more here, live ones only: a vanished member's share waits for it.
+    const need = new Int32Array(m);
+    for (let i = 0; i < m; i++) need[i] = roster.live[i] === 1 ? target[i]! - keptCount[i]! : 0;
+    let cursor = 0;
+    const nextReceiver = (preferred: string | null): number => {
+      const p = preferred === null ? undefined : roster.index.get(preferred);
+      if (p !== undefined && need[p]! > 0) return p;
+      while (cursor < m && need[cursor]! <= 0) cursor++;
+      return cursor < m ? cursor : -1;
+    };
+
+    // Pending releases go where they were meant to, if that member still needs them.
+    for (const row of pending) {
+      pendingHandoffs++;
+      const to = nextReceiver(row.targetNodeId);
+      if (to !== -1) need[to]!--;
+    }
+    for (const { row, from, reason } of free) {
+      const to = nextReceiver(row.targetNodeId);
+      if (to === -1) continue;
+      need[to]!--;
+      transitions.push({
+        type: "assign",
+        domain: list.domain,
+        taskList: list.taskList,
+        partition: row.partition,
+        generation: row.generation,
+        from,
+        to: roster.ids[to]!,
+        reason,
+      });
+    }
+    const limited = options.maxMovesPerMember !== Infinity;
+    const receiverForMove = (): number => {
+      if (!limited) return nextReceiver(null);
+      for (let j = 0; j < m; j++) if (need[j]! > 0 && movesIn[j]! < options.maxMovesPerMember) return j;
+      return -1;
+    };
+    let moves = 0;
+    for (const { row, owner } of surplus) {
+      if (moves >= options.maxMovesPerTaskList || movesOut[owner]! >= options.maxMovesPerMember) continue;
+      if (roster.live[owner] === 0) continue;
+      const to = receiverForMove();
+      if (to === -1) continue;
+      need[to]!--;
+      moves++;
+      movesOut[owner]!++;
+      movesIn[to]!++;
+      pendingHandoffs++;
+      transitions.push({
+        type: "release",
+        domain: list.domain,
+        taskList: list.taskList,
+        partition: row.partition,
+        generation: row.generation,
+        from: roster.ids[owner]!,
+        to: roster.ids[to]!,
+      });
+    }
+  }
+
+  const targets = new Map<string, number>();
+  for (let i = 0; i < m; i++) targets.set(roster.ids[i]!, totals[i]!);
+  return {
+    transitions,
+    pendingHandoffs,
+    nextCheckMs: nextCheckMs === Infinity ? null : Math.max(0, nextCheckMs),
+    targets,
+  };
+}
