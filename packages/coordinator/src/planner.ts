@@ -255,34 +255,22 @@ class Quotas {
   }
 }
 
-/** Which members get each task list's extras: flow-chosen ones (kept in place), then completion. */
-interface Extras {
-  /** Over-edges per task list: members at or above floor + 1 there, in CSR form. */
-  readonly edgeStart: Int32Array;
-  readonly edgeMember: Int32Array;
-  /** Whether each over-edge carries flow (the member keeps its extra there). */
-  readonly kept: Uint8Array;
-  /** Extras taken by each member through kept over-edges. */
-  readonly taken: Float64Array;
-  /** Pool units left for completion. */
-  poolLeft: number;
+/** Over-edges per task list, in CSR form: members that own more than their floor there and may keep an extra. */
+interface OverEdges {
+  readonly start: Int32Array;
+  readonly member: Int32Array;
 }
 
-/**
- * Decides, as a maximum flow, which members keep an extra partition: source -> task list (its
- * extras) -> member (only where the member already owns more than its floor) -> sink (lo) or ->
- * pool -> sink (hi - lo each, `pool` in all). Every unit of flow is a partition that does not move.
- */
-function chooseExtras(quotas: Quotas, lists: readonly PlannerTaskList[]): Extras {
+/** Finds, per task list, the members that own more than their floor there and may have an extra. */
+function findOverEdges(quotas: Quotas, lists: readonly PlannerTaskList[]): OverEdges {
   const { roster } = quotas;
-  const m = roster.ids.length;
-  const counts = new Int32Array(m);
+  const counts = new Int32Array(roster.ids.length);
   const touched: number[] = [];
-  const edgeStart = new Int32Array(lists.length + 1);
-  let edgeMember = new Int32Array(1024);
+  const start = new Int32Array(lists.length + 1);
+  let member = new Int32Array(1024);
   let edges = 0;
   for (let l = 0; l < lists.length; l++) {
-    edgeStart[l] = edges;
+    start[l] = edges;
     const list = lists[l]!;
     if (quotas.extras[l] === 0) continue;
     for (const row of list.rows) {
@@ -294,61 +282,139 @@ function chooseExtras(quotas: Quotas, lists: readonly PlannerTaskList[]): Extras
     }
     for (const i of touched) {
       if (counts[i]! > quotas.floor(list.partitions, i) && quotas.canTakeExtra(list.partitions, i)) {
-        if (edges === edgeMember.length) {
+        if (edges === member.length) {
           const grown = new Int32Array(edges * 2);
-          grown.set(edgeMember);
-          edgeMember = grown;
+          grown.set(member);
+          member = grown;
         }
-        edgeMember[edges++] = i;
+        member[edges++] = i;
       }
       counts[i] = 0;
     }
     touched.length = 0;
   }
-  edgeStart[lists.length] = edges;
+  start[lists.length] = edges;
+  return { start, member: member.subarray(0, edges) };
+}
 
-  const flow = new FlowNetwork(3 + lists.length + m, lists.length + edges + 2 * m + 1);
-  const S = 0;
-  const T = 1;
-  const P = 2;
-  const listNode = (l: number): number => 3 + l;
-  const memberNode = (i: number): number => 3 + lists.length + i;
-  const sourceEdge = new Int32Array(lists.length);
-  for (let l = 0; l < lists.length; l++) sourceEdge[l] = flow.add(S, listNode(l), quotas.extras[l]!);
-  const overEdge = new Int32Array(edges);
-  for (let l = 0; l < lists.length; l++) {
-    for (let k = edgeStart[l]!; k < edgeStart[l + 1]!; k++) overEdge[k] = flow.add(listNode(l), memberNode(edgeMember[k]!), 1);
-  }
-  const loEdge = new Int32Array(m);
-  const hiEdge = new Int32Array(m);
-  for (let i = 0; i < m; i++) {
-    loEdge[i] = flow.add(memberNode(i), T, quotas.lo[i]!);
-    hiEdge[i] = flow.add(memberNode(i), P, quotas.hi[i]! - quotas.lo[i]!);
-  }
-  const poolEdge = flow.add(P, T, quotas.pool);
+/** Extras decided by a flow: per task list the members chosen (CSR), and what is left for completion. */
+interface FlowChoice {
+  readonly start: Int32Array;
+  readonly member: Int32Array;
+  /** Extras each member got. */
+  readonly taken: Float64Array;
+  /** Pool units (extras at a member's upper bound) left. */
+  readonly poolLeft: number;
+  /** How many chosen extras stay where they are (over-edges with flow). */
+  readonly kept: number;
+}
 
-  // A greedy start keeps every extra it can; the flow then only repairs what the greedy got wrong.
-  for (let l = 0; l < lists.length; l++) {
-    for (let k = edgeStart[l]!; k < edgeStart[l + 1]! && flow.capacity(sourceEdge[l]!) > 0; k++) {
-      const i = edgeMember[k]!;
-      if (flow.capacity(loEdge[i]!) > 0) {
-        flow.push([sourceEdge[l]!, overEdge[k]!, loEdge[i]!]);
-      } else if (flow.capacity(hiEdge[i]!) > 0 && flow.capacity(poolEdge) > 0) {
-        flow.push([sourceEdge[l]!, overEdge[k]!, hiEdge[i]!, poolEdge]);
+/**
+ * Decides, as a maximum flow, which members get an extra: source -> task list (its extras) ->
+ * member -> sink (lo) or -> pool -> sink (hi - lo each, `pool` in all). Task lists reach members
+ * through over-edges, where a unit of flow is a partition that stays. `enableNeedy()` then opens
+ * every other eligible pair of the `needy` members, so that they can reach their bounds in
+ * distinct task lists, and augments further.
+ */
+class ExtrasFlow {
+  readonly #quotas: Quotas;
+  readonly #lists: readonly PlannerTaskList[];
+  readonly #over: OverEdges;
+  readonly #flow: FlowNetwork;
+  readonly #overEdge: Int32Array;
+  readonly #needyPairs: number[] = [];
+  readonly #needyEdge: Int32Array;
+  readonly #poolEdge: number;
+
+  constructor(quotas: Quotas, lists: readonly PlannerTaskList[], over: OverEdges, needy: readonly number[]) {
+    this.#quotas = quotas;
+    this.#lists = lists;
+    this.#over = over;
+    const m = quotas.roster.ids.length;
+    const stamp = new Int32Array(m).fill(-1);
+    for (let l = 0; l < lists.length && needy.length > 0; l++) {
+      if (quotas.extras[l] === 0) continue;
+      for (let k = over.start[l]!; k < over.start[l + 1]!; k++) stamp[over.member[k]!] = l;
+      for (const i of needy) if (stamp[i] !== l && quotas.canTakeExtra(lists[l]!.partitions, i)) this.#needyPairs.push(l, i);
+    }
+    const overCount = over.member.length;
+    const flow = new FlowNetwork(3 + lists.length + m, lists.length + overCount + this.#needyPairs.length / 2 + 2 * m + 1);
+    const S = 0;
+    const T = 1;
+    const P = 2;
+    const listNode = (l: number): number => 3 + l;
+    const memberNode = (i: number): number => 3 + lists.length + i;
+    const sourceEdge = new Int32Array(lists.length);
+    for (let l = 0; l < lists.length; l++) sourceEdge[l] = flow.add(S, listNode(l), quotas.extras[l]!);
+    this.#overEdge = new Int32Array(overCount);
+    for (let l = 0; l < lists.length; l++) {
+      for (let k = over.start[l]!; k < over.start[l + 1]!; k++) this.#overEdge[k] = flow.add(listNode(l), memberNode(over.member[k]!), 1);
+    }
+    this.#needyEdge = new Int32Array(this.#needyPairs.length / 2);
+    for (let k = 0; k < this.#needyEdge.length; k++) {
+      this.#needyEdge[k] = flow.add(listNode(this.#needyPairs[2 * k]!), memberNode(this.#needyPairs[2 * k + 1]!), 0);
+    }
+    const loEdge = new Int32Array(m);
+    const hiEdge = new Int32Array(m);
+    for (let i = 0; i < m; i++) {
+      loEdge[i] = flow.add(memberNode(i), T, quotas.lo[i]!);
+      hiEdge[i] = flow.add(memberNode(i), P, quotas.hi[i]! - quotas.lo[i]!);
+    }
+    this.#poolEdge = flow.add(P, T, quotas.pool);
+    this.#flow = flow;
+
+    // A greedy start keeps every extra it can; the flow then only repairs what the greedy got wrong.
+    for (let l = 0; l < lists.length; l++) {
+      for (let k = over.start[l]!; k < over.start[l + 1]! && flow.capacity(sourceEdge[l]!) > 0; k++) {
+        const i = over.member[k]!;
+        if (flow.capacity(loEdge[i]!) > 0) {
+          flow.push([sourceEdge[l]!, this.#overEdge[k]!, loEdge[i]!]);
+        } else if (flow.capacity(hiEdge[i]!) > 0 && flow.capacity(this.#poolEdge) > 0) {
+          flow.push([sourceEdge[l]!, this.#overEdge[k]!, hiEdge[i]!, this.#poolEdge]);
+        }
       }
     }
+    flow.maxFlow(S, T);
   }
-  flow.maxFlow(S, T);
 
-  const kept = new Uint8Array(edges);
-  const taken = new Float64Array(m);
-  for (let k = 0; k < edges; k++) {
-    if (flow.capacity(overEdge[k]!) === 0) {
-      kept[k] = 1;
-      taken[edgeMember[k]!]!++;
-    }
+  /** Whether there are needy pairs to open. */
+  get hasNeedy(): boolean {
+    return this.#needyEdge.length > 0;
   }
-  return { edgeStart, edgeMember, kept, taken, poolLeft: flow.capacity(poolEdge) };
+
+  /** Opens the needy members' other pairs and augments. */
+  enableNeedy(): void {
+    for (const e of this.#needyEdge) this.#flow.setCapacity(e, 1);
+    this.#flow.maxFlow(0, 1);
+  }
+
+  /** The extras chosen so far. */
+  choice(): FlowChoice {
+    const quotas = this.#quotas;
+    const over = this.#over;
+    const start = new Int32Array(this.#lists.length + 1);
+    const member = new Int32Array(quotas.extras.reduce((a, b) => a + b, 0));
+    const taken = new Float64Array(quotas.roster.ids.length);
+    let at = 0;
+    let kept = 0;
+    let needy = 0;
+    for (let l = 0; l < this.#lists.length; l++) {
+      start[l] = at;
+      for (let k = over.start[l]!; k < over.start[l + 1]!; k++) {
+        if (this.#flow.capacity(this.#overEdge[k]!) === 0) {
+          member[at++] = over.member[k]!;
+          kept++;
+        }
+      }
+      for (; needy < this.#needyEdge.length && this.#needyPairs[2 * needy] === l; needy++) {
+        const e = this.#needyEdge[needy]!;
+        if (this.#flow.capacity(e) === 0 && this.#flow.capacity(e ^ 1) === 1) member[at++] = this.#needyPairs[2 * needy + 1]!;
+      }
+    }
+    start[this.#lists.length] = at;
+    for (let k = 0; k < at; k++) taken[member[k]!]!++;
+    return { start, member: member.subarray(0, at), taken, poolLeft: this.#flow.capacity(this.#poolEdge), kept };
+  }
 }
 
 /** A flow network with integer capacities: Dinic's algorithm on adjacency lists in typed arrays. */
@@ -383,6 +449,11 @@ class FlowNetwork {
 
   capacity(edge: number): number {
     return this.#cap[edge]!;
+  }
+
+  /** Sets the capacity of an edge that carries no flow yet. */
+  setCapacity(edge: number, capacity: number): void {
+    this.#cap[edge] = capacity;
   }
 
   /** Pushes one unit along a path of edges. */
@@ -469,11 +540,11 @@ class Completion {
   readonly #key: Float64Array;
   #maxKey = 0;
 
-  constructor(quotas: Quotas, extras: Extras) {
+  constructor(quotas: Quotas, taken: Float64Array, poolLeft: number) {
     const m = quotas.roster.ids.length;
     this.#quotas = quotas;
-    this.#taken = extras.taken;
-    this.#poolLeft = extras.poolLeft;
+    this.#taken = taken;
+    this.#poolLeft = poolLeft;
     this.#next = new Int32Array(m).fill(-1);
     this.#prev = new Int32Array(m).fill(-1);
     this.#key = new Float64Array(m).fill(-1);
@@ -537,15 +608,41 @@ interface ExtraSets {
 }
 
 /**
- * Decides every task list's extras. The fast path keeps the flow's choices and completes each task
- * list greedily; when that meets every member's bounds it is optimal (the flow's value is an upper
- * bound on what can stay). When it does not (a member that needs extras is already in every task
- * list that has one left), an exact min-cost flow over every (task list, member) pair decides.
+ * Decides every task list's extras, trying the cheap ways first:
+ * 1. a flow over over-edges only, then each task list completed greedily by need. When that meets
+ *    every member's bounds it is optimal: the flow's value bounds what can stay from above.
+ * 2. when a member could not reach its bounds in distinct task lists, the flow again with every
+ *    eligible pair of the members short of over-edges; optimal when it keeps as many as step 1.
+ * 3. an exact min-cost flow over every (task list, member) pair, for clusters up to
+ *    {@link EXACT_PAIR_LIMIT} pairs; larger ones keep step 2's balanced result.
  */
 function assignExtras(quotas: Quotas, lists: readonly PlannerTaskList[]): ExtraSets {
-  const extras = chooseExtras(quotas, lists);
+  const over = findOverEdges(quotas, lists);
   const m = quotas.roster.ids.length;
-  const completion = new Completion(quotas, extras);
+  const overCount = new Int32Array(m);
+  for (const i of over.member) overCount[i]!++;
+  const short = [...Array(m).keys()].filter((i) => overCount[i]! < quotas.hi[i]!);
+  const needy = short.length * lists.length <= EXACT_PAIR_LIMIT ? short : [];
+  const flow = new ExtrasFlow(quotas, lists, over, needy);
+  const first = flow.choice();
+  const completed = complete(quotas, lists, first);
+  if (completed.valid) return completed.sets;
+  let best = completed.sets;
+  if (flow.hasNeedy) {
+    flow.enableNeedy();
+    const second = flow.choice();
+    const recompleted = complete(quotas, lists, second);
+    if (recompleted.valid && second.kept === first.kept) return recompleted.sets;
+    if (recompleted.valid) best = recompleted.sets;
+  }
+  return exactExtras(quotas, lists, over) ?? best;
+}
+
+/** Completes a flow's choice greedily; `valid` when every task list and member ends within bounds. */
+function complete(quotas: Quotas, lists: readonly PlannerTaskList[], choice: FlowChoice): { sets: ExtraSets; valid: boolean } {
+  const m = quotas.roster.ids.length;
+  const taken = Float64Array.from(choice.taken);
+  const completion = new Completion(quotas, taken, choice.poolLeft);
   const stamp = new Int32Array(m).fill(-1);
   const start = new Int32Array(lists.length + 1);
   const total = quotas.extras.reduce((a, b) => a + b, 0);
@@ -553,11 +650,9 @@ function assignExtras(quotas: Quotas, lists: readonly PlannerTaskList[]): ExtraS
   let at = 0;
   for (let l = 0; l < lists.length; l++) {
     start[l] = at;
-    for (let k = extras.edgeStart[l]!; k < extras.edgeStart[l + 1]!; k++) {
-      if (extras.kept[k] === 1) {
-        stamp[extras.edgeMember[k]!] = l;
-        member[at++] = extras.edgeMember[k]!;
-      }
+    for (let k = choice.start[l]!; k < choice.start[l + 1]!; k++) {
+      stamp[choice.member[k]!] = l;
+      member[at++] = choice.member[k]!;
     }
     completion.pick(
       lists[l]!.partitions,
@@ -570,9 +665,8 @@ function assignExtras(quotas: Quotas, lists: readonly PlannerTaskList[]): ExtraS
     );
   }
   start[lists.length] = at;
-  const withinBounds = extras.taken.every((x, i) => x >= quotas.lo[i]! && x <= quotas.hi[i]!);
-  if (at === total && withinBounds) return { start, member };
-  return exactExtras(quotas, lists, extras) ?? { start, member };
+  const valid = at === total && taken.every((x, i) => x >= quotas.lo[i]! && x <= quotas.hi[i]!);
+  return { sets: { start, member }, valid };
 }
 
 /** Most (task list, member) pairs the exact solver takes on; beyond, the fast path's result stands. */
@@ -585,7 +679,7 @@ const EXACT_PAIR_LIMIT = 2_000_000;
  * of cost 0. Successive shortest paths with Dijkstra on reduced costs.
  * @returns null when the cluster has more pairs than {@link EXACT_PAIR_LIMIT}.
  */
-function exactExtras(quotas: Quotas, lists: readonly PlannerTaskList[], extras: Extras): ExtraSets | null {
+function exactExtras(quotas: Quotas, lists: readonly PlannerTaskList[], over: OverEdges): ExtraSets | null {
   const m = quotas.roster.ids.length;
   let pairs = 0;
   for (let l = 0; l < lists.length; l++) {
@@ -599,9 +693,9 @@ function exactExtras(quotas: Quotas, lists: readonly PlannerTaskList[], extras: 
   const S = 0;
   const T = 1;
   const net = new CostNetwork(nodes, lists.length + pairs + 2 * m);
-  const over = new Set<number>();
+  const isOver = new Set<number>();
   for (let l = 0; l < lists.length; l++) {
-    for (let k = extras.edgeStart[l]!; k < extras.edgeStart[l + 1]!; k++) over.add(l * m + extras.edgeMember[k]!);
+    for (let k = over.start[l]!; k < over.start[l + 1]!; k++) isOver.add(l * m + over.member[k]!);
   }
   const pairEdges: { l: number; i: number; edge: number }[] = [];
   for (let l = 0; l < lists.length; l++) {
@@ -609,7 +703,7 @@ function exactExtras(quotas: Quotas, lists: readonly PlannerTaskList[], extras: 
     net.add(S, 2 + l, quotas.extras[l]!, 0);
     for (let i = 0; i < m; i++) {
       if (!quotas.canTakeExtra(lists[l]!.partitions, i)) continue;
-      pairEdges.push({ l, i, edge: net.add(2 + l, 2 + lists.length + i, 1, over.has(l * m + i) ? -1 : 0) });
+      pairEdges.push({ l, i, edge: net.add(2 + l, 2 + lists.length + i, 1, isOver.has(l * m + i) ? -1 : 0) });
     }
   }
   for (let i = 0; i < m; i++) {
@@ -790,9 +884,12 @@ function writeTransitions(
   options: ResolvedPlannerOptions,
 ): Plan {
   const m = roster.ids.length;
-  const stamp = new Int32Array(m).fill(-1);
-  const target = new Int32Array(m);
-  const keptCount = new Int32Array(m);
+  const maxWeight = roster.weights.reduce((a, b) => Math.max(a, b), 0);
+  // Per-task-list scratch, valid for a member only while its stamp is the task list's index.
+  const chosenIn = new Int32Array(m).fill(-1);
+  const seenIn = new Int32Array(m).fill(-1);
+  const kept = new Int32Array(m);
+  const need = new Int32Array(m);
   const movesOut = new Int32Array(m);
   const movesIn = new Int32Array(m);
   const totals = new Float64Array(m);
@@ -803,11 +900,25 @@ function writeTransitions(
   for (let l = 0; l < lists.length; l++) {
     const list = lists[l]!;
     const n = list.partitions;
-    for (let k = extras.start[l]!; k < extras.start[l + 1]!; k++) stamp[extras.member[k]!] = l;
-    for (let i = 0; i < m; i++) {
-      target[i] = quotas.floor(n, i) + (stamp[i] === l ? 1 : 0);
-      totals[i]! += target[i]!;
-      keptCount[i] = 0;
+    for (let k = extras.start[l]!; k < extras.start[l + 1]!; k++) {
+      chosenIn[extras.member[k]!] = l;
+      totals[extras.member[k]!]!++;
+    }
+    // When some member's floor is positive every member has a share here; otherwise only the
+    // members with an extra do, and the loops below stay proportional to the task list's size.
+    const dense = roster.totalWeight > 0 && n * maxWeight >= roster.totalWeight;
+    const target = (i: number): number => (dense ? quotas.floor(n, i) : 0) + (chosenIn[i] === l ? 1 : 0);
+    const touch = (i: number): void => {
+      if (seenIn[i] === l) return;
+      seenIn[i] = l;
+      kept[i] = 0;
+      need[i] = 0;
+    };
+    if (dense) {
+      for (let i = 0; i < m; i++) {
+        touch(i);
+        totals[i]! += quotas.floor(n, i);
+      }
     }
 
     const free: { row: PlannerPartition; from: string | null; reason: AssignReason }[] = [];
@@ -829,22 +940,29 @@ function writeTransitions(
           pending.push(row);
           nextCheckMs = Math.min(nextCheckMs, options.forceReleaseAfterMs - Math.max(0, row.releaseAgeMs));
         }
-      } else if (keptCount[owner]! < target[owner]!) {
-        keptCount[owner]!++;
       } else {
-        surplus.push({ row, owner });
+        touch(owner);
+        if (kept[owner]! < target(owner)) kept[owner]!++;
+        else surplus.push({ row, owner });
       }
     }
 
     // Members that should own more here, live ones only: a vanished member's share waits for it.
-    const need = new Int32Array(m);
-    for (let i = 0; i < m; i++) need[i] = roster.live[i] === 1 ? target[i]! - keptCount[i]! : 0;
+    const receivers: number[] = [];
+    const consider = (i: number): void => {
+      touch(i);
+      need[i] = roster.live[i] === 1 ? target(i) - kept[i]! : 0;
+      if (need[i]! > 0) receivers.push(i);
+    };
+    if (dense) for (let i = 0; i < m; i++) consider(i);
+    else for (let k = extras.start[l]!; k < extras.start[l + 1]!; k++) consider(extras.member[k]!);
+    receivers.sort((a, b) => a - b);
     let cursor = 0;
     const nextReceiver = (preferred: string | null): number => {
       const p = preferred === null ? undefined : roster.index.get(preferred);
-      if (p !== undefined && need[p]! > 0) return p;
-      while (cursor < m && need[cursor]! <= 0) cursor++;
-      return cursor < m ? cursor : -1;
+      if (p !== undefined && seenIn[p] === l && need[p]! > 0) return p;
+      while (cursor < receivers.length && need[receivers[cursor]!]! <= 0) cursor++;
+      return cursor < receivers.length ? receivers[cursor]! : -1;
     };
 
     // Pending releases go where they were meant to, if that member still needs them.
@@ -868,10 +986,9 @@ function writeTransitions(
         reason,
       });
     }
-    const limited = options.maxMovesPerMember !== Infinity;
     const receiverForMove = (): number => {
-      if (!limited) return nextReceiver(null);
-      for (let j = 0; j < m; j++) if (need[j]! > 0 && movesIn[j]! < options.maxMovesPerMember) return j;
+      if (options.maxMovesPerMember === Infinity) return nextReceiver(null);
+      for (const j of receivers) if (need[j]! > 0 && movesIn[j]! < options.maxMovesPerMember) return j;
       return -1;
     };
     let moves = 0;
