@@ -6,6 +6,17 @@
  * @packageDocumentation
  */
 export {
+  Coordinator,
+  createCoordinator,
+  type CoordinatorEvents,
+  type CoordinatorState,
+  type CoordinatorStats,
+  type RoundReport,
+  type RoundTrigger,
+  type TransitionRecord,
+} from "./coordinator";
+export { type CoordinatorOptions, type ResolvedCoordinatorOptions } from "./options";
+export {
   planAllocation,
   type AssignReason,
   type Plan,
@@ -16,3 +27,6 @@ export {
   type PlannerTaskList,
   type Transition,
 } from "./planner";
+export { type AppliedTransition, type ClusterSnapshot, type Versions } from "./rounds";
+/** Everything a member or a router needs, so that a service embedding the coordinator depends on this package alone. */
+export * from "@helix/cluster";

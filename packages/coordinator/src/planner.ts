@@ -98,8 +98,8 @@ export interface Plan {
   /** Requested releases still waiting for their owner's confirmation, this plan's included. */
   readonly pendingHandoffs: number;
   /**
-   * Milliseconds until a pending release may be forced or a vanished member's partitions may be
-   * reassigned, whichever is first; null when nothing is waiting on time.
+   * Milliseconds until a pending release (this plan's included) may be forced or a vanished
+   * member's partitions may be reassigned, whichever is first; null when nothing is waiting on time.
    */
   readonly nextCheckMs: number | null;
   /** How many partitions each member (live or vanished within the delay) should own, by node id. */
@@ -1002,6 +1002,7 @@ function writeTransitions(
       movesOut[owner]!++;
       movesIn[to]!++;
       pendingHandoffs++;
+      nextCheckMs = Math.min(nextCheckMs, options.forceReleaseAfterMs);
       transitions.push({
         type: "release",
         domain: list.domain,

@@ -253,6 +253,7 @@ test("a release waits for its owner's confirmation until the force timeout", () 
   };
   const first = plan(state, { forceReleaseAfterMs: 10_000 });
   expect(first.transitions).toEqual([{ type: "release", domain: "d", taskList: "t", partition: 1, generation: 1, from: "a", to: "b" }]);
+  expect(first.nextCheckMs).toBe(10_000);
   applyPlan(state, first, { confirm: false });
 
   state.lists[0]!.rows[1]!.releaseAgeMs = 4000;

@@ -1,0 +1,537 @@
+import { EventEmitter } from "node:events";
+
+import {
+  assertMigrated,
+  ClosedError,
+  coordinatorQueries as cq,
+  isHelixError,
+  openDatabase,
+  runStatement,
+  TransitionKind,
+  type ConnectionSource,
+  type DatabaseSource,
+} from "@helix/db";
+import { createLocker, type Lease, type Locker } from "@helix/lock";
+
+import { resolveCoordinatorOptions, type CoordinatorOptions, type ResolvedCoordinatorOptions } from "./options";
+import { planAllocation, type Plan } from "./planner";
+import {
+  pruneRetired,
+  readSnapshot,
+  sweepExpiredMembers,
+  trimAudit,
+  writeBatch,
+  type AppliedTransition,
+  type ClusterSnapshot,
+  type Versions,
+  type WriteContext,
+} from "./rounds";
+
+/**
+ * Where a coordinator stands:
+ * - `following`: a standby, trying to take the leadership lease every `electionIntervalMs`;
+ * - `leading`: holds the lease and runs rounds;
+ * - `stopping`: `stop()` was called; finishing the current round and releasing the lease;
+ * - `stopped`: the lease is released and the connections closed.
+ */
+export type CoordinatorState = "following" | "leading" | "stopping" | "stopped";
+
+/** What started a round. */
+export type RoundTrigger =
+  /** The coordinator just became the leader. */
+  | "elected"
+  /** The change counters moved, or members' TTLs passed. */
+  | "change"
+  /** A pending release may now be forced, or a vanished member's delay ended. */
+  | "timer"
+  /** The slow fallback tick. */
+  | "fallback";
+
+/** What one round did. */
+export interface RoundReport {
+  /** The leadership epoch the round's writes were fenced with. */
+  readonly epoch: number;
+  readonly trigger: RoundTrigger;
+  readonly durationMs: number;
+  /** Live members. */
+  readonly members: number;
+  /** Partitions in the catalog. */
+  readonly partitions: number;
+  /** Members whose TTL had passed, marked inactive by this round. */
+  readonly markedInactive: number;
+  /** Transitions the plan asked for. */
+  readonly planned: number;
+  /** Transitions committed (the others found their partition changed and wait for the next round). */
+  readonly applied: readonly AppliedTransition[];
+  /** Hand-offs waiting for their owner's confirmation after this round. */
+  readonly pendingHandoffs: number;
+  /** Whether the round wrote anything. A round with nothing to do writes nothing. */
+  readonly wrote: boolean;
+}
+
+/** Events of a {@link Coordinator}, by name, with their arguments. */
+export interface CoordinatorEvents {
+  /** The state changed. */
+  "coordinator:state": [change: { from: CoordinatorState; to: CoordinatorState }];
+  /** This coordinator took the leadership lease. */
+  "leader:elected": [info: { epoch: number }];
+  /** This coordinator lost the lease it led with (expired, refused, or fenced out); it follows again. */
+  "leader:lost": [info: { epoch: number; error: Error }];
+  /** A round finished. */
+  "round:done": [report: RoundReport];
+  /** A round failed (the database is unreachable, say); the next trigger tries again. */
+  "round:error": [error: Error];
+  /** A standby's attempt to take the lease failed (not "held by another": that is normal). */
+  "election:error": [error: Error];
+}
+
+/** Counters since the coordinator started, for metrics. */
+export interface CoordinatorStats {
+  readonly state: CoordinatorState;
+  /** The epoch this coordinator leads with, or null when it does not lead. */
+  readonly epoch: number | null;
+  /** How many times this coordinator became the leader. */
+  readonly elections: number;
+  readonly rounds: number;
+  /** Rounds that wrote something. */
+  readonly roundsWithWrites: number;
+  readonly roundErrors: number;
+  /** Transitions committed, by kind. */
+  readonly assigned: number;
+  readonly releasesRequested: number;
+  /** Rounds whose writes were refused because the lease was no longer this coordinator's. */
+  readonly fencedOut: number;
+  /** Hand-offs waiting for confirmation after the last round. */
+  readonly pendingHandoffs: number;
+  /** Live members and catalog partitions as of the last round. */
+  readonly members: number;
+  readonly partitions: number;
+  readonly lastRound: RoundReport | null;
+}
+
+/** A row of the audit trail. */
+export interface TransitionRecord {
+  readonly id: number;
+  readonly at: Date;
+  /** The leadership epoch of the coordinator that made the change. */
+  readonly epoch: number;
+  readonly kind: "assigned" | "handed-off" | "reclaimed" | "forced" | "release-requested";
+  readonly domain: string;
+  readonly taskList: string;
+  readonly partition: number;
+  readonly from: string | null;
+  readonly to: string | null;
+  /** The partition's generation after the change. */
+  readonly generation: number;
+}
+
+const kindNames: Record<number, TransitionRecord["kind"]> = {
+  [TransitionKind.Assigned]: "assigned",
+  [TransitionKind.HandedOff]: "handed-off",
+  [TransitionKind.Reclaimed]: "reclaimed",
+  [TransitionKind.Forced]: "forced",
+  [TransitionKind.ReleaseRequested]: "release-requested",
+};
+
+/**
+ * One cluster's coordinator. Every coordinator of a cluster competes for one leadership lease; the
+ * leader keeps every task list's partitions balanced over the live members. It reacts to changes
+ * within `pollMs` (it polls one row of change counters), runs a round at least every
+ * `fallbackIntervalMs`, and writes nothing when nothing needs to change. Every write is fenced by
+ * the lease's epoch, so a deposed leader cannot change anything.
+ *
+ * Made by {@link createCoordinator}; `stop()` (or `await using`) releases the lease so that a
+ * standby takes over at once.
+ */
+export class Coordinator extends EventEmitter<CoordinatorEvents> implements AsyncDisposable {
+  /** The options in force, after defaults. */
+  readonly options: ResolvedCoordinatorOptions;
+
+  readonly #source: ConnectionSource;
+  readonly #server: string;
+  readonly #locker: Locker;
+  readonly #closeSource: () => Promise<void>;
+  readonly #leaseKey: string;
+  #state: CoordinatorState = "following";
+  #lease: Lease | null = null;
+  #electionTimer: NodeJS.Timeout | undefined;
+  #pollTimer: NodeJS.Timeout | undefined;
+  #checkTimer: NodeJS.Timeout | undefined;
+  #fallbackTimer: NodeJS.Timeout | undefined;
+  #seen: Versions | null = null;
+  #round: Promise<void> | null = null;
+  #queued: RoundTrigger | null = null;
+  #stats: {
+    elections: number;
+    rounds: number;
+    roundsWithWrites: number;
+    roundErrors: number;
+    assigned: number;
+    releasesRequested: number;
+    fencedOut: number;
+    pendingHandoffs: number;
+    members: number;
+    partitions: number;
+    lastRound: RoundReport | null;
+  } = {
+    elections: 0,
+    rounds: 0,
+    roundsWithWrites: 0,
+    roundErrors: 0,
+    assigned: 0,
+    releasesRequested: 0,
+    fencedOut: 0,
+    pendingHandoffs: 0,
+    members: 0,
+    partitions: 0,
+    lastRound: null,
+  };
+
+  /** @internal Use {@link createCoordinator}. */
+  constructor(init: {
+    options: ResolvedCoordinatorOptions;
+    source: ConnectionSource;
+    server: string;
+    locker: Locker;
+    closeSource: () => Promise<void>;
+  }) {
+    super();
+    this.options = init.options;
+    this.#source = init.source;
+    this.#server = init.server;
+    this.#locker = init.locker;
+    this.#closeSource = init.closeSource;
+    this.#leaseKey = `helix/${init.options.cluster}/coordinator`;
+  }
+
+  /** The cluster this coordinator works on. */
+  get cluster(): string {
+    return this.options.cluster;
+  }
+
+  /** See {@link CoordinatorState}. */
+  get state(): CoordinatorState {
+    return this.#state;
+  }
+
+  /** The epoch this coordinator leads with, or null when it does not lead. */
+  get epoch(): number | null {
+    return this.#state === "leading" && this.#lease !== null ? this.#lease.epoch : null;
+  }
+
+  /** Counters since the coordinator started. */
+  stats(): CoordinatorStats {
+    return { state: this.#state, epoch: this.epoch, ...this.#stats };
+  }
+
+  /**
+   * What the next round would do, without writing anything: reads the cluster and runs the
+   * planner. Works on a standby too.
+   */
+  async plan(): Promise<Plan & { readonly snapshot: ClusterSnapshot }> {
+    if (this.#state === "stopped") throw new ClosedError("coordinator");
+    const snapshot = await runStatement(this.#server, () => readSnapshot(this.#source, this.cluster));
+    return { ...this.#planFor(snapshot), snapshot };
+  }
+
+  /** The most recent transitions of the cluster, newest first, from the audit trail. */
+  async history(options: { limit?: number } = {}): Promise<TransitionRecord[]> {
+    if (this.#state === "stopped") throw new ClosedError("coordinator");
+    const limit = options.limit ?? 100;
+    const rows = await runStatement(this.#server, () => cq.listTransitions(this.#source, { cluster: this.cluster, limit }));
+    return rows.map((r) => ({
+      id: r.id,
+      at: r.createdAt,
+      epoch: r.epoch,
+      kind: kindNames[r.kind] ?? "assigned",
+      domain: r.domain,
+      taskList: r.taskList,
+      partition: r.partitionId,
+      from: r.fromNodeId,
+      to: r.toNodeId,
+      generation: r.generation,
+    }));
+  }
+
+  /**
+   * Steps down and shuts down: stops starting rounds, waits for the current one (its remaining
+   * batches are not written), releases the leadership lease so a standby takes over at once, and
+   * closes the pool if the coordinator made it. Safe to call more than once.
+   */
+  async stop(): Promise<void> {
+    if (this.#state === "stopping" || this.#state === "stopped") return;
+    this.#setState("stopping");
+    this.#clearTimers();
+    clearTimeout(this.#electionTimer);
+    this.#queued = null;
+    await this.#round?.catch(() => undefined);
+    const lease = this.#lease;
+    this.#lease = null;
+    try {
+      await lease?.release().catch(() => undefined);
+      await this.#locker.close();
+    } finally {
+      await this.#closeSource();
+      this.#setState("stopped");
+    }
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+
+  /** @internal Starts competing for the lease. */
+  start(): void {
+    this.#scheduleElection(0);
+  }
+
+  #setState(to: CoordinatorState): void {
+    const from = this.#state;
+    if (from === to) return;
+    this.#state = to;
+    this.emit("coordinator:state", { from, to });
+  }
+
+  #scheduleElection(delayMs: number): void {
+    if (this.#state !== "following") return;
+    clearTimeout(this.#electionTimer);
+    this.#electionTimer = setTimeout(() => void this.#elect(), delayMs);
+  }
+
+  async #elect(): Promise<void> {
+    if (this.#state !== "following") return;
+    let lease: Lease | null = null;
+    try {
+      lease = await this.#locker.tryAcquire(this.#leaseKey, { ttlMs: this.options.leaseTtlMs, autoRenew: true });
+    } catch (error) {
+      if (this.#state === "following") this.emit("election:error", error as Error);
+    }
+    if (lease === null || this.#state !== "following") {
+      if (lease !== null) await lease.release().catch(() => undefined);
+      this.#scheduleElection(this.options.electionIntervalMs);
+      return;
+    }
+    this.#lease = lease;
+    this.#seen = null;
+    this.#stats.elections++;
+    lease.signal.addEventListener("abort", () => this.#onLeaseEnded(lease), { once: true });
+    this.#setState("leading");
+    this.emit("leader:elected", { epoch: lease.epoch });
+    this.#trigger("elected");
+    this.#schedulePoll();
+    this.#scheduleFallback();
+  }
+
+  #onLeaseEnded(lease: Lease): void {
+    if (this.#lease !== lease || this.#state !== "leading") return;
+    this.#lease = null;
+    this.#clearTimers();
+    this.#queued = null;
+    this.#setState("following");
+    this.emit("leader:lost", { epoch: lease.epoch, error: lease.signal.reason as Error });
+    this.#scheduleElection(this.options.electionIntervalMs);
+  }
+
+  #schedulePoll(): void {
+    clearTimeout(this.#pollTimer);
+    this.#pollTimer = setTimeout(() => void this.#poll(), this.options.pollMs);
+  }
+
+  #scheduleFallback(): void {
+    clearTimeout(this.#fallbackTimer);
+    this.#fallbackTimer = setTimeout(() => {
+      this.#trigger("fallback");
+      this.#scheduleFallback();
+    }, this.options.fallbackIntervalMs);
+  }
+
+  /** One look at the change counters: a round when they moved or members' TTLs passed. */
+  async #poll(): Promise<void> {
+    if (this.#state !== "leading") return;
+    try {
+      const watch = await runStatement(this.#server, () => cq.watchCluster(this.#source, { cluster: this.cluster }));
+      if (watch === null) {
+        await runStatement(this.#server, () => cq.ensureClusterState(this.#source, { cluster: this.cluster }));
+      } else {
+        const seen = this.#seen;
+        const moved =
+          seen === null ||
+          watch.membershipVersion !== seen.membership ||
+          watch.catalogVersion !== seen.catalog ||
+          watch.allocationVersion !== seen.allocation;
+        if (moved || watch.expiredNodes > 0) this.#trigger("change");
+      }
+    } catch (error) {
+      if (this.#state === "leading") this.emit("round:error", error as Error);
+    } finally {
+      if (this.#state === "leading") this.#schedulePoll();
+    }
+  }
+
+  /** Starts a round, or queues one behind the round in progress. */
+  #trigger(trigger: RoundTrigger): void {
+    if (this.#state !== "leading") return;
+    if (this.#round !== null) {
+      this.#queued ??= trigger;
+      return;
+    }
+    this.#round = this.#runRound(trigger).finally(() => {
+      this.#round = null;
+      const next = this.#queued;
+      this.#queued = null;
+      if (next !== null) this.#trigger(next);
+    });
+  }
+
+  async #runRound(trigger: RoundTrigger): Promise<void> {
+    const lease = this.#lease;
+    if (lease === null || !lease.isHeld()) return;
+    const context: WriteContext = {
+      source: this.#source,
+      cluster: this.cluster,
+      lease,
+      forceReleaseAfterMs: this.options.forceReleaseAfterMs,
+    };
+    const started = performance.now();
+    try {
+      const snapshot = await runStatement(this.#server, () => readSnapshot(this.#source, this.cluster));
+      const markedInactive =
+        snapshot.expiredMembers > 0 ? await runStatement(this.#server, () => sweepExpiredMembers(context)) : 0;
+      const plan = this.#planFor(snapshot);
+      let batches = 0;
+      const pruned =
+        snapshot.retiring.length > 0
+          ? await runStatement(this.#server, () => pruneRetired(context, snapshot.retiring))
+          : { allocation: 0, catalog: 0 };
+      const applied: AppliedTransition[] = [];
+      for (let at = 0; at < plan.transitions.length; at += this.options.batchSize) {
+        if (this.#state !== "leading" || this.#lease !== lease) break;
+        const batch = plan.transitions.slice(at, at + this.options.batchSize);
+        const written = await runStatement(this.#server, () => writeBatch(context, batch));
+        if (written.length > 0) batches++;
+        applied.push(...written);
+      }
+      if (applied.length > 0) await runStatement(this.#server, () => trimAudit(context, this.options.auditRetentionMs));
+      await this.#recordSeen(snapshot.versions, {
+        membership: markedInactive > 0 ? 1 : 0,
+        catalog: pruned.catalog,
+        allocation: batches + pruned.allocation,
+      });
+      this.#scheduleCheck(plan.nextCheckMs);
+
+      const releases = applied.filter((t) => t.type === "release").length;
+      const report: RoundReport = {
+        epoch: lease.epoch,
+        trigger,
+        durationMs: performance.now() - started,
+        members: snapshot.liveMembers,
+        partitions: snapshot.partitions,
+        markedInactive,
+        planned: plan.transitions.length,
+        applied,
+        pendingHandoffs: plan.pendingHandoffs - (plan.transitions.filter((t) => t.type === "release").length - releases),
+        wrote: markedInactive > 0 || pruned.allocation > 0 || applied.length > 0,
+      };
+      const s = this.#stats;
+      s.rounds++;
+      if (report.wrote) s.roundsWithWrites++;
+      s.assigned += applied.length - releases;
+      s.releasesRequested += releases;
+      s.pendingHandoffs = report.pendingHandoffs;
+      s.members = report.members;
+      s.partitions = report.partitions;
+      s.lastRound = report;
+      this.emit("round:done", report);
+    } catch (error) {
+      if (isHelixError(error, "HELIX_LEASE_LOST") || isHelixError(error, "HELIX_FENCED_OUT")) {
+        // Deposed while planning or writing: the fenced transaction changed nothing.
+        this.#stats.fencedOut++;
+        if (this.#lease === lease) this.#onLeaseEnded(lease);
+        return;
+      }
+      this.#stats.roundErrors++;
+      if (this.#state === "leading") this.emit("round:error", error as Error);
+    }
+  }
+
+  #planFor(snapshot: ClusterSnapshot): Plan {
+    return planAllocation({
+      members: snapshot.members,
+      taskLists: snapshot.taskLists,
+      options: {
+        forceReleaseAfterMs: this.options.forceReleaseAfterMs,
+        reassignDelayMs: this.options.reassignDelayMs,
+        maxMovesPerTaskList: this.options.maxMovesPerTaskList,
+        maxMovesPerMember: this.options.maxMovesPerMember,
+      },
+    });
+  }
+
+  /**
+   * Remembers which counters this round accounted for: the ones it read, plus its own bumps when
+   * nobody else wrote in between; otherwise the ones it read, so the next poll runs another round.
+   */
+  async #recordSeen(read: Versions, own: Versions): Promise<void> {
+    if (own.membership + own.catalog + own.allocation === 0) {
+      this.#seen = read;
+      return;
+    }
+    const now = await runStatement(this.#server, () => cq.watchCluster(this.#source, { cluster: this.cluster }));
+    const expected = {
+      membership: read.membership + own.membership,
+      catalog: read.catalog + own.catalog,
+      allocation: read.allocation + own.allocation,
+    };
+    const same =
+      now !== null &&
+      now.membershipVersion === expected.membership &&
+      now.catalogVersion === expected.catalog &&
+      now.allocationVersion === expected.allocation;
+    this.#seen = same ? expected : read;
+  }
+
+  #scheduleCheck(delayMs: number | null): void {
+    clearTimeout(this.#checkTimer);
+    if (delayMs === null) return;
+    this.#checkTimer = setTimeout(() => this.#trigger("timer"), delayMs + 5);
+  }
+
+  #clearTimers(): void {
+    clearTimeout(this.#pollTimer);
+    clearTimeout(this.#checkTimer);
+    clearTimeout(this.#fallbackTimer);
+  }
+}
+
+/**
+ * Creates a coordinator for a cluster, after checking the database and its schema, and starts it
+ * competing for leadership (`leader:elected` tells when it leads).
+ *
+ * Given a URL or connection options it makes its own pool (closed by `stop()`); given a pool, it
+ * leaves the pool to the caller.
+ * @throws `InvalidArgumentError` for bad options, before anything is connected.
+ * @throws `DatabaseUnavailableError`, `SchemaNotMigratedError` as the database calls for.
+ */
+export async function createCoordinator(source: DatabaseSource, options: CoordinatorOptions): Promise<Coordinator> {
+  const resolved = resolveCoordinatorOptions(options);
+  const opened = await openDatabase(source);
+  let locker: Locker | undefined;
+  try {
+    await assertMigrated(opened.client);
+    await runStatement(opened.server, () => cq.ensureClusterState(opened.client, { cluster: resolved.cluster }));
+    locker = await createLocker(opened.client, { owner: resolved.id, ttlMs: resolved.leaseTtlMs });
+    const coordinator = new Coordinator({
+      options: resolved,
+      source: opened.client,
+      server: opened.server,
+      locker,
+      closeSource: () => opened.close(),
+    });
+    coordinator.start();
+    return coordinator;
+  } catch (error) {
+    await locker?.close().catch(() => undefined);
+    await opened.close().catch(() => undefined);
+    throw error;
+  }
+}

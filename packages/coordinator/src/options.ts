@@ -1,0 +1,84 @@
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
+
+import { checkInteger, checkText, InvalidArgumentError, MAX_NAME_LENGTH, MAX_OWNER_LENGTH } from "@helix/db";
+
+/** Options of `createCoordinator`. Every field but `cluster` is optional. */
+export interface CoordinatorOptions {
+  /** The cluster to coordinate: 1 to 128 characters. */
+  cluster: string;
+  /** This coordinator's id, shown as the owner of the leadership lease. @default "host:pid:random" */
+  id?: string;
+  /**
+   * Lifetime of the leadership lease, renewed every third of it. A crashed leader is replaced
+   * within about this long. @default 5000
+   */
+  leaseTtlMs?: number;
+  /** How often a standby tries to take the leadership lease. @default 200 */
+  electionIntervalMs?: number;
+  /**
+   * How often the leader reads the cluster's change counters (one indexed row) to notice
+   * membership, catalog and hand-off changes. @default 200
+   */
+  pollMs?: number;
+  /** A full round at least this often, whether or not anything seems to have changed. @default 30000 */
+  fallbackIntervalMs?: number;
+  /** A live owner that has not confirmed a requested release is overruled after this long. @default 30000 */
+  forceReleaseAfterMs?: number;
+  /**
+   * How long the partitions of a member that stopped being live stay where they are, in case it
+   * comes back (its share is kept free meanwhile). 0 reassigns them at once. @default 0
+   */
+  reassignDelayMs?: number;
+  /** Most release requests one round makes per task list. @default unlimited */
+  maxMovesPerTaskList?: number;
+  /** Most release requests one round makes from, and to, any one member. @default unlimited */
+  maxMovesPerMember?: number;
+  /** Most transitions written in one fenced transaction. @default 500 */
+  batchSize?: number;
+  /** How long the audit trail keeps a transition. @default 7 days */
+  auditRetentionMs?: number;
+}
+
+/** {@link CoordinatorOptions} after defaults and validation. */
+export interface ResolvedCoordinatorOptions {
+  readonly cluster: string;
+  readonly id: string;
+  readonly leaseTtlMs: number;
+  readonly electionIntervalMs: number;
+  readonly pollMs: number;
+  readonly fallbackIntervalMs: number;
+  readonly forceReleaseAfterMs: number;
+  readonly reassignDelayMs: number;
+  readonly maxMovesPerTaskList: number;
+  readonly maxMovesPerMember: number;
+  readonly batchSize: number;
+  readonly auditRetentionMs: number;
+}
+
+const DAY_MS = 86_400_000;
+
+const ms = (name: string, value: unknown, min: number, max: number): number =>
+  checkInteger(name, value, min, max, " number of milliseconds");
+
+/** Applies defaults and validates, before anything is connected. @throws `InvalidArgumentError` naming the option. */
+export function resolveCoordinatorOptions(options: CoordinatorOptions): ResolvedCoordinatorOptions {
+  if (typeof options !== "object" || options === null) throw new InvalidArgumentError("options", "must be an object");
+  const leaseTtlMs = ms("leaseTtlMs", options.leaseTtlMs ?? 5000, 100, 3_600_000);
+  const limit = (name: string, value: unknown): number =>
+    value === undefined ? Infinity : checkInteger(name, value, 1, 1_000_000_000);
+  return Object.freeze({
+    cluster: checkText("cluster", options.cluster, MAX_NAME_LENGTH),
+    id: checkText("id", options.id ?? `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`, MAX_OWNER_LENGTH),
+    leaseTtlMs,
+    electionIntervalMs: ms("electionIntervalMs", options.electionIntervalMs ?? 200, 1, 3_600_000),
+    pollMs: ms("pollMs", options.pollMs ?? 200, 1, 3_600_000),
+    fallbackIntervalMs: ms("fallbackIntervalMs", options.fallbackIntervalMs ?? 30_000, 1, DAY_MS),
+    forceReleaseAfterMs: ms("forceReleaseAfterMs", options.forceReleaseAfterMs ?? 30_000, 0, DAY_MS),
+    reassignDelayMs: ms("reassignDelayMs", options.reassignDelayMs ?? 0, 0, DAY_MS),
+    maxMovesPerTaskList: limit("maxMovesPerTaskList", options.maxMovesPerTaskList),
+    maxMovesPerMember: limit("maxMovesPerMember", options.maxMovesPerMember),
+    batchSize: checkInteger("batchSize", options.batchSize ?? 500, 1, 10_000),
+    auditRetentionMs: ms("auditRetentionMs", options.auditRetentionMs ?? 7 * DAY_MS, 1, 3650 * DAY_MS),
+  });
+}

@@ -1,0 +1,370 @@
+import { setTimeout as sleep } from "node:timers/promises";
+
+import type { Pool, RowDataPacket } from "mysql2/promise";
+
+import { createLocker } from "@helix/lock";
+
+import {
+  createCatalog,
+  createCoordinator,
+  InvalidArgumentError,
+  join,
+  PartitionState,
+  type Catalog,
+  type Coordinator,
+  type CoordinatorOptions,
+  type Member,
+  type OwnedPartition,
+} from "../src";
+import { writeBatch } from "../src/rounds";
+import { FaultyPool, migratedDatabase, nextEvent, until, type Fixture } from "./helpers";
+
+let fx: Fixture;
+let clusterNo = 0;
+let cluster: string;
+let catalog: Catalog;
+const members: Member[] = [];
+const coordinators: Coordinator[] = [];
+const unhandled: unknown[] = [];
+const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+
+beforeAll(async () => {
+  fx = await migratedDatabase();
+  process.on("unhandledRejection", onUnhandled);
+});
+
+beforeEach(async () => {
+  cluster = `c${++clusterNo}`;
+  catalog = await createCatalog(fx.pool, { cluster });
+});
+
+afterEach(async () => {
+  await Promise.all(coordinators.splice(0).map((c) => c.stop()));
+  await Promise.all(members.splice(0).map((m) => m.leave().catch(() => undefined)));
+  await catalog.close();
+  expect(unhandled).toEqual([]);
+});
+
+afterAll(async () => {
+  process.off("unhandledRejection", onUnhandled);
+  await fx.close();
+});
+
+async function coordinator(options: Partial<CoordinatorOptions> = {}, source: Parameters<typeof createCoordinator>[0] = fx.pool): Promise<Coordinator> {
+  const c = await createCoordinator(source, { cluster, leaseTtlMs: 1000, electionIntervalMs: 50, pollMs: 20, ...options });
+  coordinators.push(c);
+  return c;
+}
+
+async function member(nodeId: string, options: Partial<Parameters<typeof join>[1]> = {}, source: Parameters<typeof join>[0] = fx.pool): Promise<Member> {
+  const m = await join(source, { cluster, nodeId, ttlMs: 2000, heartbeatMs: 50, sweepIntervalMs: 0, ...options });
+  members.push(m);
+  return m;
+}
+
+interface OwnerRow {
+  taskList: string;
+  partition: number;
+  nodeId: string | null;
+  state: number;
+  generation: number;
+}
+
+async function table(pool: Pool = fx.pool): Promise<OwnerRow[]> {
+  const [rows] = await pool.query<RowDataPacket[]>(
+    "SELECT task_list AS taskList, partition_id AS `partition`, node_id AS nodeId, state, generation FROM helix_allocation WHERE cluster = ? ORDER BY task_list, partition_id",
+    [cluster],
+  );
+  return rows as OwnerRow[];
+}
+
+/** Per member, how many partitions it owns (state Assigned). */
+async function counts(): Promise<Map<string, number>> {
+  const result = new Map<string, number>();
+  for (const r of await table()) if (r.state === PartitionState.Assigned && r.nodeId !== null) result.set(r.nodeId, (result.get(r.nodeId) ?? 0) + 1);
+  return result;
+}
+
+/**
+ * Waits until the coordinator has nothing left to do, every partition is assigned, and each member
+ * believes exactly what the table says.
+ */
+async function converged(c: Coordinator, expected: Member[], timeoutMs = 10_000): Promise<void> {
+  await until(async () => {
+    const plan = await c.plan();
+    if (plan.transitions.length > 0 || plan.pendingHandoffs > 0 || plan.snapshot.liveMembers !== expected.length) return false;
+    const rows = await table();
+    if (rows.some((r) => r.state !== PartitionState.Assigned)) return false;
+    const believed = new Map<string, string>();
+    for (const m of expected) for (const p of m.partitions()) believed.set(`${p.taskList}/${p.partition}`, m.nodeId);
+    return rows.length === believed.size && rows.every((r) => believed.get(`${r.taskList}/${r.partition}`) === r.nodeId);
+  }, timeoutMs);
+}
+
+describe("options", () => {
+  test("bad options are refused with the option's name before anything is written", async () => {
+    const cases: [Partial<CoordinatorOptions>, string][] = [
+      [{ cluster: "" }, "cluster"],
+      [{ cluster: "x".repeat(129) }, "cluster"],
+      [{ leaseTtlMs: 0 }, "leaseTtlMs"],
+      [{ pollMs: -1 }, "pollMs"],
+      [{ batchSize: 0 }, "batchSize"],
+      [{ maxMovesPerMember: 0 }, "maxMovesPerMember"],
+      [{ forceReleaseAfterMs: 1.5 }, "forceReleaseAfterMs"],
+      [{ id: "" }, "id"],
+    ];
+    for (const [options, argument] of cases) {
+      const error = await createCoordinator(fx.pool, { cluster: "never-written", ...options }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(InvalidArgumentError);
+      expect((error as InvalidArgumentError).argument).toBe(argument);
+      expect((error as InvalidArgumentError).code).toBe("HELIX_INVALID_ARGUMENT");
+    }
+    const [rows] = await fx.pool.query<RowDataPacket[]>("SELECT COUNT(*) AS n FROM helix_cluster_state WHERE cluster = 'never-written'");
+    expect(rows[0]!.n).toBe(0);
+  });
+});
+
+describe("election", () => {
+  test("one of two coordinators leads; stopping it hands leadership to the other at once", async () => {
+    const a = await coordinator({ id: "a" });
+    await nextEvent(a, "leader:elected");
+    const b = await coordinator({ id: "b" });
+    await sleep(200);
+    expect([a.state, b.state]).toEqual(["leading", "following"]);
+    const firstEpoch = a.epoch!;
+
+    const states: string[] = [];
+    a.on("coordinator:state", ({ to }) => states.push(to));
+    const elected = nextEvent(b, "leader:elected");
+    const stoppedAt = performance.now();
+    await a.stop();
+    const [{ epoch }] = await elected;
+    const handover = performance.now() - stoppedAt;
+    expect(states).toEqual(["stopping", "stopped"]);
+    expect(epoch).toBe(firstEpoch + 1);
+    // A standby tries every 50 ms here; the lease was released, not left to expire (1000 ms).
+    expect(handover).toBeLessThan(500);
+    expect(b.epoch).toBe(epoch);
+  });
+
+  test("a leader cut off from the database steps down by its deadline and leads again when it returns", async () => {
+    const faulty = new FaultyPool(fx.pool);
+    const c = await coordinator({ leaseTtlMs: 600 }, faulty);
+    const [{ epoch }] = await nextEvent(c, "leader:elected");
+    const lost = nextEvent(c, "leader:lost");
+    const cutAt = performance.now();
+    faulty.cut = true;
+    await lost;
+    expect(performance.now() - cutAt).toBeLessThan(600);
+    expect(c.state).toBe("following");
+    faulty.cut = false;
+    const [again] = await nextEvent(c, "leader:elected", 5000);
+    expect(again.epoch).toBe(epoch + 1);
+  });
+});
+
+describe("rounds", () => {
+  test("joining members get balanced, exclusive partitions; quiet rounds write nothing", async () => {
+    await catalog.putTaskList({ domain: "d", taskList: "a", partitions: 7 });
+    await catalog.putTaskList({ domain: "d", taskList: "b", partitions: 5 });
+    const faulty = new FaultyPool(fx.pool);
+    const c = await coordinator({ fallbackIntervalMs: 50 }, faulty);
+    const m1 = await member("m1");
+    await converged(c, [m1]);
+    expect(await counts()).toEqual(new Map([["m1", 12]]));
+
+    const m2 = await member("m2");
+    const m3 = await member("m3");
+    await converged(c, [m1, m2, m3]);
+    expect([...(await counts()).values()].sort()).toEqual([4, 4, 4]);
+    for (const [tl, n] of [["a", 7], ["b", 5]] as const) {
+      const per = new Map<string, number>();
+      for (const r of await table()) if (r.taskList === tl) per.set(r.nodeId!, (per.get(r.nodeId!) ?? 0) + 1);
+      expect(Math.max(...per.values()) - Math.min(...per.values())).toBeLessThanOrEqual(1);
+      expect([...per.values()].reduce((x, y) => x + y, 0)).toBe(n);
+    }
+
+    // Steady state: rounds keep running (fallback every 50 ms) but none writes.
+    await sleep(300);
+    const writes = ["AssignPartition", "RequestPartitionRelease", "InsertTransition", "BumpAllocationVersion", "MarkExpiredNodesInactive"];
+    const before = writes.map((w) => faulty.count(w));
+    const rounds = c.stats().rounds;
+    const written = c.stats().roundsWithWrites;
+    await sleep(500);
+    expect(c.stats().rounds).toBeGreaterThan(rounds + 3);
+    expect(c.stats().roundsWithWrites).toBe(written);
+    expect(writes.map((w) => faulty.count(w))).toEqual(before);
+    expect(faulty.count("ListPlanningAllocation")).toBeGreaterThan(3);
+  });
+
+  test("a hand-off waits for the owner's confirmation, then goes to the new member", async () => {
+    await catalog.putTaskList({ domain: "d", taskList: "t", partitions: 2 });
+    const c = await coordinator({ forceReleaseAfterMs: 60_000 });
+    const asked: OwnedPartition[] = [];
+    const a = await member("a", { confirmReleases: "manual" });
+    a.on("partition:release-requested", (p) => asked.push(p));
+    await converged(c, [a]);
+
+    const b = await member("b");
+    await until(() => asked.length === 1);
+    await sleep(300);
+    const moving = asked[0]!;
+    const row = (await table()).find((r) => r.partition === moving.partition)!;
+    expect(row).toMatchObject({ nodeId: "a", state: PartitionState.ReleaseRequested, generation: moving.generation });
+    expect(b.partitions()).toEqual([]);
+
+    const confirmedAt = performance.now();
+    expect(await a.confirmRelease(moving)).toBe(true);
+    await converged(c, [a, b]);
+    expect(performance.now() - confirmedAt).toBeLessThan(1000);
+    expect(b.partitions().map((p) => [p.partition, p.generation])).toEqual([[moving.partition, moving.generation + 1]]);
+  });
+
+  test("an unconfirmed release is forced only after the timeout", async () => {
+    await catalog.putTaskList({ domain: "d", taskList: "t", partitions: 2 });
+    const c = await coordinator({ forceReleaseAfterMs: 700 });
+    const a = await member("a", { confirmReleases: "manual" });
+    await converged(c, [a]);
+    const b = await member("b");
+    const asked = await new Promise<number>((resolve) => a.once("partition:release-requested", () => resolve(performance.now())));
+    await until(async () => b.partitions().length === 1, 5000);
+    expect(performance.now() - asked).toBeGreaterThanOrEqual(600);
+    const history = await c.history();
+    expect(history[0]).toMatchObject({ kind: "forced", from: "a", to: "b" });
+    expect(history[1]).toMatchObject({ kind: "release-requested", from: "a", to: "b" });
+  });
+
+  test("a dead member's partitions are reclaimed when its TTL passes, or after the reassignment delay", async () => {
+    await catalog.putTaskList({ domain: "d", taskList: "t", partitions: 4 });
+    const c = await coordinator({ reassignDelayMs: 800 });
+    const faulty = new FaultyPool(fx.pool);
+    const a = await member("a");
+    const doomed = await member("doomed", { ttlMs: 500, heartbeatMs: 100 }, faulty);
+    await converged(c, [a, doomed]);
+    const gone = (await table()).filter((r) => r.nodeId === "doomed").map((r) => r.partition);
+    expect(gone).toHaveLength(2);
+
+    faulty.cut = true;
+    const cutAt = performance.now();
+    await until(async () => (await table()).every((r) => r.nodeId === "a" && r.state === PartitionState.Assigned), 5000);
+    const elapsed = performance.now() - cutAt;
+    // TTL 500 ms + reassignment delay 800 ms, then one poll and one round.
+    expect(elapsed).toBeGreaterThanOrEqual(1250);
+    expect(elapsed).toBeLessThan(2500);
+    const reclaimed = (await c.history()).filter((t) => t.kind === "reclaimed");
+    expect(reclaimed.map((t) => t.partition).sort()).toEqual(gone);
+    await doomed.leave().catch(() => undefined);
+  });
+
+  test("a graceful leave hands its partitions to the others at once", async () => {
+    await catalog.putTaskList({ domain: "d", taskList: "t", partitions: 6 });
+    const c = await coordinator();
+    const a = await member("a");
+    const b = await member("b");
+    await converged(c, [a, b]);
+    const leftAt = performance.now();
+    await b.leave();
+    await converged(c, [a]);
+    expect(performance.now() - leftAt).toBeLessThan(1000);
+    expect(await counts()).toEqual(new Map([["a", 6]]));
+  });
+
+  test("weights set each member's share", async () => {
+    await catalog.putTaskList({ domain: "d", taskList: "t", partitions: 12 });
+    const c = await coordinator();
+    const heavy = await member("heavy", { weight: 2 });
+    const light = await member("light", { weight: 1 });
+    const drained = await member("drained", { weight: 0 });
+    await converged(c, [heavy, light, drained]);
+    expect(await counts()).toEqual(new Map([["heavy", 8], ["light", 4]]));
+  });
+
+  test("shrinking and removing task lists releases and deletes what disappears", async () => {
+    await catalog.putTaskList({ domain: "d", taskList: "t", partitions: 6 });
+    await catalog.putTaskList({ domain: "d", taskList: "gone", partitions: 2 });
+    const c = await coordinator();
+    const a = await member("a");
+    const b = await member("b");
+    await converged(c, [a, b]);
+    await catalog.putTaskList({ domain: "d", taskList: "t", partitions: 3 });
+    await catalog.removeTaskList("d", "gone");
+    await until(async () => (await table()).length === 3 && (await catalog.listTaskLists()).length === 1, 5000);
+    await converged(c, [a, b]);
+    expect([...(await counts()).values()].sort()).toEqual([1, 2]);
+  });
+
+  test("the move limit spreads a rebalance over rounds", async () => {
+    await catalog.putTaskList({ domain: "d", taskList: "t", partitions: 8 });
+    const c = await coordinator({ maxMovesPerTaskList: 1 });
+    const a = await member("a");
+    await converged(c, [a]);
+    const rounds: number[] = [];
+    c.on("round:done", (r) => {
+      const releases = r.applied.filter((t) => t.type === "release").length;
+      if (releases > 0) rounds.push(releases);
+    });
+    const b = await member("b");
+    await converged(c, [a, b]);
+    expect(rounds).toEqual([1, 1, 1, 1]);
+  });
+});
+
+describe("fencing and operations", () => {
+  test("a deposed leader's batch is refused and changes nothing", async () => {
+    await catalog.putTaskList({ domain: "d", taskList: "t", partitions: 1 });
+    await member("a");
+    const key = `helix/${cluster}/coordinator`;
+    const old = await createLocker(fx.pool, { owner: "old" });
+    const lease = (await old.tryAcquire(key, { ttlMs: 60_000 }))!;
+    // The database ends the old lease and a new leader takes the key; the old one has not noticed.
+    await fx.pool.query("UPDATE helix_locks SET expires_at = UTC_TIMESTAMP(6) WHERE lock_key = ?", [key]);
+    const successor = await createLocker(fx.pool, { owner: "new" });
+    expect((await successor.tryAcquire(key, { ttlMs: 60_000 }))!.epoch).toBe(lease.epoch + 1);
+    expect(lease.isHeld()).toBe(true);
+
+    const before = await table();
+    const error = await writeBatch({ source: fx.pool, cluster, lease, forceReleaseAfterMs: 0 }, [
+      { type: "assign", domain: "d", taskList: "t", partition: 0, generation: 0, from: null, to: "a", reason: "unassigned" },
+    ]).catch((e: unknown) => e);
+    expect((error as { code?: string }).code).toBe("HELIX_FENCED_OUT");
+    expect(await table()).toEqual(before);
+    const [audit] = await fx.pool.query<RowDataPacket[]>("SELECT COUNT(*) AS n FROM helix_transitions WHERE cluster = ?", [cluster]);
+    expect(audit[0]!.n).toBe(0);
+    await old.close();
+    await successor.close();
+  });
+
+  test("plan() shows what the next round would do without writing, on a standby too", async () => {
+    await catalog.putTaskList({ domain: "d", taskList: "t", partitions: 3 });
+    const holder = await createLocker(fx.pool, { owner: "elsewhere" });
+    await holder.tryAcquire(`helix/${cluster}/coordinator`, { ttlMs: 60_000 });
+    const standby = await coordinator();
+    await member("a");
+    await member("b");
+    const plan = await standby.plan();
+    expect(standby.state).toBe("following");
+    expect(plan.transitions.map((t) => t.type === "assign" && t.reason)).toEqual(["unassigned", "unassigned", "unassigned"]);
+    expect(plan.snapshot.liveMembers).toBe(2);
+    expect((await table()).every((r) => r.state === PartitionState.Unassigned)).toBe(true);
+    await holder.close();
+  });
+
+  test("the audit trail records each change with the leader's epoch and keeps only the retention", async () => {
+    await catalog.putTaskList({ domain: "d", taskList: "t", partitions: 2 });
+    const c = await coordinator({ auditRetentionMs: 500 });
+    const [{ epoch }] = await nextEvent(c, "leader:elected");
+    const a = await member("a");
+    await converged(c, [a]);
+    const first = await c.history();
+    expect(first.map((t) => [t.kind, t.to, t.epoch, t.generation])).toEqual([
+      ["assigned", "a", epoch, 1],
+      ["assigned", "a", epoch, 1],
+    ]);
+    await sleep(600);
+    const b = await member("b");
+    await converged(c, [a, b]);
+    const later = await c.history();
+    expect(later.some((t) => t.id === first[0]!.id)).toBe(false);
+    expect(later.map((t) => t.kind)).toEqual(["handed-off", "release-requested"]);
+  });
+});
