@@ -952,7 +952,7 @@ function writeTransitions(
     const consider = (i: number): void => {
       touch(i);
       need[i] = roster.live[i] === 1 ? target(i) - kept[i]! : 0;
-      if (need[i]! > 0) receivers.push(i);
+      if (need[i] > 0) receivers.push(i);
     };
     if (dense) for (let i = 0; i < m; i++) consider(i);
     else for (let k = extras.start[l]!; k < extras.start[l + 1]!; k++) consider(extras.member[k]!);
