@@ -4,7 +4,7 @@
 import { createDatabaseIfMissing, createPool, migrate } from "@helix/db";
 import { join } from "@helix/cluster";
 
-import { ms, summarize } from "./stats.mjs";
+import { ms, rawUpsertRoundTrip, summarize } from "./stats.mjs";
 
 const server = new URL(process.env.HELIX_BENCH_MYSQL_URL ?? "mysql://root@127.0.0.1:3306/");
 const database = `helix_bench_${process.pid}`;
@@ -16,7 +16,6 @@ const MEASURE_MS = Number(process.env.HELIX_BENCH_DURATION_MS ?? 10_000);
 await createDatabaseIfMissing(url);
 const pool = await createPool(url);
 await migrate(pool);
-await pool.query("CREATE TABLE bench_raw (k VARCHAR(255) PRIMARY KEY, v BIGINT NOT NULL, t DATETIME(6) NOT NULL)");
 
 // Every statement the members send goes through here, timed by its sqlc name.
 let recording = false;
@@ -40,13 +39,7 @@ const timedPool = {
 };
 
 const rows = [];
-const raw = [];
-for (let i = 0; i < 3000; i++) {
-  const t = performance.now();
-  await pool.query("INSERT INTO bench_raw (k, v, t) VALUES (?, 1, UTC_TIMESTAMP(6)) ON DUPLICATE KEY UPDATE v = v + 1, t = UTC_TIMESTAMP(6)", [`r${i % 100}`]);
-  if (i >= 500) raw.push(performance.now() - t);
-}
-const rawStats = summarize(raw, raw.reduce((a, b) => a + b, 0));
+const rawStats = await rawUpsertRoundTrip(pool);
 
 const members = [];
 for (const size of sizes) {

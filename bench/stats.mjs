@@ -36,3 +36,18 @@ export async function concurrent(op, clients, durationMs) {
 }
 
 export const ms = (x) => x.toFixed(3);
+
+/**
+ * The raw round trip the reports compare with: a sequential single-row upsert on `pool`, `count`
+ * times after a warm-up, in a table of its own.
+ */
+export async function rawUpsertRoundTrip(pool, count = 2500) {
+  await pool.query("CREATE TABLE IF NOT EXISTS bench_raw (k VARCHAR(255) PRIMARY KEY, v BIGINT NOT NULL, t DATETIME(6) NOT NULL)");
+  const samples = [];
+  for (let i = 0; i < count + 500; i++) {
+    const t = performance.now();
+    await pool.query("INSERT INTO bench_raw (k, v, t) VALUES (?, 1, UTC_TIMESTAMP(6)) ON DUPLICATE KEY UPDATE v = v + 1, t = UTC_TIMESTAMP(6)", [`r${i % 100}`]);
+    if (i >= 500) samples.push(performance.now() - t);
+  }
+  return summarize(samples, samples.reduce((a, b) => a + b, 0));
+}
