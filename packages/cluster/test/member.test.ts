@@ -246,7 +246,7 @@ describe("members", () => {
     await member({ nodeId: "sweeper-1", ttlMs: 600, sweepIntervalMs: 100 });
     await member({ nodeId: "sweeper-2", ttlMs: 600, sweepIntervalMs: 100 });
     await fx.pool.query(
-      "INSERT INTO helix_nodes VALUES (?, 'ghost', ?, '{}', 1, 0, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))",
+      "INSERT INTO helix_nodes (cluster, node_id, incarnation, metadata, status, assignment_version, registered_at, heartbeat_at, expires_at) VALUES (?, 'ghost', ?, '{}', 1, 0, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))",
       [cluster, "g".repeat(32)],
     );
     await until(async () => {

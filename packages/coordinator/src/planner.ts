@@ -417,23 +417,28 @@ class ExtrasFlow {
   }
 }
 
-/** A flow network with integer capacities: Dinic's algorithm on adjacency lists in typed arrays. */
+/**
+ * A flow network with integer capacities (and costs, when made `withCosts`) on adjacency lists in
+ * typed arrays: Dinic's algorithm for maximum flow, successive shortest paths for min-cost flow.
+ */
 class FlowNetwork {
   readonly #head: Int32Array;
   readonly #next: Int32Array;
   readonly #to: Int32Array;
   readonly #cap: Float64Array;
+  readonly #cost: Float64Array;
   #edges = 0;
 
-  constructor(nodes: number, edges: number) {
+  constructor(nodes: number, edges: number, withCosts = false) {
     this.#head = new Int32Array(nodes).fill(-1);
     this.#next = new Int32Array(2 * edges);
     this.#to = new Int32Array(2 * edges);
     this.#cap = new Float64Array(2 * edges);
+    this.#cost = new Float64Array(withCosts ? 2 * edges : 0);
   }
 
   /** Adds an edge and its residual twin; returns the edge's index. */
-  add(from: number, to: number, capacity: number): number {
+  add(from: number, to: number, capacity: number, cost = 0): number {
     const e = this.#edges;
     this.#to[e] = to;
     this.#cap[e] = capacity;
@@ -443,12 +448,21 @@ class FlowNetwork {
     this.#cap[e + 1] = 0;
     this.#next[e + 1] = this.#head[to]!;
     this.#head[to] = e + 1;
+    if (this.#cost.length > 0) {
+      this.#cost[e] = cost;
+      this.#cost[e + 1] = -cost;
+    }
     this.#edges += 2;
     return e;
   }
 
   capacity(edge: number): number {
     return this.#cap[edge]!;
+  }
+
+  /** The flow an edge carries (its residual twin's capacity). */
+  flowOn(edge: number): number {
+    return this.#cap[edge ^ 1]!;
   }
 
   /** Sets the capacity of an edge that carries no flow yet. */
@@ -522,6 +536,64 @@ class FlowNetwork {
         current[u] = this.#next[current[u]!]!;
       }
     }
+  }
+
+  /** Sends as much flow as possible from s to t at the least cost. The network must be acyclic at first. */
+  minCostFlow(s: number, t: number): void {
+    const n = this.#head.length;
+    const potential = this.#acyclicDistances(s);
+    const dist = new Float64Array(n);
+    const via = new Int32Array(n);
+    for (;;) {
+      dist.fill(Infinity);
+      via.fill(-1);
+      dist[s] = 0;
+      const heap = new MinHeap();
+      heap.push(0, s);
+      while (heap.size > 0) {
+        const [d, u] = heap.pop();
+        if (d > dist[u]!) continue;
+        for (let e = this.#head[u]!; e !== -1; e = this.#next[e]!) {
+          if (this.#cap[e]! <= 0) continue;
+          const v = this.#to[e]!;
+          const nd = d + this.#cost[e]! + potential[u]! - potential[v]!;
+          if (nd < dist[v]!) {
+            dist[v] = nd;
+            via[v] = e;
+            heap.push(nd, v);
+          }
+        }
+      }
+      if (dist[t] === Infinity) return;
+      for (let v = 0; v < n; v++) if (dist[v] !== Infinity) potential[v]! += dist[v]!;
+      let push = Infinity;
+      for (let v = t; v !== s; v = this.#to[via[v]! ^ 1]!) push = Math.min(push, this.#cap[via[v]!]!);
+      for (let v = t; v !== s; v = this.#to[via[v]! ^ 1]!) {
+        this.#cap[via[v]!]! -= push;
+        this.#cap[via[v]! ^ 1]! += push;
+      }
+    }
+  }
+
+  /** Shortest distances from s over edges with capacity, by relaxation in topological order. */
+  #acyclicDistances(s: number): Float64Array {
+    const n = this.#head.length;
+    const indegree = new Int32Array(n);
+    for (let e = 0; e < this.#edges; e += 2) if (this.#cap[e]! > 0) indegree[this.#to[e]!]!++;
+    const dist = new Float64Array(n).fill(Infinity);
+    dist[s] = 0;
+    const queue = [...Array(n).keys()].filter((v) => indegree[v] === 0);
+    for (let q = 0; q < queue.length; q++) {
+      const u = queue[q]!;
+      for (let e = this.#head[u]!; e !== -1; e = this.#next[e]!) {
+        if ((e & 1) === 1 || this.#cap[e]! <= 0) continue;
+        const v = this.#to[e]!;
+        if (dist[u]! + this.#cost[e]! < dist[v]!) dist[v] = dist[u]! + this.#cost[e]!;
+        if (--indegree[v]! === 0) queue.push(v);
+      }
+    }
+    for (let v = 0; v < n; v++) if (dist[v] === Infinity) dist[v] = 0;
+    return dist;
   }
 }
 
@@ -692,7 +764,7 @@ function exactExtras(quotas: Quotas, lists: readonly PlannerTaskList[], over: Ov
   const nodes = 2 + lists.length + m;
   const S = 0;
   const T = 1;
-  const net = new CostNetwork(nodes, lists.length + pairs + 2 * m);
+  const net = new FlowNetwork(nodes, lists.length + pairs + 2 * m, true);
   const isOver = new Set<number>();
   for (let l = 0; l < lists.length; l++) {
     for (let k = over.start[l]!; k < over.start[l + 1]!; k++) isOver.add(l * m + over.member[k]!);
@@ -724,105 +796,6 @@ function exactExtras(quotas: Quotas, lists: readonly PlannerTaskList[], over: Ov
   }
   start[lists.length] = at;
   return { start, member };
-}
-
-/** A flow network with costs: successive shortest paths, Dijkstra on reduced costs (Johnson potentials). */
-class CostNetwork {
-  readonly #head: Int32Array;
-  readonly #next: Int32Array;
-  readonly #to: Int32Array;
-  readonly #cap: Float64Array;
-  readonly #cost: Float64Array;
-  readonly #initial: Float64Array;
-  #edges = 0;
-
-  constructor(nodes: number, edges: number) {
-    this.#head = new Int32Array(nodes).fill(-1);
-    this.#next = new Int32Array(2 * edges);
-    this.#to = new Int32Array(2 * edges);
-    this.#cap = new Float64Array(2 * edges);
-    this.#cost = new Float64Array(2 * edges);
-    this.#initial = new Float64Array(2 * edges);
-  }
-
-  add(from: number, to: number, capacity: number, cost: number): number {
-    const e = this.#edges;
-    for (const [k, a, b, c, w] of [
-      [e, from, to, capacity, cost],
-      [e + 1, to, from, 0, -cost],
-    ] as const) {
-      this.#to[k] = b;
-      this.#cap[k] = c;
-      this.#initial[k] = c;
-      this.#cost[k] = w;
-      this.#next[k] = this.#head[a]!;
-      this.#head[a] = k;
-    }
-    this.#edges += 2;
-    return e;
-  }
-
-  flowOn(edge: number): number {
-    return this.#initial[edge]! - this.#cap[edge]!;
-  }
-
-  /** Sends as much flow as possible from s to t at the least cost. The network must be acyclic at first. */
-  minCostFlow(s: number, t: number): void {
-    const n = this.#head.length;
-    const potential = this.#acyclicDistances(s);
-    const dist = new Float64Array(n);
-    const via = new Int32Array(n);
-    for (;;) {
-      dist.fill(Infinity);
-      via.fill(-1);
-      dist[s] = 0;
-      const heap = new MinHeap();
-      heap.push(0, s);
-      while (heap.size > 0) {
-        const [d, u] = heap.pop();
-        if (d > dist[u]!) continue;
-        for (let e = this.#head[u]!; e !== -1; e = this.#next[e]!) {
-          if (this.#cap[e]! <= 0) continue;
-          const v = this.#to[e]!;
-          const nd = d + this.#cost[e]! + potential[u]! - potential[v]!;
-          if (nd < dist[v]!) {
-            dist[v] = nd;
-            via[v] = e;
-            heap.push(nd, v);
-          }
-        }
-      }
-      if (dist[t] === Infinity) return;
-      for (let v = 0; v < n; v++) if (dist[v] !== Infinity) potential[v]! += dist[v]!;
-      let push = Infinity;
-      for (let v = t; v !== s; v = this.#to[via[v]! ^ 1]!) push = Math.min(push, this.#cap[via[v]!]!);
-      for (let v = t; v !== s; v = this.#to[via[v]! ^ 1]!) {
-        this.#cap[via[v]!]! -= push;
-        this.#cap[via[v]! ^ 1]! += push;
-      }
-    }
-  }
-
-  /** Shortest distances from s over edges with capacity, by relaxation in topological order. */
-  #acyclicDistances(s: number): Float64Array {
-    const n = this.#head.length;
-    const indegree = new Int32Array(n);
-    for (let e = 0; e < this.#edges; e += 2) if (this.#cap[e]! > 0) indegree[this.#to[e]!]!++;
-    const dist = new Float64Array(n).fill(Infinity);
-    dist[s] = 0;
-    const queue = [...Array(n).keys()].filter((v) => indegree[v] === 0);
-    for (let q = 0; q < queue.length; q++) {
-      const u = queue[q]!;
-      for (let e = this.#head[u]!; e !== -1; e = this.#next[e]!) {
-        if ((e & 1) === 1 || this.#cap[e]! <= 0) continue;
-        const v = this.#to[e]!;
-        if (dist[u]! + this.#cost[e]! < dist[v]!) dist[v] = dist[u]! + this.#cost[e]!;
-        if (--indegree[v]! === 0) queue.push(v);
-      }
-    }
-    for (let v = 0; v < n; v++) if (dist[v] === Infinity) dist[v] = 0;
-    return dist;
-  }
 }
 
 /** A binary min-heap of (key, value) pairs. */
