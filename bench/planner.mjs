@@ -1,13 +1,16 @@
 // Planner scale: time and memory of one plan for a large cluster (default 10,000 task lists x 100
 // partitions = 1M partitions over 1,000 members), in three situations: the first assignment of an
 // empty table, a steady (balanced) table, and the round after one member joins.
-//   pnpm --filter @helix/bench planner   (HELIX_BENCH_LISTS, HELIX_BENCH_PARTITIONS, HELIX_BENCH_MEMBERS)
+//   pnpm --filter @helix/bench planner
+//   (HELIX_BENCH_LISTS, HELIX_BENCH_PARTITIONS, HELIX_BENCH_MEMBERS; HELIX_BENCH_WEIGHTED=1 gives
+//   members weights 1, 2 and 3 in turn)
 import { planAllocation } from "@helix/coordinator";
 
 const LISTS = Number(process.env.HELIX_BENCH_LISTS ?? 10_000);
 const PARTITIONS = Number(process.env.HELIX_BENCH_PARTITIONS ?? 100);
 const MEMBERS = Number(process.env.HELIX_BENCH_MEMBERS ?? 1000);
 const RUNS = Number(process.env.HELIX_BENCH_RUNS ?? 3);
+const WEIGHTED = process.env.HELIX_BENCH_WEIGHTED === "1";
 
 const mb = (bytes) => (bytes / 1024 / 1024).toFixed(0);
 const gc = () => globalThis.gc?.();
@@ -18,7 +21,7 @@ if (globalThis.gc === undefined) {
 
 const members = Array.from({ length: MEMBERS }, (_, i) => ({
   nodeId: `member-${String(i).padStart(4, "0")}`,
-  weight: 1,
+  weight: WEIGHTED ? 1 + (i % 3) : 1,
   live: true,
   sinceExpiryMs: -1,
 }));
@@ -74,7 +77,10 @@ function measure(label, input) {
 const table = emptyTable();
 gc();
 const inputHeap = process.memoryUsage().heapUsed;
-console.log(`planner: ${LISTS} task lists x ${PARTITIONS} partitions = ${LISTS * PARTITIONS} partitions, ${MEMBERS} members, best of ${RUNS}`);
+console.log(
+  `planner: ${LISTS} task lists x ${PARTITIONS} partitions = ${LISTS * PARTITIONS} partitions, ${MEMBERS} members` +
+    `${WEIGHTED ? " (weights 1, 2, 3)" : ""}, best of ${RUNS}`,
+);
 console.log(`input (the ownership table as plain objects): ${mb(inputHeap)} MB of heap\n`);
 console.log("| situation | best s | median s | heap kept by the plan MB | assigns | releases |");
 console.log("| --- | ---: | ---: | ---: | ---: | ---: |");
