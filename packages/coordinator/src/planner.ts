@@ -312,9 +312,9 @@ interface FlowChoice {
 /**
  * Decides, as a maximum flow, which members get an extra: source -> task list (its extras) ->
  * member -> sink (lo) or -> pool -> sink (hi - lo each, `pool` in all). Task lists reach members
- * through over-edges, where a unit of flow is a partition that stays. `enableNeedy()` then opens
- * every other eligible pair of the `needy` members, so that they can reach their bounds in
- * distinct task lists, and augments further.
+ * through over-edges, where a unit of flow is a partition that stays, and through every other
+ * eligible pair of the `needy` members, so that they can reach their bounds in distinct task lists:
+ * open from the start, or opened by `enableNeedy()` once the flow over over-edges is maximal.
  */
 class ExtrasFlow {
   readonly #quotas: Quotas;
@@ -326,7 +326,7 @@ class ExtrasFlow {
   readonly #needyEdge: Int32Array;
   readonly #poolEdge: number;
 
-  constructor(quotas: Quotas, lists: readonly PlannerTaskList[], over: OverEdges, needy: readonly number[]) {
+  constructor(quotas: Quotas, lists: readonly PlannerTaskList[], over: OverEdges, needy: readonly number[], openNeedy: boolean) {
     this.#quotas = quotas;
     this.#lists = lists;
     this.#over = over;
@@ -352,7 +352,7 @@ class ExtrasFlow {
     }
     this.#needyEdge = new Int32Array(this.#needyPairs.length / 2);
     for (let k = 0; k < this.#needyEdge.length; k++) {
-      this.#needyEdge[k] = flow.add(listNode(this.#needyPairs[2 * k]!), memberNode(this.#needyPairs[2 * k + 1]!), 0);
+      this.#needyEdge[k] = flow.add(listNode(this.#needyPairs[2 * k]!), memberNode(this.#needyPairs[2 * k + 1]!), openNeedy ? 1 : 0);
     }
     const loEdge = new Int32Array(m);
     const hiEdge = new Int32Array(m);
@@ -680,13 +680,17 @@ interface ExtraSets {
 }
 
 /**
- * Decides every task list's extras, trying the cheap ways first:
- * 1. a flow over over-edges only, then each task list completed greedily by need. When that meets
- *    every member's bounds it is optimal: the flow's value bounds what can stay from above.
- * 2. when a member could not reach its bounds in distinct task lists, the flow again with every
- *    eligible pair of the members short of over-edges; optimal when it keeps as many as step 1.
- * 3. an exact min-cost flow over every (task list, member) pair, for clusters up to
- *    {@link EXACT_PAIR_LIMIT} pairs; larger ones keep step 2's balanced result.
+ * Decides every task list's extras, trying the cheap ways first. A choice is optimal when it
+ * meets every member's bounds and keeps as many extras in place as an upper bound allows: the
+ * maximum flow over over-edges alone, or, cheaper, the smaller of two cuts of that flow.
+ * 1. When every member has over-edges enough to reach its upper bound, a flow over over-edges,
+ *    each task list then completed greedily by need (optimal when the completion is valid).
+ * 2. Otherwise the members short of over-edges also get every other eligible pair, so that they
+ *    reach their bounds in distinct task lists, in the same flow; optimal when it keeps as many as
+ *    the cut bound. If not, the flow over over-edges alone settles the bound (1), and the pairs are
+ *    opened on top of it.
+ * 3. An exact min-cost flow over every (task list, member) pair, for clusters up to
+ *    {@link EXACT_PAIR_LIMIT} pairs; larger ones keep the best balanced result found.
  */
 function assignExtras(quotas: Quotas, lists: readonly PlannerTaskList[]): ExtraSets {
   const over = findOverEdges(quotas, lists);
@@ -695,11 +699,20 @@ function assignExtras(quotas: Quotas, lists: readonly PlannerTaskList[]): ExtraS
   for (const i of over.member) overCount[i]!++;
   const short = [...Array(m).keys()].filter((i) => overCount[i]! < quotas.hi[i]!);
   const needy = short.length * lists.length <= EXACT_PAIR_LIMIT ? short : [];
-  const flow = new ExtrasFlow(quotas, lists, over, needy);
+  let best: ExtraSets | null = null;
+
+  if (needy.length > 0) {
+    const together = new ExtrasFlow(quotas, lists, over, needy, true);
+    const choice = together.choice();
+    const completed = complete(quotas, lists, choice);
+    if (completed.valid && choice.kept === cutBound(quotas, lists, over, overCount)) return completed.sets;
+    if (completed.valid) best = completed.sets;
+  }
+  const flow = new ExtrasFlow(quotas, lists, over, needy, false);
   const first = flow.choice();
   const completed = complete(quotas, lists, first);
   if (completed.valid) return completed.sets;
-  let best = completed.sets;
+  best ??= completed.sets;
   if (flow.hasNeedy) {
     flow.enableNeedy();
     const second = flow.choice();
@@ -708,6 +721,23 @@ function assignExtras(quotas: Quotas, lists: readonly PlannerTaskList[]): ExtraS
     if (recompleted.valid) best = recompleted.sets;
   }
   return exactExtras(quotas, lists, over) ?? best;
+}
+
+/**
+ * An upper bound on how many extras can stay in place: the smaller of the cut around the task
+ * lists (each keeps at most its extras, and only where it has over-edges) and the cut around the
+ * members (each keeps at most its over-edges, up to its lower bound plus what the pool allows).
+ */
+function cutBound(quotas: Quotas, lists: readonly PlannerTaskList[], over: OverEdges, overCount: Int32Array): number {
+  let listSide = 0;
+  for (let l = 0; l < lists.length; l++) listSide += Math.min(quotas.extras[l]!, over.start[l + 1]! - over.start[l]!);
+  let base = 0;
+  let above = 0;
+  for (let i = 0; i < overCount.length; i++) {
+    base += Math.min(overCount[i]!, quotas.lo[i]!);
+    above += Math.max(0, Math.min(overCount[i]!, quotas.hi[i]!) - quotas.lo[i]!);
+  }
+  return Math.min(listSide, base + Math.min(quotas.pool, above));
 }
 
 /** Completes a flow's choice greedily; `valid` when every task list and member ends within bounds. */
