@@ -1,12 +1,26 @@
-import { testServerUrl, withServer } from "@helix/testing";
+import { writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join as joinPath } from "node:path";
 
-import { main, type Output } from "../src";
+import { createCatalog, join, type Member } from "@helix/coordinator";
 
-function capture(): Output & { lines: string[]; errors: string[] } {
-  const lines: string[] = [];
-  const errors: string[] = [];
-  return { lines, errors, out: (l) => lines.push(l), err: (l) => errors.push(l) };
-}
+import { main } from "../src";
+import { capture, migratedDatabase, testServerUrl, withServer, type Fixture } from "./helpers";
+
+let fx: Fixture;
+const members: Member[] = [];
+
+beforeAll(async () => {
+  fx = await migratedDatabase();
+});
+
+afterEach(async () => {
+  await Promise.all(members.splice(0).map((m) => m.leave()));
+});
+
+afterAll(async () => {
+  await fx.close();
+});
 
 test("migrate creates a missing database, applies the schema, and is a no-op the second time", async () => {
   const url = new URL(testServerUrl());
@@ -33,16 +47,102 @@ test("failures exit 1 with the error code and without the password", async () =>
   expect(out.errors.join("\n")).not.toContain("hunter2");
 
   const bad = capture();
-  expect(await main(["migrate", "--url", "mysql://root:hunter2@127.0.0.1:3306/"], {}, bad)).toBe(1);
+  expect(await main(["migrate", "--url", "mysql://root:hunter2@127.0.0.1:3306/"], {}, bad)).toBe(2);
   expect(bad.errors.join("\n")).toMatch(/database: is required.*\[HELIX_INVALID_ARGUMENT\]/);
   expect(bad.errors.join("\n")).not.toContain("hunter2");
 });
 
-test("unknown commands fail and --help succeeds", async () => {
+test("unknown commands fail with 2; --help names every command and variable", async () => {
   const out = capture();
-  expect(await main(["bogus"], {}, out)).toBe(1);
+  expect(await main(["bogus"], {}, out)).toBe(2);
   expect(out.errors.join("\n")).toMatch(/unknown command 'bogus'/);
   const help = capture();
   expect(await main(["--help"], {}, help)).toBe(0);
-  expect(help.lines.join("\n")).toMatch(/migrate \[options\]/);
+  for (const command of ["serve", "migrate", "tasklist", "nodes", "status", "plan", "demo"]) expect(help.text()).toContain(command);
+  expect(help.text()).toContain("HELIX_ADMIN_TOKEN");
+  const sub = capture();
+  expect(await main(["tasklist", "put", "--help"], {}, sub)).toBe(0);
+  expect(sub.text()).toMatch(/<domain> <taskList> <partitions>/);
 });
+
+test("bad configuration names the variable and where it came from, and never prints the password", async () => {
+  const port = capture();
+  expect(await main(["status"], { HELIX_HTTP_PORT: "eighty" }, port)).toBe(2);
+  expect(port.errors.join("\n")).toMatch(/^helix: HELIX_HTTP_PORT \(from the environment\): must be a whole number from 0 to 65535 \(got "eighty"\) \[HELIX_INVALID_CONFIG\]$/);
+
+  const url = capture();
+  expect(await main(["status"], { HELIX_MYSQL_URL: "postgres://root:hunter2@db/x" }, url)).toBe(2);
+  expect(url.text()).toMatch(/HELIX_MYSQL_URL \(from the environment\): url: must start with mysql:\/\//);
+  expect(url.text()).not.toContain("hunter2");
+
+  const file = joinPath(tmpdir(), `helix-${process.pid}.env`);
+  writeFileSync(file, "# service settings\nHELIX_CLUSTERS=a,b\nHELIX_LOG_LVL=debug\n");
+  const typo = capture();
+  expect(await main(["--config", file, "status"], {}, typo)).toBe(2);
+  expect(typo.text()).toContain(`HELIX_LOG_LVL (from ${file}:3): unknown variable`);
+
+  writeFileSync(file, "HELIX_LEASE_TTL_MS=50\n");
+  const range = capture();
+  expect(await main(["plan"], { HELIX_CONFIG_FILE: file }, range)).toBe(2);
+  expect(range.text()).toContain(`HELIX_LEASE_TTL_MS (from ${file}:1): must be at least 100`);
+});
+
+test("tasklist, nodes, plan and status work against the database", async () => {
+  const env = { HELIX_MYSQL_URL: fx.db.url, HELIX_CLUSTERS: "shop" };
+  const run = async (...argv: string[]): Promise<string> => {
+    const out = capture();
+    const code = await main(argv, env, out);
+    if (code !== 0) throw new Error(`helix ${argv.join(" ")} exited ${code}: ${out.text()}`);
+    return out.text();
+  };
+  expect(await run("tasklist", "put", "sales", "orders", "4", "--metadata", '{"team":"checkout"}')).toBe("shop: sales/orders created (4 partitions)");
+  expect(await run("tasklist", "put", "sales", "refunds", "2")).toBe("shop: sales/refunds created (2 partitions)");
+  expect(await run("tasklist", "put", "sales", "orders", "4", "--metadata", '{"team":"checkout"}')).toBe("shop: sales/orders unchanged (4 partitions)");
+  expect(await run("tasklist", "ls")).toBe('sales/orders  4 partition(s)  {"team":"checkout"}\nsales/refunds  2 partition(s)  {}');
+  expect(JSON.parse(await run("tasklist", "ls", "--json"))).toHaveLength(2);
+
+  members.push(await join(fx.pool, { cluster: "shop", nodeId: "m1", sweepIntervalMs: 0 }));
+  expect(await run("nodes", "ls")).toMatch(/^m1 {2}live {2}weight 1 {2}last heartbeat \S+ {2}\{\}$/);
+
+  const plan = await run("plan", "--cluster", "shop");
+  expect(plan.split("\n")[0]).toBe("cluster shop: the next round would make 6 transition(s); 0 hand-off(s) would be pending");
+  expect(plan).toContain("  give sales/orders#0 to m1 (unassigned)");
+
+  const status = await run("status");
+  expect(status).toContain("cluster shop: no leader, 1 live member(s), 6 partition(s), 0 pending hand-off(s)");
+  expect(status).toMatch(/ {2}A m1 {2}live {2}weight 1 {2}0 partition\(s\)/);
+  expect(status).toContain("  sales/orders (4)   ....");
+  expect(JSON.parse(await run("status", "--json"))).toMatchObject({ cluster: "shop", partitions: 6 });
+
+  expect(await run("tasklist", "rm", "sales", "refunds")).toBe("shop: sales/refunds removed");
+  await using catalog = await createCatalog(fx.pool, { cluster: "shop" });
+  expect((await catalog.listTaskLists()).map((l) => l.taskList)).toEqual(["orders"]);
+
+  const bad = capture();
+  expect(await main(["tasklist", "put", "sales", "orders", "0"], env, bad)).toBe(2);
+  expect(bad.text()).toMatch(/partitions: must be a positive integer from 1 to 10000 \(got 0\) \[HELIX_INVALID_ARGUMENT\]/);
+  const unknown = capture();
+  expect(await main(["tasklist", "rm", "sales", "nothing"], env, unknown)).toBe(1);
+  expect(unknown.text()).toMatch(/\[HELIX_UNKNOWN_TASK_LIST\]/);
+  const metadata = capture();
+  expect(await main(["tasklist", "put", "sales", "orders", "3", "--metadata", "{oops"], env, metadata)).toBe(2);
+  expect(metadata.text()).toContain("--metadata: must be a JSON object");
+});
+
+test("demo: worker processes come and go and the ownership table is printed as it changes", async () => {
+  const out = capture();
+  const code = await main(["demo", "--cluster", "demo-test", "--workers", "2", "--interval", "2", "--seconds", "9"], {
+    HELIX_MYSQL_URL: fx.db.url,
+    HELIX_HTTP_PORT: "0",
+  }, out);
+  expect(code).toBe(0);
+  const text = out.text();
+  expect(text).toMatch(/^status page: http:\/\/127\.0\.0\.1:\d+/);
+  expect(text).toContain("+ worker-1 joins");
+  expect(text).toContain("+ worker-2 joins");
+  // A change beyond the first two workers happened and its table was printed.
+  expect(text).toMatch(/\+ worker-3 joins|- worker-\d leaves gracefully|x worker-\d crashes/);
+  expect(text).toMatch(/cluster demo-test: leader \S+ \(epoch \d+\), \d live member\(s\), 26 partition\(s\)/);
+  expect(text).toMatch(/ {2}shop\/orders \(12\) {3}[A-Z~]{12}/);
+  expect(out.lines.at(-1)).toBe("stopping the demo");
+}, 30_000);

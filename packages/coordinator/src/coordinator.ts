@@ -2,14 +2,18 @@ import { EventEmitter } from "node:events";
 
 import {
   assertMigrated,
+  checkInteger,
+  checkText,
   ClosedError,
   coordinatorQueries as cq,
   isHelixError,
+  MAX_NAME_LENGTH,
   openDatabase,
   runStatement,
   TransitionKind,
   type ConnectionSource,
   type DatabaseSource,
+  type QueryClient,
 } from "@helix/db";
 import { createLocker, type Lease, type Locker } from "@helix/lock";
 
@@ -75,6 +79,8 @@ export interface CoordinatorEvents {
   "coordinator:state": [change: { from: CoordinatorState; to: CoordinatorState }];
   /** This coordinator took the leadership lease. */
   "leader:elected": [info: { epoch: number }];
+  /** A renewal of the leadership lease could not reach the database; the lease holds until its deadline. */
+  "leader:renew-failed": [error: Error];
   /** This coordinator lost the lease it led with (expired, refused, or fenced out); it follows again. */
   "leader:lost": [info: { epoch: number; error: Error }];
   /** A round finished. */
@@ -101,6 +107,8 @@ export interface CoordinatorStats {
   readonly releasesRequested: number;
   /** Rounds whose writes were refused because the lease was no longer this coordinator's. */
   readonly fencedOut: number;
+  /** Renewals of the leadership lease that could not reach the database. */
+  readonly leaseRenewFailures: number;
   /** Hand-offs waiting for confirmation after the last round. */
   readonly pendingHandoffs: number;
   /** Live members and catalog partitions as of the last round. */
@@ -132,6 +140,57 @@ const kindNames: Record<number, TransitionRecord["kind"]> = {
   [TransitionKind.Forced]: "forced",
   [TransitionKind.ReleaseRequested]: "release-requested",
 };
+
+/** A plan with the snapshot it was made from. */
+export type DryRun = Plan & { readonly snapshot: ClusterSnapshot };
+
+function planFor(snapshot: ClusterSnapshot, options: ResolvedCoordinatorOptions): Plan {
+  return planAllocation({
+    members: snapshot.members,
+    taskLists: snapshot.taskLists,
+    options: {
+      forceReleaseAfterMs: options.forceReleaseAfterMs,
+      reassignDelayMs: options.reassignDelayMs,
+      maxMovesPerTaskList: options.maxMovesPerTaskList,
+      maxMovesPerMember: options.maxMovesPerMember,
+    },
+  });
+}
+
+/**
+ * What the next round of a cluster would do, without writing anything and without taking part in
+ * the election: reads the cluster in one snapshot and runs the planner with the coordinator
+ * options given (their defaults otherwise). For command lines and dashboards; a running
+ * coordinator offers the same as `plan()`.
+ * @throws `InvalidArgumentError` for bad options.
+ */
+export async function planNextRound(client: ConnectionSource, options: CoordinatorOptions | ResolvedCoordinatorOptions): Promise<DryRun> {
+  const resolved = resolveCoordinatorOptions(options);
+  const snapshot = await readSnapshot(client, resolved.cluster);
+  return { ...planFor(snapshot, resolved), snapshot };
+}
+
+/**
+ * The most recent transitions of a cluster, newest first, from the audit trail; for readers that
+ * run no coordinator (a status page, a command line).
+ * @param limit - how many, 1 to 10,000. @default 100
+ */
+export async function readHistory(client: QueryClient, cluster: string, options: { limit?: number } = {}): Promise<TransitionRecord[]> {
+  const limit = checkInteger("limit", options.limit ?? 100, 1, 10_000);
+  const rows = await cq.listTransitions(client, { cluster: checkText("cluster", cluster, MAX_NAME_LENGTH), limit });
+  return rows.map((r) => ({
+    id: r.id,
+    at: r.createdAt,
+    epoch: r.epoch,
+    kind: kindNames[r.kind] ?? "assigned",
+    domain: r.domain,
+    taskList: r.taskList,
+    partition: r.partitionId,
+    from: r.fromNodeId,
+    to: r.toNodeId,
+    generation: r.generation,
+  }));
+}
 
 /**
  * One cluster's coordinator. Every coordinator of a cluster competes for one leadership lease; the
@@ -169,6 +228,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Asyn
     assigned: number;
     releasesRequested: number;
     fencedOut: number;
+    leaseRenewFailures: number;
     pendingHandoffs: number;
     members: number;
     partitions: number;
@@ -181,6 +241,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Asyn
     assigned: 0,
     releasesRequested: 0,
     fencedOut: 0,
+    leaseRenewFailures: 0,
     pendingHandoffs: 0,
     members: 0,
     partitions: 0,
@@ -228,29 +289,15 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Asyn
    * What the next round would do, without writing anything: reads the cluster and runs the
    * planner. Works on a standby too.
    */
-  async plan(): Promise<Plan & { readonly snapshot: ClusterSnapshot }> {
+  async plan(): Promise<DryRun> {
     if (this.#state === "stopped") throw new ClosedError("coordinator");
-    const snapshot = await runStatement(this.#server, () => readSnapshot(this.#source, this.cluster));
-    return { ...this.#planFor(snapshot), snapshot };
+    return runStatement(this.#server, () => planNextRound(this.#source, this.options));
   }
 
   /** The most recent transitions of the cluster, newest first, from the audit trail. */
   async history(options: { limit?: number } = {}): Promise<TransitionRecord[]> {
     if (this.#state === "stopped") throw new ClosedError("coordinator");
-    const limit = options.limit ?? 100;
-    const rows = await runStatement(this.#server, () => cq.listTransitions(this.#source, { cluster: this.cluster, limit }));
-    return rows.map((r) => ({
-      id: r.id,
-      at: r.createdAt,
-      epoch: r.epoch,
-      kind: kindNames[r.kind] ?? "assigned",
-      domain: r.domain,
-      taskList: r.taskList,
-      partition: r.partitionId,
-      from: r.fromNodeId,
-      to: r.toNodeId,
-      generation: r.generation,
-    }));
+    return runStatement(this.#server, () => readHistory(this.#source, this.cluster, options));
   }
 
   /**
@@ -315,6 +362,10 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Asyn
     this.#seen = null;
     this.#stats.elections++;
     lease.signal.addEventListener("abort", () => this.#onLeaseEnded(lease), { once: true });
+    lease.on("lease:renew-failed", (error) => {
+      this.#stats.leaseRenewFailures++;
+      this.emit("leader:renew-failed", error);
+    });
     this.#setState("leading");
     this.emit("leader:elected", { epoch: lease.epoch });
     this.#trigger("elected");
@@ -397,7 +448,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Asyn
       const snapshot = await runStatement(this.#server, () => readSnapshot(this.#source, this.cluster));
       const markedInactive =
         snapshot.expiredMembers > 0 ? await runStatement(this.#server, () => sweepExpiredMembers(context)) : 0;
-      const plan = this.#planFor(snapshot);
+      const plan = planFor(snapshot, this.options);
       let batches = 0;
       const pruned =
         snapshot.retiring.length > 0
@@ -452,19 +503,6 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Asyn
       this.#stats.roundErrors++;
       if (this.#state === "leading") this.emit("round:error", error as Error);
     }
-  }
-
-  #planFor(snapshot: ClusterSnapshot): Plan {
-    return planAllocation({
-      members: snapshot.members,
-      taskLists: snapshot.taskLists,
-      options: {
-        forceReleaseAfterMs: this.options.forceReleaseAfterMs,
-        reassignDelayMs: this.options.reassignDelayMs,
-        maxMovesPerTaskList: this.options.maxMovesPerTaskList,
-        maxMovesPerMember: this.options.maxMovesPerMember,
-      },
-    });
   }
 
   /**

@@ -8,6 +8,9 @@
 export {
   Coordinator,
   createCoordinator,
+  planNextRound,
+  readHistory,
+  type DryRun,
   type CoordinatorEvents,
   type CoordinatorState,
   type CoordinatorStats,

@@ -30,9 +30,9 @@ export interface CoordinatorOptions {
    * comes back (its share is kept free meanwhile). 0 reassigns them at once. @default 0
    */
   reassignDelayMs?: number;
-  /** Most release requests one round makes per task list. @default unlimited */
+  /** Most release requests one round makes per task list (`Infinity`: no limit). @default Infinity */
   maxMovesPerTaskList?: number;
-  /** Most release requests one round makes from, and to, any one member. @default unlimited */
+  /** Most release requests one round makes from, and to, any one member (`Infinity`: no limit). @default Infinity */
   maxMovesPerMember?: number;
   /** Most transitions written in one fenced transaction. @default 500 */
   batchSize?: number;
@@ -66,7 +66,7 @@ export function resolveCoordinatorOptions(options: CoordinatorOptions): Resolved
   if (typeof options !== "object" || options === null) throw new InvalidArgumentError("options", "must be an object");
   const leaseTtlMs = ms("leaseTtlMs", options.leaseTtlMs ?? 5000, 100, 3_600_000);
   const limit = (name: string, value: unknown): number =>
-    value === undefined ? Infinity : checkInteger(name, value, 1, 1_000_000_000);
+    value === undefined || value === Infinity ? Infinity : checkInteger(name, value, 1, 1_000_000_000);
   return Object.freeze({
     cluster: checkText("cluster", options.cluster, MAX_NAME_LENGTH),
     id: checkText("id", options.id ?? `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`, MAX_OWNER_LENGTH),

@@ -156,6 +156,7 @@ describe("election", () => {
     const cutAt = performance.now();
     faulty.cut = true;
     await lost;
+    expect(c.stats().leaseRenewFailures).toBeGreaterThan(0);
     // Its deadline is at most the TTL after the cut (its last renewal came before); allow the
     // deadline timer some event-loop slack.
     expect(performance.now() - cutAt).toBeLessThan(600 + 100);

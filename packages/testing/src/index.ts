@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
+import { connect, createServer, type AddressInfo, type Server, type Socket } from "node:net";
 import { createInterface } from "node:readline";
 
 import { createConnection, type Pool } from "mysql2/promise";
@@ -212,5 +213,84 @@ export class FaultyPool {
     if (this.cut) throw Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:3306"), { code: "ECONNREFUSED" });
     const fault = this.injected.shift();
     if (fault !== undefined) throw Object.assign(new Error(`injected ${fault.code}`), fault);
+  }
+}
+
+/**
+ * A TCP proxy in front of the test server, for faults that a real network has: `pause()` stops
+ * forwarding in both directions (a partition: statements hang), `resume()` lets the data flow
+ * again, `drop()` cuts every open connection.
+ */
+export class TcpProxy {
+  readonly #server: Server;
+  readonly #pairs = new Set<[Socket, Socket]>();
+  #paused = false;
+
+  private constructor(server: Server) {
+    this.#server = server;
+  }
+
+  /** Starts a proxy on a free local port in front of `target`'s host and port. */
+  static async start(target: URL): Promise<TcpProxy> {
+    const proxy: TcpProxy = new TcpProxy(
+      createServer((client) => {
+        const upstream = connect(Number(target.port || 3306), target.hostname);
+        const pair: [typeof client, typeof upstream] = [client, upstream];
+        proxy.#pairs.add(pair);
+        if (!proxy.#paused) TcpProxy.#flow(pair);
+        const end = (): void => {
+          proxy.#pairs.delete(pair);
+          client.destroy();
+          upstream.destroy();
+        };
+        client.on("error", end).on("close", end);
+        upstream.on("error", end).on("close", end);
+      }),
+    );
+    await new Promise<void>((resolve) => proxy.#server.listen(0, "127.0.0.1", resolve));
+    return proxy;
+  }
+
+  /** The port the proxy listens on. */
+  get port(): number {
+    return (this.#server.address() as AddressInfo).port;
+  }
+
+  /** `url` with its host and port replaced by the proxy's. */
+  url(url: string): string {
+    const through = new URL(url);
+    through.hostname = "127.0.0.1";
+    through.port = String(this.port);
+    return through.toString();
+  }
+
+  pause(): void {
+    this.#paused = true;
+    for (const [client, upstream] of this.#pairs) {
+      client.unpipe(upstream);
+      upstream.unpipe(client);
+      client.pause();
+      upstream.pause();
+    }
+  }
+
+  resume(): void {
+    this.#paused = false;
+    for (const pair of this.#pairs) TcpProxy.#flow(pair);
+  }
+
+  static #flow([client, upstream]: [Socket, Socket]): void {
+    client.pipe(upstream);
+    upstream.pipe(client);
+  }
+
+  drop(): void {
+    for (const pair of this.#pairs) for (const s of pair) s.destroy();
+    this.#pairs.clear();
+  }
+
+  async close(): Promise<void> {
+    this.drop();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
   }
 }

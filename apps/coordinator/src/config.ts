@@ -1,0 +1,192 @@
+import { readFileSync } from "node:fs";
+
+import { HelixError, MAX_NAME_LENGTH, resolveConnectionOptions } from "@helix/db";
+import { z } from "zod";
+
+/** The database URL used when HELIX_MYSQL_URL is not set: a local server, database `helix`. */
+export const DEFAULT_MYSQL_URL = "mysql://root@127.0.0.1:3306/helix";
+
+/** A configuration variable is missing, malformed or out of range. */
+export class ConfigError extends HelixError {
+  readonly code = "HELIX_INVALID_CONFIG";
+
+  /**
+   * @param variable - the variable's name, such as `HELIX_HTTP_PORT`
+   * @param source - where it came from: "the environment" or `file:line`
+   */
+  constructor(
+    readonly variable: string,
+    readonly source: string,
+    message: string,
+  ) {
+    super(`${variable} (from ${source}): ${message}`);
+  }
+}
+
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+
+const integer = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^-?\d+$/, { error: `must be a whole number from ${min} to ${max}` })
+    .transform(Number)
+    .pipe(z.number().min(min, { error: `must be at least ${min}` }).max(max, { error: `must be at most ${max}` }));
+
+const name = z
+  .string()
+  .trim()
+  .min(1)
+  .max(MAX_NAME_LENGTH)
+  // eslint-disable-next-line no-control-regex
+  .regex(/^[^\u0000-\u001f\u007f]+$/);
+
+/**
+ * Every variable the service reads, with its default and rule. The reference table in the README
+ * lists the same; `helix serve --help` prints it.
+ */
+export const variables = {
+  HELIX_MYSQL_URL: {
+    description: "MySQL URL: mysql://user:password@host:port/database (?connectionLimit=&connectTimeoutMs=)",
+    default: DEFAULT_MYSQL_URL,
+    schema: z.string().superRefine((url, ctx) => {
+      try {
+        resolveConnectionOptions(url);
+      } catch (error) {
+        // resolveConnectionOptions never puts the password in its messages.
+        ctx.addIssue({ code: "custom", message: (error as Error).message });
+      }
+    }),
+  },
+  HELIX_CLUSTERS: {
+    description: "clusters to coordinate, comma-separated",
+    default: "default",
+    schema: z
+      .string()
+      .transform((s) => s.split(",").map((c) => c.trim()))
+      .pipe(z.array(name, { error: "each cluster name must be 1 to 128 characters without control characters" }).min(1)),
+  },
+  HELIX_HTTP_HOST: { description: "address the HTTP server binds", default: "127.0.0.1", schema: z.string().trim().min(1) },
+  HELIX_HTTP_PORT: { description: "HTTP port (0: any free port)", default: "7400", schema: integer(0, 65_535) },
+  HELIX_ADMIN_TOKEN: {
+    description: "bearer token for HTTP endpoints that change state; unset disables them",
+    default: "",
+    schema: z.string().refine((t) => t === "" || t.length >= 16, { error: "must be at least 16 characters (or unset)" }),
+  },
+  HELIX_LOG_LEVEL: { description: `log level: ${LOG_LEVELS.join(", ")}`, default: "info", schema: z.enum(LOG_LEVELS) },
+  HELIX_AUTO_MIGRATE: {
+    description: "create the database if missing and apply migrations at start (true/false)",
+    default: "true",
+    schema: z.enum(["true", "false"]).transform((v) => v === "true"),
+  },
+  HELIX_LEASE_TTL_MS: { description: "leadership lease TTL", default: "5000", schema: integer(100, 3_600_000) },
+  HELIX_POLL_MS: { description: "how often the leader looks for changes", default: "200", schema: integer(1, 3_600_000) },
+  HELIX_FORCE_RELEASE_AFTER_MS: {
+    description: "an unconfirmed release is forced after this long",
+    default: "30000",
+    schema: integer(0, 86_400_000),
+  },
+  HELIX_REASSIGN_DELAY_MS: {
+    description: "how long a vanished member's partitions wait for it (0: reassign at once)",
+    default: "0",
+    schema: integer(0, 86_400_000),
+  },
+  HELIX_SHUTDOWN_TIMEOUT_MS: {
+    description: "longest a graceful shutdown may take before the process exits anyway",
+    default: "10000",
+    schema: integer(1, 600_000),
+  },
+} as const;
+
+type Variables = typeof variables;
+type Parsed = { [K in keyof Variables]: z.output<Variables[K]["schema"]> };
+
+/** The service's configuration, validated. `mysqlUrl` holds the password: never log it; log `server`. */
+export interface ServiceConfig {
+  readonly mysqlUrl: string;
+  readonly clusters: readonly string[];
+  readonly http: { readonly host: string; readonly port: number };
+  /** Null when state-changing HTTP endpoints are disabled. */
+  readonly adminToken: string | null;
+  readonly logLevel: (typeof LOG_LEVELS)[number];
+  readonly autoMigrate: boolean;
+  readonly coordinator: {
+    readonly leaseTtlMs: number;
+    readonly pollMs: number;
+    readonly forceReleaseAfterMs: number;
+    readonly reassignDelayMs: number;
+  };
+  readonly shutdownTimeoutMs: number;
+}
+
+/**
+ * Reads a configuration file of `NAME=value` lines (`#` starts a comment line). Only the variables
+ * of the reference table may appear.
+ * @returns each value with where it came from.
+ * @throws {@link ConfigError} naming the file and line.
+ */
+export function readConfigFile(path: string): Map<string, { value: string; source: string }> {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    throw new ConfigError("HELIX_CONFIG_FILE", "the command line", `cannot read ${path}: ${(error as Error).message}`);
+  }
+  const values = new Map<string, { value: string; source: string }>();
+  text.split(/\r?\n/).forEach((raw, index) => {
+    const line = raw.trim();
+    if (line === "" || line.startsWith("#")) return;
+    const source = `${path}:${index + 1}`;
+    const eq = line.indexOf("=");
+    const key = eq === -1 ? line : line.slice(0, eq).trim();
+    if (eq === -1) throw new ConfigError(key, source, "expected NAME=value");
+    if (!(key in variables)) {
+      throw new ConfigError(key, source, `unknown variable; known: ${Object.keys(variables).join(", ")}`);
+    }
+    values.set(key, { value: line.slice(eq + 1).trim(), source });
+  });
+  return values;
+}
+
+/**
+ * Builds the configuration from the environment, over an optional file (`HELIX_CONFIG_FILE`, or
+ * `file` when given); unset variables take their defaults, which suit a developer machine with a
+ * local MySQL. Reads nothing else.
+ * @throws {@link ConfigError} naming the first bad variable and where it came from. Messages never
+ *   contain the database password.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv, file?: string): ServiceConfig {
+  const path = file ?? (env.HELIX_CONFIG_FILE === undefined || env.HELIX_CONFIG_FILE === "" ? undefined : env.HELIX_CONFIG_FILE);
+  const given = path === undefined ? new Map<string, { value: string; source: string }>() : readConfigFile(path);
+  for (const key of Object.keys(variables)) {
+    const value = env[key];
+    if (value !== undefined) given.set(key, { value, source: "the environment" });
+  }
+  const parsed: Record<string, unknown> = {};
+  for (const [key, spec] of Object.entries(variables)) {
+    const entry = given.get(key);
+    const result = spec.schema.safeParse(entry?.value ?? spec.default);
+    if (!result.success) {
+      const issue = result.error.issues[0];
+      const shown = key === "HELIX_MYSQL_URL" || key === "HELIX_ADMIN_TOKEN" ? "" : ` (got "${entry?.value ?? spec.default}")`;
+      throw new ConfigError(key, entry?.source ?? "the defaults", `${issue?.message ?? "invalid"}${shown}`);
+    }
+    parsed[key] = result.data;
+  }
+  const v = parsed as Parsed;
+  return Object.freeze({
+    mysqlUrl: v.HELIX_MYSQL_URL,
+    clusters: [...new Set(v.HELIX_CLUSTERS)],
+    http: { host: v.HELIX_HTTP_HOST, port: v.HELIX_HTTP_PORT },
+    adminToken: v.HELIX_ADMIN_TOKEN === "" ? null : v.HELIX_ADMIN_TOKEN,
+    logLevel: v.HELIX_LOG_LEVEL,
+    autoMigrate: v.HELIX_AUTO_MIGRATE,
+    coordinator: {
+      leaseTtlMs: v.HELIX_LEASE_TTL_MS,
+      pollMs: v.HELIX_POLL_MS,
+      forceReleaseAfterMs: v.HELIX_FORCE_RELEASE_AFTER_MS,
+      reassignDelayMs: v.HELIX_REASSIGN_DELAY_MS,
+    },
+    shutdownTimeoutMs: v.HELIX_SHUTDOWN_TIMEOUT_MS,
+  });
+}

@@ -1,0 +1,167 @@
+import { timingSafeEqual } from "node:crypto";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+
+import { createCatalog, isHelixError, UnknownTaskListError } from "@helix/coordinator";
+import { schemaStatus, type ConnectionSource } from "@helix/db";
+import type { Logger } from "pino";
+
+import type { ServiceMetrics } from "./metrics";
+import { statusPage } from "./page";
+import type { ClusterStatus } from "./status";
+
+/** What the HTTP server serves from. */
+export interface HttpContext {
+  readonly pool: ConnectionSource;
+  readonly clusters: readonly string[];
+  readonly adminToken: string | null;
+  readonly metrics: ServiceMetrics;
+  readonly status: (cluster: string) => Promise<ClusterStatus>;
+  readonly logger: Logger;
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const MAX_BODY_BYTES = 64 * 1024;
+
+/**
+ * Serves:
+ * - `GET /healthz`: the process is up;
+ * - `GET /readyz`: the database answers and its schema is current (503 otherwise);
+ * - `GET /metrics`: Prometheus metrics;
+ * - `GET /api/status` (`?cluster=` for one): each cluster's status as JSON;
+ * - `GET /`: the live status page;
+ * - `PUT /api/clusters/:cluster/tasklists/:domain/:taskList` with `{"partitions": n, "metadata": {}}`
+ *   and `DELETE` of the same path: change the catalog; these need `Authorization: Bearer <token>`
+ *   and are refused when the service has no token.
+ */
+export function createHttpServer(context: HttpContext): Server {
+  return createServer((request, response) => {
+    handle(context, request, response).catch((error: unknown) => {
+      const status = error instanceof HttpError ? error.status : isHelixError(error, "HELIX_INVALID_ARGUMENT") ? 400 : 500;
+      if (status === 500) context.logger.error({ err: error, path: request.url }, "request failed");
+      send(response, status, { error: (error as Error).message, code: (error as { code?: string }).code });
+    });
+  });
+}
+
+async function handle(context: HttpContext, request: IncomingMessage, response: ServerResponse): Promise<void> {
+  const url = new URL(request.url ?? "/", "http://localhost");
+  const path = url.pathname;
+  const method = request.method ?? "GET";
+  if (method === "GET" && path === "/healthz") return send(response, 200, { status: "ok" });
+  if (method === "GET" && path === "/readyz") {
+    try {
+      const schema = await schemaStatus(context.pool);
+      if (schema.pending.length > 0) return send(response, 503, { status: "not migrated", pending: schema.pending });
+      return send(response, 200, { status: "ready", schemaVersion: schema.version });
+    } catch (error) {
+      return send(response, 503, { status: "database unavailable", error: (error as Error).message });
+    }
+  }
+  if (method === "GET" && path === "/metrics") {
+    const text = await context.metrics.registry.metrics();
+    response.writeHead(200, { "content-type": context.metrics.registry.contentType });
+    response.end(text);
+    return;
+  }
+  if (method === "GET" && path === "/api/status") {
+    const only = url.searchParams.get("cluster");
+    if (only !== null && !context.clusters.includes(only)) throw new HttpError(404, `cluster "${only}" is not served here`);
+    const clusters = await Promise.all((only === null ? context.clusters : [only]).map((c) => context.status(c)));
+    return send(response, 200, { clusters });
+  }
+  if (method === "GET" && (path === "/" || path === "/index.html")) {
+    response.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" });
+    response.end(statusPage());
+    return;
+  }
+  const taskList = /^\/api\/clusters\/([^/]+)\/tasklists\/([^/]+)\/([^/]+)$/.exec(path);
+  if (taskList !== null && (method === "PUT" || method === "DELETE")) {
+    authorize(context, request);
+    const [cluster, domain, name] = taskList.slice(1).map(decodeURIComponent) as [string, string, string];
+    if (!context.clusters.includes(cluster)) throw new HttpError(404, `cluster "${cluster}" is not served here`);
+    const catalog = await createCatalog(context.pool, { cluster });
+    try {
+      if (method === "DELETE") {
+        await catalog.removeTaskList(domain, name);
+        context.logger.info({ cluster, domain, taskList: name }, "task list removed");
+        return send(response, 200, { removed: `${domain}/${name}` });
+      }
+      const body = (await readJson(request)) as { partitions?: unknown; metadata?: unknown };
+      const result = await catalog.putTaskList({
+        domain,
+        taskList: name,
+        partitions: body.partitions as number,
+        metadata: body.metadata as Record<string, unknown> | undefined,
+      });
+      context.logger.info({ cluster, domain, taskList: name, partitions: body.partitions, result }, "task list put");
+      return send(response, 200, { result });
+    } catch (error) {
+      if (error instanceof UnknownTaskListError) throw new HttpError(404, error.message);
+      throw error;
+    } finally {
+      await catalog.close();
+    }
+  }
+  if (taskList !== null || path.startsWith("/api/")) throw new HttpError(405, `${method} ${path} is not supported`);
+  throw new HttpError(404, `nothing at ${path}`);
+}
+
+function authorize(context: HttpContext, request: IncomingMessage): void {
+  if (context.adminToken === null) {
+    throw new HttpError(403, "endpoints that change state are disabled: start the service with HELIX_ADMIN_TOKEN set");
+  }
+  const given = /^Bearer (.+)$/.exec(request.headers.authorization ?? "")?.[1] ?? "";
+  const expected = Buffer.from(context.adminToken);
+  const actual = Buffer.from(given);
+  if (actual.length !== expected.length || !timingSafeEqual(actual, expected)) {
+    throw new HttpError(401, "missing or wrong token: send Authorization: Bearer <HELIX_ADMIN_TOKEN>");
+  }
+}
+
+async function readJson(request: IncomingMessage): Promise<unknown> {
+  let size = 0;
+  const chunks: Buffer[] = [];
+  for await (const chunk of request as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES) throw new HttpError(413, `the body must be at most ${MAX_BODY_BYTES} bytes`);
+    chunks.push(chunk);
+  }
+  try {
+    const value = JSON.parse(Buffer.concat(chunks).toString("utf8")) as unknown;
+    if (typeof value !== "object" || value === null || Array.isArray(value)) throw new Error("not an object");
+    return value;
+  } catch {
+    throw new HttpError(400, 'the body must be a JSON object such as {"partitions": 8}');
+  }
+}
+
+function send(response: ServerResponse, status: number, body: unknown): void {
+  if (response.headersSent) {
+    response.end();
+    return;
+  }
+  response.writeHead(status, { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" });
+  response.end(JSON.stringify(body));
+}
+
+/** Starts listening; resolves with the base URL. */
+export function listen(server: Server, host: string, port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      const address = server.address() as AddressInfo;
+      const shownHost = address.family === "IPv6" ? `[${address.address}]` : address.address;
+      resolve(`http://${shownHost}:${address.port}`);
+    });
+  });
+}

@@ -1,0 +1,113 @@
+import type { Coordinator } from "@helix/coordinator";
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+
+import type { ClusterStatus } from "./status";
+
+/**
+ * The service's Prometheus metrics, in a registry of its own. Coordinator events feed the counters;
+ * gauges are read from the coordinators and from the latest cluster status when scraped.
+ */
+export class ServiceMetrics {
+  readonly registry = new Registry();
+  readonly #rounds: Counter<"cluster" | "wrote">;
+  readonly #roundSeconds: Histogram<"cluster">;
+  readonly #transitions: Counter<"cluster" | "kind">;
+  readonly #leaderChanges: Counter<"cluster" | "change">;
+  readonly #renewFailures: Counter<"cluster">;
+
+  /**
+   * @param coordinators - the service's coordinators, by cluster
+   * @param status - reads a cluster's status for the member gauges (called once per scrape)
+   */
+  constructor(coordinators: ReadonlyMap<string, Coordinator>, status: (cluster: string) => Promise<ClusterStatus>) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry });
+    this.#rounds = new Counter({ name: "helix_coordinator_rounds_total", help: "Rounds run by this process's coordinators", labelNames: ["cluster", "wrote"], registers });
+    this.#roundSeconds = new Histogram({
+      name: "helix_coordinator_round_seconds",
+      help: "How long rounds took",
+      labelNames: ["cluster"],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    this.#transitions = new Counter({
+      name: "helix_coordinator_transitions_total",
+      help: "Ownership transitions committed, by kind (assigned, handed-off, reclaimed, forced, release-requested)",
+      labelNames: ["cluster", "kind"],
+      registers,
+    });
+    this.#leaderChanges = new Counter({
+      name: "helix_coordinator_leader_changes_total",
+      help: "Times this process became (elected) or stopped being (lost) a cluster's leader",
+      labelNames: ["cluster", "change"],
+      registers,
+    });
+    this.#renewFailures = new Counter({
+      name: "helix_coordinator_lease_renew_failures_total",
+      help: "Renewals of the leadership lease that could not reach the database",
+      labelNames: ["cluster"],
+      registers,
+    });
+    new Gauge({
+      name: "helix_coordinator_leader",
+      help: "1 while this process leads the cluster",
+      labelNames: ["cluster"],
+      registers,
+      collect() {
+        for (const [cluster, c] of coordinators) this.set({ cluster }, c.state === "leading" ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: "helix_coordinator_epoch",
+      help: "The leadership epoch this process leads with (0 when it does not lead)",
+      labelNames: ["cluster"],
+      registers,
+      collect() {
+        for (const [cluster, c] of coordinators) this.set({ cluster }, c.epoch ?? 0);
+      },
+    });
+    // One status read per cluster serves all the gauges of a scrape.
+    const recent = new Map<string, { at: number; status: Promise<ClusterStatus> }>();
+    const read = (cluster: string): Promise<ClusterStatus> => {
+      const hit = recent.get(cluster);
+      if (hit !== undefined && performance.now() - hit.at < 100) return hit.status;
+      const entry = { at: performance.now(), status: status(cluster) };
+      entry.status.catch(() => recent.delete(cluster));
+      recent.set(cluster, entry);
+      return entry.status;
+    };
+    const gauge = (metric: string, help: string, value: (s: ClusterStatus) => number): void => {
+      new Gauge({
+        name: metric,
+        help,
+        labelNames: ["cluster"],
+        registers,
+        async collect() {
+          for (const cluster of coordinators.keys()) this.set({ cluster }, value(await read(cluster)));
+        },
+      });
+    };
+    gauge("helix_cluster_members", "Live members", (s) => s.members.filter((m) => m.live).length);
+    gauge("helix_cluster_partitions", "Partitions in the catalog", (s) => s.partitions);
+    gauge("helix_cluster_pending_handoffs", "Partitions waiting for their owner to confirm a release", (s) => s.pendingHandoffs);
+    gauge(
+      "helix_cluster_heartbeat_lag_seconds",
+      "The longest time since a live member's last heartbeat, by the database clock",
+      (s) => Math.max(0, ...s.members.filter((m) => m.live).map((m) => m.heartbeatAgeMs)) / 1000,
+    );
+
+    for (const [cluster, c] of coordinators) {
+      c.on("round:done", (report) => {
+        this.#rounds.inc({ cluster, wrote: String(report.wrote) });
+        this.#roundSeconds.observe({ cluster }, report.durationMs / 1000);
+        for (const t of report.applied) {
+          const kind = t.type === "release" ? "release-requested" : { unassigned: "assigned", released: "handed-off", "owner-gone": "reclaimed", forced: "forced" }[t.reason];
+          this.#transitions.inc({ cluster, kind });
+        }
+      });
+      c.on("leader:elected", () => this.#leaderChanges.inc({ cluster, change: "elected" }));
+      c.on("leader:lost", () => this.#leaderChanges.inc({ cluster, change: "lost" }));
+      c.on("leader:renew-failed", () => this.#renewFailures.inc({ cluster }));
+    }
+  }
+}

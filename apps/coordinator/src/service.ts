@@ -1,0 +1,108 @@
+import { hostname } from "node:os";
+
+import { createCoordinator, type Coordinator } from "@helix/coordinator";
+import { createDatabaseIfMissing, createPool, describeServer, migrate, resolveConnectionOptions } from "@helix/db";
+import type { Pool } from "mysql2/promise";
+import { pino, type Logger } from "pino";
+
+import type { ServiceConfig } from "./config";
+import { createHttpServer, listen } from "./http";
+import { ServiceMetrics } from "./metrics";
+import { StatusReader, type ClusterStatus } from "./status";
+
+/** A running service: coordinators for its clusters and the HTTP server. */
+export interface Service extends AsyncDisposable {
+  /** The HTTP server's base URL, such as `http://127.0.0.1:7400`. */
+  readonly url: string;
+  /** `host:port/database` of the MySQL server (no credentials). */
+  readonly server: string;
+  readonly coordinators: ReadonlyMap<string, Coordinator>;
+  /** One cluster's status now. */
+  status(cluster: string): Promise<ClusterStatus>;
+  /**
+   * Steps down and shuts down: stops accepting HTTP connections, stops every coordinator (releasing
+   * its lease, so a standby takes over at once), and closes the pool. Safe to call more than once.
+   */
+  stop(): Promise<void>;
+}
+
+/** Makes the service's logger: JSON lines on stdout at the configured level. */
+export function createLogger(config: Pick<ServiceConfig, "logLevel">): Logger {
+  return pino({ level: config.logLevel, base: { service: "helix" } });
+}
+
+/**
+ * Starts the service: creates the database and applies migrations when `autoMigrate` is on,
+ * starts a coordinator per cluster and the HTTP server.
+ * @throws what the database calls for (`DatabaseUnavailableError`, `SchemaNotMigratedError`, ...);
+ *   everything it opened is closed again first.
+ */
+export async function startService(config: ServiceConfig, logger: Logger = createLogger(config)): Promise<Service> {
+  const server = describeServer(resolveConnectionOptions(config.mysqlUrl));
+  const closers: (() => Promise<void>)[] = [];
+  const closeAll = async (): Promise<void> => {
+    for (const close of closers.splice(0).reverse()) await close().catch((error: unknown) => logger.warn({ err: error }, "close failed"));
+  };
+  try {
+    if (config.autoMigrate) await createDatabaseIfMissing(config.mysqlUrl);
+    const pool: Pool = await createPool(config.mysqlUrl);
+    closers.push(() => pool.end());
+    if (config.autoMigrate) {
+      const result = await migrate(pool, { onMigration: (m) => logger.info({ version: m.version, name: m.name }, "applying migration") });
+      logger.info({ server, version: result.version, applied: result.applied.length }, "schema ready");
+    }
+    const reader = await StatusReader.open(pool);
+    closers.push(() => reader.close());
+    const coordinators = new Map<string, Coordinator>();
+    for (const cluster of config.clusters) {
+      const coordinator = await createCoordinator(pool, {
+        cluster,
+        id: `${hostname()}:${process.pid}`,
+        ...config.coordinator,
+      });
+      closers.push(() => coordinator.stop());
+      coordinators.set(cluster, coordinator);
+      watch(coordinator, logger.child({ cluster }));
+    }
+    const status = (cluster: string): Promise<ClusterStatus> => reader.read(cluster);
+    const metrics = new ServiceMetrics(coordinators, status);
+    const http = createHttpServer({ pool, clusters: config.clusters, adminToken: config.adminToken, metrics, status, logger });
+    const url = await listen(http, config.http.host, config.http.port);
+    closers.push(
+      () =>
+        new Promise<void>((resolve) => {
+          http.close(() => resolve());
+          http.closeIdleConnections();
+        }),
+    );
+    logger.info({ url, server, clusters: config.clusters }, "serving");
+
+    let stopping: Promise<void> | undefined;
+    const stop = (): Promise<void> => (stopping ??= closeAll().then(() => logger.info("stopped")));
+    return { url, server, coordinators, status, stop, [Symbol.asyncDispose]: stop };
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+}
+
+/** Logs what a coordinator does: leadership at info, rounds that wrote at info, others at debug. */
+function watch(coordinator: Coordinator, logger: Logger): void {
+  coordinator.on("leader:elected", ({ epoch }) => logger.info({ epoch }, "leading"));
+  coordinator.on("leader:lost", ({ epoch, error }) => logger.warn({ epoch, reason: error.message }, "lost leadership"));
+  coordinator.on("leader:renew-failed", (error) => logger.warn({ err: error }, "leadership lease renewal failed"));
+  coordinator.on("election:error", (error) => logger.warn({ err: error }, "election attempt failed"));
+  coordinator.on("round:error", (error) => logger.error({ err: error }, "round failed"));
+  coordinator.on("round:done", (r) => {
+    const fields = {
+      trigger: r.trigger,
+      ms: Math.round(r.durationMs * 10) / 10,
+      applied: r.applied.length,
+      pendingHandoffs: r.pendingHandoffs,
+      members: r.members,
+      partitions: r.partitions,
+    };
+    if (r.wrote) logger.info(fields, "round");
+    else logger.debug(fields, "round");
+  });
+}

@@ -1,0 +1,162 @@
+import {
+  createCatalog,
+  createOwnershipStore,
+  readHistory,
+  type Catalog,
+  type OwnershipStore,
+  type TransitionRecord,
+} from "@helix/coordinator";
+import { PartitionState, serverQueries, type ConnectionSource } from "@helix/db";
+import { createLocker, type Locker } from "@helix/lock";
+
+/** A member as the status page shows it. */
+export interface MemberStatus {
+  readonly nodeId: string;
+  /** Live now, by the database clock. */
+  readonly live: boolean;
+  readonly weight: number;
+  readonly metadata: Record<string, unknown>;
+  /** Milliseconds since its last heartbeat, by the database clock. */
+  readonly heartbeatAgeMs: number;
+  /** Partitions it owns (assigned or being released). */
+  readonly partitions: number;
+}
+
+/** A task list and, when the cluster is small enough to draw, each partition's owner and state. */
+export interface TaskListStatus {
+  readonly domain: string;
+  readonly taskList: string;
+  readonly partitions: number;
+  /** `active`, or `removing` while a removed task list's partitions are released. */
+  readonly status: "active" | "removing";
+  /** Per partition (index = partition number): the owner, or null. Null for clusters too large to draw. */
+  readonly owners: (string | null)[] | null;
+  /** Per partition: "unassigned" | "assigned" | "releasing" | "released". Null when `owners` is. */
+  readonly states: PartitionStateName[] | null;
+  /** Partitions waiting for their owner to confirm a release. */
+  readonly pendingHandoffs: number;
+}
+
+export type PartitionStateName = "unassigned" | "assigned" | "releasing" | "released";
+
+/** One cluster as `/api/status` reports it. */
+export interface ClusterStatus {
+  readonly cluster: string;
+  /** The database clock when this was read, ISO 8601. */
+  readonly at: string;
+  /** The leadership lease: who leads, at which epoch. Null when no coordinator ever led. */
+  readonly leader: { readonly id: string; readonly epoch: number; readonly held: boolean; readonly remainingMs: number } | null;
+  readonly members: MemberStatus[];
+  readonly taskLists: TaskListStatus[];
+  readonly partitions: number;
+  readonly pendingHandoffs: number;
+  /** The latest transitions from the audit trail, newest first. */
+  readonly recent: (Omit<TransitionRecord, "at"> & { readonly at: string })[];
+}
+
+/** Most partitions a cluster may have for `/api/status` to list each one. */
+export const MAX_DRAWN_PARTITIONS = 20_000;
+
+const stateNames: Record<number, PartitionStateName> = {
+  [PartitionState.Unassigned]: "unassigned",
+  [PartitionState.Assigned]: "assigned",
+  [PartitionState.ReleaseRequested]: "releasing",
+  [PartitionState.Released]: "released",
+};
+
+/** Reads clusters' status from the database, for the status page, `/api/status` and `helix status`. */
+export class StatusReader {
+  readonly #pool: ConnectionSource;
+  readonly #locker: Locker;
+  readonly #clusters = new Map<string, { catalog: Catalog; store: OwnershipStore }>();
+
+  private constructor(pool: ConnectionSource, locker: Locker) {
+    this.#pool = pool;
+    this.#locker = locker;
+  }
+
+  /** A reader on a pool that the caller keeps and closes. */
+  static async open(pool: ConnectionSource): Promise<StatusReader> {
+    return new StatusReader(pool, await createLocker(pool, { owner: "helix-status" }));
+  }
+
+  /** One cluster's status now. */
+  async read(cluster: string, options: { recent?: number } = {}): Promise<ClusterStatus> {
+    const { catalog, store } = await this.#forCluster(cluster);
+    const [now, lease, nodes, lists, rows, recent] = await Promise.all([
+      serverQueries.serverTime(this.#pool),
+      this.#locker.inspect(`helix/${cluster}/coordinator`),
+      store.nodes(),
+      catalog.listTaskLists(),
+      store.allocation(),
+      readHistory(this.#pool, cluster, { limit: options.recent ?? 20 }),
+    ]);
+    const nowMs = (now?.nowUs ?? 0) / 1000;
+    const owned = new Map<string, number>();
+    const byList = new Map<string, typeof rows>();
+    for (const row of rows) {
+      const key = `${row.domain}\u0000${row.taskList}`;
+      const list = byList.get(key);
+      if (list === undefined) byList.set(key, [row]);
+      else list.push(row);
+      if (row.nodeId !== null && (row.state === PartitionState.Assigned || row.state === PartitionState.ReleaseRequested)) {
+        owned.set(row.nodeId, (owned.get(row.nodeId) ?? 0) + 1);
+      }
+    }
+    const drawn = rows.length <= MAX_DRAWN_PARTITIONS;
+    const taskLists: TaskListStatus[] = lists.map((l) => {
+      const listRows = (byList.get(`${l.domain}\u0000${l.taskList}`) ?? []).filter((r) => r.partition < l.partitions);
+      const owners: (string | null)[] = Array.from({ length: l.partitions }, () => null);
+      const states: PartitionStateName[] = Array.from({ length: l.partitions }, () => "unassigned");
+      for (const r of listRows) {
+        owners[r.partition] = r.state === PartitionState.Unassigned ? null : r.nodeId;
+        states[r.partition] = stateNames[r.state] ?? "unassigned";
+      }
+      return {
+        domain: l.domain,
+        taskList: l.taskList,
+        partitions: l.partitions,
+        status: l.status === 1 ? "active" : "removing",
+        owners: drawn ? owners : null,
+        states: drawn ? states : null,
+        pendingHandoffs: listRows.filter((r) => r.state === PartitionState.ReleaseRequested).length,
+      };
+    });
+    return {
+      cluster,
+      at: new Date(nowMs).toISOString(),
+      leader: lease === null ? null : { id: lease.owner, epoch: lease.epoch, held: lease.held, remainingMs: lease.remainingMs },
+      members: nodes.map((n) => ({
+        nodeId: n.nodeId,
+        live: n.live,
+        weight: n.weight,
+        metadata: n.metadata,
+        heartbeatAgeMs: Math.max(0, Math.round(nowMs - n.heartbeatAt.getTime())),
+        partitions: owned.get(n.nodeId) ?? 0,
+      })),
+      taskLists,
+      partitions: taskLists.filter((t) => t.status === "active").reduce((a, t) => a + t.partitions, 0),
+      pendingHandoffs: taskLists.reduce((a, t) => a + t.pendingHandoffs, 0),
+      recent: recent.map((t) => ({ ...t, at: t.at.toISOString() })),
+    };
+  }
+
+  /** Closes what the reader opened (not the pool). */
+  async close(): Promise<void> {
+    await this.#locker.close();
+    for (const { catalog, store } of this.#clusters.values()) {
+      await catalog.close();
+      await store.close();
+    }
+    this.#clusters.clear();
+  }
+
+  async #forCluster(cluster: string): Promise<{ catalog: Catalog; store: OwnershipStore }> {
+    let opened = this.#clusters.get(cluster);
+    if (opened === undefined) {
+      opened = { catalog: await createCatalog(this.#pool, { cluster }), store: await createOwnershipStore(this.#pool, { cluster }) };
+      this.#clusters.set(cluster, opened);
+    }
+    return opened;
+  }
+}

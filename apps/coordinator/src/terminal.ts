@@ -1,0 +1,65 @@
+import type { DryRun } from "@helix/coordinator";
+
+import type { ClusterStatus } from "./status";
+
+/** A letter per member, in node-id order: A-Z, then a-z, then `#`. */
+function letters(nodeIds: readonly string[]): Map<string, string> {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+  return new Map([...nodeIds].sort().map((id, i) => [id, alphabet[i] ?? "#"]));
+}
+
+const ago = (ms: number): string => (ms < 10_000 ? `${ms} ms` : `${Math.round(ms / 1000)} s`);
+
+/**
+ * The ownership table of a cluster as terminal lines: the leader, the members with a letter each,
+ * and a row per task list with the owner's letter per partition (`.` unassigned, `~` being released,
+ * `?` owned by a member that is not live).
+ */
+export function renderStatus(status: ClusterStatus): string[] {
+  const live = status.members.filter((m) => m.live);
+  const letter = letters(status.members.map((m) => m.nodeId));
+  const leader = status.leader?.held === true ? `leader ${status.leader.id} (epoch ${status.leader.epoch})` : "no leader";
+  const lines = [
+    `cluster ${status.cluster}: ${leader}, ${live.length} live member(s), ${status.partitions} partition(s), ` +
+      `${status.pendingHandoffs} pending hand-off(s)`,
+  ];
+  for (const m of status.members) {
+    lines.push(
+      `  ${letter.get(m.nodeId)} ${m.nodeId}  ${m.live ? "live" : "gone"}  weight ${m.weight}  ` +
+        `${m.partitions} partition(s)  heartbeat ${ago(m.heartbeatAgeMs)} ago`,
+    );
+  }
+  const width = Math.max(0, ...status.taskLists.map((t) => `${t.domain}/${t.taskList} (${t.partitions})`.length));
+  for (const t of status.taskLists) {
+    const label = `${t.domain}/${t.taskList} (${t.partitions})`.padEnd(width);
+    if (t.owners === null || t.states === null) {
+      lines.push(`  ${label}  too many partitions to draw; ${t.pendingHandoffs} pending hand-off(s)`);
+      continue;
+    }
+    const cells = t.owners.map((owner, p) => {
+      if (owner === null || t.states![p] === "unassigned") return ".";
+      if (t.states![p] === "releasing" || t.states![p] === "released") return "~";
+      return status.members.find((m) => m.nodeId === owner)?.live === true ? letter.get(owner)! : "?";
+    });
+    lines.push(`  ${label}  ${cells.join("")}${t.status === "removing" ? "  (being removed)" : ""}`);
+  }
+  return lines;
+}
+
+/** A dry run as terminal lines: one per transition, then what waits. */
+export function renderPlan(plan: DryRun, cluster: string): string[] {
+  const lines = [
+    `cluster ${cluster}: the next round would make ${plan.transitions.length} transition(s); ` +
+      `${plan.pendingHandoffs} hand-off(s) would be pending`,
+  ];
+  for (const t of plan.transitions) {
+    const where = `${t.domain}/${t.taskList}#${t.partition}`;
+    lines.push(
+      t.type === "release"
+        ? `  ask ${t.from} to release ${where} for ${t.to}`
+        : `  give ${where} to ${t.to} (${t.reason}${t.from === null ? "" : `, from ${t.from}`})`,
+    );
+  }
+  if (plan.nextCheckMs !== null) lines.push(`  something waits on time: next check in ${Math.round(plan.nextCheckMs)} ms`);
+  return lines;
+}

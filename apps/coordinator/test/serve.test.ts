@@ -1,0 +1,88 @@
+import { join as joinPath } from "node:path";
+
+import { FORCED_EXIT_CODE } from "../src";
+import { JsonChild, migratedDatabase, TcpProxy, until, type Fixture } from "./helpers";
+
+const CLI = joinPath(__dirname, "..", "dist", "cli.js");
+let fx: Fixture;
+let clusterNo = 0;
+let cluster: string;
+const started: JsonChild[] = [];
+
+function serve(env: Record<string, string>): JsonChild {
+  const child = JsonChild.start(CLI, ["serve"], {
+    env: { HELIX_MYSQL_URL: fx.db.url, HELIX_HTTP_PORT: "0", HELIX_CLUSTERS: cluster, HELIX_LOG_LEVEL: "info", ...env },
+  });
+  started.push(child);
+  return child;
+}
+
+const logged = (child: JsonChild, msg: string): number => child.events.filter((e) => e.msg === msg).length;
+
+beforeAll(async () => {
+  fx = await migratedDatabase();
+});
+
+beforeEach(() => {
+  cluster = `svc${++clusterNo}`;
+});
+
+afterEach(() => {
+  for (const child of started.splice(0)) child.kill();
+});
+
+afterAll(async () => {
+  await fx.close();
+});
+
+test("SIGTERM steps down: a standby leads within a second and the process exits 0", async () => {
+  const first = serve({});
+  await until(() => logged(first, "leading") === 1, 15_000);
+  const second = serve({});
+  await until(() => logged(second, "serving") === 1, 15_000);
+
+  first.process.kill("SIGTERM");
+  const signalledAt = performance.now();
+  await until(() => logged(second, "leading") === 1, 5000);
+  expect(performance.now() - signalledAt).toBeLessThan(1000);
+  expect(await first.exited).toBe(0);
+  expect(logged(first, "shutting down")).toBe(1);
+  expect(logged(first, "stopped")).toBe(1);
+  expect(first.stderr).toBe("");
+  const epochs = [first, second].map((c) => c.events.find((e) => e.msg === "leading")!.epoch as number);
+  expect(epochs[1]).toBe(epochs[0]! + 1);
+}, 30_000);
+
+test("a second signal exits at once while the graceful shutdown waits for the database", async () => {
+  const proxy = await TcpProxy.start(new URL(fx.db.url));
+  try {
+    const child = serve({ HELIX_MYSQL_URL: proxy.url(fx.db.url), HELIX_SHUTDOWN_TIMEOUT_MS: "60000" });
+    await until(() => logged(child, "leading") === 1, 15_000);
+    proxy.pause();
+    child.process.kill("SIGTERM");
+    await until(() => logged(child, "shutting down") === 1);
+    const secondAt = performance.now();
+    child.process.kill("SIGTERM");
+    expect(await child.exited).toBe(FORCED_EXIT_CODE);
+    expect(performance.now() - secondAt).toBeLessThan(1000);
+    expect(logged(child, "stopped")).toBe(0);
+  } finally {
+    await proxy.close();
+  }
+}, 30_000);
+
+test("a graceful shutdown that cannot finish is cut off after HELIX_SHUTDOWN_TIMEOUT_MS", async () => {
+  const proxy = await TcpProxy.start(new URL(fx.db.url));
+  try {
+    const child = serve({ HELIX_MYSQL_URL: proxy.url(fx.db.url), HELIX_SHUTDOWN_TIMEOUT_MS: "500" });
+    await until(() => logged(child, "leading") === 1, 15_000);
+    proxy.pause();
+    const signalledAt = performance.now();
+    child.process.kill("SIGINT");
+    expect(await child.exited).toBe(1);
+    expect(performance.now() - signalledAt).toBeLessThan(3000);
+    expect(child.stderr).toContain("the graceful shutdown took longer than HELIX_SHUTDOWN_TIMEOUT_MS (500 ms)");
+  } finally {
+    await proxy.close();
+  }
+}, 30_000);
