@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Prepares a machine for Helix: pnpm, the locked dependencies, the pinned sqlc, and a reachable MySQL.
+# Prepares a machine for Helix: pnpm, the locked dependencies, the pinned sqlc, Chromium for the
+# status page's browser test, and a reachable MySQL.
 # When HELIX_MYSQL_URL (default mysql://root@127.0.0.1:3306/helix) names this machine and nothing
 # answers there, it starts the local MariaDB, installing it from Debian's packages if it is missing.
 set -euo pipefail
@@ -14,6 +15,13 @@ fi
 pnpm install --frozen-lockfile
 
 bash scripts/sqlc.sh version
+
+# The status page is tested in a real browser: Debian's Chromium, driven by playwright-core.
+if [ ! -x /usr/bin/chromium ]; then
+  echo "setup: installing Chromium from Debian's packages (for the status page's browser test)"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
 
 url=${HELIX_MYSQL_URL:-mysql://root@127.0.0.1:3306/helix}
 hostport=$(node -e 'const u = new URL(process.argv[1]); console.log(`${u.hostname} ${u.port || 3306}`)' "$url")

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole check, as CI runs it: set up, prove the generated code fresh, build, typecheck, lint,
-# check each package's published shape, run the lock-only example from packed tarballs, and run
+# check each package's published shape, run the examples from packed tarballs, and run
 # every test against a real MySQL.
 # Tests use HELIX_TEST_MYSQL_URL when set, else the local server that setup.sh made sure of.
 set -euo pipefail
@@ -13,7 +13,7 @@ pnpm build
 pnpm typecheck
 pnpm lint
 pnpm check:exports
-bash scripts/pack-smoke.sh
+bash scripts/examples.sh
 export HELIX_TEST_MYSQL_URL=${HELIX_TEST_MYSQL_URL:-mysql://root@127.0.0.1:3306/}
 rm -rf packages/*/reports apps/*/reports
 status=0
