@@ -98,6 +98,11 @@ export async function main(
   const clusterOption = (): Option =>
     new Option("-c, --cluster <name>", "the cluster (default: the first of HELIX_CLUSTERS, else \"default\")");
   const clusterOf = (options: { cluster?: string }): string => options.cluster ?? config().clusters[0]!;
+  const printList = <T>(items: readonly T[], json: boolean | undefined, none: string, line: (item: T) => string): void => {
+    if (json === true) output.out(JSON.stringify(items, null, 2));
+    else if (items.length === 0) output.out(none);
+    else for (const item of items) output.out(line(item));
+  };
 
   program
     .command("serve")
@@ -168,12 +173,9 @@ export async function main(
     .option("--json", "print JSON")
     .action(async (options: { cluster?: string; json?: boolean }) => {
       await using catalog = await createCatalog(config().mysqlUrl, { cluster: clusterOf(options) });
-      const lists = await catalog.listTaskLists();
-      if (options.json === true) return output.out(JSON.stringify(lists, null, 2));
-      if (lists.length === 0) return output.out("no task lists");
-      for (const l of lists) {
-        output.out(`${l.domain}/${l.taskList}  ${l.partitions} partition(s)${l.status === 1 ? "" : "  (being removed)"}  ${JSON.stringify(l.metadata)}`);
-      }
+      printList(await catalog.listTaskLists(), options.json, "no task lists", (l) =>
+        `${l.domain}/${l.taskList}  ${l.partitions} partition(s)${l.status === 1 ? "" : "  (being removed)"}  ${JSON.stringify(l.metadata)}`,
+      );
     });
   tasklist
     .command("rm")
@@ -197,12 +199,9 @@ export async function main(
     .option("--json", "print JSON")
     .action(async (options: { cluster?: string; json?: boolean }) => {
       await using store = await createOwnershipStore(config().mysqlUrl, { cluster: clusterOf(options) });
-      const nodes = await store.nodes();
-      if (options.json === true) return output.out(JSON.stringify(nodes, null, 2));
-      if (nodes.length === 0) return output.out("no members");
-      for (const n of nodes) {
-        output.out(`${n.nodeId}  ${n.live ? "live" : "gone"}  weight ${n.weight}  last heartbeat ${n.heartbeatAt.toISOString()}  ${JSON.stringify(n.metadata)}`);
-      }
+      printList(await store.nodes(), options.json, "no members", (n) =>
+        `${n.nodeId}  ${n.live ? "live" : "gone"}  weight ${n.weight}  last heartbeat ${n.heartbeatAt.toISOString()}  ${JSON.stringify(n.metadata)}`,
+      );
     });
 
   program

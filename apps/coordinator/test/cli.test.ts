@@ -1,10 +1,10 @@
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join as joinPath } from "node:path";
 
 import { createCatalog, join, type Member } from "@helix/coordinator";
 
-import { main } from "../src";
+import { main, variables } from "../src";
 import { capture, migratedDatabase, testServerUrl, withServer, type Fixture } from "./helpers";
 
 let fx: Fixture;
@@ -85,6 +85,15 @@ test("bad configuration names the variable and where it came from, and never pri
   const range = capture();
   expect(await main(["plan"], { HELIX_CONFIG_FILE: file }, range)).toBe(2);
   expect(range.text()).toContain(`HELIX_LEASE_TTL_MS (from ${file}:1): must be at least 100`);
+});
+
+test("the README's configuration table lists every variable with its default", () => {
+  const readme = readFileSync(joinPath(__dirname, "..", "..", "..", "README.md"), "utf8");
+  for (const [name, spec] of Object.entries(variables)) {
+    const row = readme.split("\n").find((line) => line.startsWith(`| \`${name}\` |`));
+    expect(row).toBeDefined();
+    expect(row).toContain(spec.default === "" ? "| unset |" : `| \`${spec.default}\` |`);
+  }
 });
 
 test("tasklist, nodes, plan and status work against the database", async () => {

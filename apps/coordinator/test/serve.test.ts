@@ -53,12 +53,21 @@ test("SIGTERM steps down: a standby leads within a second and the process exits 
   expect(epochs[1]).toBe(epochs[0]! + 1);
 }, 30_000);
 
-test("a second signal exits at once while the graceful shutdown waits for the database", async () => {
+/** A leading `helix serve` whose database connections then stop answering. */
+async function stuckLeader(env: Record<string, string>, fn: (child: JsonChild) => Promise<void>): Promise<void> {
   const proxy = await TcpProxy.start(new URL(fx.db.url));
   try {
-    const child = serve({ HELIX_MYSQL_URL: proxy.url(fx.db.url), HELIX_SHUTDOWN_TIMEOUT_MS: "60000" });
+    const child = serve({ HELIX_MYSQL_URL: proxy.url(fx.db.url), ...env });
     await until(() => logged(child, "leading") === 1, 15_000);
     proxy.pause();
+    await fn(child);
+  } finally {
+    await proxy.close();
+  }
+}
+
+test("a second signal exits at once while the graceful shutdown waits for the database", async () => {
+  await stuckLeader({ HELIX_SHUTDOWN_TIMEOUT_MS: "60000" }, async (child) => {
     child.process.kill("SIGTERM");
     await until(() => logged(child, "shutting down") === 1);
     const secondAt = performance.now();
@@ -66,23 +75,15 @@ test("a second signal exits at once while the graceful shutdown waits for the da
     expect(await child.exited).toBe(FORCED_EXIT_CODE);
     expect(performance.now() - secondAt).toBeLessThan(1000);
     expect(logged(child, "stopped")).toBe(0);
-  } finally {
-    await proxy.close();
-  }
+  });
 }, 30_000);
 
 test("a graceful shutdown that cannot finish is cut off after HELIX_SHUTDOWN_TIMEOUT_MS", async () => {
-  const proxy = await TcpProxy.start(new URL(fx.db.url));
-  try {
-    const child = serve({ HELIX_MYSQL_URL: proxy.url(fx.db.url), HELIX_SHUTDOWN_TIMEOUT_MS: "500" });
-    await until(() => logged(child, "leading") === 1, 15_000);
-    proxy.pause();
+  await stuckLeader({ HELIX_SHUTDOWN_TIMEOUT_MS: "500" }, async (child) => {
     const signalledAt = performance.now();
     child.process.kill("SIGINT");
     expect(await child.exited).toBe(1);
     expect(performance.now() - signalledAt).toBeLessThan(3000);
     expect(child.stderr).toContain("the graceful shutdown took longer than HELIX_SHUTDOWN_TIMEOUT_MS (500 ms)");
-  } finally {
-    await proxy.close();
-  }
+  });
 }, 30_000);

@@ -105,7 +105,7 @@ export interface CoordinatorStats {
   /** Transitions committed, by kind. */
   readonly assigned: number;
   readonly releasesRequested: number;
-  /** Rounds whose writes were refused because the lease was no longer this coordinator's. */
+  /** Rounds cut short because the lease was no longer this coordinator's (their writes refused or not made). */
   readonly fencedOut: number;
   /** Renewals of the leadership lease that could not reach the database. */
   readonly leaseRenewFailures: number;
@@ -470,6 +470,11 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Asyn
       });
       this.#scheduleCheck(plan.nextCheckMs);
 
+      if (!lease.isHeld() || this.#lease !== lease) {
+        // Deposed during the round: what it wrote was fenced; it reports nothing as the leader.
+        this.#stats.fencedOut++;
+        return;
+      }
       const releases = applied.filter((t) => t.type === "release").length;
       const report: RoundReport = {
         epoch: lease.epoch,
