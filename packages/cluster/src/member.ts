@@ -140,6 +140,7 @@ export class Member extends EventEmitter<MemberEvents> implements AsyncDisposabl
   #deadline = 0;
   #version: number | undefined;
   #syncing: Promise<void> = Promise.resolve();
+  #beating: Promise<void> = Promise.resolve();
   #heartbeatTimer: NodeJS.Timeout | undefined;
   #deadlineTimer: NodeJS.Timeout | undefined;
   #sweepTimer: NodeJS.Timeout | undefined;
@@ -226,6 +227,8 @@ export class Member extends EventEmitter<MemberEvents> implements AsyncDisposabl
     if (this.#state === "leaving" || this.#state === "left") return;
     this.#state = "leaving";
     this.#stopTimers();
+    // A heartbeat in flight may be re-registering; let it finish so it cannot outlive the deregistration.
+    await this.#beating;
     const owned = [...this.#owned.values()];
     for (const o of owned) o.controller.abort(new Error("the member is leaving"));
     await Promise.all(owned.map((o) => this.#runOnRelease(o.partition)));
@@ -276,8 +279,15 @@ export class Member extends EventEmitter<MemberEvents> implements AsyncDisposabl
     return true;
   }
 
+  /** One heartbeat, remembered so that `leave()` can wait for it. */
+  #beat(): Promise<void> {
+    const beat = this.#beatOnce();
+    this.#beating = beat;
+    return beat;
+  }
+
   /** One heartbeat; reads the partitions when the assignment version moved. */
-  async #beat(): Promise<void> {
+  async #beatOnce(): Promise<void> {
     if (this.#stopped()) return;
     const sentAt = performance.now();
     try {
@@ -298,6 +308,7 @@ export class Member extends EventEmitter<MemberEvents> implements AsyncDisposabl
         this.#fence();
         this.#incarnation = randomBytes(16).toString("hex");
         if (await this.#register()) {
+          if (this.#stopped()) return;
           this.#rejoined(true);
           await this.#sync(undefined);
         } else {
@@ -313,6 +324,8 @@ export class Member extends EventEmitter<MemberEvents> implements AsyncDisposabl
   }
 
   #rejoined(reregistered: boolean): void {
+    // A heartbeat or registration that returns after leave() began must not revive the member.
+    if (this.#stopped()) return;
     this.#state = "active";
     this.#version = undefined;
     this.emit("member:rejoined", { incarnation: this.#incarnation, reregistered });
