@@ -2,6 +2,7 @@ import {
   assertMigrated,
   clusterQueries as q,
   openDatabase,
+  Status,
   transaction,
   type ConnectionSource,
   type DatabaseSource,
@@ -77,7 +78,7 @@ export class Catalog implements AsyncDisposable {
       domain: checkName("domain", domain),
       taskList: checkName("taskList", taskList),
     });
-    return row === null ? null : toTaskList(row);
+    return row === null || row.status === Status.Inactive ? null : toTaskList(row);
   }
 
   /** Every task list of the cluster, removed ones still releasing included (status Deletable). */
@@ -94,11 +95,11 @@ export class Catalog implements AsyncDisposable {
     await transaction(this.client, async (conn) => {
       if ((await q.markTaskListDeletable(conn, key)) === 0) {
         const existing = await q.getTaskList(conn, key);
-        if (existing === null) throw new UnknownTaskListError(this.cluster, key.domain, key.taskList);
+        if (existing === null || existing.status === Status.Inactive) throw new UnknownTaskListError(this.cluster, key.domain, key.taskList);
         return;
       }
       await retireFrom(conn, { ...key, firstPartition: 0 });
-      await q.deleteTaskListIfEmpty(conn, key);
+      await q.finishTaskListRemoval(conn, key);
       await q.bumpCatalogVersion(conn, { cluster: this.cluster });
       await q.bumpAllocationVersion(conn, { cluster: this.cluster });
     });
@@ -115,13 +116,15 @@ export class Catalog implements AsyncDisposable {
 }
 
 /**
- * Partitions from `firstPartition` up are leaving: free ones are deleted at once, owned ones are
- * asked to be released (their owners are told through their assignment version).
+ * Partitions from `firstPartition` up are leaving: free ones are deleted at once (the task list's
+ * generation floor rising above them first), owned ones are asked to be released (their owners are
+ * told through their assignment version).
  */
 export async function retireFrom(
   conn: QueryClient,
   key: { cluster: string; domain: string; taskList: string; firstPartition: number },
 ): Promise<void> {
+  await q.raiseGenerationFloor(conn, key);
   await q.deleteFreePartitionsFrom(conn, key);
   if ((await q.retireOwnedPartitionsFrom(conn, key)) > 0) await q.bumpOwnersFrom(conn, key);
 }

@@ -171,7 +171,7 @@ export class OwnershipStore implements AsyncDisposable {
       const first = tl.status === Status.Deletable ? 0 : tl.partitions;
       await transaction(this.client, async (conn) => {
         await retireFrom(conn, { ...key, firstPartition: first });
-        if (tl.status === Status.Deletable && (await q.deleteTaskListIfEmpty(conn, key)) === 1) {
+        if (tl.status === Status.Deletable && (await q.finishTaskListRemoval(conn, key)) === 1) {
           finished++;
           await q.bumpCatalogVersion(conn, { cluster: this.cluster });
         }

@@ -120,6 +120,12 @@ describe("catalog", () => {
     expect(worker.partitions().map((p) => p.partition).sort()).toEqual([0, 1, 2]);
     await store.prune();
     expect((await store.taskListAllocation("d", "t")).map((p) => p.partition)).toEqual([0, 1, 2]);
+    // Grown again, partitions 3..5 start at the highest generation they had, so their next owner
+    // gets a larger one: fencing by generation never goes back.
+    await catalog.putTaskList({ domain: "d", taskList: "t", partitions: 6, metadata: { team: "a" } });
+    expect((await store.taskListAllocation("d", "t")).map((p) => p.generation)).toEqual([1, 1, 1, 1, 1, 1]);
+    await catalog.putTaskList({ domain: "d", taskList: "t", partitions: 3, metadata: { team: "a" } });
+    await store.prune();
 
     await catalog.removeTaskList("d", "t");
     expect(await catalog.getTaskList("d", "t")).toMatchObject({ status: 2 });
@@ -127,6 +133,10 @@ describe("catalog", () => {
     await until(async () => (await store.prune()) === 1);
     expect(await catalog.getTaskList("d", "t")).toBeNull();
     expect(await catalog.listTaskLists()).toEqual([]);
+    await expect(catalog.removeTaskList("d", "t")).rejects.toBeInstanceOf(UnknownTaskListError);
+    // Put again after the removal: the partitions still start at their highest old generation.
+    expect(await catalog.putTaskList({ domain: "d", taskList: "t", partitions: 2 })).toBe("changed");
+    expect((await store.taskListAllocation("d", "t")).map((p) => p.generation)).toEqual([1, 1]);
   });
 });
 

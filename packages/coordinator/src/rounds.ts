@@ -207,8 +207,9 @@ export function sweepExpiredMembers(context: WriteContext): Promise<number> {
 }
 
 /**
- * Cleans up after shrinks and removals, fenced: deletes retired partitions that are free, asks
- * owners of retired partitions again, and deletes removed task lists with no partition left.
+ * Cleans up after shrinks and removals, fenced: raises the task list's generation floor, deletes
+ * retired partitions that are free, asks owners of retired partitions again, and finishes removed
+ * task lists with no partition left.
  * Writes (and bumps versions) only when something changed.
  * @returns which change counters it bumped (by 1 each).
  */
@@ -223,12 +224,13 @@ export function pruneRetired(
     for (const r of retiring) {
       const key = { cluster, domain: r.domain, taskList: r.taskList };
       const from = { ...key, firstPartition: r.firstPartition };
+      if ((await q.raiseGenerationFloor(conn, from)) > 0) changed = true;
       if ((await q.deleteFreePartitionsFrom(conn, from)) > 0) changed = true;
       if ((await q.retireOwnedPartitionsFrom(conn, from)) > 0) {
         changed = true;
         await q.bumpOwnersFrom(conn, from);
       }
-      if (r.firstPartition === 0 && (await q.deleteTaskListIfEmpty(conn, key)) > 0) catalogChanged = true;
+      if (r.firstPartition === 0 && (await q.finishTaskListRemoval(conn, key)) > 0) catalogChanged = true;
     }
     if (catalogChanged) await q.bumpCatalogVersion(conn, { cluster });
     if (changed || catalogChanged) await q.bumpAllocationVersion(conn, { cluster });

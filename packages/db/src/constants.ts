@@ -1,7 +1,8 @@
 /**
  * `status` of rows in helix_locks, helix_nodes and helix_cluster, stored as a TINYINT.
  * - `Active` (1): the lease is held, the member is registered, the task list is in the catalog.
- * - `Inactive` (0): released, left or expired; the row is kept (a lock row keeps its epoch).
+ * - `Inactive` (0): released, left, expired or removed; the row is kept (a lock row keeps its
+ *   epoch, a removed task list its generation floor).
  * - `Deletable` (2): removed, waiting for clean-up (a task list whose partitions are being released).
  */
 export const Status = {

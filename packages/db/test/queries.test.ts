@@ -149,10 +149,17 @@ test("cluster queries: versions, catalog and allocation", async () => {
 
   expect(await track("cluster.releaseNodePartitions", cluster.releaseNodePartitions)(pool, { cluster: "c", nodeId: "n1" })).toBe(1);
   expect(await track("cluster.markTaskListDeletable", cluster.markTaskListDeletable)(pool, key)).toBe(1);
-  const deleteIfEmpty = track("cluster.deleteTaskListIfEmpty", cluster.deleteTaskListIfEmpty);
-  expect(await deleteIfEmpty(pool, key)).toBe(0);
+  const finish = track("cluster.finishTaskListRemoval", cluster.finishTaskListRemoval);
+  expect(await finish(pool, key)).toBe(0);
+  const raise = track("cluster.raiseGenerationFloor", cluster.raiseGenerationFloor);
+  expect(await raise(pool, { ...key, firstPartition: 0 })).toBe(1);
   expect(await cluster.deleteFreePartitionsFrom(pool, { ...key, firstPartition: 0 })).toBe(2);
-  expect(await deleteIfEmpty(pool, key)).toBe(1);
+  expect(await finish(pool, key)).toBe(1);
+  expect(await cluster.listTaskLists(pool, c)).toEqual([]);
+  // Put again, the task list's partitions start above every generation they had.
+  expect(await put(pool, tl)).toBe(2);
+  expect(await insert(pool, { ...key, partitions: 2 })).toBe(2);
+  expect((await cluster.listTaskListAllocation(pool, key)).map((r) => r.generation)).toEqual([2, 2]);
 });
 
 test("coordinator queries: watching, planning reads, member locks, audit trail", async () => {
@@ -179,6 +186,7 @@ test("coordinator queries: watching, planning reads, member locks, audit trail",
   expect(await lock(pool, { cluster: "w", nodeId: "nobody" })).toBeNull();
 
   const key = { cluster: "w", domain: "d", taskList: "t" };
+  await cluster.putTaskList(pool, { ...key, partitions: 2, metadata: "{}" });
   await cluster.insertPartitions(pool, { ...key, partitions: 2 });
   await cluster.assignPartition(pool, { ...key, partitionId: 1, nodeId: "live", generation: 0, forceAfterUs: 0 });
   await cluster.requestPartitionRelease(pool, { ...key, partitionId: 1, generation: 1, targetNodeId: null });

@@ -119,9 +119,12 @@ WHERE cluster = sqlc.arg(cluster)
   AND task_list = sqlc.arg(task_list);
 
 -- name: ListTaskLists :many
+-- Task lists in the catalog, removed ones still releasing included (status 2); finished removals
+-- (status 0) are not listed.
 SELECT domain, task_list, partitions, metadata, status, version, created_at, updated_at
 FROM helix_cluster
 WHERE cluster = sqlc.arg(cluster)
+  AND status <> 0
 ORDER BY domain, task_list;
 
 -- name: MarkTaskListDeletable :execrows
@@ -133,11 +136,15 @@ SET status = 2,
 WHERE cluster = sqlc.arg(cluster)
   AND domain = sqlc.arg(domain)
   AND task_list = sqlc.arg(task_list)
-  AND status <> 2;
+  AND status = 1;
 
--- name: DeleteTaskListIfEmpty :execrows
--- Deletes a removed task list once none of its partitions is left.
-DELETE FROM helix_cluster
+-- name: FinishTaskListRemoval :execrows
+-- Marks a removed task list finished (status 0) once none of its partitions is left. The row stays,
+-- so that the task list's generation floor outlives it.
+UPDATE helix_cluster
+SET status = 0,
+    version = version + 1,
+    updated_at = UTC_TIMESTAMP(6)
 WHERE helix_cluster.cluster = sqlc.arg(cluster)
   AND helix_cluster.domain = sqlc.arg(domain)
   AND helix_cluster.task_list = sqlc.arg(task_list)
@@ -148,12 +155,28 @@ WHERE helix_cluster.cluster = sqlc.arg(cluster)
   );
 
 -- name: InsertPartitions :execrows
--- Adds the missing unassigned rows of partitions 0 .. partitions-1; existing rows are left as they are.
+-- Adds the missing unassigned rows of partitions 0 .. partitions-1, at the task list's generation
+-- floor; existing rows are left as they are.
 INSERT IGNORE INTO helix_allocation (cluster, domain, task_list, partition_id, node_id, state,
                                      generation, updated_at)
-SELECT sqlc.arg(cluster), sqlc.arg(domain), sqlc.arg(task_list), n, NULL, 0, 0, UTC_TIMESTAMP(6)
-FROM helix_numbers
-WHERE n < sqlc.arg(partitions);
+SELECT c.cluster, c.domain, c.task_list, n.n, NULL, 0, c.generation_floor, UTC_TIMESTAMP(6)
+FROM helix_numbers AS n
+JOIN helix_cluster AS c
+  ON c.cluster = sqlc.arg(cluster) AND c.domain = sqlc.arg(domain) AND c.task_list = sqlc.arg(task_list)
+WHERE n.n < sqlc.arg(partitions);
+
+-- name: RaiseGenerationFloor :execrows
+-- Before partitions numbered from `first_partition` up are deleted: the task list's generation floor
+-- rises to their highest generation, so that partitions created again later start above it.
+UPDATE helix_cluster
+SET generation_floor = GREATEST(generation_floor, (
+  SELECT COALESCE(MAX(a.generation), 0) FROM helix_allocation AS a
+  WHERE a.cluster = sqlc.arg(cluster) AND a.domain = sqlc.arg(domain) AND a.task_list = sqlc.arg(task_list)
+    AND a.partition_id >= sqlc.arg(first_partition)
+))
+WHERE helix_cluster.cluster = sqlc.arg(cluster)
+  AND helix_cluster.domain = sqlc.arg(domain)
+  AND helix_cluster.task_list = sqlc.arg(task_list);
 
 -- name: RetireOwnedPartitionsFrom :execrows
 -- Asks the owners of partitions numbered from `first_partition` up (removed by a shrink or a

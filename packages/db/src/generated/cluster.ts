@@ -334,6 +334,7 @@ export const listTaskListsQuery = `-- name: ListTaskLists :many
 SELECT domain, task_list, partitions, metadata, status, version, created_at, updated_at
 FROM helix_cluster
 WHERE cluster = ?
+  AND status <> 0
 ORDER BY domain, task_list`;
 
 export interface ListTaskListsArgs {
@@ -351,6 +352,10 @@ export interface ListTaskListsRow {
   updatedAt: Date;
 }
 
+/**
+ * Task lists in the catalog, removed ones still releasing included (status 2); finished removals
+ * (status 0) are not listed.
+ */
 export async function listTaskLists(client: QueryClient, args: ListTaskListsArgs): Promise<ListTaskListsRow[]> {
   const [rows] = await client.query({ sql: listTaskListsQuery, values: [args.cluster], rowsAsArray: true });
   return (rows as unknown[][]).map((row) => ({
@@ -373,7 +378,7 @@ SET status = 2,
 WHERE cluster = ?
   AND domain = ?
   AND task_list = ?
-  AND status <> 2`;
+  AND status = 1`;
 
 export interface MarkTaskListDeletableArgs {
   cluster: string;
@@ -389,8 +394,11 @@ export async function markTaskListDeletable(client: QueryClient, args: MarkTaskL
   return execResult(result).affectedRows;
 }
 
-export const deleteTaskListIfEmptyQuery = `-- name: DeleteTaskListIfEmpty :execrows
-DELETE FROM helix_cluster
+export const finishTaskListRemovalQuery = `-- name: FinishTaskListRemoval :execrows
+UPDATE helix_cluster
+SET status = 0,
+    version = version + 1,
+    updated_at = UTC_TIMESTAMP(6)
 WHERE helix_cluster.cluster = ?
   AND helix_cluster.domain = ?
   AND helix_cluster.task_list = ?
@@ -400,26 +408,29 @@ WHERE helix_cluster.cluster = ?
     WHERE a.cluster = ? AND a.domain = ? AND a.task_list = ?
   )`;
 
-export interface DeleteTaskListIfEmptyArgs {
+export interface FinishTaskListRemovalArgs {
   cluster: string;
   domain: string;
   taskList: string;
 }
 
 /**
- * Deletes a removed task list once none of its partitions is left.
+ * Marks a removed task list finished (status 0) once none of its partitions is left. The row stays,
+ * so that the task list's generation floor outlives it.
  */
-export async function deleteTaskListIfEmpty(client: QueryClient, args: DeleteTaskListIfEmptyArgs): Promise<number> {
-  const [result] = await client.query({ sql: deleteTaskListIfEmptyQuery, values: [args.cluster, args.domain, args.taskList, args.cluster, args.domain, args.taskList] });
+export async function finishTaskListRemoval(client: QueryClient, args: FinishTaskListRemovalArgs): Promise<number> {
+  const [result] = await client.query({ sql: finishTaskListRemovalQuery, values: [args.cluster, args.domain, args.taskList, args.cluster, args.domain, args.taskList] });
   return execResult(result).affectedRows;
 }
 
 export const insertPartitionsQuery = `-- name: InsertPartitions :execrows
 INSERT IGNORE INTO helix_allocation (cluster, domain, task_list, partition_id, node_id, state,
                                      generation, updated_at)
-SELECT ?, ?, ?, n, NULL, 0, 0, UTC_TIMESTAMP(6)
-FROM helix_numbers
-WHERE n < ?`;
+SELECT c.cluster, c.domain, c.task_list, n.n, NULL, 0, c.generation_floor, UTC_TIMESTAMP(6)
+FROM helix_numbers AS n
+JOIN helix_cluster AS c
+  ON c.cluster = ? AND c.domain = ? AND c.task_list = ?
+WHERE n.n < ?`;
 
 export interface InsertPartitionsArgs {
   cluster: string;
@@ -429,10 +440,38 @@ export interface InsertPartitionsArgs {
 }
 
 /**
- * Adds the missing unassigned rows of partitions 0 .. partitions-1; existing rows are left as they are.
+ * Adds the missing unassigned rows of partitions 0 .. partitions-1, at the task list's generation
+ * floor; existing rows are left as they are.
  */
 export async function insertPartitions(client: QueryClient, args: InsertPartitionsArgs): Promise<number> {
   const [result] = await client.query({ sql: insertPartitionsQuery, values: [args.cluster, args.domain, args.taskList, args.partitions] });
+  return execResult(result).affectedRows;
+}
+
+export const raiseGenerationFloorQuery = `-- name: RaiseGenerationFloor :execrows
+UPDATE helix_cluster
+SET generation_floor = GREATEST(generation_floor, (
+  SELECT COALESCE(MAX(a.generation), 0) FROM helix_allocation AS a
+  WHERE a.cluster = ? AND a.domain = ? AND a.task_list = ?
+    AND a.partition_id >= ?
+))
+WHERE helix_cluster.cluster = ?
+  AND helix_cluster.domain = ?
+  AND helix_cluster.task_list = ?`;
+
+export interface RaiseGenerationFloorArgs {
+  cluster: string;
+  domain: string;
+  taskList: string;
+  firstPartition: number;
+}
+
+/**
+ * Before partitions numbered from `first_partition` up are deleted: the task list's generation floor
+ * rises to their highest generation, so that partitions created again later start above it.
+ */
+export async function raiseGenerationFloor(client: QueryClient, args: RaiseGenerationFloorArgs): Promise<number> {
+  const [result] = await client.query({ sql: raiseGenerationFloorQuery, values: [args.cluster, args.domain, args.taskList, args.firstPartition, args.cluster, args.domain, args.taskList] });
   return execResult(result).affectedRows;
 }
 

@@ -139,4 +139,12 @@ CROSS JOIN (SELECT 0 AS d UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin`,
     ],
   },
+  {
+    version: 4,
+    name: "generation_floor",
+    checksum: "ee5bd9c3660e382bfec1f2d9c50681991398f742948416d63273a56b8d339bb2",
+    statements: [
+      `ALTER TABLE helix_cluster ADD COLUMN generation_floor BIGINT UNSIGNED NOT NULL DEFAULT 0`,
+    ],
+  },
 ];
