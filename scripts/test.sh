@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole check, as CI runs it: set up, prove the generated code fresh, build, typecheck, lint,
-# check each package's published shape, run the examples from packed tarballs, and run
-# every test against a real MySQL.
+# check each package's published shape, run the examples from packed tarballs, run every test
+# against a real MySQL, and run the chaos harness (and prove its checker can fail).
 # Tests use HELIX_TEST_MYSQL_URL when set, else the local server that setup.sh made sure of.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,5 +18,19 @@ export HELIX_TEST_MYSQL_URL=${HELIX_TEST_MYSQL_URL:-mysql://root@127.0.0.1:3306/
 rm -rf packages/*/reports apps/*/reports
 status=0
 pnpm test || status=$?
+
+# Faults against the real database: a 60-second chaos run must find no violation, and a run whose
+# workers ignore self-fencing must find some (the checker can fail).
+node bench/chaos.mjs --seconds 60 --seed 7 || status=1
+unsafe=$(mktemp)
+if node bench/chaos.mjs --seconds 30 --seed 7 --no-db-restart --unsafe no-fencing >"$unsafe" 2>&1; then
+  cat "$unsafe"
+  echo "chaos: the run with unsafe workers found no violation; the checker cannot fail" >&2
+  status=1
+else
+  grep -E "^\| overlapping ownership|^chaos:" "$unsafe" | sed 's/^/unsafe run (expected to fail): /'
+fi
+rm -f "$unsafe"
+
 node scripts/test-summary.mjs
 exit "$status"

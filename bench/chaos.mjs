@@ -1,0 +1,429 @@
+// The chaos harness: coordinator and worker processes on the real database, with faults injected at
+// random from a seeded schedule (the same seed replays the same schedule). Afterwards it checks:
+// - no two workers (or two generations) believed they owned a partition at the same moment;
+// - every partition's generations follow one another in increasing order;
+// - every partition is owned again, balanced, within a bound after the faults stop;
+// - no process exited that was not told to (a crash or an unhandled rejection).
+// It prints a report and exits 1 on any violation.
+//
+//   pnpm chaos --minutes 10 --seed 7
+//   node bench/chaos.mjs --seconds 60 --seed 7 [--workers 8] [--coordinators 3] [--no-db-restart]
+//                        [--unsafe no-fencing|no-confirmation]   (test-only: must report violations)
+// HELIX_CHAOS_MYSQL_URL names the server (default mysql://root@127.0.0.1:3306/). A database restart
+// is one of the faults when the server is the local MariaDB started by scripts/setup.sh.
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { connect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+
+import { createCatalog } from "@helix/coordinator";
+import { createDatabaseIfMissing, createPool, migrate } from "@helix/db";
+import { JsonChild } from "@helix/testing";
+
+const { values: args } = parseArgs({
+  options: {
+    minutes: { type: "string" },
+    seconds: { type: "string", default: "60" },
+    seed: { type: "string", default: "7" },
+    workers: { type: "string", default: "8" },
+    coordinators: { type: "string", default: "3" },
+    unsafe: { type: "string", default: "" },
+    "no-db-restart": { type: "boolean", default: false },
+    "bound-seconds": { type: "string", default: "30" },
+  },
+});
+const SECONDS = args.minutes === undefined ? Number(args.seconds) : Number(args.minutes) * 60;
+const SEED = Number(args.seed);
+const WORKERS = Number(args.workers);
+const COORDINATORS = Number(args.coordinators);
+const UNSAFE = args.unsafe;
+const BOUND_MS = Number(args["bound-seconds"]) * 1000;
+const NODE_TTL_MS = 1500;
+const LEASE_TTL_MS = 1500;
+if (!["", "no-fencing", "no-confirmation"].includes(UNSAFE)) throw new Error(`--unsafe must be no-fencing or no-confirmation`);
+
+const here = fileURLToPath(new URL(".", import.meta.url));
+const WORKER = join(here, "chaos", "worker.mjs");
+const COORDINATOR = join(here, "..", "packages", "coordinator", "test", "fixtures", "coordinator-child.cjs");
+const server = new URL(process.env.HELIX_CHAOS_MYSQL_URL ?? "mysql://root@127.0.0.1:3306/");
+const database = `helix_chaos_${SEED}_${process.pid}`;
+const url = new URL(`/${database}`, server).toString();
+const cluster = "chaos";
+const localMariaDb = ["127.0.0.1", "localhost"].includes(server.hostname) && existsSync("/usr/sbin/mariadbd");
+const DB_RESTART = localMariaDb && !args["no-db-restart"];
+
+/** mulberry32: a small seeded generator, so that a seed replays the same schedule. */
+function random(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** The fault schedule: a pure function of the seed and the run's shape. */
+function faultSchedule() {
+  const rnd = random(SEED);
+  const between = (lo, hi) => Math.round(lo + rnd() * (hi - lo));
+  const kinds = [
+    ["kill-worker", 3],
+    ["leave-worker", 2],
+    ["pause-worker", 3],
+    ["kill-coordinator", 1.5],
+    ["pause-coordinator", 1.5],
+    ["kill-connections", 2],
+    ["restart-database", DB_RESTART ? 0.6 : 0],
+    ["resize", 2],
+    ["add-task-list", 1],
+    ["remove-task-list", 1],
+  ];
+  const total = kinds.reduce((a, [, w]) => a + w, 0);
+  const faults = [];
+  let lastRestart = -Infinity;
+  for (let at = 3000; at < SECONDS * 1000; at += between(500, 3000)) {
+    let roll = rnd() * total;
+    let kind = kinds[0][0];
+    for (const [k, w] of kinds) {
+      if ((roll -= w) < 0) {
+        kind = k;
+        break;
+      }
+    }
+    if (kind === "restart-database" && at - lastRestart < 30_000) kind = "kill-connections";
+    if (kind === "restart-database") lastRestart = at;
+    const fault = { at, kind };
+    if (kind.endsWith("-worker")) fault.slot = between(0, WORKERS - 1);
+    if (kind.endsWith("-coordinator")) fault.slot = between(0, COORDINATORS - 1);
+    if (kind.startsWith("kill-") && kind !== "kill-connections") fault.downMs = between(200, 3000);
+    if (kind === "leave-worker") fault.downMs = between(200, 3000);
+    if (kind === "pause-worker") fault.pauseMs = between(NODE_TTL_MS * 1.3, NODE_TTL_MS * 3);
+    if (kind === "pause-coordinator") fault.pauseMs = between(LEASE_TTL_MS * 1.3, LEASE_TTL_MS * 3);
+    if (kind === "kill-connections") fault.fraction = Math.round((0.3 + 0.7 * rnd()) * 100) / 100;
+    if (kind === "restart-database") fault.downMs = between(500, 2500);
+    if (kind === "resize" || kind === "remove-task-list") fault.pick = rnd();
+    if (kind === "resize" || kind === "add-task-list") fault.partitions = between(1, 24);
+    faults.push(fault);
+  }
+  return faults;
+}
+
+const schedule = faultSchedule();
+const scheduleHash = createHash("sha256").update(JSON.stringify(schedule)).digest("hex").slice(0, 12);
+const logDir = mkdtempSync(join(tmpdir(), "helix-chaos-"));
+const log = (line) => process.stdout.write(`[${((performance.now() - startedAt) / 1000).toFixed(1).padStart(6)}s] ${line}\n`);
+const startedAt = performance.now();
+
+console.log(`chaos: seed ${SEED}, ${SECONDS} s of faults (${schedule.length} scheduled, schedule ${scheduleHash}), ` +
+  `${COORDINATORS} coordinators, ${WORKERS} workers, node and lease TTL ${NODE_TTL_MS} ms` +
+  `${UNSAFE ? `, UNSAFE workers: ${UNSAFE}` : ""}${DB_RESTART ? "" : ", no database restarts"}`);
+
+await createDatabaseIfMissing(url);
+const admin = await createPool(url);
+await migrate(admin);
+const catalog = await createCatalog(admin, { cluster });
+let listNo = 0;
+const lists = [];
+const rnd = random(SEED + 1);
+for (let i = 0; i < 4; i++) {
+  const name = `list-${listNo++}`;
+  await catalog.putTaskList({ domain: "chaos", taskList: name, partitions: 4 + Math.floor(rnd() * 20) });
+  lists.push(name);
+}
+
+// Processes, by slot. Clocks are offset by minutes in both directions on some of them.
+const offsets = [-5 * 60_000, 0, 3 * 60_000, 90_000, -2 * 60_000, 0, 7 * 60_000, -45_000];
+const slots = [];
+const unexpected = [];
+for (let i = 0; i < COORDINATORS; i++) slots.push({ kind: "coordinator", index: i, id: `coordinator-${i}`, offset: offsets[(i + 3) % offsets.length] });
+for (let i = 0; i < WORKERS; i++) slots.push({ kind: "worker", index: i, id: `worker-${i}`, offset: offsets[i % offsets.length] });
+const slotOf = (kind, index) => slots.find((s) => s.kind === kind && s.index === index);
+
+function start(slot) {
+  const script = slot.kind === "worker" ? WORKER : COORDINATOR;
+  const argv =
+    slot.kind === "worker"
+      ? [url, cluster, slot.id, String(NODE_TTL_MS), join(logDir, `${slot.id}.log`), UNSAFE]
+      : [url, cluster, slot.id, String(LEASE_TTL_MS), "100", "100"];
+  const child = JsonChild.start(script, argv, { clockOffsetMs: slot.offset });
+  slot.child = child;
+  slot.paused = false;
+  slot.expectExit = false;
+  slot.down = false;
+  void child.exited.then((code) => {
+    if (slot.child !== child) return;
+    slot.down = true;
+    if (!slot.expectExit || (slot.expectCode !== undefined && code !== slot.expectCode)) {
+      unexpected.push({ id: slot.id, code, signal: child.process.signalCode, stderr: child.stderr.trim().split("\n").slice(-5).join(" | ") });
+      log(`UNEXPECTED exit of ${slot.id}: code ${code} ${child.stderr.trim().split("\n").slice(-1)[0] ?? ""}`);
+    }
+  });
+}
+for (const slot of slots) start(slot);
+
+const timers = new Set();
+const later = (ms, fn) => {
+  const timer = setTimeout(() => {
+    timers.delete(timer);
+    fn();
+  }, ms);
+  timers.add(timer);
+};
+const executed = new Map();
+const skipped = new Map();
+const count = (map, kind) => map.set(kind, (map.get(kind) ?? 0) + 1);
+
+function stopSlot(slot, signal, downMs) {
+  if (slot.down || slot.child === undefined) return false;
+  slot.expectExit = true;
+  slot.expectCode = signal === "SIGTERM" ? 0 : undefined;
+  if (slot.paused) slot.child.process.kill("SIGCONT");
+  slot.child.process.kill(signal);
+  later(downMs, () => start(slot));
+  return true;
+}
+
+function pauseSlot(slot, pauseMs) {
+  if (slot.down || slot.paused) return false;
+  slot.paused = true;
+  const child = slot.child;
+  child.process.kill("SIGSTOP");
+  later(pauseMs, () => {
+    if (slot.child === child && slot.paused) {
+      slot.paused = false;
+      child.process.kill("SIGCONT");
+    }
+  });
+  return true;
+}
+
+const reachable = () =>
+  new Promise((resolve) => {
+    const socket = connect(Number(server.port || 3306), server.hostname);
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
+
+async function restartDatabase(downMs) {
+  const pid = execFileSync("pgrep", ["-x", "mariadbd"]).toString().trim().split("\n")[0];
+  process.kill(Number(pid), "SIGTERM");
+  while (await reachable()) await sleep(50);
+  while (existsSync(`/proc/${pid}`)) await sleep(50);
+  await sleep(downMs);
+  execFileSync("start-stop-daemon", ["--start", "--oknodo", "--background", "--exec", "/usr/sbin/mariadbd"]);
+  while (!(await reachable())) await sleep(50);
+}
+
+let databaseDown = Promise.resolve();
+async function run(fault) {
+  switch (fault.kind) {
+    case "kill-worker":
+    case "kill-coordinator":
+      return stopSlot(slotOf(fault.kind.slice(5), fault.slot), "SIGKILL", fault.downMs);
+    case "leave-worker":
+      return stopSlot(slotOf("worker", fault.slot), "SIGTERM", fault.downMs);
+    case "pause-worker":
+    case "pause-coordinator":
+      return pauseSlot(slotOf(fault.kind.slice(6), fault.slot), fault.pauseMs);
+    case "kill-connections": {
+      const [rows] = await admin.query("SELECT ID FROM information_schema.PROCESSLIST WHERE DB = ? AND ID <> CONNECTION_ID()", [database]);
+      const pick = random(SEED + fault.at);
+      const victims = rows.filter(() => pick() < fault.fraction);
+      for (const row of victims) await admin.query("KILL ?", [row.ID]).catch(() => undefined);
+      return victims.length > 0;
+    }
+    case "restart-database":
+      databaseDown = restartDatabase(fault.downMs);
+      await databaseDown;
+      return true;
+    case "resize": {
+      const name = lists[Math.floor(fault.pick * lists.length)];
+      if (name === undefined) return false;
+      await catalog.putTaskList({ domain: "chaos", taskList: name, partitions: fault.partitions });
+      return true;
+    }
+    case "add-task-list": {
+      const name = `list-${listNo++}`;
+      await catalog.putTaskList({ domain: "chaos", taskList: name, partitions: fault.partitions });
+      lists.push(name);
+      return true;
+    }
+    case "remove-task-list": {
+      if (lists.length <= 1) return false;
+      const [name] = lists.splice(Math.floor(fault.pick * lists.length), 1);
+      await catalog.removeTaskList("chaos", name);
+      return true;
+    }
+  }
+  return false;
+}
+
+// The fault phase.
+const phaseStart = performance.now();
+for (const fault of schedule) {
+  const wait = phaseStart + fault.at - performance.now();
+  if (wait > 0) await sleep(wait);
+  try {
+    const done = await run(fault);
+    count(done ? executed : skipped, fault.kind);
+    if (done) log(`${fault.kind}${fault.slot === undefined ? "" : ` #${fault.slot}`}`);
+  } catch (error) {
+    count(skipped, fault.kind);
+    log(`${fault.kind} could not be carried out: ${error.message}`);
+  }
+}
+await sleep(Math.max(0, phaseStart + SECONDS * 1000 - performance.now()));
+
+// Faults stop: everything paused resumes, everything down starts again.
+await databaseDown;
+for (const timer of timers) clearTimeout(timer);
+timers.clear();
+for (const slot of slots) {
+  if (slot.paused) {
+    slot.paused = false;
+    slot.child.process.kill("SIGCONT");
+  }
+  if (slot.down) start(slot);
+}
+const faultsStoppedAt = performance.now();
+log("faults stopped; waiting for the cluster to converge");
+
+/** What a worker believes it owns now, from its events since it last started. */
+function beliefs(slot) {
+  const owned = new Map();
+  for (const e of slot.child.events) {
+    const key = `${e.taskList}/${e.partition}`;
+    if (e.event === "assigned") owned.set(key, e.generation);
+    if (e.event === "released" || e.event === "lost") owned.delete(key);
+  }
+  return owned;
+}
+
+async function converged() {
+  const [rows] = await admin.query(
+    `SELECT a.task_list, a.partition_id, a.node_id, a.state, a.generation FROM helix_allocation AS a
+     JOIN helix_cluster AS c ON c.cluster = a.cluster AND c.domain = a.domain AND c.task_list = a.task_list
+     WHERE a.cluster = ? AND c.status = 1 AND a.partition_id < c.partitions`,
+    [cluster],
+  );
+  const [[{ total }]] = await admin.query("SELECT COALESCE(SUM(partitions), 0) AS total FROM helix_cluster WHERE cluster = ? AND status = 1", [cluster]);
+  const workers = slots.filter((s) => s.kind === "worker");
+  const ids = new Set(workers.map((s) => s.id));
+  if (rows.length !== Number(total) || rows.some((r) => r.state !== 1 || !ids.has(r.node_id))) return false;
+  const perList = new Map();
+  for (const r of rows) {
+    const counts = perList.get(r.task_list) ?? new Map([...ids].map((id) => [id, 0]));
+    counts.set(r.node_id, counts.get(r.node_id) + 1);
+    perList.set(r.task_list, counts);
+  }
+  if ([...perList.values()].some((c) => Math.max(...c.values()) - Math.min(...c.values()) > 1)) return false;
+  for (const slot of workers) {
+    const believed = beliefs(slot);
+    const mine = rows.filter((r) => r.node_id === slot.id);
+    if (believed.size !== mine.length || mine.some((r) => believed.get(`${r.task_list}/${r.partition_id}`) !== Number(r.generation))) return false;
+  }
+  return true;
+}
+
+// Converged means settled: the state must hold for STABLE_MS (longer than a TTL), so that a process
+// resumed from a pause and still to learn that it lost its partitions does not count as settled.
+const STABLE_MS = 2 * Math.max(NODE_TTL_MS, LEASE_TTL_MS);
+let convergedAfterMs = null;
+let stableSince = null;
+while (performance.now() - faultsStoppedAt < BOUND_MS + STABLE_MS) {
+  if (await converged().catch(() => false)) {
+    stableSince ??= performance.now();
+    if (performance.now() - stableSince >= STABLE_MS) {
+      convergedAfterMs = stableSince - faultsStoppedAt;
+      break;
+    }
+  } else {
+    stableSince = null;
+  }
+  await sleep(100);
+}
+log(convergedAfterMs === null ? `NOT converged within ${BOUND_MS} ms` : `converged after ${Math.round(convergedAfterMs)} ms (and stayed so for ${STABLE_MS} ms)`);
+
+// Shut everything down gracefully; each must exit 0.
+await Promise.all(
+  slots.map(async (slot) => {
+    slot.expectExit = true;
+    slot.expectCode = 0;
+    // Coordinators stop when their stdin closes, workers leave on SIGTERM.
+    if (slot.kind === "coordinator") slot.child.process.stdin.end();
+    else slot.child.process.kill("SIGTERM");
+    const timer = setTimeout(() => slot.child.kill(), 15_000);
+    await slot.child.exited;
+    clearTimeout(timer);
+  }),
+);
+
+// The ownership intervals every worker recorded: per partition, per (worker, generation).
+const intervals = new Map();
+let ticks = 0;
+for (const slot of slots.filter((s) => s.kind === "worker")) {
+  const file = join(logDir, `${slot.id}.log`);
+  if (!existsSync(file)) continue;
+  for (const line of readFileSync(file, "utf8").split("\n")) {
+    if (line === "") continue;
+    const { t, owned } = JSON.parse(line);
+    ticks++;
+    for (const [taskList, partition, generation] of owned) {
+      const partitionKey = `${taskList}/${partition}`;
+      const byOwner = intervals.get(partitionKey) ?? new Map();
+      const ownerKey = `${slot.id}@${generation}`;
+      const span = byOwner.get(ownerKey) ?? { node: slot.id, generation, from: t, to: t };
+      span.from = Math.min(span.from, t);
+      span.to = Math.max(span.to, t);
+      byOwner.set(ownerKey, span);
+      intervals.set(partitionKey, byOwner);
+    }
+  }
+}
+const overlaps = [];
+const disorder = [];
+let spans = 0;
+for (const [partition, byOwner] of intervals) {
+  const sorted = [...byOwner.values()].sort((a, b) => a.from - b.from);
+  spans += sorted.length;
+  let reach = null;
+  for (let i = 0; i < sorted.length; i++) {
+    const span = sorted[i];
+    if (reach !== null && span.from <= reach.to) overlaps.push({ partition, a: reach, b: span });
+    if (i > 0 && span.generation <= sorted[i - 1].generation) disorder.push({ partition, a: sorted[i - 1], b: span });
+    if (reach === null || span.to > reach.to) reach = span;
+  }
+}
+
+await catalog.close();
+await admin.query("DROP DATABASE ??", [database]).catch(() => undefined);
+await admin.end();
+rmSync(logDir, { recursive: true, force: true });
+
+console.log(`\n## Chaos run: seed ${SEED}, schedule ${scheduleHash}, ${SECONDS} s of faults${UNSAFE ? ` (UNSAFE: ${UNSAFE})` : ""}\n`);
+console.log("| fault | carried out | skipped (target down or busy) |");
+console.log("| --- | ---: | ---: |");
+for (const kind of [...new Set(schedule.map((f) => f.kind))].sort()) console.log(`| ${kind} | ${executed.get(kind) ?? 0} | ${skipped.get(kind) ?? 0} |`);
+const violations = overlaps.length + disorder.length + unexpected.length + (convergedAfterMs === null ? 1 : 0);
+console.log("\n| check | result |");
+console.log("| --- | --- |");
+console.log(`| ownership recorded | ${spans} intervals of ${intervals.size} partitions from ${ticks} work ticks |`);
+console.log(`| overlapping ownership (two owners at one moment) | ${overlaps.length} |`);
+console.log(`| generations out of order | ${disorder.length} |`);
+console.log(`| owned again, balanced, after the faults stopped | ${convergedAfterMs === null ? `NO, not within ${BOUND_MS} ms` : `${Math.round(convergedAfterMs)} ms (bound ${BOUND_MS} ms)`} |`);
+console.log(`| unexpected exits (crashes, unhandled rejections) | ${unexpected.length} |`);
+for (const o of overlaps.slice(0, 5)) console.log(`  overlap on ${o.partition}: ${o.a.node} gen ${o.a.generation} until ${o.a.to} µs, ${o.b.node} gen ${o.b.generation} from ${o.b.from} µs`);
+for (const d of disorder.slice(0, 5)) console.log(`  out of order on ${d.partition}: gen ${d.a.generation} (${d.a.node}) then gen ${d.b.generation} (${d.b.node})`);
+for (const u of unexpected.slice(0, 5)) console.log(`  ${u.id} exited with ${u.code ?? u.signal}: ${u.stderr}`);
+console.log(violations === 0 ? "\nchaos: no violations" : `\nchaos: ${violations} violation(s)`);
+process.exit(violations === 0 ? 0 : 1);
