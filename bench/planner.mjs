@@ -5,6 +5,9 @@
 //   (HELIX_BENCH_LISTS, HELIX_BENCH_PARTITIONS, HELIX_BENCH_MEMBERS; HELIX_BENCH_WEIGHTED=1 gives
 //   members weights 1, 2 and 3 in turn)
 import { planAllocation } from "@helix/coordinator";
+import { createDatabaseIfMissing, createPool } from "@helix/db";
+
+import { ms, rawUpsertRoundTrip } from "./stats.mjs";
 
 const LISTS = Number(process.env.HELIX_BENCH_LISTS ?? 10_000);
 const PARTITIONS = Number(process.env.HELIX_BENCH_PARTITIONS ?? 100);
@@ -13,6 +16,16 @@ const RUNS = Number(process.env.HELIX_BENCH_RUNS ?? 3);
 const WEIGHTED = process.env.HELIX_BENCH_WEIGHTED === "1";
 
 const mb = (bytes) => (bytes / 1024 / 1024).toFixed(0);
+
+// The raw database round trip of the same machine, for scale: a plan costs this many round trips.
+const server = new URL(process.env.HELIX_BENCH_MYSQL_URL ?? "mysql://root@127.0.0.1:3306/");
+const database = `helix_bench_planner_${process.pid}`;
+const url = new URL(`/${database}`, server).toString();
+await createDatabaseIfMissing(url);
+const pool = await createPool(url);
+const raw = await rawUpsertRoundTrip(pool, 1000);
+await pool.query("DROP DATABASE ??", [database]);
+await pool.end();
 const gc = () => globalThis.gc?.();
 if (globalThis.gc === undefined) {
   console.error("run with node --expose-gc for memory figures");
@@ -69,7 +82,8 @@ function measure(label, input) {
   const releases = plan.transitions.filter((t) => t.type === "release").length;
   const assigns = plan.transitions.length - releases;
   console.log(
-    `| ${label} | ${(times[0] / 1000).toFixed(3)} | ${(times[Math.floor(times.length / 2)] / 1000).toFixed(3)} | ${mb(heapDelta)} | ${assigns} | ${releases} |`,
+    `| ${label} | ${(times[0] / 1000).toFixed(3)} | ${(times[Math.floor(times.length / 2)] / 1000).toFixed(3)} | ` +
+      `${Math.round(times[Math.floor(times.length / 2)] / raw.p50)}x | ${mb(heapDelta)} | ${assigns} | ${releases} |`,
   );
   return plan;
 }
@@ -82,8 +96,9 @@ console.log(
     `${WEIGHTED ? " (weights 1, 2, 3)" : ""}, best of ${RUNS}`,
 );
 console.log(`input (the ownership table as plain objects): ${mb(inputHeap)} MB of heap\n`);
-console.log("| situation | best s | median s | heap kept by the plan MB | assigns | releases |");
-console.log("| --- | ---: | ---: | ---: | ---: | ---: |");
+console.log(`raw upsert round trip (sequential, same server): p50 ${ms(raw.p50)} ms\n`);
+console.log("| situation | best s | median s | median / raw p50 | heap kept by the plan MB | assigns | releases |");
+console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
 const first = measure("first assignment (empty table)", { members, taskLists: table });
 apply(table, first);
 measure("steady (balanced, nothing to do)", { members, taskLists: table });

@@ -21,6 +21,7 @@ pnpm test || status=$?
 
 # Faults against the real database: a 60-second chaos run must find no violation, and a run whose
 # workers ignore self-fencing must find some (the checker can fail).
+export HELIX_CHAOS_MYSQL_URL=${HELIX_CHAOS_MYSQL_URL:-$HELIX_TEST_MYSQL_URL}
 node bench/chaos.mjs --seconds 60 --seed 7 || status=1
 unsafe=$(mktemp)
 if node bench/chaos.mjs --seconds 30 --seed 7 --no-db-restart --unsafe no-fencing >"$unsafe" 2>&1; then

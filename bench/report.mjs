@@ -1,0 +1,46 @@
+// Runs every benchmark, one after another, and writes their figures to bench/REPORT.md with the
+// machine and database they ran on. Each benchmark compares with the raw database round trip
+// measured in its own run.
+//   pnpm bench        (HELIX_BENCH_MYSQL_URL names another server)
+import { spawnSync } from "node:child_process";
+import { cpus, totalmem } from "node:os";
+import { writeFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+
+import { createPool } from "@helix/db";
+
+const here = fileURLToPath(new URL(".", import.meta.url));
+const server = new URL(process.env.HELIX_BENCH_MYSQL_URL ?? "mysql://root@127.0.0.1:3306/");
+const benchmarks = [
+  ["Lock operations against the raw round trip", ["lock.mjs"]],
+  ["Heartbeat capacity", ["cluster.mjs"]],
+  ["Planner scale", ["--expose-gc", "--max-old-space-size=4096", "planner.mjs"]],
+  ["Planner scale, weighted members", ["--expose-gc", "--max-old-space-size=4096", "planner.mjs"], { HELIX_BENCH_WEIGHTED: "1" }],
+  ["Failover, convergence and moves, with real processes", ["coordinator.mjs"]],
+];
+
+const probe = await createPool(new URL("/mysql", server).toString());
+const [[{ version }]] = await probe.query("SELECT VERSION() AS version");
+await probe.end();
+
+const sections = [];
+let failed = 0;
+for (const [title, argv, env = {}] of benchmarks) {
+  process.stderr.write(`bench: ${title}\n`);
+  const started = performance.now();
+  const run = spawnSync(process.execPath, argv, { cwd: here, env: { ...process.env, ...env }, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+  const seconds = ((performance.now() - started) / 1000).toFixed(0);
+  if (run.status !== 0) failed++;
+  const body = run.status === 0 ? run.stdout.trim() : `FAILED (exit ${run.status}):\n\n\`\`\`\n${(run.stderr || run.stdout).trim().slice(-2000)}\n\`\`\``;
+  sections.push(`## ${title}\n\n\`node ${argv.join(" ")}\` (bench/, ${seconds} s)\n\n${body}\n`);
+}
+
+const report = `# Helix benchmark report
+
+${new Date().toISOString()} — ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB,
+Node ${process.version}, database ${version} at ${server.host}. Written by \`pnpm bench\`.
+
+${sections.join("\n")}`;
+writeFileSync(new URL("REPORT.md", import.meta.url), report);
+process.stderr.write(`bench: wrote bench/REPORT.md${failed > 0 ? `; ${failed} benchmark(s) failed` : ""}\n`);
+process.exit(failed > 0 ? 1 : 0);
