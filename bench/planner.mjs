@@ -106,6 +106,10 @@ const joined = [...members, { nodeId: "member-joined", weight: 1, live: true, si
 const join = measure("one member joins", { members: joined, taskLists: table });
 apply(table, join);
 apply(table, measure("after the join's releases are confirmed", { members: joined, taskLists: table }));
+for (const count of [10, 100]) {
+  const many = [...joined, ...Array.from({ length: count }, (_, i) => ({ nodeId: `member-new-${i}`, weight: 1, live: true, sinceExpiryMs: -1 }))];
+  measure(`${count} members join at once`, { members: many, taskLists: table });
+}
 const left = joined.map((m) => (m.nodeId === "member-0000" ? { ...m, live: false, sinceExpiryMs: 1 } : m));
 measure("one member is gone", { members: left, taskLists: table });
 console.log(`\npeak resident set size of the whole run: ${mb(process.resourceUsage().maxRSS * 1024)} MB`);

@@ -364,13 +364,23 @@ class ExtrasFlow {
     this.#flow = flow;
 
     // A greedy start keeps every extra it can; the flow then only repairs what the greedy got wrong.
+    // With needy pairs open, the extras that members beyond their capacity must give up are spread
+    // over task lists first, so that the needy members can take them in distinct task lists.
+    const dropped = openNeedy ? spreadDrops(quotas, lists.length, over) : null;
+    const take = (l: number, edge: number, i: number): void => {
+      if (flow.capacity(loEdge[i]!) > 0) flow.push([sourceEdge[l]!, edge, loEdge[i]!]);
+      else if (flow.capacity(hiEdge[i]!) > 0 && flow.capacity(this.#poolEdge) > 0) flow.push([sourceEdge[l]!, edge, hiEdge[i]!, this.#poolEdge]);
+    };
+    let needyAt = 0;
     for (let l = 0; l < lists.length; l++) {
       for (let k = over.start[l]!; k < over.start[l + 1]! && flow.capacity(sourceEdge[l]!) > 0; k++) {
-        const i = over.member[k]!;
-        if (flow.capacity(loEdge[i]!) > 0) {
-          flow.push([sourceEdge[l]!, this.#overEdge[k]!, loEdge[i]!]);
-        } else if (flow.capacity(hiEdge[i]!) > 0 && flow.capacity(this.#poolEdge) > 0) {
-          flow.push([sourceEdge[l]!, this.#overEdge[k]!, hiEdge[i]!, this.#poolEdge]);
+        if (dropped?.[k] !== 1) take(l, this.#overEdge[k]!, over.member[k]!);
+      }
+      // Needy members take up to their lower bound here; the pool stays for members keeping extras.
+      for (; needyAt < this.#needyEdge.length && this.#needyPairs[2 * needyAt] === l; needyAt++) {
+        const i = this.#needyPairs[2 * needyAt + 1]!;
+        if (openNeedy && flow.capacity(sourceEdge[l]!) > 0 && flow.capacity(loEdge[i]!) > 0) {
+          flow.push([sourceEdge[l]!, this.#needyEdge[needyAt]!, loEdge[i]!]);
         }
       }
     }
@@ -415,6 +425,48 @@ class ExtrasFlow {
     for (let k = 0; k < at; k++) taken[member[k]!]!++;
     return { start, member: member.subarray(0, at), taken, poolLeft: this.#flow.capacity(this.#poolEdge), kept };
   }
+}
+
+/**
+ * Which over-edges the greedy start leaves out: a member with more over-edges than it may keep
+ * (its lower bound; the pool's extra units go to the first such members) gives up the surplus in
+ * the task lists that have given up the fewest so far. A hint only; the flow decides.
+ */
+function spreadDrops(quotas: Quotas, listCount: number, over: OverEdges): Uint8Array {
+  const m = quotas.roster.ids.length;
+  const byMember = new Int32Array(m + 1);
+  for (const i of over.member) byMember[i + 1]!++;
+  for (let i = 0; i < m; i++) byMember[i + 1]! += byMember[i]!;
+  const fill = byMember.slice(0, m);
+  const edgesOf = new Int32Array(over.member.length);
+  const listOf = new Int32Array(over.member.length);
+  for (let l = 0; l < listCount; l++) {
+    for (let k = over.start[l]!; k < over.start[l + 1]!; k++) {
+      listOf[k] = l;
+      edgesOf[fill[over.member[k]!]!++] = k;
+    }
+  }
+  const dropped = new Uint8Array(over.member.length);
+  const dropsIn = new Int32Array(listCount);
+  let pool = quotas.pool;
+  for (let i = 0; i < m; i++) {
+    const degree = byMember[i + 1]! - byMember[i]!;
+    let drop = degree - quotas.lo[i]!;
+    if (drop <= 0) continue;
+    const fromPool = Math.min(pool, quotas.hi[i]! - quotas.lo[i]!, drop);
+    pool -= fromPool;
+    drop -= fromPool;
+    const mine = edgesOf.subarray(byMember[i], byMember[i + 1]);
+    const chosen =
+      drop === 1
+        ? [mine.reduce((best, k) => (dropsIn[listOf[k]!]! < dropsIn[listOf[best]!]! ? k : best), mine[0]!)]
+        : [...mine].sort((a, b) => dropsIn[listOf[a]!]! - dropsIn[listOf[b]!]!).slice(0, drop);
+    for (const k of chosen) {
+      dropped[k] = 1;
+      dropsIn[listOf[k]!]!++;
+    }
+  }
+  return dropped;
 }
 
 /**
