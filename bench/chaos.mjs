@@ -23,7 +23,7 @@ import { parseArgs } from "node:util";
 
 import { createCatalog } from "@helix/coordinator";
 import { createDatabaseIfMissing, createPool, migrate } from "@helix/db";
-import { JsonChild } from "@helix/testing";
+import { JsonChild, seededRandom as random } from "@helix/testing";
 
 const { values: args } = parseArgs({
   options: {
@@ -56,18 +56,6 @@ const url = new URL(`/${database}`, server).toString();
 const cluster = "chaos";
 const localMariaDb = ["127.0.0.1", "localhost"].includes(server.hostname) && existsSync("/usr/sbin/mariadbd");
 const DB_RESTART = localMariaDb && !args["no-db-restart"];
-
-/** mulberry32: a small seeded generator, so that a seed replays the same schedule. */
-function random(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The fault schedule: a pure function of the seed and the run's shape. */
 function faultSchedule() {

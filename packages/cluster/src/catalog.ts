@@ -118,15 +118,18 @@ export class Catalog implements AsyncDisposable {
 /**
  * Partitions from `firstPartition` up are leaving: free ones are deleted at once (the task list's
  * generation floor rising above them first), owned ones are asked to be released (their owners are
- * told through their assignment version).
+ * told through their assignment version). Run it inside the caller's transaction.
+ * @returns whether it changed anything.
  */
 export async function retireFrom(
   conn: QueryClient,
   key: { cluster: string; domain: string; taskList: string; firstPartition: number },
-): Promise<void> {
-  await q.raiseGenerationFloor(conn, key);
-  await q.deleteFreePartitionsFrom(conn, key);
-  if ((await q.retireOwnedPartitionsFrom(conn, key)) > 0) await q.bumpOwnersFrom(conn, key);
+): Promise<boolean> {
+  const raised = await q.raiseGenerationFloor(conn, key);
+  const deleted = await q.deleteFreePartitionsFrom(conn, key);
+  const retired = await q.retireOwnedPartitionsFrom(conn, key);
+  if (retired > 0) await q.bumpOwnersFrom(conn, key);
+  return raised + deleted + retired > 0;
 }
 
 function toTaskList(row: q.GetTaskListRow): TaskList {

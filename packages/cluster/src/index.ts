@@ -4,7 +4,7 @@
  *
  * @packageDocumentation
  */
-export { Catalog, createCatalog, type ClusterOptions, type TaskList, type TaskListSpec } from "./catalog";
+export { Catalog, createCatalog, retireFrom, type ClusterOptions, type TaskList, type TaskListSpec } from "./catalog";
 export { AlreadyJoinedError, UnknownTaskListError } from "./errors";
 export {
   join,

@@ -220,20 +220,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Asyn
   #seen: Versions | null = null;
   #round: Promise<void> | null = null;
   #queued: RoundTrigger | null = null;
-  #stats: {
-    elections: number;
-    rounds: number;
-    roundsWithWrites: number;
-    roundErrors: number;
-    assigned: number;
-    releasesRequested: number;
-    fencedOut: number;
-    leaseRenewFailures: number;
-    pendingHandoffs: number;
-    members: number;
-    partitions: number;
-    lastRound: RoundReport | null;
-  } = {
+  #stats: { -readonly [K in Exclude<keyof CoordinatorStats, "state" | "epoch">]: CoordinatorStats[K] } = {
     elections: 0,
     rounds: 0,
     roundsWithWrites: 0,

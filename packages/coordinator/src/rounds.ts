@@ -7,6 +7,7 @@ import {
   type ConnectionSource,
   type QueryClient,
 } from "@helix/db";
+import { retireFrom } from "@helix/cluster";
 import type { Lease } from "@helix/lock";
 
 import type { PlannerMember, PlannerPartition, PlannerTaskList, Transition } from "./planner";
@@ -223,13 +224,7 @@ export function pruneRetired(
     let catalogChanged = false;
     for (const r of retiring) {
       const key = { cluster, domain: r.domain, taskList: r.taskList };
-      const from = { ...key, firstPartition: r.firstPartition };
-      if ((await q.raiseGenerationFloor(conn, from)) > 0) changed = true;
-      if ((await q.deleteFreePartitionsFrom(conn, from)) > 0) changed = true;
-      if ((await q.retireOwnedPartitionsFrom(conn, from)) > 0) {
-        changed = true;
-        await q.bumpOwnersFrom(conn, from);
-      }
+      if (await retireFrom(conn, { ...key, firstPartition: r.firstPartition })) changed = true;
       if (r.firstPartition === 0 && (await q.finishTaskListRemoval(conn, key)) > 0) catalogChanged = true;
     }
     if (catalogChanged) await q.bumpCatalogVersion(conn, { cluster });

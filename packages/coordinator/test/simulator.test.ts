@@ -4,7 +4,9 @@
 // that changed owner are compared with the theoretical minimum for that event.
 import { PartitionState } from "@helix/db";
 
-import { converge, isBalanced, minimumMovesByFlow, orphans, random, type ClusterState, type ListState } from "./support/model";
+import { seededRandom } from "@helix/testing";
+
+import { converge, isBalanced, minimumMovesByFlow, orphans, type ClusterState, type ListState } from "./support/model";
 
 type EventKind = "join" | "leave" | "crash" | "resize" | "add-list" | "remove-list";
 
@@ -15,7 +17,7 @@ interface Tally {
 }
 
 function simulate(seed: number, events: number, weighted: boolean): { tallies: Map<EventKind, Tally>; rounds: number } {
-  const next = random(seed);
+  const next = seededRandom(seed);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)]!;
   const between = (lo: number, hi: number): number => lo + Math.floor(next() * (hi - lo + 1));
   let memberNo = 0;

@@ -256,15 +256,3 @@ export function converge(state: ClusterState, options?: PlannerOptions): { owner
   }
   throw new Error("the planner did not converge in 1000 rounds");
 }
-
-/** A small deterministic random number generator (mulberry32), so every run replays exactly. */
-export function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
