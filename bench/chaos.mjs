@@ -1,19 +1,24 @@
 // The chaos harness: coordinator and worker processes on the real database, with faults injected at
-// random from a seeded schedule (the same seed replays the same schedule). Afterwards it checks:
-// - no two workers (or two generations) believed they owned a partition at the same moment;
+// random from a seeded schedule (the same seed replays the same schedule). Half the workers use a
+// plain mysql2 pool (mysql2's default flags) instead of Helix's; coordinators force unconfirmed
+// releases as early as they may (forceReleaseAfterMs 0). Faults include a node id reused by a new
+// process while the old one is paused, then resumed and told to leave. Afterwards it checks:
+// - no two worker processes (or two generations) believed they owned a partition at the same moment;
 // - every partition's generations follow one another in increasing order;
+// - the fenced ledger: per partition, committed units of work never go back in generation and
+//   never come from two processes (incarnations) at one generation;
 // - every partition is owned again, balanced, within a bound after the faults stop;
 // - no process exited that was not told to (a crash or an unhandled rejection).
 // It prints a report and exits 1 on any violation.
 //
 //   pnpm chaos --minutes 10 --seed 7
 //   node bench/chaos.mjs --seconds 60 --seed 7 [--workers 8] [--coordinators 3] [--no-db-restart]
-//                        [--unsafe no-fencing|no-confirmation]   (test-only: must report violations)
+//                        [--unsafe no-fencing|no-confirmation|no-incarnation]   (must report violations)
 // HELIX_CHAOS_MYSQL_URL names the server (default mysql://root@127.0.0.1:3306/). A database restart
 // is one of the faults when the server is the local MariaDB started by scripts/setup.sh.
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -45,7 +50,8 @@ const UNSAFE = args.unsafe;
 const BOUND_MS = Number(args["bound-seconds"]) * 1000;
 const NODE_TTL_MS = 1500;
 const LEASE_TTL_MS = 1500;
-if (!["", "no-fencing", "no-confirmation"].includes(UNSAFE)) throw new Error(`--unsafe must be no-fencing or no-confirmation`);
+const UNSAFE_MODES = ["no-fencing", "no-confirmation", "no-incarnation"];
+if (UNSAFE !== "" && !UNSAFE_MODES.includes(UNSAFE)) throw new Error(`--unsafe must be one of ${UNSAFE_MODES.join(", ")}`);
 
 const here = fileURLToPath(new URL(".", import.meta.url));
 const WORKER = join(here, "chaos", "worker.mjs");
@@ -65,6 +71,7 @@ function faultSchedule() {
     ["kill-worker", 3],
     ["leave-worker", 2],
     ["pause-worker", 3],
+    ["reuse-worker", 2],
     ["kill-coordinator", 1.5],
     ["pause-coordinator", 1.5],
     ["kill-connections", 2],
@@ -93,6 +100,10 @@ function faultSchedule() {
     if (kind.startsWith("kill-") && kind !== "kill-connections") fault.downMs = between(200, 3000);
     if (kind === "leave-worker") fault.downMs = between(200, 3000);
     if (kind === "pause-worker") fault.pauseMs = between(NODE_TTL_MS * 1.3, NODE_TTL_MS * 3);
+    if (kind === "reuse-worker") {
+      fault.pauseMs = between(NODE_TTL_MS * 1.3, NODE_TTL_MS * 2);
+      fault.overlapMs = between(500, 2500);
+    }
     if (kind === "pause-coordinator") fault.pauseMs = between(LEASE_TTL_MS * 1.3, LEASE_TTL_MS * 3);
     if (kind === "kill-connections") fault.fraction = Math.round((0.3 + 0.7 * rnd()) * 100) / 100;
     if (kind === "restart-database") fault.downMs = between(500, 2500);
@@ -116,6 +127,14 @@ console.log(`chaos: seed ${SEED}, ${SECONDS} s of faults (${schedule.length} sch
 await createDatabaseIfMissing(url);
 const admin = await createPool(url);
 await migrate(admin);
+await admin.query(`CREATE TABLE chaos_ledger (
+  id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+  task_list VARCHAR(128) NOT NULL,
+  partition_id INT UNSIGNED NOT NULL,
+  generation BIGINT UNSIGNED NOT NULL,
+  node_id VARCHAR(128) NOT NULL,
+  incarnation CHAR(32) NOT NULL
+)`);
 const catalog = await createCatalog(admin, { cluster });
 let listNo = 0;
 const lists = [];
@@ -134,12 +153,14 @@ for (let i = 0; i < COORDINATORS; i++) slots.push({ kind: "coordinator", index: 
 for (let i = 0; i < WORKERS; i++) slots.push({ kind: "worker", index: i, id: `worker-${i}`, offset: offsets[i % offsets.length] });
 const slotOf = (kind, index) => slots.find((s) => s.kind === kind && s.index === index);
 
+// Each process a slot runs logs to a file of its own: a node id reused by a new process is another owner.
 function start(slot) {
   const script = slot.kind === "worker" ? WORKER : COORDINATOR;
+  slot.run = (slot.run ?? 0) + 1;
   const argv =
     slot.kind === "worker"
-      ? [url, cluster, slot.id, String(NODE_TTL_MS), join(logDir, `${slot.id}.log`), UNSAFE]
-      : [url, cluster, slot.id, String(LEASE_TTL_MS), "100", "100"];
+      ? [url, cluster, slot.id, String(NODE_TTL_MS), join(logDir, `${slot.id}.${slot.run}.log`), slot.index % 2 === 0 ? "helix" : "plain", UNSAFE]
+      : [url, cluster, slot.id, String(LEASE_TTL_MS), "100", "100", "0"];
   const child = JsonChild.start(script, argv, { clockOffsetMs: slot.offset });
   slot.child = child;
   slot.paused = false;
@@ -172,7 +193,9 @@ function stopSlot(slot, signal, downMs) {
   if (slot.down || slot.child === undefined) return false;
   slot.expectExit = true;
   slot.expectCode = signal === "SIGTERM" ? 0 : undefined;
+  // A pause (or a node-id reuse waiting on one) ends with the process: its timer must not act on it.
   if (slot.paused) slot.child.process.kill("SIGCONT");
+  slot.paused = false;
   slot.child.process.kill(signal);
   later(downMs, () => start(slot));
   return true;
@@ -191,6 +214,34 @@ function pauseSlot(slot, pauseMs) {
   });
   return true;
 }
+
+/**
+ * A new process takes the slot's node id while the old one is paused past its TTL; the old one then
+ * resumes and, a moment later, is told to leave (SIGTERM): it must touch nothing of the new one's.
+ */
+function reuseSlot(slot, pauseMs, overlapMs) {
+  if (slot.down || slot.paused) return false;
+  const old = slot.child;
+  slot.paused = true;
+  old.process.kill("SIGSTOP");
+  later(pauseMs, () => {
+    if (slot.child !== old || !slot.paused) return;
+    slot.paused = false;
+    // The old process leaves the slot's books: its exit is expected, and must be clean.
+    slot.child = undefined;
+    void old.exited.then((code) => {
+      if (code !== 0) unexpected.push({ id: `${slot.id} (old process)`, code, signal: old.process.signalCode, stderr: old.stderr.trim().split("\n").slice(-5).join(" | ") });
+    });
+    start(slot);
+    later(overlapMs, () => {
+      old.process.kill("SIGCONT");
+      later(1000, () => old.process.kill("SIGTERM"));
+    });
+    orphans.push(old);
+  });
+  return true;
+}
+const orphans = [];
 
 const reachable = () =>
   new Promise((resolve) => {
@@ -223,6 +274,8 @@ async function run(fault) {
     case "pause-worker":
     case "pause-coordinator":
       return pauseSlot(slotOf(fault.kind.slice(6), fault.slot), fault.pauseMs);
+    case "reuse-worker":
+      return reuseSlot(slotOf("worker", fault.slot), fault.pauseMs, fault.overlapMs);
     case "kill-connections": {
       const [rows] = await admin.query("SELECT ID FROM information_schema.PROCESSLIST WHERE DB = ? AND ID <> CONNECTION_ID()", [database]);
       const pick = random(SEED + fault.at);
@@ -283,6 +336,11 @@ for (const slot of slots) {
   }
   if (slot.down) start(slot);
 }
+for (const old of orphans) {
+  if (old.process.exitCode !== null || old.process.signalCode !== null) continue;
+  old.process.kill("SIGCONT");
+  old.process.kill("SIGTERM");
+}
 const faultsStoppedAt = performance.now();
 log("faults stopped; waiting for the cluster to converge");
 
@@ -297,7 +355,13 @@ function beliefs(slot) {
   return owned;
 }
 
+/** Why the cluster is not converged yet (the last reason is reported when it never converges). */
+let notConverged = "";
 async function converged() {
+  const why = (reason) => {
+    notConverged = reason;
+    return false;
+  };
   const [rows] = await admin.query(
     `SELECT a.task_list, a.partition_id, a.node_id, a.state, a.generation FROM helix_allocation AS a
      JOIN helix_cluster AS c ON c.cluster = a.cluster AND c.domain = a.domain AND c.task_list = a.task_list
@@ -307,18 +371,25 @@ async function converged() {
   const [[{ total }]] = await admin.query("SELECT COALESCE(SUM(partitions), 0) AS total FROM helix_cluster WHERE cluster = ? AND status = 1", [cluster]);
   const workers = slots.filter((s) => s.kind === "worker");
   const ids = new Set(workers.map((s) => s.id));
-  if (rows.length !== Number(total) || rows.some((r) => r.state !== 1 || !ids.has(r.node_id))) return false;
+  const open = rows.filter((r) => r.state !== 1 || !ids.has(r.node_id));
+  if (rows.length !== Number(total) || open.length > 0) {
+    return why(`${Number(total) - rows.length} partitions without a row; not assigned: ${open.slice(0, 5).map((r) => `${r.task_list}/${r.partition_id} state ${r.state} at ${r.node_id}`).join(", ")}`);
+  }
   const perList = new Map();
   for (const r of rows) {
     const counts = perList.get(r.task_list) ?? new Map([...ids].map((id) => [id, 0]));
     counts.set(r.node_id, counts.get(r.node_id) + 1);
     perList.set(r.task_list, counts);
   }
-  if ([...perList.values()].some((c) => Math.max(...c.values()) - Math.min(...c.values()) > 1)) return false;
+  const uneven = [...perList].find(([, c]) => Math.max(...c.values()) - Math.min(...c.values()) > 1);
+  if (uneven !== undefined) return why(`unbalanced ${uneven[0]}: ${[...uneven[1]].map(([id, n]) => `${id} ${n}`).join(", ")}`);
   for (const slot of workers) {
     const believed = beliefs(slot);
     const mine = rows.filter((r) => r.node_id === slot.id);
-    if (believed.size !== mine.length || mine.some((r) => believed.get(`${r.task_list}/${r.partition_id}`) !== Number(r.generation))) return false;
+    if (believed.size !== mine.length || mine.some((r) => believed.get(`${r.task_list}/${r.partition_id}`) !== Number(r.generation))) {
+      const events = slot.child.events.slice(-4).map((e) => JSON.stringify(e)).join(" ");
+      return why(`${slot.id} believes ${believed.size} partitions, the table gives it ${mine.length}; last events: ${events}`);
+    }
   }
   return true;
 }
@@ -340,7 +411,11 @@ while (performance.now() - faultsStoppedAt < BOUND_MS + STABLE_MS) {
   }
   await sleep(100);
 }
-log(convergedAfterMs === null ? `NOT converged within ${BOUND_MS} ms` : `converged after ${Math.round(convergedAfterMs)} ms (and stayed so for ${STABLE_MS} ms)`);
+log(
+  convergedAfterMs === null
+    ? `NOT converged within ${BOUND_MS} ms: ${notConverged}`
+    : `converged after ${Math.round(convergedAfterMs)} ms (and stayed so for ${STABLE_MS} ms)`,
+);
 
 // Shut everything down gracefully; each must exit 0.
 await Promise.all(
@@ -350,18 +425,23 @@ await Promise.all(
     // Coordinators stop when their stdin closes, workers leave on SIGTERM.
     if (slot.kind === "coordinator") slot.child.process.stdin.end();
     else slot.child.process.kill("SIGTERM");
-    const timer = setTimeout(() => slot.child.kill(), 15_000);
+    const timer = setTimeout(() => {
+      log(`${slot.id} did not exit within 15 s of being told to; last events: ${slot.child.events.slice(-4).map((e) => JSON.stringify(e)).join(" ")}`);
+      slot.child.kill();
+    }, 15_000);
     await slot.child.exited;
     clearTimeout(timer);
   }),
 );
+await Promise.all(orphans.map((old) => old.exited));
 
 // The ownership intervals every worker recorded: per partition, per (worker, generation).
+// Each file is one worker process: a node id reused by a new process is another owner.
 const intervals = new Map();
 let ticks = 0;
-for (const slot of slots.filter((s) => s.kind === "worker")) {
-  const file = join(logDir, `${slot.id}.log`);
-  if (!existsSync(file)) continue;
+for (const name of readdirSync(logDir).filter((f) => f.endsWith(".log"))) {
+  const file = join(logDir, name);
+  const slot = { id: name.replace(/\.log$/, "") };
   for (const line of readFileSync(file, "utf8").split("\n")) {
     if (line === "") continue;
     const { t, owned } = JSON.parse(line);
@@ -393,25 +473,51 @@ for (const [partition, byOwner] of intervals) {
   }
 }
 
+// The fenced ledger, in commit order per partition (a fenced unit holds the partition until it
+// commits, so the next owner's units come later).
+const [ledgerRows] = await admin.query("SELECT task_list, partition_id, generation, incarnation FROM chaos_ledger ORDER BY id");
+const ledgerBack = [];
+const ledgerTwoOwners = [];
+const lastGeneration = new Map();
+const writers = new Map();
+for (const row of ledgerRows) {
+  const partition = `${row.task_list}/${row.partition_id}`;
+  const generation = Number(row.generation);
+  const last = lastGeneration.get(partition);
+  if (last !== undefined && generation < last) ledgerBack.push({ partition, from: last, to: generation });
+  lastGeneration.set(partition, Math.max(last ?? 0, generation));
+  const at = `${partition}@${generation}`;
+  const writer = writers.get(at);
+  if (writer === undefined) writers.set(at, row.incarnation);
+  else if (writer !== row.incarnation) ledgerTwoOwners.push({ at, a: writer, b: row.incarnation });
+}
+const ledgerIncarnations = new Set(ledgerRows.map((r) => r.incarnation)).size;
+
 await catalog.close();
 await admin.query("DROP DATABASE ??", [database]).catch(() => undefined);
 await admin.end();
-rmSync(logDir, { recursive: true, force: true });
+rmSync(logDir, { recursive: true, force: true, maxRetries: 5 });
 
 console.log(`\n## Chaos run: seed ${SEED}, schedule ${scheduleHash}, ${SECONDS} s of faults${UNSAFE ? ` (UNSAFE: ${UNSAFE})` : ""}\n`);
 console.log("| fault | carried out | skipped (target down or busy) |");
 console.log("| --- | ---: | ---: |");
 for (const kind of [...new Set(schedule.map((f) => f.kind))].sort()) console.log(`| ${kind} | ${executed.get(kind) ?? 0} | ${skipped.get(kind) ?? 0} |`);
-const violations = overlaps.length + disorder.length + unexpected.length + (convergedAfterMs === null ? 1 : 0);
+const violations =
+  overlaps.length + disorder.length + ledgerBack.length + ledgerTwoOwners.length + unexpected.length + (convergedAfterMs === null ? 1 : 0);
 console.log("\n| check | result |");
 console.log("| --- | --- |");
 console.log(`| ownership recorded | ${spans} intervals of ${intervals.size} partitions from ${ticks} work ticks |`);
 console.log(`| overlapping ownership (two owners at one moment) | ${overlaps.length} |`);
 console.log(`| generations out of order | ${disorder.length} |`);
+console.log(`| fenced ledger | ${ledgerRows.length} units of work from ${ledgerIncarnations} processes |`);
+console.log(`| ledger: a partition's generation going back | ${ledgerBack.length} |`);
+console.log(`| ledger: two processes at one generation | ${ledgerTwoOwners.length} |`);
 console.log(`| owned again, balanced, after the faults stopped | ${convergedAfterMs === null ? `NO, not within ${BOUND_MS} ms` : `${Math.round(convergedAfterMs)} ms (bound ${BOUND_MS} ms)`} |`);
 console.log(`| unexpected exits (crashes, unhandled rejections) | ${unexpected.length} |`);
 for (const o of overlaps.slice(0, 5)) console.log(`  overlap on ${o.partition}: ${o.a.node} gen ${o.a.generation} until ${o.a.to} µs, ${o.b.node} gen ${o.b.generation} from ${o.b.from} µs`);
 for (const d of disorder.slice(0, 5)) console.log(`  out of order on ${d.partition}: gen ${d.a.generation} (${d.a.node}) then gen ${d.b.generation} (${d.b.node})`);
+for (const b of ledgerBack.slice(0, 5)) console.log(`  ledger on ${b.partition}: gen ${b.to} committed after gen ${b.from}`);
+for (const w of ledgerTwoOwners.slice(0, 5)) console.log(`  ledger on ${w.at}: units from processes ${w.a} and ${w.b}`);
 for (const u of unexpected.slice(0, 5)) console.log(`  ${u.id} exited with ${u.code ?? u.signal}: ${u.stderr}`);
 console.log(violations === 0 ? "\nchaos: no violations" : `\nchaos: ${violations} violation(s)`);
 process.exit(violations === 0 ? 0 : 1);

@@ -62,7 +62,7 @@ for (const size of sizes) {
   recording = false;
   for (const m of members) m.off("member:fenced", onFenced);
   const beats = timings.get("HeartbeatNode") ?? [];
-  const reads = (timings.get("ListNodeAllocation") ?? []).length;
+  const reads = (timings.get("ListProcessAllocation") ?? []).length;
   const s = summarize(beats, MEASURE_MS);
   rows.push({ size, ...s, reads, fenced, joinMs });
 }

@@ -19,18 +19,21 @@ rm -rf packages/*/reports apps/*/reports
 status=0
 pnpm test || status=$?
 
-# Faults against the real database: a 60-second chaos run must find no violation, and a run whose
-# workers ignore self-fencing must find some (the checker can fail).
+# Faults against the real database: a 60-second chaos run must find no violation, and runs whose
+# workers ignore self-fencing, or lose the incarnation condition of every statement, must find some
+# (the checker can fail).
 export HELIX_CHAOS_MYSQL_URL=${HELIX_CHAOS_MYSQL_URL:-$HELIX_TEST_MYSQL_URL}
 node bench/chaos.mjs --seconds 60 --seed 7 || status=1
 unsafe=$(mktemp)
-if node bench/chaos.mjs --seconds 30 --seed 7 --no-db-restart --unsafe no-fencing >"$unsafe" 2>&1; then
-  cat "$unsafe"
-  echo "chaos: the run with unsafe workers found no violation; the checker cannot fail" >&2
-  status=1
-else
-  grep -E "^\| overlapping ownership|^chaos:" "$unsafe" | sed 's/^/unsafe run (expected to fail): /'
-fi
+for mode in no-fencing no-incarnation; do
+  if node bench/chaos.mjs --seconds 30 --seed 7 --no-db-restart --unsafe "$mode" >"$unsafe" 2>&1; then
+    cat "$unsafe"
+    echo "chaos: the run with unsafe workers ($mode) found no violation; the checker cannot fail" >&2
+    status=1
+  else
+    grep -E "^\| (overlapping ownership|ledger: two)|^chaos:" "$unsafe" | sed "s/^/unsafe run, $mode (expected to fail): /"
+  fi
+done
 rm -f "$unsafe"
 
 node scripts/test-summary.mjs

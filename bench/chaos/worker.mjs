@@ -1,27 +1,73 @@
-// A chaos worker:  node worker.mjs <url> <cluster> <nodeId> <ttlMs> <log file> [unsafe]
-// It joins the cluster (retrying while an earlier incarnation of the same node id is still live),
+// A chaos worker:  node worker.mjs <url> <cluster> <nodeId> <ttlMs> <log file> <pool> [unsafe]
+// It joins the cluster (retrying while an earlier process with the same node id is still live),
 // and every 10 ms records, in <log file>, the partitions it believes it owns at that moment (one
 // JSON line: the monotonic clock in microseconds, shared by every process on the machine, and
-// [taskList, partition, generation] for each). A release is confirmed after the unit of work in
-// flight. SIGTERM makes it leave. Events go to stdout as JSON lines.
+// [taskList, partition, generation] for each). Every 50 ms it writes one unit of work for one of
+// its partitions into the ledger table `chaos_ledger`, in a transaction fenced by the partition
+// (`partition.fence(conn)`). A release is confirmed after the unit of work in flight. SIGTERM makes
+// it leave. Events go to stdout as JSON lines.
+//
+// <pool>: `helix` (the member makes its pool from the URL) or `plain` (a mysql2 pool with mysql2's
+// default flags, FOUND_ROWS on, handed to join()).
 //
 // `unsafe` is for proving that the checker finds violations:
 //   no-fencing       believe the events only, ignoring the member's own deadline (self-fencing);
-//   no-confirmation  confirm every release at once and keep working on the partition a while.
+//   no-confirmation  confirm every release at once and keep working on the partition a while;
+//   no-incarnation   every statement the member sends loses its incarnation condition (a stale
+//                    process of a reused node id can heartbeat, read, confirm, fence and leave as
+//                    if it were the new one).
 import { appendFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 
 import { AlreadyJoinedError, join } from "@helix/cluster";
+import { createPool as createMysqlPool } from "mysql2/promise";
 
-const [url, cluster, nodeId, ttlMs, logFile, unsafe = ""] = process.argv.slice(2);
+const [url, cluster, nodeId, ttlMs, logFile, poolKind, unsafe = ""] = process.argv.slice(2);
 const say = (event) => process.stdout.write(`${JSON.stringify(event)}\n`);
 const now = () => Number(process.hrtime.bigint() / 1000n);
+
+/** Rewrites each statement without its `AND incarnation = ?` conditions (and their values). */
+function withoutIncarnation(client) {
+  const strip = (options) => {
+    if (!/AND incarnation = \?/.test(options.sql)) return options;
+    const values = [...options.values];
+    let index = 0;
+    const sql = options.sql.replace(/AND incarnation = \?|\?/g, (match) => {
+      if (match === "?") {
+        index++;
+        return match;
+      }
+      values.splice(index, 1);
+      return "";
+    });
+    return { ...options, sql, values };
+  };
+  return {
+    query: (options) => client.query(strip(options)),
+    getConnection: async () => {
+      const conn = await client.getConnection();
+      return {
+        query: (options) => conn.query(strip(options)),
+        beginTransaction: () => conn.beginTransaction(),
+        commit: () => conn.commit(),
+        rollback: () => conn.rollback(),
+        release: () => conn.release(),
+      };
+    },
+  };
+}
+
+// The pool the worker's own writes (the ledger) go through; also the member's unless it makes its own.
+const pool = createMysqlPool(url);
+let source = poolKind === "plain" ? pool : url;
+if (unsafe === "no-incarnation") source = withoutIncarnation(pool);
+const ledgerPool = unsafe === "no-incarnation" ? source : pool;
 
 let inFlight = Promise.resolve();
 let member;
 for (;;) {
   try {
-    member = await join(url, {
+    member = await join(source, {
       cluster,
       nodeId,
       ttlMs: Number(ttlMs),
@@ -36,7 +82,7 @@ for (;;) {
     await sleep(250);
   }
 }
-say({ event: "joined" });
+say({ event: "joined", incarnation: member.incarnation });
 
 // What the member's events say it owns (the unsafe worker's only view).
 const believed = new Map();
@@ -63,20 +109,48 @@ member.on("partition:lost", (p, reason) => {
 });
 member.on("member:error", (error) => say({ event: "member-error", message: error.message }));
 
+const unsafeBelief = unsafe === "no-fencing" || unsafe === "no-confirmation" || unsafe === "no-incarnation";
 const tick = setInterval(() => {
   inFlight = inFlight.then(() => {
     const t = now();
     const owned = [];
     for (const p of believed.values()) {
       // The safe worker checks its ownership (and with it the member's deadline) before each unit of work.
-      if (unsafe === "no-fencing" || unsafe === "no-confirmation" || p.isOwned()) owned.push([p.taskList, p.partition, p.generation]);
+      if (unsafeBelief || p.isOwned()) owned.push([p.taskList, p.partition, p.generation]);
     }
     if (owned.length > 0) appendFileSync(logFile, `${JSON.stringify({ t, owned })}\n`);
   });
 }, 10);
 
+// One unit of work every 50 ms, round robin over the partitions it believes it owns, committed only
+// through the partition fence. Failures are expected under faults and only counted.
+let turn = 0;
+const ledger = setInterval(() => {
+  const partitions = [...believed.values()];
+  if (partitions.length === 0) return;
+  const p = partitions[turn++ % partitions.length];
+  inFlight = inFlight.then(async () => {
+    let conn;
+    try {
+      conn = await ledgerPool.getConnection();
+      await conn.beginTransaction();
+      await p.fence(conn);
+      await conn.query({
+        sql: "INSERT INTO chaos_ledger (task_list, partition_id, generation, node_id, incarnation) VALUES (?, ?, ?, ?, ?)",
+        values: [p.taskList, p.partition, p.generation, nodeId, p.incarnation],
+      });
+      await conn.commit();
+    } catch {
+      await conn?.rollback().catch(() => undefined);
+    } finally {
+      conn?.release();
+    }
+  });
+}, 50);
+
 process.once("SIGTERM", () => {
   clearInterval(tick);
+  clearInterval(ledger);
   void inFlight
     .then(() => member.leave())
     .then(
@@ -84,5 +158,6 @@ process.once("SIGTERM", () => {
       // The database may be down (a fault): the member then expires by its TTL instead.
       (error) => say({ event: "leave-failed", message: error.message }),
     )
+    .then(() => pool.end().catch(() => undefined))
     .then(() => process.exit(0));
 });

@@ -82,7 +82,7 @@ export const variables = {
   HELIX_LEASE_TTL_MS: { description: "leadership lease TTL", default: "5000", schema: integer(100, 3_600_000) },
   HELIX_POLL_MS: { description: "how often the leader looks for changes", default: "200", schema: integer(1, 3_600_000) },
   HELIX_FORCE_RELEASE_AFTER_MS: {
-    description: "an unconfirmed release is forced after this long",
+    description: "an unconfirmed release is forced after this long (never before the owner's TTL)",
     default: "30000",
     schema: integer(0, 86_400_000),
   },

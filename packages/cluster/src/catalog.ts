@@ -125,11 +125,13 @@ export async function retireFrom(
   conn: QueryClient,
   key: { cluster: string; domain: string; taskList: string; firstPartition: number },
 ): Promise<boolean> {
-  const raised = await q.raiseGenerationFloor(conn, key);
+  // The floor is read only when partitions are created again, so raising it is no change to report
+  // (and its row count, matched or changed, would depend on the client's FOUND_ROWS flag).
+  await q.raiseGenerationFloor(conn, key);
   const deleted = await q.deleteFreePartitionsFrom(conn, key);
   const retired = await q.retireOwnedPartitionsFrom(conn, key);
   if (retired > 0) await q.bumpOwnersFrom(conn, key);
-  return raised + deleted + retired > 0;
+  return deleted + retired > 0;
 }
 
 function toTaskList(row: q.GetTaskListRow): TaskList {

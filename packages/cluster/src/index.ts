@@ -5,7 +5,8 @@
  * @packageDocumentation
  */
 export { Catalog, createCatalog, retireFrom, type ClusterOptions, type TaskList, type TaskListSpec } from "./catalog";
-export { AlreadyJoinedError, UnknownTaskListError } from "./errors";
+export { AlreadyJoinedError, PartitionFencedError, UnknownTaskListError } from "./errors";
+export { fencePartition, type PartitionOwnership } from "./fence";
 export {
   join,
   Member,

@@ -14,10 +14,12 @@ import {
   transaction,
   type ConnectionSource,
   type DatabaseSource,
+  type QueryClient,
 } from "@helix/db";
-import { createLocker, type Lease, type Locker } from "@helix/lock";
+import { createLocker, defaultMarginMs, minMarginMs, MAX_TTL_MS, type Lease, type Locker } from "@helix/lock";
 
-import { AlreadyJoinedError } from "./errors";
+import { AlreadyJoinedError, PartitionFencedError } from "./errors";
+import { fencePartition } from "./fence";
 import { checkMs, checkName, MAX_WEIGHT, metadataJson } from "./validate";
 
 /** Why an ownership ended without a confirmed release. */
@@ -36,10 +38,20 @@ export interface OwnedPartition {
   readonly partition: number;
   /** Grows on every change of owner: fence the partition's side effects with it. */
   readonly generation: number;
+  /** The incarnation of the process that owns it (this member's when the partition was given). */
+  readonly incarnation: string;
   /** Aborts when this ownership ends: release requested, lost, or the member left. */
   readonly signal: AbortSignal;
   /** Whether the ownership still holds, checking the member's heartbeat deadline now. */
   isOwned(): boolean;
+  /**
+   * Fences a write in the caller's transaction: succeeds only while this process still owns the
+   * partition at this generation, and keeps the coordinator from handing it over until the
+   * transaction ends (see `fencePartition`).
+   * @throws `PartitionFencedError` when it does not (roll back); also when this member already
+   *   knows the ownership ended.
+   */
+  fence(connection: QueryClient): Promise<void>;
 }
 
 /** One change of this member's partitions. */
@@ -87,9 +99,15 @@ export interface JoinOptions {
   weight?: number;
   /** Node TTL: the member is dead once the database clock passes last heartbeat + ttl. @default 10000 */
   ttlMs?: number;
-  /** Time between heartbeats. @default a third of ttlMs */
+  /**
+   * Time between heartbeats: at most half of (ttlMs - safetyMarginMs), so that a failed heartbeat
+   * is retried before the member must stop. @default a third of ttlMs, or that half if smaller
+   */
   heartbeatMs?: number;
-  /** How much before (heartbeat send time + ttl) the member stops its partitions. @default 5% of ttl, 10 ms to 1 s */
+  /**
+   * How much before (heartbeat send time + ttl) the member stops its partitions: at least 1% of
+   * ttlMs (clocks run at slightly different rates). @default 5% of ttl, 10 ms to 1 s
+   */
   safetyMarginMs?: number;
   /**
    * Stops a partition's work when it is leaving this member (release requested, or the member
@@ -98,7 +116,10 @@ export interface JoinOptions {
   onRelease?: (partition: OwnedPartition) => Promise<void> | void;
   /** `auto` confirms releases after `onRelease`; `manual` waits for {@link Member.confirmRelease}. @default "auto" */
   confirmReleases?: "auto" | "manual";
-  /** How often a member tries to become the cluster's sweeper (0: never). @default ttlMs */
+  /**
+   * How often a member tries to become the cluster's sweeper: 0 (never), or 100 ms to 12 hours.
+   * @default ttlMs
+   */
   sweepIntervalMs?: number;
 }
 
@@ -109,6 +130,8 @@ interface Ownership {
   readonly partition: OwnedPartition;
   readonly controller: AbortController;
   releasing: boolean;
+  /** The work stopped (onRelease returned) but the confirmation did not reach the database. */
+  confirmPending: boolean;
 }
 
 const keyOf = (domain: string, taskList: string, partition: number): string => `${domain}\u0000${taskList}\u0000${partition}`;
@@ -182,6 +205,14 @@ export class Member extends EventEmitter<MemberEvents> implements AsyncDisposabl
     this.#autoConfirm = init.autoConfirm;
   }
 
+  /**
+   * This process's incarnation: changes whenever the member registers again (after being declared
+   * dead). Ownerships belong to an incarnation, not to the node id.
+   */
+  get incarnation(): string {
+    return this.#incarnation;
+  }
+
   /** Where the member stands; reading it checks the heartbeat deadline. */
   get state(): MemberState {
     this.#checkDeadline();
@@ -234,7 +265,7 @@ export class Member extends EventEmitter<MemberEvents> implements AsyncDisposabl
     await Promise.all(owned.map((o) => this.#runOnRelease(o.partition)));
     try {
       await transaction(this.#client, async (conn) => {
-        await q.releaseNodePartitions(conn, { cluster: this.cluster, nodeId: this.nodeId });
+        await q.releaseNodePartitions(conn, { cluster: this.cluster, nodeId: this.nodeId, incarnation: this.#incarnation });
         await q.deregisterNode(conn, { cluster: this.cluster, nodeId: this.nodeId, incarnation: this.#incarnation });
         await q.bumpMembershipVersion(conn, { cluster: this.cluster });
         await q.bumpAllocationVersion(conn, { cluster: this.cluster });
@@ -300,9 +331,16 @@ export class Member extends EventEmitter<MemberEvents> implements AsyncDisposabl
         }),
       );
       if (result.affectedRows === 1) {
-        this.#extendDeadline(sentAt);
-        if (this.#state === "fenced") this.#rejoined(false);
+        if (this.#state === "fenced") {
+          // A fenced member owns nothing, so a longer deadline cannot prolong any ownership.
+          this.#extendDeadline(sentAt);
+          this.#rejoined(false);
+        }
+        // The deadline moves only once the member knows its partitions as of this heartbeat: a
+        // release requested before it is then seen and its work stopped, so that forcing the release
+        // at (request + TTL) by the database clock is safe. A failed read leaves the deadline as it was.
         if (result.insertId !== this.#version) await this.#sync(result.insertId);
+        this.#extendDeadline(sentAt);
       } else {
         // Declared dead (or deregistered): stop everything, then register as a new incarnation.
         this.#fence();
@@ -335,7 +373,7 @@ export class Member extends EventEmitter<MemberEvents> implements AsyncDisposabl
   #sync(version: number | undefined): Promise<void> {
     this.#syncing = this.#syncing.then(async () => {
       const rows = await runStatement(this.#server, () =>
-        q.listNodeAllocation(this.#client, { cluster: this.cluster, nodeId: this.nodeId }),
+        q.listProcessAllocation(this.#client, { cluster: this.cluster, nodeId: this.nodeId, incarnation: this.#incarnation }),
       );
       if (!this.#checkDeadline() || this.#state !== "active") return;
       const seen = new Set<string>();
@@ -353,6 +391,10 @@ export class Member extends EventEmitter<MemberEvents> implements AsyncDisposabl
         }
         if (row.state === PartitionState.ReleaseRequested && !ownership.releasing) {
           this.#beginRelease(ownership, row.targetNodeId);
+        } else if (row.state === PartitionState.ReleaseRequested && ownership.confirmPending) {
+          // The work stopped but the confirmation was lost (a dropped connection): send it again, or
+          // the hand-off would wait for the force timeout.
+          void this.#confirm(ownership);
         }
       }
       for (const [key, ownership] of this.#owned) {
@@ -368,18 +410,24 @@ export class Member extends EventEmitter<MemberEvents> implements AsyncDisposabl
   #own(domain: string, taskList: string, partition: number, generation: number): Ownership {
     const controller = new AbortController();
     const checkDeadline = (): boolean => this.#checkDeadline();
+    const ref = { cluster: this.cluster, domain, taskList, partition, nodeId: this.nodeId, incarnation: this.#incarnation, generation };
     const owned: OwnedPartition = {
       domain,
       taskList,
       partition,
       generation,
+      incarnation: ref.incarnation,
       signal: controller.signal,
       isOwned() {
         checkDeadline();
         return !controller.signal.aborted;
       },
+      async fence(connection: QueryClient) {
+        if (!owned.isOwned()) throw new PartitionFencedError(ref);
+        await fencePartition(connection, ref);
+      },
     };
-    const ownership: Ownership = { partition: owned, controller, releasing: false };
+    const ownership: Ownership = { partition: owned, controller, releasing: false, confirmPending: false };
     this.#owned.set(keyOf(domain, taskList, partition), ownership);
     this.#emitChange({ type: "assigned", partition: owned });
     return ownership;
@@ -405,6 +453,7 @@ export class Member extends EventEmitter<MemberEvents> implements AsyncDisposabl
 
   async #confirm(ownership: Ownership): Promise<boolean> {
     const p = ownership.partition;
+    ownership.confirmPending = false;
     try {
       const confirmed = await transaction(this.#client, async (conn) => {
         const changed = await q.confirmPartitionRelease(conn, {
@@ -413,6 +462,7 @@ export class Member extends EventEmitter<MemberEvents> implements AsyncDisposabl
           taskList: p.taskList,
           partitionId: p.partition,
           nodeId: this.nodeId,
+          incarnation: p.incarnation,
           generation: p.generation,
         });
         if (changed === 1) await q.bumpAllocationVersion(conn, { cluster: this.cluster });
@@ -423,7 +473,10 @@ export class Member extends EventEmitter<MemberEvents> implements AsyncDisposabl
       }
       return confirmed;
     } catch (error) {
-      // Not confirmed: the coordinator forces the move after its timeout; the work is stopped already.
+      // Not confirmed: the work is stopped already; the next heartbeat reads the partitions again
+      // and sends the confirmation again.
+      ownership.confirmPending = true;
+      this.#version = undefined;
       this.emit("member:error", error as Error);
       return false;
     }
@@ -505,7 +558,7 @@ export class Member extends EventEmitter<MemberEvents> implements AsyncDisposabl
       if (this.#sweepLease?.isHeld() === true) {
         await this.#sweepLease.renew();
       } else {
-        this.#sweepLease = await this.#locker.tryAcquire(`helix/${this.cluster}/sweep`, { ttlMs: this.#sweepIntervalMs * 2 });
+        this.#sweepLease = await this.#locker.tryAcquire(`helix/${this.cluster}/sweep`, { ttlMs: sweepLeaseTtlMs(this.#sweepIntervalMs) });
       }
       if (this.#sweepLease === null) return;
       const marked = await q.markExpiredNodesInactive(this.#client, { cluster: this.cluster });
@@ -527,6 +580,11 @@ export class Member extends EventEmitter<MemberEvents> implements AsyncDisposabl
   }
 }
 
+const MIN_SWEEP_INTERVAL_MS = 100;
+
+/** The sweep lease outlives two sweep intervals, so that its holder keeps it between sweeps. */
+const sweepLeaseTtlMs = (sweepIntervalMs: number): number => sweepIntervalMs * 2;
+
 /**
  * Joins a cluster: registers this process as a member (checking the database and its schema),
  * reads its partitions, and starts heartbeating.
@@ -540,9 +598,13 @@ export async function join(source: DatabaseSource, options: JoinOptions): Promis
   const metadata = metadataJson(options.metadata);
   const weight = checkInteger("weight", options.weight ?? 1, 0, MAX_WEIGHT);
   const ttlMs = checkMs("ttlMs", options.ttlMs ?? 10_000, 100, 3_600_000);
-  const marginMs = checkMs("safetyMarginMs", options.safetyMarginMs ?? Math.min(1000, Math.max(10, Math.round(ttlMs / 20))), 0, ttlMs - 1);
-  const heartbeatMs = checkMs("heartbeatMs", options.heartbeatMs ?? Math.floor(ttlMs / 3), 1, ttlMs - marginMs - 1);
-  const sweepIntervalMs = checkMs("sweepIntervalMs", options.sweepIntervalMs ?? ttlMs, 0, 3_600_000);
+  const marginMs = checkMs("safetyMarginMs", options.safetyMarginMs ?? defaultMarginMs(ttlMs), minMarginMs(ttlMs), Math.floor(ttlMs / 2));
+  const maxHeartbeatMs = Math.floor((ttlMs - marginMs) / 2);
+  const heartbeatMs = checkMs("heartbeatMs", options.heartbeatMs ?? Math.min(Math.floor(ttlMs / 3), maxHeartbeatMs), 1, maxHeartbeatMs);
+  const sweepIntervalMs = checkMs("sweepIntervalMs", options.sweepIntervalMs ?? ttlMs, 0, MAX_TTL_MS / 2);
+  if (sweepIntervalMs > 0 && sweepIntervalMs < MIN_SWEEP_INTERVAL_MS) {
+    throw new InvalidArgumentError("sweepIntervalMs", `must be 0 (never sweep) or at least ${MIN_SWEEP_INTERVAL_MS} ms`);
+  }
   if (options.onRelease !== undefined && typeof options.onRelease !== "function") {
     throw new InvalidArgumentError("onRelease", "must be a function");
   }

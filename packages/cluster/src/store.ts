@@ -1,6 +1,6 @@
 import {
   clusterQueries as q,
-
+  coordinatorQueries as cq,
   Status,
   transaction,
   type ConnectionSource,
@@ -113,21 +113,26 @@ export class OwnershipStore implements AsyncDisposable {
   }
 
   /**
-   * Gives a partition to `nodeId` if the hand-off rule allows it (see the class description).
+   * Gives a partition to the live process of member `nodeId` if the hand-off rule allows it (see the
+   * class description).
    * @param forceAfterMs - how long after a release request a live owner that has not confirmed is
-   *   overruled. @default 30000
-   * @returns the new generation, or null when the partition was not free to move or was no longer at
-   *   `ref.generation`.
+   *   overruled; never sooner than the owner's TTL. @default 30000
+   * @returns the new generation, or null when the member is not live, or the partition was not free
+   *   to move or was no longer at `ref.generation`.
    */
   async assign(ref: PartitionRef, nodeId: string, forceAfterMs = 30_000): Promise<number | null> {
     const key = this.#key(ref);
     const target = checkName("nodeId", nodeId);
     checkMs("forceAfterMs", forceAfterMs, 0, 86_400_000);
     return transaction(this.client, async (conn) => {
+      // The partition goes to the member's live process, locked so it cannot re-register meanwhile.
+      const member = await cq.lockNode(conn, { cluster: this.cluster, nodeId: target });
+      if (member?.live !== 1) return null;
       const previous = await q.getPartitionForUpdate(conn, key);
       const result = await q.assignPartition(conn, {
         ...key,
         nodeId: target,
+        incarnation: member.incarnation,
         generation: ref.generation,
         forceAfterUs: forceAfterMs * 1000,
       });

@@ -1,10 +1,12 @@
 import { setTimeout as sleep } from "node:timers/promises";
 
-import type { RowDataPacket } from "mysql2/promise";
+import { createPool as createMysqlPool, type RowDataPacket } from "mysql2/promise";
 
 import {
   AlreadyJoinedError,
   createCatalog,
+  fencePartition,
+  PartitionFencedError,
   createOwnershipStore,
   createRoutingTable,
   InvalidArgumentError,
@@ -65,6 +67,13 @@ describe("bad input", () => {
       [() => join(fx.pool, { cluster, nodeId: " n" }), "nodeId"],
       [() => join(fx.pool, { cluster, ttlMs: 0 }), "ttlMs"],
       [() => join(fx.pool, { cluster, ttlMs: 1000, heartbeatMs: 1000 }), "heartbeatMs"],
+      // A heartbeat next to the TTL leaves no time to retry a failed one: the member would fence itself.
+      [() => join(fx.pool, { cluster, ttlMs: 1000, heartbeatMs: 900 }), "heartbeatMs"],
+      [() => join(fx.pool, { cluster, ttlMs: 1000, heartbeatMs: 480 }), "heartbeatMs"],
+      [() => join(fx.pool, { cluster, safetyMarginMs: 0 }), "safetyMarginMs"],
+      [() => join(fx.pool, { cluster, ttlMs: 10_000, safetyMarginMs: 99 }), "safetyMarginMs"],
+      [() => join(fx.pool, { cluster, sweepIntervalMs: 50 }), "sweepIntervalMs"],
+      [() => join(fx.pool, { cluster, sweepIntervalMs: 86_400_000 }), "sweepIntervalMs"],
       [() => join(fx.pool, { cluster, metadata: [] as unknown as Record<string, unknown> }), "metadata"],
       [() => join(fx.pool, { cluster, confirmReleases: "sometimes" as "auto" }), "confirmReleases"],
       [() => join(fx.pool, { cluster, weight: -1 }), "weight"],
@@ -95,6 +104,20 @@ describe("bad input", () => {
     await member({ nodeId: "twice" });
     await expect(join(fx.pool, { cluster, nodeId: "twice" })).rejects.toBeInstanceOf(AlreadyJoinedError);
     await expect(catalog.removeTaskList("d", "missing")).rejects.toBeInstanceOf(UnknownTaskListError);
+  });
+
+  test("a caller's plain mysql2 pool (FOUND_ROWS on) cannot register one node id twice", async () => {
+    const plain = createMysqlPool(fx.db.url);
+    try {
+      await member({ nodeId: "plain" }, plain);
+      await expect(join(plain, { cluster, nodeId: "plain" })).rejects.toBeInstanceOf(AlreadyJoinedError);
+      const plainCatalog = await createCatalog(plain, { cluster });
+      expect(await plainCatalog.putTaskList({ domain: "d", taskList: "p", partitions: 2 })).toBe("created");
+      expect(await plainCatalog.putTaskList({ domain: "d", taskList: "p", partitions: 2 })).toBe("unchanged");
+      await members.pop()!.leave();
+    } finally {
+      await plain.end();
+    }
   });
 });
 
@@ -152,10 +175,10 @@ describe("members", () => {
     expect(assigned.map((p) => [p.partition, p.generation]).sort()).toEqual([[0, 1], [1, 1], [2, 1]]);
     expect(assigned.every((p) => p.isOwned() && !p.signal.aborted)).toBe(true);
 
-    const reads = watched.count("ListNodeAllocation");
+    const reads = watched.count("ListProcessAllocation");
     const beats = watched.count("HeartbeatNode");
     await until(() => watched.count("HeartbeatNode") >= beats + 5);
-    expect(watched.count("ListNodeAllocation")).toBe(reads);
+    expect(watched.count("ListProcessAllocation")).toBe(reads);
   });
 
   test("hand-off is acknowledged: released only after onRelease, then given to the target", async () => {
@@ -179,21 +202,98 @@ describe("members", () => {
     expect(b.partitions()[0]).toMatchObject({ partition: 0, generation: 2 });
   });
 
-  test("an owner that never confirms is overruled only after the force timeout", async () => {
+  test("an owner that never confirms is overruled only after the force timeout and its own TTL", async () => {
     await catalog.putTaskList({ domain: "d", taskList: "t", partitions: 1 });
-    const a = await member({ nodeId: "a", confirmReleases: "manual" });
+    const a = await member({ nodeId: "a", confirmReleases: "manual", ttlMs: 1000 });
     await member({ nodeId: "b" });
     await assignAll("d", "t", "a");
     await until(() => a.partitions().length === 1);
     const lost: string[] = [];
     a.on("partition:lost", (_p, reason) => lost.push(reason));
+    const requestedAt = performance.now();
     await store.requestRelease({ domain: "d", taskList: "t", partition: 0, generation: 1 }, "b");
     const ref = { domain: "d", taskList: "t", partition: 0, generation: 1 };
     expect(await store.assign(ref, "b", 60_000)).toBeNull();
-    await sleep(50);
-    expect(await store.assign(ref, "b", 10)).toBe(2);
+    // A force timeout of 0 does not overrule the owner before its TTL (1000 ms) has passed since the
+    // request: until then it may not have heard of the request and may still be working.
+    expect(await store.assign(ref, "b", 0)).toBeNull();
+    let generation: number | null = null;
+    await until(async () => (generation = await store.assign(ref, "b", 0)) !== null, 5000);
+    expect(performance.now() - requestedAt).toBeGreaterThanOrEqual(1000);
+    expect(generation).toBe(2);
     await until(() => lost.length === 1);
     expect(lost).toEqual(["taken"]);
+  });
+
+  test("the partition fence admits only the current owner and holds the hand-off until the fenced transaction ends", async () => {
+    await catalog.putTaskList({ domain: "d", taskList: "t", partitions: 1 });
+    const a = await member({ nodeId: "a" });
+    const b = await member({ nodeId: "b" });
+    await assignAll("d", "t", "a");
+    await until(() => a.partitions().length === 1);
+    const owned = a.partitions()[0]!;
+    const ownership = { cluster, domain: "d", taskList: "t", partition: 0, nodeId: "a", incarnation: a.incarnation, generation: 1 };
+
+    const conn = await fx.pool.getConnection();
+    try {
+      await conn.beginTransaction();
+      await owned.fence(conn);
+      // While the fenced transaction is open, the partition cannot be moved.
+      let settled = false;
+      const requesting = store.requestRelease({ domain: "d", taskList: "t", partition: 0, generation: 1 }, "b").finally(() => (settled = true));
+      await sleep(300);
+      expect(settled).toBe(false);
+      await conn.commit();
+      expect(await requesting).toBe(true);
+      await until(async () => (await store.taskListAllocation("d", "t"))[0]!.state === PartitionState.Released);
+      expect(await store.assign({ domain: "d", taskList: "t", partition: 0, generation: 1 }, "b")).toBe(2);
+      await until(() => b.partitions().length === 1);
+
+      // The old ownership is refused, locally and by the database; the new one is admitted.
+      await conn.beginTransaction();
+      await expect(owned.fence(conn)).rejects.toBeInstanceOf(PartitionFencedError);
+      await expect(fencePartition(conn, ownership)).rejects.toMatchObject({ code: "HELIX_PARTITION_FENCED", generation: 1 });
+      await expect(fencePartition(conn, { ...ownership, generation: 2 })).rejects.toBeInstanceOf(PartitionFencedError);
+      await b.partitions()[0]!.fence(conn);
+      await fencePartition(conn, { ...ownership, nodeId: "b", incarnation: b.incarnation, generation: 2 });
+      await conn.rollback();
+    } finally {
+      conn.release();
+    }
+  });
+
+  test("a member that cannot read its partitions stops them before a release may be forced", async () => {
+    const watched = new FaultyPool(fx.pool);
+    await catalog.putTaskList({ domain: "d", taskList: "t", partitions: 1 });
+    const a = await member({ nodeId: "a", ttlMs: 1000, confirmReleases: "manual" }, watched);
+    await member({ nodeId: "b" });
+    await assignAll("d", "t", "a");
+    await until(() => a.partitions().length === 1);
+    const owned = a.partitions()[0]!;
+    let stoppedAt = Infinity;
+    owned.signal.addEventListener("abort", () => (stoppedAt = performance.now()));
+    // Heartbeats still succeed, but the member never learns of the request: it must not take them
+    // as leave to go on working.
+    watched.failing.add("ListProcessAllocation");
+    const ref = { domain: "d", taskList: "t", partition: 0, generation: 1 };
+    await store.requestRelease(ref, "b");
+    await until(async () => (await store.assign(ref, "b", 0)) !== null, 5000);
+    const forcedAt = performance.now();
+    expect(stoppedAt).toBeLessThan(forcedAt);
+    watched.failing.clear();
+  });
+
+  test("a confirmation lost with its connection is sent again", async () => {
+    const watched = new FaultyPool(fx.pool);
+    await catalog.putTaskList({ domain: "d", taskList: "t", partitions: 1 });
+    const a = await member({ nodeId: "a" }, watched);
+    await assignAll("d", "t", "a");
+    await until(() => a.partitions().length === 1);
+    watched.failOnce.add("ConfirmPartitionRelease");
+    await store.requestRelease({ domain: "d", taskList: "t", partition: 0, generation: 1 }, null);
+    // Released without waiting for the force timeout (30 s by default).
+    await until(async () => (await store.taskListAllocation("d", "t"))[0]!.state === PartitionState.Released, 5000);
+    expect(watched.count("ConfirmPartitionRelease")).toBe(2);
   });
 
   test("leave hands everything back and deregisters at once", async () => {
@@ -236,15 +336,24 @@ describe("members", () => {
     expect(owned.every((p) => p.signal.aborted && !p.isOwned())).toBe(true);
     expect(worker.partitions()).toEqual([]);
 
+    // Cut off past its TTL by the database clock: it comes back as a new process (incarnation).
+    const firstIncarnation = worker.incarnation;
+    await until(async () => (await store.nodes()).find((n) => n.nodeId === "cut")?.live === false, 5000);
     watched.cut = false;
     worker.on("member:heartbeat-failed", (e) => events.push(`failed: ${e.message}`));
     worker.on("member:error", (e) => events.push(`error: ${e.message}`));
     await until(() => events.includes("rejoined")).catch(() => {
       throw new Error(`no rejoin: ${events.join(", ")}`);
     });
-    // Nobody was given the partitions meanwhile, so they come back at the same generation.
+    expect(worker.incarnation).not.toBe(firstIncarnation);
+    // Nobody was given the partitions meanwhile, yet the new process does not resume what the old one
+    // owned: they are its again only once given anew, at a larger generation.
+    await sleep(300);
+    expect(worker.partitions()).toEqual([]);
+    await assignAll("d", "t", "cut");
     await until(() => worker.partitions().length === 2);
-    expect(worker.partitions().map((p) => p.generation)).toEqual([1, 1]);
+    expect(worker.partitions().map((p) => p.generation)).toEqual([2, 2]);
+    expect(worker.partitions().every((p) => p.incarnation === worker.incarnation)).toBe(true);
   });
 
   test("a member declared dead registers again as a new incarnation", async () => {

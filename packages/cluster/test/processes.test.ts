@@ -29,7 +29,9 @@ async function nodeRow(nodeId: string): Promise<{ status: number; heartbeatAt: D
 
 beforeAll(async () => {
   fx = await migratedDatabase();
-  await fx.pool.query("CREATE TABLE work (node_id VARCHAR(64) NOT NULL, partition_id INT NOT NULL, generation BIGINT NOT NULL, at DATETIME(6) NOT NULL)");
+  await fx.pool.query(
+    "CREATE TABLE work (node_id VARCHAR(64) NOT NULL, incarnation CHAR(32) NOT NULL, partition_id INT NOT NULL, generation BIGINT NOT NULL, at DATETIME(6) NOT NULL)",
+  );
   store = await createOwnershipStore(fx.pool, { cluster });
   await (await createCatalog(fx.pool, { cluster })).putTaskList({ domain: "d", taskList: "t", partitions: 4 });
 });
@@ -107,4 +109,52 @@ test("a member paused past its TTL loses its partitions only after the TTL, and 
   expect(Number(before[0]!.n)).toBeGreaterThanOrEqual(8);
   await until(() => successor.partitions().length === 4);
   expect(successor.partitions().map((p) => p.generation)).toEqual([2, 2, 2, 2]);
+}, 30_000);
+
+test("a stale process whose node id was reused cannot release, confirm or work on the new process's partitions", async () => {
+  const list = { domain: "d", taskList: "reuse" };
+  await (await createCatalog(fx.pool, { cluster })).putTaskList({ ...list, partitions: 3 });
+  const assignAll = async (nodeId: string): Promise<void> => {
+    for (const p of await store.taskListAllocation(list.domain, list.taskList)) {
+      expect(await store.assign({ ...list, partition: p.partition, generation: p.generation }, nodeId)).toBe(p.generation + 1);
+    }
+  };
+  const old = startMember("reused", 0);
+  await until(() => old.count("joined") === 1);
+  await assignAll("reused");
+  await until(() => old.count("assigned") === 3);
+
+  // The old process is paused past its TTL; a new process registers with the same node id and is
+  // given the partitions.
+  old.process.kill("SIGSTOP");
+  await until(async () => (await store.nodes()).find((n) => n.nodeId === "reused")?.live === false, 5000);
+  const fresh = startMember("reused", 0);
+  await until(() => fresh.count("joined") === 1);
+  await assignAll("reused");
+  await until(() => fresh.count("assigned") === 3);
+  const freshIncarnation = fresh.events.find((e) => e.event === "joined")!.incarnation as string;
+  const oldIncarnation = old.events.find((e) => e.event === "joined")!.incarnation as string;
+  expect(freshIncarnation).not.toBe(oldIncarnation);
+
+  // Then the old process resumes and is told to leave: it releases only what is its own (nothing).
+  old.process.kill("SIGCONT");
+  old.process.stdin.end();
+  expect(await old.exited).toBe(0);
+  await new Promise((resolve) => setTimeout(resolve, 300));
+
+  const [rows] = await fx.pool.query<RowDataPacket[]>(
+    "SELECT node_id, incarnation, state, generation FROM helix_allocation WHERE cluster = ? AND domain = ? AND task_list = ?",
+    [cluster, list.domain, list.taskList],
+  );
+  expect(rows.map((r) => [String(r.node_id), String(r.incarnation), Number(r.state), Number(r.generation)])).toEqual(
+    Array(3).fill(["reused", freshIncarnation, 1, 2]),
+  );
+  expect(fresh.count("lost")).toBe(0);
+  // Units of work in the new generation come from the new process only.
+  const [work] = await fx.pool.query<RowDataPacket[]>(
+    "SELECT DISTINCT incarnation FROM work WHERE node_id = 'reused' AND generation = 2",
+  );
+  expect(work.map((r) => String(r.incarnation))).toEqual([freshIncarnation]);
+  fresh.process.stdin.end();
+  expect(await fresh.exited).toBe(0);
 }, 30_000);

@@ -23,7 +23,11 @@ export interface CoordinatorOptions {
   pollMs?: number;
   /** A full round at least this often, whether or not anything seems to have changed. @default 30000 */
   fallbackIntervalMs?: number;
-  /** A live owner that has not confirmed a requested release is overruled after this long. @default 30000 */
+  /**
+   * A live owner that has not confirmed a requested release is overruled after this long, and never
+   * before the owner's own TTL has passed since the request (by the database clock), whatever this
+   * says: by then the owner has stopped on its own. @default 30000
+   */
   forceReleaseAfterMs?: number;
   /**
    * How long the partitions of a member that stopped being live stay where they are, in case it

@@ -9,6 +9,11 @@ export interface PlannerMember {
   readonly live: boolean;
   /** For a member that is not live: milliseconds since its registration ended, by the database clock. */
   readonly sinceExpiryMs: number;
+  /**
+   * The member's TTL: a release it was asked for is forced no sooner than this after the request,
+   * whatever `forceReleaseAfterMs` says (by then it has stopped on its own). @default 0
+   */
+  readonly ttlMs?: number;
 }
 
 /** One partition's row of the ownership table. */
@@ -24,6 +29,11 @@ export interface PlannerPartition {
   readonly targetNodeId: string | null;
   /** Milliseconds since the release was requested, by the database clock; -1 when none is pending. */
   readonly releaseAgeMs: number;
+  /**
+   * The row's owner is a process that is gone although its node id is live again: a later process
+   * (incarnation) registered with the same node id, and does not resume what the earlier one owned.
+   */
+  readonly staleOwner?: boolean;
 }
 
 /** A task list with its partition count and its rows (rows numbered at or past `partitions` are ignored). */
@@ -36,7 +46,10 @@ export interface PlannerTaskList {
 
 /** How the planner moves partitions. Every field is optional. */
 export interface PlannerOptions {
-  /** A live owner that has not confirmed a requested release is overruled after this long. @default 30000 */
+  /**
+   * A live owner that has not confirmed a requested release is overruled after this long, and never
+   * sooner than its TTL. @default 30000
+   */
   forceReleaseAfterMs?: number;
   /**
    * How long the partitions of a member that stopped being live stay where they are, in case it
@@ -127,7 +140,7 @@ const { Unassigned, Assigned, ReleaseRequested, Released } = PartitionState;
  */
 export function planAllocation(input: PlannerInput): Plan {
   const options = resolvePlannerOptions(input.options);
-  const roster = makeRoster(input.members, options.reassignDelayMs);
+  const roster = makeRoster(input.members, options);
   const lists = input.taskLists;
   const quotas = new Quotas(roster, lists);
   const extras = assignExtras(quotas, lists);
@@ -162,9 +175,12 @@ interface Roster {
   readonly uniform: boolean;
   /** Milliseconds until the first vanished member's delay ends, or Infinity. */
   readonly graceEndsMs: number;
+  /** How long after a release request each member's release may be forced: the option or its TTL. */
+  readonly forceAfterMs: Float64Array;
 }
 
-function makeRoster(members: readonly PlannerMember[], reassignDelayMs: number): Roster {
+function makeRoster(members: readonly PlannerMember[], options: ResolvedPlannerOptions): Roster {
+  const { reassignDelayMs } = options;
   let graceEndsMs = Infinity;
   const taking = members
     .filter((m) => {
@@ -187,6 +203,7 @@ function makeRoster(members: readonly PlannerMember[], reassignDelayMs: number):
     totalWeight,
     uniform: weights.length > 0 && weights.every((w) => w === weights[0] && w > 0),
     graceEndsMs,
+    forceAfterMs: Float64Array.from(taking, (m) => Math.max(options.forceReleaseAfterMs, m.ttlMs ?? 0)),
   };
 }
 
@@ -986,14 +1003,19 @@ function writeTransitions(
         free.push({ row, from: null, reason: "unassigned" });
       } else if (row.state === Released) {
         free.push({ row, from: row.nodeId, reason: "released" });
-      } else if (owner === undefined || (row.state === ReleaseRequested && roster.live[owner] === 0)) {
+      } else if (
+        owner === undefined ||
+        row.staleOwner === true ||
+        (row.state === ReleaseRequested && roster.live[owner] === 0)
+      ) {
         free.push({ row, from: row.nodeId, reason: "owner-gone" });
       } else if (row.state === ReleaseRequested) {
-        if (row.releaseAgeMs >= options.forceReleaseAfterMs) {
+        const forceAfterMs = roster.forceAfterMs[owner]!;
+        if (row.releaseAgeMs >= forceAfterMs) {
           free.push({ row, from: row.nodeId, reason: "forced" });
         } else {
           pending.push(row);
-          nextCheckMs = Math.min(nextCheckMs, options.forceReleaseAfterMs - Math.max(0, row.releaseAgeMs));
+          nextCheckMs = Math.min(nextCheckMs, forceAfterMs - Math.max(0, row.releaseAgeMs));
         }
       } else {
         touch(owner);
@@ -1057,7 +1079,7 @@ function writeTransitions(
       movesOut[owner]!++;
       movesIn[to]!++;
       pendingHandoffs++;
-      nextCheckMs = Math.min(nextCheckMs, options.forceReleaseAfterMs);
+      nextCheckMs = Math.min(nextCheckMs, roster.forceAfterMs[owner]!);
       transitions.push({
         type: "release",
         domain: list.domain,

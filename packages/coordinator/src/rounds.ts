@@ -48,7 +48,9 @@ export async function readSnapshot(source: ConnectionSource, cluster: string): P
       weight: n.weight,
       live: n.live === 1,
       sinceExpiryMs: n.sinceExpiryUs / 1000,
+      ttlMs: n.ttlUs / 1000,
     }));
+    const incarnations = new Map(nodes.map((n) => [n.nodeId, n.incarnation]));
     const byKey = new Map<string, { list: PlannerTaskList & { rows: PlannerPartition[] }; status: number }>();
     const taskLists: (PlannerTaskList & { rows: PlannerPartition[] })[] = [];
     let partitions = 0;
@@ -76,6 +78,7 @@ export async function readSnapshot(source: ConnectionSource, cluster: string): P
         generation: r.generation,
         targetNodeId: r.targetNodeId,
         releaseAgeMs: r.releaseAgeUs < 0 ? -1 : r.releaseAgeUs / 1000,
+        staleOwner: r.nodeId !== null && incarnations.has(r.nodeId) && incarnations.get(r.nodeId) !== r.incarnation,
       });
     }
     for (const [key, entry] of byKey) {
@@ -130,10 +133,11 @@ export interface WriteContext {
 /**
  * Writes one batch of transitions in one transaction, fenced by the leadership lease: it commits
  * only while the lease is still the key's current one, and holds it against a takeover until the
- * commit. The rows of the members involved are locked first, so a member cannot come back to life
- * (and resume a partition it owned) between the liveness check and the hand-over. Each transition
- * applies only if the partition is still at the generation the plan saw and the hand-off rule (in
- * SQL) allows it; the others are skipped and left to the next round.
+ * commit. The rows of the members involved are locked first, so a member cannot re-register (as a
+ * new incarnation) between the liveness check and the hand-over, and a partition goes to the
+ * incarnation that was live then. Each transition applies only if the partition is still at the
+ * generation the plan saw and the hand-off rule (in SQL, which also judges whether the current
+ * owner is gone) allows it; the others are skipped and left to the next round.
  * @returns the transitions that were applied.
  * @throws `LeaseLostError` or `FencedOutError` when this coordinator is no longer the leader; the
  *   transaction is rolled back and nothing is written.
@@ -147,21 +151,24 @@ export async function writeBatch(context: WriteContext, batch: readonly Transiti
       involved.add(t.to);
       if (t.from !== null) involved.add(t.from);
     }
-    const live = new Map<string, boolean>();
+    // The live incarnation of each member involved; absent when it is not live.
+    const live = new Map<string, string>();
     for (const nodeId of [...involved].sort()) {
-      live.set(nodeId, (await cq.lockNode(conn, { cluster, nodeId }))?.live === 1);
+      const row = await cq.lockNode(conn, { cluster, nodeId });
+      if (row?.live === 1) live.set(nodeId, row.incarnation);
     }
     const applied: AppliedTransition[] = [];
     const changedNodes = new Set<string>();
     for (const t of batch) {
       const key = { cluster, domain: t.domain, taskList: t.taskList, partitionId: t.partition };
-      if (live.get(t.to) !== true) continue;
+      const incarnation = live.get(t.to);
+      if (incarnation === undefined) continue;
       let newGeneration = t.generation;
       if (t.type === "assign") {
-        if (t.reason === "owner-gone" && t.from !== null && live.get(t.from) === true) continue;
         const result = await q.assignPartition(conn, {
           ...key,
           nodeId: t.to,
+          incarnation,
           generation: t.generation,
           forceAfterUs: context.forceReleaseAfterMs * 1000,
         });
@@ -169,7 +176,7 @@ export async function writeBatch(context: WriteContext, batch: readonly Transiti
         newGeneration = result.insertId;
         changedNodes.add(t.to);
       } else {
-        if (live.get(t.from) !== true) continue;
+        if (!live.has(t.from)) continue;
         const changed = await q.requestPartitionRelease(conn, { ...key, generation: t.generation, targetNodeId: t.to });
         if (changed !== 1) continue;
       }

@@ -224,22 +224,39 @@ describe("rounds", () => {
     expect(b.partitions().map((p) => [p.partition, p.generation])).toEqual([[moving.partition, moving.generation + 1]]);
   });
 
-  test("an unconfirmed release is forced only after the timeout", async () => {
+  test("an unconfirmed release is forced only after the timeout and the owner's TTL", async () => {
     await catalog.putTaskList({ domain: "d", taskList: "t", partitions: 2 });
-    const c = await coordinator({ forceReleaseAfterMs: 700 });
-    const a = await member("a", { confirmReleases: "manual" });
+    // A force timeout of 0 still waits for the owner's TTL (1000 ms) after the request.
+    const c = await coordinator({ forceReleaseAfterMs: 0 });
+    const a = await member("a", { confirmReleases: "manual", ttlMs: 1000 });
     await converged(c, [a]);
     const b = await member("b");
     await until(async () => b.partitions().length === 1, 5000);
     const history = await c.history();
     expect(history[0]).toMatchObject({ kind: "forced", from: "a", to: "b" });
     expect(history[1]).toMatchObject({ kind: "release-requested", from: "a", to: "b" });
-    // Forced no earlier than the timeout after the request, by the database clock.
+    // Forced no earlier than the owner's TTL after the request, by the database clock.
     const [gap] = await fx.pool.query<RowDataPacket[]>(
       "SELECT TIMESTAMPDIFF(MICROSECOND, MIN(created_at), MAX(created_at)) AS us FROM helix_transitions WHERE cluster = ? AND kind IN (?, ?)",
       [cluster, TransitionKind.ReleaseRequested, TransitionKind.Forced],
     );
-    expect(Number(gap[0]!.us)).toBeGreaterThanOrEqual(700_000);
+    expect(Number(gap[0]!.us)).toBeGreaterThanOrEqual(1_000_000);
+  });
+
+  test("a member that comes back as a new process gets its partitions anew, at larger generations", async () => {
+    await catalog.putTaskList({ domain: "d", taskList: "t", partitions: 4 });
+    const c = await coordinator();
+    const a = await member("a");
+    await converged(c, [a]);
+    const before = a.incarnation;
+    const rejoined = new Promise((resolve) => a.once("member:rejoined", resolve));
+    // Declared dead (as if it had been cut off past its TTL): it registers again as a new incarnation.
+    await fx.pool.query("UPDATE helix_nodes SET status = 0 WHERE cluster = ? AND node_id = 'a'", [cluster]);
+    await rejoined;
+    expect(a.incarnation).not.toBe(before);
+    await until(() => a.partitions().length === 4, 5000);
+    expect(a.partitions().every((p) => p.generation === 2 && p.incarnation === a.incarnation)).toBe(true);
+    expect((await c.history()).filter((t) => t.kind === "reclaimed")).toHaveLength(4);
   });
 
   test("a dead member's partitions are reclaimed when its TTL passes, or after the reassignment delay", async () => {

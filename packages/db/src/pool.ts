@@ -105,9 +105,9 @@ function parseUrl(raw: unknown): ConnectionOptions {
   const result: ConnectionOptions = {};
   if (url.hostname !== "") result.host = url.hostname.replace(/^\[(.*)\]$/, "$1");
   if (url.port !== "") result.port = Number(url.port);
-  if (url.username !== "") result.user = decodeURIComponent(url.username);
-  if (url.password !== "") result.password = decodeURIComponent(url.password);
-  const database = decodeURIComponent(url.pathname.replace(/^\//, ""));
+  if (url.username !== "") result.user = decodeUrlPart("user", url.username);
+  if (url.password !== "") result.password = decodeUrlPart("password", url.password);
+  const database = decodeUrlPart("database", url.pathname.replace(/^\//, ""));
   if (database !== "") result.database = database;
   for (const [key, value] of url.searchParams) {
     if (!urlParameters.has(key)) {
@@ -118,6 +118,18 @@ function parseUrl(raw: unknown): ConnectionOptions {
     else result.connectTimeoutMs = n;
   }
   return result;
+}
+
+/** Percent-decodes a part of the URL; a malformed escape is named, never repeated (it may be a password). */
+function decodeUrlPart(part: string, encoded: string): string {
+  try {
+    return decodeURIComponent(encoded);
+  } catch {
+    throw new InvalidArgumentError(
+      "url",
+      `the ${part} has a malformed percent-escape; write "%" as %25 and other special characters as %XX`,
+    );
+  }
 }
 
 function withoutUndefined<T extends object>(value: T): Partial<T> {
@@ -131,9 +143,11 @@ export function describeServer(options: ResolvedConnectionOptions): string {
 }
 
 /**
- * The mysql2 settings Helix's queries rely on:
- * - `flags: -FOUND_ROWS`: affectedRows counts rows actually changed (an upsert that changes
- *   nothing reports 0), which the lease statements read as their answer;
+ * The mysql2 settings of the pools Helix makes. No answer depends on them: statements that need an
+ * answer from an upsert read it from LAST_INSERT_ID, never from affectedRows (whose meaning depends
+ * on FOUND_ROWS), and generated readers normalise numbers, dates and JSON whatever the client's
+ * flags, so a caller's own mysql2 pool works the same. These are the fastest settings to read:
+ * - `flags: -FOUND_ROWS`: affectedRows counts rows actually changed;
  * - `timezone: "Z"`: DATETIME values are read and written as UTC (all SQL uses UTC_TIMESTAMP(6));
  * - `supportBigNumbers`: BIGINT counters arrive as exact numbers;
  * - `jsonStrings`: JSON columns arrive as strings on MySQL and MariaDB alike.

@@ -69,6 +69,15 @@ describe("resolveConnectionOptions", () => {
     expect(thrown(() => resolveConnectionOptions({ database: "x", port: -1, password: SECRET })).message).not.toContain(SECRET);
   });
 
+  test("a malformed percent-escape in the user or password is a typed error that repeats neither", () => {
+    for (const url of ["mysql://root:se%zzcret@h/db", "mysql://ro%zzot:secret@h/db", "mysql://root@h/d%zzb"]) {
+      const error = thrown(() => resolveConnectionOptions(url));
+      expect(error.argument).toBe("url");
+      expect(error.message).toMatch(/percent-escape/);
+      expect(error.message).not.toMatch(/se%zzcret|ro%zzot/);
+    }
+  });
+
   test("describeServer names host, port and database only", () => {
     expect(describeServer(resolveConnectionOptions(`mysql://root:${SECRET}@db:3306/helix`))).toBe("db:3306/helix");
   });

@@ -1,5 +1,5 @@
 import { createTestDatabase, type TestDatabase } from "@helix/testing";
-import type { Pool } from "mysql2/promise";
+import { createPool as createMysqlPool, type Pool } from "mysql2/promise";
 
 import { createPool, migrate, PartitionState, Status, TransitionKind } from "../src";
 import * as cluster from "../src/generated/cluster";
@@ -18,227 +18,276 @@ function track<A extends unknown[], R>(name: string, fn: (...args: A) => Promise
   };
 }
 
-let db: TestDatabase;
-let pool: Pool;
+// Every answer must mean the same whatever client the caller hands in: Helix's own pool, a plain
+// mysql2 pool (FOUND_ROWS on, local time zone, JSON parsed) and one with every result flag flipped.
+const clients: [string, (url: string) => Promise<Pool>][] = [
+  ["Helix's pool", (url) => createPool(url)],
+  ["a plain mysql2 pool", async (url) => createMysqlPool(url)],
+  [
+    "a mysql2 pool with every result flag flipped",
+    async (url) =>
+      createMysqlPool({
+        uri: url,
+        dateStrings: true,
+        supportBigNumbers: true,
+        bigNumberStrings: true,
+        jsonStrings: false,
+        decimalNumbers: true,
+        timezone: "+05:00",
+        namedPlaceholders: true,
+      }),
+  ],
+];
 
-beforeAll(async () => {
-  db = await createTestDatabase();
-  pool = await createPool(db.url);
-  await migrate(pool);
-});
+describe.each(clients)("through %s", (_, makePool) => {
+  let db: TestDatabase;
+  let pool: Pool;
 
-afterAll(async () => {
-  await pool.end();
-  await db.drop();
-});
-
-test("lock queries: acquire, contend, renew, release, take over, fence", async () => {
-  const acquire = track("locks.acquireLock", locks.acquireLock);
-  const first = await acquire(pool, { lockKey: "k", owner: "a", token: "t".repeat(32), ttlUs: 60_000_000 });
-  expect(first).toEqual({ affectedRows: 1, insertId: 1 });
-
-  const contended = await acquire(pool, { lockKey: "k", owner: "b", token: "u".repeat(32), ttlUs: 60_000_000 });
-  expect(contended.affectedRows).toBe(0);
-
-  expect(await track("locks.renewLock", locks.renewLock)(pool, { ttlUs: 60_000_000, lockKey: "k", token: "t".repeat(32) })).toBe(1);
-  expect(await locks.renewLock(pool, { ttlUs: 60_000_000, lockKey: "k", token: "u".repeat(32) })).toBe(0);
-
-  const held = await track("locks.getLock", locks.getLock)(pool, { lockKey: "k" });
-  expect(held).toMatchObject({ lockKey: "k", owner: "a", epoch: 1, status: Status.Active, held: 1 });
-  expect(held!.expiresAt).toBeInstanceOf(Date);
-  expect(held!.remainingUs).toBeGreaterThan(50_000_000);
-
-  const fence = track("locks.checkLockEpochForShare", locks.checkLockEpochForShare);
-  expect(await fence(pool, { lockKey: "k", epoch: 1 })).toEqual({ epoch: 1 });
-
-  expect(await track("locks.releaseLock", locks.releaseLock)(pool, { lockKey: "k", token: "t".repeat(32) })).toBe(1);
-  expect(await fence(pool, { lockKey: "k", epoch: 1 })).toBeNull();
-
-  const takeover = await acquire(pool, { lockKey: "k", owner: "b", token: "u".repeat(32), ttlUs: 60_000_000 });
-  expect(takeover).toEqual({ affectedRows: 2, insertId: 2 });
-  expect(await locks.getLock(pool, { lockKey: "k" })).toMatchObject({ owner: "b", epoch: 2, held: 1 });
-  expect(await locks.getLock(pool, { lockKey: "missing" })).toBeNull();
-});
-
-test("cluster queries: membership", async () => {
-  const register = track("cluster.registerNode", cluster.registerNode);
-  const node = { cluster: "c", nodeId: "n1", incarnation: "i".repeat(32), metadata: '{"zone":"a"}', weight: 3, ttlUs: 60_000_000 };
-  expect(await register(pool, node)).toBe(1);
-  expect(await register(pool, { ...node, incarnation: "j".repeat(32) })).toBe(0);
-
-  expect(await track("cluster.bumpAssignmentVersion", cluster.bumpAssignmentVersion)(pool, { cluster: "c", nodeId: "n1" })).toBe(1);
-  const beat = await track("cluster.heartbeatNode", cluster.heartbeatNode)(pool, {
-    ttlUs: 60_000_000,
-    cluster: "c",
-    nodeId: "n1",
-    incarnation: "i".repeat(32),
-  });
-  expect(beat).toEqual({ affectedRows: 1, insertId: 1 });
-
-  const nodes = await track("cluster.listNodes", cluster.listNodes)(pool, { cluster: "c" });
-  expect(nodes).toHaveLength(1);
-  expect(nodes[0]).toMatchObject({ nodeId: "n1", metadata: '{"zone":"a"}', weight: 3, status: Status.Active, live: 1, assignmentVersion: 1 });
-
-  expect(await track("cluster.markExpiredNodesInactive", cluster.markExpiredNodesInactive)(pool, { cluster: "c" })).toBe(0);
-  expect(await track("cluster.deregisterNode", cluster.deregisterNode)(pool, { cluster: "c", nodeId: "n1", incarnation: "i".repeat(32) })).toBe(1);
-  expect((await cluster.listNodes(pool, { cluster: "c" }))[0]).toMatchObject({ status: Status.Inactive, live: 0 });
-  expect(await register(pool, { ...node, incarnation: "j".repeat(32) })).toBe(2);
-});
-
-test("cluster queries: versions, catalog and allocation", async () => {
-  const c = { cluster: "c" };
-  await track("cluster.bumpMembershipVersion", cluster.bumpMembershipVersion)(pool, c);
-  await track("cluster.bumpCatalogVersion", cluster.bumpCatalogVersion)(pool, c);
-  await track("cluster.bumpCatalogVersion", cluster.bumpCatalogVersion)(pool, c);
-  await track("cluster.bumpAllocationVersion", cluster.bumpAllocationVersion)(pool, c);
-  expect(await track("cluster.getClusterState", cluster.getClusterState)(pool, c)).toEqual({
-    membershipVersion: 1,
-    catalogVersion: 2,
-    allocationVersion: 1,
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    const migrating = await createPool(db.url);
+    await migrate(migrating);
+    await migrating.end();
+    pool = await makePool(db.url);
   });
 
-  const put = track("cluster.putTaskList", cluster.putTaskList);
-  const key = { cluster: "c", domain: "d", taskList: "t" };
-  const tl = { ...key, partitions: 2, metadata: "{}" };
-  expect(await put(pool, tl)).toBe(1);
-  expect(await put(pool, tl)).toBe(0);
-  expect(await put(pool, { ...tl, partitions: 3 })).toBe(2);
-  expect(await track("cluster.getTaskList", cluster.getTaskList)(pool, key)).toMatchObject({ partitions: 3, version: 2, status: Status.Active });
-  expect(await track("cluster.listTaskLists", cluster.listTaskLists)(pool, c)).toHaveLength(1);
+  afterAll(async () => {
+    await pool.end();
+    await db.drop();
+  });
 
-  const insert = track("cluster.insertPartitions", cluster.insertPartitions);
-  expect(await insert(pool, { ...key, partitions: 3 })).toBe(3);
-  expect(await insert(pool, { ...key, partitions: 3 })).toBe(0);
-  const table = await track("cluster.listTaskListAllocation", cluster.listTaskListAllocation)(pool, key);
-  expect(table.map((r) => [r.partitionId, r.nodeId, r.state])).toEqual([
-    [0, null, PartitionState.Unassigned],
-    [1, null, PartitionState.Unassigned],
-    [2, null, PartitionState.Unassigned],
-  ]);
+  test("lock queries: acquire, contend, renew, release, take over, fence", async () => {
+    const acquire = track("locks.acquireLock", locks.acquireLock);
+    const first = await acquire(pool, { lockKey: "k", owner: "a", token: "t".repeat(32), ttlUs: 60_000_000 });
+    expect(first.insertId).toBe(1);
 
-  // n1 is live (registered by the membership test); n9 never was.
-  const assign = track("cluster.assignPartition", cluster.assignPartition);
-  const p0 = { ...key, partitionId: 0 };
-  expect(await assign(pool, { ...p0, nodeId: "n1", generation: 0, forceAfterUs: 60_000_000 })).toEqual({ affectedRows: 1, insertId: 1 });
-  expect((await assign(pool, { ...p0, nodeId: "n9", generation: 0, forceAfterUs: 60_000_000 })).affectedRows).toBe(0);
-  expect((await assign(pool, { ...p0, nodeId: "n9", generation: 1, forceAfterUs: 60_000_000 })).affectedRows).toBe(0);
-  expect(await assign(pool, { ...key, partitionId: 2, nodeId: "n1", generation: 0, forceAfterUs: 0 })).toEqual({ affectedRows: 1, insertId: 1 });
-  const locked = await track("cluster.getPartitionForUpdate", cluster.getPartitionForUpdate)(pool, p0);
-  expect(locked).toEqual({ nodeId: "n1", state: PartitionState.Assigned, generation: 1, targetNodeId: null });
+    const contended = await acquire(pool, { lockKey: "k", owner: "b", token: "u".repeat(32), ttlUs: 60_000_000 });
+    expect(contended.insertId).toBe(0);
 
-  const request = track("cluster.requestPartitionRelease", cluster.requestPartitionRelease);
-  expect(await request(pool, { ...p0, generation: 1, targetNodeId: "n9" })).toBe(1);
-  expect((await assign(pool, { ...p0, nodeId: "n9", generation: 1, forceAfterUs: 60_000_000 })).affectedRows).toBe(0);
-  const confirm = track("cluster.confirmPartitionRelease", cluster.confirmPartitionRelease);
-  expect(await confirm(pool, { ...p0, nodeId: "n1", generation: 1 })).toBe(1);
-  expect(await assign(pool, { ...p0, nodeId: "n1", generation: 1, forceAfterUs: 60_000_000 })).toEqual({ affectedRows: 1, insertId: 2 });
+    expect(await track("locks.renewLock", locks.renewLock)(pool, { ttlUs: 60_000_000, lockKey: "k", token: "t".repeat(32) })).toBe(1);
+    expect(await locks.renewLock(pool, { ttlUs: 60_000_000, lockKey: "k", token: "u".repeat(32) })).toBe(0);
 
-  expect(await track("cluster.listNodeAllocation", cluster.listNodeAllocation)(pool, { cluster: "c", nodeId: "n1" })).toEqual([
-    { domain: "d", taskList: "t", partitionId: 0, state: PartitionState.Assigned, generation: 2, targetNodeId: null },
-    { domain: "d", taskList: "t", partitionId: 2, state: PartitionState.Assigned, generation: 1, targetNodeId: null },
-  ]);
-  expect(await track("cluster.listClusterAllocation", cluster.listClusterAllocation)(pool, c)).toHaveLength(3);
+    const held = await track("locks.getLock", locks.getLock)(pool, { lockKey: "k" });
+    expect(held).toMatchObject({ lockKey: "k", owner: "a", epoch: 1, status: Status.Active, held: 1 });
+    expect(held!.expiresAt).toBeInstanceOf(Date);
+    expect(held!.remainingUs).toBeGreaterThan(50_000_000);
 
-  // Shrink to 2: partition 2 is owned, so it is asked for; nothing free lies beyond.
-  const from2 = { ...key, firstPartition: 2 };
-  expect(await track("cluster.deleteFreePartitionsFrom", cluster.deleteFreePartitionsFrom)(pool, from2)).toBe(0);
-  expect(await track("cluster.retireOwnedPartitionsFrom", cluster.retireOwnedPartitionsFrom)(pool, from2)).toBe(1);
-  expect(await track("cluster.bumpOwnersFrom", cluster.bumpOwnersFrom)(pool, from2)).toBe(1);
-  expect(await confirm(pool, { ...key, partitionId: 2, nodeId: "n1", generation: 1 })).toBe(1);
-  expect(await cluster.deleteFreePartitionsFrom(pool, from2)).toBe(1);
+    const fence = track("locks.checkLockEpochForShare", locks.checkLockEpochForShare);
+    expect(await fence(pool, { lockKey: "k", epoch: 1 })).toEqual({ epoch: 1 });
 
-  expect(await track("cluster.releaseNodePartitions", cluster.releaseNodePartitions)(pool, { cluster: "c", nodeId: "n1" })).toBe(1);
-  expect(await track("cluster.markTaskListDeletable", cluster.markTaskListDeletable)(pool, key)).toBe(1);
-  const finish = track("cluster.finishTaskListRemoval", cluster.finishTaskListRemoval);
-  expect(await finish(pool, key)).toBe(0);
-  const raise = track("cluster.raiseGenerationFloor", cluster.raiseGenerationFloor);
-  expect(await raise(pool, { ...key, firstPartition: 0 })).toBe(1);
-  expect(await cluster.deleteFreePartitionsFrom(pool, { ...key, firstPartition: 0 })).toBe(2);
-  expect(await finish(pool, key)).toBe(1);
-  expect(await cluster.listTaskLists(pool, c)).toEqual([]);
-  // Put again, the task list's partitions start above every generation they had.
-  expect(await put(pool, tl)).toBe(2);
-  expect(await insert(pool, { ...key, partitions: 2 })).toBe(2);
-  expect((await cluster.listTaskListAllocation(pool, key)).map((r) => r.generation)).toEqual([2, 2]);
-});
+    expect(await track("locks.releaseLock", locks.releaseLock)(pool, { lockKey: "k", token: "t".repeat(32) })).toBe(1);
+    expect(await fence(pool, { lockKey: "k", epoch: 1 })).toBeNull();
 
-test("coordinator queries: watching, planning reads, member locks, audit trail", async () => {
-  const c = { cluster: "w" };
-  expect(await track("coordinator.watchCluster", coordinator.watchCluster)(pool, c)).toBeNull();
-  const ensure = track("coordinator.ensureClusterState", coordinator.ensureClusterState);
-  expect(await ensure(pool, c)).toBe(1);
-  expect(await ensure(pool, c)).toBe(0);
-  expect(await coordinator.watchCluster(pool, c)).toEqual({ membershipVersion: 0, catalogVersion: 0, allocationVersion: 0, expiredNodes: 0 });
+    const takeover = await acquire(pool, { lockKey: "k", owner: "b", token: "u".repeat(32), ttlUs: 60_000_000 });
+    expect(takeover.insertId).toBe(2);
+    expect(await locks.getLock(pool, { lockKey: "k" })).toMatchObject({ owner: "b", epoch: 2, held: 1 });
+    expect(await locks.getLock(pool, { lockKey: "missing" })).toBeNull();
+  });
 
-  const node = { cluster: "w", incarnation: "i".repeat(32), metadata: "{}", weight: 2 };
-  await cluster.registerNode(pool, { ...node, nodeId: "live", ttlUs: 60_000_000 });
-  await cluster.registerNode(pool, { ...node, nodeId: "dead", ttlUs: 1 });
-  await new Promise((resolve) => setTimeout(resolve, 5));
-  expect((await coordinator.watchCluster(pool, c))!.expiredNodes).toBe(1);
-  const nodes = await track("coordinator.listPlanningNodes", coordinator.listPlanningNodes)(pool, c);
-  expect(nodes.map((n) => [n.nodeId, n.weight, n.live])).toEqual([["dead", 2, 0], ["live", 2, 1]]);
-  expect(nodes[0]!.sinceExpiryUs).toBeGreaterThan(0);
-  expect(nodes[1]!.sinceExpiryUs).toBeLessThan(0);
+  test("cluster queries: membership", async () => {
+    const register = track("cluster.registerNode", cluster.registerNode);
+    const node = { cluster: "c", nodeId: "n1", incarnation: "i".repeat(32), metadata: '{"zone":"a"}', weight: 3, ttlUs: 60_000_000 };
+    expect(await register(pool, node)).toBe(1);
+    expect(await register(pool, { ...node, incarnation: "j".repeat(32) })).toBe(0);
+    expect(await register(pool, node)).toBe(0);
 
-  const lock = track("coordinator.lockNode", coordinator.lockNode);
-  expect(await lock(pool, { cluster: "w", nodeId: "live" })).toEqual({ live: 1 });
-  expect(await lock(pool, { cluster: "w", nodeId: "dead" })).toEqual({ live: 0 });
-  expect(await lock(pool, { cluster: "w", nodeId: "nobody" })).toBeNull();
+    expect(await track("cluster.bumpAssignmentVersion", cluster.bumpAssignmentVersion)(pool, { cluster: "c", nodeId: "n1" })).toBe(1);
+    const beat = await track("cluster.heartbeatNode", cluster.heartbeatNode)(pool, {
+      ttlUs: 60_000_000,
+      cluster: "c",
+      nodeId: "n1",
+      incarnation: "i".repeat(32),
+    });
+    expect(beat).toEqual({ affectedRows: 1, insertId: 2 });
 
-  const key = { cluster: "w", domain: "d", taskList: "t" };
-  await cluster.putTaskList(pool, { ...key, partitions: 2, metadata: "{}" });
-  await cluster.insertPartitions(pool, { ...key, partitions: 2 });
-  await cluster.assignPartition(pool, { ...key, partitionId: 1, nodeId: "live", generation: 0, forceAfterUs: 0 });
-  await cluster.requestPartitionRelease(pool, { ...key, partitionId: 1, generation: 1, targetNodeId: null });
-  const table = await track("coordinator.listPlanningAllocation", coordinator.listPlanningAllocation)(pool, c);
-  expect(table.map((r) => [r.partitionId, r.nodeId, r.state, r.generation])).toEqual([
-    [0, null, PartitionState.Unassigned, 0],
-    [1, "live", PartitionState.ReleaseRequested, 1],
-  ]);
-  expect(table[0]!.releaseAgeUs).toBe(-1);
-  expect(table[1]!.releaseAgeUs).toBeGreaterThanOrEqual(0);
+    const nodes = await track("cluster.listNodes", cluster.listNodes)(pool, { cluster: "c" });
+    expect(nodes).toHaveLength(1);
+    expect(nodes[0]).toMatchObject({ nodeId: "n1", weight: 3, status: Status.Active, live: 1, assignmentVersion: 2 });
+    expect(JSON.parse(nodes[0]!.metadata)).toEqual({ zone: "a" });
+    expect(nodes[0]!.heartbeatAt).toBeInstanceOf(Date);
+    expect(Math.abs(nodes[0]!.heartbeatAt.getTime() - Date.now())).toBeLessThan(60_000);
 
-  const insert = track("coordinator.insertTransition", coordinator.insertTransition);
-  const transition = { ...key, epoch: 7, kind: TransitionKind.Assigned, partitionId: 0, fromNodeId: null, toNodeId: "live", generation: 1 };
-  await insert(pool, transition);
-  await insert(pool, { ...transition, kind: TransitionKind.ReleaseRequested, fromNodeId: "live", toNodeId: "dead" });
-  const history = await track("coordinator.listTransitions", coordinator.listTransitions)(pool, { cluster: "w", limit: 10 });
-  expect(history.map((t) => [t.kind, t.fromNodeId, t.toNodeId])).toEqual([
-    [TransitionKind.ReleaseRequested, "live", "dead"],
-    [TransitionKind.Assigned, null, "live"],
-  ]);
-  expect(history[0]!.id).toBeGreaterThan(history[1]!.id);
-  const trim = track("coordinator.deleteTransitionsBefore", coordinator.deleteTransitionsBefore);
-  expect(await trim(pool, { cluster: "w", retentionUs: 60_000_000, limit: 10 })).toBe(0);
-  await new Promise((resolve) => setTimeout(resolve, 5));
-  expect(await trim(pool, { cluster: "w", retentionUs: 1, limit: 1 })).toBe(1);
-  expect(await coordinator.listTransitions(pool, { cluster: "w", limit: 10 })).toHaveLength(1);
-});
+    expect(await track("cluster.markExpiredNodesInactive", cluster.markExpiredNodesInactive)(pool, { cluster: "c" })).toBe(0);
+    expect(await track("cluster.deregisterNode", cluster.deregisterNode)(pool, { cluster: "c", nodeId: "n1", incarnation: "i".repeat(32) })).toBe(1);
+    expect((await cluster.listNodes(pool, { cluster: "c" }))[0]).toMatchObject({ status: Status.Inactive, live: 0 });
+    expect(await register(pool, { ...node, incarnation: "j".repeat(32) })).toBe(3);
+  });
 
-test("schema queries: the migration lease and bookkeeping", async () => {
-  const rows = await track("schema.listSchemaMigrations", schema.listSchemaMigrations)(pool);
-  expect(rows.every((r) => r.finishedAt instanceof Date)).toBe(true);
+  test("cluster queries: versions, catalog and allocation", async () => {
+    const c = { cluster: "c" };
+    await track("cluster.bumpMembershipVersion", cluster.bumpMembershipVersion)(pool, c);
+    await track("cluster.bumpCatalogVersion", cluster.bumpCatalogVersion)(pool, c);
+    await track("cluster.bumpCatalogVersion", cluster.bumpCatalogVersion)(pool, c);
+    await track("cluster.bumpAllocationVersion", cluster.bumpAllocationVersion)(pool, c);
+    expect(await track("cluster.getClusterState", cluster.getClusterState)(pool, c)).toEqual({
+      membershipVersion: 1,
+      catalogVersion: 2,
+      allocationVersion: 1,
+    });
 
-  const acquire = track("schema.acquireSchemaLock", schema.acquireSchemaLock);
-  expect(await acquire(pool, { owner: "a", token: "a".repeat(32), ttlUs: 60_000_000 })).toBeGreaterThan(0);
-  expect(await acquire(pool, { owner: "b", token: "b".repeat(32), ttlUs: 60_000_000 })).toBe(0);
-  expect(await track("schema.renewSchemaLock", schema.renewSchemaLock)(pool, { ttlUs: 60_000_000, token: "a".repeat(32) })).toBe(1);
+    const put = track("cluster.putTaskList", cluster.putTaskList);
+    const key = { cluster: "c", domain: "d", taskList: "t" };
+    const tl = { ...key, partitions: 2, metadata: "{}" };
+    expect(await put(pool, tl)).toBe(1);
+    expect(await put(pool, tl)).toBe(0);
+    expect(await put(pool, { ...tl, partitions: 3 })).toBe(2);
+    expect(await track("cluster.getTaskList", cluster.getTaskList)(pool, key)).toMatchObject({ partitions: 3, version: 2, status: Status.Active });
+    expect(await track("cluster.listTaskLists", cluster.listTaskLists)(pool, c)).toHaveLength(1);
 
-  await track("schema.startSchemaMigration", schema.startSchemaMigration)(pool, { version: 999, name: "probe", checksum: "0".repeat(64) });
-  const record = track("schema.recordSchemaStatement", schema.recordSchemaStatement);
-  expect(await record(pool, { statementsApplied: 1, version: 999, token: "a".repeat(32) })).toBe(1);
-  expect(await record(pool, { statementsApplied: 2, version: 999, token: "b".repeat(32) })).toBe(0);
-  expect(await track("schema.finishSchemaMigration", schema.finishSchemaMigration)(pool, { version: 999 })).toBe(1);
-  expect(await track("schema.releaseSchemaLock", schema.releaseSchemaLock)(pool, { token: "a".repeat(32) })).toBe(1);
-  expect(await acquire(pool, { owner: "b", token: "b".repeat(32), ttlUs: 60_000_000 })).toBe(2);
-  await pool.query("DELETE FROM helix_schema_migrations WHERE version = 999");
-});
+    const insert = track("cluster.insertPartitions", cluster.insertPartitions);
+    expect(await insert(pool, { ...key, partitions: 3 })).toBe(3);
+    expect(await insert(pool, { ...key, partitions: 3 })).toBe(0);
+    const table = await track("cluster.listTaskListAllocation", cluster.listTaskListAllocation)(pool, key);
+    expect(table.map((r) => [r.partitionId, r.nodeId, r.state])).toEqual([
+      [0, null, PartitionState.Unassigned],
+      [1, null, PartitionState.Unassigned],
+      [2, null, PartitionState.Unassigned],
+    ]);
 
-test("server queries: the database clock", async () => {
-  const row = await track("server.serverTime", server.serverTime)(pool);
-  const [[check]] = (await pool.query({ sql: "SELECT UTC_TIMESTAMP(6) AS now", rowsAsArray: true })) as unknown as [[[Date]]];
-  expect(Math.abs(row!.nowUs / 1000 - check[0].getTime())).toBeLessThan(1000);
-  expect(Number.isSafeInteger(row!.nowUs)).toBe(true);
+    // n1 is live with incarnation J (registered again by the membership test); n9 never was.
+    const J = "j".repeat(32);
+    const n1 = { nodeId: "n1", incarnation: J };
+    const n9 = { nodeId: "n9", incarnation: "9".repeat(32) };
+    const assign = track("cluster.assignPartition", cluster.assignPartition);
+    const p0 = { ...key, partitionId: 0 };
+    expect(await assign(pool, { ...p0, ...n1, generation: 0, forceAfterUs: 60_000_000 })).toEqual({ affectedRows: 1, insertId: 1 });
+    expect((await assign(pool, { ...p0, ...n9, generation: 0, forceAfterUs: 60_000_000 })).affectedRows).toBe(0);
+    expect((await assign(pool, { ...p0, ...n9, generation: 1, forceAfterUs: 60_000_000 })).affectedRows).toBe(0);
+    expect(await assign(pool, { ...key, partitionId: 2, ...n1, generation: 0, forceAfterUs: 0 })).toEqual({ affectedRows: 1, insertId: 1 });
+    const locked = await track("cluster.getPartitionForUpdate", cluster.getPartitionForUpdate)(pool, p0);
+    expect(locked).toEqual({ nodeId: "n1", state: PartitionState.Assigned, generation: 1, targetNodeId: null });
+
+    const request = track("cluster.requestPartitionRelease", cluster.requestPartitionRelease);
+    expect(await request(pool, { ...p0, generation: 1, targetNodeId: "n9" })).toBe(1);
+    expect((await assign(pool, { ...p0, ...n9, generation: 1, forceAfterUs: 60_000_000 })).affectedRows).toBe(0);
+    // Forcing never comes before the owner's TTL (60 s here) has passed since the request.
+    expect((await assign(pool, { ...p0, ...n9, generation: 1, forceAfterUs: 0 })).affectedRows).toBe(0);
+    const confirm = track("cluster.confirmPartitionRelease", cluster.confirmPartitionRelease);
+    // Another process with the same node id cannot confirm for the owner.
+    expect(await confirm(pool, { ...p0, nodeId: "n1", incarnation: "i".repeat(32), generation: 1 })).toBe(0);
+    expect(await confirm(pool, { ...p0, ...n1, generation: 1 })).toBe(1);
+    expect(await assign(pool, { ...p0, ...n1, generation: 1, forceAfterUs: 60_000_000 })).toEqual({ affectedRows: 1, insertId: 2 });
+
+    const fence = track("cluster.checkPartitionForShare", cluster.checkPartitionForShare);
+    expect(await fence(pool, { ...p0, ...n1, generation: 2 })).toEqual({ generation: 2 });
+    expect(await fence(pool, { ...p0, ...n1, generation: 1 })).toBeNull();
+    expect(await fence(pool, { ...p0, nodeId: "n1", incarnation: "i".repeat(32), generation: 2 })).toBeNull();
+    const mine = track("cluster.listProcessAllocation", cluster.listProcessAllocation);
+    expect((await mine(pool, { cluster: "c", ...n1 })).map((r) => [r.partitionId, r.generation])).toEqual([[0, 2], [2, 1]]);
+    expect(await mine(pool, { cluster: "c", nodeId: "n1", incarnation: "i".repeat(32) })).toEqual([]);
+
+    expect(await track("cluster.listNodeAllocation", cluster.listNodeAllocation)(pool, { cluster: "c", nodeId: "n1" })).toEqual([
+      { domain: "d", taskList: "t", partitionId: 0, state: PartitionState.Assigned, generation: 2, targetNodeId: null },
+      { domain: "d", taskList: "t", partitionId: 2, state: PartitionState.Assigned, generation: 1, targetNodeId: null },
+    ]);
+    expect(await track("cluster.listClusterAllocation", cluster.listClusterAllocation)(pool, c)).toHaveLength(3);
+
+    // Shrink to 2: partition 2 is owned, so it is asked for; nothing free lies beyond.
+    const from2 = { ...key, firstPartition: 2 };
+    expect(await track("cluster.deleteFreePartitionsFrom", cluster.deleteFreePartitionsFrom)(pool, from2)).toBe(0);
+    expect(await track("cluster.retireOwnedPartitionsFrom", cluster.retireOwnedPartitionsFrom)(pool, from2)).toBe(1);
+    expect(await track("cluster.bumpOwnersFrom", cluster.bumpOwnersFrom)(pool, from2)).toBe(1);
+    expect(await confirm(pool, { ...key, partitionId: 2, ...n1, generation: 1 })).toBe(1);
+    expect(await cluster.deleteFreePartitionsFrom(pool, from2)).toBe(1);
+
+    const releaseAll = track("cluster.releaseNodePartitions", cluster.releaseNodePartitions);
+    expect(await releaseAll(pool, { cluster: "c", nodeId: "n1", incarnation: "i".repeat(32) })).toBe(0);
+    expect(await releaseAll(pool, { cluster: "c", ...n1 })).toBe(1);
+    expect(await track("cluster.markTaskListDeletable", cluster.markTaskListDeletable)(pool, key)).toBe(1);
+    const finish = track("cluster.finishTaskListRemoval", cluster.finishTaskListRemoval);
+    expect(await finish(pool, key)).toBe(0);
+    const raise = track("cluster.raiseGenerationFloor", cluster.raiseGenerationFloor);
+    expect(await raise(pool, { ...key, firstPartition: 0 })).toBe(1);
+    expect(await cluster.deleteFreePartitionsFrom(pool, { ...key, firstPartition: 0 })).toBe(2);
+    expect(await finish(pool, key)).toBe(1);
+    expect(await cluster.listTaskLists(pool, c)).toEqual([]);
+    // Put again, the task list's partitions start above every generation they had.
+    expect(await put(pool, tl)).toBeGreaterThan(1);
+    expect(await insert(pool, { ...key, partitions: 2 })).toBe(2);
+    expect((await cluster.listTaskListAllocation(pool, key)).map((r) => r.generation)).toEqual([2, 2]);
+  });
+
+  test("coordinator queries: watching, planning reads, member locks, audit trail", async () => {
+    const c = { cluster: "w" };
+    expect(await track("coordinator.watchCluster", coordinator.watchCluster)(pool, c)).toBeNull();
+    const ensure = track("coordinator.ensureClusterState", coordinator.ensureClusterState);
+    expect(await ensure(pool, c)).toBe(1);
+    expect(await ensure(pool, c)).toBe(0);
+    expect(await coordinator.watchCluster(pool, c)).toEqual({ membershipVersion: 0, catalogVersion: 0, allocationVersion: 0, expiredNodes: 0 });
+
+    const node = { cluster: "w", incarnation: "i".repeat(32), metadata: "{}", weight: 2 };
+    await cluster.registerNode(pool, { ...node, nodeId: "live", ttlUs: 60_000_000 });
+    await cluster.registerNode(pool, { ...node, nodeId: "dead", ttlUs: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect((await coordinator.watchCluster(pool, c))!.expiredNodes).toBe(1);
+    const nodes = await track("coordinator.listPlanningNodes", coordinator.listPlanningNodes)(pool, c);
+    expect(nodes.map((n) => [n.nodeId, n.incarnation, n.weight, n.ttlUs, n.live])).toEqual([
+      ["dead", "i".repeat(32), 2, 1, 0],
+      ["live", "i".repeat(32), 2, 60_000_000, 1],
+    ]);
+    expect(nodes[0]!.sinceExpiryUs).toBeGreaterThan(0);
+    expect(nodes[1]!.sinceExpiryUs).toBeLessThan(0);
+
+    const lock = track("coordinator.lockNode", coordinator.lockNode);
+    expect(await lock(pool, { cluster: "w", nodeId: "live" })).toEqual({ incarnation: "i".repeat(32), live: 1 });
+    expect(await lock(pool, { cluster: "w", nodeId: "dead" })).toEqual({ incarnation: "i".repeat(32), live: 0 });
+    expect(await lock(pool, { cluster: "w", nodeId: "nobody" })).toBeNull();
+
+    const key = { cluster: "w", domain: "d", taskList: "t" };
+    await cluster.putTaskList(pool, { ...key, partitions: 2, metadata: "{}" });
+    await cluster.insertPartitions(pool, { ...key, partitions: 2 });
+    await cluster.assignPartition(pool, { ...key, partitionId: 1, nodeId: "live", incarnation: "i".repeat(32), generation: 0, forceAfterUs: 0 });
+    await cluster.requestPartitionRelease(pool, { ...key, partitionId: 1, generation: 1, targetNodeId: null });
+    const table = await track("coordinator.listPlanningAllocation", coordinator.listPlanningAllocation)(pool, c);
+    expect(table.map((r) => [r.partitionId, r.nodeId, r.incarnation, r.state, r.generation])).toEqual([
+      [0, null, null, PartitionState.Unassigned, 0],
+      [1, "live", "i".repeat(32), PartitionState.ReleaseRequested, 1],
+    ]);
+    expect(table[0]!.releaseAgeUs).toBe(-1);
+    expect(table[1]!.releaseAgeUs).toBeGreaterThanOrEqual(0);
+
+    const insert = track("coordinator.insertTransition", coordinator.insertTransition);
+    const transition = { ...key, epoch: 7, kind: TransitionKind.Assigned, partitionId: 0, fromNodeId: null, toNodeId: "live", generation: 1 };
+    await insert(pool, transition);
+    await insert(pool, { ...transition, kind: TransitionKind.ReleaseRequested, fromNodeId: "live", toNodeId: "dead" });
+    const history = await track("coordinator.listTransitions", coordinator.listTransitions)(pool, { cluster: "w", limit: 10 });
+    expect(history.map((t) => [t.kind, t.fromNodeId, t.toNodeId])).toEqual([
+      [TransitionKind.ReleaseRequested, "live", "dead"],
+      [TransitionKind.Assigned, null, "live"],
+    ]);
+    expect(history[0]!.id).toBeGreaterThan(history[1]!.id);
+    const trim = track("coordinator.deleteTransitionsBefore", coordinator.deleteTransitionsBefore);
+    expect(await trim(pool, { cluster: "w", retentionUs: 60_000_000, limit: 10 })).toBe(0);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(await trim(pool, { cluster: "w", retentionUs: 1, limit: 1 })).toBe(1);
+    expect(await coordinator.listTransitions(pool, { cluster: "w", limit: 10 })).toHaveLength(1);
+  });
+
+  test("schema queries: the migration lease and bookkeeping", async () => {
+    const rows = await track("schema.listSchemaMigrations", schema.listSchemaMigrations)(pool);
+    expect(rows.every((r) => r.finishedAt instanceof Date)).toBe(true);
+
+    const acquire = track("schema.acquireSchemaLock", schema.acquireSchemaLock);
+    expect(await acquire(pool, { owner: "a", token: "a".repeat(32), ttlUs: 60_000_000 })).toBeGreaterThan(0);
+    expect(await acquire(pool, { owner: "b", token: "b".repeat(32), ttlUs: 60_000_000 })).toBe(0);
+    expect(await track("schema.renewSchemaLock", schema.renewSchemaLock)(pool, { ttlUs: 60_000_000, token: "a".repeat(32) })).toBe(1);
+
+    await track("schema.startSchemaMigration", schema.startSchemaMigration)(pool, { version: 999, name: "probe", checksum: "0".repeat(64) });
+    const record = track("schema.recordSchemaStatement", schema.recordSchemaStatement);
+    expect(await record(pool, { statementsApplied: 1, version: 999, token: "a".repeat(32) })).toBe(1);
+    expect(await record(pool, { statementsApplied: 2, version: 999, token: "b".repeat(32) })).toBe(0);
+    expect(await track("schema.finishSchemaMigration", schema.finishSchemaMigration)(pool, { version: 999 })).toBe(1);
+    expect(await track("schema.releaseSchemaLock", schema.releaseSchemaLock)(pool, { token: "a".repeat(32) })).toBe(1);
+    expect(await acquire(pool, { owner: "b", token: "b".repeat(32), ttlUs: 60_000_000 })).toBeGreaterThan(0);
+    await pool.query("DELETE FROM helix_schema_migrations WHERE version = 999");
+  });
+
+  test("server queries: the database clock", async () => {
+    const row = await track("server.serverTime", server.serverTime)(pool);
+    // The test server runs on this machine, with this machine's clock.
+    expect(Math.abs(row!.nowUs / 1000 - Date.now())).toBeLessThan(5000);
+    expect(Number.isSafeInteger(row!.nowUs)).toBe(true);
+  });
 });
 
 afterAll(() => {

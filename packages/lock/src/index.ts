@@ -7,7 +7,14 @@
 export { createLocker, Locker, type LockerOptions, type LockerSource, type LockInfo } from "./locker";
 export { fence, Lease, type LeaseEvents, type LeaseState } from "./lease";
 export { FencedOutError, LeaseLostError, LockHeldError, LockTimeoutError, type LeaseEndReason } from "./errors";
-export { MAX_TTL_MS, MAX_WAIT_MS, type AcquireOptions, type RetryOptions } from "./options";
+export {
+  defaultMarginMs,
+  MAX_TTL_MS,
+  MAX_WAIT_MS,
+  minMarginMs,
+  type AcquireOptions,
+  type RetryOptions,
+} from "./options";
 export {
   ClosedError,
   DatabaseUnavailableError,

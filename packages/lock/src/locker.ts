@@ -198,7 +198,8 @@ export class Locker implements AsyncDisposable {
     const result = await this.#db.run(() =>
       lockQueries.acquireLock(this.#db.client, { lockKey: key, owner: this.owner, token, ttlUs: o.ttlMs * 1000 }),
     );
-    if (result.affectedRows === 0) return null;
+    // The granted epoch, or 0 when another owner holds the key (see AcquireLock).
+    if (result.insertId === 0) return null;
     const lease = new Lease(this.#db, {
       key,
       owner: this.owner,
@@ -251,7 +252,7 @@ export async function createLocker(source: LockerSource, options: LockerOptions 
   const ttlMs = checkMs("ttlMs", options.ttlMs ?? 15_000, 1, MAX_TTL_MS);
   const waitMs = checkMs("waitMs", options.waitMs ?? 10_000, 0, MAX_WAIT_MS);
   const marginMs =
-    options.safetyMarginMs === undefined ? undefined : checkMs("safetyMarginMs", options.safetyMarginMs, 0, ttlMs - 1);
+    options.safetyMarginMs === undefined ? undefined : checkMs("safetyMarginMs", options.safetyMarginMs, 1, ttlMs - 1);
   resolveAcquireOptions(undefined, { ttlMs, waitMs, marginMs });
 
   const opened = await openDatabase(source);

@@ -61,6 +61,15 @@ export function defaultMarginMs(ttlMs: number): number {
   return Math.min(1000, Math.max(10, Math.round(ttlMs / 20)));
 }
 
+/**
+ * The smallest safety margin a holder may give itself: 1% of the TTL, at least 1 ms. A holder must
+ * give up strictly before the server would let someone else in, and a client's clock may run a
+ * little slower than the database's.
+ */
+export function minMarginMs(ttlMs: number): number {
+  return Math.max(1, Math.ceil(ttlMs / 100));
+}
+
 /** Applies defaults to acquire options and validates them, before anything is sent. */
 export function resolveAcquireOptions(
   options: AcquireOptions | undefined,
@@ -76,6 +85,12 @@ export function resolveAcquireOptions(
   const marginMs = defaults.marginMs ?? defaultMarginMs(ttlMs);
   if (marginMs >= ttlMs) {
     throw new InvalidArgumentError("ttlMs", `must be larger than the safety margin of ${marginMs} ms`);
+  }
+  if (marginMs < minMarginMs(ttlMs)) {
+    throw new InvalidArgumentError(
+      "safetyMarginMs",
+      `must be at least 1% of the TTL (${minMarginMs(ttlMs)} ms for ttlMs ${ttlMs}), so that a holder gives up before the database does`,
+    );
   }
   const signal = options?.signal;
   if (signal !== undefined && !(signal instanceof AbortSignal)) {

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 
 import { createTestDatabase } from "@helix/testing";
 import { createPool, lockQueries } from "@helix/db";
+import { createPool as createMysqlPool } from "mysql2/promise";
 
 import {
   ClosedError,
@@ -68,8 +69,43 @@ describe("createLocker", () => {
     [{ waitMs: -1 }, "waitMs"],
     [{ owner: "" }, "owner"],
     [{ safetyMarginMs: 20_000, ttlMs: 10_000 }, "safetyMarginMs"],
+    // A holder with no margin would give up only when the database already lets someone else in.
+    [{ safetyMarginMs: 0 }, "safetyMarginMs"],
+    [{ safetyMarginMs: 99, ttlMs: 10_000 }, "safetyMarginMs"],
   ])("rejects bad options %j", async (options, argument) => {
     await expect(createLocker(fx.pool, options)).rejects.toMatchObject({ code: "HELIX_INVALID_ARGUMENT", argument });
+  });
+});
+
+describe("a caller's own mysql2 pool", () => {
+  // mysql2's defaults differ from Helix's pool (FOUND_ROWS on, local time zone, JSON parsed): the
+  // answers must not depend on them.
+  test("with default flags gives one holder per key and fences that refuse the loser", async () => {
+    const plain = createMysqlPool(fx.db.url);
+    try {
+      const one = await createLocker(plain, { owner: "one" });
+      const two = await createLocker(plain, { owner: "two" });
+      const key = freshKey();
+      const lease = await one.tryAcquire(key);
+      expect(lease).toMatchObject({ epoch: 1 });
+      expect(await two.tryAcquire(key)).toBeNull();
+      await expect(two.acquire(key, { waitMs: 0 })).rejects.toBeInstanceOf(LockHeldError);
+      expect(await two.inspect(key)).toMatchObject({ held: true, owner: "one", epoch: 1 });
+      await lease!.release();
+      expect(await two.tryAcquire(key)).toMatchObject({ epoch: 2 });
+      const conn = await plain.getConnection();
+      try {
+        await conn.beginTransaction();
+        await expect(lease!.fence(conn)).rejects.toBeInstanceOf(LeaseLostError);
+        await conn.rollback();
+      } finally {
+        conn.release();
+      }
+      await one.close();
+      await two.close();
+    } finally {
+      await plain.end();
+    }
   });
 });
 

@@ -77,6 +77,27 @@ export interface QueryOptions {
   sql: string;
   values: unknown[];
   rowsAsArray?: boolean;
+  /** How DATETIME values are read; a query's setting overrides the client's. */
+  timezone?: string;
+}
+
+// A caller's own client may have any of mysql2's result flags (bigNumberStrings, dateStrings,
+// jsonStrings, timezone); generated readers turn what they get into one shape, so that an answer
+// never depends on how the client was made.
+
+/** An integer column: a number, whether the client returned it as a number or as a string. */
+export function numberValue(value: unknown): number {
+  return typeof value === "number" ? value : Number(value);
+}
+
+/** A DATETIME column in UTC: read as UTC by the query's timezone, or parsed from a \`dateStrings\` text. */
+export function dateValue(value: unknown): Date {
+  return value instanceof Date ? value : new Date(\`\${String(value).replace(" ", "T")}Z\`);
+}
+
+/** A JSON column as text, whether the client returned the text or parsed it. */
+export function jsonText(value: unknown): string {
+  return typeof value === "string" ? value : JSON.stringify(value);
 }
 
 /** What an \`:execresult\` query returns. */
@@ -100,10 +121,11 @@ export function execResult(result: unknown): ExecResult {
 function queryModule(queries: Query[], paramTypes: Readonly<Record<string, string>>): string {
   const reads = queries.some((q) => [":execrows", ":execlastid", ":execresult"].includes(q.cmd));
   const returns = queries.some((q) => q.cmd === ":execresult");
-  const names = [reads && "execResult", returns && "type ExecResult", "type QueryClient"].filter(Boolean);
-  const imports = reads
-    ? `import { ${names.join(", ")} } from "./db.js";\n`
-    : `import type { QueryClient } from "./db.js";\n`;
+  const used = new Set(queries.flatMap((q) => (q.cmd === ":one" || q.cmd === ":many" ? q.columns.map(readerFor) : [])));
+  const valueReaders = ["dateValue", "jsonText", "numberValue"].filter((r) => used.has(r));
+  const names = [reads && "execResult", ...valueReaders, returns && "type ExecResult", "type QueryClient"].filter(Boolean);
+  const imports =
+    names.length > 1 ? `import { ${names.join(", ")} } from "./db.js";\n` : `import type { QueryClient } from "./db.js";\n`;
   return imports + queries.map((q) => queryCode(q, paramTypes)).join("");
 }
 
@@ -135,15 +157,16 @@ function queryCode(query: Query, paramTypes: Readonly<Record<string, string>>): 
   const params = args.length > 0 ? `client: QueryClient, args: ${argsType}` : "client: QueryClient";
   const values = `[${query.params.map((p) => `args.${camel(p.column.name)}`).join(", ")}]`;
   const doc = query.comments.length > 0 ? `\n/**\n${query.comments.map((c) => ` *${c.trimEnd()}`).join("\n")}\n */` : "";
+  const readers = query.columns.map((c) => readerFor(c));
   const mapRow = (indent: string): string =>
-    `{\n${columns.map(([name, type], i) => `${indent}  ${name}: row[${i}] as ${type},`).join("\n")}\n${indent}}`;
+    `{\n${columns.map(([name, type], i) => `${indent}  ${name}: ${readValue(`row[${i}]`, type, readers[i])},`).join("\n")}\n${indent}}`;
 
   switch (query.cmd) {
     case ":one":
       return (
         out +
         `${doc}\nexport async function ${fn}(${params}): Promise<${rowType} | null> {\n` +
-        `  const [rows] = await client.query({ sql: ${constName}, values: ${values}, rowsAsArray: true });\n` +
+        `  const [rows] = await client.query({ sql: ${constName}, values: ${values}, rowsAsArray: true, timezone: "Z" });\n` +
         `  const row = (rows as unknown[][])[0];\n` +
         `  if (row === undefined) return null;\n` +
         `  return ${mapRow("  ")};\n}\n`
@@ -152,7 +175,7 @@ function queryCode(query: Query, paramTypes: Readonly<Record<string, string>>): 
       return (
         out +
         `${doc}\nexport async function ${fn}(${params}): Promise<${rowType}[]> {\n` +
-        `  const [rows] = await client.query({ sql: ${constName}, values: ${values}, rowsAsArray: true });\n` +
+        `  const [rows] = await client.query({ sql: ${constName}, values: ${values}, rowsAsArray: true, timezone: "Z" });\n` +
         `  return (rows as unknown[][]).map((row) => (${mapRow("  ")}));\n}\n`
       );
     case ":exec":
@@ -183,6 +206,20 @@ function queryCode(query: Query, paramTypes: Readonly<Record<string, string>>): 
         `  return execResult(result);\n}\n`
       );
   }
+}
+
+/** The db.ts function that reads a column of this type whatever the client's flags, if it needs one. */
+function readerFor(column: Column): string | undefined {
+  const base = tsType({ ...column, not_null: true }, {}, "");
+  if (base === "number") return "numberValue";
+  if (base === "Date") return "dateValue";
+  if ((column.type?.name ?? "").toLowerCase() === "json") return "jsonText";
+  return undefined;
+}
+
+function readValue(expr: string, type: string, reader: string | undefined): string {
+  if (reader === undefined) return `${expr} as ${type}`;
+  return type.endsWith(" | null") ? `${expr} === null ? null : ${reader}(${expr})` : `${reader}(${expr})`;
 }
 
 /** Parameter names in order of first use; a named parameter used twice appears once. */

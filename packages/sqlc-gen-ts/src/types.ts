@@ -1,8 +1,8 @@
 import type { Column } from "./request";
 
 /**
- * MySQL type names as sqlc reports them, mapped to what mysql2 returns for them with the pool
- * settings of @helix/db (`supportBigNumbers`, `jsonStrings`, `timezone: "Z"`, `dateStrings: false`).
+ * MySQL type names as sqlc reports them, mapped to the TypeScript type generated readers return
+ * whatever the client's result flags (the readers of db.ts normalise numbers, dates and JSON).
  *
  * - Integers, BIGINT included, are `number`: Helix's BIGINT columns are counters (epochs,
  *   generations, versions) that grow by one per change and stay far below 2^53; mysql2 returns an

@@ -170,6 +170,10 @@ interface QueryOptions {
 export class FaultyPool {
   cut = false;
   readonly injected: { errno: number; code: string }[] = [];
+  /** Statement names whose next run fails as if the connection died under it (each once). */
+  readonly failOnce = new Set<string>();
+  /** Statement names that fail every time, as if the connection died under them, while listed. */
+  readonly failing = new Set<string>();
   readonly #counts = new Map<string, number>();
 
   constructor(private readonly pool: Pool) {}
@@ -209,6 +213,12 @@ export class FaultyPool {
     if (sql !== undefined) {
       const name = /-- name: (\w+)/.exec(sql)?.[1] ?? "other";
       this.#counts.set(name, this.count(name) + 1);
+      if (this.failOnce.delete(name) || this.failing.has(name)) {
+        throw Object.assign(new Error("Connection lost: The server closed the connection."), {
+          code: "PROTOCOL_CONNECTION_LOST",
+          fatal: true,
+        });
+      }
     }
     if (this.cut) throw Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:3306"), { code: "ECONNREFUSED" });
     const fault = this.injected.shift();

@@ -1,16 +1,20 @@
--- name: RegisterNode :execrows
--- Registers a member, or re-registers one whose earlier registration is no longer live.
--- 1 = inserted, 2 = re-registered, 0 = a live member with this id exists.
-INSERT INTO helix_nodes (cluster, node_id, incarnation, metadata, weight, status, assignment_version,
+-- name: RegisterNode :execlastid
+-- Registers a member, or re-registers one whose earlier registration is no longer live. The answer
+-- is insertId (never affectedRows, whose meaning depends on the client's FOUND_ROWS flag): the
+-- member's new assignment version (> 0) when registered, 0 when a live member with this id exists.
+INSERT INTO helix_nodes (cluster, node_id, incarnation, metadata, weight, ttl_us, status, assignment_version,
                          registered_at, heartbeat_at, expires_at)
 VALUES (
-  sqlc.arg(cluster), sqlc.arg(node_id), sqlc.arg(incarnation), sqlc.arg(metadata), sqlc.arg(weight), 1, 0,
-  UTC_TIMESTAMP(6), UTC_TIMESTAMP(6), UTC_TIMESTAMP(6) + INTERVAL sqlc.arg(ttl_us) MICROSECOND
+  sqlc.arg(cluster), sqlc.arg(node_id), sqlc.arg(incarnation), sqlc.arg(metadata), sqlc.arg(weight), sqlc.arg(ttl_us),
+  1, LAST_INSERT_ID(1), UTC_TIMESTAMP(6), UTC_TIMESTAMP(6), UTC_TIMESTAMP(6) + INTERVAL sqlc.arg(ttl_us) MICROSECOND
 )
 ON DUPLICATE KEY UPDATE
+  assignment_version = IF(status <> 1 OR expires_at <= UTC_TIMESTAMP(6),
+                          LAST_INSERT_ID(assignment_version + 1), assignment_version + LAST_INSERT_ID(0)),
   incarnation   = IF(status <> 1 OR expires_at <= UTC_TIMESTAMP(6), VALUES(incarnation), incarnation),
   metadata      = IF(status <> 1 OR expires_at <= UTC_TIMESTAMP(6), VALUES(metadata), metadata),
   weight        = IF(status <> 1 OR expires_at <= UTC_TIMESTAMP(6), VALUES(weight), weight),
+  ttl_us        = IF(status <> 1 OR expires_at <= UTC_TIMESTAMP(6), VALUES(ttl_us), ttl_us),
   registered_at = IF(status <> 1 OR expires_at <= UTC_TIMESTAMP(6), VALUES(registered_at), registered_at),
   heartbeat_at  = IF(status <> 1 OR expires_at <= UTC_TIMESTAMP(6), VALUES(heartbeat_at), heartbeat_at),
   expires_at    = IF(status <> 1 OR expires_at <= UTC_TIMESTAMP(6), VALUES(expires_at), expires_at),
@@ -22,6 +26,7 @@ ON DUPLICATE KEY UPDATE
 UPDATE helix_nodes
 SET heartbeat_at = UTC_TIMESTAMP(6),
     expires_at = UTC_TIMESTAMP(6) + INTERVAL sqlc.arg(ttl_us) MICROSECOND,
+    ttl_us = sqlc.arg(ttl_us),
     assignment_version = LAST_INSERT_ID(assignment_version)
 WHERE cluster = sqlc.arg(cluster)
   AND node_id = sqlc.arg(node_id)
@@ -93,18 +98,19 @@ SELECT membership_version, catalog_version, allocation_version
 FROM helix_cluster_state
 WHERE cluster = sqlc.arg(cluster);
 
--- name: PutTaskList :execrows
+-- name: PutTaskList :execlastid
 -- Creates a task list or changes its partition count or metadata. version grows only when
--- something changed. 1 = created, 2 = changed, 0 = already as given.
+-- something changed. The answer is insertId (never affectedRows, whose meaning depends on the
+-- client's FOUND_ROWS flag): 1 = created, the new version (> 1) = changed, 0 = already as given.
 INSERT INTO helix_cluster (cluster, domain, task_list, partitions, metadata, status, version,
                            created_at, updated_at)
 VALUES (
   sqlc.arg(cluster), sqlc.arg(domain), sqlc.arg(task_list), sqlc.arg(partitions), sqlc.arg(metadata),
-  1, 1, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6)
+  1, LAST_INSERT_ID(1), UTC_TIMESTAMP(6), UTC_TIMESTAMP(6)
 )
 ON DUPLICATE KEY UPDATE
   version    = IF(partitions <> VALUES(partitions) OR metadata <> VALUES(metadata) OR status <> 1,
-                  version + 1, version),
+                  LAST_INSERT_ID(version + 1), version + LAST_INSERT_ID(0)),
   updated_at = IF(partitions <> VALUES(partitions) OR metadata <> VALUES(metadata) OR status <> 1,
                   VALUES(updated_at), updated_at),
   partitions = VALUES(partitions),
@@ -194,8 +200,8 @@ WHERE cluster = sqlc.arg(cluster)
   AND (state = 1 OR target_node_id IS NOT NULL);
 
 -- name: DeleteFreePartitionsFrom :execrows
--- Deletes removed partitions that no live member holds: unassigned, released, or owned by a member
--- that is no longer live by the database clock.
+-- Deletes removed partitions that no live member holds: unassigned, released, or owned by a process
+-- (node id and incarnation) that is no longer live by the database clock.
 DELETE FROM helix_allocation
 WHERE helix_allocation.cluster = sqlc.arg(cluster)
   AND helix_allocation.domain = sqlc.arg(domain)
@@ -204,18 +210,24 @@ WHERE helix_allocation.cluster = sqlc.arg(cluster)
   AND (
     helix_allocation.state IN (0, 3)
     OR helix_allocation.node_id IS NULL
-    OR helix_allocation.node_id NOT IN (
-      SELECT n.node_id FROM helix_nodes AS n
-      WHERE n.cluster = sqlc.arg(cluster) AND n.status = 1 AND n.expires_at > UTC_TIMESTAMP(6)
+    OR NOT EXISTS (
+      SELECT 1 FROM helix_nodes AS n
+      WHERE n.cluster = sqlc.arg(cluster) AND n.node_id = helix_allocation.node_id
+        AND n.incarnation = helix_allocation.incarnation AND n.status = 1 AND n.expires_at > UTC_TIMESTAMP(6)
     )
   );
 
 -- name: AssignPartition :execresult
--- Gives a partition to a member, only if it is still at `generation` and free to move: unassigned,
--- released by its owner, owned by a member that is no longer live, or asked to be released more
--- than `force_after_us` ago. The generation grows by one; insertId is the new generation.
+-- Gives a partition to a member's process (node id and its live incarnation, read under a row lock
+-- in the same transaction), only if the partition is still at `generation` and free to move:
+-- unassigned, released by its owner, owned by a process that is no longer live (a dead member, or
+-- an earlier incarnation of a reused node id), or asked to be released longer ago than both
+-- `force_after_us` and the owner's TTL (by then the owner has stopped on its own: it extends its
+-- ownership only from heartbeats after which it read its partitions, and a heartbeat read after the
+-- request shows it). The generation grows by one; insertId is the new generation.
 UPDATE helix_allocation
 SET node_id = sqlc.arg(node_id),
+    incarnation = sqlc.arg(incarnation),
     state = 1,
     generation = LAST_INSERT_ID(generation + 1),
     target_node_id = NULL,
@@ -230,12 +242,16 @@ WHERE helix_allocation.cluster = sqlc.arg(cluster)
   AND (
     helix_allocation.state IN (0, 3)
     OR helix_allocation.node_id IS NULL
-    OR helix_allocation.node_id NOT IN (
-      SELECT n.node_id FROM helix_nodes AS n
-      WHERE n.cluster = sqlc.arg(cluster) AND n.status = 1 AND n.expires_at > UTC_TIMESTAMP(6)
+    OR NOT EXISTS (
+      SELECT 1 FROM helix_nodes AS n
+      WHERE n.cluster = sqlc.arg(cluster) AND n.node_id = helix_allocation.node_id
+        AND n.incarnation = helix_allocation.incarnation AND n.status = 1 AND n.expires_at > UTC_TIMESTAMP(6)
     )
     OR (helix_allocation.state = 2
-        AND helix_allocation.release_requested_at <= UTC_TIMESTAMP(6) - INTERVAL sqlc.arg(force_after_us) MICROSECOND)
+        AND TIMESTAMPDIFF(MICROSECOND, helix_allocation.release_requested_at, UTC_TIMESTAMP(6)) >= GREATEST(
+          sqlc.arg(force_after_us),
+          (SELECT o.ttl_us FROM helix_nodes AS o
+           WHERE o.cluster = sqlc.arg(cluster) AND o.node_id = helix_allocation.node_id)))
   );
 
 -- name: RequestPartitionRelease :execrows
@@ -253,7 +269,8 @@ WHERE cluster = sqlc.arg(cluster)
   AND state = 1;
 
 -- name: ConfirmPartitionRelease :execrows
--- The owner confirms it stopped working on a partition it was asked to release.
+-- The owning process confirms it stopped working on a partition it was asked to release. Another
+-- process with the same node id (an earlier or later incarnation) cannot confirm for it.
 UPDATE helix_allocation
 SET state = 3,
     updated_at = UTC_TIMESTAMP(6)
@@ -262,19 +279,40 @@ WHERE cluster = sqlc.arg(cluster)
   AND task_list = sqlc.arg(task_list)
   AND partition_id = sqlc.arg(partition_id)
   AND node_id = sqlc.arg(node_id)
+  AND incarnation = sqlc.arg(incarnation)
   AND generation = sqlc.arg(generation)
   AND state = 2;
 
 -- name: ReleaseNodePartitions :execrows
--- A graceful leave: every partition of the member becomes unassigned at once.
+-- A graceful leave: every partition of this process (node id and incarnation) becomes unassigned at
+-- once. A stale process leaving cannot release what a newer process with its node id owns.
 UPDATE helix_allocation
 SET node_id = NULL,
+    incarnation = NULL,
     state = 0,
     target_node_id = NULL,
     release_requested_at = NULL,
     updated_at = UTC_TIMESTAMP(6)
 WHERE cluster = sqlc.arg(cluster)
-  AND node_id = sqlc.arg(node_id);
+  AND node_id = sqlc.arg(node_id)
+  AND incarnation = sqlc.arg(incarnation);
+
+-- name: CheckPartitionForShare :one
+-- The partition fence, inside the caller's transaction: returns the row only while this process
+-- (node id and incarnation) owns the partition at `generation` (assigned, or asked to release but
+-- not yet released), and holds a shared row lock until that transaction ends, so the partition
+-- cannot be handed to anyone before the caller's fenced write commits.
+SELECT generation
+FROM helix_allocation
+WHERE cluster = sqlc.arg(cluster)
+  AND domain = sqlc.arg(domain)
+  AND task_list = sqlc.arg(task_list)
+  AND partition_id = sqlc.arg(partition_id)
+  AND node_id = sqlc.arg(node_id)
+  AND incarnation = sqlc.arg(incarnation)
+  AND generation = sqlc.arg(generation)
+  AND state IN (1, 2)
+LOCK IN SHARE MODE;
 
 -- name: GetPartitionForUpdate :one
 -- One partition's row, locked until the caller's transaction ends.
@@ -300,6 +338,16 @@ ORDER BY partition_id;
 SELECT domain, task_list, partition_id, node_id, state, generation, target_node_id
 FROM helix_allocation
 WHERE cluster = sqlc.arg(cluster)
+ORDER BY domain, task_list, partition_id;
+
+-- name: ListProcessAllocation :many
+-- Every partition one process of a member (node id and incarnation) owns, across task lists, in one
+-- indexed read: what a member resumes is only ever its own incarnation's.
+SELECT domain, task_list, partition_id, state, generation, target_node_id
+FROM helix_allocation
+WHERE cluster = sqlc.arg(cluster)
+  AND node_id = sqlc.arg(node_id)
+  AND incarnation = sqlc.arg(incarnation)
 ORDER BY domain, task_list, partition_id;
 
 -- name: ListNodeAllocation :many

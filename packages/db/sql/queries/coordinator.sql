@@ -13,9 +13,9 @@ FROM helix_cluster_state AS s
 WHERE s.cluster = sqlc.arg(cluster);
 
 -- name: ListPlanningNodes :many
--- Every member with its weight, whether it is live, and for one that is not, how long ago (by the
--- database clock) its registration ended.
-SELECT node_id, weight,
+-- Every member with its weight, its live incarnation and TTL, whether it is live, and for one that is
+-- not, how long ago (by the database clock) its registration ended.
+SELECT node_id, incarnation, weight, ttl_us,
        CAST(status = 1 AND expires_at > UTC_TIMESTAMP(6) AS SIGNED) AS live,
        TIMESTAMPDIFF(MICROSECOND, expires_at, UTC_TIMESTAMP(6)) AS since_expiry_us
 FROM helix_nodes
@@ -24,16 +24,16 @@ ORDER BY node_id;
 
 -- name: ListPlanningAllocation :many
 -- The ownership table, with the age (by the database clock) of every pending release request.
-SELECT domain, task_list, partition_id, node_id, state, generation, target_node_id,
+SELECT domain, task_list, partition_id, node_id, incarnation, state, generation, target_node_id,
        CAST(COALESCE(TIMESTAMPDIFF(MICROSECOND, release_requested_at, UTC_TIMESTAMP(6)), -1) AS SIGNED) AS release_age_us
 FROM helix_allocation
 WHERE cluster = sqlc.arg(cluster)
 ORDER BY domain, task_list, partition_id;
 
 -- name: LockNode :one
--- Inside a round's transaction: locks a member's row until commit and says whether it is live, so
--- that a member cannot re-register and resume a partition between this check and the hand-over.
-SELECT CAST(status = 1 AND expires_at > UTC_TIMESTAMP(6) AS SIGNED) AS live
+-- Inside a round's transaction: locks a member's row until commit and says whether it is live and
+-- with which incarnation, so that a member cannot re-register between this check and the hand-over.
+SELECT incarnation, CAST(status = 1 AND expires_at > UTC_TIMESTAMP(6) AS SIGNED) AS live
 FROM helix_nodes
 WHERE cluster = sqlc.arg(cluster)
   AND node_id = sqlc.arg(node_id)

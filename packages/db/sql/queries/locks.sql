@@ -1,14 +1,17 @@
 -- name: AcquireLock :execresult
 -- Takes the lease in one round trip when the key is new, released or expired by the database clock.
--- affectedRows: 1 = inserted (epoch 1), 2 = taken over (insertId is the new epoch), 0 = held by
--- another owner. Assignments run left to right, so expires_at, which the condition reads, is last.
+-- The answer is insertId: the epoch granted (1 for a new key), or 0 when another owner holds it.
+-- (affectedRows is not an answer: for an upsert that changes nothing it is 0 or 1 depending on the
+-- client's FOUND_ROWS flag. The VALUES row is evaluated even when the key exists, so the held
+-- branch sets LAST_INSERT_ID back to 0.) Assignments run left to right, so expires_at, which the
+-- condition reads, is last.
 INSERT INTO helix_locks (lock_key, owner, token, epoch, status, acquired_at, expires_at)
 VALUES (
   sqlc.arg(lock_key), sqlc.arg(owner), sqlc.arg(token), LAST_INSERT_ID(1), 1,
   UTC_TIMESTAMP(6), UTC_TIMESTAMP(6) + INTERVAL sqlc.arg(ttl_us) MICROSECOND
 )
 ON DUPLICATE KEY UPDATE
-  epoch       = IF(expires_at <= UTC_TIMESTAMP(6), LAST_INSERT_ID(epoch + 1), epoch),
+  epoch       = IF(expires_at <= UTC_TIMESTAMP(6), LAST_INSERT_ID(epoch + 1), epoch + LAST_INSERT_ID(0)),
   owner       = IF(expires_at <= UTC_TIMESTAMP(6), VALUES(owner), owner),
   token       = IF(expires_at <= UTC_TIMESTAMP(6), VALUES(token), token),
   status      = IF(expires_at <= UTC_TIMESTAMP(6), 1, status),

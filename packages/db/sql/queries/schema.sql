@@ -3,11 +3,14 @@ SELECT version, name, checksum, statements_applied, started_at, finished_at
 FROM helix_schema_migrations
 ORDER BY version;
 
--- name: AcquireSchemaLock :execrows
--- Takes the migration lease when it is free or expired. 1 = inserted, 2 = taken over, 0 = held.
+-- name: AcquireSchemaLock :execlastid
+-- Takes the migration lease when it is free or expired. The answer is insertId (never affectedRows,
+-- whose meaning depends on the client's FOUND_ROWS flag): 1 = taken, 0 = held by another process.
+-- `id` stays 1 in every branch; it only carries the answer.
 INSERT INTO helix_schema_lock (id, owner, token, expires_at)
-VALUES (1, sqlc.arg(owner), sqlc.arg(token), UTC_TIMESTAMP(6) + INTERVAL sqlc.arg(ttl_us) MICROSECOND)
+VALUES (LAST_INSERT_ID(1), sqlc.arg(owner), sqlc.arg(token), UTC_TIMESTAMP(6) + INTERVAL sqlc.arg(ttl_us) MICROSECOND)
 ON DUPLICATE KEY UPDATE
+  id         = IF(expires_at <= UTC_TIMESTAMP(6), LAST_INSERT_ID(1), 1 + LAST_INSERT_ID(0)),
   owner      = IF(expires_at <= UTC_TIMESTAMP(6), VALUES(owner), owner),
   token      = IF(expires_at <= UTC_TIMESTAMP(6), VALUES(token), token),
   expires_at = IF(expires_at <= UTC_TIMESTAMP(6), VALUES(expires_at), expires_at);

@@ -13,6 +13,27 @@ export interface QueryOptions {
   sql: string;
   values: unknown[];
   rowsAsArray?: boolean;
+  /** How DATETIME values are read; a query's setting overrides the client's. */
+  timezone?: string;
+}
+
+// A caller's own client may have any of mysql2's result flags (bigNumberStrings, dateStrings,
+// jsonStrings, timezone); generated readers turn what they get into one shape, so that an answer
+// never depends on how the client was made.
+
+/** An integer column: a number, whether the client returned it as a number or as a string. */
+export function numberValue(value: unknown): number {
+  return typeof value === "number" ? value : Number(value);
+}
+
+/** A DATETIME column in UTC: read as UTC by the query's timezone, or parsed from a `dateStrings` text. */
+export function dateValue(value: unknown): Date {
+  return value instanceof Date ? value : new Date(`${String(value).replace(" ", "T")}Z`);
+}
+
+/** A JSON column as text, whether the client returned the text or parsed it. */
+export function jsonText(value: unknown): string {
+  return typeof value === "string" ? value : JSON.stringify(value);
 }
 
 /** What an `:execresult` query returns. */

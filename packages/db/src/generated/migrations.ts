@@ -147,4 +147,13 @@ CROSS JOIN (SELECT 0 AS d UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT
       `ALTER TABLE helix_cluster ADD COLUMN generation_floor BIGINT UNSIGNED NOT NULL DEFAULT 0`,
     ],
   },
+  {
+    version: 5,
+    name: "identity",
+    checksum: "1e663c49b7332677eacc044b36c0067c1fad2ab4e6e3076dc1f2d59ede198126",
+    statements: [
+      `ALTER TABLE helix_allocation ADD COLUMN incarnation CHAR(32) CHARACTER SET ascii NULL`,
+      `ALTER TABLE helix_nodes ADD COLUMN ttl_us BIGINT UNSIGNED NOT NULL DEFAULT 3600000000`,
+    ],
+  },
 ];

@@ -1,0 +1,40 @@
+import { checkInteger, clusterQueries as q, type QueryClient } from "@helix/db";
+
+import { PartitionFencedError } from "./errors";
+import { checkName, checkPartition } from "./validate";
+
+/** Which ownership a fenced write belongs to: the partition, the owning process and its generation. */
+export interface PartitionOwnership {
+  readonly cluster: string;
+  readonly domain: string;
+  readonly taskList: string;
+  readonly partition: number;
+  /** The owner's node id. */
+  readonly nodeId: string;
+  /** The owning process's incarnation (`member.incarnation` when it was given the partition). */
+  readonly incarnation: string;
+  /** The generation the partition was given at. */
+  readonly generation: number;
+}
+
+/**
+ * Fences a write in the caller's transaction by partition ownership, for code that received the
+ * ownership from elsewhere (a job payload, another service). The partition form of the lease fence:
+ * it succeeds only while this process (node id and incarnation) owns the partition at this
+ * generation, and holds a shared lock on the partition's row until the caller's transaction ends,
+ * so the coordinator cannot hand the partition to anyone before the fenced write commits. Every
+ * later owner has a larger generation, so once it has the partition this fence fails.
+ * @throws {@link PartitionFencedError} when the ownership is not the current one (roll back).
+ */
+export async function fencePartition(connection: QueryClient, ownership: PartitionOwnership): Promise<void> {
+  const row = await q.checkPartitionForShare(connection, {
+    cluster: checkName("cluster", ownership?.cluster),
+    domain: checkName("domain", ownership.domain),
+    taskList: checkName("taskList", ownership.taskList),
+    partitionId: checkPartition(ownership.partition),
+    nodeId: checkName("nodeId", ownership.nodeId),
+    incarnation: checkName("incarnation", ownership.incarnation),
+    generation: checkInteger("generation", ownership.generation, 0, Number.MAX_SAFE_INTEGER),
+  });
+  if (row === null) throw new PartitionFencedError(ownership);
+}
