@@ -387,8 +387,14 @@ async function converged() {
     const believed = beliefs(slot);
     const mine = rows.filter((r) => r.node_id === slot.id);
     if (believed.size !== mine.length || mine.some((r) => believed.get(`${r.task_list}/${r.partition_id}`) !== Number(r.generation))) {
-      const events = slot.child.events.slice(-4).map((e) => JSON.stringify(e)).join(" ");
-      return why(`${slot.id} believes ${believed.size} partitions, the table gives it ${mine.length}; last events: ${events}`);
+      const events = slot.child.events.slice(-6).map((e) => JSON.stringify(e)).join(" ");
+      const [[node]] = await admin.query("SELECT incarnation, status, expires_at > UTC_TIMESTAMP(6) AS live FROM helix_nodes WHERE cluster = ? AND node_id = ?", [cluster, slot.id]);
+      const [owned] = await admin.query("SELECT incarnation, COUNT(*) AS n FROM helix_allocation WHERE cluster = ? AND node_id = ? GROUP BY incarnation", [cluster, slot.id]);
+      return why(
+        `${slot.id} believes ${believed.size} partitions, the table gives it ${mine.length} ` +
+          `(by incarnation: ${owned.map((o) => `${o.incarnation === node?.incarnation ? "live" : o.incarnation} ${o.n}`).join(", ")}; ` +
+          `node status ${node?.status} live ${node?.live}); last events: ${events}`,
+      );
     }
   }
   return true;

@@ -65,6 +65,27 @@ const ledgerPool = unsafe === "no-incarnation" ? source : pool;
 
 let inFlight = Promise.resolve();
 let member;
+let tick;
+let ledger;
+// SIGTERM leaves (or, before the member joined, just exits). A second SIGTERM (the harness resumes
+// and stops every process when the faults end) must not cut a leave in progress short.
+let leaving = false;
+process.on("SIGTERM", () => {
+  if (leaving) return;
+  leaving = true;
+  if (member === undefined) process.exit(0);
+  clearInterval(tick);
+  clearInterval(ledger);
+  void inFlight
+    .then(() => member.leave())
+    .then(
+      () => say({ event: "left" }),
+      // The database may be down (a fault): the member then expires by its TTL instead.
+      (error) => say({ event: "leave-failed", message: error.message }),
+    )
+    .then(() => pool.end().catch(() => undefined))
+    .then(() => process.exit(0));
+});
 for (;;) {
   try {
     member = await join(source, {
@@ -108,9 +129,12 @@ member.on("partition:lost", (p, reason) => {
   say({ event: "lost", taskList: p.taskList, partition: p.partition, generation: p.generation, reason });
 });
 member.on("member:error", (error) => say({ event: "member-error", message: error.message }));
+member.on("member:heartbeat-failed", (error) => say({ event: "heartbeat-failed", message: error.message }));
+member.on("member:fenced", () => say({ event: "fenced" }));
+member.on("member:rejoined", ({ incarnation }) => say({ event: "rejoined", incarnation }));
 
 const unsafeBelief = unsafe === "no-fencing" || unsafe === "no-confirmation" || unsafe === "no-incarnation";
-const tick = setInterval(() => {
+tick = setInterval(() => {
   inFlight = inFlight.then(() => {
     const t = now();
     const owned = [];
@@ -123,9 +147,9 @@ const tick = setInterval(() => {
 }, 10);
 
 // One unit of work every 50 ms, round robin over the partitions it believes it owns, committed only
-// through the partition fence. Failures are expected under faults and only counted.
+// through the partition fence. Failures are expected under faults; the unit is skipped.
 let turn = 0;
-const ledger = setInterval(() => {
+ledger = setInterval(() => {
   const partitions = [...believed.values()];
   if (partitions.length === 0) return;
   const p = partitions[turn++ % partitions.length];
@@ -147,17 +171,3 @@ const ledger = setInterval(() => {
     }
   });
 }, 50);
-
-process.once("SIGTERM", () => {
-  clearInterval(tick);
-  clearInterval(ledger);
-  void inFlight
-    .then(() => member.leave())
-    .then(
-      () => say({ event: "left" }),
-      // The database may be down (a fault): the member then expires by its TTL instead.
-      (error) => say({ event: "leave-failed", message: error.message }),
-    )
-    .then(() => pool.end().catch(() => undefined))
-    .then(() => process.exit(0));
-});

@@ -173,7 +173,7 @@ export async function openForCluster<T>(
   const cluster = checkName("cluster", options?.cluster);
   const opened = await openDatabase(source);
   try {
-    await assertMigrated(opened.client);
+    await assertMigrated(opened.client, opened.server);
     return make(opened.client, cluster, () => opened.close());
   } catch (error) {
     await opened.close().catch(() => undefined);

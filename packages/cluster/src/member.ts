@@ -616,7 +616,7 @@ export async function join(source: DatabaseSource, options: JoinOptions): Promis
   const opened = await openDatabase(source);
   let locker: Locker | undefined;
   try {
-    await assertMigrated(opened.client);
+    await assertMigrated(opened.client, opened.server);
     locker = await createLocker(opened.client, { owner: `${cluster}/${nodeId}` });
     const member = new Member({
       client: opened.client,

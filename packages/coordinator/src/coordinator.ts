@@ -547,7 +547,7 @@ export async function createCoordinator(source: DatabaseSource, options: Coordin
   const opened = await openDatabase(source);
   let locker: Locker | undefined;
   try {
-    await assertMigrated(opened.client);
+    await assertMigrated(opened.client, opened.server);
     await runStatement(opened.server, () => cq.ensureClusterState(opened.client, { cluster: resolved.cluster }));
     locker = await createLocker(opened.client, { owner: resolved.id, ttlMs: resolved.leaseTtlMs });
     const coordinator = new Coordinator({

@@ -54,7 +54,14 @@ describe("partition-ownership protocol, explored exhaustively", () => {
     const { violation } = explore({ ...base, mutant: "leave-without-incarnation" }, ["one-owner"]);
     expect(violation?.invariant).toBe("one-owner");
     const steps = violation!.trace.map((line) => line.replace(/^T=\d+ /, ""));
-    const order = [/^A2 registers node A/, /^C\d assigns p0@\d+ to A inc 2/, /^A2 syncs: p0@/, /^A1 leaves/, /^C\d assigns p0@\d+ to B/, /^B1 syncs: p0@/];
+    const order = [
+      /^A2 registers node A/,
+      /^C\d assigns p0@\d+ to A inc 2/,
+      /^A2 syncs: p0@/,
+      /^A1 leaves/,
+      /^C\d assigns p0@\d+ to B/,
+      /^B1 syncs: p0@/,
+    ];
     const positions = order.map((pattern) => steps.findIndex((step) => pattern.test(step)));
     expect(positions.every((at) => at >= 0)).toBe(true);
     expect([...positions].sort((a, b) => a - b)).toEqual(positions);

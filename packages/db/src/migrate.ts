@@ -6,6 +6,7 @@ import { MigrationChecksumError, MigrationLockError, SchemaNotMigratedError } fr
 import type { QueryClient } from "./generated/db";
 import { bootstrapStatements, migrationSources, type MigrationSource } from "./generated/migrations";
 import * as q from "./generated/schema";
+import { runStatement } from "./retry";
 import { checkInteger } from "./validate";
 
 /** Longest migration lease or wait migrate() accepts: one day. */
@@ -104,10 +105,11 @@ export async function schemaStatus(client: QueryClient): Promise<SchemaStatus> {
 /**
  * Throws unless every migration of this version of @helix/db has been applied. Packages call it in
  * their factories so that a missing schema is reported with what to run, not as a SQL error.
- * @throws {@link SchemaNotMigratedError}
+ * @param server - how a connection failure names the server (a caller's pool: "the database")
+ * @throws {@link SchemaNotMigratedError}; `DatabaseUnavailableError` when the database cannot be used.
  */
-export async function assertMigrated(client: QueryClient): Promise<void> {
-  const status = await schemaStatus(client);
+export async function assertMigrated(client: QueryClient, server = "the database"): Promise<void> {
+  const status = await runStatement(server, () => schemaStatus(client));
   if (status.pending.length > 0) throw new SchemaNotMigratedError(status.pending);
 }
 

@@ -258,7 +258,7 @@ export async function createLocker(source: LockerSource, options: LockerOptions 
   const opened = await openDatabase(source);
   try {
     const db = await Database.connect(opened.client, opened.server);
-    await assertMigrated(opened.client);
+    await assertMigrated(opened.client, opened.server);
     return new Locker(db, { owner, ttlMs, waitMs, marginMs }, () => opened.close());
   } catch (error) {
     await opened.close().catch(() => undefined);

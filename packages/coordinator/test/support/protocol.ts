@@ -13,7 +13,7 @@ export type Mutant =
   | "confirm-without-incarnation" // ConfirmPartitionRelease matches the node id only
   | "force-before-ttl" // a live owner's partition is forced after F alone, not max(F, owner's TTL)
   | "deadline-before-sync" // the heartbeat alone extends the local deadline, before the allocation is read
-  | "resume-old-generation" // ListNodeAllocation matches the node id only: a new process resumes the old one's rows
+  | "resume-old-generation" // ListNodeAllocation matches the node id only: a process resumes an older one's rows
   | "coordinator-without-lease"; // coordinator writes skip the lease fence
 
 export const MUTANTS: readonly Mutant[] = [
@@ -30,7 +30,7 @@ export type InvariantName =
   | "generation-grows" // 2: gen never goes down, and goes up on every change of owner
   | "lease-fence" // 3: a coordinator write lands only at the lease's current, unexpired epoch
   | "incarnation-fence" // 3: confirm/leave of an incarnation that is not the row's changes nothing
-  | "ledger-order"; // 3: user writes the partition fence admits never go back in gen; one gen, one incarnation
+  | "ledger-order"; // 3: writes the partition fence admits never go back in gen; one gen, one incarnation
 
 export interface Config {
   nodeTtl: number;
@@ -38,13 +38,13 @@ export interface Config {
   forceAfter: number; // F; the effective bound is max(F, owner's TTL)
   leaseTtl: number;
   partitions: number;
-  processes: string[]; // the node id of each worker process; a repeated id is a restart
+  processes: string[]; // the node id of each worker process; a repeated id is a later process
   coordinators: number;
-  registrations: number[]; // per process: how often it may (re-)register, each time with a new incarnation
+  registrations: number[]; // per process: how often it may (re-)register, each time as a new incarnation
   mutant?: Mutant;
 }
 
-// Row values mirror the schema: partition state 0 unassigned, 1 assigned, 2 release requested, 3 released.
+// Partition states as in the schema.
 const UNASSIGNED = 0;
 const ASSIGNED = 1;
 const RELEASE_REQUESTED = 2;
@@ -93,16 +93,19 @@ function clone(s: State): State {
     parts: s.parts.map((r) => ({ owner: r.owner, inc: r.inc, state: r.state, gen: r.gen, reqAt: r.reqAt })),
     lease: { epoch: s.lease.epoch, holder: s.lease.holder, expires: s.lease.expires },
     coords: s.coords.slice(),
-    procs: s.procs.map((p) => ({ phase: p.phase, inc: p.inc, regs: p.regs, hbSent: p.hbSent, deadline: p.deadline, owns: p.owns.slice(), releasing: p.releasing.slice() })),
+    procs: s.procs.map((p) => ({
+      phase: p.phase, inc: p.inc, regs: p.regs, hbSent: p.hbSent, deadline: p.deadline,
+      owns: p.owns.slice(), releasing: p.releasing.slice(),
+    })),
     fenced: s.fenced.map((l) => ({ gen: l.gen, inc: l.inc })),
   };
 }
 
-/** One configuration: names, the actions, the invariants. */
+/** One configuration: names, actions, invariants. */
 export class Protocol {
   readonly nodeIds: string[];
   readonly procNode: number[];
-  readonly procName: string[];
+  readonly procName: string[]; // A1, A2, B1: node id and the process's rank among that id's processes
   readonly forceBound: number;
 
   constructor(readonly cfg: Config) {
@@ -118,11 +121,13 @@ export class Protocol {
     return this.settle({
       t: 0,
       nodes: this.nodeIds.map(() => ({ inc: 0, status: 0, expires: 0 })),
-      parts: Array.from({ length: cfg.partitions }, () => ({ owner: NONE, inc: NONE, state: UNASSIGNED, gen: 0, reqAt: 0 })),
+      parts: perPartition().map(() => ({ owner: NONE, inc: NONE, state: UNASSIGNED, gen: 0, reqAt: 0 })),
       lease: { epoch: 0, holder: NONE, expires: 0 },
       coords: Array.from({ length: cfg.coordinators }, () => 0),
-      procs: cfg.processes.map(() => ({ phase: "new" as const, inc: 0, regs: 0, hbSent: NONE, deadline: 0, owns: perPartition(), releasing: perPartition() })),
-      fenced: Array.from({ length: cfg.partitions }, () => ({ gen: NONE, inc: NONE })),
+      procs: cfg.processes.map(() => ({
+        phase: "new" as const, inc: 0, regs: 0, hbSent: NONE, deadline: 0, owns: perPartition(), releasing: perPartition(),
+      })),
+      fenced: perPartition().map(() => ({ gen: NONE, inc: NONE })),
     });
   }
 
@@ -150,7 +155,9 @@ export class Protocol {
     const k: number[] = [];
     const gen = (part: number, g: number): number => (g === NONE ? 2 : s.parts[part]!.gen === g ? 0 : 1);
     s.nodes.forEach((r, n) => k.push(r.inc, live(s, n) ? r.expires - s.t : 0));
-    for (const r of s.parts) k.push(r.owner, r.inc, r.state, r.state === RELEASE_REQUESTED ? Math.max(r.reqAt - s.t, -this.forceBound) : 0);
+    for (const r of s.parts) {
+      k.push(r.owner, r.inc, r.state, r.state === RELEASE_REQUESTED ? Math.max(r.reqAt - s.t, -this.forceBound) : 0);
+    }
     s.fenced.forEach((f, part) => k.push(gen(part, f.gen), f.inc));
     const held = s.lease.expires > s.t;
     k.push(held ? s.lease.expires - s.t : 0);
@@ -160,7 +167,8 @@ export class Protocol {
     }
     for (const p of s.procs) {
       const believes = p.owns.some((g) => g !== NONE);
-      k.push(PHASES.indexOf(p.phase), p.inc, p.hbSent === NONE ? NONE : Math.max(p.hbSent - s.t, margin - nodeTtl), believes ? p.deadline - s.t : 0);
+      const sent = p.hbSent === NONE ? NONE : Math.max(p.hbSent - s.t, margin - nodeTtl);
+      k.push(PHASES.indexOf(p.phase), p.inc, sent, believes ? p.deadline - s.t : 0);
       p.owns.forEach((g, part) => k.push(gen(part, g)));
       p.releasing.forEach((g, part) => k.push(gen(part, g)));
     }
@@ -171,11 +179,13 @@ export class Protocol {
   successors(s: State): { step: Step; next: State }[] {
     const { cfg } = this;
     const out: { step: Step; next: State }[] = [];
-    const emit = (op: string, actor: { proc?: number; coord?: number }, what: () => string, change: (n: State) => void): void => {
+    type Actor = { proc?: number; coord?: number };
+    const emit = (op: string, actor: Actor, what: () => string, change: (n: State) => void): void => {
       const next = clone(s);
       change(next);
       const who = actor.proc !== undefined ? `${this.procName[actor.proc]} ` : actor.coord !== undefined ? `C${actor.coord + 1} ` : "";
-      out.push({ step: { op, proc: actor.proc, coord: actor.coord, describe: () => `T=${s.t} ${who}${what()}` }, next: this.settle(next) });
+      const step = { op, proc: actor.proc, coord: actor.coord, describe: () => `T=${s.t} ${who}${what()}` };
+      out.push({ step, next: this.settle(next) });
     };
 
     emit("tick", {}, () => "tick", (n) => { n.t++; });
@@ -188,8 +198,9 @@ export class Protocol {
 
       // RegisterNode: the row is missing or not live (status <> 1 OR expires_at <= T). Of two identical
       // processes (same node id and budget) the first starts first: the other order is only a renaming.
-      const earlierNew = s.procs.some((q, j) => j < i && q.phase === "new" && cfg.processes[j] === cfg.processes[i] && cfg.registrations[j] === cfg.registrations[i]);
-      if (p.regs < cfg.registrations[i]! && !live(s, node) && !earlierNew) {
+      const twinFirst = s.procs.some((q, j) =>
+        j < i && q.phase === "new" && cfg.processes[j] === cfg.processes[i] && cfg.registrations[j] === cfg.registrations[i]);
+      if (p.regs < cfg.registrations[i]! && !live(s, node) && !twinFirst) {
         const inc = 1 + i + cfg.processes.length * p.regs; // unique per registration
         emit("register", me, () => `registers node ${this.nodeIds[node]} as inc ${inc}`, (n) => {
           n.nodes[node] = { inc, status: 1, expires: s.t + cfg.nodeTtl };
@@ -210,15 +221,18 @@ export class Protocol {
       // ListNodeAllocation: owner = my node AND incarnation = my inc AND state IN (1,2) (step 2, may
       // never happen); only then does the deadline move to (heartbeat sent + TTL - margin).
       if (p.hbSent !== NONE) {
-        const mine = (r: PartitionRow): boolean => r.owner === node && (r.inc === p.inc || cfg.mutant === "resume-old-generation") && holds(r);
-        const seen = (): string => s.parts.map((r, k) => (mine(r) ? ` p${k}@${r.gen}${r.state === ASSIGNED ? "" : " (release requested)"}` : "")).join("");
-        emit("sync", me, () => `syncs:${seen() || " nothing"}, deadline ${p.hbSent + cfg.nodeTtl - cfg.margin}`, (n) => {
+        const mine = (r: PartitionRow): boolean =>
+          r.owner === node && (r.inc === p.inc || cfg.mutant === "resume-old-generation") && holds(r);
+        const deadline = p.hbSent + cfg.nodeTtl - cfg.margin;
+        const seen = (): string =>
+          s.parts.map((r, k) => (mine(r) ? ` p${k}@${r.gen}${r.state === ASSIGNED ? "" : " (release requested)"}` : "")).join("");
+        emit("sync", me, () => `syncs:${seen() || " nothing"}, deadline ${deadline}`, (n) => {
           const q = n.procs[i]!;
           s.parts.forEach((r, k) => {
             q.owns[k] = mine(r) && r.state === ASSIGNED ? r.gen : NONE; // a new gen ends the old belief
             q.releasing[k] = mine(r) && r.state === RELEASE_REQUESTED ? r.gen : NONE; // stop work, then confirm
           });
-          q.deadline = p.hbSent + cfg.nodeTtl - cfg.margin;
+          q.deadline = deadline;
           q.hbSent = NONE;
         });
       }
@@ -227,7 +241,8 @@ export class Protocol {
       p.releasing.forEach((g, k) => {
         if (g === NONE) return;
         const r = s.parts[k]!;
-        const lands = r.owner === node && (r.inc === p.inc || cfg.mutant === "confirm-without-incarnation") && r.gen === g && r.state === RELEASE_REQUESTED;
+        const myRow = r.owner === node && (r.inc === p.inc || cfg.mutant === "confirm-without-incarnation");
+        const lands = myRow && r.gen === g && r.state === RELEASE_REQUESTED;
         emit("confirm", me, () => `confirms release of p${k}@${g}${lands ? "" : " (matches no row)"}`, (n) => {
           if (lands) n.parts[k]!.state = RELEASED;
           n.procs[i]!.releasing[k] = NONE;
@@ -238,7 +253,9 @@ export class Protocol {
       // DeregisterNode: incarnation = my inc AND status = 1.
       emit("leave", me, () => "leaves", (n) => {
         for (const r of n.parts) {
-          if (r.owner === node && (r.inc === p.inc || cfg.mutant === "leave-without-incarnation")) Object.assign(r, { owner: NONE, inc: NONE, state: UNASSIGNED });
+          if (r.owner === node && (r.inc === p.inc || cfg.mutant === "leave-without-incarnation")) {
+            Object.assign(r, { owner: NONE, inc: NONE, state: UNASSIGNED });
+          }
         }
         if (row.inc === p.inc && row.status === 1) n.nodes[node]!.status = 0;
         Object.assign(n.procs[i]!, { phase: "left", hbSent: NONE, deadline: 0 });
@@ -268,13 +285,15 @@ export class Protocol {
         // RequestPartitionRelease: gen = the gen read AND state = 1. It plans from the current row;
         // the gen condition turns any staler plan into a no-op, so no behaviour is lost.
         if (r.state === ASSIGNED) {
-          emit("request", me, () => `requests release of p${k}@${r.gen}`, (n) => { Object.assign(n.parts[k]!, { state: RELEASE_REQUESTED, reqAt: s.t }); });
+          emit("request", me, () => `requests release of p${k}@${r.gen}`, (n) => {
+            Object.assign(n.parts[k]!, { state: RELEASE_REQUESTED, reqAt: s.t });
+          });
         }
         // AssignPartition to live node N (its incarnation read under a row lock): gen = the gen read AND
         // (state IN (0,3) OR owner IS NULL OR NOT EXISTS live (owner, inc) OR (state = 2 AND T >= reqAt + bound)).
         const ownerLive = r.owner !== NONE && s.nodes[r.owner]!.inc === r.inc && live(s, r.owner);
-        const free = r.state === UNASSIGNED || r.state === RELEASED || r.owner === NONE || !ownerLive || (r.state === RELEASE_REQUESTED && s.t >= r.reqAt + this.forceBound);
-        if (!free) return;
+        const forced = r.state === RELEASE_REQUESTED && s.t >= r.reqAt + this.forceBound;
+        if (!(r.state === UNASSIGNED || r.state === RELEASED || r.owner === NONE || !ownerLive || forced)) return;
         s.nodes.forEach((target, node) => {
           if (!live(s, node)) return;
           emit("assign", me, () => `assigns p${k}@${r.gen + 1} to ${this.nodeIds[node]} inc ${target.inc}`, (n) => {
@@ -296,7 +315,9 @@ export class Protocol {
   /** Invariant 1, in every reachable state. */
   stateViolation(s: State): InvariantName | undefined {
     for (let k = 0; k < s.parts.length; k++) {
-      if (s.procs.filter((p) => p.phase === "running" && s.t < p.deadline && p.owns[k] !== NONE).length > 1) return "one-owner";
+      let believers = 0;
+      for (const p of s.procs) if (p.phase === "running" && s.t < p.deadline && p.owns[k] !== NONE) believers++;
+      if (believers > 1) return "one-owner";
     }
     return undefined;
   }
@@ -305,12 +326,16 @@ export class Protocol {
   stepViolation(prev: State, step: Step, next: State): InvariantName | undefined {
     for (let k = 0; k < prev.parts.length; k++) {
       const [a, b] = [prev.parts[k]!, next.parts[k]!];
-      if (b.gen < a.gen || (b.owner !== NONE && (a.owner !== b.owner || a.inc !== b.inc) && b.gen === a.gen)) return "generation-grows";
+      const newOwner = b.owner !== NONE && (a.owner !== b.owner || a.inc !== b.inc);
+      if (b.gen < a.gen || (newOwner && b.gen === a.gen)) return "generation-grows";
       const [x, y] = [prev.fenced[k]!, next.fenced[k]!];
       if (y.gen < x.gen || (y.gen === x.gen && y.inc !== x.inc)) return "ledger-order";
     }
-    const rowsChanged = (): boolean => prev.nodes.some((r, n) => !sameRow(r, next.nodes[n]!)) || prev.parts.some((r, k) => !sameRow(r, next.parts[k]!));
-    if (step.coord !== undefined && !(prev.lease.epoch === prev.coords[step.coord] && prev.lease.expires > prev.t) && rowsChanged()) return "lease-fence";
+    if (step.coord !== undefined) {
+      const fenceHolds = prev.lease.epoch === prev.coords[step.coord] && prev.lease.expires > prev.t;
+      const landed = prev.nodes.some((r, n) => !sameRow(r, next.nodes[n]!)) || prev.parts.some((r, k) => !sameRow(r, next.parts[k]!));
+      if (landed && !fenceHolds) return "lease-fence";
+    }
     if (step.proc !== undefined && (step.op === "confirm" || step.op === "leave")) {
       const inc = prev.procs[step.proc]!.inc;
       const node = this.procNode[step.proc]!;
@@ -329,7 +354,7 @@ export class Protocol {
 export function explore(cfg: Config, check?: readonly InvariantName[]): Result {
   const model = new Protocol(cfg);
   const watched = (name: InvariantName | undefined): name is InvariantName => name !== undefined && (!check || check.includes(name));
-  const from: number[] = [NONE]; // per state id: its parent's id and which successor of it
+  const from: number[] = [NONE]; // per state id: its parent's id, and which of the parent's successors it is
   const via: number[] = [NONE];
   let transitions = 0;
   const found = (id: number, invariant: InvariantName, lastVia?: number): Result => {
@@ -345,7 +370,8 @@ export function explore(cfg: Config, check?: readonly InvariantName[]): Result {
   };
 
   const init = model.initial();
-  if (watched(model.stateViolation(init))) return found(0, model.stateViolation(init)!);
+  const bad = model.stateViolation(init);
+  if (watched(bad)) return found(0, bad);
   const seen = new Set([model.key(init)]);
   const queue: (State | undefined)[] = [init]; // a state's id is its place in the queue
   for (let id = 0; id < queue.length; id++) {
@@ -357,9 +383,8 @@ export function explore(cfg: Config, check?: readonly InvariantName[]): Result {
       transitions++;
       const badStep = model.stepViolation(s, step, next);
       if (watched(badStep)) return found(id, badStep, index);
-      const key = model.key(next);
-      if (seen.has(key)) continue;
-      seen.add(key);
+      const known = seen.size;
+      if (seen.add(model.key(next)).size === known) continue; // seen before
       from.push(id);
       via.push(index);
       queue.push(next);
