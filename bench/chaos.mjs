@@ -192,7 +192,9 @@ const count = (map, kind) => map.set(kind, (map.get(kind) ?? 0) + 1);
 function stopSlot(slot, signal, downMs) {
   if (slot.down || slot.child === undefined) return false;
   slot.expectExit = true;
-  slot.expectCode = signal === "SIGTERM" ? 0 : undefined;
+  // SIGTERM makes a worker leave and exit 0 once it is running; one still starting up (no "joined"
+  // yet: Node may not even have loaded the script) just dies of it, like a kill.
+  slot.expectCode = signal === "SIGTERM" && slot.child.count("joined") > 0 ? 0 : undefined;
   // A pause (or a node-id reuse waiting on one) ends with the process: its timer must not act on it.
   if (slot.paused) slot.child.process.kill("SIGCONT");
   slot.paused = false;
