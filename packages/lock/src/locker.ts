@@ -37,7 +37,7 @@ export interface LockerOptions {
   waitMs?: number;
   /**
    * How much before (send time + ttl) a holder considers its lease gone. Covers clock-rate
-   * differences and writes in flight. @default 5% of the TTL, from 10 ms to 1 s
+   * differences and writes in flight; at least 1% of the TTL. @default 5% of the TTL, from 10 ms to 1 s
    */
   safetyMarginMs?: number;
 }
