@@ -6,10 +6,10 @@ import {
   transaction,
   type ConnectionSource,
   type DatabaseSource,
-  type QueryClient,
 } from "@helix/db";
 
 import { UnknownTaskListError } from "./errors";
+import { putTaskList, removeTaskList } from "./ownership";
 import { checkName, checkPartitions, metadataJson } from "./validate";
 
 /** A task list as the catalog holds it. */
@@ -39,7 +39,7 @@ export interface TaskListSpec {
 /**
  * The task lists of one cluster. Growing a task list adds unassigned partitions; shrinking or
  * removing it asks the owners of the partitions that disappear to release them, and the rows go
- * once they are free (see `OwnershipStore.prune`).
+ * once they are free (see `OwnershipStore.prune`; the coordinator prunes in its rounds).
  */
 export class Catalog implements AsyncDisposable {
   /** @internal Use {@link createCatalog}. */
@@ -59,16 +59,10 @@ export class Catalog implements AsyncDisposable {
     const taskList = checkName("taskList", spec.taskList);
     const partitions = checkPartitions(spec.partitions);
     const metadata = metadataJson(spec.metadata);
-    const key = { cluster: this.cluster, domain, taskList };
-    return transaction(this.client, async (conn) => {
-      const result = await q.putTaskList(conn, { ...key, partitions, metadata });
-      if (result === 0) return "unchanged";
-      await q.insertPartitions(conn, { ...key, partitions });
-      await retireFrom(conn, { ...key, firstPartition: partitions });
-      await q.bumpCatalogVersion(conn, { cluster: this.cluster });
-      await q.bumpAllocationVersion(conn, { cluster: this.cluster });
-      return result === 1 ? "created" : "changed";
-    });
+    const { result } = await transaction(this.client, (conn) =>
+      putTaskList(conn, { cluster: this.cluster, domain, taskList, partitions, metadata }),
+    );
+    return result;
   }
 
   /** A task list, or null when the catalog does not have it. */
@@ -92,17 +86,8 @@ export class Catalog implements AsyncDisposable {
    */
   async removeTaskList(domain: string, taskList: string): Promise<void> {
     const key = { cluster: this.cluster, domain: checkName("domain", domain), taskList: checkName("taskList", taskList) };
-    await transaction(this.client, async (conn) => {
-      if ((await q.markTaskListDeletable(conn, key)) === 0) {
-        const existing = await q.getTaskList(conn, key);
-        if (existing === null || existing.status === Status.Inactive) throw new UnknownTaskListError(this.cluster, key.domain, key.taskList);
-        return;
-      }
-      await retireFrom(conn, { ...key, firstPartition: 0 });
-      await q.finishTaskListRemoval(conn, key);
-      await q.bumpCatalogVersion(conn, { cluster: this.cluster });
-      await q.bumpAllocationVersion(conn, { cluster: this.cluster });
-    });
+    const { found } = await transaction(this.client, (conn) => removeTaskList(conn, key));
+    if (!found) throw new UnknownTaskListError(this.cluster, key.domain, key.taskList);
   }
 
   /** Closes the pool if the catalog made it. */
@@ -113,25 +98,6 @@ export class Catalog implements AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
-}
-
-/**
- * Partitions from `firstPartition` up are leaving: free ones are deleted at once (the task list's
- * generation floor rising above them first), owned ones are asked to be released (their owners are
- * told through their assignment version). Run it inside the caller's transaction.
- * @returns whether it changed anything.
- */
-export async function retireFrom(
-  conn: QueryClient,
-  key: { cluster: string; domain: string; taskList: string; firstPartition: number },
-): Promise<boolean> {
-  // The floor is read only when partitions are created again, so raising it is no change to report
-  // (and its row count, matched or changed, would depend on the client's FOUND_ROWS flag).
-  await q.raiseGenerationFloor(conn, key);
-  const deleted = await q.deleteFreePartitionsFrom(conn, key);
-  const retired = await q.retireOwnedPartitionsFrom(conn, key);
-  if (retired > 0) await q.bumpOwnersFrom(conn, key);
-  return deleted + retired > 0;
 }
 
 function toTaskList(row: q.GetTaskListRow): TaskList {
@@ -173,7 +139,7 @@ export async function openForCluster<T>(
   const cluster = checkName("cluster", options?.cluster);
   const opened = await openDatabase(source);
   try {
-    await assertMigrated(opened.client, opened.server);
+    await assertMigrated(opened.client);
     return make(opened.client, cluster, () => opened.close());
   } catch (error) {
     await opened.close().catch(() => undefined);

@@ -4,25 +4,30 @@
  *
  * @packageDocumentation
  */
-export { Catalog, createCatalog, retireFrom, type ClusterOptions, type TaskList, type TaskListSpec } from "./catalog";
+export { Catalog, createCatalog, type ClusterOptions, type TaskList, type TaskListSpec } from "./catalog";
 export { AlreadyJoinedError, PartitionFencedError, UnknownTaskListError } from "./errors";
 export { fencePartition, type PartitionOwnership } from "./fence";
+export { coordinatorLeaseKey, partitionKey, sweepLeaseKey, taskListKey } from "./keys";
+export { join, resolveJoinOptions, type JoinOptions, type ResolvedJoinOptions } from "./join";
+export { Member } from "./member";
 export {
-  join,
-  Member,
-  type JoinOptions,
   type LossReason,
   type MemberEvents,
   type MemberState,
   type OwnedPartition,
   type PartitionChange,
-} from "./member";
+} from "./member-events";
+export { DEFAULT_FORCE_RELEASE_AFTER_MS, type ChangeCounters } from "./ownership";
+/**
+ * The ownership protocol's writes (members, ownership table, change counters), each returning what
+ * it changed: for coordinators. Applications use `join`, `Catalog` and `OwnershipStore`.
+ */
+export * as ownershipProtocol from "./ownership";
 export { createRoutingTable, RoutingTable, type RoutingEvents } from "./routing";
 export {
   createOwnershipStore,
   OwnershipStore,
-  type ClusterVersions,
-  type NodeRecord,
+  type MemberRecord,
   type PartitionRecord,
   type PartitionRef,
 } from "./store";

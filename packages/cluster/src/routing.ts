@@ -1,22 +1,21 @@
 import { EventEmitter } from "node:events";
 
-import { PartitionState, type DatabaseSource } from "@helix/db";
+import { checkMs, PartitionState, type DatabaseSource } from "@helix/db";
 
 import type { ClusterOptions } from "./catalog";
 import { createOwnershipStore, type OwnershipStore, type PartitionRecord } from "./store";
-import { checkMs } from "./validate";
 
 /** Events of a {@link RoutingTable}. */
 export interface RoutingEvents {
   /** The table was reloaded after the ownership table changed. */
-  "routing:changed": [info: { allocationVersion: number; partitions: number }];
+  "routing:changed": [info: { ownershipVersion: number; partitions: number }];
   /** A refresh failed; the table keeps its last contents and tries again. */
   "routing:error": [error: Error];
 }
 
 /**
  * A read-only view of who owns which partition, for request routers. It polls one row (the
- * cluster's allocation version) every `refreshMs` and reloads the table only when that changed.
+ * cluster's ownership version) every `refreshMs` and reloads the table only when that changed.
  */
 export class RoutingTable extends EventEmitter<RoutingEvents> implements AsyncDisposable {
   #owners = new Map<string, string>();
@@ -37,23 +36,23 @@ export class RoutingTable extends EventEmitter<RoutingEvents> implements AsyncDi
     return this.#owners.get(`${domain}\u0000${taskList}\u0000${partition}`);
   }
 
-  /** The allocation version the table reflects. */
+  /** The ownership version the table reflects. */
   get version(): number {
     return this.#version;
   }
 
   /** Checks the version now and reloads if it moved. @returns whether the table changed. */
   async refresh(): Promise<boolean> {
-    const { allocation } = await this.store.versions();
-    if (allocation === this.#version) return false;
-    const rows = await this.store.allocation();
+    const { ownership } = await this.store.versions();
+    if (ownership === this.#version) return false;
+    const rows = await this.store.partitions();
     this.#owners = new Map(
       rows
         .filter((r: PartitionRecord) => r.nodeId !== null && (r.state === PartitionState.Assigned || r.state === PartitionState.ReleaseRequested))
         .map((r) => [`${r.domain}\u0000${r.taskList}\u0000${r.partition}`, r.nodeId!]),
     );
-    this.#version = allocation;
-    this.emit("routing:changed", { allocationVersion: allocation, partitions: this.#owners.size });
+    this.#version = ownership;
+    this.emit("routing:changed", { ownershipVersion: ownership, partitions: this.#owners.size });
     return true;
   }
 

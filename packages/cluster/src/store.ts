@@ -1,14 +1,17 @@
-import {
-  clusterQueries as q,
-  coordinatorQueries as cq,
-  Status,
-  transaction,
-  type ConnectionSource,
-  type DatabaseSource,
-} from "@helix/db";
+import { checkInteger, checkMs, clusterQueries as q, Status, transaction, type ConnectionSource, type DatabaseSource } from "@helix/db";
 
-import { openForCluster, retireFrom, type ClusterOptions } from "./catalog";
-import { checkMs, checkName, checkPartition } from "./validate";
+import { openForCluster, type ClusterOptions } from "./catalog";
+import {
+  applyOwnershipChanges,
+  currentOwner,
+  DEFAULT_FORCE_RELEASE_AFTER_MS,
+  pruneRetired,
+  readCounters,
+  sweepExpiredMembers,
+  type ChangeCounters,
+  type OwnershipChange,
+} from "./ownership";
+import { checkName, checkPartition } from "./validate";
 
 /** One partition's row of the ownership table. */
 export interface PartitionRecord {
@@ -25,8 +28,8 @@ export interface PartitionRecord {
   readonly targetNodeId: string | null;
 }
 
-/** A member as the membership table has it. */
-export interface NodeRecord {
+/** A member as the members table has it. */
+export interface MemberRecord {
   readonly nodeId: string;
   readonly metadata: Record<string, unknown>;
   /** The member's share of partitions relative to others (0 takes none). */
@@ -38,13 +41,6 @@ export interface NodeRecord {
   readonly expiresAt: Date;
 }
 
-/** Change counters of a cluster; a reader compares them with what it saw last. */
-export interface ClusterVersions {
-  readonly membership: number;
-  readonly catalog: number;
-  readonly allocation: number;
-}
-
 /** A partition to act on, at the generation the caller last saw. */
 export interface PartitionRef {
   domain: string;
@@ -54,13 +50,14 @@ export interface PartitionRef {
 }
 
 /**
- * The ownership table of one cluster: reads for routers and the coordinator, and the writes that
- * move partitions. Each write is one transaction that also tells the affected members (through
- * their assignment version) and readers (through the cluster's allocation version).
+ * The ownership table of one cluster: reads for routers, status pages and tools, and the writes
+ * that move partitions by hand. Each write is one transaction of the ownership protocol
+ * (`ownership.ts`), which also tells the affected members and readers.
  *
  * The hand-off rule lives in the database: a partition goes to a new owner only when it is
- * unassigned, released by its owner, owned by a member that is no longer live, or asked to be
- * released longer ago than the caller's force timeout; and only at the generation the caller saw.
+ * unassigned, released by its owner, owned by a process that is no longer live, or asked to be
+ * released longer ago than both the caller's force timeout and the owner's TTL; and only at the
+ * generation the caller saw.
  */
 export class OwnershipStore implements AsyncDisposable {
   /** @internal Use {@link createOwnershipStore}. */
@@ -71,17 +68,12 @@ export class OwnershipStore implements AsyncDisposable {
   ) {}
 
   /** The cluster's change counters (all 0 for a cluster that has seen no change). */
-  async versions(): Promise<ClusterVersions> {
-    const row = await q.getClusterState(this.client, { cluster: this.cluster });
-    return {
-      membership: row?.membershipVersion ?? 0,
-      catalog: row?.catalogVersion ?? 0,
-      allocation: row?.allocationVersion ?? 0,
-    };
+  async versions(): Promise<ChangeCounters> {
+    return readCounters(this.client, this.cluster);
   }
 
   /** Every member of the cluster, live or not, by node id. */
-  async nodes(): Promise<NodeRecord[]> {
+  async members(): Promise<MemberRecord[]> {
     return (await q.listNodes(this.client, { cluster: this.cluster })).map((r) => ({
       nodeId: r.nodeId,
       metadata: JSON.parse(r.metadata) as Record<string, unknown>,
@@ -94,18 +86,18 @@ export class OwnershipStore implements AsyncDisposable {
   }
 
   /** The whole ownership table of the cluster. */
-  async allocation(): Promise<PartitionRecord[]> {
+  async partitions(): Promise<PartitionRecord[]> {
     return (await q.listClusterAllocation(this.client, { cluster: this.cluster })).map(toRecord);
   }
 
   /** One task list's partitions, in order. */
-  async taskListAllocation(domain: string, taskList: string): Promise<PartitionRecord[]> {
+  async taskListPartitions(domain: string, taskList: string): Promise<PartitionRecord[]> {
     const key = { cluster: this.cluster, domain: checkName("domain", domain), taskList: checkName("taskList", taskList) };
     return (await q.listTaskListAllocation(this.client, key)).map((r) => toRecord({ ...r, ...key }));
   }
 
   /** Every partition a member owns, across task lists (one indexed read). */
-  async nodeAllocation(nodeId: string): Promise<PartitionRecord[]> {
+  async memberPartitions(nodeId: string): Promise<PartitionRecord[]> {
     const id = checkName("nodeId", nodeId);
     return (await q.listNodeAllocation(this.client, { cluster: this.cluster, nodeId: id })).map((r) =>
       toRecord({ ...r, nodeId: id }),
@@ -116,51 +108,25 @@ export class OwnershipStore implements AsyncDisposable {
    * Gives a partition to the live process of member `nodeId` if the hand-off rule allows it (see the
    * class description).
    * @param forceAfterMs - how long after a release request a live owner that has not confirmed is
-   *   overruled; never sooner than the owner's TTL. @default 30000
+   *   overruled; never sooner than the owner's TTL. @default {@link DEFAULT_FORCE_RELEASE_AFTER_MS}
    * @returns the new generation, or null when the member is not live, or the partition was not free
    *   to move or was no longer at `ref.generation`.
    */
-  async assign(ref: PartitionRef, nodeId: string, forceAfterMs = 30_000): Promise<number | null> {
-    const key = this.#key(ref);
+  async assign(ref: PartitionRef, nodeId: string, forceAfterMs = DEFAULT_FORCE_RELEASE_AFTER_MS): Promise<number | null> {
     const target = checkName("nodeId", nodeId);
     checkMs("forceAfterMs", forceAfterMs, 0, 86_400_000);
-    return transaction(this.client, async (conn) => {
-      // The partition goes to the member's live process, locked so it cannot re-register meanwhile.
-      const member = await cq.lockNode(conn, { cluster: this.cluster, nodeId: target });
-      if (member?.live !== 1) return null;
-      const previous = await q.getPartitionForUpdate(conn, key);
-      const result = await q.assignPartition(conn, {
-        ...key,
-        nodeId: target,
-        incarnation: member.incarnation,
-        generation: ref.generation,
-        forceAfterUs: forceAfterMs * 1000,
-      });
-      if (result.affectedRows === 0) return null;
-      await q.bumpAssignmentVersion(conn, { cluster: this.cluster, nodeId: target });
-      if (previous?.nodeId != null && previous.nodeId !== target) {
-        await q.bumpAssignmentVersion(conn, { cluster: this.cluster, nodeId: previous.nodeId });
-      }
-      await q.bumpAllocationVersion(conn, { cluster: this.cluster });
-      return result.insertId;
-    });
+    const applied = await this.#change(ref, "assign", target, forceAfterMs);
+    return applied?.newGeneration ?? null;
   }
 
   /**
-   * Asks the owner of an assigned partition to release it so that it can go to `targetNodeId`.
-   * @returns false when the partition was not assigned at `ref.generation`.
+   * Asks the live owner of an assigned partition to release it so that it can go to `targetNodeId`
+   * (live too, when given).
+   * @returns false when the partition was not assigned at `ref.generation`, or a member was not live.
    */
   async requestRelease(ref: PartitionRef, targetNodeId: string | null): Promise<boolean> {
-    const key = this.#key(ref);
     const target = targetNodeId === null ? null : checkName("targetNodeId", targetNodeId);
-    return transaction(this.client, async (conn) => {
-      const owner = await q.getPartitionForUpdate(conn, key);
-      const changed = await q.requestPartitionRelease(conn, { ...key, generation: ref.generation, targetNodeId: target });
-      if (changed === 0 || owner?.nodeId == null) return false;
-      await q.bumpAssignmentVersion(conn, { cluster: this.cluster, nodeId: owner.nodeId });
-      await q.bumpAllocationVersion(conn, { cluster: this.cluster });
-      return true;
-    });
+    return (await this.#change(ref, "release", target, 0)) !== undefined;
   }
 
   /**
@@ -170,26 +136,18 @@ export class OwnershipStore implements AsyncDisposable {
    */
   async prune(): Promise<number> {
     const taskLists = await q.listTaskLists(this.client, { cluster: this.cluster });
-    let finished = 0;
-    for (const tl of taskLists) {
-      const key = { cluster: this.cluster, domain: tl.domain, taskList: tl.taskList };
-      const first = tl.status === Status.Deletable ? 0 : tl.partitions;
-      await transaction(this.client, async (conn) => {
-        await retireFrom(conn, { ...key, firstPartition: first });
-        if (tl.status === Status.Deletable && (await q.finishTaskListRemoval(conn, key)) === 1) {
-          finished++;
-          await q.bumpCatalogVersion(conn, { cluster: this.cluster });
-        }
-        await q.bumpAllocationVersion(conn, { cluster: this.cluster });
-      });
-    }
+    const retiring = taskLists.map((tl) => ({
+      domain: tl.domain,
+      taskList: tl.taskList,
+      firstPartition: tl.status === Status.Deletable ? 0 : tl.partitions,
+    }));
+    const { finished } = await transaction(this.client, (conn) => pruneRetired(conn, this.cluster, retiring));
     return finished;
   }
 
   /** Marks members whose TTL has passed (by the database clock) inactive. @returns how many. */
-  async markExpiredNodesInactive(): Promise<number> {
-    const marked = await q.markExpiredNodesInactive(this.client, { cluster: this.cluster });
-    if (marked > 0) await q.bumpMembershipVersion(this.client, { cluster: this.cluster });
+  async sweepExpiredMembers(): Promise<number> {
+    const { marked } = await transaction(this.client, (conn) => sweepExpiredMembers(conn, this.cluster));
     return marked;
   }
 
@@ -202,13 +160,23 @@ export class OwnershipStore implements AsyncDisposable {
     await this.close();
   }
 
-  #key(ref: PartitionRef): { cluster: string; domain: string; taskList: string; partitionId: number } {
-    return {
+  /** One change, from the owner the table has now; undefined when it did not apply. */
+  async #change(ref: PartitionRef, type: OwnershipChange["type"], to: string | null, forceAfterMs: number) {
+    const partition = {
       cluster: this.cluster,
       domain: checkName("domain", ref?.domain),
       taskList: checkName("taskList", ref.taskList),
-      partitionId: checkPartition(ref.partition),
+      partition: checkPartition(ref.partition),
     };
+    const generation = checkInteger("generation", ref.generation, 0, Number.MAX_SAFE_INTEGER);
+    return transaction(this.client, async (conn) => {
+      // Read without a lock: the change applies only at `generation`, and at one generation the
+      // owner can only have left (a stale read then tells it once more, which is harmless).
+      const owner = await currentOwner(conn, partition);
+      const change = { type, ...partition, generation, from: owner?.nodeId ?? null, to };
+      const { applied } = await applyOwnershipChanges(conn, this.cluster, [change], forceAfterMs);
+      return applied[0];
+    });
   }
 }
 

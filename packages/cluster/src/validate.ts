@@ -18,10 +18,6 @@ export const checkPartitions = (value: unknown): number => checkInteger("partiti
 /** Checks a partition number: an integer from 0 to {@link MAX_PARTITIONS} - 1. */
 export const checkPartition = (value: unknown): number => checkInteger("partition", value, 0, MAX_PARTITIONS - 1);
 
-/** Checks an integer number of milliseconds within [min, max]. */
-export const checkMs = (argument: string, value: unknown, min: number, max: number): number =>
-  checkInteger(argument, value, min, max, " number of milliseconds");
-
 /** Checks metadata (a plain JSON object of at most 64 KiB) and returns it as JSON text. */
 export function metadataJson(value: unknown): string {
   if (value === undefined) return "{}";

@@ -36,7 +36,7 @@ async function member(options: Partial<Parameters<typeof join>[1]> = {}, source:
 }
 
 async function assignAll(domain: string, taskList: string, nodeId: string): Promise<void> {
-  for (const p of await store.taskListAllocation(domain, taskList)) {
+  for (const p of await store.taskListPartitions(domain, taskList)) {
     expect(await store.assign({ domain, taskList, partition: p.partition, generation: p.generation }, nodeId)).toBe(p.generation + 1);
   }
 }
@@ -125,9 +125,9 @@ describe("catalog", () => {
   test("creates, grows, shrinks and removes task lists, releasing what disappears", async () => {
     expect(await catalog.putTaskList({ domain: "d", taskList: "t", partitions: 4, metadata: { team: "a" } })).toBe("created");
     expect(await catalog.putTaskList({ domain: "d", taskList: "t", partitions: 4, metadata: { team: "a" } })).toBe("unchanged");
-    expect((await store.taskListAllocation("d", "t")).map((p) => p.partition)).toEqual([0, 1, 2, 3]);
+    expect((await store.taskListPartitions("d", "t")).map((p) => p.partition)).toEqual([0, 1, 2, 3]);
     expect(await catalog.putTaskList({ domain: "d", taskList: "t", partitions: 6, metadata: { team: "a" } })).toBe("changed");
-    expect((await store.taskListAllocation("d", "t")).map((p) => p.state)).toEqual(Array(6).fill(PartitionState.Unassigned));
+    expect((await store.taskListPartitions("d", "t")).map((p) => p.state)).toEqual(Array(6).fill(PartitionState.Unassigned));
     expect(await catalog.getTaskList("d", "t")).toMatchObject({ partitions: 6, metadata: { team: "a" }, version: 2 });
 
     const worker = await member({ nodeId: "w" });
@@ -142,11 +142,11 @@ describe("catalog", () => {
     expect(released.sort()).toEqual([3, 4, 5]);
     expect(worker.partitions().map((p) => p.partition).sort()).toEqual([0, 1, 2]);
     await store.prune();
-    expect((await store.taskListAllocation("d", "t")).map((p) => p.partition)).toEqual([0, 1, 2]);
+    expect((await store.taskListPartitions("d", "t")).map((p) => p.partition)).toEqual([0, 1, 2]);
     // Grown again, partitions 3..5 start at the highest generation they had, so their next owner
     // gets a larger one: fencing by generation never goes back.
     await catalog.putTaskList({ domain: "d", taskList: "t", partitions: 6, metadata: { team: "a" } });
-    expect((await store.taskListAllocation("d", "t")).map((p) => p.generation)).toEqual([1, 1, 1, 1, 1, 1]);
+    expect((await store.taskListPartitions("d", "t")).map((p) => p.generation)).toEqual([1, 1, 1, 1, 1, 1]);
     await catalog.putTaskList({ domain: "d", taskList: "t", partitions: 3, metadata: { team: "a" } });
     await store.prune();
 
@@ -159,7 +159,7 @@ describe("catalog", () => {
     await expect(catalog.removeTaskList("d", "t")).rejects.toBeInstanceOf(UnknownTaskListError);
     // Put again after the removal: the partitions still start at their highest old generation.
     expect(await catalog.putTaskList({ domain: "d", taskList: "t", partitions: 2 })).toBe("changed");
-    expect((await store.taskListAllocation("d", "t")).map((p) => p.generation)).toEqual([1, 1]);
+    expect((await store.taskListPartitions("d", "t")).map((p) => p.generation)).toEqual([1, 1]);
   });
 });
 
@@ -196,7 +196,7 @@ describe("members", () => {
     // a is still stopping its work: the partition cannot go to b yet.
     expect(await store.assign({ domain: "d", taskList: "t", partition: 0, generation: 1 }, "b")).toBeNull();
     finishRelease();
-    await until(async () => (await store.taskListAllocation("d", "t"))[0]!.state === PartitionState.Released);
+    await until(async () => (await store.taskListPartitions("d", "t"))[0]!.state === PartitionState.Released);
     expect(await store.assign({ domain: "d", taskList: "t", partition: 0, generation: 1 }, "b")).toBe(2);
     await until(() => b.partitions().length === 1);
     expect(b.partitions()[0]).toMatchObject({ partition: 0, generation: 2 });
@@ -245,7 +245,7 @@ describe("members", () => {
       expect(settled).toBe(false);
       await conn.commit();
       expect(await requesting).toBe(true);
-      await until(async () => (await store.taskListAllocation("d", "t"))[0]!.state === PartitionState.Released);
+      await until(async () => (await store.taskListPartitions("d", "t"))[0]!.state === PartitionState.Released);
       expect(await store.assign({ domain: "d", taskList: "t", partition: 0, generation: 1 }, "b")).toBe(2);
       await until(() => b.partitions().length === 1);
 
@@ -292,7 +292,7 @@ describe("members", () => {
     watched.failOnce.add("ConfirmPartitionRelease");
     await store.requestRelease({ domain: "d", taskList: "t", partition: 0, generation: 1 }, null);
     // Released without waiting for the force timeout (30 s by default).
-    await until(async () => (await store.taskListAllocation("d", "t"))[0]!.state === PartitionState.Released, 5000);
+    await until(async () => (await store.taskListPartitions("d", "t"))[0]!.state === PartitionState.Released, 5000);
     expect(watched.count("ConfirmPartitionRelease")).toBe(2);
   });
 
@@ -309,8 +309,8 @@ describe("members", () => {
     await iterating;
     expect(changes.map((c) => c.type)).toEqual(["assigned", "assigned", "lost", "lost"]);
     expect(worker.state).toBe("left");
-    expect((await store.nodes()).find((n) => n.nodeId === "leaver")).toMatchObject({ live: false });
-    expect((await store.taskListAllocation("d", "t")).map((p) => [p.nodeId, p.state])).toEqual([
+    expect((await store.members()).find((n) => n.nodeId === "leaver")).toMatchObject({ live: false });
+    expect((await store.taskListPartitions("d", "t")).map((p) => [p.nodeId, p.state])).toEqual([
       [null, PartitionState.Unassigned],
       [null, PartitionState.Unassigned],
     ]);
@@ -338,7 +338,7 @@ describe("members", () => {
 
     // Cut off past its TTL by the database clock: it comes back as a new process (incarnation).
     const firstIncarnation = worker.incarnation;
-    await until(async () => (await store.nodes()).find((n) => n.nodeId === "cut")?.live === false, 5000);
+    await until(async () => (await store.members()).find((n) => n.nodeId === "cut")?.live === false, 5000);
     watched.cut = false;
     worker.on("member:heartbeat-failed", (e) => events.push(`failed: ${e.message}`));
     worker.on("member:error", (e) => events.push(`error: ${e.message}`));
@@ -361,7 +361,7 @@ describe("members", () => {
     const rejoined = new Promise<{ reregistered: boolean }>((resolve) => worker.once("member:rejoined", resolve));
     await fx.pool.query("UPDATE helix_nodes SET status = 0 WHERE cluster = ? AND node_id = 'dead'", [cluster]);
     expect(await rejoined).toMatchObject({ reregistered: true });
-    expect((await store.nodes()).find((n) => n.nodeId === "dead")).toMatchObject({ live: true });
+    expect((await store.members()).find((n) => n.nodeId === "dead")).toMatchObject({ live: true });
   });
 
   test("one member at a time sweeps expired members inactive", async () => {

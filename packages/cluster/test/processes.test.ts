@@ -64,7 +64,7 @@ test("a member killed with SIGKILL is marked inactive within its TTL and one swe
 test("a member paused past its TTL loses its partitions only after the TTL, and does no more work on them", async () => {
   const child = startMember("paused", 7 * 60_000);
   await until(() => child.count("joined") === 1);
-  for (const p of await store.taskListAllocation("d", "t")) {
+  for (const p of await store.taskListPartitions("d", "t")) {
     await store.assign({ domain: "d", taskList: "t", partition: p.partition, generation: p.generation }, "paused");
   }
   await until(() => child.count("assigned") === 4);
@@ -83,7 +83,7 @@ test("a member paused past its TTL loses its partitions only after the TTL, and 
   // The paused member is live by the database clock until its TTL passes: no partition moves before.
   const moved = new Set<number>();
   while (moved.size < 4) {
-    for (const p of await store.taskListAllocation("d", "t")) {
+    for (const p of await store.taskListPartitions("d", "t")) {
       if (moved.has(p.partition)) continue;
       const generation = await store.assign({ domain: "d", taskList: "t", partition: p.partition, generation: p.generation }, "successor", 600_000);
       if (generation !== null) moved.add(p.partition);
@@ -140,7 +140,7 @@ test("a stale process whose node id was reused cannot release, confirm or work o
   const list = { domain: "d", taskList: "reuse" };
   await (await createCatalog(fx.pool, { cluster })).putTaskList({ ...list, partitions: 3 });
   const assignAll = async (nodeId: string): Promise<void> => {
-    for (const p of await store.taskListAllocation(list.domain, list.taskList)) {
+    for (const p of await store.taskListPartitions(list.domain, list.taskList)) {
       expect(await store.assign({ ...list, partition: p.partition, generation: p.generation }, nodeId)).toBe(p.generation + 1);
     }
   };
@@ -155,7 +155,7 @@ test("a stale process whose node id was reused cannot release, confirm or work o
   old.process.stdin.write("quiet\n");
   await until(() => old.count("quiet") === 1);
   old.process.kill("SIGSTOP");
-  await until(async () => (await store.nodes()).find((n) => n.nodeId === "reused")?.live === false, 5000);
+  await until(async () => (await store.members()).find((n) => n.nodeId === "reused")?.live === false, 5000);
   const fresh = startMember("reused", 0);
   await until(() => fresh.count("joined") === 1);
   await assignAll("reused");

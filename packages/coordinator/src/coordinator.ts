@@ -1,35 +1,22 @@
 import { EventEmitter } from "node:events";
 
+import { coordinatorLeaseKey, ownershipProtocol as ownership, type ChangeCounters } from "@helix/cluster";
 import {
   assertMigrated,
-  checkInteger,
-  checkText,
   ClosedError,
   coordinatorQueries as cq,
   isHelixError,
-  MAX_NAME_LENGTH,
   openDatabase,
-  runStatement,
-  TransitionKind,
   type ConnectionSource,
   type DatabaseSource,
-  type QueryClient,
 } from "@helix/db";
 import { createLocker, type Lease, type Locker } from "@helix/lock";
 
+import { readHistory, type TransitionRecord } from "./audit";
 import { resolveCoordinatorOptions, type CoordinatorOptions, type ResolvedCoordinatorOptions } from "./options";
-import { planAllocation, type Plan } from "./planner";
-import {
-  pruneRetired,
-  readSnapshot,
-  sweepExpiredMembers,
-  trimAudit,
-  writeBatch,
-  type AppliedTransition,
-  type ClusterSnapshot,
-  type Versions,
-  type WriteContext,
-} from "./rounds";
+import type { Plan } from "./planner";
+import { applyPlan, planFor, roundReport, type RoundReport, type RoundTrigger } from "./round";
+import { readSnapshot, type ClusterSnapshot } from "./snapshot";
 
 /**
  * Where a coordinator stands:
@@ -39,39 +26,6 @@ import {
  * - `stopped`: the lease is released and the connections closed.
  */
 export type CoordinatorState = "following" | "leading" | "stopping" | "stopped";
-
-/** What started a round. */
-export type RoundTrigger =
-  /** The coordinator just became the leader. */
-  | "elected"
-  /** The change counters moved, or members' TTLs passed. */
-  | "change"
-  /** A pending release may now be forced, or a vanished member's delay ended. */
-  | "timer"
-  /** The slow fallback tick. */
-  | "fallback";
-
-/** What one round did. */
-export interface RoundReport {
-  /** The leadership epoch the round's writes were fenced with. */
-  readonly epoch: number;
-  readonly trigger: RoundTrigger;
-  readonly durationMs: number;
-  /** Live members. */
-  readonly members: number;
-  /** Partitions in the catalog. */
-  readonly partitions: number;
-  /** Members whose TTL had passed, marked inactive by this round. */
-  readonly markedInactive: number;
-  /** Transitions the plan asked for. */
-  readonly planned: number;
-  /** Transitions committed (the others found their partition changed and wait for the next round). */
-  readonly applied: readonly AppliedTransition[];
-  /** Hand-offs waiting for their owner's confirmation after this round. */
-  readonly pendingHandoffs: number;
-  /** Whether the round wrote anything. A round with nothing to do writes nothing. */
-  readonly wrote: boolean;
-}
 
 /** Events of a {@link Coordinator}, by name, with their arguments. */
 export interface CoordinatorEvents {
@@ -117,45 +71,8 @@ export interface CoordinatorStats {
   readonly lastRound: RoundReport | null;
 }
 
-/** A row of the audit trail. */
-export interface TransitionRecord {
-  readonly id: number;
-  readonly at: Date;
-  /** The leadership epoch of the coordinator that made the change. */
-  readonly epoch: number;
-  readonly kind: "assigned" | "handed-off" | "reclaimed" | "forced" | "release-requested";
-  readonly domain: string;
-  readonly taskList: string;
-  readonly partition: number;
-  readonly from: string | null;
-  readonly to: string | null;
-  /** The partition's generation after the change. */
-  readonly generation: number;
-}
-
-const kindNames: Record<number, TransitionRecord["kind"]> = {
-  [TransitionKind.Assigned]: "assigned",
-  [TransitionKind.HandedOff]: "handed-off",
-  [TransitionKind.Reclaimed]: "reclaimed",
-  [TransitionKind.Forced]: "forced",
-  [TransitionKind.ReleaseRequested]: "release-requested",
-};
-
 /** A plan with the snapshot it was made from. */
 export type DryRun = Plan & { readonly snapshot: ClusterSnapshot };
-
-function planFor(snapshot: ClusterSnapshot, options: ResolvedCoordinatorOptions): Plan {
-  return planAllocation({
-    members: snapshot.members,
-    taskLists: snapshot.taskLists,
-    options: {
-      forceReleaseAfterMs: options.forceReleaseAfterMs,
-      reassignDelayMs: options.reassignDelayMs,
-      maxMovesPerTaskList: options.maxMovesPerTaskList,
-      maxMovesPerMember: options.maxMovesPerMember,
-    },
-  });
-}
 
 /**
  * What the next round of a cluster would do, without writing anything and without taking part in
@@ -168,28 +85,6 @@ export async function planNextRound(client: ConnectionSource, options: Coordinat
   const resolved = resolveCoordinatorOptions(options);
   const snapshot = await readSnapshot(client, resolved.cluster);
   return { ...planFor(snapshot, resolved), snapshot };
-}
-
-/**
- * The most recent transitions of a cluster, newest first, from the audit trail; for readers that
- * run no coordinator (a status page, a command line).
- * @param limit - how many, 1 to 10,000. @default 100
- */
-export async function readHistory(client: QueryClient, cluster: string, options: { limit?: number } = {}): Promise<TransitionRecord[]> {
-  const limit = checkInteger("limit", options.limit ?? 100, 1, 10_000);
-  const rows = await cq.listTransitions(client, { cluster: checkText("cluster", cluster, MAX_NAME_LENGTH), limit });
-  return rows.map((r) => ({
-    id: r.id,
-    at: r.createdAt,
-    epoch: r.epoch,
-    kind: kindNames[r.kind] ?? "assigned",
-    domain: r.domain,
-    taskList: r.taskList,
-    partition: r.partitionId,
-    from: r.fromNodeId,
-    to: r.toNodeId,
-    generation: r.generation,
-  }));
 }
 
 /**
@@ -207,7 +102,6 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Asyn
   readonly options: ResolvedCoordinatorOptions;
 
   readonly #source: ConnectionSource;
-  readonly #server: string;
   readonly #locker: Locker;
   readonly #closeSource: () => Promise<void>;
   readonly #leaseKey: string;
@@ -217,7 +111,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Asyn
   #pollTimer: NodeJS.Timeout | undefined;
   #checkTimer: NodeJS.Timeout | undefined;
   #fallbackTimer: NodeJS.Timeout | undefined;
-  #seen: Versions | null = null;
+  #seen: ChangeCounters | null = null;
   #round: Promise<void> | null = null;
   #queued: RoundTrigger | null = null;
   #stats: { -readonly [K in Exclude<keyof CoordinatorStats, "state" | "epoch">]: CoordinatorStats[K] } = {
@@ -239,17 +133,15 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Asyn
   constructor(init: {
     options: ResolvedCoordinatorOptions;
     source: ConnectionSource;
-    server: string;
     locker: Locker;
     closeSource: () => Promise<void>;
   }) {
     super();
     this.options = init.options;
     this.#source = init.source;
-    this.#server = init.server;
     this.#locker = init.locker;
     this.#closeSource = init.closeSource;
-    this.#leaseKey = `helix/${init.options.cluster}/coordinator`;
+    this.#leaseKey = coordinatorLeaseKey(init.options.cluster);
   }
 
   /** The cluster this coordinator works on. */
@@ -278,13 +170,13 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Asyn
    */
   async plan(): Promise<DryRun> {
     if (this.#state === "stopped") throw new ClosedError("coordinator");
-    return runStatement(this.#server, () => planNextRound(this.#source, this.options));
+    return planNextRound(this.#source, this.options);
   }
 
   /** The most recent transitions of the cluster, newest first, from the audit trail. */
   async history(options: { limit?: number } = {}): Promise<TransitionRecord[]> {
     if (this.#state === "stopped") throw new ClosedError("coordinator");
-    return runStatement(this.#server, () => readHistory(this.#source, this.cluster, options));
+    return readHistory(this.#source, this.cluster, options);
   }
 
   /**
@@ -387,16 +279,16 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Asyn
   async #poll(): Promise<void> {
     if (this.#state !== "leading") return;
     try {
-      const watch = await runStatement(this.#server, () => cq.watchCluster(this.#source, { cluster: this.cluster }));
+      const watch = await cq.watchCluster(this.#source, { cluster: this.cluster });
       if (watch === null) {
-        await runStatement(this.#server, () => cq.ensureClusterState(this.#source, { cluster: this.cluster }));
+        await ownership.ensureCounters(this.#source, this.cluster);
       } else {
         const seen = this.#seen;
         const moved =
           seen === null ||
           watch.membershipVersion !== seen.membership ||
           watch.catalogVersion !== seen.catalog ||
-          watch.allocationVersion !== seen.allocation;
+          watch.allocationVersion !== seen.ownership;
         if (moved || watch.expiredNodes > 0) this.#trigger("change");
       }
     } catch (error) {
@@ -421,70 +313,25 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Asyn
     });
   }
 
+  /** One round, top-down: read a snapshot, plan, apply (fenced batches), record what was seen, report. */
   async #runRound(trigger: RoundTrigger): Promise<void> {
     const lease = this.#lease;
     if (lease === null || !lease.isHeld()) return;
-    const context: WriteContext = {
-      source: this.#source,
-      cluster: this.cluster,
-      lease,
-      forceReleaseAfterMs: this.options.forceReleaseAfterMs,
-    };
+    const leading = (): boolean => this.#state === "leading" && this.#lease === lease;
     const started = performance.now();
     try {
-      const snapshot = await runStatement(this.#server, () => readSnapshot(this.#source, this.cluster));
-      const markedInactive =
-        snapshot.expiredMembers > 0 ? await runStatement(this.#server, () => sweepExpiredMembers(context)) : 0;
+      const snapshot = await readSnapshot(this.#source, this.cluster);
       const plan = planFor(snapshot, this.options);
-      let batches = 0;
-      const pruned =
-        snapshot.retiring.length > 0
-          ? await runStatement(this.#server, () => pruneRetired(context, snapshot.retiring))
-          : { allocation: 0, catalog: 0 };
-      const applied: AppliedTransition[] = [];
-      for (let at = 0; at < plan.transitions.length; at += this.options.batchSize) {
-        if (this.#state !== "leading" || this.#lease !== lease) break;
-        const batch = plan.transitions.slice(at, at + this.options.batchSize);
-        const written = await runStatement(this.#server, () => writeBatch(context, batch));
-        if (written.length > 0) batches++;
-        applied.push(...written);
-      }
-      if (applied.length > 0) await runStatement(this.#server, () => trimAudit(context, this.options.auditRetentionMs));
-      await this.#recordSeen(snapshot.versions, {
-        membership: markedInactive > 0 ? 1 : 0,
-        catalog: pruned.catalog,
-        allocation: batches + pruned.allocation,
-      });
+      const writes = await applyPlan({ source: this.#source, options: this.options, lease, leading }, snapshot, plan);
+      await this.#recordSeen(snapshot.versions, writes.bumped);
       this.#scheduleCheck(plan.nextCheckMs);
-
-      if (!lease.isHeld() || this.#lease !== lease) {
+      if (!lease.isHeld() || !leading()) {
         // Deposed during the round: what it wrote was fenced; it reports nothing as the leader.
         this.#stats.fencedOut++;
         return;
       }
-      const releases = applied.filter((t) => t.type === "release").length;
-      const report: RoundReport = {
-        epoch: lease.epoch,
-        trigger,
-        durationMs: performance.now() - started,
-        members: snapshot.liveMembers,
-        partitions: snapshot.partitions,
-        markedInactive,
-        planned: plan.transitions.length,
-        applied,
-        pendingHandoffs: plan.pendingHandoffs - (plan.transitions.filter((t) => t.type === "release").length - releases),
-        wrote: markedInactive > 0 || pruned.allocation > 0 || applied.length > 0,
-      };
-      const s = this.#stats;
-      s.rounds++;
-      if (report.wrote) s.roundsWithWrites++;
-      s.assigned += applied.length - releases;
-      s.releasesRequested += releases;
-      s.pendingHandoffs = report.pendingHandoffs;
-      s.members = report.members;
-      s.partitions = report.partitions;
-      s.lastRound = report;
-      this.emit("round:done", report);
+      const durationMs = performance.now() - started;
+      this.#report(roundReport({ epoch: lease.epoch, trigger, durationMs }, snapshot, plan, writes));
     } catch (error) {
       if (isHelixError(error, "HELIX_LEASE_LOST") || isHelixError(error, "HELIX_FENCED_OUT")) {
         // Deposed while planning or writing: the fenced transaction changed nothing.
@@ -497,26 +344,33 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Asyn
     }
   }
 
+  #report(report: RoundReport): void {
+    const releases = report.applied.filter((t) => t.type === "release").length;
+    const s = this.#stats;
+    s.rounds++;
+    if (report.wrote) s.roundsWithWrites++;
+    s.assigned += report.applied.length - releases;
+    s.releasesRequested += releases;
+    s.pendingHandoffs = report.pendingHandoffs;
+    s.members = report.members;
+    s.partitions = report.partitions;
+    s.lastRound = report;
+    this.emit("round:done", report);
+  }
+
   /**
-   * Remembers which counters this round accounted for: the ones it read, plus its own bumps when
-   * nobody else wrote in between; otherwise the ones it read, so the next poll runs another round.
+   * Remembers which counters this round accounted for: the ones it read plus the bumps its own
+   * writes reported, when nobody else wrote in between; otherwise the ones it read, so that the
+   * next poll runs another round.
    */
-  async #recordSeen(read: Versions, own: Versions): Promise<void> {
-    if (own.membership + own.catalog + own.allocation === 0) {
+  async #recordSeen(read: ChangeCounters, bumped: ChangeCounters): Promise<void> {
+    if (bumped.membership + bumped.catalog + bumped.ownership === 0) {
       this.#seen = read;
       return;
     }
-    const now = await runStatement(this.#server, () => cq.watchCluster(this.#source, { cluster: this.cluster }));
-    const expected = {
-      membership: read.membership + own.membership,
-      catalog: read.catalog + own.catalog,
-      allocation: read.allocation + own.allocation,
-    };
-    const same =
-      now !== null &&
-      now.membershipVersion === expected.membership &&
-      now.catalogVersion === expected.catalog &&
-      now.allocationVersion === expected.allocation;
+    const expected = ownership.addCounters(read, bumped);
+    const now = await ownership.readCounters(this.#source, this.cluster);
+    const same = now.membership === expected.membership && now.catalog === expected.catalog && now.ownership === expected.ownership;
     this.#seen = same ? expected : read;
   }
 
@@ -547,13 +401,12 @@ export async function createCoordinator(source: DatabaseSource, options: Coordin
   const opened = await openDatabase(source);
   let locker: Locker | undefined;
   try {
-    await assertMigrated(opened.client, opened.server);
-    await runStatement(opened.server, () => cq.ensureClusterState(opened.client, { cluster: resolved.cluster }));
+    await assertMigrated(opened.client);
+    await ownership.ensureCounters(opened.client, resolved.cluster);
     locker = await createLocker(opened.client, { owner: resolved.id, ttlMs: resolved.leaseTtlMs });
     const coordinator = new Coordinator({
       options: resolved,
       source: opened.client,
-      server: opened.server,
       locker,
       closeSource: () => opened.close(),
     });

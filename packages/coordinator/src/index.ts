@@ -9,15 +9,14 @@ export {
   Coordinator,
   createCoordinator,
   planNextRound,
-  readHistory,
   type DryRun,
   type CoordinatorEvents,
   type CoordinatorState,
   type CoordinatorStats,
-  type RoundReport,
-  type RoundTrigger,
-  type TransitionRecord,
 } from "./coordinator";
+export { readHistory, transitionKindName, type TransitionKindName, type TransitionRecord } from "./audit";
+export { type AppliedTransition, type RoundReport, type RoundTrigger } from "./round";
+export { type ClusterSnapshot } from "./snapshot";
 export { type CoordinatorOptions, type ResolvedCoordinatorOptions } from "./options";
 export {
   planAllocation,
@@ -30,6 +29,5 @@ export {
   type PlannerTaskList,
   type Transition,
 } from "./planner";
-export { type AppliedTransition, type ClusterSnapshot, type Versions } from "./rounds";
 /** Everything a member or a router needs, so that a service embedding the coordinator depends on this package alone. */
 export * from "@helix/cluster";

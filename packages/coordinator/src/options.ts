@@ -1,7 +1,5 @@
-import { randomBytes } from "node:crypto";
-import { hostname } from "node:os";
-
-import { checkInteger, checkText, InvalidArgumentError, MAX_NAME_LENGTH, MAX_OWNER_LENGTH } from "@helix/db";
+import { DEFAULT_FORCE_RELEASE_AFTER_MS } from "@helix/cluster";
+import { checkInteger, checkMs, checkText, defaultProcessId, InvalidArgumentError, MAX_NAME_LENGTH, MAX_OWNER_LENGTH } from "@helix/db";
 
 /** Options of `createCoordinator`. Every field but `cluster` is optional. */
 export interface CoordinatorOptions {
@@ -26,7 +24,7 @@ export interface CoordinatorOptions {
   /**
    * A live owner that has not confirmed a requested release is overruled after this long, and never
    * before the owner's own TTL has passed since the request (by the database clock), whatever this
-   * says: by then the owner has stopped on its own. @default 30000
+   * says: by then the owner has stopped on its own. @default `DEFAULT_FORCE_RELEASE_AFTER_MS` (30000)
    */
   forceReleaseAfterMs?: number;
   /**
@@ -62,27 +60,24 @@ export interface ResolvedCoordinatorOptions {
 
 const DAY_MS = 86_400_000;
 
-const ms = (name: string, value: unknown, min: number, max: number): number =>
-  checkInteger(name, value, min, max, " number of milliseconds");
-
 /** Applies defaults and validates, before anything is connected. @throws `InvalidArgumentError` naming the option. */
 export function resolveCoordinatorOptions(options: CoordinatorOptions): ResolvedCoordinatorOptions {
   if (typeof options !== "object" || options === null) throw new InvalidArgumentError("options", "must be an object");
-  const leaseTtlMs = ms("leaseTtlMs", options.leaseTtlMs ?? 5000, 100, 3_600_000);
+  const leaseTtlMs = checkMs("leaseTtlMs", options.leaseTtlMs ?? 5000, 100, 3_600_000);
   const limit = (name: string, value: unknown): number =>
     value === undefined || value === Infinity ? Infinity : checkInteger(name, value, 1, 1_000_000_000);
   return Object.freeze({
     cluster: checkText("cluster", options.cluster, MAX_NAME_LENGTH),
-    id: checkText("id", options.id ?? `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`, MAX_OWNER_LENGTH),
+    id: checkText("id", options.id ?? defaultProcessId(), MAX_OWNER_LENGTH),
     leaseTtlMs,
-    electionIntervalMs: ms("electionIntervalMs", options.electionIntervalMs ?? 200, 1, 3_600_000),
-    pollMs: ms("pollMs", options.pollMs ?? 200, 1, 3_600_000),
-    fallbackIntervalMs: ms("fallbackIntervalMs", options.fallbackIntervalMs ?? 30_000, 1, DAY_MS),
-    forceReleaseAfterMs: ms("forceReleaseAfterMs", options.forceReleaseAfterMs ?? 30_000, 0, DAY_MS),
-    reassignDelayMs: ms("reassignDelayMs", options.reassignDelayMs ?? 0, 0, DAY_MS),
+    electionIntervalMs: checkMs("electionIntervalMs", options.electionIntervalMs ?? 200, 1, 3_600_000),
+    pollMs: checkMs("pollMs", options.pollMs ?? 200, 1, 3_600_000),
+    fallbackIntervalMs: checkMs("fallbackIntervalMs", options.fallbackIntervalMs ?? 30_000, 1, DAY_MS),
+    forceReleaseAfterMs: checkMs("forceReleaseAfterMs", options.forceReleaseAfterMs ?? DEFAULT_FORCE_RELEASE_AFTER_MS, 0, DAY_MS),
+    reassignDelayMs: checkMs("reassignDelayMs", options.reassignDelayMs ?? 0, 0, DAY_MS),
     maxMovesPerTaskList: limit("maxMovesPerTaskList", options.maxMovesPerTaskList),
     maxMovesPerMember: limit("maxMovesPerMember", options.maxMovesPerMember),
     batchSize: checkInteger("batchSize", options.batchSize ?? 500, 1, 10_000),
-    auditRetentionMs: ms("auditRetentionMs", options.auditRetentionMs ?? 7 * DAY_MS, 1, 3650 * DAY_MS),
+    auditRetentionMs: checkMs("auditRetentionMs", options.auditRetentionMs ?? 7 * DAY_MS, 1, 3650 * DAY_MS),
   });
 }

@@ -17,7 +17,9 @@ import {
   type Member,
   type OwnedPartition,
 } from "../src";
-import { writeBatch } from "../src/rounds";
+import { resolveCoordinatorOptions } from "../src/options";
+import { applyPlan, planFor } from "../src/round";
+import { readSnapshot } from "../src/snapshot";
 import { FaultyPool, migratedDatabase, nextEvent, until, type Fixture } from "./helpers";
 
 let fx: Fixture;
@@ -353,9 +355,11 @@ describe("fencing and operations", () => {
     expect(lease.isHeld()).toBe(true);
 
     const before = await table();
-    const error = await writeBatch({ source: fx.pool, cluster, lease, forceReleaseAfterMs: 0 }, [
-      { type: "assign", domain: "d", taskList: "t", partition: 0, generation: 0, from: null, to: "a", reason: "unassigned" },
-    ]).catch((e: unknown) => e);
+    const options = resolveCoordinatorOptions({ cluster, forceReleaseAfterMs: 0 });
+    const snapshot = await readSnapshot(fx.pool, cluster);
+    const plan = planFor(snapshot, options);
+    expect(plan.transitions).toMatchObject([{ type: "assign", partition: 0, to: "a", reason: "unassigned" }]);
+    const error = await applyPlan({ source: fx.pool, options, lease, leading: () => true }, snapshot, plan).catch((e: unknown) => e);
     expect((error as { code?: string }).code).toBe("HELIX_FENCED_OUT");
     expect(await table()).toEqual(before);
     const [audit] = await fx.pool.query<RowDataPacket[]>("SELECT COUNT(*) AS n FROM helix_transitions WHERE cluster = ?", [cluster]);

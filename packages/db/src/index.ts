@@ -1,5 +1,7 @@
+export * from "./backoff";
 export * from "./constants";
 export * from "./errors";
+export * from "./policy";
 export * from "./pool";
 export * from "./migrate";
 export type { ExecResult, QueryClient, QueryOptions } from "./generated/db";
@@ -11,7 +13,6 @@ export * as lockQueries from "./generated/locks";
 export * as clusterQueries from "./generated/cluster";
 /** sqlc-generated queries of the coordinator: watching, planning reads, locking members, the audit trail. */
 export * as coordinatorQueries from "./generated/coordinator";
-export * from "./retry";
 /** sqlc-generated queries about the server itself (its clock). */
 export * as serverQueries from "./generated/server";
 export * from "./transaction";

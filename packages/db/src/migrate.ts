@@ -1,12 +1,12 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
-import { setTimeout as sleep } from "node:timers/promises";
 
+import { Backoff } from "./backoff";
 import { MigrationChecksumError, MigrationLockError, SchemaNotMigratedError } from "./errors";
 import type { QueryClient } from "./generated/db";
 import { bootstrapStatements, migrationSources, type MigrationSource } from "./generated/migrations";
 import * as q from "./generated/schema";
-import { runStatement } from "./retry";
+import { guardClient } from "./policy";
 import { checkInteger } from "./validate";
 
 /** Longest migration lease or wait migrate() accepts: one day. */
@@ -53,13 +53,14 @@ export interface SchemaStatus {
  * @throws {@link MigrationChecksumError} when an applied migration differs from this code's copy.
  * @throws {@link MigrationLockError} when the lease cannot be taken within `lockWaitMs`, or is lost.
  */
-export async function migrate(client: QueryClient, options: MigrateOptions = {}): Promise<MigrateResult> {
+export async function migrate(pool: QueryClient, options: MigrateOptions = {}): Promise<MigrateResult> {
   const lockWaitMs = options.lockWaitMs ?? 120_000;
   const lockTtlMs = options.lockTtlMs ?? 30_000;
   const owner = options.owner ?? `${hostname()}:${process.pid}`;
   checkInteger("lockWaitMs", lockWaitMs, 0, MAX_LOCK_MS, " number of milliseconds");
   checkInteger("lockTtlMs", lockTtlMs, 1, MAX_LOCK_MS, " number of milliseconds");
 
+  const client = guardClient(pool);
   for (const statement of bootstrapStatements) await run(client, statement);
   if ((await schemaStatus(client)).pending.length === 0) {
     return { applied: [], version: latestVersion() };
@@ -92,7 +93,7 @@ export async function migrate(client: QueryClient, options: MigrateOptions = {})
 export async function schemaStatus(client: QueryClient): Promise<SchemaStatus> {
   let rows: q.ListSchemaMigrationsRow[];
   try {
-    rows = await checkedRows(client);
+    rows = await checkedRows(guardClient(client));
   } catch (error) {
     if (isMissingTable(error)) return { version: 0, pending: migrationSources.map((m) => m.version) };
     throw error;
@@ -105,11 +106,10 @@ export async function schemaStatus(client: QueryClient): Promise<SchemaStatus> {
 /**
  * Throws unless every migration of this version of @helix/db has been applied. Packages call it in
  * their factories so that a missing schema is reported with what to run, not as a SQL error.
- * @param server - how a connection failure names the server (a caller's pool: "the database")
  * @throws {@link SchemaNotMigratedError}; `DatabaseUnavailableError` when the database cannot be used.
  */
-export async function assertMigrated(client: QueryClient, server = "the database"): Promise<void> {
-  const status = await runStatement(server, () => schemaStatus(client));
+export async function assertMigrated(client: QueryClient): Promise<void> {
+  const status = await schemaStatus(client);
   if (status.pending.length > 0) throw new SchemaNotMigratedError(status.pending);
 }
 
@@ -159,18 +159,17 @@ async function acquireLease(
   signal: AbortSignal | undefined,
 ): Promise<void> {
   const deadline = performance.now() + waitMs;
-  let delay = 25;
+  const backoff = new Backoff(25, 500);
   for (;;) {
     signal?.throwIfAborted();
     if ((await q.acquireSchemaLock(client, { owner, token, ttlUs: ttlMs * 1000 })) > 0) return;
-    if (performance.now() + delay > deadline) {
+    if (performance.now() >= deadline) {
       throw new MigrationLockError(
         `another process has been migrating for more than ${waitMs} ms (lockWaitMs); ` +
           "wait for it to finish, or raise lockWaitMs for long migrations",
       );
     }
-    await sleep(delay * (0.5 + Math.random()), undefined, { signal });
-    delay = Math.min(delay * 2, 500);
+    await backoff.wait({ limitMs: deadline - performance.now(), signal });
   }
 }
 

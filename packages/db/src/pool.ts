@@ -1,6 +1,7 @@
 import { createPool as createMysqlPool, type Pool, type PoolOptions as MysqlPoolOptions } from "mysql2/promise";
 
 import { DatabaseUnavailableError, InvalidArgumentError } from "./errors";
+import { guardClient } from "./policy";
 import type { QueryClient } from "./generated/db";
 import type { ConnectionSource } from "./transaction";
 import { checkInteger } from "./validate";
@@ -225,9 +226,10 @@ function unavailable(options: ResolvedConnectionOptions, error: unknown): Databa
 /** Where a Helix object's queries go: a mysql2 pool (or anything shaped like it), a URL, or options. */
 export type DatabaseSource<C extends QueryClient = ConnectionSource> = C | string | ConnectionOptions;
 
-/** A source made ready: the client, how to name the server, and how to close what was opened. */
-export interface OpenedDatabase<C extends QueryClient = ConnectionSource> {
-  readonly client: C;
+/** A source made ready: the client, guarded by Helix's error policy, and how to close what was opened. */
+export interface OpenedDatabase {
+  /** The pool behind {@link guardClient}: every statement through it follows Helix's error policy. */
+  readonly client: ConnectionSource;
   /** `host:port/database`, or "the database" for a pool given by the caller. */
   readonly server: string;
   /** Ends the pool if this call created it; does nothing for a caller's pool. */
@@ -235,14 +237,17 @@ export interface OpenedDatabase<C extends QueryClient = ConnectionSource> {
 }
 
 /**
- * Uses a caller's pool as it is, or creates one from a URL or options (checking the server).
- * Objects that are given a pool leave it open; those that made their own close it.
+ * Uses a caller's pool, or creates one from a URL or options (checking the server), and puts
+ * Helix's error policy around it ({@link guardClient}). Objects that are given a pool leave it
+ * open; those that made their own close it.
  */
-export async function openDatabase<C extends QueryClient>(source: DatabaseSource<C>): Promise<OpenedDatabase<C | Pool>> {
+export async function openDatabase<C extends QueryClient>(source: DatabaseSource<C>): Promise<OpenedDatabase> {
   if (typeof source === "object" && source !== null && typeof (source as C).query === "function") {
-    return { client: source as C, server: "the database", close: async () => undefined };
+    const server = "the database";
+    return { client: guardClient(source as C, server), server, close: async () => undefined };
   }
   const options = resolveConnectionOptions(source as string | ConnectionOptions);
   const pool = await createPool(options);
-  return { client: pool, server: describeServer(options), close: () => pool.end() };
+  const server = describeServer(options);
+  return { client: guardClient(pool, server), server, close: () => pool.end() };
 }

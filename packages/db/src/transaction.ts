@@ -1,5 +1,5 @@
 import type { QueryClient } from "./generated/db";
-import { retryConflicts } from "./retry";
+import { retryConflicts } from "./policy";
 
 /** A connection that can run a transaction: what mysql2's `PoolConnection` offers. */
 export interface TransactionConnection extends QueryClient {

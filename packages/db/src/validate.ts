@@ -1,3 +1,6 @@
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
+
 import { InvalidArgumentError } from "./errors";
 
 /**
@@ -27,4 +30,17 @@ export function checkText(argument: string, value: unknown, maxLength: number): 
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(value)) throw new InvalidArgumentError(argument, "must not contain control characters");
   return value;
+}
+
+/** Checks an integer number of milliseconds from `min` to `max`. @throws {@link InvalidArgumentError} naming `argument`. */
+export const checkMs = (argument: string, value: unknown, min: number, max: number): number =>
+  checkInteger(argument, value, min, max, " number of milliseconds");
+
+/**
+ * The id a process goes by when the caller gives none (a locker's owner, a member's node id, a
+ * coordinator's id): `host:pid:random`, readable in status output and distinct for two objects of
+ * one process.
+ */
+export function defaultProcessId(): string {
+  return `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`;
 }

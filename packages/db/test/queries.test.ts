@@ -154,8 +154,8 @@ describe.each(clients)("through %s", (_, makePool) => {
     expect((await assign(pool, { ...p0, ...n9, generation: 0, forceAfterUs: 60_000_000 })).affectedRows).toBe(0);
     expect((await assign(pool, { ...p0, ...n9, generation: 1, forceAfterUs: 60_000_000 })).affectedRows).toBe(0);
     expect(await assign(pool, { ...key, partitionId: 2, ...n1, generation: 0, forceAfterUs: 0 })).toEqual({ affectedRows: 1, insertId: 1 });
-    const locked = await track("cluster.getPartitionForUpdate", cluster.getPartitionForUpdate)(pool, p0);
-    expect(locked).toEqual({ nodeId: "n1", state: PartitionState.Assigned, generation: 1, targetNodeId: null });
+    const current = await track("cluster.getPartition", cluster.getPartition)(pool, p0);
+    expect(current).toEqual({ nodeId: "n1", state: PartitionState.Assigned, generation: 1, targetNodeId: null });
 
     const request = track("cluster.requestPartitionRelease", cluster.requestPartitionRelease);
     expect(await request(pool, { ...p0, generation: 1, targetNodeId: "n9" })).toBe(1);

@@ -4,7 +4,8 @@
  *
  * @packageDocumentation
  */
-export { createLocker, Locker, type LockerOptions, type LockerSource, type LockInfo } from "./locker";
+export { createLocker, inspectLock, Locker, type LockerOptions, type LockerSource, type LockInfo } from "./locker";
+export { LocalDeadline } from "./deadline";
 export { fence, Lease, type LeaseEvents, type LeaseState } from "./lease";
 export { FencedOutError, LeaseLostError, LockHeldError, LockTimeoutError, type LeaseEndReason } from "./errors";
 export {
@@ -12,6 +13,7 @@ export {
   MAX_TTL_MS,
   MAX_WAIT_MS,
   minMarginMs,
+  resolveMarginMs,
   type AcquireOptions,
   type RetryOptions,
 } from "./options";

@@ -4,6 +4,7 @@ import { lockQueries, type QueryClient } from "@helix/db";
 
 import { FencedOutError, LeaseLostError, type LeaseEndReason } from "./errors";
 import type { Database } from "./database";
+import { LocalDeadline } from "./deadline";
 
 /** Where a lease stands: `held` until it is `released` by its holder or `lost`. */
 export type LeaseState = "held" | "released" | "lost";
@@ -61,8 +62,7 @@ export class Lease extends EventEmitter<LeaseEvents> implements AsyncDisposable 
   readonly #onEnd: (lease: Lease) => void;
   readonly #controller = new AbortController();
   #state: LeaseState = "held";
-  #deadline: number;
-  #deadlineTimer: NodeJS.Timeout | undefined;
+  readonly #deadline: LocalDeadline;
   #renewTimer: NodeJS.Timeout | undefined;
   #renewing: Promise<void> | undefined;
   #autoRenew = false;
@@ -78,8 +78,8 @@ export class Lease extends EventEmitter<LeaseEvents> implements AsyncDisposable 
     this.#token = grant.token;
     this.#marginMs = grant.marginMs;
     this.#onEnd = grant.onEnd;
-    this.#deadline = grant.sentAt + grant.ttlMs - grant.marginMs;
-    this.#armDeadline();
+    this.#deadline = new LocalDeadline(grant.ttlMs, grant.marginMs, () => this.isHeld());
+    this.#deadline.extendFrom(grant.sentAt);
   }
 
   /** Aborts when the lease stops being held (lost or released); its reason is a {@link LeaseLostError}. */
@@ -98,12 +98,12 @@ export class Lease extends EventEmitter<LeaseEvents> implements AsyncDisposable 
    * when the locker was created and this process's monotonic clock. Use `inspect` for the exact value.
    */
   get expiresAt(): Date {
-    return new Date(this.#db.serverTimeAt(this.#deadline + this.#marginMs));
+    return new Date(this.#db.serverTimeAt(this.#deadline.at + this.#marginMs));
   }
 
   /** Milliseconds left before the local deadline; 0 once the lease is not held. */
   remainingMs(): number {
-    return this.isHeld() ? Math.max(0, Math.floor(this.#deadline - performance.now())) : 0;
+    return this.isHeld() ? Math.floor(this.#deadline.remainingMs()) : 0;
   }
 
   /**
@@ -111,7 +111,7 @@ export class Lease extends EventEmitter<LeaseEvents> implements AsyncDisposable 
    * pause learns here, synchronously, that its lease ran out, and `signal` aborts at once).
    */
   isHeld(): boolean {
-    if (this.#state === "held" && performance.now() >= this.#deadline) this.#lose("expired");
+    if (this.#state === "held" && this.#deadline.passed()) this.#lose("expired");
     return this.#state === "held";
   }
 
@@ -145,9 +145,7 @@ export class Lease extends EventEmitter<LeaseEvents> implements AsyncDisposable 
     const wasHeld = this.isHeld();
     if (this.#state === "released") return false;
     if (wasHeld) this.#end("released");
-    const released = await this.#db.run(() =>
-      lockQueries.releaseLock(this.#db.client, { lockKey: this.key, token: this.#token }),
-    );
+    const released = await lockQueries.releaseLock(this.#db.client, { lockKey: this.key, token: this.#token });
     if (wasHeld) this.emit("lease:released");
     return wasHeld && released === 1;
   }
@@ -196,9 +194,7 @@ export class Lease extends EventEmitter<LeaseEvents> implements AsyncDisposable 
   async #renewOnce(): Promise<void> {
     this.throwIfNotHeld();
     const sentAt = performance.now();
-    const renewed = await this.#db.run(() =>
-      lockQueries.renewLock(this.#db.client, { ttlUs: this.ttlMs * 1000, lockKey: this.key, token: this.#token }),
-    );
+    const renewed = await lockQueries.renewLock(this.#db.client, { ttlUs: this.ttlMs * 1000, lockKey: this.key, token: this.#token });
     if (renewed !== 1) {
       if (this.#state === "held") this.#lose("renewal-rejected");
       this.throwIfNotHeld();
@@ -210,8 +206,7 @@ export class Lease extends EventEmitter<LeaseEvents> implements AsyncDisposable 
       void this.releaseQuietly();
       this.throwIfNotHeld();
     }
-    this.#deadline = sentAt + this.ttlMs - this.#marginMs;
-    this.#armDeadline();
+    this.#deadline.extendFrom(sentAt);
     this.emit("lease:renewed", { key: this.key, epoch: this.epoch, remainingMs: this.remainingMs() });
   }
 
@@ -231,16 +226,6 @@ export class Lease extends EventEmitter<LeaseEvents> implements AsyncDisposable 
     this.#renewTimer.unref();
   }
 
-  #armDeadline(): void {
-    clearTimeout(this.#deadlineTimer);
-    // Timers measure from the event loop's cached time and may fire a little before
-    // performance.now() reaches the deadline; then the check finds time left and re-arms.
-    this.#deadlineTimer = setTimeout(() => {
-      if (this.isHeld()) this.#armDeadline();
-    }, Math.max(1, Math.ceil(this.#deadline - performance.now())));
-    this.#deadlineTimer.unref();
-  }
-
   #lose(reason: LeaseEndReason): void {
     const error = this.#end(reason);
     this.emit("lease:lost", error);
@@ -248,7 +233,7 @@ export class Lease extends EventEmitter<LeaseEvents> implements AsyncDisposable 
 
   #end(reason: LeaseEndReason): LeaseLostError {
     this.#state = reason === "released" ? "released" : "lost";
-    clearTimeout(this.#deadlineTimer);
+    this.#deadline.stop();
     clearTimeout(this.#renewTimer);
     const error = new LeaseLostError(this.key, this.epoch, reason);
     this.#controller.abort(error);

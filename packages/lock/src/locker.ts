@@ -1,9 +1,10 @@
 import { randomBytes } from "node:crypto";
-import { hostname } from "node:os";
-import { setTimeout as sleep } from "node:timers/promises";
 
 import {
   assertMigrated,
+  Backoff,
+  checkMs,
+  defaultProcessId,
   ClosedError,
   DatabaseUnavailableError,
   InvalidArgumentError,
@@ -18,7 +19,6 @@ import { LockHeldError, LockTimeoutError } from "./errors";
 import { Lease } from "./lease";
 import {
   checkKey,
-  checkMs,
   checkOwner,
   MAX_TTL_MS,
   MAX_WAIT_MS,
@@ -100,7 +100,7 @@ export class Locker implements AsyncDisposable {
     const checkedKey = checkKey(key);
     const o = this.#resolve(options);
     const deadline = performance.now() + o.waitMs;
-    let delay = o.minDelayMs;
+    const backoff = new Backoff(o.minDelayMs, o.maxDelayMs);
     for (;;) {
       o.signal?.throwIfAborted();
       let unavailable: DatabaseUnavailableError | undefined;
@@ -117,13 +117,7 @@ export class Locker implements AsyncDisposable {
         if (o.waitMs === 0) throw await this.#heldError(checkedKey);
         throw new LockTimeoutError(checkedKey, o.waitMs);
       }
-      const pause = Math.min(left, delay / 2 + (Math.random() * delay) / 2);
-      try {
-        await sleep(pause, undefined, { signal: o.signal });
-      } catch {
-        o.signal?.throwIfAborted();
-      }
-      delay = Math.min(delay * 2, o.maxDelayMs);
+      await backoff.wait({ limitMs: left, signal: o.signal });
     }
   }
 
@@ -159,24 +153,12 @@ export class Locker implements AsyncDisposable {
   }
 
   /**
-   * Reads a key's lease as the database sees it now.
+   * Reads a key's lease as the database sees it now (see {@link inspectLock}).
    * @returns null for a key that has never been locked.
    */
   async inspect(key: string): Promise<LockInfo | null> {
     this.#assertOpen();
-    const checkedKey = checkKey(key);
-    const row = await this.#db.run(() => lockQueries.getLock(this.#db.client, { lockKey: checkedKey }));
-    if (row === null) return null;
-    const held = row.held === 1;
-    return {
-      key: row.lockKey,
-      held,
-      owner: row.owner,
-      epoch: row.epoch,
-      acquiredAt: row.acquiredAt,
-      expiresAt: row.expiresAt,
-      remainingMs: held ? Math.max(0, Math.floor(row.remainingUs / 1000)) : 0,
-    };
+    return inspectLock(this.#db.client, key);
   }
 
   /** Releases every lease this locker still holds, then closes the pool if the locker made it. */
@@ -195,9 +177,7 @@ export class Locker implements AsyncDisposable {
   async #attempt(key: string, o: ResolvedAcquireOptions): Promise<Lease | null> {
     const token = randomBytes(16).toString("hex");
     const sentAt = performance.now();
-    const result = await this.#db.run(() =>
-      lockQueries.acquireLock(this.#db.client, { lockKey: key, owner: this.owner, token, ttlUs: o.ttlMs * 1000 }),
-    );
+    const result = await lockQueries.acquireLock(this.#db.client, { lockKey: key, owner: this.owner, token, ttlUs: o.ttlMs * 1000 });
     // The granted epoch, or 0 when another owner holds the key (see AcquireLock).
     if (result.insertId === 0) return null;
     const lease = new Lease(this.#db, {
@@ -235,6 +215,27 @@ export class Locker implements AsyncDisposable {
   }
 }
 
+/**
+ * Reads a key's lease as the database sees it now, in one round trip, without a locker: for status
+ * pages and command lines that only look.
+ * @returns null for a key that has never been locked.
+ * @throws `InvalidArgumentError` for a bad key.
+ */
+export async function inspectLock(client: QueryClient, key: string): Promise<LockInfo | null> {
+  const row = await lockQueries.getLock(client, { lockKey: checkKey(key) });
+  if (row === null) return null;
+  const held = row.held === 1;
+  return {
+    key: row.lockKey,
+    held,
+    owner: row.owner,
+    epoch: row.epoch,
+    acquiredAt: row.acquiredAt,
+    expiresAt: row.expiresAt,
+    remainingMs: held ? Math.max(0, Math.floor(row.remainingUs / 1000)) : 0,
+  };
+}
+
 /** Where a locker's queries go: a mysql2 pool (or anything with its `query`), a URL, or options. */
 export type LockerSource = DatabaseSource<QueryClient>;
 
@@ -248,7 +249,7 @@ export type LockerSource = DatabaseSource<QueryClient>;
  */
 export async function createLocker(source: LockerSource, options: LockerOptions = {}): Promise<Locker> {
   if (typeof options !== "object" || options === null) throw new InvalidArgumentError("options", "must be an object");
-  const owner = checkOwner(options.owner ?? `${hostname()}:${process.pid}:${randomBytes(2).toString("hex")}`);
+  const owner = checkOwner(options.owner ?? defaultProcessId());
   const ttlMs = checkMs("ttlMs", options.ttlMs ?? 15_000, 1, MAX_TTL_MS);
   const waitMs = checkMs("waitMs", options.waitMs ?? 10_000, 0, MAX_WAIT_MS);
   const marginMs =
@@ -257,8 +258,8 @@ export async function createLocker(source: LockerSource, options: LockerOptions 
 
   const opened = await openDatabase(source);
   try {
-    const db = await Database.connect(opened.client, opened.server);
-    await assertMigrated(opened.client, opened.server);
+    const db = await Database.connect(opened.client);
+    await assertMigrated(opened.client);
     return new Locker(db, { owner, ttlMs, waitMs, marginMs }, () => opened.close());
   } catch (error) {
     await opened.close().catch(() => undefined);

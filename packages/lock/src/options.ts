@@ -1,4 +1,4 @@
-import { checkInteger, checkText, InvalidArgumentError, MAX_LOCK_KEY_LENGTH, MAX_OWNER_LENGTH } from "@helix/db";
+import { checkMs, checkText, InvalidArgumentError, MAX_LOCK_KEY_LENGTH, MAX_OWNER_LENGTH } from "@helix/db";
 
 /** Longest lease a caller may ask for: one day. Longer work keeps a shorter lease renewed. */
 export const MAX_TTL_MS = 86_400_000;
@@ -52,10 +52,6 @@ export const checkKey = (key: unknown): string => checkText("key", key, MAX_LOCK
 /** Checks an owner id: a readable string of 1 to 255 characters. */
 export const checkOwner = (owner: unknown): string => checkText("owner", owner, MAX_OWNER_LENGTH);
 
-/** Checks that `value` is an integer number of milliseconds within [min, max]. */
-export const checkMs = (name: string, value: unknown, min: number, max: number): number =>
-  checkInteger(name, value, min, max, " number of milliseconds");
-
 /** The default safety margin: 5% of the TTL, at least 10 ms and at most 1 s. */
 export function defaultMarginMs(ttlMs: number): number {
   return Math.min(1000, Math.max(10, Math.round(ttlMs / 20)));
@@ -70,6 +66,22 @@ export function minMarginMs(ttlMs: number): number {
   return Math.max(1, Math.ceil(ttlMs / 100));
 }
 
+/**
+ * The safety margin of a holder with this TTL: the one given, or the default; checked to be at
+ * least {@link minMarginMs} and at most `maxMs`.
+ * @throws `InvalidArgumentError` naming `safetyMarginMs`.
+ */
+export function resolveMarginMs(ttlMs: number, givenMs: unknown, maxMs: number): number {
+  const marginMs = checkMs("safetyMarginMs", givenMs ?? defaultMarginMs(ttlMs), 1, Math.max(1, maxMs));
+  if (marginMs < minMarginMs(ttlMs)) {
+    throw new InvalidArgumentError(
+      "safetyMarginMs",
+      `must be at least 1% of the TTL (${minMarginMs(ttlMs)} ms for ttlMs ${ttlMs}), so that a holder gives up before the database does`,
+    );
+  }
+  return marginMs;
+}
+
 /** Applies defaults to acquire options and validates them, before anything is sent. */
 export function resolveAcquireOptions(
   options: AcquireOptions | undefined,
@@ -82,16 +94,11 @@ export function resolveAcquireOptions(
   const waitMs = checkMs("waitMs", options?.waitMs ?? defaults.waitMs, 0, MAX_WAIT_MS);
   const minDelayMs = checkMs("retry.minDelayMs", options?.retry?.minDelayMs ?? 10, 1, 60_000);
   const maxDelayMs = checkMs("retry.maxDelayMs", options?.retry?.maxDelayMs ?? 250, minDelayMs, 60_000);
-  const marginMs = defaults.marginMs ?? defaultMarginMs(ttlMs);
-  if (marginMs >= ttlMs) {
-    throw new InvalidArgumentError("ttlMs", `must be larger than the safety margin of ${marginMs} ms`);
+  const givenMarginMs = defaults.marginMs ?? defaultMarginMs(ttlMs);
+  if (givenMarginMs >= ttlMs) {
+    throw new InvalidArgumentError("ttlMs", `must be larger than the safety margin of ${givenMarginMs} ms`);
   }
-  if (marginMs < minMarginMs(ttlMs)) {
-    throw new InvalidArgumentError(
-      "safetyMarginMs",
-      `must be at least 1% of the TTL (${minMarginMs(ttlMs)} ms for ttlMs ${ttlMs}), so that a holder gives up before the database does`,
-    );
-  }
+  const marginMs = resolveMarginMs(ttlMs, givenMarginMs, ttlMs - 1);
   const signal = options?.signal;
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw new InvalidArgumentError("signal", "must be an AbortSignal");

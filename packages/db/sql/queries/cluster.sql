@@ -314,15 +314,14 @@ WHERE cluster = sqlc.arg(cluster)
   AND state IN (1, 2)
 LOCK IN SHARE MODE;
 
--- name: GetPartitionForUpdate :one
--- One partition's row, locked until the caller's transaction ends.
+-- name: GetPartition :one
+-- One partition's row, without a lock: writes that act on it check its generation themselves.
 SELECT node_id, state, generation, target_node_id
 FROM helix_allocation
 WHERE cluster = sqlc.arg(cluster)
   AND domain = sqlc.arg(domain)
   AND task_list = sqlc.arg(task_list)
-  AND partition_id = sqlc.arg(partition_id)
-FOR UPDATE;
+  AND partition_id = sqlc.arg(partition_id);
 
 -- name: ListTaskListAllocation :many
 SELECT partition_id, node_id, state, generation, target_node_id, assigned_at,

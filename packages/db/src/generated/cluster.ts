@@ -728,23 +728,22 @@ export async function checkPartitionForShare(client: QueryClient, args: CheckPar
   };
 }
 
-export const getPartitionForUpdateQuery = `-- name: GetPartitionForUpdate :one
+export const getPartitionQuery = `-- name: GetPartition :one
 SELECT node_id, state, generation, target_node_id
 FROM helix_allocation
 WHERE cluster = ?
   AND domain = ?
   AND task_list = ?
-  AND partition_id = ?
-FOR UPDATE`;
+  AND partition_id = ?`;
 
-export interface GetPartitionForUpdateArgs {
+export interface GetPartitionArgs {
   cluster: string;
   domain: string;
   taskList: string;
   partitionId: number;
 }
 
-export interface GetPartitionForUpdateRow {
+export interface GetPartitionRow {
   nodeId: string | null;
   state: number;
   generation: number;
@@ -752,10 +751,10 @@ export interface GetPartitionForUpdateRow {
 }
 
 /**
- * One partition's row, locked until the caller's transaction ends.
+ * One partition's row, without a lock: writes that act on it check its generation themselves.
  */
-export async function getPartitionForUpdate(client: QueryClient, args: GetPartitionForUpdateArgs): Promise<GetPartitionForUpdateRow | null> {
-  const [rows] = await client.query({ sql: getPartitionForUpdateQuery, values: [args.cluster, args.domain, args.taskList, args.partitionId], rowsAsArray: true, timezone: "Z" });
+export async function getPartition(client: QueryClient, args: GetPartitionArgs): Promise<GetPartitionRow | null> {
+  const [rows] = await client.query({ sql: getPartitionQuery, values: [args.cluster, args.domain, args.taskList, args.partitionId], rowsAsArray: true, timezone: "Z" });
   const row = (rows as unknown[][])[0];
   if (row === undefined) return null;
   return {

@@ -1,0 +1,136 @@
+import {
+  assertMigrated,
+  checkInteger,
+  checkMs,
+  defaultProcessId,
+  InvalidArgumentError,
+  openDatabase,
+  type DatabaseSource,
+} from "@helix/db";
+import { createLocker, MAX_TTL_MS, resolveMarginMs, type Locker } from "@helix/lock";
+
+import { AlreadyJoinedError } from "./errors";
+import { Member } from "./member";
+import type { OwnedPartition } from "./member-events";
+import { checkName, MAX_WEIGHT, metadataJson } from "./validate";
+
+/** Options of {@link join}. Every field but `cluster` is optional. */
+export interface JoinOptions {
+  /** The cluster to join. */
+  cluster: string;
+  /** This member's id in the cluster. @default "host:pid:random" */
+  nodeId?: string;
+  /** What others see about this member (a plain JSON object). @default {} */
+  metadata?: Record<string, unknown>;
+  /**
+   * This member's share of partitions relative to others: a member of weight 2 gets twice the
+   * partitions of a member of weight 1; 0 takes none (for draining). An integer from 0 to 1000.
+   * @default 1
+   */
+  weight?: number;
+  /** Node TTL: the member is dead once the database clock passes last heartbeat + ttl. @default 10000 */
+  ttlMs?: number;
+  /**
+   * Time between heartbeats: at most half of (ttlMs - safetyMarginMs), so that a failed heartbeat
+   * is retried before the member must stop. @default a third of ttlMs, or that half if smaller
+   */
+  heartbeatMs?: number;
+  /**
+   * How much before (heartbeat send time + ttl) the member stops its partitions: at least 1% of
+   * ttlMs (clocks run at slightly different rates). @default 5% of ttl, 10 ms to 1 s
+   */
+  safetyMarginMs?: number;
+  /**
+   * Stops a partition's work when it is leaving this member (release requested, or the member
+   * leaves). The release is confirmed when it resolves (not when it throws). @default nothing to wait for
+   */
+  onRelease?: (partition: OwnedPartition) => Promise<void> | void;
+  /** `auto` confirms releases after `onRelease`; `manual` waits for {@link Member.confirmRelease}. @default "auto" */
+  confirmReleases?: "auto" | "manual";
+  /**
+   * How often a member tries to become the cluster's sweeper: 0 (never), or 100 ms to 12 hours.
+   * @default ttlMs
+   */
+  sweepIntervalMs?: number;
+}
+
+
+/** {@link JoinOptions} after defaults and validation. */
+export interface ResolvedJoinOptions {
+  readonly cluster: string;
+  readonly nodeId: string;
+  /** JSON text of the metadata object. */
+  readonly metadata: string;
+  readonly weight: number;
+  readonly ttlMs: number;
+  readonly heartbeatMs: number;
+  readonly marginMs: number;
+  readonly sweepIntervalMs: number;
+  readonly onRelease: ((partition: OwnedPartition) => Promise<void> | void) | undefined;
+  readonly autoConfirm: boolean;
+}
+
+const MIN_SWEEP_INTERVAL_MS = 100;
+
+/**
+ * Applies defaults to join options and checks them, before anything is connected.
+ * @throws `InvalidArgumentError` naming the bad option.
+ */
+export function resolveJoinOptions(options: JoinOptions): ResolvedJoinOptions {
+  if (typeof options !== "object" || options === null) throw new InvalidArgumentError("options", "must be an object");
+  const cluster = checkName("cluster", options.cluster);
+  const nodeId = checkName("nodeId", options.nodeId ?? defaultProcessId());
+  const metadata = metadataJson(options.metadata);
+  const weight = checkInteger("weight", options.weight ?? 1, 0, MAX_WEIGHT);
+  const ttlMs = checkMs("ttlMs", options.ttlMs ?? 10_000, 100, 3_600_000);
+  const marginMs = resolveMarginMs(ttlMs, options.safetyMarginMs, Math.floor(ttlMs / 2));
+  // A failed heartbeat is retried at least once before the member must stop.
+  const maxHeartbeatMs = Math.floor((ttlMs - marginMs) / 2);
+  const heartbeatMs = checkMs("heartbeatMs", options.heartbeatMs ?? Math.min(Math.floor(ttlMs / 3), maxHeartbeatMs), 1, maxHeartbeatMs);
+  const sweepIntervalMs = checkMs("sweepIntervalMs", options.sweepIntervalMs ?? ttlMs, 0, MAX_TTL_MS / 2);
+  if (sweepIntervalMs > 0 && sweepIntervalMs < MIN_SWEEP_INTERVAL_MS) {
+    throw new InvalidArgumentError("sweepIntervalMs", `must be 0 (never sweep) or at least ${MIN_SWEEP_INTERVAL_MS} ms`);
+  }
+  if (options.onRelease !== undefined && typeof options.onRelease !== "function") {
+    throw new InvalidArgumentError("onRelease", "must be a function");
+  }
+  const confirmReleases = options.confirmReleases ?? "auto";
+  if (confirmReleases !== "auto" && confirmReleases !== "manual") {
+    throw new InvalidArgumentError("confirmReleases", 'must be "auto" or "manual"');
+  }
+  return {
+    cluster,
+    nodeId,
+    metadata,
+    weight,
+    ttlMs,
+    heartbeatMs,
+    marginMs,
+    sweepIntervalMs,
+    onRelease: options.onRelease,
+    autoConfirm: confirmReleases === "auto",
+  };
+}
+
+/**
+ * Joins a cluster: registers this process as a member (checking the database and its schema),
+ * reads its partitions, and starts heartbeating.
+ * @throws `InvalidArgumentError` for bad options, before anything is written.
+ * @throws {@link AlreadyJoinedError} when a live member with this node id exists.
+ */
+export async function join(source: DatabaseSource, options: JoinOptions): Promise<Member> {
+  const resolved = resolveJoinOptions(options);
+  const opened = await openDatabase(source);
+  let locker: Locker | undefined;
+  try {
+    await assertMigrated(opened.client);
+    locker = await createLocker(opened.client, { owner: `${resolved.cluster}/${resolved.nodeId}` });
+    const member = new Member(resolved, { client: opened.client, locker, close: () => opened.close() });
+    if (!(await member.start())) throw new AlreadyJoinedError(resolved.cluster, resolved.nodeId);
+    return member;
+  } catch (error) {
+    await locker?.close().catch(() => undefined);
+    await opened.close().catch(() => undefined);
+    throw error;
+  }
+}

@@ -1,0 +1,146 @@
+import { ownershipProtocol as ownership, type ChangeCounters } from "@helix/cluster";
+import { transaction, type ConnectionSource, type QueryClient } from "@helix/db";
+import type { Lease } from "@helix/lock";
+
+import { recordTransitions, trimTransitions } from "./audit";
+import type { ResolvedCoordinatorOptions } from "./options";
+import { planAllocation, type Plan, type Transition } from "./planner";
+import type { ClusterSnapshot } from "./snapshot";
+
+/** What started a round. */
+export type RoundTrigger =
+  /** The coordinator just became the leader. */
+  | "elected"
+  /** The change counters moved, or members' TTLs passed. */
+  | "change"
+  /** A pending release may now be forced, or a vanished member's delay ended. */
+  | "timer"
+  /** The slow fallback tick. */
+  | "fallback";
+
+/** A transition as it was committed. */
+export type AppliedTransition = Transition & {
+  /** The partition's generation after the transition (unchanged by a release request). */
+  readonly newGeneration: number;
+};
+
+/** What one round did. */
+export interface RoundReport {
+  /** The leadership epoch the round's writes were fenced with. */
+  readonly epoch: number;
+  readonly trigger: RoundTrigger;
+  readonly durationMs: number;
+  /** Live members. */
+  readonly members: number;
+  /** Partitions in the catalog. */
+  readonly partitions: number;
+  /** Members whose TTL had passed, marked inactive by this round. */
+  readonly markedInactive: number;
+  /** Transitions the plan asked for. */
+  readonly planned: number;
+  /** Transitions committed (the others found their partition changed and wait for the next round). */
+  readonly applied: readonly AppliedTransition[];
+  /** Hand-offs waiting for their owner's confirmation after this round. */
+  readonly pendingHandoffs: number;
+  /** Whether the round wrote anything. A round with nothing to do writes nothing. */
+  readonly wrote: boolean;
+}
+
+/** Runs the planner on a snapshot with the coordinator's options. */
+export function planFor(snapshot: ClusterSnapshot, options: ResolvedCoordinatorOptions): Plan {
+  return planAllocation({
+    members: snapshot.members,
+    taskLists: snapshot.taskLists,
+    options: {
+      forceReleaseAfterMs: options.forceReleaseAfterMs,
+      reassignDelayMs: options.reassignDelayMs,
+      maxMovesPerTaskList: options.maxMovesPerTaskList,
+      maxMovesPerMember: options.maxMovesPerMember,
+    },
+  });
+}
+
+/** Where a round writes, and how: as the holder of `lease`, while `leading()` says it still is. */
+export interface RoundWriter {
+  readonly source: ConnectionSource;
+  readonly options: ResolvedCoordinatorOptions;
+  readonly lease: Lease;
+  /** Whether to go on with the next batch (false once the coordinator stopped or lost the lease). */
+  readonly leading: () => boolean;
+}
+
+/** What a round's writes did, as they reported it. */
+export interface RoundWrites {
+  readonly markedInactive: number;
+  readonly applied: readonly AppliedTransition[];
+  /** Counter bumps of the round's own writes: the coordinator adds them to what it read. */
+  readonly bumped: ChangeCounters;
+}
+
+/**
+ * Carries out a plan, every write in a transaction fenced by the leadership lease (it commits only
+ * while the lease is the key's current one, and holds it against a takeover until the commit):
+ * marks expired members inactive, cleans up retired partitions, then applies the transitions in
+ * batches of `batchSize` with their audit rows, and trims the audit trail. A batch's transitions
+ * that find their partition changed are skipped and left to the next round.
+ * @throws `LeaseLostError` or `FencedOutError` when this coordinator is no longer the leader; the
+ *   transaction is rolled back and nothing of it is written.
+ */
+export async function applyPlan(writer: RoundWriter, snapshot: ClusterSnapshot, plan: Plan): Promise<RoundWrites> {
+  const { cluster, batchSize, forceReleaseAfterMs, auditRetentionMs } = writer.options;
+  let bumped: ChangeCounters = ownership.NO_CHANGE;
+  let markedInactive = 0;
+  if (snapshot.expiredMembers > 0) {
+    const swept = await fenced(writer, (conn) => ownership.sweepExpiredMembers(conn, cluster));
+    markedInactive = swept.marked;
+    bumped = ownership.addCounters(bumped, swept.bumped);
+  }
+  if (snapshot.retiring.length > 0) {
+    const pruned = await fenced(writer, (conn) => ownership.pruneRetired(conn, cluster, snapshot.retiring));
+    bumped = ownership.addCounters(bumped, pruned.bumped);
+  }
+  const applied: AppliedTransition[] = [];
+  for (let at = 0; at < plan.transitions.length && writer.leading(); at += batchSize) {
+    const batch = plan.transitions.slice(at, at + batchSize);
+    const written = await fenced(writer, async (conn) => {
+      const result = await ownership.applyOwnershipChanges(conn, cluster, batch, forceReleaseAfterMs);
+      await recordTransitions(conn, cluster, writer.lease.epoch, result.applied);
+      return result;
+    });
+    applied.push(...written.applied);
+    bumped = ownership.addCounters(bumped, written.bumped);
+  }
+  if (applied.length > 0) await fenced(writer, (conn) => trimTransitions(conn, cluster, auditRetentionMs));
+  return { markedInactive, applied, bumped };
+}
+
+/** Runs `fn` in a transaction fenced by the leadership lease. */
+function fenced<T>(writer: RoundWriter, fn: (conn: QueryClient) => Promise<T>): Promise<T> {
+  return transaction(writer.source, async (conn) => {
+    await writer.lease.fence(conn);
+    return fn(conn);
+  });
+}
+
+/** The report of a round from what it read, planned and wrote. */
+export function roundReport(
+  round: { epoch: number; trigger: RoundTrigger; durationMs: number },
+  snapshot: ClusterSnapshot,
+  plan: Plan,
+  writes: RoundWrites,
+): RoundReport {
+  const releases = writes.applied.filter((t) => t.type === "release").length;
+  const plannedReleases = plan.transitions.filter((t) => t.type === "release").length;
+  const { membership, catalog, ownership: owned } = writes.bumped;
+  return {
+    ...round,
+    members: snapshot.liveMembers,
+    partitions: snapshot.partitions,
+    markedInactive: writes.markedInactive,
+    planned: plan.transitions.length,
+    applied: writes.applied,
+    // Releases the plan counted as pending but that were not made are not pending.
+    pendingHandoffs: plan.pendingHandoffs - (plannedReleases - releases),
+    wrote: membership + catalog + owned > 0,
+  };
+}

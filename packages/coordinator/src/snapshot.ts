@@ -1,0 +1,90 @@
+import { taskListKey, type ChangeCounters, type ownershipProtocol } from "@helix/cluster";
+import { clusterQueries as q, coordinatorQueries as cq, Status, transaction, type ConnectionSource } from "@helix/db";
+
+import type { PlannerMember, PlannerPartition, PlannerTaskList } from "./planner";
+
+type RetiringTaskList = ownershipProtocol.RetiringTaskList;
+
+/** Everything a round plans from, read in one consistent snapshot. */
+export interface ClusterSnapshot {
+  readonly versions: ChangeCounters;
+  /** Members still marked active whose TTL has passed (to be marked inactive). */
+  readonly expiredMembers: number;
+  /** Members that are live now, by the database clock. */
+  readonly liveMembers: number;
+  readonly members: PlannerMember[];
+  /** Task lists in the catalog (removed ones excluded), with their rows. */
+  readonly taskLists: PlannerTaskList[];
+  /** Partitions of the catalog's task lists. */
+  readonly partitions: number;
+  /** Task lists with rows to clean up: removed ones (from 0) and shrunk ones (from their count). */
+  readonly retiring: RetiringTaskList[];
+}
+
+/** Reads versions, catalog, members and the ownership table in one REPEATABLE READ snapshot. */
+export async function readSnapshot(source: ConnectionSource, cluster: string): Promise<ClusterSnapshot> {
+  return transaction(source, async (conn) => {
+    const watch = await cq.watchCluster(conn, { cluster });
+    const lists = await q.listTaskLists(conn, { cluster });
+    const nodes = await cq.listPlanningNodes(conn, { cluster });
+    const rows = await cq.listPlanningAllocation(conn, { cluster });
+
+    const members: PlannerMember[] = nodes.map((n) => ({
+      nodeId: n.nodeId,
+      weight: n.weight,
+      live: n.live === 1,
+      sinceExpiryMs: n.sinceExpiryUs / 1000,
+      ttlMs: n.ttlUs / 1000,
+    }));
+    const incarnations = new Map(nodes.map((n) => [n.nodeId, n.incarnation]));
+    const byKey = new Map<string, { list: PlannerTaskList & { rows: PlannerPartition[] }; status: number }>();
+    const taskLists: (PlannerTaskList & { rows: PlannerPartition[] })[] = [];
+    let partitions = 0;
+    for (const l of lists) {
+      const list = { domain: l.domain, taskList: l.taskList, partitions: l.partitions, rows: [] as PlannerPartition[] };
+      byKey.set(taskListKey(l.domain, l.taskList), { list, status: l.status });
+      if (l.status === Status.Active) {
+        taskLists.push(list);
+        partitions += l.partitions;
+      }
+    }
+    const retiring = new Map<string, RetiringTaskList>();
+    for (const r of rows) {
+      const key = taskListKey(r.domain, r.taskList);
+      const entry = byKey.get(key);
+      if (entry === undefined || entry.status !== Status.Active || r.partitionId >= entry.list.partitions) {
+        const firstPartition = entry === undefined || entry.status !== Status.Active ? 0 : entry.list.partitions;
+        retiring.set(key, { domain: r.domain, taskList: r.taskList, firstPartition });
+        continue;
+      }
+      entry.list.rows.push({
+        partition: r.partitionId,
+        nodeId: r.nodeId,
+        state: r.state,
+        generation: r.generation,
+        targetNodeId: r.targetNodeId,
+        releaseAgeMs: r.releaseAgeUs < 0 ? -1 : r.releaseAgeUs / 1000,
+        staleOwner: r.nodeId !== null && incarnations.has(r.nodeId) && incarnations.get(r.nodeId) !== r.incarnation,
+      });
+    }
+    for (const [key, entry] of byKey) {
+      if (entry.status !== Status.Active && !retiring.has(key)) {
+        retiring.set(key, { domain: entry.list.domain, taskList: entry.list.taskList, firstPartition: 0 });
+      }
+    }
+    return {
+      versions: {
+        membership: watch?.membershipVersion ?? 0,
+        catalog: watch?.catalogVersion ?? 0,
+        ownership: watch?.allocationVersion ?? 0,
+      },
+      expiredMembers: watch?.expiredNodes ?? 0,
+      liveMembers: members.filter((m) => m.live).length,
+      members,
+      taskLists,
+      partitions,
+      retiring: [...retiring.values()],
+    };
+  });
+}
+

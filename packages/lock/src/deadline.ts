@@ -1,0 +1,61 @@
+/**
+ * When a holder must stop, by its own monotonic clock: the send time of its last request the
+ * database accepted, plus the TTL, minus the safety margin. The database cannot let anyone else in
+ * before (that send time + TTL) by its clock, and the margin covers clocks running at slightly
+ * different rates, so a holder that stops at this deadline has stopped before anyone else starts.
+ * Used by leases and by cluster members alike.
+ */
+export class LocalDeadline {
+  #at: number;
+  #timer: NodeJS.Timeout | undefined;
+
+  /**
+   * @param ttlMs - the lifetime the database gives each accepted request
+   * @param marginMs - how much earlier than (send time + ttl) the holder stops
+   * @param check - called when the deadline may have passed; returns whether the holder still
+   *   holds (it found time left), in which case the timer is armed again
+   */
+  constructor(
+    private readonly ttlMs: number,
+    private readonly marginMs: number,
+    private readonly check: () => boolean,
+  ) {
+    this.#at = 0;
+  }
+
+  /** The deadline on the `performance.now()` clock. */
+  get at(): number {
+    return this.#at;
+  }
+
+  /** Whether the deadline has passed now. */
+  passed(): boolean {
+    return performance.now() >= this.#at;
+  }
+
+  /** Milliseconds left, 0 once passed. */
+  remainingMs(): number {
+    return Math.max(0, this.#at - performance.now());
+  }
+
+  /** Moves the deadline to (sentAt + ttl - margin) for a request sent at `sentAt` and accepted, and arms the timer. */
+  extendFrom(sentAt: number): void {
+    this.#at = sentAt + this.ttlMs - this.marginMs;
+    this.#arm();
+  }
+
+  /** Stops the timer (the holder ended). */
+  stop(): void {
+    clearTimeout(this.#timer);
+  }
+
+  #arm(): void {
+    clearTimeout(this.#timer);
+    // Timers measure from the event loop's cached time and may fire a little before
+    // performance.now() reaches the deadline; then the check finds time left and re-arms.
+    this.#timer = setTimeout(() => {
+      if (this.check()) this.#arm();
+    }, Math.max(1, Math.ceil(this.#at - performance.now())));
+    this.#timer.unref();
+  }
+}
