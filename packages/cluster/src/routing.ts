@@ -3,7 +3,8 @@ import { EventEmitter } from "node:events";
 import { checkMs, PartitionState, type DatabaseSource } from "@helix/db";
 
 import type { ClusterOptions } from "./catalog";
-import { createOwnershipStore, type OwnershipStore, type PartitionRecord } from "./store";
+import { partitionKey } from "./keys";
+import { createOwnershipStore, type OwnershipStore } from "./store";
 
 /** Events of a {@link RoutingTable}. */
 export interface RoutingEvents {
@@ -33,7 +34,7 @@ export class RoutingTable extends EventEmitter<RoutingEvents> implements AsyncDi
 
   /** The member that owns a partition now (also while it is being released), or undefined. */
   ownerOf(domain: string, taskList: string, partition: number): string | undefined {
-    return this.#owners.get(`${domain}\u0000${taskList}\u0000${partition}`);
+    return this.#owners.get(partitionKey(domain, taskList, partition));
   }
 
   /** The ownership version the table reflects. */
@@ -46,11 +47,13 @@ export class RoutingTable extends EventEmitter<RoutingEvents> implements AsyncDi
     const { ownership } = await this.store.versions();
     if (ownership === this.#version) return false;
     const rows = await this.store.partitions();
-    this.#owners = new Map(
-      rows
-        .filter((r: PartitionRecord) => r.nodeId !== null && (r.state === PartitionState.Assigned || r.state === PartitionState.ReleaseRequested))
-        .map((r) => [`${r.domain}\u0000${r.taskList}\u0000${r.partition}`, r.nodeId!]),
-    );
+    const owners = new Map<string, string>();
+    for (const r of rows) {
+      if (r.nodeId !== null && (r.state === PartitionState.Assigned || r.state === PartitionState.ReleaseRequested)) {
+        owners.set(partitionKey(r.domain, r.taskList, r.partition), r.nodeId);
+      }
+    }
+    this.#owners = owners;
     this.#version = ownership;
     this.emit("routing:changed", { ownershipVersion: ownership, partitions: this.#owners.size });
     return true;

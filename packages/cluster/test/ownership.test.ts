@@ -1,0 +1,147 @@
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join as joinPath } from "node:path";
+
+import { transaction, type QueryClient } from "@helix/db";
+
+import { ownershipProtocol as ownership, type ChangeCounters } from "../src";
+import { migratedDatabase, type Fixture } from "./helpers";
+
+let fx: Fixture;
+let clusterNo = 0;
+let cluster: string;
+
+beforeAll(async () => {
+  fx = await migratedDatabase();
+});
+
+afterAll(async () => {
+  await fx.close();
+});
+
+beforeEach(() => {
+  cluster = `own${++clusterNo}`;
+});
+
+/**
+ * Runs one write of the protocol in a transaction and checks that what it reports as bumped is
+ * exactly how far the cluster's counters moved.
+ */
+async function write<T extends { bumped: ChangeCounters }>(fn: (conn: QueryClient) => Promise<T>): Promise<T> {
+  const before = await ownership.readCounters(fx.pool, cluster);
+  const result = await transaction(fx.pool, fn);
+  const after = await ownership.readCounters(fx.pool, cluster);
+  expect({
+    membership: after.membership - before.membership,
+    catalog: after.catalog - before.catalog,
+    ownership: after.ownership - before.ownership,
+  }).toEqual(result.bumped);
+  return result;
+}
+
+/** A write that finds nothing to change must move no counter (readers would wake for nothing). */
+async function noop<T extends { bumped: ChangeCounters }>(fn: (conn: QueryClient) => Promise<T>): Promise<T> {
+  const result = await write(fn);
+  expect(result.bumped).toEqual(ownership.NO_CHANGE);
+  return result;
+}
+
+const member = (nodeId: string, ttlMs = 60_000) => ({
+  cluster,
+  nodeId,
+  incarnation: nodeId.padEnd(32, "0"),
+  metadata: "{}",
+  weight: 1,
+  ttlMs,
+});
+
+test("every write reports exactly the counter bumps it made, and nothing when it changed nothing", async () => {
+  const list = { cluster, domain: "d", taskList: "t" };
+  expect((await write((c) => ownership.putTaskList(c, { ...list, partitions: 3, metadata: "{}" }))).result).toBe("created");
+  expect((await noop((c) => ownership.putTaskList(c, { ...list, partitions: 3, metadata: "{}" }))).result).toBe("unchanged");
+  expect((await write((c) => ownership.registerMember(c, member("a")))).registered).toBe(true);
+  expect((await noop((c) => ownership.registerMember(c, member("a")))).registered).toBe(false);
+  expect((await write((c) => ownership.registerMember(c, member("b")))).registered).toBe(true);
+
+  const assign = (partition: number, to: string, generation = 0) =>
+    ({ type: "assign", domain: "d", taskList: "t", partition, generation, from: null, to }) as const;
+  const first = await write((c) => ownership.applyOwnershipChanges(c, cluster, [assign(0, "a"), assign(1, "a"), assign(2, "b")], 0));
+  expect(first.applied.map((t) => t.newGeneration)).toEqual([1, 1, 1]);
+  // At a generation the partition has left, and to a member that is not live: nothing applies.
+  const stale = await noop((c) => ownership.applyOwnershipChanges(c, cluster, [assign(0, "b"), assign(1, "ghost", 1)], 0));
+  expect(stale.applied).toEqual([]);
+
+  const release = { type: "release", domain: "d", taskList: "t", partition: 0, generation: 1, from: "a", to: "b" } as const;
+  expect((await write((c) => ownership.applyOwnershipChanges(c, cluster, [release], 0))).applied).toHaveLength(1);
+  const a0 = { cluster, domain: "d", taskList: "t", partition: 0, nodeId: "a", incarnation: member("a").incarnation, generation: 1 };
+  expect((await write((c) => ownership.confirmRelease(c, a0))).confirmed).toBe(true);
+  expect((await noop((c) => ownership.confirmRelease(c, a0))).confirmed).toBe(false);
+
+  // Shrinking retires partition 2 (owned by b: asked to release) and keeps the rest.
+  expect((await write((c) => ownership.putTaskList(c, { ...list, partitions: 2, metadata: "{}" }))).result).toBe("changed");
+  const nothingFree = await write((c) => ownership.pruneRetired(c, cluster, [{ domain: "d", taskList: "t", firstPartition: 2 }]));
+  expect(nothingFree.finished).toBe(0);
+
+  // b leaves: its partitions are free, so pruning deletes partition 2 and a removal finishes.
+  await write((c) => ownership.leaveCluster(c, { cluster, nodeId: "b", incarnation: member("b").incarnation }));
+  await noop((c) => ownership.leaveCluster(c, { cluster, nodeId: "b", incarnation: member("b").incarnation }));
+  expect((await write((c) => ownership.removeTaskList(c, list))).found).toBe(true);
+  expect((await noop((c) => ownership.removeTaskList(c, { ...list, taskList: "none" }))).found).toBe(false);
+  expect((await write((c) => ownership.pruneRetired(c, cluster, [{ domain: "d", taskList: "t", firstPartition: 0 }]))).finished).toBe(0);
+  await write((c) => ownership.leaveCluster(c, { cluster, nodeId: "a", incarnation: member("a").incarnation }));
+  expect((await write((c) => ownership.pruneRetired(c, cluster, [{ domain: "d", taskList: "t", firstPartition: 0 }]))).finished).toBe(1);
+  expect((await noop((c) => ownership.pruneRetired(c, cluster, [{ domain: "d", taskList: "t", firstPartition: 0 }]))).finished).toBe(0);
+
+  // The sweep marks a member whose TTL passed, once.
+  await write((c) => ownership.registerMember(c, member("short", 100)));
+  await new Promise((resolve) => setTimeout(resolve, 150));
+  expect((await write((c) => ownership.sweepExpiredMembers(c, cluster))).marked).toBe(1);
+  expect((await noop((c) => ownership.sweepExpiredMembers(c, cluster))).marked).toBe(0);
+});
+
+/** Generated statements that write the members table, the ownership table or the change counters. */
+const protocolWrites = [
+  "registerNode",
+  "heartbeatNode",
+  "deregisterNode",
+  "markExpiredNodesInactive",
+  "bumpAssignmentVersion",
+  "bumpOwnersFrom",
+  "bumpMembershipVersion",
+  "bumpCatalogVersion",
+  "bumpAllocationVersion",
+  "ensureClusterState",
+  "insertPartitions",
+  "raiseGenerationFloor",
+  "retireOwnedPartitionsFrom",
+  "deleteFreePartitionsFrom",
+  "assignPartition",
+  "requestPartitionRelease",
+  "confirmPartitionRelease",
+  "releaseNodePartitions",
+  "putTaskList",
+  "markTaskListDeletable",
+  "finishTaskListRemoval",
+];
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = joinPath(dir, name);
+    if (statSync(path).isDirectory()) return name === "generated" || name === "node_modules" ? [] : sourceFiles(path);
+    return path.endsWith(".ts") ? [path] : [];
+  });
+}
+
+test("no source file but ownership.ts runs a statement that writes those tables", () => {
+  const root = joinPath(__dirname, "..", "..", "..");
+  const files = ["packages", "apps"].flatMap((top) =>
+    readdirSync(joinPath(root, top))
+      .map((name) => joinPath(root, top, name, "src"))
+      .filter((dir) => statSync(dir, { throwIfNoEntry: false })?.isDirectory() === true)
+      .flatMap(sourceFiles),
+  );
+  expect(files.length).toBeGreaterThan(20);
+  const call = new RegExp(`\\b(?:q|cq|clusterQueries|coordinatorQueries)\\.(${protocolWrites.join("|")})\\(`);
+  const offenders = files.filter((file) => !file.endsWith(joinPath("cluster", "src", "ownership.ts")) && call.test(readFileSync(file, "utf8")));
+  expect(offenders).toEqual([]);
+  expect(call.test(readFileSync(joinPath(root, "packages", "cluster", "src", "ownership.ts"), "utf8"))).toBe(true);
+});

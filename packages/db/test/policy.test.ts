@@ -1,0 +1,187 @@
+import { createTestDatabase, type TestDatabase } from "@helix/testing";
+import type { Pool } from "mysql2/promise";
+
+import {
+  Backoff,
+  createPool,
+  DatabaseUnavailableError,
+  guardClient,
+  openDatabase,
+  transaction,
+  type QueryClient,
+  type QueryOptions,
+  type TransactionConnection,
+} from "../src";
+
+const deadlock = (): Error => Object.assign(new Error("Deadlock found when trying to get lock"), { errno: 1213, code: "ER_LOCK_DEADLOCK" });
+const dropped = (): Error =>
+  Object.assign(new Error("Connection lost: The server closed the connection."), { code: "PROTOCOL_CONNECTION_LOST", fatal: true });
+const syntax = (): Error => Object.assign(new Error("You have an error in your SQL syntax"), { errno: 1064, code: "ER_PARSE_ERROR" });
+
+/** A pool whose statements fail with the scripted errors first, one each; it counts what ran. */
+class ScriptedPool {
+  readonly failures: Error[] = [];
+  statements = 0;
+  begins = 0;
+
+  constructor(private readonly pool: Pool) {}
+
+  query(options: QueryOptions): Promise<[unknown, unknown]> {
+    return this.#run(() => this.pool.query(options) as Promise<[unknown, unknown]>);
+  }
+
+  async getConnection(): Promise<TransactionConnection> {
+    const conn = await this.pool.getConnection();
+    return {
+      query: (options) => this.#run(() => conn.query(options) as Promise<[unknown, unknown]>),
+      beginTransaction: () => {
+        this.begins++;
+        return conn.beginTransaction();
+      },
+      commit: () => conn.commit(),
+      rollback: () => conn.rollback(),
+      release: () => conn.release(),
+    };
+  }
+
+  async #run<T>(statement: () => Promise<T>): Promise<T> {
+    this.statements++;
+    const failure = this.failures.shift();
+    if (failure !== undefined) throw failure;
+    return statement();
+  }
+}
+
+const select = (sql = "SELECT 1 AS one"): QueryOptions => ({ sql, values: [] });
+
+let db: TestDatabase;
+let pool: Pool;
+
+beforeAll(async () => {
+  db = await createTestDatabase("helix_policy");
+  pool = await createPool(db.url);
+  await pool.query("CREATE TABLE t (id INT PRIMARY KEY, n INT NOT NULL)");
+});
+
+afterAll(async () => {
+  await pool.end();
+  await db[Symbol.asyncDispose]();
+});
+
+beforeEach(async () => {
+  await pool.query("DELETE FROM t");
+});
+
+describe("guardClient: one error policy for every statement", () => {
+  test("a statement on the pool is retried after a deadlock, and succeeds", async () => {
+    const scripted = new ScriptedPool(pool);
+    scripted.failures.push(deadlock(), deadlock());
+    const [rows] = await guardClient(scripted).query(select());
+    expect(rows).toEqual([{ one: 1 }]);
+    expect(scripted.statements).toBe(3);
+  });
+
+  test("conflicts that do not clear are thrown as they are after the attempts", async () => {
+    const scripted = new ScriptedPool(pool);
+    for (let i = 0; i < 20; i++) scripted.failures.push(deadlock());
+    await expect(guardClient(scripted).query(select())).rejects.toMatchObject({ errno: 1213 });
+    expect(scripted.statements).toBe(8);
+  });
+
+  test("a lost connection is a DatabaseUnavailableError naming the server, with the driver's error as cause", async () => {
+    const scripted = new ScriptedPool(pool);
+    scripted.failures.push(dropped());
+    const error = await guardClient(scripted, "db.example:3306/helix").query(select()).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DatabaseUnavailableError);
+    expect(error).toMatchObject({ code: "HELIX_DATABASE_UNAVAILABLE", server: "db.example:3306/helix" });
+    expect((error as Error).cause).toMatchObject({ code: "PROTOCOL_CONNECTION_LOST" });
+    expect(scripted.statements).toBe(1);
+  });
+
+  test("a wrong statement is thrown as it is, at once", async () => {
+    const scripted = new ScriptedPool(pool);
+    scripted.failures.push(syntax());
+    await expect(guardClient(scripted).query(select())).rejects.toMatchObject({ errno: 1064 });
+    expect(scripted.statements).toBe(1);
+  });
+
+  test("inside a transaction a deadlock reruns the whole transaction, not the statement", async () => {
+    const scripted = new ScriptedPool(pool);
+    const guarded = guardClient(scripted);
+    let runs = 0;
+    await transaction(guarded, async (conn) => {
+      runs++;
+      await conn.query({ sql: "INSERT INTO t (id, n) VALUES (1, 1)", values: [] });
+      if (runs === 1) scripted.failures.push(deadlock());
+      await conn.query({ sql: "UPDATE t SET n = n + 1 WHERE id = 1", values: [] });
+    });
+    expect(runs).toBe(2);
+    expect(scripted.begins).toBe(2);
+    const [rows] = await pool.query("SELECT n FROM t WHERE id = 1");
+    // The first run was rolled back whole: one row, updated once.
+    expect(rows).toEqual([{ n: 2 }]);
+  });
+
+  test("a connection lost inside a transaction is a DatabaseUnavailableError and nothing is committed", async () => {
+    const scripted = new ScriptedPool(pool);
+    const error = await transaction(guardClient(scripted), async (conn) => {
+      await conn.query({ sql: "INSERT INTO t (id, n) VALUES (2, 1)", values: [] });
+      scripted.failures.push(dropped());
+      await conn.query({ sql: "UPDATE t SET n = 5 WHERE id = 2", values: [] });
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DatabaseUnavailableError);
+    const [rows] = await pool.query("SELECT * FROM t WHERE id = 2");
+    expect(rows).toEqual([]);
+  });
+
+  test("guarding twice guards once (no nested retries)", async () => {
+    const scripted = new ScriptedPool(pool);
+    const once = guardClient(scripted);
+    expect(guardClient(once)).toBe(once);
+    for (let i = 0; i < 20; i++) scripted.failures.push(deadlock());
+    await expect(guardClient(once).query(select())).rejects.toMatchObject({ errno: 1213 });
+    expect(scripted.statements).toBe(8);
+  });
+
+  test("openDatabase guards a caller's pool and the pools it makes", async () => {
+    const scripted = new ScriptedPool(pool);
+    const given = await openDatabase(scripted);
+    scripted.failures.push(dropped());
+    await expect(given.client.query(select())).rejects.toBeInstanceOf(DatabaseUnavailableError);
+    const made = await openDatabase(db.url);
+    try {
+      expect(guardClient(made.client)).toBe(made.client);
+    } finally {
+      await made.close();
+    }
+  });
+
+  test("a client without getConnection says why it cannot run a transaction", async () => {
+    const queryOnly: QueryClient = { query: (options) => pool.query(options) as Promise<[unknown, unknown]> };
+    await expect(transaction(guardClient(queryOnly), async () => undefined)).rejects.toThrow(/getConnection/);
+  });
+});
+
+describe("Backoff", () => {
+  test("each delay lies between half and all of its step; steps double up to the largest", () => {
+    const steps = [10, 20, 40, 80, 100, 100];
+    for (let trial = 0; trial < 200; trial++) {
+      const backoff = new Backoff(10, 100);
+      for (const step of steps) {
+        const delay = backoff.next();
+        expect(delay).toBeGreaterThanOrEqual(step / 2);
+        expect(delay).toBeLessThanOrEqual(step);
+      }
+    }
+  });
+
+  test("wait is cut to the limit and ends at once with the signal's reason", async () => {
+    const started = performance.now();
+    await new Backoff(10_000, 10_000).wait({ limitMs: 20 });
+    expect(performance.now() - started).toBeLessThan(1000);
+    const controller = new AbortController();
+    const waiting = new Backoff(10_000, 10_000).wait({ signal: controller.signal });
+    controller.abort(new Error("stop"));
+    await expect(waiting).rejects.toThrow("stop");
+  });
+});
