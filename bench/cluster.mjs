@@ -61,8 +61,8 @@ for (const size of sizes) {
   await new Promise((resolve) => setTimeout(resolve, MEASURE_MS));
   recording = false;
   for (const m of members) m.off("member:fenced", onFenced);
-  const beats = timings.get("HeartbeatNode") ?? [];
-  const reads = (timings.get("ListProcessAllocation") ?? []).length;
+  const beats = timings.get("HeartbeatMember") ?? [];
+  const reads = (timings.get("ListProcessOwnership") ?? []).length;
   const s = summarize(beats, MEASURE_MS);
   rows.push({ size, ...s, reads, fenced, joinMs });
 }

@@ -205,7 +205,7 @@ export class Member extends EventEmitter<MemberEvents> implements AsyncDisposabl
   /** Reads this member's rows and turns the differences into events. Serialised. */
   #sync(version: number | undefined): Promise<void> {
     this.#syncing = this.#syncing.then(async () => {
-      const rows = await q.listProcessAllocation(this.#client, this.#identity());
+      const rows = await q.listProcessOwnership(this.#client, this.#identity());
       if (!this.#checkDeadline() || this.#state !== "active") return;
       const seen = new Set<string>();
       for (const row of rows) {

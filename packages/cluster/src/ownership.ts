@@ -1,6 +1,6 @@
 /**
- * The ownership protocol's writes: the only code that writes the members table (helix_nodes), the
- * ownership table (helix_allocation) and the change counters (helix_cluster_state). The catalog,
+ * The ownership protocol's writes: the only code that writes the members table (helix_members), the
+ * ownership table (helix_ownership) and the change counters (helix_cluster_state). The catalog,
  * the ownership store, the member and the coordinator's rounds all write through these functions,
  * and each returns what it changed, counter bumps included, so that a caller never predicts them.
  *
@@ -42,7 +42,7 @@ export const addCounters = (a: ChangeCounters, b: ChangeCounters): ChangeCounter
 /** Reads the cluster's change counters (all 0 for a cluster that has seen no change). */
 export async function readCounters(client: QueryClient, cluster: string): Promise<ChangeCounters> {
   const row = await q.getClusterState(client, { cluster });
-  return { membership: row?.membershipVersion ?? 0, catalog: row?.catalogVersion ?? 0, ownership: row?.allocationVersion ?? 0 };
+  return { membership: row?.membershipVersion ?? 0, catalog: row?.catalogVersion ?? 0, ownership: row?.ownershipVersion ?? 0 };
 }
 
 /** Makes the counters row of a cluster exist (watchers read it), changing nothing when it does. */
@@ -53,7 +53,7 @@ export async function ensureCounters(client: QueryClient, cluster: string): Prom
 async function bump(conn: QueryClient, cluster: string, bumps: ChangeCounters): Promise<ChangeCounters> {
   if (bumps.membership > 0) await q.bumpMembershipVersion(conn, { cluster });
   if (bumps.catalog > 0) await q.bumpCatalogVersion(conn, { cluster });
-  if (bumps.ownership > 0) await q.bumpAllocationVersion(conn, { cluster });
+  if (bumps.ownership > 0) await q.bumpOwnershipVersion(conn, { cluster });
   return bumps;
 }
 
@@ -79,7 +79,7 @@ export interface Registration {
  */
 export async function registerMember(conn: QueryClient, member: Registration): Promise<{ registered: boolean; bumped: ChangeCounters }> {
   const { ttlMs, ...rest } = member;
-  const version = await q.registerNode(conn, { ...rest, ttlUs: ttlMs * 1000 });
+  const version = await q.registerMember(conn, { ...rest, ttlUs: ttlMs * 1000 });
   if (version === 0) return { registered: false, bumped: NO_CHANGE };
   return { registered: true, bumped: await bump(conn, member.cluster, { ...NO_CHANGE, membership: 1 }) };
 }
@@ -95,7 +95,7 @@ export async function heartbeatMember(
   member: { cluster: string; nodeId: string; incarnation: string; ttlMs: number },
 ): Promise<{ alive: false } | { alive: true; assignmentVersion: number }> {
   const { ttlMs, ...key } = member;
-  const result = await q.heartbeatNode(client, { ...key, ttlUs: ttlMs * 1000 });
+  const result = await q.heartbeatMember(client, { ...key, ttlUs: ttlMs * 1000 });
   return result.affectedRows === 1 ? { alive: true, assignmentVersion: result.insertId } : { alive: false };
 }
 
@@ -107,8 +107,8 @@ export async function leaveCluster(
   conn: QueryClient,
   member: { cluster: string; nodeId: string; incarnation: string },
 ): Promise<{ bumped: ChangeCounters }> {
-  const released = await q.releaseNodePartitions(conn, member);
-  const left = await q.deregisterNode(conn, member);
+  const released = await q.releaseMemberPartitions(conn, member);
+  const left = await q.deregisterMember(conn, member);
   return { bumped: await bump(conn, member.cluster, { membership: left > 0 ? 1 : 0, catalog: 0, ownership: released > 0 ? 1 : 0 }) };
 }
 
@@ -122,7 +122,7 @@ export async function leaveCluster(
  * lease), because membership is used without a coordinator (failure detection, routing).
  */
 export async function sweepExpiredMembers(conn: QueryClient, cluster: string): Promise<{ marked: number; bumped: ChangeCounters }> {
-  const marked = await q.markExpiredNodesInactive(conn, { cluster });
+  const marked = await q.markExpiredMembersInactive(conn, { cluster });
   return { marked, bumped: await bump(conn, cluster, { ...NO_CHANGE, membership: marked > 0 ? 1 : 0 }) };
 }
 
@@ -182,7 +182,7 @@ export async function applyOwnershipChanges<T extends OwnershipChange>(
   // The live incarnation of each member involved; absent when it is not live.
   const live = new Map<string, string>();
   for (const nodeId of [...involved].sort()) {
-    const row = await cq.lockNode(conn, { cluster, nodeId });
+    const row = await cq.lockMember(conn, { cluster, nodeId });
     if (row?.live === 1) live.set(nodeId, row.incarnation);
   }
   const applied: AppliedChange<T>[] = [];

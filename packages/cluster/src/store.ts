@@ -74,7 +74,7 @@ export class OwnershipStore implements AsyncDisposable {
 
   /** Every member of the cluster, live or not, by node id. */
   async members(): Promise<MemberRecord[]> {
-    return (await q.listNodes(this.client, { cluster: this.cluster })).map((r) => ({
+    return (await q.listMembers(this.client, { cluster: this.cluster })).map((r) => ({
       nodeId: r.nodeId,
       metadata: JSON.parse(r.metadata) as Record<string, unknown>,
       weight: r.weight,
@@ -87,19 +87,19 @@ export class OwnershipStore implements AsyncDisposable {
 
   /** The whole ownership table of the cluster. */
   async partitions(): Promise<PartitionRecord[]> {
-    return (await q.listClusterAllocation(this.client, { cluster: this.cluster })).map(toRecord);
+    return (await q.listClusterOwnership(this.client, { cluster: this.cluster })).map(toRecord);
   }
 
   /** One task list's partitions, in order. */
   async taskListPartitions(domain: string, taskList: string): Promise<PartitionRecord[]> {
     const key = { cluster: this.cluster, domain: checkName("domain", domain), taskList: checkName("taskList", taskList) };
-    return (await q.listTaskListAllocation(this.client, key)).map((r) => toRecord({ ...r, ...key }));
+    return (await q.listTaskListOwnership(this.client, key)).map((r) => toRecord({ ...r, ...key }));
   }
 
   /** Every partition a member owns, across task lists (one indexed read). */
   async memberPartitions(nodeId: string): Promise<PartitionRecord[]> {
     const id = checkName("nodeId", nodeId);
-    return (await q.listNodeAllocation(this.client, { cluster: this.cluster, nodeId: id })).map((r) =>
+    return (await q.listMemberOwnership(this.client, { cluster: this.cluster, nodeId: id })).map((r) =>
       toRecord({ ...r, nodeId: id }),
     );
   }

@@ -94,7 +94,7 @@ describe("bad input", () => {
       expect(error).toMatchObject({ argument });
     }
     const [rows] = await fx.pool.query<RowDataPacket[]>(
-      "SELECT (SELECT COUNT(*) FROM helix_nodes WHERE cluster = ?) + (SELECT COUNT(*) FROM helix_cluster WHERE cluster = ?) AS n",
+      "SELECT (SELECT COUNT(*) FROM helix_members WHERE cluster = ?) + (SELECT COUNT(*) FROM helix_task_lists WHERE cluster = ?) AS n",
       [cluster, cluster],
     );
     expect(Number(rows[0]!.n)).toBe(0);
@@ -175,10 +175,10 @@ describe("members", () => {
     expect(assigned.map((p) => [p.partition, p.generation]).sort()).toEqual([[0, 1], [1, 1], [2, 1]]);
     expect(assigned.every((p) => p.isOwned() && !p.signal.aborted)).toBe(true);
 
-    const reads = watched.count("ListProcessAllocation");
-    const beats = watched.count("HeartbeatNode");
-    await until(() => watched.count("HeartbeatNode") >= beats + 5);
-    expect(watched.count("ListProcessAllocation")).toBe(reads);
+    const reads = watched.count("ListProcessOwnership");
+    const beats = watched.count("HeartbeatMember");
+    await until(() => watched.count("HeartbeatMember") >= beats + 5);
+    expect(watched.count("ListProcessOwnership")).toBe(reads);
   });
 
   test("hand-off is acknowledged: released only after onRelease, then given to the target", async () => {
@@ -274,7 +274,7 @@ describe("members", () => {
     owned.signal.addEventListener("abort", () => (stoppedAt = performance.now()));
     // Heartbeats still succeed, but the member never learns of the request: it must not take them
     // as leave to go on working.
-    watched.failing.add("ListProcessAllocation");
+    watched.failing.add("ListProcessOwnership");
     const ref = { domain: "d", taskList: "t", partition: 0, generation: 1 };
     await store.requestRelease(ref, "b");
     await until(async () => (await store.assign(ref, "b", 0)) !== null, 5000);
@@ -329,7 +329,7 @@ describe("members", () => {
     const cutAt = performance.now();
     watched.cut = true;
     await until(() => events.includes("fenced")).catch(() => {
-      throw new Error(`no fence: state ${worker.state} beats ${watched.count("HeartbeatNode")} `);
+      throw new Error(`no fence: state ${worker.state} beats ${watched.count("HeartbeatMember")} `);
     });
     // Fenced by the member's own clock: before the database's TTL (1500 ms after the last heartbeat).
     expect(performance.now() - cutAt).toBeLessThan(1500);
@@ -359,7 +359,7 @@ describe("members", () => {
   test("a member declared dead registers again as a new incarnation", async () => {
     const worker = await member({ nodeId: "dead", ttlMs: 1500 });
     const rejoined = new Promise<{ reregistered: boolean }>((resolve) => worker.once("member:rejoined", resolve));
-    await fx.pool.query("UPDATE helix_nodes SET status = 0 WHERE cluster = ? AND node_id = 'dead'", [cluster]);
+    await fx.pool.query("UPDATE helix_members SET status = 0 WHERE cluster = ? AND node_id = 'dead'", [cluster]);
     expect(await rejoined).toMatchObject({ reregistered: true });
     expect((await store.members()).find((n) => n.nodeId === "dead")).toMatchObject({ live: true });
   });
@@ -368,11 +368,11 @@ describe("members", () => {
     await member({ nodeId: "sweeper-1", ttlMs: 600, sweepIntervalMs: 100 });
     await member({ nodeId: "sweeper-2", ttlMs: 600, sweepIntervalMs: 100 });
     await fx.pool.query(
-      "INSERT INTO helix_nodes (cluster, node_id, incarnation, metadata, status, assignment_version, registered_at, heartbeat_at, expires_at) VALUES (?, 'ghost', ?, '{}', 1, 0, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))",
+      "INSERT INTO helix_members (cluster, node_id, incarnation, metadata, status, assignment_version, registered_at, heartbeat_at, expires_at) VALUES (?, 'ghost', ?, '{}', 1, 0, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))",
       [cluster, "g".repeat(32)],
     );
     await until(async () => {
-      const [rows] = await fx.pool.query<RowDataPacket[]>("SELECT status FROM helix_nodes WHERE cluster = ? AND node_id = 'ghost'", [cluster]);
+      const [rows] = await fx.pool.query<RowDataPacket[]>("SELECT status FROM helix_members WHERE cluster = ? AND node_id = 'ghost'", [cluster]);
       return Number(rows[0]!.status) === 0;
     });
     const [locks] = await fx.pool.query<RowDataPacket[]>("SELECT owner, epoch FROM helix_locks WHERE lock_key = ?", [`helix/${cluster}/sweep`]);

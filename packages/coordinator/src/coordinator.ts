@@ -13,79 +13,11 @@ import {
 import { createLocker, type Lease, type Locker } from "@helix/lock";
 
 import { readHistory, type TransitionRecord } from "./audit";
+import { planNextRound, type DryRun } from "./dry-run";
+import type { CoordinatorEvents, CoordinatorState, CoordinatorStats } from "./events";
 import { resolveCoordinatorOptions, type CoordinatorOptions, type ResolvedCoordinatorOptions } from "./options";
-import type { Plan } from "./planner";
 import { applyPlan, planFor, roundReport, type RoundReport, type RoundTrigger } from "./round";
-import { readSnapshot, type ClusterSnapshot } from "./snapshot";
-
-/**
- * Where a coordinator stands:
- * - `following`: a standby, trying to take the leadership lease every `electionIntervalMs`;
- * - `leading`: holds the lease and runs rounds;
- * - `stopping`: `stop()` was called; finishing the current round and releasing the lease;
- * - `stopped`: the lease is released and the connections closed.
- */
-export type CoordinatorState = "following" | "leading" | "stopping" | "stopped";
-
-/** Events of a {@link Coordinator}, by name, with their arguments. */
-export interface CoordinatorEvents {
-  /** The state changed. */
-  "coordinator:state": [change: { from: CoordinatorState; to: CoordinatorState }];
-  /** This coordinator took the leadership lease. */
-  "leader:elected": [info: { epoch: number }];
-  /** A renewal of the leadership lease could not reach the database; the lease holds until its deadline. */
-  "leader:renew-failed": [error: Error];
-  /** This coordinator lost the lease it led with (expired, refused, or fenced out); it follows again. */
-  "leader:lost": [info: { epoch: number; error: Error }];
-  /** A round finished. */
-  "round:done": [report: RoundReport];
-  /** A round failed (the database is unreachable, say); the next trigger tries again. */
-  "round:error": [error: Error];
-  /** A standby's attempt to take the lease failed (not "held by another": that is normal). */
-  "election:error": [error: Error];
-}
-
-/** Counters since the coordinator started, for metrics. */
-export interface CoordinatorStats {
-  readonly state: CoordinatorState;
-  /** The epoch this coordinator leads with, or null when it does not lead. */
-  readonly epoch: number | null;
-  /** How many times this coordinator became the leader. */
-  readonly elections: number;
-  readonly rounds: number;
-  /** Rounds that wrote something. */
-  readonly roundsWithWrites: number;
-  readonly roundErrors: number;
-  /** Transitions committed, by kind. */
-  readonly assigned: number;
-  readonly releasesRequested: number;
-  /** Rounds cut short because the lease was no longer this coordinator's (their writes refused or not made). */
-  readonly fencedOut: number;
-  /** Renewals of the leadership lease that could not reach the database. */
-  readonly leaseRenewFailures: number;
-  /** Hand-offs waiting for confirmation after the last round. */
-  readonly pendingHandoffs: number;
-  /** Live members and catalog partitions as of the last round. */
-  readonly members: number;
-  readonly partitions: number;
-  readonly lastRound: RoundReport | null;
-}
-
-/** A plan with the snapshot it was made from. */
-export type DryRun = Plan & { readonly snapshot: ClusterSnapshot };
-
-/**
- * What the next round of a cluster would do, without writing anything and without taking part in
- * the election: reads the cluster in one snapshot and runs the planner with the coordinator
- * options given (their defaults otherwise). For command lines and dashboards; a running
- * coordinator offers the same as `plan()`.
- * @throws `InvalidArgumentError` for bad options.
- */
-export async function planNextRound(client: ConnectionSource, options: CoordinatorOptions | ResolvedCoordinatorOptions): Promise<DryRun> {
-  const resolved = resolveCoordinatorOptions(options);
-  const snapshot = await readSnapshot(client, resolved.cluster);
-  return { ...planFor(snapshot, resolved), snapshot };
-}
+import { readSnapshot } from "./snapshot";
 
 /**
  * One cluster's coordinator. Every coordinator of a cluster competes for one leadership lease; the
@@ -288,8 +220,8 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Asyn
           seen === null ||
           watch.membershipVersion !== seen.membership ||
           watch.catalogVersion !== seen.catalog ||
-          watch.allocationVersion !== seen.ownership;
-        if (moved || watch.expiredNodes > 0) this.#trigger("change");
+          watch.ownershipVersion !== seen.ownership;
+        if (moved || watch.expiredMembers > 0) this.#trigger("change");
       }
     } catch (error) {
       if (this.#state === "leading") this.emit("round:error", error as Error);

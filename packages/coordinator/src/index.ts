@@ -5,15 +5,9 @@
  *
  * @packageDocumentation
  */
-export {
-  Coordinator,
-  createCoordinator,
-  planNextRound,
-  type DryRun,
-  type CoordinatorEvents,
-  type CoordinatorState,
-  type CoordinatorStats,
-} from "./coordinator";
+export { Coordinator, createCoordinator } from "./coordinator";
+export { planNextRound, type DryRun } from "./dry-run";
+export { type CoordinatorEvents, type CoordinatorState, type CoordinatorStats } from "./events";
 export { readHistory, transitionKindName, type TransitionKindName, type TransitionRecord } from "./audit";
 export { type AppliedTransition, type RoundReport, type RoundTrigger } from "./round";
 export { type ClusterSnapshot } from "./snapshot";

@@ -26,8 +26,8 @@ export async function readSnapshot(source: ConnectionSource, cluster: string): P
   return transaction(source, async (conn) => {
     const watch = await cq.watchCluster(conn, { cluster });
     const lists = await q.listTaskLists(conn, { cluster });
-    const nodes = await cq.listPlanningNodes(conn, { cluster });
-    const rows = await cq.listPlanningAllocation(conn, { cluster });
+    const nodes = await cq.listPlanningMembers(conn, { cluster });
+    const rows = await cq.listPlanningOwnership(conn, { cluster });
 
     const members: PlannerMember[] = nodes.map((n) => ({
       nodeId: n.nodeId,
@@ -76,9 +76,9 @@ export async function readSnapshot(source: ConnectionSource, cluster: string): P
       versions: {
         membership: watch?.membershipVersion ?? 0,
         catalog: watch?.catalogVersion ?? 0,
-        ownership: watch?.allocationVersion ?? 0,
+        ownership: watch?.ownershipVersion ?? 0,
       },
-      expiredMembers: watch?.expiredNodes ?? 0,
+      expiredMembers: watch?.expiredMembers ?? 0,
       liveMembers: members.filter((m) => m.live).length,
       members,
       taskLists,

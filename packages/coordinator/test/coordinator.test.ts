@@ -75,7 +75,7 @@ interface OwnerRow {
 
 async function table(pool: Pool = fx.pool): Promise<OwnerRow[]> {
   const [rows] = await pool.query<RowDataPacket[]>(
-    "SELECT task_list AS taskList, partition_id AS `partition`, node_id AS nodeId, state, generation FROM helix_allocation WHERE cluster = ? ORDER BY task_list, partition_id",
+    "SELECT task_list AS taskList, partition_id AS `partition`, node_id AS nodeId, state, generation FROM helix_ownership WHERE cluster = ? ORDER BY task_list, partition_id",
     [cluster],
   );
   return rows as OwnerRow[];
@@ -192,7 +192,7 @@ describe("rounds", () => {
 
     // Steady state: rounds keep running (fallback every 50 ms) but none writes.
     await sleep(300);
-    const writes = ["AssignPartition", "RequestPartitionRelease", "InsertTransition", "BumpAllocationVersion", "MarkExpiredNodesInactive"];
+    const writes = ["AssignPartition", "RequestPartitionRelease", "InsertTransition", "BumpOwnershipVersion", "MarkExpiredMembersInactive"];
     const before = writes.map((w) => faulty.count(w));
     const rounds = c.stats().rounds;
     const written = c.stats().roundsWithWrites;
@@ -200,7 +200,7 @@ describe("rounds", () => {
     expect(c.stats().rounds).toBeGreaterThan(rounds + 3);
     expect(c.stats().roundsWithWrites).toBe(written);
     expect(writes.map((w) => faulty.count(w))).toEqual(before);
-    expect(faulty.count("ListPlanningAllocation")).toBeGreaterThan(3);
+    expect(faulty.count("ListPlanningOwnership")).toBeGreaterThan(3);
   });
 
   test("a hand-off waits for the owner's confirmation, then goes to the new member", async () => {
@@ -253,7 +253,7 @@ describe("rounds", () => {
     const before = a.incarnation;
     const rejoined = new Promise((resolve) => a.once("member:rejoined", resolve));
     // Declared dead (as if it had been cut off past its TTL): it registers again as a new incarnation.
-    await fx.pool.query("UPDATE helix_nodes SET status = 0 WHERE cluster = ? AND node_id = 'a'", [cluster]);
+    await fx.pool.query("UPDATE helix_members SET status = 0 WHERE cluster = ? AND node_id = 'a'", [cluster]);
     await rejoined;
     expect(a.incarnation).not.toBe(before);
     await until(() => a.partitions().length === 4, 5000);
@@ -278,7 +278,7 @@ describe("rounds", () => {
     expect(performance.now() - cutAt).toBeLessThan(2500);
     // Not before the delay had passed since the member's registration ended, by the database clock.
     const [early] = await fx.pool.query<RowDataPacket[]>(
-      `SELECT COUNT(*) AS n FROM helix_transitions AS t JOIN helix_nodes AS n ON n.cluster = t.cluster AND n.node_id = 'doomed'
+      `SELECT COUNT(*) AS n FROM helix_transitions AS t JOIN helix_members AS n ON n.cluster = t.cluster AND n.node_id = 'doomed'
        WHERE t.cluster = ? AND t.kind = ? AND t.created_at < n.expires_at + INTERVAL 800000 MICROSECOND`,
       [cluster, TransitionKind.Reclaimed],
     );

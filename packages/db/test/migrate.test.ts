@@ -21,14 +21,14 @@ import * as schema from "../src/generated/schema";
 const run = promisify(execFile);
 const latest = migrationSources.at(-1)!.version;
 const helixTables = [
-  "helix_allocation",
-  "helix_cluster",
   "helix_cluster_state",
   "helix_locks",
-  "helix_nodes",
+  "helix_members",
   "helix_numbers",
+  "helix_ownership",
   "helix_schema_lock",
   "helix_schema_migrations",
+  "helix_task_lists",
   "helix_transitions",
 ];
 

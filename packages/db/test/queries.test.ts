@@ -85,14 +85,14 @@ describe.each(clients)("through %s", (_, makePool) => {
   });
 
   test("cluster queries: membership", async () => {
-    const register = track("cluster.registerNode", cluster.registerNode);
+    const register = track("cluster.registerMember", cluster.registerMember);
     const node = { cluster: "c", nodeId: "n1", incarnation: "i".repeat(32), metadata: '{"zone":"a"}', weight: 3, ttlUs: 60_000_000 };
     expect(await register(pool, node)).toBe(1);
     expect(await register(pool, { ...node, incarnation: "j".repeat(32) })).toBe(0);
     expect(await register(pool, node)).toBe(0);
 
     expect(await track("cluster.bumpAssignmentVersion", cluster.bumpAssignmentVersion)(pool, { cluster: "c", nodeId: "n1" })).toBe(1);
-    const beat = await track("cluster.heartbeatNode", cluster.heartbeatNode)(pool, {
+    const beat = await track("cluster.heartbeatMember", cluster.heartbeatMember)(pool, {
       ttlUs: 60_000_000,
       cluster: "c",
       nodeId: "n1",
@@ -100,16 +100,16 @@ describe.each(clients)("through %s", (_, makePool) => {
     });
     expect(beat).toEqual({ affectedRows: 1, insertId: 2 });
 
-    const nodes = await track("cluster.listNodes", cluster.listNodes)(pool, { cluster: "c" });
+    const nodes = await track("cluster.listMembers", cluster.listMembers)(pool, { cluster: "c" });
     expect(nodes).toHaveLength(1);
     expect(nodes[0]).toMatchObject({ nodeId: "n1", weight: 3, status: Status.Active, live: 1, assignmentVersion: 2 });
     expect(JSON.parse(nodes[0]!.metadata)).toEqual({ zone: "a" });
     expect(nodes[0]!.heartbeatAt).toBeInstanceOf(Date);
     expect(Math.abs(nodes[0]!.heartbeatAt.getTime() - Date.now())).toBeLessThan(60_000);
 
-    expect(await track("cluster.markExpiredNodesInactive", cluster.markExpiredNodesInactive)(pool, { cluster: "c" })).toBe(0);
-    expect(await track("cluster.deregisterNode", cluster.deregisterNode)(pool, { cluster: "c", nodeId: "n1", incarnation: "i".repeat(32) })).toBe(1);
-    expect((await cluster.listNodes(pool, { cluster: "c" }))[0]).toMatchObject({ status: Status.Inactive, live: 0 });
+    expect(await track("cluster.markExpiredMembersInactive", cluster.markExpiredMembersInactive)(pool, { cluster: "c" })).toBe(0);
+    expect(await track("cluster.deregisterMember", cluster.deregisterMember)(pool, { cluster: "c", nodeId: "n1", incarnation: "i".repeat(32) })).toBe(1);
+    expect((await cluster.listMembers(pool, { cluster: "c" }))[0]).toMatchObject({ status: Status.Inactive, live: 0 });
     expect(await register(pool, { ...node, incarnation: "j".repeat(32) })).toBe(3);
   });
 
@@ -118,11 +118,11 @@ describe.each(clients)("through %s", (_, makePool) => {
     await track("cluster.bumpMembershipVersion", cluster.bumpMembershipVersion)(pool, c);
     await track("cluster.bumpCatalogVersion", cluster.bumpCatalogVersion)(pool, c);
     await track("cluster.bumpCatalogVersion", cluster.bumpCatalogVersion)(pool, c);
-    await track("cluster.bumpAllocationVersion", cluster.bumpAllocationVersion)(pool, c);
+    await track("cluster.bumpOwnershipVersion", cluster.bumpOwnershipVersion)(pool, c);
     expect(await track("cluster.getClusterState", cluster.getClusterState)(pool, c)).toEqual({
       membershipVersion: 1,
       catalogVersion: 2,
-      allocationVersion: 1,
+      ownershipVersion: 1,
     });
 
     const put = track("cluster.putTaskList", cluster.putTaskList);
@@ -137,7 +137,7 @@ describe.each(clients)("through %s", (_, makePool) => {
     const insert = track("cluster.insertPartitions", cluster.insertPartitions);
     expect(await insert(pool, { ...key, partitions: 3 })).toBe(3);
     expect(await insert(pool, { ...key, partitions: 3 })).toBe(0);
-    const table = await track("cluster.listTaskListAllocation", cluster.listTaskListAllocation)(pool, key);
+    const table = await track("cluster.listTaskListOwnership", cluster.listTaskListOwnership)(pool, key);
     expect(table.map((r) => [r.partitionId, r.nodeId, r.state])).toEqual([
       [0, null, PartitionState.Unassigned],
       [1, null, PartitionState.Unassigned],
@@ -172,15 +172,15 @@ describe.each(clients)("through %s", (_, makePool) => {
     expect(await fence(pool, { ...p0, ...n1, generation: 2 })).toEqual({ generation: 2 });
     expect(await fence(pool, { ...p0, ...n1, generation: 1 })).toBeNull();
     expect(await fence(pool, { ...p0, nodeId: "n1", incarnation: "i".repeat(32), generation: 2 })).toBeNull();
-    const mine = track("cluster.listProcessAllocation", cluster.listProcessAllocation);
+    const mine = track("cluster.listProcessOwnership", cluster.listProcessOwnership);
     expect((await mine(pool, { cluster: "c", ...n1 })).map((r) => [r.partitionId, r.generation])).toEqual([[0, 2], [2, 1]]);
     expect(await mine(pool, { cluster: "c", nodeId: "n1", incarnation: "i".repeat(32) })).toEqual([]);
 
-    expect(await track("cluster.listNodeAllocation", cluster.listNodeAllocation)(pool, { cluster: "c", nodeId: "n1" })).toEqual([
+    expect(await track("cluster.listMemberOwnership", cluster.listMemberOwnership)(pool, { cluster: "c", nodeId: "n1" })).toEqual([
       { domain: "d", taskList: "t", partitionId: 0, state: PartitionState.Assigned, generation: 2, targetNodeId: null },
       { domain: "d", taskList: "t", partitionId: 2, state: PartitionState.Assigned, generation: 1, targetNodeId: null },
     ]);
-    expect(await track("cluster.listClusterAllocation", cluster.listClusterAllocation)(pool, c)).toHaveLength(3);
+    expect(await track("cluster.listClusterOwnership", cluster.listClusterOwnership)(pool, c)).toHaveLength(3);
 
     // Shrink to 2: partition 2 is owned, so it is asked for; nothing free lies beyond.
     const from2 = { ...key, firstPartition: 2 };
@@ -190,7 +190,7 @@ describe.each(clients)("through %s", (_, makePool) => {
     expect(await confirm(pool, { ...key, partitionId: 2, ...n1, generation: 1 })).toBe(1);
     expect(await cluster.deleteFreePartitionsFrom(pool, from2)).toBe(1);
 
-    const releaseAll = track("cluster.releaseNodePartitions", cluster.releaseNodePartitions);
+    const releaseAll = track("cluster.releaseMemberPartitions", cluster.releaseMemberPartitions);
     expect(await releaseAll(pool, { cluster: "c", nodeId: "n1", incarnation: "i".repeat(32) })).toBe(0);
     expect(await releaseAll(pool, { cluster: "c", ...n1 })).toBe(1);
     expect(await track("cluster.markTaskListDeletable", cluster.markTaskListDeletable)(pool, key)).toBe(1);
@@ -204,7 +204,7 @@ describe.each(clients)("through %s", (_, makePool) => {
     // Put again, the task list's partitions start above every generation they had.
     expect(await put(pool, tl)).toBeGreaterThan(1);
     expect(await insert(pool, { ...key, partitions: 2 })).toBe(2);
-    expect((await cluster.listTaskListAllocation(pool, key)).map((r) => r.generation)).toEqual([2, 2]);
+    expect((await cluster.listTaskListOwnership(pool, key)).map((r) => r.generation)).toEqual([2, 2]);
   });
 
   test("coordinator queries: watching, planning reads, member locks, audit trail", async () => {
@@ -213,14 +213,14 @@ describe.each(clients)("through %s", (_, makePool) => {
     const ensure = track("coordinator.ensureClusterState", coordinator.ensureClusterState);
     expect(await ensure(pool, c)).toBe(1);
     expect(await ensure(pool, c)).toBe(0);
-    expect(await coordinator.watchCluster(pool, c)).toEqual({ membershipVersion: 0, catalogVersion: 0, allocationVersion: 0, expiredNodes: 0 });
+    expect(await coordinator.watchCluster(pool, c)).toEqual({ membershipVersion: 0, catalogVersion: 0, ownershipVersion: 0, expiredMembers: 0 });
 
     const node = { cluster: "w", incarnation: "i".repeat(32), metadata: "{}", weight: 2 };
-    await cluster.registerNode(pool, { ...node, nodeId: "live", ttlUs: 60_000_000 });
-    await cluster.registerNode(pool, { ...node, nodeId: "dead", ttlUs: 1 });
+    await cluster.registerMember(pool, { ...node, nodeId: "live", ttlUs: 60_000_000 });
+    await cluster.registerMember(pool, { ...node, nodeId: "dead", ttlUs: 1 });
     await new Promise((resolve) => setTimeout(resolve, 5));
-    expect((await coordinator.watchCluster(pool, c))!.expiredNodes).toBe(1);
-    const nodes = await track("coordinator.listPlanningNodes", coordinator.listPlanningNodes)(pool, c);
+    expect((await coordinator.watchCluster(pool, c))!.expiredMembers).toBe(1);
+    const nodes = await track("coordinator.listPlanningMembers", coordinator.listPlanningMembers)(pool, c);
     expect(nodes.map((n) => [n.nodeId, n.incarnation, n.weight, n.ttlUs, n.live])).toEqual([
       ["dead", "i".repeat(32), 2, 1, 0],
       ["live", "i".repeat(32), 2, 60_000_000, 1],
@@ -228,7 +228,7 @@ describe.each(clients)("through %s", (_, makePool) => {
     expect(nodes[0]!.sinceExpiryUs).toBeGreaterThan(0);
     expect(nodes[1]!.sinceExpiryUs).toBeLessThan(0);
 
-    const lock = track("coordinator.lockNode", coordinator.lockNode);
+    const lock = track("coordinator.lockMember", coordinator.lockMember);
     expect(await lock(pool, { cluster: "w", nodeId: "live" })).toEqual({ incarnation: "i".repeat(32), live: 1 });
     expect(await lock(pool, { cluster: "w", nodeId: "dead" })).toEqual({ incarnation: "i".repeat(32), live: 0 });
     expect(await lock(pool, { cluster: "w", nodeId: "nobody" })).toBeNull();
@@ -238,7 +238,7 @@ describe.each(clients)("through %s", (_, makePool) => {
     await cluster.insertPartitions(pool, { ...key, partitions: 2 });
     await cluster.assignPartition(pool, { ...key, partitionId: 1, nodeId: "live", incarnation: "i".repeat(32), generation: 0, forceAfterUs: 0 });
     await cluster.requestPartitionRelease(pool, { ...key, partitionId: 1, generation: 1, targetNodeId: null });
-    const table = await track("coordinator.listPlanningAllocation", coordinator.listPlanningAllocation)(pool, c);
+    const table = await track("coordinator.listPlanningOwnership", coordinator.listPlanningOwnership)(pool, c);
     expect(table.map((r) => [r.partitionId, r.nodeId, r.incarnation, r.state, r.generation])).toEqual([
       [0, null, null, PartitionState.Unassigned, 0],
       [1, "live", "i".repeat(32), PartitionState.ReleaseRequested, 1],

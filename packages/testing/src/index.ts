@@ -165,7 +165,7 @@ interface QueryOptions {
 /**
  * A pool in front of a real mysql2 pool, for injecting faults: while `cut`, every statement fails as
  * a refused connection would; `injected` driver errors are thrown by the next statements, one each.
- * It counts statements by their sqlc name (`count("HeartbeatNode")`).
+ * It counts statements by their sqlc name (`count("HeartbeatMember")`).
  */
 export class FaultyPool {
   cut = false;

@@ -9,11 +9,11 @@
 
 /** A deliberate bug; the explorer must find a counterexample for each. */
 export type Mutant =
-  | "leave-without-incarnation" // ReleaseNodePartitions matches the node id only
+  | "leave-without-incarnation" // ReleaseMemberPartitions matches the node id only
   | "confirm-without-incarnation" // ConfirmPartitionRelease matches the node id only
   | "force-before-ttl" // a live owner's partition is forced after F alone, not max(F, owner's TTL)
   | "deadline-before-sync" // the heartbeat alone extends the local deadline, before the allocation is read
-  | "resume-old-generation" // ListNodeAllocation matches the node id only: a process resumes an older one's rows
+  | "resume-old-generation" // ListMemberOwnership matches the node id only: a process resumes an older one's rows
   | "coordinator-without-lease"; // coordinator writes skip the lease fence
 
 export const MUTANTS: readonly Mutant[] = [
@@ -196,7 +196,7 @@ export class Protocol {
       const me = { proc: i };
       if (p.phase === "left") return; // a process that left takes no further action
 
-      // RegisterNode: the row is missing or not live (status <> 1 OR expires_at <= T). Of two identical
+      // RegisterMember: the row is missing or not live (status <> 1 OR expires_at <= T). Of two identical
       // processes (same node id and budget) the first starts first: the other order is only a renaming.
       const twinFirst = s.procs.some((q, j) =>
         j < i && q.phase === "new" && cfg.processes[j] === cfg.processes[i] && cfg.registrations[j] === cfg.registrations[i]);
@@ -209,7 +209,7 @@ export class Protocol {
       }
       if (p.phase !== "running") return;
 
-      // HeartbeatNode: incarnation = mine AND status = 1 AND expires_at > T (step 1 of 2).
+      // HeartbeatMember: incarnation = mine AND status = 1 AND expires_at > T (step 1 of 2).
       if (row.inc === p.inc && live(s, node) && !(p.hbSent === s.t && row.expires === s.t + cfg.nodeTtl)) {
         emit("heartbeat", me, () => "heartbeat", (n) => {
           n.nodes[node]!.expires = s.t + cfg.nodeTtl;
@@ -218,7 +218,7 @@ export class Protocol {
         });
       }
 
-      // ListNodeAllocation: owner = my node AND incarnation = my inc AND state IN (1,2) (step 2, may
+      // ListMemberOwnership: owner = my node AND incarnation = my inc AND state IN (1,2) (step 2, may
       // never happen); only then does the deadline move to (heartbeat sent + TTL - margin).
       if (p.hbSent !== NONE) {
         const mine = (r: PartitionRow): boolean =>
@@ -249,8 +249,8 @@ export class Protocol {
         });
       });
 
-      // ReleaseNodePartitions: owner = my node AND incarnation = my inc; then
-      // DeregisterNode: incarnation = my inc AND status = 1.
+      // ReleaseMemberPartitions: owner = my node AND incarnation = my inc; then
+      // DeregisterMember: incarnation = my inc AND status = 1.
       emit("leave", me, () => "leaves", (n) => {
         for (const r of n.parts) {
           if (r.owner === node && (r.inc === p.inc || cfg.mutant === "leave-without-incarnation")) {
@@ -301,7 +301,7 @@ export class Protocol {
           });
         });
       });
-      // MarkExpiredNodesInactive: status = 1 AND expires_at <= T. (No guard can tell: every one reads
+      // MarkExpiredMembersInactive: status = 1 AND expires_at <= T. (No guard can tell: every one reads
       // liveness as status = 1 AND expires_at > T. It is here as one more write to fence.)
       if (s.nodes.some((r) => r.status === 1 && r.expires <= s.t)) {
         emit("sweep", me, () => "marks expired nodes inactive", (n) => {

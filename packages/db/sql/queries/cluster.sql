@@ -1,8 +1,8 @@
--- name: RegisterNode :execlastid
+-- name: RegisterMember :execlastid
 -- Registers a member, or re-registers one whose earlier registration is no longer live. The answer
 -- is insertId (never affectedRows, whose meaning depends on the client's FOUND_ROWS flag): the
 -- member's new assignment version (> 0) when registered, 0 when a live member with this id exists.
-INSERT INTO helix_nodes (cluster, node_id, incarnation, metadata, weight, ttl_us, status, assignment_version,
+INSERT INTO helix_members (cluster, node_id, incarnation, metadata, weight, ttl_us, status, assignment_version,
                          registered_at, heartbeat_at, expires_at)
 VALUES (
   sqlc.arg(cluster), sqlc.arg(node_id), sqlc.arg(incarnation), sqlc.arg(metadata), sqlc.arg(weight), sqlc.arg(ttl_us),
@@ -20,10 +20,10 @@ ON DUPLICATE KEY UPDATE
   expires_at    = IF(status <> 1 OR expires_at <= UTC_TIMESTAMP(6), VALUES(expires_at), expires_at),
   status        = 1;
 
--- name: HeartbeatNode :execresult
+-- name: HeartbeatMember :execresult
 -- Extends a live registration. affectedRows 1 = alive, and insertId is the member's assignment
 -- version; 0 = this incarnation is no longer live and must re-register.
-UPDATE helix_nodes
+UPDATE helix_members
 SET heartbeat_at = UTC_TIMESTAMP(6),
     expires_at = UTC_TIMESTAMP(6) + INTERVAL sqlc.arg(ttl_us) MICROSECOND,
     ttl_us = sqlc.arg(ttl_us),
@@ -34,9 +34,9 @@ WHERE cluster = sqlc.arg(cluster)
   AND status = 1
   AND expires_at > UTC_TIMESTAMP(6);
 
--- name: DeregisterNode :execrows
+-- name: DeregisterMember :execrows
 -- A graceful leave: the member is inactive at once, without waiting for its TTL.
-UPDATE helix_nodes
+UPDATE helix_members
 SET status = 0,
     expires_at = UTC_TIMESTAMP(6)
 WHERE cluster = sqlc.arg(cluster)
@@ -44,57 +44,57 @@ WHERE cluster = sqlc.arg(cluster)
   AND incarnation = sqlc.arg(incarnation)
   AND status = 1;
 
--- name: MarkExpiredNodesInactive :execrows
+-- name: MarkExpiredMembersInactive :execrows
 -- The sweep: members whose last heartbeat + TTL has passed by the database clock become inactive.
-UPDATE helix_nodes
+UPDATE helix_members
 SET status = 0
 WHERE cluster = sqlc.arg(cluster)
   AND status = 1
   AND expires_at <= UTC_TIMESTAMP(6);
 
--- name: ListNodes :many
+-- name: ListMembers :many
 SELECT node_id, incarnation, metadata, weight, status, assignment_version, registered_at, heartbeat_at,
        expires_at, CAST(status = 1 AND expires_at > UTC_TIMESTAMP(6) AS SIGNED) AS live
-FROM helix_nodes
+FROM helix_members
 WHERE cluster = sqlc.arg(cluster)
 ORDER BY node_id;
 
 -- name: BumpAssignmentVersion :execrows
 -- Tells a member that its partitions changed; its next heartbeat returns the new version.
-UPDATE helix_nodes
+UPDATE helix_members
 SET assignment_version = assignment_version + 1
 WHERE cluster = sqlc.arg(cluster)
   AND node_id = sqlc.arg(node_id);
 
 -- name: BumpOwnersFrom :execrows
 -- Tells the owners of a task list's partitions numbered from `first_partition` up that those changed.
-UPDATE helix_nodes
+UPDATE helix_members
 SET assignment_version = assignment_version + 1
-WHERE helix_nodes.cluster = sqlc.arg(cluster)
-  AND helix_nodes.node_id IN (
-    SELECT a.node_id FROM helix_allocation AS a
+WHERE helix_members.cluster = sqlc.arg(cluster)
+  AND helix_members.node_id IN (
+    SELECT a.node_id FROM helix_ownership AS a
     WHERE a.cluster = sqlc.arg(cluster) AND a.domain = sqlc.arg(domain) AND a.task_list = sqlc.arg(task_list)
       AND a.partition_id >= sqlc.arg(first_partition) AND a.node_id IS NOT NULL
   );
 
 -- name: BumpMembershipVersion :exec
-INSERT INTO helix_cluster_state (cluster, membership_version, catalog_version, allocation_version)
+INSERT INTO helix_cluster_state (cluster, membership_version, catalog_version, ownership_version)
 VALUES (sqlc.arg(cluster), 1, 0, 0)
 ON DUPLICATE KEY UPDATE membership_version = membership_version + 1;
 
 -- name: BumpCatalogVersion :exec
-INSERT INTO helix_cluster_state (cluster, membership_version, catalog_version, allocation_version)
+INSERT INTO helix_cluster_state (cluster, membership_version, catalog_version, ownership_version)
 VALUES (sqlc.arg(cluster), 0, 1, 0)
 ON DUPLICATE KEY UPDATE catalog_version = catalog_version + 1;
 
--- name: BumpAllocationVersion :exec
-INSERT INTO helix_cluster_state (cluster, membership_version, catalog_version, allocation_version)
+-- name: BumpOwnershipVersion :exec
+INSERT INTO helix_cluster_state (cluster, membership_version, catalog_version, ownership_version)
 VALUES (sqlc.arg(cluster), 0, 0, 1)
-ON DUPLICATE KEY UPDATE allocation_version = allocation_version + 1;
+ON DUPLICATE KEY UPDATE ownership_version = ownership_version + 1;
 
 -- name: GetClusterState :one
 -- One indexed row: how a reader learns cheaply whether anything changed.
-SELECT membership_version, catalog_version, allocation_version
+SELECT membership_version, catalog_version, ownership_version
 FROM helix_cluster_state
 WHERE cluster = sqlc.arg(cluster);
 
@@ -102,7 +102,7 @@ WHERE cluster = sqlc.arg(cluster);
 -- Creates a task list or changes its partition count or metadata. version grows only when
 -- something changed. The answer is insertId (never affectedRows, whose meaning depends on the
 -- client's FOUND_ROWS flag): 1 = created, the new version (> 1) = changed, 0 = already as given.
-INSERT INTO helix_cluster (cluster, domain, task_list, partitions, metadata, status, version,
+INSERT INTO helix_task_lists (cluster, domain, task_list, partitions, metadata, status, version,
                            created_at, updated_at)
 VALUES (
   sqlc.arg(cluster), sqlc.arg(domain), sqlc.arg(task_list), sqlc.arg(partitions), sqlc.arg(metadata),
@@ -119,7 +119,7 @@ ON DUPLICATE KEY UPDATE
 
 -- name: GetTaskList :one
 SELECT domain, task_list, partitions, metadata, status, version, created_at, updated_at
-FROM helix_cluster
+FROM helix_task_lists
 WHERE cluster = sqlc.arg(cluster)
   AND domain = sqlc.arg(domain)
   AND task_list = sqlc.arg(task_list);
@@ -128,14 +128,14 @@ WHERE cluster = sqlc.arg(cluster)
 -- Task lists in the catalog, removed ones still releasing included (status 2); finished removals
 -- (status 0) are not listed.
 SELECT domain, task_list, partitions, metadata, status, version, created_at, updated_at
-FROM helix_cluster
+FROM helix_task_lists
 WHERE cluster = sqlc.arg(cluster)
   AND status <> 0
 ORDER BY domain, task_list;
 
 -- name: MarkTaskListDeletable :execrows
 -- Removes a task list from the catalog; its partitions are released, then the row is deleted.
-UPDATE helix_cluster
+UPDATE helix_task_lists
 SET status = 2,
     version = version + 1,
     updated_at = UTC_TIMESTAMP(6)
@@ -147,47 +147,47 @@ WHERE cluster = sqlc.arg(cluster)
 -- name: FinishTaskListRemoval :execrows
 -- Marks a removed task list finished (status 0) once none of its partitions is left. The row stays,
 -- so that the task list's generation floor outlives it.
-UPDATE helix_cluster
+UPDATE helix_task_lists
 SET status = 0,
     version = version + 1,
     updated_at = UTC_TIMESTAMP(6)
-WHERE helix_cluster.cluster = sqlc.arg(cluster)
-  AND helix_cluster.domain = sqlc.arg(domain)
-  AND helix_cluster.task_list = sqlc.arg(task_list)
-  AND helix_cluster.status = 2
+WHERE helix_task_lists.cluster = sqlc.arg(cluster)
+  AND helix_task_lists.domain = sqlc.arg(domain)
+  AND helix_task_lists.task_list = sqlc.arg(task_list)
+  AND helix_task_lists.status = 2
   AND NOT EXISTS (
-    SELECT 1 FROM helix_allocation AS a
+    SELECT 1 FROM helix_ownership AS a
     WHERE a.cluster = sqlc.arg(cluster) AND a.domain = sqlc.arg(domain) AND a.task_list = sqlc.arg(task_list)
   );
 
 -- name: InsertPartitions :execrows
 -- Adds the missing unassigned rows of partitions 0 .. partitions-1, at the task list's generation
 -- floor; existing rows are left as they are.
-INSERT IGNORE INTO helix_allocation (cluster, domain, task_list, partition_id, node_id, state,
+INSERT IGNORE INTO helix_ownership (cluster, domain, task_list, partition_id, node_id, state,
                                      generation, updated_at)
 SELECT c.cluster, c.domain, c.task_list, n.n, NULL, 0, c.generation_floor, UTC_TIMESTAMP(6)
 FROM helix_numbers AS n
-JOIN helix_cluster AS c
+JOIN helix_task_lists AS c
   ON c.cluster = sqlc.arg(cluster) AND c.domain = sqlc.arg(domain) AND c.task_list = sqlc.arg(task_list)
 WHERE n.n < sqlc.arg(partitions);
 
 -- name: RaiseGenerationFloor :execrows
 -- Before partitions numbered from `first_partition` up are deleted: the task list's generation floor
 -- rises to their highest generation, so that partitions created again later start above it.
-UPDATE helix_cluster
+UPDATE helix_task_lists
 SET generation_floor = GREATEST(generation_floor, (
-  SELECT COALESCE(MAX(a.generation), 0) FROM helix_allocation AS a
+  SELECT COALESCE(MAX(a.generation), 0) FROM helix_ownership AS a
   WHERE a.cluster = sqlc.arg(cluster) AND a.domain = sqlc.arg(domain) AND a.task_list = sqlc.arg(task_list)
     AND a.partition_id >= sqlc.arg(first_partition)
 ))
-WHERE helix_cluster.cluster = sqlc.arg(cluster)
-  AND helix_cluster.domain = sqlc.arg(domain)
-  AND helix_cluster.task_list = sqlc.arg(task_list);
+WHERE helix_task_lists.cluster = sqlc.arg(cluster)
+  AND helix_task_lists.domain = sqlc.arg(domain)
+  AND helix_task_lists.task_list = sqlc.arg(task_list);
 
 -- name: RetireOwnedPartitionsFrom :execrows
 -- Asks the owners of partitions numbered from `first_partition` up (removed by a shrink or a
 -- removal) to release them; there is no target, so they are deleted once released.
-UPDATE helix_allocation
+UPDATE helix_ownership
 SET state = 2,
     target_node_id = NULL,
     release_requested_at = IF(state = 2, release_requested_at, UTC_TIMESTAMP(6)),
@@ -202,18 +202,18 @@ WHERE cluster = sqlc.arg(cluster)
 -- name: DeleteFreePartitionsFrom :execrows
 -- Deletes removed partitions that no live member holds: unassigned, released, or owned by a process
 -- (node id and incarnation) that is no longer live by the database clock.
-DELETE FROM helix_allocation
-WHERE helix_allocation.cluster = sqlc.arg(cluster)
-  AND helix_allocation.domain = sqlc.arg(domain)
-  AND helix_allocation.task_list = sqlc.arg(task_list)
-  AND helix_allocation.partition_id >= sqlc.arg(first_partition)
+DELETE FROM helix_ownership
+WHERE helix_ownership.cluster = sqlc.arg(cluster)
+  AND helix_ownership.domain = sqlc.arg(domain)
+  AND helix_ownership.task_list = sqlc.arg(task_list)
+  AND helix_ownership.partition_id >= sqlc.arg(first_partition)
   AND (
-    helix_allocation.state IN (0, 3)
-    OR helix_allocation.node_id IS NULL
+    helix_ownership.state IN (0, 3)
+    OR helix_ownership.node_id IS NULL
     OR NOT EXISTS (
-      SELECT 1 FROM helix_nodes AS n
-      WHERE n.cluster = sqlc.arg(cluster) AND n.node_id = helix_allocation.node_id
-        AND n.incarnation = helix_allocation.incarnation AND n.status = 1 AND n.expires_at > UTC_TIMESTAMP(6)
+      SELECT 1 FROM helix_members AS n
+      WHERE n.cluster = sqlc.arg(cluster) AND n.node_id = helix_ownership.node_id
+        AND n.incarnation = helix_ownership.incarnation AND n.status = 1 AND n.expires_at > UTC_TIMESTAMP(6)
     )
   );
 
@@ -225,7 +225,7 @@ WHERE helix_allocation.cluster = sqlc.arg(cluster)
 -- `force_after_us` and the owner's TTL (by then the owner has stopped on its own: it extends its
 -- ownership only from heartbeats after which it read its partitions, and a heartbeat read after the
 -- request shows it). The generation grows by one; insertId is the new generation.
-UPDATE helix_allocation
+UPDATE helix_ownership
 SET node_id = sqlc.arg(node_id),
     incarnation = sqlc.arg(incarnation),
     state = 1,
@@ -234,29 +234,29 @@ SET node_id = sqlc.arg(node_id),
     assigned_at = UTC_TIMESTAMP(6),
     release_requested_at = NULL,
     updated_at = UTC_TIMESTAMP(6)
-WHERE helix_allocation.cluster = sqlc.arg(cluster)
-  AND helix_allocation.domain = sqlc.arg(domain)
-  AND helix_allocation.task_list = sqlc.arg(task_list)
-  AND helix_allocation.partition_id = sqlc.arg(partition_id)
-  AND helix_allocation.generation = sqlc.arg(generation)
+WHERE helix_ownership.cluster = sqlc.arg(cluster)
+  AND helix_ownership.domain = sqlc.arg(domain)
+  AND helix_ownership.task_list = sqlc.arg(task_list)
+  AND helix_ownership.partition_id = sqlc.arg(partition_id)
+  AND helix_ownership.generation = sqlc.arg(generation)
   AND (
-    helix_allocation.state IN (0, 3)
-    OR helix_allocation.node_id IS NULL
+    helix_ownership.state IN (0, 3)
+    OR helix_ownership.node_id IS NULL
     OR NOT EXISTS (
-      SELECT 1 FROM helix_nodes AS n
-      WHERE n.cluster = sqlc.arg(cluster) AND n.node_id = helix_allocation.node_id
-        AND n.incarnation = helix_allocation.incarnation AND n.status = 1 AND n.expires_at > UTC_TIMESTAMP(6)
+      SELECT 1 FROM helix_members AS n
+      WHERE n.cluster = sqlc.arg(cluster) AND n.node_id = helix_ownership.node_id
+        AND n.incarnation = helix_ownership.incarnation AND n.status = 1 AND n.expires_at > UTC_TIMESTAMP(6)
     )
-    OR (helix_allocation.state = 2
-        AND TIMESTAMPDIFF(MICROSECOND, helix_allocation.release_requested_at, UTC_TIMESTAMP(6)) >= GREATEST(
+    OR (helix_ownership.state = 2
+        AND TIMESTAMPDIFF(MICROSECOND, helix_ownership.release_requested_at, UTC_TIMESTAMP(6)) >= GREATEST(
           sqlc.arg(force_after_us),
-          (SELECT o.ttl_us FROM helix_nodes AS o
-           WHERE o.cluster = sqlc.arg(cluster) AND o.node_id = helix_allocation.node_id)))
+          (SELECT o.ttl_us FROM helix_members AS o
+           WHERE o.cluster = sqlc.arg(cluster) AND o.node_id = helix_ownership.node_id)))
   );
 
 -- name: RequestPartitionRelease :execrows
 -- Asks the owner of a partition at `generation` to release it, so it can go to `target_node_id`.
-UPDATE helix_allocation
+UPDATE helix_ownership
 SET state = 2,
     target_node_id = sqlc.arg(target_node_id),
     release_requested_at = UTC_TIMESTAMP(6),
@@ -271,7 +271,7 @@ WHERE cluster = sqlc.arg(cluster)
 -- name: ConfirmPartitionRelease :execrows
 -- The owning process confirms it stopped working on a partition it was asked to release. Another
 -- process with the same node id (an earlier or later incarnation) cannot confirm for it.
-UPDATE helix_allocation
+UPDATE helix_ownership
 SET state = 3,
     updated_at = UTC_TIMESTAMP(6)
 WHERE cluster = sqlc.arg(cluster)
@@ -283,10 +283,10 @@ WHERE cluster = sqlc.arg(cluster)
   AND generation = sqlc.arg(generation)
   AND state = 2;
 
--- name: ReleaseNodePartitions :execrows
+-- name: ReleaseMemberPartitions :execrows
 -- A graceful leave: every partition of this process (node id and incarnation) becomes unassigned at
 -- once. A stale process leaving cannot release what a newer process with its node id owns.
-UPDATE helix_allocation
+UPDATE helix_ownership
 SET node_id = NULL,
     incarnation = NULL,
     state = 0,
@@ -303,7 +303,7 @@ WHERE cluster = sqlc.arg(cluster)
 -- not yet released), and holds a shared row lock until that transaction ends, so the partition
 -- cannot be handed to anyone before the caller's fenced write commits.
 SELECT generation
-FROM helix_allocation
+FROM helix_ownership
 WHERE cluster = sqlc.arg(cluster)
   AND domain = sqlc.arg(domain)
   AND task_list = sqlc.arg(task_list)
@@ -317,42 +317,42 @@ LOCK IN SHARE MODE;
 -- name: GetPartition :one
 -- One partition's row, without a lock: writes that act on it check its generation themselves.
 SELECT node_id, state, generation, target_node_id
-FROM helix_allocation
+FROM helix_ownership
 WHERE cluster = sqlc.arg(cluster)
   AND domain = sqlc.arg(domain)
   AND task_list = sqlc.arg(task_list)
   AND partition_id = sqlc.arg(partition_id);
 
--- name: ListTaskListAllocation :many
+-- name: ListTaskListOwnership :many
 SELECT partition_id, node_id, state, generation, target_node_id, assigned_at,
        release_requested_at, updated_at
-FROM helix_allocation
+FROM helix_ownership
 WHERE cluster = sqlc.arg(cluster)
   AND domain = sqlc.arg(domain)
   AND task_list = sqlc.arg(task_list)
 ORDER BY partition_id;
 
--- name: ListClusterAllocation :many
+-- name: ListClusterOwnership :many
 -- The whole ownership table of a cluster, for routers and the coordinator.
 SELECT domain, task_list, partition_id, node_id, state, generation, target_node_id
-FROM helix_allocation
+FROM helix_ownership
 WHERE cluster = sqlc.arg(cluster)
 ORDER BY domain, task_list, partition_id;
 
--- name: ListProcessAllocation :many
+-- name: ListProcessOwnership :many
 -- Every partition one process of a member (node id and incarnation) owns, across task lists, in one
 -- indexed read: what a member resumes is only ever its own incarnation's.
 SELECT domain, task_list, partition_id, state, generation, target_node_id
-FROM helix_allocation
+FROM helix_ownership
 WHERE cluster = sqlc.arg(cluster)
   AND node_id = sqlc.arg(node_id)
   AND incarnation = sqlc.arg(incarnation)
 ORDER BY domain, task_list, partition_id;
 
--- name: ListNodeAllocation :many
+-- name: ListMemberOwnership :many
 -- Every partition a member owns, across task lists, in one indexed read.
 SELECT domain, task_list, partition_id, state, generation, target_node_id
-FROM helix_allocation
+FROM helix_ownership
 WHERE cluster = sqlc.arg(cluster)
   AND node_id = sqlc.arg(node_id)
 ORDER BY domain, task_list, partition_id;

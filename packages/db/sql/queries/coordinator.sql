@@ -1,40 +1,40 @@
 -- name: EnsureClusterState :execrows
 -- Creates the cluster's change counters if missing, so that watching them is one indexed row.
-INSERT IGNORE INTO helix_cluster_state (cluster, membership_version, catalog_version, allocation_version)
+INSERT IGNORE INTO helix_cluster_state (cluster, membership_version, catalog_version, ownership_version)
 VALUES (sqlc.arg(cluster), 0, 0, 0);
 
 -- name: WatchCluster :one
 -- What the coordinator polls: the change counters, and how many members are still marked active
 -- although their TTL has passed by the database clock (dead, not yet swept).
-SELECT s.membership_version, s.catalog_version, s.allocation_version,
-       (SELECT COUNT(*) FROM helix_nodes AS n
-        WHERE n.cluster = sqlc.arg(cluster) AND n.status = 1 AND n.expires_at <= UTC_TIMESTAMP(6)) AS expired_nodes
+SELECT s.membership_version, s.catalog_version, s.ownership_version,
+       (SELECT COUNT(*) FROM helix_members AS n
+        WHERE n.cluster = sqlc.arg(cluster) AND n.status = 1 AND n.expires_at <= UTC_TIMESTAMP(6)) AS expired_members
 FROM helix_cluster_state AS s
 WHERE s.cluster = sqlc.arg(cluster);
 
--- name: ListPlanningNodes :many
+-- name: ListPlanningMembers :many
 -- Every member with its weight, its live incarnation and TTL, whether it is live, and for one that is
 -- not, how long ago (by the database clock) its registration ended.
 SELECT node_id, incarnation, weight, ttl_us,
        CAST(status = 1 AND expires_at > UTC_TIMESTAMP(6) AS SIGNED) AS live,
        TIMESTAMPDIFF(MICROSECOND, expires_at, UTC_TIMESTAMP(6)) AS since_expiry_us
-FROM helix_nodes
+FROM helix_members
 WHERE cluster = sqlc.arg(cluster)
 ORDER BY node_id;
 
--- name: ListPlanningAllocation :many
+-- name: ListPlanningOwnership :many
 -- The ownership table, with the age (by the database clock) of every pending release request.
 SELECT domain, task_list, partition_id, node_id, incarnation, state, generation, target_node_id,
        CAST(COALESCE(TIMESTAMPDIFF(MICROSECOND, release_requested_at, UTC_TIMESTAMP(6)), -1) AS SIGNED) AS release_age_us
-FROM helix_allocation
+FROM helix_ownership
 WHERE cluster = sqlc.arg(cluster)
 ORDER BY domain, task_list, partition_id;
 
--- name: LockNode :one
+-- name: LockMember :one
 -- Inside a round's transaction: locks a member's row until commit and says whether it is live and
 -- with which incarnation, so that a member cannot re-register between this check and the hand-over.
 SELECT incarnation, CAST(status = 1 AND expires_at > UTC_TIMESTAMP(6) AS SIGNED) AS live
-FROM helix_nodes
+FROM helix_members
 WHERE cluster = sqlc.arg(cluster)
   AND node_id = sqlc.arg(node_id)
 FOR UPDATE;

@@ -2,8 +2,8 @@
 
 import { execResult, dateValue, jsonText, numberValue, type ExecResult, type QueryClient } from "./db.js";
 
-export const registerNodeQuery = `-- name: RegisterNode :execlastid
-INSERT INTO helix_nodes (cluster, node_id, incarnation, metadata, weight, ttl_us, status, assignment_version,
+export const registerMemberQuery = `-- name: RegisterMember :execlastid
+INSERT INTO helix_members (cluster, node_id, incarnation, metadata, weight, ttl_us, status, assignment_version,
                          registered_at, heartbeat_at, expires_at)
 VALUES (
   ?, ?, ?, ?, ?, ?,
@@ -21,7 +21,7 @@ ON DUPLICATE KEY UPDATE
   expires_at    = IF(status <> 1 OR expires_at <= UTC_TIMESTAMP(6), VALUES(expires_at), expires_at),
   status        = 1`;
 
-export interface RegisterNodeArgs {
+export interface RegisterMemberArgs {
   cluster: string;
   nodeId: string;
   incarnation: string;
@@ -35,13 +35,13 @@ export interface RegisterNodeArgs {
  * is insertId (never affectedRows, whose meaning depends on the client's FOUND_ROWS flag): the
  * member's new assignment version (> 0) when registered, 0 when a live member with this id exists.
  */
-export async function registerNode(client: QueryClient, args: RegisterNodeArgs): Promise<number> {
-  const [result] = await client.query({ sql: registerNodeQuery, values: [args.cluster, args.nodeId, args.incarnation, args.metadata, args.weight, args.ttlUs, args.ttlUs] });
+export async function registerMember(client: QueryClient, args: RegisterMemberArgs): Promise<number> {
+  const [result] = await client.query({ sql: registerMemberQuery, values: [args.cluster, args.nodeId, args.incarnation, args.metadata, args.weight, args.ttlUs, args.ttlUs] });
   return execResult(result).insertId;
 }
 
-export const heartbeatNodeQuery = `-- name: HeartbeatNode :execresult
-UPDATE helix_nodes
+export const heartbeatMemberQuery = `-- name: HeartbeatMember :execresult
+UPDATE helix_members
 SET heartbeat_at = UTC_TIMESTAMP(6),
     expires_at = UTC_TIMESTAMP(6) + INTERVAL ? MICROSECOND,
     ttl_us = ?,
@@ -52,7 +52,7 @@ WHERE cluster = ?
   AND status = 1
   AND expires_at > UTC_TIMESTAMP(6)`;
 
-export interface HeartbeatNodeArgs {
+export interface HeartbeatMemberArgs {
   ttlUs: number;
   cluster: string;
   nodeId: string;
@@ -63,13 +63,13 @@ export interface HeartbeatNodeArgs {
  * Extends a live registration. affectedRows 1 = alive, and insertId is the member's assignment
  * version; 0 = this incarnation is no longer live and must re-register.
  */
-export async function heartbeatNode(client: QueryClient, args: HeartbeatNodeArgs): Promise<ExecResult> {
-  const [result] = await client.query({ sql: heartbeatNodeQuery, values: [args.ttlUs, args.ttlUs, args.cluster, args.nodeId, args.incarnation] });
+export async function heartbeatMember(client: QueryClient, args: HeartbeatMemberArgs): Promise<ExecResult> {
+  const [result] = await client.query({ sql: heartbeatMemberQuery, values: [args.ttlUs, args.ttlUs, args.cluster, args.nodeId, args.incarnation] });
   return execResult(result);
 }
 
-export const deregisterNodeQuery = `-- name: DeregisterNode :execrows
-UPDATE helix_nodes
+export const deregisterMemberQuery = `-- name: DeregisterMember :execrows
+UPDATE helix_members
 SET status = 0,
     expires_at = UTC_TIMESTAMP(6)
 WHERE cluster = ?
@@ -77,7 +77,7 @@ WHERE cluster = ?
   AND incarnation = ?
   AND status = 1`;
 
-export interface DeregisterNodeArgs {
+export interface DeregisterMemberArgs {
   cluster: string;
   nodeId: string;
   incarnation: string;
@@ -86,42 +86,42 @@ export interface DeregisterNodeArgs {
 /**
  * A graceful leave: the member is inactive at once, without waiting for its TTL.
  */
-export async function deregisterNode(client: QueryClient, args: DeregisterNodeArgs): Promise<number> {
-  const [result] = await client.query({ sql: deregisterNodeQuery, values: [args.cluster, args.nodeId, args.incarnation] });
+export async function deregisterMember(client: QueryClient, args: DeregisterMemberArgs): Promise<number> {
+  const [result] = await client.query({ sql: deregisterMemberQuery, values: [args.cluster, args.nodeId, args.incarnation] });
   return execResult(result).affectedRows;
 }
 
-export const markExpiredNodesInactiveQuery = `-- name: MarkExpiredNodesInactive :execrows
-UPDATE helix_nodes
+export const markExpiredMembersInactiveQuery = `-- name: MarkExpiredMembersInactive :execrows
+UPDATE helix_members
 SET status = 0
 WHERE cluster = ?
   AND status = 1
   AND expires_at <= UTC_TIMESTAMP(6)`;
 
-export interface MarkExpiredNodesInactiveArgs {
+export interface MarkExpiredMembersInactiveArgs {
   cluster: string;
 }
 
 /**
  * The sweep: members whose last heartbeat + TTL has passed by the database clock become inactive.
  */
-export async function markExpiredNodesInactive(client: QueryClient, args: MarkExpiredNodesInactiveArgs): Promise<number> {
-  const [result] = await client.query({ sql: markExpiredNodesInactiveQuery, values: [args.cluster] });
+export async function markExpiredMembersInactive(client: QueryClient, args: MarkExpiredMembersInactiveArgs): Promise<number> {
+  const [result] = await client.query({ sql: markExpiredMembersInactiveQuery, values: [args.cluster] });
   return execResult(result).affectedRows;
 }
 
-export const listNodesQuery = `-- name: ListNodes :many
+export const listMembersQuery = `-- name: ListMembers :many
 SELECT node_id, incarnation, metadata, weight, status, assignment_version, registered_at, heartbeat_at,
        expires_at, CAST(status = 1 AND expires_at > UTC_TIMESTAMP(6) AS SIGNED) AS live
-FROM helix_nodes
+FROM helix_members
 WHERE cluster = ?
 ORDER BY node_id`;
 
-export interface ListNodesArgs {
+export interface ListMembersArgs {
   cluster: string;
 }
 
-export interface ListNodesRow {
+export interface ListMembersRow {
   nodeId: string;
   incarnation: string;
   metadata: string;
@@ -134,8 +134,8 @@ export interface ListNodesRow {
   live: number;
 }
 
-export async function listNodes(client: QueryClient, args: ListNodesArgs): Promise<ListNodesRow[]> {
-  const [rows] = await client.query({ sql: listNodesQuery, values: [args.cluster], rowsAsArray: true, timezone: "Z" });
+export async function listMembers(client: QueryClient, args: ListMembersArgs): Promise<ListMembersRow[]> {
+  const [rows] = await client.query({ sql: listMembersQuery, values: [args.cluster], rowsAsArray: true, timezone: "Z" });
   return (rows as unknown[][]).map((row) => ({
     nodeId: row[0] as string,
     incarnation: row[1] as string,
@@ -151,7 +151,7 @@ export async function listNodes(client: QueryClient, args: ListNodesArgs): Promi
 }
 
 export const bumpAssignmentVersionQuery = `-- name: BumpAssignmentVersion :execrows
-UPDATE helix_nodes
+UPDATE helix_members
 SET assignment_version = assignment_version + 1
 WHERE cluster = ?
   AND node_id = ?`;
@@ -170,11 +170,11 @@ export async function bumpAssignmentVersion(client: QueryClient, args: BumpAssig
 }
 
 export const bumpOwnersFromQuery = `-- name: BumpOwnersFrom :execrows
-UPDATE helix_nodes
+UPDATE helix_members
 SET assignment_version = assignment_version + 1
-WHERE helix_nodes.cluster = ?
-  AND helix_nodes.node_id IN (
-    SELECT a.node_id FROM helix_allocation AS a
+WHERE helix_members.cluster = ?
+  AND helix_members.node_id IN (
+    SELECT a.node_id FROM helix_ownership AS a
     WHERE a.cluster = ? AND a.domain = ? AND a.task_list = ?
       AND a.partition_id >= ? AND a.node_id IS NOT NULL
   )`;
@@ -195,7 +195,7 @@ export async function bumpOwnersFrom(client: QueryClient, args: BumpOwnersFromAr
 }
 
 export const bumpMembershipVersionQuery = `-- name: BumpMembershipVersion :exec
-INSERT INTO helix_cluster_state (cluster, membership_version, catalog_version, allocation_version)
+INSERT INTO helix_cluster_state (cluster, membership_version, catalog_version, ownership_version)
 VALUES (?, 1, 0, 0)
 ON DUPLICATE KEY UPDATE membership_version = membership_version + 1`;
 
@@ -208,7 +208,7 @@ export async function bumpMembershipVersion(client: QueryClient, args: BumpMembe
 }
 
 export const bumpCatalogVersionQuery = `-- name: BumpCatalogVersion :exec
-INSERT INTO helix_cluster_state (cluster, membership_version, catalog_version, allocation_version)
+INSERT INTO helix_cluster_state (cluster, membership_version, catalog_version, ownership_version)
 VALUES (?, 0, 1, 0)
 ON DUPLICATE KEY UPDATE catalog_version = catalog_version + 1`;
 
@@ -220,21 +220,21 @@ export async function bumpCatalogVersion(client: QueryClient, args: BumpCatalogV
   await client.query({ sql: bumpCatalogVersionQuery, values: [args.cluster] });
 }
 
-export const bumpAllocationVersionQuery = `-- name: BumpAllocationVersion :exec
-INSERT INTO helix_cluster_state (cluster, membership_version, catalog_version, allocation_version)
+export const bumpOwnershipVersionQuery = `-- name: BumpOwnershipVersion :exec
+INSERT INTO helix_cluster_state (cluster, membership_version, catalog_version, ownership_version)
 VALUES (?, 0, 0, 1)
-ON DUPLICATE KEY UPDATE allocation_version = allocation_version + 1`;
+ON DUPLICATE KEY UPDATE ownership_version = ownership_version + 1`;
 
-export interface BumpAllocationVersionArgs {
+export interface BumpOwnershipVersionArgs {
   cluster: string;
 }
 
-export async function bumpAllocationVersion(client: QueryClient, args: BumpAllocationVersionArgs): Promise<void> {
-  await client.query({ sql: bumpAllocationVersionQuery, values: [args.cluster] });
+export async function bumpOwnershipVersion(client: QueryClient, args: BumpOwnershipVersionArgs): Promise<void> {
+  await client.query({ sql: bumpOwnershipVersionQuery, values: [args.cluster] });
 }
 
 export const getClusterStateQuery = `-- name: GetClusterState :one
-SELECT membership_version, catalog_version, allocation_version
+SELECT membership_version, catalog_version, ownership_version
 FROM helix_cluster_state
 WHERE cluster = ?`;
 
@@ -245,7 +245,7 @@ export interface GetClusterStateArgs {
 export interface GetClusterStateRow {
   membershipVersion: number;
   catalogVersion: number;
-  allocationVersion: number;
+  ownershipVersion: number;
 }
 
 /**
@@ -258,12 +258,12 @@ export async function getClusterState(client: QueryClient, args: GetClusterState
   return {
     membershipVersion: numberValue(row[0]),
     catalogVersion: numberValue(row[1]),
-    allocationVersion: numberValue(row[2]),
+    ownershipVersion: numberValue(row[2]),
   };
 }
 
 export const putTaskListQuery = `-- name: PutTaskList :execlastid
-INSERT INTO helix_cluster (cluster, domain, task_list, partitions, metadata, status, version,
+INSERT INTO helix_task_lists (cluster, domain, task_list, partitions, metadata, status, version,
                            created_at, updated_at)
 VALUES (
   ?, ?, ?, ?, ?,
@@ -298,7 +298,7 @@ export async function putTaskList(client: QueryClient, args: PutTaskListArgs): P
 
 export const getTaskListQuery = `-- name: GetTaskList :one
 SELECT domain, task_list, partitions, metadata, status, version, created_at, updated_at
-FROM helix_cluster
+FROM helix_task_lists
 WHERE cluster = ?
   AND domain = ?
   AND task_list = ?`;
@@ -338,7 +338,7 @@ export async function getTaskList(client: QueryClient, args: GetTaskListArgs): P
 
 export const listTaskListsQuery = `-- name: ListTaskLists :many
 SELECT domain, task_list, partitions, metadata, status, version, created_at, updated_at
-FROM helix_cluster
+FROM helix_task_lists
 WHERE cluster = ?
   AND status <> 0
 ORDER BY domain, task_list`;
@@ -377,7 +377,7 @@ export async function listTaskLists(client: QueryClient, args: ListTaskListsArgs
 }
 
 export const markTaskListDeletableQuery = `-- name: MarkTaskListDeletable :execrows
-UPDATE helix_cluster
+UPDATE helix_task_lists
 SET status = 2,
     version = version + 1,
     updated_at = UTC_TIMESTAMP(6)
@@ -401,16 +401,16 @@ export async function markTaskListDeletable(client: QueryClient, args: MarkTaskL
 }
 
 export const finishTaskListRemovalQuery = `-- name: FinishTaskListRemoval :execrows
-UPDATE helix_cluster
+UPDATE helix_task_lists
 SET status = 0,
     version = version + 1,
     updated_at = UTC_TIMESTAMP(6)
-WHERE helix_cluster.cluster = ?
-  AND helix_cluster.domain = ?
-  AND helix_cluster.task_list = ?
-  AND helix_cluster.status = 2
+WHERE helix_task_lists.cluster = ?
+  AND helix_task_lists.domain = ?
+  AND helix_task_lists.task_list = ?
+  AND helix_task_lists.status = 2
   AND NOT EXISTS (
-    SELECT 1 FROM helix_allocation AS a
+    SELECT 1 FROM helix_ownership AS a
     WHERE a.cluster = ? AND a.domain = ? AND a.task_list = ?
   )`;
 
@@ -430,11 +430,11 @@ export async function finishTaskListRemoval(client: QueryClient, args: FinishTas
 }
 
 export const insertPartitionsQuery = `-- name: InsertPartitions :execrows
-INSERT IGNORE INTO helix_allocation (cluster, domain, task_list, partition_id, node_id, state,
+INSERT IGNORE INTO helix_ownership (cluster, domain, task_list, partition_id, node_id, state,
                                      generation, updated_at)
 SELECT c.cluster, c.domain, c.task_list, n.n, NULL, 0, c.generation_floor, UTC_TIMESTAMP(6)
 FROM helix_numbers AS n
-JOIN helix_cluster AS c
+JOIN helix_task_lists AS c
   ON c.cluster = ? AND c.domain = ? AND c.task_list = ?
 WHERE n.n < ?`;
 
@@ -455,15 +455,15 @@ export async function insertPartitions(client: QueryClient, args: InsertPartitio
 }
 
 export const raiseGenerationFloorQuery = `-- name: RaiseGenerationFloor :execrows
-UPDATE helix_cluster
+UPDATE helix_task_lists
 SET generation_floor = GREATEST(generation_floor, (
-  SELECT COALESCE(MAX(a.generation), 0) FROM helix_allocation AS a
+  SELECT COALESCE(MAX(a.generation), 0) FROM helix_ownership AS a
   WHERE a.cluster = ? AND a.domain = ? AND a.task_list = ?
     AND a.partition_id >= ?
 ))
-WHERE helix_cluster.cluster = ?
-  AND helix_cluster.domain = ?
-  AND helix_cluster.task_list = ?`;
+WHERE helix_task_lists.cluster = ?
+  AND helix_task_lists.domain = ?
+  AND helix_task_lists.task_list = ?`;
 
 export interface RaiseGenerationFloorArgs {
   cluster: string;
@@ -482,7 +482,7 @@ export async function raiseGenerationFloor(client: QueryClient, args: RaiseGener
 }
 
 export const retireOwnedPartitionsFromQuery = `-- name: RetireOwnedPartitionsFrom :execrows
-UPDATE helix_allocation
+UPDATE helix_ownership
 SET state = 2,
     target_node_id = NULL,
     release_requested_at = IF(state = 2, release_requested_at, UTC_TIMESTAMP(6)),
@@ -511,18 +511,18 @@ export async function retireOwnedPartitionsFrom(client: QueryClient, args: Retir
 }
 
 export const deleteFreePartitionsFromQuery = `-- name: DeleteFreePartitionsFrom :execrows
-DELETE FROM helix_allocation
-WHERE helix_allocation.cluster = ?
-  AND helix_allocation.domain = ?
-  AND helix_allocation.task_list = ?
-  AND helix_allocation.partition_id >= ?
+DELETE FROM helix_ownership
+WHERE helix_ownership.cluster = ?
+  AND helix_ownership.domain = ?
+  AND helix_ownership.task_list = ?
+  AND helix_ownership.partition_id >= ?
   AND (
-    helix_allocation.state IN (0, 3)
-    OR helix_allocation.node_id IS NULL
+    helix_ownership.state IN (0, 3)
+    OR helix_ownership.node_id IS NULL
     OR NOT EXISTS (
-      SELECT 1 FROM helix_nodes AS n
-      WHERE n.cluster = ? AND n.node_id = helix_allocation.node_id
-        AND n.incarnation = helix_allocation.incarnation AND n.status = 1 AND n.expires_at > UTC_TIMESTAMP(6)
+      SELECT 1 FROM helix_members AS n
+      WHERE n.cluster = ? AND n.node_id = helix_ownership.node_id
+        AND n.incarnation = helix_ownership.incarnation AND n.status = 1 AND n.expires_at > UTC_TIMESTAMP(6)
     )
   )`;
 
@@ -543,7 +543,7 @@ export async function deleteFreePartitionsFrom(client: QueryClient, args: Delete
 }
 
 export const assignPartitionQuery = `-- name: AssignPartition :execresult
-UPDATE helix_allocation
+UPDATE helix_ownership
 SET node_id = ?,
     incarnation = ?,
     state = 1,
@@ -552,24 +552,24 @@ SET node_id = ?,
     assigned_at = UTC_TIMESTAMP(6),
     release_requested_at = NULL,
     updated_at = UTC_TIMESTAMP(6)
-WHERE helix_allocation.cluster = ?
-  AND helix_allocation.domain = ?
-  AND helix_allocation.task_list = ?
-  AND helix_allocation.partition_id = ?
-  AND helix_allocation.generation = ?
+WHERE helix_ownership.cluster = ?
+  AND helix_ownership.domain = ?
+  AND helix_ownership.task_list = ?
+  AND helix_ownership.partition_id = ?
+  AND helix_ownership.generation = ?
   AND (
-    helix_allocation.state IN (0, 3)
-    OR helix_allocation.node_id IS NULL
+    helix_ownership.state IN (0, 3)
+    OR helix_ownership.node_id IS NULL
     OR NOT EXISTS (
-      SELECT 1 FROM helix_nodes AS n
-      WHERE n.cluster = ? AND n.node_id = helix_allocation.node_id
-        AND n.incarnation = helix_allocation.incarnation AND n.status = 1 AND n.expires_at > UTC_TIMESTAMP(6)
+      SELECT 1 FROM helix_members AS n
+      WHERE n.cluster = ? AND n.node_id = helix_ownership.node_id
+        AND n.incarnation = helix_ownership.incarnation AND n.status = 1 AND n.expires_at > UTC_TIMESTAMP(6)
     )
-    OR (helix_allocation.state = 2
-        AND TIMESTAMPDIFF(MICROSECOND, helix_allocation.release_requested_at, UTC_TIMESTAMP(6)) >= GREATEST(
+    OR (helix_ownership.state = 2
+        AND TIMESTAMPDIFF(MICROSECOND, helix_ownership.release_requested_at, UTC_TIMESTAMP(6)) >= GREATEST(
           ?,
-          (SELECT o.ttl_us FROM helix_nodes AS o
-           WHERE o.cluster = ? AND o.node_id = helix_allocation.node_id)))
+          (SELECT o.ttl_us FROM helix_members AS o
+           WHERE o.cluster = ? AND o.node_id = helix_ownership.node_id)))
   )`;
 
 export interface AssignPartitionArgs {
@@ -598,7 +598,7 @@ export async function assignPartition(client: QueryClient, args: AssignPartition
 }
 
 export const requestPartitionReleaseQuery = `-- name: RequestPartitionRelease :execrows
-UPDATE helix_allocation
+UPDATE helix_ownership
 SET state = 2,
     target_node_id = ?,
     release_requested_at = UTC_TIMESTAMP(6),
@@ -628,7 +628,7 @@ export async function requestPartitionRelease(client: QueryClient, args: Request
 }
 
 export const confirmPartitionReleaseQuery = `-- name: ConfirmPartitionRelease :execrows
-UPDATE helix_allocation
+UPDATE helix_ownership
 SET state = 3,
     updated_at = UTC_TIMESTAMP(6)
 WHERE cluster = ?
@@ -659,8 +659,8 @@ export async function confirmPartitionRelease(client: QueryClient, args: Confirm
   return execResult(result).affectedRows;
 }
 
-export const releaseNodePartitionsQuery = `-- name: ReleaseNodePartitions :execrows
-UPDATE helix_allocation
+export const releaseMemberPartitionsQuery = `-- name: ReleaseMemberPartitions :execrows
+UPDATE helix_ownership
 SET node_id = NULL,
     incarnation = NULL,
     state = 0,
@@ -671,7 +671,7 @@ WHERE cluster = ?
   AND node_id = ?
   AND incarnation = ?`;
 
-export interface ReleaseNodePartitionsArgs {
+export interface ReleaseMemberPartitionsArgs {
   cluster: string;
   nodeId: string | null;
   incarnation: string | null;
@@ -681,14 +681,14 @@ export interface ReleaseNodePartitionsArgs {
  * A graceful leave: every partition of this process (node id and incarnation) becomes unassigned at
  * once. A stale process leaving cannot release what a newer process with its node id owns.
  */
-export async function releaseNodePartitions(client: QueryClient, args: ReleaseNodePartitionsArgs): Promise<number> {
-  const [result] = await client.query({ sql: releaseNodePartitionsQuery, values: [args.cluster, args.nodeId, args.incarnation] });
+export async function releaseMemberPartitions(client: QueryClient, args: ReleaseMemberPartitionsArgs): Promise<number> {
+  const [result] = await client.query({ sql: releaseMemberPartitionsQuery, values: [args.cluster, args.nodeId, args.incarnation] });
   return execResult(result).affectedRows;
 }
 
 export const checkPartitionForShareQuery = `-- name: CheckPartitionForShare :one
 SELECT generation
-FROM helix_allocation
+FROM helix_ownership
 WHERE cluster = ?
   AND domain = ?
   AND task_list = ?
@@ -730,7 +730,7 @@ export async function checkPartitionForShare(client: QueryClient, args: CheckPar
 
 export const getPartitionQuery = `-- name: GetPartition :one
 SELECT node_id, state, generation, target_node_id
-FROM helix_allocation
+FROM helix_ownership
 WHERE cluster = ?
   AND domain = ?
   AND task_list = ?
@@ -765,22 +765,22 @@ export async function getPartition(client: QueryClient, args: GetPartitionArgs):
   };
 }
 
-export const listTaskListAllocationQuery = `-- name: ListTaskListAllocation :many
+export const listTaskListOwnershipQuery = `-- name: ListTaskListOwnership :many
 SELECT partition_id, node_id, state, generation, target_node_id, assigned_at,
        release_requested_at, updated_at
-FROM helix_allocation
+FROM helix_ownership
 WHERE cluster = ?
   AND domain = ?
   AND task_list = ?
 ORDER BY partition_id`;
 
-export interface ListTaskListAllocationArgs {
+export interface ListTaskListOwnershipArgs {
   cluster: string;
   domain: string;
   taskList: string;
 }
 
-export interface ListTaskListAllocationRow {
+export interface ListTaskListOwnershipRow {
   partitionId: number;
   nodeId: string | null;
   state: number;
@@ -791,8 +791,8 @@ export interface ListTaskListAllocationRow {
   updatedAt: Date;
 }
 
-export async function listTaskListAllocation(client: QueryClient, args: ListTaskListAllocationArgs): Promise<ListTaskListAllocationRow[]> {
-  const [rows] = await client.query({ sql: listTaskListAllocationQuery, values: [args.cluster, args.domain, args.taskList], rowsAsArray: true, timezone: "Z" });
+export async function listTaskListOwnership(client: QueryClient, args: ListTaskListOwnershipArgs): Promise<ListTaskListOwnershipRow[]> {
+  const [rows] = await client.query({ sql: listTaskListOwnershipQuery, values: [args.cluster, args.domain, args.taskList], rowsAsArray: true, timezone: "Z" });
   return (rows as unknown[][]).map((row) => ({
     partitionId: numberValue(row[0]),
     nodeId: row[1] as string | null,
@@ -805,17 +805,17 @@ export async function listTaskListAllocation(client: QueryClient, args: ListTask
   }));
 }
 
-export const listClusterAllocationQuery = `-- name: ListClusterAllocation :many
+export const listClusterOwnershipQuery = `-- name: ListClusterOwnership :many
 SELECT domain, task_list, partition_id, node_id, state, generation, target_node_id
-FROM helix_allocation
+FROM helix_ownership
 WHERE cluster = ?
 ORDER BY domain, task_list, partition_id`;
 
-export interface ListClusterAllocationArgs {
+export interface ListClusterOwnershipArgs {
   cluster: string;
 }
 
-export interface ListClusterAllocationRow {
+export interface ListClusterOwnershipRow {
   domain: string;
   taskList: string;
   partitionId: number;
@@ -828,8 +828,8 @@ export interface ListClusterAllocationRow {
 /**
  * The whole ownership table of a cluster, for routers and the coordinator.
  */
-export async function listClusterAllocation(client: QueryClient, args: ListClusterAllocationArgs): Promise<ListClusterAllocationRow[]> {
-  const [rows] = await client.query({ sql: listClusterAllocationQuery, values: [args.cluster], rowsAsArray: true, timezone: "Z" });
+export async function listClusterOwnership(client: QueryClient, args: ListClusterOwnershipArgs): Promise<ListClusterOwnershipRow[]> {
+  const [rows] = await client.query({ sql: listClusterOwnershipQuery, values: [args.cluster], rowsAsArray: true, timezone: "Z" });
   return (rows as unknown[][]).map((row) => ({
     domain: row[0] as string,
     taskList: row[1] as string,
@@ -841,21 +841,21 @@ export async function listClusterAllocation(client: QueryClient, args: ListClust
   }));
 }
 
-export const listProcessAllocationQuery = `-- name: ListProcessAllocation :many
+export const listProcessOwnershipQuery = `-- name: ListProcessOwnership :many
 SELECT domain, task_list, partition_id, state, generation, target_node_id
-FROM helix_allocation
+FROM helix_ownership
 WHERE cluster = ?
   AND node_id = ?
   AND incarnation = ?
 ORDER BY domain, task_list, partition_id`;
 
-export interface ListProcessAllocationArgs {
+export interface ListProcessOwnershipArgs {
   cluster: string;
   nodeId: string | null;
   incarnation: string | null;
 }
 
-export interface ListProcessAllocationRow {
+export interface ListProcessOwnershipRow {
   domain: string;
   taskList: string;
   partitionId: number;
@@ -868,8 +868,8 @@ export interface ListProcessAllocationRow {
  * Every partition one process of a member (node id and incarnation) owns, across task lists, in one
  * indexed read: what a member resumes is only ever its own incarnation's.
  */
-export async function listProcessAllocation(client: QueryClient, args: ListProcessAllocationArgs): Promise<ListProcessAllocationRow[]> {
-  const [rows] = await client.query({ sql: listProcessAllocationQuery, values: [args.cluster, args.nodeId, args.incarnation], rowsAsArray: true, timezone: "Z" });
+export async function listProcessOwnership(client: QueryClient, args: ListProcessOwnershipArgs): Promise<ListProcessOwnershipRow[]> {
+  const [rows] = await client.query({ sql: listProcessOwnershipQuery, values: [args.cluster, args.nodeId, args.incarnation], rowsAsArray: true, timezone: "Z" });
   return (rows as unknown[][]).map((row) => ({
     domain: row[0] as string,
     taskList: row[1] as string,
@@ -880,19 +880,19 @@ export async function listProcessAllocation(client: QueryClient, args: ListProce
   }));
 }
 
-export const listNodeAllocationQuery = `-- name: ListNodeAllocation :many
+export const listMemberOwnershipQuery = `-- name: ListMemberOwnership :many
 SELECT domain, task_list, partition_id, state, generation, target_node_id
-FROM helix_allocation
+FROM helix_ownership
 WHERE cluster = ?
   AND node_id = ?
 ORDER BY domain, task_list, partition_id`;
 
-export interface ListNodeAllocationArgs {
+export interface ListMemberOwnershipArgs {
   cluster: string;
   nodeId: string | null;
 }
 
-export interface ListNodeAllocationRow {
+export interface ListMemberOwnershipRow {
   domain: string;
   taskList: string;
   partitionId: number;
@@ -904,8 +904,8 @@ export interface ListNodeAllocationRow {
 /**
  * Every partition a member owns, across task lists, in one indexed read.
  */
-export async function listNodeAllocation(client: QueryClient, args: ListNodeAllocationArgs): Promise<ListNodeAllocationRow[]> {
-  const [rows] = await client.query({ sql: listNodeAllocationQuery, values: [args.cluster, args.nodeId], rowsAsArray: true, timezone: "Z" });
+export async function listMemberOwnership(client: QueryClient, args: ListMemberOwnershipArgs): Promise<ListMemberOwnershipRow[]> {
+  const [rows] = await client.query({ sql: listMemberOwnershipQuery, values: [args.cluster, args.nodeId], rowsAsArray: true, timezone: "Z" });
   return (rows as unknown[][]).map((row) => ({
     domain: row[0] as string,
     taskList: row[1] as string,

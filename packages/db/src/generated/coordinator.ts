@@ -3,7 +3,7 @@
 import { execResult, dateValue, numberValue, type QueryClient } from "./db.js";
 
 export const ensureClusterStateQuery = `-- name: EnsureClusterState :execrows
-INSERT IGNORE INTO helix_cluster_state (cluster, membership_version, catalog_version, allocation_version)
+INSERT IGNORE INTO helix_cluster_state (cluster, membership_version, catalog_version, ownership_version)
 VALUES (?, 0, 0, 0)`;
 
 export interface EnsureClusterStateArgs {
@@ -19,9 +19,9 @@ export async function ensureClusterState(client: QueryClient, args: EnsureCluste
 }
 
 export const watchClusterQuery = `-- name: WatchCluster :one
-SELECT s.membership_version, s.catalog_version, s.allocation_version,
-       (SELECT COUNT(*) FROM helix_nodes AS n
-        WHERE n.cluster = ? AND n.status = 1 AND n.expires_at <= UTC_TIMESTAMP(6)) AS expired_nodes
+SELECT s.membership_version, s.catalog_version, s.ownership_version,
+       (SELECT COUNT(*) FROM helix_members AS n
+        WHERE n.cluster = ? AND n.status = 1 AND n.expires_at <= UTC_TIMESTAMP(6)) AS expired_members
 FROM helix_cluster_state AS s
 WHERE s.cluster = ?`;
 
@@ -32,8 +32,8 @@ export interface WatchClusterArgs {
 export interface WatchClusterRow {
   membershipVersion: number;
   catalogVersion: number;
-  allocationVersion: number;
-  expiredNodes: number;
+  ownershipVersion: number;
+  expiredMembers: number;
 }
 
 /**
@@ -47,24 +47,24 @@ export async function watchCluster(client: QueryClient, args: WatchClusterArgs):
   return {
     membershipVersion: numberValue(row[0]),
     catalogVersion: numberValue(row[1]),
-    allocationVersion: numberValue(row[2]),
-    expiredNodes: numberValue(row[3]),
+    ownershipVersion: numberValue(row[2]),
+    expiredMembers: numberValue(row[3]),
   };
 }
 
-export const listPlanningNodesQuery = `-- name: ListPlanningNodes :many
+export const listPlanningMembersQuery = `-- name: ListPlanningMembers :many
 SELECT node_id, incarnation, weight, ttl_us,
        CAST(status = 1 AND expires_at > UTC_TIMESTAMP(6) AS SIGNED) AS live,
        TIMESTAMPDIFF(MICROSECOND, expires_at, UTC_TIMESTAMP(6)) AS since_expiry_us
-FROM helix_nodes
+FROM helix_members
 WHERE cluster = ?
 ORDER BY node_id`;
 
-export interface ListPlanningNodesArgs {
+export interface ListPlanningMembersArgs {
   cluster: string;
 }
 
-export interface ListPlanningNodesRow {
+export interface ListPlanningMembersRow {
   nodeId: string;
   incarnation: string;
   weight: number;
@@ -77,8 +77,8 @@ export interface ListPlanningNodesRow {
  * Every member with its weight, its live incarnation and TTL, whether it is live, and for one that is
  * not, how long ago (by the database clock) its registration ended.
  */
-export async function listPlanningNodes(client: QueryClient, args: ListPlanningNodesArgs): Promise<ListPlanningNodesRow[]> {
-  const [rows] = await client.query({ sql: listPlanningNodesQuery, values: [args.cluster], rowsAsArray: true, timezone: "Z" });
+export async function listPlanningMembers(client: QueryClient, args: ListPlanningMembersArgs): Promise<ListPlanningMembersRow[]> {
+  const [rows] = await client.query({ sql: listPlanningMembersQuery, values: [args.cluster], rowsAsArray: true, timezone: "Z" });
   return (rows as unknown[][]).map((row) => ({
     nodeId: row[0] as string,
     incarnation: row[1] as string,
@@ -89,18 +89,18 @@ export async function listPlanningNodes(client: QueryClient, args: ListPlanningN
   }));
 }
 
-export const listPlanningAllocationQuery = `-- name: ListPlanningAllocation :many
+export const listPlanningOwnershipQuery = `-- name: ListPlanningOwnership :many
 SELECT domain, task_list, partition_id, node_id, incarnation, state, generation, target_node_id,
        CAST(COALESCE(TIMESTAMPDIFF(MICROSECOND, release_requested_at, UTC_TIMESTAMP(6)), -1) AS SIGNED) AS release_age_us
-FROM helix_allocation
+FROM helix_ownership
 WHERE cluster = ?
 ORDER BY domain, task_list, partition_id`;
 
-export interface ListPlanningAllocationArgs {
+export interface ListPlanningOwnershipArgs {
   cluster: string;
 }
 
-export interface ListPlanningAllocationRow {
+export interface ListPlanningOwnershipRow {
   domain: string;
   taskList: string;
   partitionId: number;
@@ -115,8 +115,8 @@ export interface ListPlanningAllocationRow {
 /**
  * The ownership table, with the age (by the database clock) of every pending release request.
  */
-export async function listPlanningAllocation(client: QueryClient, args: ListPlanningAllocationArgs): Promise<ListPlanningAllocationRow[]> {
-  const [rows] = await client.query({ sql: listPlanningAllocationQuery, values: [args.cluster], rowsAsArray: true, timezone: "Z" });
+export async function listPlanningOwnership(client: QueryClient, args: ListPlanningOwnershipArgs): Promise<ListPlanningOwnershipRow[]> {
+  const [rows] = await client.query({ sql: listPlanningOwnershipQuery, values: [args.cluster], rowsAsArray: true, timezone: "Z" });
   return (rows as unknown[][]).map((row) => ({
     domain: row[0] as string,
     taskList: row[1] as string,
@@ -130,19 +130,19 @@ export async function listPlanningAllocation(client: QueryClient, args: ListPlan
   }));
 }
 
-export const lockNodeQuery = `-- name: LockNode :one
+export const lockMemberQuery = `-- name: LockMember :one
 SELECT incarnation, CAST(status = 1 AND expires_at > UTC_TIMESTAMP(6) AS SIGNED) AS live
-FROM helix_nodes
+FROM helix_members
 WHERE cluster = ?
   AND node_id = ?
 FOR UPDATE`;
 
-export interface LockNodeArgs {
+export interface LockMemberArgs {
   cluster: string;
   nodeId: string;
 }
 
-export interface LockNodeRow {
+export interface LockMemberRow {
   incarnation: string;
   live: number;
 }
@@ -151,8 +151,8 @@ export interface LockNodeRow {
  * Inside a round's transaction: locks a member's row until commit and says whether it is live and
  * with which incarnation, so that a member cannot re-register between this check and the hand-over.
  */
-export async function lockNode(client: QueryClient, args: LockNodeArgs): Promise<LockNodeRow | null> {
-  const [rows] = await client.query({ sql: lockNodeQuery, values: [args.cluster, args.nodeId], rowsAsArray: true, timezone: "Z" });
+export async function lockMember(client: QueryClient, args: LockMemberArgs): Promise<LockMemberRow | null> {
+  const [rows] = await client.query({ sql: lockMemberQuery, values: [args.cluster, args.nodeId], rowsAsArray: true, timezone: "Z" });
   const row = (rows as unknown[][])[0];
   if (row === undefined) return null;
   return {

@@ -156,4 +156,15 @@ CROSS JOIN (SELECT 0 AS d UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT
       `ALTER TABLE helix_nodes ADD COLUMN ttl_us BIGINT UNSIGNED NOT NULL DEFAULT 3600000000`,
     ],
   },
+  {
+    version: 6,
+    name: "names",
+    checksum: "6e90db93eebb2e530c9d8273878d12fc739db933e772ed3a343d0a828ccd81de",
+    statements: [
+      `RENAME TABLE helix_nodes TO helix_members`,
+      `RENAME TABLE helix_cluster TO helix_task_lists`,
+      `RENAME TABLE helix_allocation TO helix_ownership`,
+      `ALTER TABLE helix_cluster_state RENAME COLUMN allocation_version TO ownership_version`,
+    ],
+  },
 ];
