@@ -26,17 +26,17 @@ export async function readSnapshot(source: ConnectionSource, cluster: string): P
   return transaction(source, async (conn) => {
     const watch = await cq.watchCluster(conn, { cluster });
     const lists = await q.listTaskLists(conn, { cluster });
-    const nodes = await cq.listPlanningMembers(conn, { cluster });
+    const memberRows = await cq.listPlanningMembers(conn, { cluster });
     const rows = await cq.listPlanningOwnership(conn, { cluster });
 
-    const members: PlannerMember[] = nodes.map((n) => ({
+    const members: PlannerMember[] = memberRows.map((n) => ({
       nodeId: n.nodeId,
       weight: n.weight,
       live: n.live === 1,
       sinceExpiryMs: n.sinceExpiryUs / 1000,
       ttlMs: n.ttlUs / 1000,
     }));
-    const incarnations = new Map(nodes.map((n) => [n.nodeId, n.incarnation]));
+    const incarnations = new Map(memberRows.map((n) => [n.nodeId, n.incarnation]));
     const byKey = new Map<string, { list: PlannerTaskList & { rows: PlannerPartition[] }; status: number }>();
     const taskLists: (PlannerTaskList & { rows: PlannerPartition[] })[] = [];
     let partitions = 0;

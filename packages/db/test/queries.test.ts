@@ -113,7 +113,7 @@ describe.each(clients)("through %s", (_, makePool) => {
     expect(await register(pool, { ...node, incarnation: "j".repeat(32) })).toBe(3);
   });
 
-  test("cluster queries: versions, catalog and allocation", async () => {
+  test("cluster queries: versions, catalog and ownership", async () => {
     const c = { cluster: "c" };
     await track("cluster.bumpMembershipVersion", cluster.bumpMembershipVersion)(pool, c);
     await track("cluster.bumpCatalogVersion", cluster.bumpCatalogVersion)(pool, c);

@@ -12,7 +12,7 @@ export type Mutant =
   | "leave-without-incarnation" // ReleaseMemberPartitions matches the node id only
   | "confirm-without-incarnation" // ConfirmPartitionRelease matches the node id only
   | "force-before-ttl" // a live owner's partition is forced after F alone, not max(F, owner's TTL)
-  | "deadline-before-sync" // the heartbeat alone extends the local deadline, before the allocation is read
+  | "deadline-before-sync" // the heartbeat alone extends the local deadline, before the ownership table is read
   | "resume-old-generation" // ListMemberOwnership matches the node id only: a process resumes an older one's rows
   | "coordinator-without-lease"; // coordinator writes skip the lease fence
 
