@@ -1,5 +1,4 @@
 import { randomBytes } from "node:crypto";
-import { hostname } from "node:os";
 
 import { Backoff } from "./backoff";
 import { MigrationChecksumError, MigrationLockError, SchemaNotMigratedError } from "./errors";
@@ -7,7 +6,7 @@ import type { QueryClient } from "./generated/db";
 import { bootstrapStatements, migrationSources, type MigrationSource } from "./generated/migrations";
 import * as q from "./generated/schema";
 import { guardClient } from "./policy";
-import { checkInteger } from "./validate";
+import { checkInteger, defaultProcessId } from "./validate";
 
 /** Longest migration lease or wait migrate() accepts: one day. */
 const MAX_LOCK_MS = 86_400_000;
@@ -18,7 +17,7 @@ export interface MigrateOptions {
   lockWaitMs?: number;
   /** Lifetime of the migration lease; it is renewed every third of it while migrating. @default 30000 */
   lockTtlMs?: number;
-  /** Who is migrating, as recorded in the lease. @default "host:pid" */
+  /** Who is migrating, as recorded in the lease. @default "host:pid:random" */
   owner?: string;
   /** Stops waiting for the lease (a migration already running finishes its current statement). */
   signal?: AbortSignal;
@@ -56,7 +55,7 @@ export interface SchemaStatus {
 export async function migrate(pool: QueryClient, options: MigrateOptions = {}): Promise<MigrateResult> {
   const lockWaitMs = options.lockWaitMs ?? 120_000;
   const lockTtlMs = options.lockTtlMs ?? 30_000;
-  const owner = options.owner ?? `${hostname()}:${process.pid}`;
+  const owner = options.owner ?? defaultProcessId();
   checkInteger("lockWaitMs", lockWaitMs, 0, MAX_LOCK_MS, " number of milliseconds");
   checkInteger("lockTtlMs", lockTtlMs, 1, MAX_LOCK_MS, " number of milliseconds");
 
