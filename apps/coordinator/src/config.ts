@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 
+import { DEFAULT_FORCE_RELEASE_AFTER_MS } from "@helix/coordinator";
 import { HelixError, MAX_NAME_LENGTH, resolveConnectionOptions } from "@helix/db";
 import { z } from "zod";
 
@@ -83,7 +84,7 @@ export const variables = {
   HELIX_POLL_MS: { description: "how often the leader looks for changes", default: "200", schema: integer(1, 3_600_000) },
   HELIX_FORCE_RELEASE_AFTER_MS: {
     description: "an unconfirmed release is forced after this long (never before the owner's TTL)",
-    default: "30000",
+    default: String(DEFAULT_FORCE_RELEASE_AFTER_MS),
     schema: integer(0, 86_400_000),
   },
   HELIX_REASSIGN_DELAY_MS: {

@@ -2,7 +2,7 @@ import { timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 
-import { createCatalog, isHelixError, UnknownTaskListError } from "@helix/coordinator";
+import { isHelixError, UnknownTaskListError, type Catalog } from "@helix/coordinator";
 import { schemaStatus, type ConnectionSource } from "@helix/db";
 import type { Logger } from "pino";
 
@@ -17,6 +17,12 @@ export interface HttpContext {
   readonly adminToken: string | null;
   readonly metrics: ServiceMetrics;
   readonly status: (cluster: string) => Promise<ClusterStatus>;
+  /**
+   * A served cluster's catalog, for the endpoints that change it. It is opened once and kept by
+   * whoever made the context (the service's `ClusterRegistry`), not per request: opening one
+   * checks the schema. The handler never closes it.
+   */
+  readonly catalog: (cluster: string) => Promise<Catalog>;
   readonly logger: Logger;
 }
 
@@ -88,7 +94,7 @@ async function handle(context: HttpContext, request: IncomingMessage, response: 
     authorize(context, request);
     const [cluster, domain, name] = taskList.slice(1).map(decodeURIComponent) as [string, string, string];
     if (!context.clusters.includes(cluster)) throw new HttpError(404, `cluster "${cluster}" is not served here`);
-    const catalog = await createCatalog(context.pool, { cluster });
+    const catalog = await context.catalog(cluster);
     try {
       if (method === "DELETE") {
         await catalog.removeTaskList(domain, name);
@@ -107,8 +113,6 @@ async function handle(context: HttpContext, request: IncomingMessage, response: 
     } catch (error) {
       if (error instanceof UnknownTaskListError) throw new HttpError(404, error.message);
       throw error;
-    } finally {
-      await catalog.close();
     }
   }
   if (taskList !== null || path.startsWith("/api/")) throw new HttpError(405, `${method} ${path} is not supported`);

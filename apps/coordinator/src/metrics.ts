@@ -1,4 +1,4 @@
-import type { Coordinator } from "@helix/coordinator";
+import { transitionKindName, type Coordinator } from "@helix/coordinator";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 
 import type { ClusterStatus } from "./status";
@@ -101,8 +101,7 @@ export class ServiceMetrics {
         this.#rounds.inc({ cluster, wrote: String(report.wrote) });
         this.#roundSeconds.observe({ cluster }, report.durationMs / 1000);
         for (const t of report.applied) {
-          const kind = t.type === "release" ? "release-requested" : { unassigned: "assigned", released: "handed-off", "owner-gone": "reclaimed", forced: "forced" }[t.reason];
-          this.#transitions.inc({ cluster, kind });
+          this.#transitions.inc({ cluster, kind: transitionKindName(t) });
         }
       });
       c.on("leader:elected", () => this.#leaderChanges.inc({ cluster, change: "elected" }));

@@ -1,10 +1,9 @@
-import { hostname } from "node:os";
-
 import { createCoordinator, type Coordinator } from "@helix/coordinator";
 import { createDatabaseIfMissing, createPool, describeServer, migrate, resolveConnectionOptions } from "@helix/db";
 import type { Pool } from "mysql2/promise";
 import { pino, type Logger } from "pino";
 
+import { ClusterRegistry } from "./clusters";
 import type { ServiceConfig } from "./config";
 import { createHttpServer, listen } from "./http";
 import { ServiceMetrics } from "./metrics";
@@ -51,13 +50,15 @@ export async function startService(config: ServiceConfig, logger: Logger = creat
       const result = await migrate(pool, { onMigration: (m) => logger.info({ version: m.version, name: m.name }, "applying migration") });
       logger.info({ server, version: result.version, applied: result.applied.length }, "schema ready");
     }
-    const reader = await StatusReader.open(pool);
-    closers.push(() => reader.close());
+    // One set of catalogs and stores per cluster for the status reads and the HTTP handler's catalog
+    // changes, closed after the HTTP server (closers run in reverse) and before the pool.
+    const clusters = new ClusterRegistry(pool);
+    closers.push(() => clusters.close());
+    const reader = StatusReader.sharing(clusters);
     const coordinators = new Map<string, Coordinator>();
     for (const cluster of config.clusters) {
       const coordinator = await createCoordinator(pool, {
         cluster,
-        id: `${hostname()}:${process.pid}`,
         ...config.coordinator,
       });
       closers.push(() => coordinator.stop());
@@ -66,7 +67,15 @@ export async function startService(config: ServiceConfig, logger: Logger = creat
     }
     const status = (cluster: string): Promise<ClusterStatus> => reader.read(cluster);
     const metrics = new ServiceMetrics(coordinators, status);
-    const http = createHttpServer({ pool, clusters: config.clusters, adminToken: config.adminToken, metrics, status, logger });
+    const http = createHttpServer({
+      pool,
+      clusters: config.clusters,
+      adminToken: config.adminToken,
+      metrics,
+      status,
+      catalog: (cluster) => clusters.catalog(cluster),
+      logger,
+    });
     const url = await listen(http, config.http.host, config.http.port);
     closers.push(
       () =>

@@ -1,13 +1,8 @@
-import {
-  createCatalog,
-  createOwnershipStore,
-  readHistory,
-  type Catalog,
-  type OwnershipStore,
-  type TransitionRecord,
-} from "@helix/coordinator";
+import { coordinatorLeaseKey, readHistory, Status, taskListKey, type TransitionRecord } from "@helix/coordinator";
 import { PartitionState, serverQueries, type ConnectionSource } from "@helix/db";
-import { createLocker, type Locker } from "@helix/lock";
+import { inspectLock } from "@helix/lock";
+
+import { ClusterRegistry } from "./clusters";
 
 /** A member as the status page shows it. */
 export interface MemberStatus {
@@ -64,38 +59,47 @@ const stateNames: Record<number, PartitionStateName> = {
   [PartitionState.Released]: "released",
 };
 
-/** Reads clusters' status from the database, for the status page, `/api/status` and `helix status`. */
-export class StatusReader {
-  readonly #pool: ConnectionSource;
-  readonly #locker: Locker;
-  readonly #clusters = new Map<string, { catalog: Catalog; store: OwnershipStore }>();
+/**
+ * Reads clusters' status from the database, for the status page, `/api/status` and `helix status`.
+ * It only reads: the leader comes from the lease row itself, with no locker (and no lock owner) of
+ * its own, and each cluster's catalog and store come from a {@link ClusterRegistry}.
+ */
+export class StatusReader implements AsyncDisposable {
+  readonly #clusters: ClusterRegistry;
+  readonly #ownsClusters: boolean;
 
-  private constructor(pool: ConnectionSource, locker: Locker) {
-    this.#pool = pool;
-    this.#locker = locker;
+  private constructor(clusters: ClusterRegistry, ownsClusters: boolean) {
+    this.#clusters = clusters;
+    this.#ownsClusters = ownsClusters;
   }
 
-  /** A reader on a pool that the caller keeps and closes. */
+  /** A reader on a pool that the caller keeps and closes; the reader closes the catalogs and stores it opens. */
   static async open(pool: ConnectionSource): Promise<StatusReader> {
-    return new StatusReader(pool, await createLocker(pool, { owner: "helix-status" }));
+    return new StatusReader(new ClusterRegistry(pool), true);
+  }
+
+  /** A reader on catalogs and stores shared with others (the service's HTTP handler); the caller closes `clusters`. */
+  static sharing(clusters: ClusterRegistry): StatusReader {
+    return new StatusReader(clusters, false);
   }
 
   /** One cluster's status now. */
   async read(cluster: string, options: { recent?: number } = {}): Promise<ClusterStatus> {
-    const { catalog, store } = await this.#forCluster(cluster);
+    const { pool } = this.#clusters;
+    const [catalog, store] = await Promise.all([this.#clusters.catalog(cluster), this.#clusters.store(cluster)]);
     const [now, lease, nodes, lists, rows, recent] = await Promise.all([
-      serverQueries.serverTime(this.#pool),
-      this.#locker.inspect(`helix/${cluster}/coordinator`),
-      store.nodes(),
+      serverQueries.serverTime(pool),
+      inspectLock(pool, coordinatorLeaseKey(cluster)),
+      store.members(),
       catalog.listTaskLists(),
-      store.allocation(),
-      readHistory(this.#pool, cluster, { limit: options.recent ?? 20 }),
+      store.partitions(),
+      readHistory(pool, cluster, { limit: options.recent ?? 20 }),
     ]);
     const nowMs = (now?.nowUs ?? 0) / 1000;
     const owned = new Map<string, number>();
     const byList = new Map<string, typeof rows>();
     for (const row of rows) {
-      const key = `${row.domain}\u0000${row.taskList}`;
+      const key = taskListKey(row.domain, row.taskList);
       const list = byList.get(key);
       if (list === undefined) byList.set(key, [row]);
       else list.push(row);
@@ -105,7 +109,7 @@ export class StatusReader {
     }
     const drawn = rows.length <= MAX_DRAWN_PARTITIONS;
     const taskLists: TaskListStatus[] = lists.map((l) => {
-      const listRows = (byList.get(`${l.domain}\u0000${l.taskList}`) ?? []).filter((r) => r.partition < l.partitions);
+      const listRows = (byList.get(taskListKey(l.domain, l.taskList)) ?? []).filter((r) => r.partition < l.partitions);
       const owners: (string | null)[] = Array.from({ length: l.partitions }, () => null);
       const states: PartitionStateName[] = Array.from({ length: l.partitions }, () => "unassigned");
       for (const r of listRows) {
@@ -116,7 +120,7 @@ export class StatusReader {
         domain: l.domain,
         taskList: l.taskList,
         partitions: l.partitions,
-        status: l.status === 1 ? "active" : "removing",
+        status: l.status === Status.Active ? "active" : "removing",
         owners: drawn ? owners : null,
         states: drawn ? states : null,
         pendingHandoffs: listRows.filter((r) => r.state === PartitionState.ReleaseRequested).length,
@@ -141,22 +145,12 @@ export class StatusReader {
     };
   }
 
-  /** Closes what the reader opened (not the pool). */
+  /** Closes the catalogs and stores the reader opened (not the pool; not a shared registry). */
   async close(): Promise<void> {
-    await this.#locker.close();
-    for (const { catalog, store } of this.#clusters.values()) {
-      await catalog.close();
-      await store.close();
-    }
-    this.#clusters.clear();
+    if (this.#ownsClusters) await this.#clusters.close();
   }
 
-  async #forCluster(cluster: string): Promise<{ catalog: Catalog; store: OwnershipStore }> {
-    let opened = this.#clusters.get(cluster);
-    if (opened === undefined) {
-      opened = { catalog: await createCatalog(this.#pool, { cluster }), store: await createOwnershipStore(this.#pool, { cluster }) };
-      this.#clusters.set(cluster, opened);
-    }
-    return opened;
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
   }
 }

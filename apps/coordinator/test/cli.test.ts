@@ -58,7 +58,7 @@ test("unknown commands fail with 2; --help names every command and variable", as
   expect(out.errors.join("\n")).toMatch(/unknown command 'bogus'/);
   const help = capture();
   expect(await main(["--help"], {}, help)).toBe(0);
-  for (const command of ["serve", "migrate", "tasklist", "nodes", "status", "plan", "demo"]) expect(help.text()).toContain(command);
+  for (const command of ["serve", "migrate", "tasklist", "members", "status", "plan", "demo"]) expect(help.text()).toContain(command);
   expect(help.text()).toContain("HELIX_ADMIN_TOKEN");
   const sub = capture();
   expect(await main(["tasklist", "put", "--help"], {}, sub)).toBe(0);
@@ -111,7 +111,9 @@ test("tasklist, nodes, plan and status work against the database", async () => {
   expect(JSON.parse(await run("tasklist", "ls", "--json"))).toHaveLength(2);
 
   members.push(await join(fx.pool, { cluster: "shop", nodeId: "m1", sweepIntervalMs: 0 }));
-  expect(await run("nodes", "ls")).toMatch(/^m1 {2}live {2}weight 1 {2}last heartbeat \S+ {2}\{\}$/);
+  expect(await run("members", "ls")).toMatch(/^m1 {2}live {2}weight 1 {2}last heartbeat \S+ {2}\{\}$/);
+  // The older name of the command still works.
+  expect(await run("nodes", "ls")).toMatch(/^m1 {2}live/);
 
   const plan = await run("plan", "--cluster", "shop");
   expect(plan.split("\n")[0]).toBe("cluster shop: the next round would make 6 transition(s); 0 hand-off(s) would be pending");

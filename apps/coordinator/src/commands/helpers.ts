@@ -1,0 +1,45 @@
+import { InvalidArgumentError as UsageError, Option } from "commander";
+
+import { createPool } from "@helix/db";
+import type { Pool } from "mysql2/promise";
+
+import type { CommandContext, Output } from "./context";
+
+/** The `-c, --cluster` option of the commands that work on one cluster (read with {@link clusterOf}). */
+export const clusterOption = (): Option =>
+  new Option("-c, --cluster <name>", "the cluster (default: the first of HELIX_CLUSTERS, else \"default\")");
+
+/** The cluster a command works on: `--cluster`, else the first configured one. */
+export const clusterOf = (context: CommandContext, options: { cluster?: string }): string =>
+  options.cluster ?? context.config().clusters[0]!;
+
+/** Parses a whole number argument, refusing anything else as bad usage (exit code 2). */
+export const positiveInteger =
+  (name: string) =>
+  (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 0) throw new UsageError(`${name} must be a whole number`);
+    return n;
+  };
+
+/** Prints `items` as JSON with `--json`, else a line each, or `none` when there are none. */
+export function printList<T>(output: Output, items: readonly T[], json: boolean | undefined, none: string, line: (item: T) => string): void {
+  if (json === true) output.out(JSON.stringify(items, null, 2));
+  else if (items.length === 0) output.out(none);
+  else for (const item of items) output.out(line(item));
+}
+
+/** Prints `value` as JSON with `--json`, else the lines `render` draws (rendered only when needed). */
+export function printOne(output: Output, json: boolean | undefined, value: unknown, render: () => string[]): void {
+  output.out(json === true ? JSON.stringify(value, null, 2) : render().join("\n"));
+}
+
+/** Runs `use` on a pool of its own, ended afterwards whatever happens, so that the command can exit. */
+export async function withPool<T>(url: string, use: (pool: Pool) => Promise<T>): Promise<T> {
+  const pool = await createPool(url);
+  try {
+    return await use(pool);
+  } finally {
+    await pool.end();
+  }
+}
