@@ -1,5 +1,5 @@
 import { ClosedError, createCatalog, createOwnershipStore, type Catalog, type OwnershipStore } from "@helix/coordinator";
-import type { ConnectionSource } from "@helix/db";
+import { guardClient, type ConnectionSource } from "@helix/db";
 
 /** What the registry keeps open: a catalog or an ownership store. */
 interface Closable {
@@ -20,7 +20,9 @@ export class ClusterRegistry implements AsyncDisposable {
   #closed = false;
 
   constructor(pool: ConnectionSource) {
-    this.pool = pool;
+    // Reads made here directly (the server clock, the leader, the audit trail) follow the same error
+    // policy as the catalogs and stores opened on it.
+    this.pool = guardClient(pool);
   }
 
   /**

@@ -1,4 +1,4 @@
-import { checkInteger, clusterQueries as q, type QueryClient } from "@helix/db";
+import { checkInteger, classified, clusterQueries as q, type QueryClient } from "@helix/db";
 
 import { PartitionFencedError } from "./errors";
 import { checkName, checkPartition } from "./validate";
@@ -35,6 +35,11 @@ export async function fencePartition(connection: QueryClient, ownership: Partiti
     nodeId: checkName("nodeId", ownership.nodeId),
     incarnation: checkName("incarnation", ownership.incarnation),
     generation: checkInteger("generation", ownership.generation, 0, Number.MAX_SAFE_INTEGER),
+  }).catch((error: unknown) => {
+    // The caller's connection, in the caller's transaction: connection errors are classified as
+    // everywhere, but nothing is retried here (a conflict rolled back the caller's whole transaction).
+    throw classified("the database", error);
   });
   if (row === null) throw new PartitionFencedError(ownership);
 }
+

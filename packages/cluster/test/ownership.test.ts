@@ -2,8 +2,9 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join as joinPath } from "node:path";
 
 import { transaction, type QueryClient } from "@helix/db";
+import { fence } from "@helix/lock";
 
-import { ownershipProtocol as ownership, type ChangeCounters } from "../src";
+import { DatabaseUnavailableError, fencePartition, ownershipProtocol as ownership, type ChangeCounters } from "../src";
 import { migratedDatabase, type Fixture } from "./helpers";
 
 let fx: Fixture;
@@ -144,4 +145,14 @@ test("no source file but ownership.ts runs a statement that writes those tables"
   const offenders = files.filter((file) => !file.endsWith(joinPath("cluster", "src", "ownership.ts")) && call.test(readFileSync(file, "utf8")));
   expect(offenders).toEqual([]);
   expect(call.test(readFileSync(joinPath(root, "packages", "cluster", "src", "ownership.ts"), "utf8"))).toBe(true);
+});
+
+test("a fence on a connection that died is a DatabaseUnavailableError, for partitions and leases alike", async () => {
+  const dead = {
+    query: () =>
+      Promise.reject(Object.assign(new Error("Connection lost: The server closed the connection."), { code: "PROTOCOL_CONNECTION_LOST", fatal: true })),
+  };
+  const ownershipRef = { cluster, domain: "d", taskList: "t", partition: 0, nodeId: "a", incarnation: "a".repeat(32), generation: 1 };
+  await expect(fencePartition(dead, ownershipRef)).rejects.toBeInstanceOf(DatabaseUnavailableError);
+  await expect(fence(dead, "some-key", 1)).rejects.toBeInstanceOf(DatabaseUnavailableError);
 });

@@ -1,4 +1,4 @@
-import { checkInteger, checkText, coordinatorQueries as cq, MAX_NAME_LENGTH, TransitionKind, type QueryClient } from "@helix/db";
+import { checkInteger, checkText, coordinatorQueries as cq, guardClient, MAX_NAME_LENGTH, TransitionKind, type QueryClient } from "@helix/db";
 
 import type { AppliedTransition } from "./round";
 import type { Transition } from "./planner";
@@ -83,7 +83,7 @@ export function trimTransitions(conn: QueryClient, cluster: string, retentionMs:
  */
 export async function readHistory(client: QueryClient, cluster: string, options: { limit?: number } = {}): Promise<TransitionRecord[]> {
   const limit = checkInteger("limit", options.limit ?? 100, 1, 10_000);
-  const rows = await cq.listTransitions(client, { cluster: checkText("cluster", cluster, MAX_NAME_LENGTH), limit });
+  const rows = await cq.listTransitions(guardClient(client), { cluster: checkText("cluster", cluster, MAX_NAME_LENGTH), limit });
   return rows.map((r) => ({
     id: r.id,
     at: r.createdAt,

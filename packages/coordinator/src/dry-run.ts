@@ -1,4 +1,4 @@
-import type { ConnectionSource } from "@helix/db";
+import { guardClient, type ConnectionSource } from "@helix/db";
 
 import { resolveCoordinatorOptions, type CoordinatorOptions, type ResolvedCoordinatorOptions } from "./options";
 import type { Plan } from "./planner";
@@ -17,6 +17,6 @@ export type DryRun = Plan & { readonly snapshot: ClusterSnapshot };
  */
 export async function planNextRound(client: ConnectionSource, options: CoordinatorOptions | ResolvedCoordinatorOptions): Promise<DryRun> {
   const resolved = resolveCoordinatorOptions(options);
-  const snapshot = await readSnapshot(client, resolved.cluster);
+  const snapshot = await readSnapshot(guardClient(client), resolved.cluster);
   return { ...planFor(snapshot, resolved), snapshot };
 }

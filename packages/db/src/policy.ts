@@ -78,8 +78,12 @@ export async function retryConflicts<T>(fn: () => Promise<T>, options: RetryConf
   }
 }
 
-/** A lost or refused connection as a {@link DatabaseUnavailableError} naming `server`; anything else as it is. */
-function classified(server: string, error: unknown): unknown {
+/**
+ * A lost or refused connection as a {@link DatabaseUnavailableError} naming `server`; anything else
+ * as it is. For statements on a connection Helix did not open (a fence in the caller's
+ * transaction), where the rest of {@link guardClient}'s policy does not apply.
+ */
+export function classified(server: string, error: unknown): unknown {
   if (!isConnectionError(error)) return error;
   return new DatabaseUnavailableError(server, `database ${server} is unavailable: ${(error as Error).message}`, { cause: error });
 }

@@ -1,6 +1,6 @@
 import { EventEmitter } from "node:events";
 
-import { lockQueries, type QueryClient } from "@helix/db";
+import { classified, lockQueries, type QueryClient } from "@helix/db";
 
 import { FencedOutError, LeaseLostError, type LeaseEndReason } from "./errors";
 import type { Database } from "./database";
@@ -248,6 +248,9 @@ export class Lease extends EventEmitter<LeaseEvents> implements AsyncDisposable 
  * @throws {@link FencedOutError} unless `epoch` is the key's current, unexpired lease.
  */
 export async function fence(connection: QueryClient, key: string, epoch: number): Promise<void> {
-  const row = await lockQueries.checkLockEpochForShare(connection, { lockKey: key, epoch });
+  const row = await lockQueries.checkLockEpochForShare(connection, { lockKey: key, epoch }).catch((error: unknown) => {
+    // The caller's connection, in the caller's transaction: classified, never retried.
+    throw classified("the database", error);
+  });
   if (row === null) throw new FencedOutError(key, epoch);
 }

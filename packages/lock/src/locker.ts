@@ -5,6 +5,7 @@ import {
   Backoff,
   checkMs,
   defaultProcessId,
+  guardClient,
   ClosedError,
   DatabaseUnavailableError,
   InvalidArgumentError,
@@ -222,7 +223,7 @@ export class Locker implements AsyncDisposable {
  * @throws `InvalidArgumentError` for a bad key.
  */
 export async function inspectLock(client: QueryClient, key: string): Promise<LockInfo | null> {
-  const row = await lockQueries.getLock(client, { lockKey: checkKey(key) });
+  const row = await lockQueries.getLock(guardClient(client), { lockKey: checkKey(key) });
   if (row === null) return null;
   const held = row.held === 1;
   return {
