@@ -1,0 +1,273 @@
+import { PartitionState } from "@helix/db";
+
+import { addAt, checked } from "./checked";
+import type { AssignReason, Plan, PlannerPartition, PlannerTaskList, ResolvedPlannerOptions, Transition } from "./index";
+import type { MembersByList } from "./members-by-list";
+import type { Quotas, Roster } from "./quotas";
+
+const { Unassigned, ReleaseRequested, Released } = PartitionState;
+
+/** What the transitions are planned from: the members, their quotas and who gets which extras. */
+export interface TransitionInput {
+  readonly roster: Roster;
+  readonly quotas: Quotas;
+  /** Per task list, the members that get one of its extras. */
+  readonly extras: MembersByList;
+  readonly lists: readonly PlannerTaskList[];
+  readonly options: ResolvedPlannerOptions;
+}
+
+/**
+ * Turns the targets (each member's floor in each task list, plus one where it gets an extra) into the
+ * plan, task list by task list: members keep what fits their target; partitions without a live owner
+ * are given to live members below target; a live owner's surplus is asked to be released to one of
+ * them, within the move limits.
+ */
+export function planTransitions(input: TransitionInput): Plan {
+  const round = new Round(input);
+  for (let list = 0; list < input.lists.length; list++) new TaskListPass(round, list).run();
+  return round.plan();
+}
+
+/** A partition that can be given to a member at once, and why. */
+interface FreePartition {
+  readonly row: PlannerPartition;
+  /** Its previous owner, or null. */
+  readonly from: string | null;
+  readonly reason: AssignReason;
+}
+
+/** A partition its live or vanished owner holds beyond its target. */
+interface SurplusPartition {
+  readonly row: PlannerPartition;
+  readonly owner: number;
+}
+
+/** The plan being written, and the scratch that every task list's pass shares. */
+class Round {
+  readonly transitions: Transition[] = [];
+  /** Release requests waiting for their owner's confirmation, this round's included. */
+  pendingHandoffs = 0;
+  /** The earliest time anything waits for, or Infinity. */
+  nextCheckMs: number;
+  /** Per member, the partitions it should own over all task lists. */
+  readonly totals: Float64Array;
+  /** Per member, the release requests made from it, and to it, this round. */
+  readonly movesOut: Int32Array;
+  readonly movesIn: Int32Array;
+  // Per-task-list scratch: a member's `kept` and `need` are valid only while its `seenIn` stamp is the
+  // task list's index, and it gets an extra there while its `chosenIn` stamp is; stamps need no clearing.
+  readonly chosenIn: Int32Array;
+  readonly seenIn: Int32Array;
+  /** Partitions the member owns and keeps in the task list. */
+  readonly kept: Int32Array;
+  /** Partitions the member still needs in the task list, 0 for a vanished one. */
+  readonly need: Int32Array;
+
+  constructor(readonly input: TransitionInput) {
+    const memberCount = input.roster.size;
+    this.nextCheckMs = input.roster.graceEndsMs;
+    this.totals = new Float64Array(memberCount);
+    this.movesOut = new Int32Array(memberCount);
+    this.movesIn = new Int32Array(memberCount);
+    this.chosenIn = new Int32Array(memberCount).fill(-1);
+    this.seenIn = new Int32Array(memberCount).fill(-1);
+    this.kept = new Int32Array(memberCount);
+    this.need = new Int32Array(memberCount);
+  }
+
+  /** Something waits until `ms` from now. */
+  waitFor(ms: number): void {
+    this.nextCheckMs = Math.min(this.nextCheckMs, ms);
+  }
+
+  /** The plan, once every task list has had its pass. */
+  plan(): Plan {
+    const targets = new Map<string, number>();
+    for (const [member, id] of this.input.roster.ids.entries()) targets.set(id, checked(this.totals[member]));
+    return {
+      transitions: this.transitions,
+      pendingHandoffs: this.pendingHandoffs,
+      nextCheckMs: this.nextCheckMs === Infinity ? null : Math.max(0, this.nextCheckMs),
+      targets,
+    };
+  }
+}
+
+/** One task list's part of the plan. */
+class TaskListPass {
+  readonly #round: Round;
+  readonly #list: number;
+  readonly #taskList: PlannerTaskList;
+  /**
+   * When some member's floor is positive every member has a share here; otherwise only the members
+   * with an extra do, and the loops stay proportional to the task list's size.
+   */
+  readonly #dense: boolean;
+  /** Live members below their target here, by index. */
+  readonly #receivers: number[] = [];
+  /** Receivers before this one have no need left. */
+  #cursor = 0;
+
+  constructor(round: Round, list: number) {
+    const { roster } = round.input;
+    this.#round = round;
+    this.#list = list;
+    this.#taskList = checked(round.input.lists[list]);
+    this.#dense = roster.totalWeight > 0 && this.#taskList.partitions * roster.maxWeight >= roster.totalWeight;
+  }
+
+  /** Plans the task list's transitions. */
+  run(): void {
+    this.#countTargets();
+    const { free, pending, surplus } = this.#sortRows();
+    this.#findReceivers();
+    // Pending releases go where they were meant to, if that member still needs them.
+    for (const row of pending) {
+      this.#round.pendingHandoffs++;
+      const to = this.#nextReceiver(row.targetNodeId);
+      if (to !== -1) addAt(this.#round.need, to, -1);
+    }
+    this.#assignFree(free);
+    this.#requestReleases(surplus);
+  }
+
+  /** Marks the members with an extra here, and adds everyone's target here to their totals. */
+  #countTargets(): void {
+    const { roster, quotas, extras } = this.#round.input;
+    const { chosenIn, totals } = this.#round;
+    for (const member of extras.of(this.#list)) {
+      chosenIn[member] = this.#list;
+      addAt(totals, member, 1);
+    }
+    if (!this.#dense) return;
+    for (let member = 0; member < roster.size; member++) {
+      this.#touch(member);
+      addAt(totals, member, quotas.floorShare(this.#taskList.partitions, member));
+    }
+  }
+
+  /** How many partitions the member should own here. */
+  #target(member: number): number {
+    const floor = this.#dense ? this.#round.input.quotas.floorShare(this.#taskList.partitions, member) : 0;
+    return floor + (this.#round.chosenIn[member] === this.#list ? 1 : 0);
+  }
+
+  /** Starts the member's scratch for this task list, once. */
+  #touch(member: number): void {
+    const round = this.#round;
+    if (round.seenIn[member] === this.#list) return;
+    round.seenIn[member] = this.#list;
+    round.kept[member] = 0;
+    round.need[member] = 0;
+  }
+
+  /**
+   * Sorts the task list's rows: partitions free to give now, releases still waiting for their owner,
+   * and partitions a member owns beyond its target (counting what it keeps on the way).
+   */
+  #sortRows(): { free: FreePartition[]; pending: PlannerPartition[]; surplus: SurplusPartition[] } {
+    const { roster } = this.#round.input;
+    const free: FreePartition[] = [];
+    const pending: PlannerPartition[] = [];
+    const surplus: SurplusPartition[] = [];
+    for (const row of this.#taskList.rows) {
+      if (row.partition >= this.#taskList.partitions) continue;
+      const owner = row.nodeId === null ? undefined : roster.index.get(row.nodeId);
+      if (row.state === Unassigned || row.nodeId === null) {
+        free.push({ row, from: null, reason: "unassigned" });
+      } else if (row.state === Released) {
+        free.push({ row, from: row.nodeId, reason: "released" });
+      } else if (owner === undefined || row.staleOwner === true || (row.state === ReleaseRequested && !roster.isLive(owner))) {
+        free.push({ row, from: row.nodeId, reason: "owner-gone" });
+      } else if (row.state === ReleaseRequested) {
+        const forceAfterMs = roster.forceAfterMsOf(owner);
+        if (row.releaseAgeMs >= forceAfterMs) {
+          free.push({ row, from: row.nodeId, reason: "forced" });
+        } else {
+          pending.push(row);
+          this.#round.waitFor(forceAfterMs - Math.max(0, row.releaseAgeMs));
+        }
+      } else {
+        this.#touch(owner);
+        if (checked(this.#round.kept[owner]) < this.#target(owner)) addAt(this.#round.kept, owner, 1);
+        else surplus.push({ row, owner });
+      }
+    }
+    return { free, pending, surplus };
+  }
+
+  /** Finds the members that should own more here, live ones only: a vanished member's share waits for it. */
+  #findReceivers(): void {
+    const { roster, extras } = this.#round.input;
+    const { kept, need } = this.#round;
+    const consider = (member: number): void => {
+      this.#touch(member);
+      const lacking = roster.isLive(member) ? this.#target(member) - checked(kept[member]) : 0;
+      need[member] = lacking;
+      if (lacking > 0) this.#receivers.push(member);
+    };
+    if (this.#dense) for (let member = 0; member < roster.size; member++) consider(member);
+    else for (const member of extras.of(this.#list)) consider(member);
+    this.#receivers.sort((a, b) => a - b);
+  }
+
+  /** The `preferred` member if it still needs a partition here, else the first receiver that does, else -1. */
+  #nextReceiver(preferred: string | null): number {
+    const { need, seenIn } = this.#round;
+    const member = preferred === null ? undefined : this.#round.input.roster.index.get(preferred);
+    if (member !== undefined && seenIn[member] === this.#list && checked(need[member]) > 0) return member;
+    for (; this.#cursor < this.#receivers.length; this.#cursor++) {
+      const receiver = checked(this.#receivers[this.#cursor]);
+      if (checked(need[receiver]) > 0) return receiver;
+    }
+    return -1;
+  }
+
+  /** The receiver for a release request: the next one, or with a per-member limit the first still under it. */
+  #receiverForRelease(): number {
+    const { maxMovesPerMember } = this.#round.input.options;
+    if (maxMovesPerMember === Infinity) return this.#nextReceiver(null);
+    const { need, movesIn } = this.#round;
+    for (const receiver of this.#receivers) {
+      if (checked(need[receiver]) > 0 && checked(movesIn[receiver]) < maxMovesPerMember) return receiver;
+    }
+    return -1;
+  }
+
+  /** Gives free partitions to receivers, each to the member a release meant it for when it still needs one. */
+  #assignFree(free: readonly FreePartition[]): void {
+    const round = this.#round;
+    for (const { row, from, reason } of free) {
+      const to = this.#nextReceiver(row.targetNodeId);
+      if (to === -1) continue;
+      addAt(round.need, to, -1);
+      const { domain, taskList } = this.#taskList;
+      const { partition, generation } = row;
+      round.transitions.push({ type: "assign", domain, taskList, partition, generation, from, to: round.input.roster.idOf(to), reason });
+    }
+  }
+
+  /** Asks live owners to release their surplus to receivers, within the move limits. */
+  #requestReleases(surplus: readonly SurplusPartition[]): void {
+    const round = this.#round;
+    const { roster, options } = round.input;
+    let moves = 0;
+    for (const { row, owner } of surplus) {
+      if (moves >= options.maxMovesPerTaskList || checked(round.movesOut[owner]) >= options.maxMovesPerMember) continue;
+      // A vanished owner cannot be asked: its partitions wait for it, or for its delay to end.
+      if (!roster.isLive(owner)) continue;
+      const to = this.#receiverForRelease();
+      if (to === -1) continue;
+      addAt(round.need, to, -1);
+      moves++;
+      addAt(round.movesOut, owner, 1);
+      addAt(round.movesIn, to, 1);
+      round.pendingHandoffs++;
+      round.waitFor(roster.forceAfterMsOf(owner));
+      const { domain, taskList } = this.#taskList;
+      const { partition, generation } = row;
+      round.transitions.push({ type: "release", domain, taskList, partition, generation, from: roster.idOf(owner), to: roster.idOf(to) });
+    }
+  }
+}
