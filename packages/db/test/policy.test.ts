@@ -157,7 +157,7 @@ describe("guardClient: one error policy for every statement", () => {
   });
 
   test("a client without getConnection says why it cannot run a transaction", async () => {
-    const queryOnly: QueryClient = { query: (options) => pool.query(options) as Promise<[unknown, unknown]> };
+    const queryOnly: QueryClient = { query: (options) => pool.query(options) };
     await expect(transaction(guardClient(queryOnly), async () => undefined)).rejects.toThrow(/getConnection/);
   });
 });
