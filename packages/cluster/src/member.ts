@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { EventEmitter, on } from "node:events";
 
-import { ClosedError, clusterQueries as q, PartitionState, transaction, type ConnectionSource, type QueryClient } from "@helix/db";
+import { Backoff, ClosedError, clusterQueries as q, isHelixError, PartitionState, transaction, type ConnectionSource, type QueryClient } from "@helix/db";
 import { LocalDeadline, type Lease, type Locker } from "@helix/lock";
 
 import { AlreadyJoinedError, PartitionFencedError } from "./errors";
@@ -134,10 +134,29 @@ export class Member extends EventEmitter<MemberEvents> implements AsyncDisposabl
 
   /** @internal Registers, reads the partitions and starts the timers; false if the id is taken. */
   async start(): Promise<boolean> {
-    if (!(await this.#register())) return false;
+    if (!(await this.#registerAtJoin())) return false;
     await this.#beat();
     if (this.#options.sweepIntervalMs > 0) this.#scheduleSweep();
     return true;
+  }
+
+  /**
+   * The first registration, sent again with the same incarnation while the database is unavailable
+   * (for up to a TTL): a registration whose reply was lost has taken the node id, and sending it
+   * again finds it instead of being refused as "already joined" until its TTL ends.
+   */
+  async #registerAtJoin(): Promise<boolean> {
+    const giveUpAt = performance.now() + this.#options.ttlMs;
+    const backoff = new Backoff(Math.min(50, this.#options.heartbeatMs), this.#options.heartbeatMs);
+    for (;;) {
+      try {
+        return await this.#register();
+      } catch (error) {
+        const left = giveUpAt - performance.now();
+        if (!isHelixError(error, "HELIX_DATABASE_UNAVAILABLE") || left <= 0) throw error;
+        await backoff.wait({ limitMs: left });
+      }
+    }
   }
 
   async #register(): Promise<boolean> {

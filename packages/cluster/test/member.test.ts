@@ -106,6 +106,23 @@ describe("bad input", () => {
     await expect(catalog.removeTaskList("d", "missing")).rejects.toBeInstanceOf(UnknownTaskListError);
   });
 
+  test("a join whose registration reply was lost finds its own registration", async () => {
+    const faulty = new FaultyPool(fx.pool);
+    // The registration is the first transaction a join commits: it commits, but the reply is lost.
+    faulty.loseReplyOnce.add("COMMIT");
+    const m = await member({ nodeId: "lost-reply" }, faulty);
+    expect(faulty.loseReplyOnce.size).toBe(0);
+    expect(faulty.count("RegisterMember")).toBe(2);
+    expect(m.state).toBe("active");
+    const [rows] = await fx.pool.query<RowDataPacket[]>(
+      "SELECT incarnation FROM helix_members WHERE cluster = ? AND node_id = ?",
+      [cluster, "lost-reply"],
+    );
+    expect(rows.map((r) => r.incarnation)).toEqual([m.incarnation]);
+    // Another process with the node id is still refused while the member lives.
+    await expect(join(fx.pool, { cluster, nodeId: "lost-reply" })).rejects.toBeInstanceOf(AlreadyJoinedError);
+  });
+
   test("a caller's plain mysql2 pool (FOUND_ROWS on) cannot register one node id twice", async () => {
     const plain = createMysqlPool(fx.db.url);
     try {

@@ -102,11 +102,14 @@ export class Locker implements AsyncDisposable {
     const o = this.#resolve(options);
     const deadline = performance.now() + o.waitMs;
     const backoff = new Backoff(o.minDelayMs, o.maxDelayMs);
+    // Every attempt of this call sends the same token: an attempt whose reply was lost has taken the
+    // key, and the next attempt then finds its own grant instead of waiting out its TTL.
+    const token = newToken();
     for (;;) {
       o.signal?.throwIfAborted();
       let unavailable: DatabaseUnavailableError | undefined;
       try {
-        const lease = await this.#attempt(checkedKey, o);
+        const lease = await this.#attempt(checkedKey, o, token);
         if (lease !== null) return lease;
       } catch (error) {
         if (!(error instanceof DatabaseUnavailableError)) throw error;
@@ -130,7 +133,7 @@ export class Locker implements AsyncDisposable {
   async tryAcquire(key: string, options?: Omit<AcquireOptions, "waitMs" | "retry" | "signal">): Promise<Lease | null> {
     this.#assertOpen();
     const checkedKey = checkKey(key);
-    return this.#attempt(checkedKey, this.#resolve({ ...options, waitMs: 0 }));
+    return this.#attempt(checkedKey, this.#resolve({ ...options, waitMs: 0 }), newToken());
   }
 
   /**
@@ -175,8 +178,7 @@ export class Locker implements AsyncDisposable {
     await this.close();
   }
 
-  async #attempt(key: string, o: ResolvedAcquireOptions): Promise<Lease | null> {
-    const token = randomBytes(16).toString("hex");
+  async #attempt(key: string, o: ResolvedAcquireOptions, token: string): Promise<Lease | null> {
     const sentAt = performance.now();
     const result = await lockQueries.acquireLock(this.#db.client, { lockKey: key, owner: this.owner, token, ttlUs: o.ttlMs * 1000 });
     // The granted epoch, or 0 when another owner holds the key (see AcquireLock).
@@ -236,6 +238,9 @@ export async function inspectLock(client: QueryClient, key: string): Promise<Loc
     remainingMs: held ? Math.max(0, Math.floor(row.remainingUs / 1000)) : 0,
   };
 }
+
+/** A lease's secret token: it alone can renew, release or fence the lease. */
+const newToken = (): string => randomBytes(16).toString("hex");
 
 /** Where a locker's queries go: a mysql2 pool (or anything with its `query`), a URL, or options. */
 export type LockerSource = DatabaseSource<QueryClient>;

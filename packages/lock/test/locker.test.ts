@@ -305,6 +305,30 @@ describe("auto-renew and the holder's signal", () => {
     await expect(lease.fence(fx.pool)).rejects.toMatchObject({ reason: "expired" });
   });
 
+  test("an acquire whose reply was lost finds its own grant when it tries again", async () => {
+    const faulty = new FaultyPool(fx.pool);
+    const locker = await createLocker(faulty, { owner: "lost-reply" });
+    const key = freshKey();
+    faulty.loseReplyOnce.add("AcquireLock");
+    const started = performance.now();
+    // The first attempt took the key but its reply never came; the retry gets the same grant at
+    // once, not a 60 s wait for its own lease to expire.
+    const lease = await locker.acquire(key, { ttlMs: 60_000, waitMs: 5_000 });
+    expect(performance.now() - started).toBeLessThan(4_000);
+    expect(faulty.count("AcquireLock")).toBe(2);
+    expect(lease.epoch).toBe(1);
+    const info = await locker.inspect(key);
+    expect(info).toMatchObject({ held: true, owner: "lost-reply", epoch: 1 });
+    // The grant was extended from the retry, so the holder's deadline is never after the database's.
+    expect(info!.expiresAt.getTime()).toBeGreaterThanOrEqual(lease.expiresAt.getTime() - 50);
+    // Another owner's attempt is still refused.
+    const other = await createLocker(fx.pool, { owner: "other" });
+    expect(await other.tryAcquire(key)).toBeNull();
+    expect(await lease.release()).toBe(true);
+    await other.close();
+    await locker.close();
+  });
+
   test("deadlocks and lock-wait timeouts are retried, never surfaced", async () => {
     const faulty = new FaultyPool(fx.pool);
     const locker = await createLocker(faulty, { owner: "retrier" });

@@ -162,6 +162,13 @@ interface QueryOptions {
   rowsAsArray?: boolean;
 }
 
+/** The sqlc name of a generated statement ("other" for any other SQL). */
+const statementName = (sql: string): string => /-- name: (\w+)/.exec(sql)?.[1] ?? "other";
+
+/** The error mysql2 gives when the connection dies under a statement. */
+const connectionLost = (): Error =>
+  Object.assign(new Error("Connection lost: The server closed the connection."), { code: "PROTOCOL_CONNECTION_LOST", fatal: true });
+
 /**
  * A pool in front of a real mysql2 pool, for injecting faults: while `cut`, every statement fails as
  * a refused connection would; `injected` driver errors are thrown by the next statements, one each.
@@ -174,6 +181,12 @@ export class FaultyPool {
   readonly failOnce = new Set<string>();
   /** Statement names that fail every time, as if the connection died under them, while listed. */
   readonly failing = new Set<string>();
+  /**
+   * Statement names whose next run is carried out by the database but whose reply is lost (each
+   * once): the caller sees a dropped connection although the statement committed. "COMMIT" loses
+   * the reply of the next transaction's commit.
+   */
+  readonly loseReplyOnce = new Set<string>();
   readonly #counts = new Map<string, number>();
 
   constructor(private readonly pool: Pool) {}
@@ -185,7 +198,9 @@ export class FaultyPool {
 
   async query(options: QueryOptions): Promise<[unknown, unknown]> {
     this.#fault(options.sql);
-    return (await this.pool.query(options));
+    const result = await this.pool.query(options);
+    if (this.loseReplyOnce.delete(statementName(options.sql))) throw connectionLost();
+    return result;
   }
 
   async getConnection(): Promise<{
@@ -200,10 +215,15 @@ export class FaultyPool {
     return {
       query: async (options: QueryOptions) => {
         this.#fault(options.sql);
-        return (await conn.query(options));
+        const result = await conn.query(options);
+        if (this.loseReplyOnce.delete(statementName(options.sql))) throw connectionLost();
+        return result;
       },
       beginTransaction: () => conn.beginTransaction(),
-      commit: () => conn.commit(),
+      commit: async () => {
+        await conn.commit();
+        if (this.loseReplyOnce.delete("COMMIT")) throw connectionLost();
+      },
       rollback: () => conn.rollback(),
       release: () => conn.release(),
     };
@@ -211,14 +231,9 @@ export class FaultyPool {
 
   #fault(sql: string | undefined): void {
     if (sql !== undefined) {
-      const name = /-- name: (\w+)/.exec(sql)?.[1] ?? "other";
+      const name = statementName(sql);
       this.#counts.set(name, this.count(name) + 1);
-      if (this.failOnce.delete(name) || this.failing.has(name)) {
-        throw Object.assign(new Error("Connection lost: The server closed the connection."), {
-          code: "PROTOCOL_CONNECTION_LOST",
-          fatal: true,
-        });
-      }
+      if (this.failOnce.delete(name) || this.failing.has(name)) throw connectionLost();
     }
     if (this.cut) throw Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:3306"), { code: "ECONNREFUSED" });
     const fault = this.injected.shift();

@@ -10,15 +10,18 @@ VALUES (
   1, LAST_INSERT_ID(1), UTC_TIMESTAMP(6), UTC_TIMESTAMP(6), UTC_TIMESTAMP(6) + INTERVAL ? MICROSECOND
 )
 ON DUPLICATE KEY UPDATE
-  assignment_version = IF(status <> 1 OR expires_at <= UTC_TIMESTAMP(6),
-                          LAST_INSERT_ID(assignment_version + 1), assignment_version + LAST_INSERT_ID(0)),
+  assignment_version = IF(status <> 1 OR expires_at <= UTC_TIMESTAMP(6), LAST_INSERT_ID(assignment_version + 1),
+                          IF(incarnation = VALUES(incarnation), LAST_INSERT_ID(assignment_version),
+                             assignment_version + LAST_INSERT_ID(0))),
   incarnation   = IF(status <> 1 OR expires_at <= UTC_TIMESTAMP(6), VALUES(incarnation), incarnation),
   metadata      = IF(status <> 1 OR expires_at <= UTC_TIMESTAMP(6), VALUES(metadata), metadata),
   weight        = IF(status <> 1 OR expires_at <= UTC_TIMESTAMP(6), VALUES(weight), weight),
   ttl_us        = IF(status <> 1 OR expires_at <= UTC_TIMESTAMP(6), VALUES(ttl_us), ttl_us),
   registered_at = IF(status <> 1 OR expires_at <= UTC_TIMESTAMP(6), VALUES(registered_at), registered_at),
-  heartbeat_at  = IF(status <> 1 OR expires_at <= UTC_TIMESTAMP(6), VALUES(heartbeat_at), heartbeat_at),
-  expires_at    = IF(status <> 1 OR expires_at <= UTC_TIMESTAMP(6), VALUES(expires_at), expires_at),
+  heartbeat_at  = IF(status <> 1 OR expires_at <= UTC_TIMESTAMP(6) OR incarnation = VALUES(incarnation),
+                     VALUES(heartbeat_at), heartbeat_at),
+  expires_at    = IF(status <> 1 OR expires_at <= UTC_TIMESTAMP(6) OR incarnation = VALUES(incarnation),
+                     VALUES(expires_at), expires_at),
   status        = 1`;
 
 export interface RegisterMemberArgs {
@@ -33,7 +36,10 @@ export interface RegisterMemberArgs {
 /**
  * Registers a member, or re-registers one whose earlier registration is no longer live. The answer
  * is insertId (never affectedRows, whose meaning depends on the client's FOUND_ROWS flag): the
- * member's new assignment version (> 0) when registered, 0 when a live member with this id exists.
+ * member's assignment version (> 0) when registered, 0 when a live member with this id exists. A
+ * registration sent again by the same incarnation (its first reply was lost) finds its own row: it
+ * is registered, its TTL extended from now, its assignment version unchanged. The conditions read
+ * `incarnation` after its own assignment, which keeps a live other incarnation's row as it is.
  */
 export async function registerMember(client: QueryClient, args: RegisterMemberArgs): Promise<number> {
   const [result] = await client.query({ sql: registerMemberQuery, values: [args.cluster, args.nodeId, args.incarnation, args.metadata, args.weight, args.ttlUs, args.ttlUs] });

@@ -9,12 +9,13 @@ VALUES (
   UTC_TIMESTAMP(6), UTC_TIMESTAMP(6) + INTERVAL ? MICROSECOND
 )
 ON DUPLICATE KEY UPDATE
-  epoch       = IF(expires_at <= UTC_TIMESTAMP(6), LAST_INSERT_ID(epoch + 1), epoch + LAST_INSERT_ID(0)),
+  epoch       = IF(expires_at <= UTC_TIMESTAMP(6), LAST_INSERT_ID(epoch + 1),
+                   IF(token = VALUES(token), LAST_INSERT_ID(epoch), epoch + LAST_INSERT_ID(0))),
   owner       = IF(expires_at <= UTC_TIMESTAMP(6), VALUES(owner), owner),
   token       = IF(expires_at <= UTC_TIMESTAMP(6), VALUES(token), token),
   status      = IF(expires_at <= UTC_TIMESTAMP(6), 1, status),
   acquired_at = IF(expires_at <= UTC_TIMESTAMP(6), VALUES(acquired_at), acquired_at),
-  expires_at  = IF(expires_at <= UTC_TIMESTAMP(6), VALUES(expires_at), expires_at)`;
+  expires_at  = IF(expires_at <= UTC_TIMESTAMP(6) OR token = VALUES(token), VALUES(expires_at), expires_at)`;
 
 export interface AcquireLockArgs {
   lockKey: string;
@@ -28,8 +29,10 @@ export interface AcquireLockArgs {
  * The answer is insertId: the epoch granted (1 for a new key), or 0 when another owner holds it.
  * (affectedRows is not an answer: for an upsert that changes nothing it is 0 or 1 depending on the
  * client's FOUND_ROWS flag. The VALUES row is evaluated even when the key exists, so the held
- * branch sets LAST_INSERT_ID back to 0.) Assignments run left to right, so expires_at, which the
- * condition reads, is last.
+ * branch sets LAST_INSERT_ID back to 0.) An attempt sent again with the same token (its first reply
+ * was lost) finds its own grant: it gets the same epoch back and the lease is extended from now, so
+ * that the holder's deadline, counted from this send, is never later than the database's.
+ * Assignments run left to right, so expires_at, which the conditions read, is last.
  */
 export async function acquireLock(client: QueryClient, args: AcquireLockArgs): Promise<ExecResult> {
   const [result] = await client.query({ sql: acquireLockQuery, values: [args.lockKey, args.owner, args.token, args.ttlUs] });
