@@ -1,7 +1,7 @@
 import { Backoff } from "./backoff";
 import { DatabaseUnavailableError } from "./errors";
-import type { QueryClient } from "./generated/db";
-import type { ConnectionSource } from "./transaction";
+import type { QueryClient, QueryOptions } from "./generated/db";
+import type { ConnectionSource, TransactionConnection } from "./transaction";
 
 /** Driver errors that mean "try the same statement again": deadlock (1213), lock wait timeout (1205). */
 export function isRetryableConflict(error: unknown): boolean {
@@ -10,6 +10,7 @@ export function isRetryableConflict(error: unknown): boolean {
 }
 
 const connectionErrorCodes = new Set([
+  "HELIX_STATEMENT_TIMEOUT",
   "ECONNREFUSED",
   "ECONNRESET",
   "EPIPE",
@@ -96,11 +97,18 @@ async function classifying<T>(server: string, call: () => Promise<T>): Promise<T
   }
 }
 
-/** The name of the server a guarded client was opened on, and the client it wraps. */
+/** Marks a guarded client, so that guarding it again returns it as it is. */
 const guardedBy = Symbol("helix.guardedClient");
 
-interface Guarded {
-  readonly [guardedBy]: { readonly server: string };
+/** Options of {@link guardClient}. */
+export interface GuardOptions {
+  /**
+   * How long one statement, or waiting for a connection, may take before the connection is given
+   * up as hung: the statement fails as unavailable (and may be retried on a fresh connection) and
+   * the connection is destroyed rather than returned to the pool. 0 sets no bound (migrations,
+   * whose DDL may run for minutes). @default 0
+   */
+  statementTimeoutMs?: number;
 }
 
 /**
@@ -108,6 +116,9 @@ interface Guarded {
  * and function that takes a pool goes through it), so that no call site handles errors by hand:
  * - every statement's connection errors (refused, dropped, killed, server shutting down, pool
  *   closed) become a {@link DatabaseUnavailableError} naming `server`;
+ * - a statement that gets no answer within `statementTimeoutMs` (a black-holed socket sends no
+ *   error for minutes) fails the same way, and its connection is destroyed, so the next statement
+ *   gets a fresh one;
  * - a statement run on the pool, outside a transaction, is retried on a deadlock or lock wait
  *   timeout (the server rolled back only that statement);
  * - statements on a connection taken for a transaction are not retried one by one (the server
@@ -117,26 +128,146 @@ interface Guarded {
  * @param server - how errors name the server: `host:port/database`, or "the database" for a pool
  *   given by the caller
  */
-export function guardClient(client: QueryClient, server = "the database"): ConnectionSource {
+export function guardClient(client: QueryClient, server = "the database", options: GuardOptions = {}): ConnectionSource {
   if (guardedBy in client) return client as unknown as ConnectionSource;
-  const source = client as Partial<ConnectionSource>;
-  const guarded: ConnectionSource & Guarded = {
-    [guardedBy]: { server },
-    query: (options) => classifying(server, () => retryConflicts(() => client.query(options))),
-    async getConnection() {
-      const getConnection = source.getConnection?.bind(client);
-      if (getConnection === undefined) {
-        throw new TypeError("this client has no getConnection(): pass a mysql2 Pool (transactions need a connection of their own)");
-      }
-      const conn = await classifying(server, getConnection);
+  const timeoutMs = options.statementTimeoutMs ?? 0;
+  const getConnection = (client as Partial<ConnectionSource>).getConnection?.bind(client);
+  const connect = async (): Promise<BoundedConnection> => {
+    if (getConnection === undefined) {
+      throw new TypeError("this client has no getConnection(): pass a mysql2 Pool (transactions need a connection of their own)");
+    }
+    // A connection that arrives after the wait gave up goes straight back to the pool.
+    const conn = await within(timeoutMs, getConnection(), (late) => late.release());
+    return new BoundedConnection(conn, timeoutMs, (threadId) => killThread(client, threadId, timeoutMs));
+  };
+  const runOnce = async (query: QueryOptions): Promise<[unknown, unknown]> => {
+    // On its own connection, so that a hung one can be destroyed (the pool's query would return it).
+    if (timeoutMs === 0 || getConnection === undefined) return within(timeoutMs, client.query(query));
+    const conn = await connect();
+    try {
+      const result = await conn.query(query);
+      conn.release();
+      return result;
+    } catch (error) {
+      if (conn.hung) await conn.discard();
+      else conn.release();
+      throw error;
+    }
+  };
+  return {
+    [guardedBy]: true,
+    query: (query: QueryOptions) => classifying(server, () => retryConflicts(() => runOnce(query))),
+    getConnection: async () => {
+      const conn = await classifying(server, connect);
       return {
-        query: (options) => classifying(server, () => conn.query(options)),
+        query: (query: QueryOptions) => classifying(server, () => conn.query(query)),
         beginTransaction: () => classifying(server, () => conn.beginTransaction()),
         commit: () => classifying(server, () => conn.commit()),
         rollback: () => classifying(server, () => conn.rollback()),
         release: () => conn.release(),
       };
     },
-  };
-  return guarded;
+  } as ConnectionSource;
+}
+
+/**
+ * Ends a hung connection's session on the server from another connection. Closing the socket is
+ * not enough: on a black-holed path the server never hears of it, and would hold the session's
+ * transaction and row locks until its own timeouts (hours). Best effort: errors are ignored.
+ */
+async function killThread(client: QueryClient, threadId: number, timeoutMs: number): Promise<void> {
+  await within(timeoutMs, client.query({ sql: "KILL CONNECTION ?", values: [threadId] })).catch(() => undefined);
+}
+
+/** A connection whose every call is bounded in time; one that timed out is destroyed, never reused. */
+class BoundedConnection implements TransactionConnection {
+  #hung = false;
+  #discarded: Promise<void> | undefined;
+
+  constructor(
+    private readonly conn: TransactionConnection & { destroy?(): void; threadId?: number | null },
+    private readonly timeoutMs: number,
+    private readonly kill: (threadId: number) => Promise<void>,
+  ) {}
+
+  query(query: QueryOptions): Promise<[unknown, unknown]> {
+    return this.#bounded(this.conn.query(query));
+  }
+
+  beginTransaction(): Promise<void> {
+    return this.#bounded(this.conn.beginTransaction());
+  }
+
+  commit(): Promise<void> {
+    return this.#bounded(this.conn.commit());
+  }
+
+  rollback(): Promise<void> {
+    // A hung connection cannot roll back: ending its session makes the server roll back what it held.
+    return this.#hung ? this.discard() : this.#bounded(this.conn.rollback());
+  }
+
+  release(): void {
+    if (this.#hung) void this.discard();
+    else this.conn.release();
+  }
+
+  /**
+   * Gives up a hung connection: destroys it, and ends its session on the server, so that its
+   * transaction's locks are gone by the time the caller tries again. Once; later calls wait for it.
+   */
+  discard(): Promise<void> {
+    this.#discarded ??= (async () => {
+      const threadId = this.conn.threadId;
+      if (this.conn.destroy === undefined) this.conn.release();
+      else this.conn.destroy();
+      if (typeof threadId === "number") await this.kill(threadId);
+    })();
+    return this.#discarded;
+  }
+
+  /** Whether a call got no answer in time. */
+  get hung(): boolean {
+    return this.#hung;
+  }
+
+  async #bounded<T>(call: Promise<T>): Promise<T> {
+    try {
+      return await within(this.timeoutMs, call);
+    } catch (error) {
+      if (isStatementTimeout(error)) this.#hung = true;
+      throw error;
+    }
+  }
+}
+
+const STATEMENT_TIMEOUT = "HELIX_STATEMENT_TIMEOUT";
+
+/** Whether the error is {@link within}'s: no answer in time. */
+const isStatementTimeout = (error: unknown): boolean => (error as { code?: unknown } | null)?.code === STATEMENT_TIMEOUT;
+
+/**
+ * `promise`, or a timeout error once `timeoutMs` has passed without it settling (0: no bound).
+ * `onLate` gets a value that arrives after the timeout, to clean it up.
+ */
+function within<T>(timeoutMs: number, promise: Promise<T>, onLate?: (value: T) => void): Promise<T> {
+  if (timeoutMs === 0) return promise;
+  return new Promise<T>((resolve, reject) => {
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      reject(Object.assign(new Error(`no answer from the database within ${timeoutMs} ms; the connection is given up`), { code: STATEMENT_TIMEOUT }));
+    }, timeoutMs);
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        if (timedOut) onLate?.(value);
+        else resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        if (!timedOut) reject(error as Error);
+      },
+    );
+  });
 }

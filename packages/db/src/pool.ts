@@ -1,7 +1,7 @@
 import { createPool as createMysqlPool, type Pool, type PoolOptions as MysqlPoolOptions } from "mysql2/promise";
 
 import { DatabaseUnavailableError, InvalidArgumentError } from "./errors";
-import { guardClient } from "./policy";
+import { guardClient, type GuardOptions } from "./policy";
 import type { QueryClient } from "./generated/db";
 import type { ConnectionSource } from "./transaction";
 import { checkInteger } from "./validate";
@@ -241,13 +241,13 @@ export interface OpenedDatabase {
  * Helix's error policy around it ({@link guardClient}). Objects that are given a pool leave it
  * open; those that made their own close it.
  */
-export async function openDatabase<C extends QueryClient>(source: DatabaseSource<C>): Promise<OpenedDatabase> {
+export async function openDatabase<C extends QueryClient>(source: DatabaseSource<C>, guard: GuardOptions = {}): Promise<OpenedDatabase> {
   if (typeof source === "object" && source !== null && typeof (source as C).query === "function") {
     const server = "the database";
-    return { client: guardClient(source as C, server), server, close: async () => undefined };
+    return { client: guardClient(source as C, server, guard), server, close: async () => undefined };
   }
   const options = resolveConnectionOptions(source as string | ConnectionOptions);
   const pool = await createPool(options);
   const server = describeServer(options);
-  return { client: guardClient(pool, server), server, close: () => pool.end() };
+  return { client: guardClient(pool, server, guard), server, close: () => pool.end() };
 }

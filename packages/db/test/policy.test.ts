@@ -1,4 +1,6 @@
-import { createTestDatabase, type TestDatabase } from "@helix/testing";
+import { setTimeout as sleep } from "node:timers/promises";
+
+import { createTestDatabase, TcpProxy, type TestDatabase } from "@helix/testing";
 import type { Pool } from "mysql2/promise";
 
 import {
@@ -183,5 +185,62 @@ describe("Backoff", () => {
     const waiting = new Backoff(10_000, 10_000).wait({ signal: controller.signal });
     controller.abort(new Error("stop"));
     await expect(waiting).rejects.toThrow("stop");
+  });
+});
+
+describe("a hung connection (a black-holed socket: no answer, no error)", () => {
+  let proxy: TcpProxy;
+  let through: Pool;
+
+  beforeAll(async () => {
+    proxy = await TcpProxy.start(new URL(db.url));
+    through = await createPool({ url: proxy.url(db.url), connectionLimit: 2 });
+  });
+
+  afterAll(async () => {
+    // The proxy first: it ends the hung sockets, which pool.end() would otherwise wait for (and
+    // then reports as lost).
+    await proxy.close();
+    await through.end().catch(() => undefined);
+  });
+
+  test("fails within the statement timeout, and the next statement gets a fresh connection", async () => {
+    const guarded = guardClient(through, "db.example:3306/helix", { statementTimeoutMs: 300 });
+    await guarded.query(select());
+    expect(proxy.hangOpenConnections()).toBeGreaterThan(0);
+    const started = performance.now();
+    const error = await guarded.query(select()).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DatabaseUnavailableError);
+    expect(performance.now() - started).toBeLessThan(1_000);
+    // The hung connection was destroyed, not returned to the pool: the next statement works at once.
+    const [rows] = await guarded.query(select());
+    expect(rows).toEqual([{ one: 1 }]);
+  });
+
+  test("a transaction on a connection that hangs fails in time and leaves the pool usable", async () => {
+    const guarded = guardClient(through, "db.example:3306/helix", { statementTimeoutMs: 300 });
+    const started = performance.now();
+    const error = await transaction(guarded, async (conn) => {
+      await conn.query({ sql: "INSERT INTO t (id, n) VALUES (3, 1)", values: [] });
+      proxy.hangOpenConnections();
+      await conn.query({ sql: "UPDATE t SET n = 2 WHERE id = 3", values: [] });
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DatabaseUnavailableError);
+    expect(performance.now() - started).toBeLessThan(1_500);
+    // The server heard nothing from the black-holed socket, so the hung session was killed from
+    // another connection: its uncommitted row and its lock are gone (this insert would otherwise
+    // wait for the lock for 50 s), and the pool works.
+    await transaction(guarded, async (conn) => conn.query({ sql: "INSERT INTO t (id, n) VALUES (3, 2)", values: [] }));
+    const [rows] = await pool.query("SELECT n FROM t WHERE id = 3");
+    expect(rows).toEqual([{ n: 2 }]);
+  });
+
+  test("without a bound a hung statement waits (why the objects set one)", async () => {
+    const guarded = guardClient(through);
+    await guarded.query(select());
+    proxy.hangOpenConnections();
+    const outcome = await Promise.race([guarded.query(select()).then(() => "answered", () => "failed"), sleep(800).then(() => "waiting")]);
+    expect(outcome).toBe("waiting");
+    // The statement stays stuck on its socket until the proxy closes (afterAll).
   });
 });

@@ -249,6 +249,8 @@ export class FaultyPool {
 export class TcpProxy {
   readonly #server: Server;
   readonly #pairs = new Set<[Socket, Socket]>();
+  /** Connections black-holed by hangOpenConnections: never resumed, destroyed by close(). */
+  readonly #hung = new Set<[Socket, Socket]>();
   #paused = false;
 
   private constructor(server: Server) {
@@ -304,6 +306,25 @@ export class TcpProxy {
     for (const pair of this.#pairs) TcpProxy.#flow(pair);
   }
 
+  /**
+   * Black-holes the connections open now, as a dead network path or a stuck middlebox does: they
+   * stay open, nothing flows on them again, and no error comes; connections made later work.
+   * @returns how many connections were hung.
+   */
+  hangOpenConnections(): number {
+    const hung = [...this.#pairs];
+    for (const pair of hung) {
+      const [client, upstream] = pair;
+      client.unpipe(upstream);
+      upstream.unpipe(client);
+      client.pause();
+      upstream.pause();
+      this.#pairs.delete(pair);
+      this.#hung.add(pair);
+    }
+    return hung.length;
+  }
+
   static #flow([client, upstream]: [Socket, Socket]): void {
     client.pipe(upstream);
     upstream.pipe(client);
@@ -316,6 +337,8 @@ export class TcpProxy {
 
   async close(): Promise<void> {
     this.drop();
+    for (const pair of this.#hung) for (const s of pair) s.destroy();
+    this.#hung.clear();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
   }
 }
