@@ -252,22 +252,19 @@ const isStatementTimeout = (error: unknown): boolean => (error as { code?: unkno
  */
 function within<T>(timeoutMs: number, promise: Promise<T>, onLate?: (value: T) => void): Promise<T> {
   if (timeoutMs === 0) return promise;
-  return new Promise<T>((resolve, reject) => {
-    let timedOut = false;
-    const timer = setTimeout(() => {
+  let timedOut = false;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
       timedOut = true;
       reject(Object.assign(new Error(`no answer from the database within ${timeoutMs} ms; the connection is given up`), { code: STATEMENT_TIMEOUT }));
     }, timeoutMs);
-    promise.then(
-      (value) => {
-        clearTimeout(timer);
-        if (timedOut) onLate?.(value);
-        else resolve(value);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        if (!timedOut) reject(error as Error);
-      },
-    );
   });
+  promise.then(
+    (value) => {
+      if (timedOut) onLate?.(value);
+    },
+    () => undefined,
+  );
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
