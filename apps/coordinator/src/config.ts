@@ -4,8 +4,17 @@ import { DEFAULT_FORCE_RELEASE_AFTER_MS } from "@helix/coordinator";
 import { HelixError, MAX_NAME_LENGTH, resolveConnectionOptions } from "@helix/db";
 import { z } from "zod";
 
+import { ALLOWED_HOST_ENTRY } from "./hosts";
+import { STATUS_PAGE_POLL_MS } from "./page";
+
 /** The database URL used when HELIX_MYSQL_URL is not set: a local server, database `helix`. */
 export const DEFAULT_MYSQL_URL = "mysql://root@127.0.0.1:3306/helix";
+
+/**
+ * How long the service reuses a cluster's status for `/api/status` and `/metrics`: the status
+ * page's poll interval, so that any number of open pages cost one read per cluster per poll.
+ */
+export const STATUS_CACHE_MS = STATUS_PAGE_POLL_MS;
 
 /** A configuration variable is missing, malformed or out of range. */
 export class ConfigError extends HelixError {
@@ -69,6 +78,21 @@ export const variables = {
   },
   HELIX_HTTP_HOST: { description: "address the HTTP server binds", default: "127.0.0.1", schema: z.string().trim().min(1) },
   HELIX_HTTP_PORT: { description: "HTTP port (0: any free port)", default: "7400", schema: integer(0, 65_535) },
+  HELIX_ALLOWED_HOSTS: {
+    description:
+      "Host names the HTTP server answers besides localhost, IP addresses and HELIX_HTTP_HOST, comma-separated (.example.com: it and its subdomains; *: any); others get 403",
+    default: "",
+    schema: z
+      .string()
+      .transform((s) => s.split(",").map((h) => h.trim()).filter((h) => h !== ""))
+      .pipe(
+        z.array(
+          z.string().regex(ALLOWED_HOST_ENTRY, {
+            error: 'each entry must be a host name without port or scheme, such as helix.example.com; ".example.com" for it and its subdomains; or *',
+          }),
+        ),
+      ),
+  },
   HELIX_ADMIN_TOKEN: {
     description: "bearer token for HTTP endpoints that change state; unset disables them",
     default: "",
@@ -106,7 +130,14 @@ type Parsed = { [K in keyof Variables]: z.output<Variables[K]["schema"]> };
 export interface ServiceConfig {
   readonly mysqlUrl: string;
   readonly clusters: readonly string[];
-  readonly http: { readonly host: string; readonly port: number };
+  readonly http: {
+    readonly host: string;
+    readonly port: number;
+    /** HELIX_ALLOWED_HOSTS: Host names answered besides localhost names, IP addresses and `host`. */
+    readonly allowedHosts: readonly string[];
+    /** How long a cluster's status is reused; {@link STATUS_CACHE_MS}, not a variable. 0: read per request. */
+    readonly statusCacheMs: number;
+  };
   /** Null when state-changing HTTP endpoints are disabled. */
   readonly adminToken: string | null;
   readonly logLevel: (typeof LOG_LEVELS)[number];
@@ -178,7 +209,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, file?: string): ServiceConfig
   return Object.freeze({
     mysqlUrl: v.HELIX_MYSQL_URL,
     clusters: [...new Set(v.HELIX_CLUSTERS)],
-    http: { host: v.HELIX_HTTP_HOST, port: v.HELIX_HTTP_PORT },
+    http: { host: v.HELIX_HTTP_HOST, port: v.HELIX_HTTP_PORT, allowedHosts: v.HELIX_ALLOWED_HOSTS, statusCacheMs: STATUS_CACHE_MS },
     adminToken: v.HELIX_ADMIN_TOKEN === "" ? null : v.HELIX_ADMIN_TOKEN,
     logLevel: v.HELIX_LOG_LEVEL,
     autoMigrate: v.HELIX_AUTO_MIGRATE,

@@ -3,19 +3,30 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 
 import { isHelixError, UnknownTaskListError, type Catalog } from "@helix/coordinator";
-import { schemaStatus, type ConnectionSource } from "@helix/db";
+import { findHelixError, schemaStatus, type ConnectionSource } from "@helix/db";
 import type { Logger } from "pino";
 
+import { hostCheck } from "./hosts";
 import type { ServiceMetrics } from "./metrics";
 import { statusPage } from "./page";
 import type { ClusterStatus } from "./status";
 
 /** What the HTTP server serves from. */
 export interface HttpContext {
+  /** What `/readyz` checks. The service gives the HTTP requests' own pool, not the coordinators'. */
   readonly pool: ConnectionSource;
   readonly clusters: readonly string[];
   readonly adminToken: string | null;
+  /**
+   * Host names answered besides localhost names and IP addresses, as HELIX_ALLOWED_HOSTS entries
+   * (`*`: any). The service adds the address it binds. Default: none.
+   */
+  readonly allowedHosts?: readonly string[];
   readonly metrics: ServiceMetrics;
+  /**
+   * A cluster's status, called for every `/api/status` request: give one that shares reads (the
+   * service reuses each cluster's for its configuration's `http.statusCacheMs`).
+   */
   readonly status: (cluster: string) => Promise<ClusterStatus>;
   /**
    * A served cluster's catalog, for the endpoints that change it. It is opened once and kept by
@@ -38,6 +49,7 @@ class HttpError extends Error {
 const MAX_BODY_BYTES = 64 * 1024;
 
 /**
+ * Refuses (403) requests whose `Host` is not allowed (see {@link hostCheck}), except health probes.
  * Serves:
  * - `GET /healthz`: the process is up;
  * - `GET /readyz`: the database answers and its schema is current (503 otherwise);
@@ -49,8 +61,9 @@ const MAX_BODY_BYTES = 64 * 1024;
  *   and are refused when the service has no token.
  */
 export function createHttpServer(context: HttpContext): Server {
+  const hostAllowed = hostCheck(context.allowedHosts ?? []);
   return createServer((request, response) => {
-    handle(context, request, response).catch((error: unknown) => {
+    handle(context, hostAllowed, request, response).catch((error: unknown) => {
       const status = error instanceof HttpError ? error.status : isHelixError(error, "HELIX_INVALID_ARGUMENT") ? 400 : 500;
       if (status === 500) context.logger.error({ err: error, path: request.url }, "request failed");
       send(response, status, { error: (error as Error).message, code: (error as { code?: string }).code });
@@ -58,19 +71,25 @@ export function createHttpServer(context: HttpContext): Server {
   });
 }
 
-async function handle(context: HttpContext, request: IncomingMessage, response: ServerResponse): Promise<void> {
+async function handle(
+  context: HttpContext,
+  hostAllowed: (host: string | undefined) => boolean,
+  request: IncomingMessage,
+  response: ServerResponse,
+): Promise<void> {
   const url = new URL(request.url ?? "/", "http://localhost");
   const path = url.pathname;
   const method = request.method ?? "GET";
+  // The probes answer any Host: the kubelet sends the pod's IP or whatever Host the probe is given,
+  // and a rebinding page learns nothing from them (no data, no change, no driver message).
   if (method === "GET" && path === "/healthz") return send(response, 200, { status: "ok" });
-  if (method === "GET" && path === "/readyz") {
-    try {
-      const schema = await schemaStatus(context.pool);
-      if (schema.pending.length > 0) return send(response, 503, { status: "not migrated", pending: schema.pending });
-      return send(response, 200, { status: "ready", schemaVersion: schema.version });
-    } catch (error) {
-      return send(response, 503, { status: "database unavailable", error: (error as Error).message });
-    }
+  if (method === "GET" && path === "/readyz") return ready(context, response);
+  const host = request.headers.host;
+  if (!hostAllowed(host)) {
+    // Debug, like the other refusals: the answer tells the client what to do, and a page that keeps
+    // trying must not fill the log.
+    context.logger.debug({ host, path }, "request refused: Host not allowed");
+    throw new HttpError(403, `Host ${JSON.stringify(host ?? "")} is not allowed: add its name to HELIX_ALLOWED_HOSTS (a defence against DNS rebinding)`);
   }
   if (method === "GET" && path === "/metrics") {
     const text = await context.metrics.registry.metrics();
@@ -92,7 +111,8 @@ async function handle(context: HttpContext, request: IncomingMessage, response: 
   const taskList = /^\/api\/clusters\/([^/]+)\/tasklists\/([^/]+)\/([^/]+)$/.exec(path);
   if (taskList !== null && (method === "PUT" || method === "DELETE")) {
     authorize(context, request);
-    const [cluster, domain, name] = taskList.slice(1).map(decodeURIComponent) as [string, string, string];
+    const segment = (i: number, part: string): string => decodeSegment(taskList[i] ?? "", part);
+    const [cluster, domain, name] = [segment(1, "cluster"), segment(2, "domain"), segment(3, "task list")];
     if (!context.clusters.includes(cluster)) throw new HttpError(404, `cluster "${cluster}" is not served here`);
     const catalog = await context.catalog(cluster);
     try {
@@ -117,6 +137,33 @@ async function handle(context: HttpContext, request: IncomingMessage, response: 
   }
   if (taskList !== null || path.startsWith("/api/")) throw new HttpError(405, `${method} ${path} is not supported`);
   throw new HttpError(404, `nothing at ${path}`);
+}
+
+/** `/readyz`: 200 when the database answers and its schema is current, else 503. */
+async function ready(context: HttpContext, response: ServerResponse): Promise<void> {
+  try {
+    const schema = await schemaStatus(context.pool);
+    if (schema.pending.length > 0) return send(response, 503, { status: "not migrated", pending: schema.pending });
+    return send(response, 200, { status: "ready", schemaVersion: schema.version });
+  } catch (error) {
+    // Driver messages name hosts, users and statements: an unauthenticated probe gets Helix's code
+    // at most, the log gets the whole error.
+    context.logger.warn({ err: error }, "readiness check failed");
+    const code = findHelixError(error)?.code;
+    return send(response, 503, code === undefined ? { status: "database unavailable" } : { status: "database unavailable", code });
+  }
+}
+
+/** Percent-decodes one segment of the path: a malformed escape is the client's mistake (400). */
+function decodeSegment(segment: string, part: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new HttpError(
+      400,
+      `the ${part} in the path has a malformed percent-escape (${JSON.stringify(segment)}): write "%" as %25 and other characters as their UTF-8 bytes in %XX`,
+    );
+  }
 }
 
 function authorize(context: HttpContext, request: IncomingMessage): void {

@@ -9,12 +9,12 @@ import { loadConfig, variables } from "./config";
 
 export { FORCED_EXIT_CODE, type CommandContext, type Output, type Signals } from "./commands/context";
 export { ClusterRegistry } from "./clusters";
-export { ConfigError, DEFAULT_MYSQL_URL, loadConfig, readConfigFile, variables, type ServiceConfig } from "./config";
+export { ConfigError, DEFAULT_MYSQL_URL, loadConfig, readConfigFile, STATUS_CACHE_MS, variables, type ServiceConfig } from "./config";
 export { CLI_PATH, runDemo, type DemoOptions } from "./demo";
 export { createHttpServer, type HttpContext } from "./http";
 export { ServiceMetrics } from "./metrics";
 export { STATUS_PAGE_TITLE, statusPage } from "./page";
-export { createLogger, startService, type Service } from "./service";
+export { createLogger, HTTP_POOL_CONNECTIONS, startService, type Service } from "./service";
 export { MAX_DRAWN_PARTITIONS, StatusReader, type ClusterStatus, type MemberStatus, type TaskListStatus } from "./status";
 export { renderPlan, renderStatus } from "./terminal";
 

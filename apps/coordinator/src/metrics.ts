@@ -1,6 +1,7 @@
 import { transitionKindName, type Coordinator } from "@helix/coordinator";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 
+import { sharedReads } from "./shared-reads";
 import type { ClusterStatus } from "./status";
 
 /**
@@ -67,15 +68,7 @@ export class ServiceMetrics {
       },
     });
     // One status read per cluster serves all the gauges of a scrape.
-    const recent = new Map<string, { at: number; status: Promise<ClusterStatus> }>();
-    const read = (cluster: string): Promise<ClusterStatus> => {
-      const hit = recent.get(cluster);
-      if (hit !== undefined && performance.now() - hit.at < 100) return hit.status;
-      const entry = { at: performance.now(), status: status(cluster) };
-      entry.status.catch(() => recent.delete(cluster));
-      recent.set(cluster, entry);
-      return entry.status;
-    };
+    const read = sharedReads(status, 100);
     const gauge = (metric: string, help: string, value: (s: ClusterStatus) => number): void => {
       new Gauge({
         name: metric,

@@ -2,7 +2,7 @@
 export const STATUS_PAGE_TITLE = "Helix status";
 
 /** How often the page asks `/api/status` for fresh data, in milliseconds. */
-const POLL_MS = 1000;
+export const STATUS_PAGE_POLL_MS = 1000;
 
 const STYLE = String.raw`
 :root {
@@ -268,7 +268,7 @@ const SCRIPT = String.raw`
   };
   void poll();
 })();
-`.replace("__POLL_MS__", String(POLL_MS));
+`.replace("__POLL_MS__", String(STATUS_PAGE_POLL_MS));
 
 /**
  * The live status page served at `/`: one self-contained HTML document (inline CSS and script, no

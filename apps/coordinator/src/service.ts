@@ -7,7 +7,15 @@ import { ClusterRegistry } from "./clusters";
 import type { ServiceConfig } from "./config";
 import { createHttpServer, listen } from "./http";
 import { ServiceMetrics } from "./metrics";
+import { sharedReads } from "./shared-reads";
 import { StatusReader, type ClusterStatus } from "./status";
+
+/**
+ * Connections of the pool that HTTP requests use (status reads, readiness, catalog changes), apart
+ * from the coordinators' pool: however many requests arrive, they queue for these and never take
+ * the connections that lease renewals need. Two let a status read overlap a probe or a change.
+ */
+export const HTTP_POOL_CONNECTIONS = 2;
 
 /** A running service: coordinators for its clusters and the HTTP server. */
 export interface Service extends AsyncDisposable {
@@ -16,11 +24,11 @@ export interface Service extends AsyncDisposable {
   /** `host:port/database` of the MySQL server (no credentials). */
   readonly server: string;
   readonly coordinators: ReadonlyMap<string, Coordinator>;
-  /** One cluster's status now. */
+  /** One cluster's status now (read on the HTTP requests' pool, not reused). */
   status(cluster: string): Promise<ClusterStatus>;
   /**
    * Steps down and shuts down: stops accepting HTTP connections, stops every coordinator (releasing
-   * its lease, so a standby takes over at once), and closes the pool. Safe to call more than once.
+   * its lease, so a standby takes over at once), and closes both pools. Safe to call more than once.
    */
   stop(): Promise<void>;
 }
@@ -32,7 +40,8 @@ export function createLogger(config: Pick<ServiceConfig, "logLevel">): Logger {
 
 /**
  * Starts the service: creates the database and applies migrations when `autoMigrate` is on,
- * starts a coordinator per cluster and the HTTP server.
+ * starts a coordinator per cluster and the HTTP server. It opens two pools on the database: the
+ * URL's `connectionLimit` for the coordinators and {@link HTTP_POOL_CONNECTIONS} for HTTP requests.
  * @throws what the database calls for (`DatabaseUnavailableError`, `SchemaNotMigratedError`, ...);
  *   everything it opened is closed again first.
  */
@@ -50,9 +59,11 @@ export async function startService(config: ServiceConfig, logger: Logger = creat
       const result = await migrate(pool, { onMigration: (m) => logger.info({ version: m.version, name: m.name }, "applying migration") });
       logger.info({ server, version: result.version, applied: result.applied.length }, "schema ready");
     }
+    const httpPool: Pool = await createPool({ url: config.mysqlUrl, connectionLimit: HTTP_POOL_CONNECTIONS });
+    closers.push(() => httpPool.end());
     // One set of catalogs and stores per cluster for the status reads and the HTTP handler's catalog
-    // changes, closed after the HTTP server (closers run in reverse) and before the pool.
-    const clusters = new ClusterRegistry(pool);
+    // changes, on the HTTP pool, closed after the HTTP server (closers run in reverse) and before it.
+    const clusters = new ClusterRegistry(httpPool);
     closers.push(() => clusters.close());
     const reader = StatusReader.sharing(clusters);
     const coordinators = new Map<string, Coordinator>();
@@ -66,13 +77,17 @@ export async function startService(config: ServiceConfig, logger: Logger = creat
       watch(coordinator, logger.child({ cluster }));
     }
     const status = (cluster: string): Promise<ClusterStatus> => reader.read(cluster);
-    const metrics = new ServiceMetrics(coordinators, status);
+    // Pages and scrapers share each cluster's latest status: a read per interval, whatever they number.
+    const shared = sharedReads(status, config.http.statusCacheMs);
+    const metrics = new ServiceMetrics(coordinators, shared);
     const http = createHttpServer({
-      pool,
+      pool: httpPool,
       clusters: config.clusters,
       adminToken: config.adminToken,
+      // The address it binds, when a name, is one its clients use (IP addresses are always allowed).
+      allowedHosts: [config.http.host, ...config.http.allowedHosts],
       metrics,
-      status,
+      status: shared,
       catalog: (cluster) => clusters.catalog(cluster),
       logger,
     });

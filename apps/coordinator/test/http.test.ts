@@ -1,10 +1,12 @@
 import { Writable } from "node:stream";
 
 import { createCatalog, join, type Member } from "@helix/coordinator";
+import { DatabaseUnavailableError, type ConnectionSource } from "@helix/db";
 import { pino } from "pino";
 
-import { loadConfig, startService, type Service } from "../src";
-import { migratedDatabase, TcpProxy, until, type Fixture } from "./helpers";
+import { ConfigError, createHttpServer, loadConfig, ServiceMetrics, startService, type Service } from "../src";
+import { listen } from "../src/http";
+import { migratedDatabase, request, TcpProxy, until, type Fixture } from "./helpers";
 
 const TOKEN = "t0ken-for-the-http-tests";
 let fx: Fixture;
@@ -121,11 +123,50 @@ test("readiness fails while the database cannot be reached", async () => {
   const proxy = await TcpProxy.start(new URL(fx.db.url));
   await using other = await startService(config({ HELIX_MYSQL_URL: proxy.url(fx.db.url), HELIX_CLUSTERS: "flaky" }), logger);
   expect((await get("/readyz", other.url)).status).toBe(200);
+  const port = String(proxy.port);
   await proxy.close();
+  const logged = logs.length;
   const down = await get("/readyz", other.url);
   expect(down.status).toBe(503);
-  expect(await down.json()).toMatchObject({ status: "database unavailable" });
+  // The probe gets no driver message (it names the server here); the log gets the whole error.
+  const body = (await down.json()) as Record<string, unknown>;
+  expect(body).toMatchObject({ status: "database unavailable" });
+  expect(Object.keys(body).filter((k) => k !== "status" && k !== "code")).toEqual([]);
+  expect(JSON.stringify(body)).not.toContain(port);
+  const entries = logs.slice(logged).map((l) => JSON.parse(l) as { level: number; msg: string; err?: { message: string } });
+  const warned = entries.find((e) => e.msg === "readiness check failed");
+  expect(warned?.level).toBe(40);
+  expect(warned?.err?.message).toContain(port);
   expect((await get("/healthz", other.url)).status).toBe(200);
+});
+
+test("readiness reports a Helix error's code and never a driver's message", async () => {
+  const sql = Object.assign(new Error("You have an error in your SQL syntax near 'SELECT version FROM helix_schema_migrations' for user 'admin'@'db.internal'"), {
+    code: "ER_PARSE_ERROR",
+    errno: 1064,
+  });
+  const unavailable = new DatabaseUnavailableError("db.internal:3306/helix", "cannot use MySQL at db.internal:3306/helix as admin: connect ECONNREFUSED");
+  for (const [error, answer] of [
+    [sql, { status: "database unavailable" }],
+    [unavailable, { status: "database unavailable", code: "HELIX_DATABASE_UNAVAILABLE" }],
+  ] as const) {
+    const failing: ConnectionSource = { query: () => Promise.reject(error), getConnection: () => Promise.reject(error) };
+    const http = createHttpServer({
+      pool: failing,
+      clusters: [],
+      adminToken: null,
+      metrics: new ServiceMetrics(new Map(), () => Promise.reject(error)),
+      status: () => Promise.reject(error),
+      catalog: () => Promise.reject(error),
+      logger,
+    });
+    const url = await listen(http, "127.0.0.1", 0);
+    try {
+      expect(await request(url, "/readyz")).toEqual({ status: 503, body: answer });
+    } finally {
+      await new Promise((resolve) => http.close(resolve));
+    }
+  }
 });
 
 test("a database that refuses the login is reported without the password", async () => {
@@ -136,4 +177,75 @@ test("a database that refuses the login is reported without the password", async
   expect((error as { code?: string }).code).toBe("HELIX_DATABASE_UNAVAILABLE");
   expect(String((error as Error).message)).not.toContain("s3cret-pass");
   expect(logs.join("")).not.toContain("s3cret-pass");
+});
+
+const put = (base: string, path: string, headers: Record<string, string> = {}) =>
+  request(base, path, { method: "PUT", headers: { authorization: `Bearer ${TOKEN}`, ...headers }, body: '{"partitions": 1}' });
+
+test("a malformed percent-escape in the path is a 400 that says so, not a failure", async () => {
+  const logged = logs.length;
+  for (const [path, part] of [
+    ["/api/clusters/%E0%A4%A/tasklists/d/t", "cluster"],
+    ["/api/clusters/web/tasklists/%ZZ/t", "domain"],
+    ["/api/clusters/web/tasklists/d/100%", "task list"],
+  ] as const) {
+    const answer = await put(service.url, path);
+    expect(answer.status).toBe(400);
+    expect((answer.body as { error: string }).error).toContain(`the ${part} in the path has a malformed percent-escape`);
+  }
+  expect((await request(service.url, "/api/clusters/web/tasklists/%ZZ/t", { method: "DELETE", headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(400);
+  expect(logs.slice(logged).join("")).not.toContain("request failed");
+});
+
+describe("the Host header (DNS-rebinding protection)", () => {
+  const port = (base: string): string => new URL(base).port;
+  const as = (base: string, host: string, path = "/api/status") => request(base, path, { headers: { host: `${host}:${port(base)}` } });
+
+  test("localhost names and IP addresses are served; other names are refused before anything runs", async () => {
+    for (const host of ["localhost", "LocalHost.", "127.0.0.1", "[::1]", "app.localhost", "10.1.2.3", "[fd00::7]"]) {
+      expect([host, (await as(service.url, host)).status]).toEqual([host, 200]);
+    }
+    for (const host of ["evil.example", "localhost.evil.example", "127.0.0.1.nip.io"]) {
+      for (const path of ["/", "/api/status", "/metrics", "/nothing"]) {
+        const answer = await as(service.url, host, path);
+        expect([host, path, answer.status]).toEqual([host, path, 403]);
+        expect((answer.body as { error: string }).error).toContain("HELIX_ALLOWED_HOSTS");
+      }
+    }
+    // A rebinding page holding the token still changes nothing.
+    expect((await put(service.url, "/api/clusters/web/tasklists/rebound/list", { host: "evil.example" })).status).toBe(403);
+    await using catalog = await createCatalog(fx.pool, { cluster: "web" });
+    expect((await catalog.listTaskLists()).filter((l) => l.domain === "rebound")).toEqual([]);
+  });
+
+  test("health probes answer whatever the Host", async () => {
+    expect(await as(service.url, "evil.example", "/healthz")).toEqual({ status: 200, body: { status: "ok" } });
+    expect(await as(service.url, "pod-7.internal", "/readyz")).toMatchObject({ status: 200, body: { status: "ready" } });
+  });
+
+  test("HELIX_ALLOWED_HOSTS adds names (.name: it and its subdomains); * allows any", async () => {
+    await using named = await startService(config({ HELIX_CLUSTERS: "hosts", HELIX_ALLOWED_HOSTS: " helix.example.com, .corp.example " }), logger);
+    for (const [host, status] of [
+      ["helix.example.com", 200],
+      ["HELIX.example.com", 200],
+      ["corp.example", 200],
+      ["a.b.corp.example", 200],
+      ["localhost", 200],
+      ["other.example.com", 403],
+      ["xcorp.example", 403],
+    ] as const) {
+      expect([host, (await as(named.url, host)).status]).toEqual([host, status]);
+    }
+    await using any = await startService(config({ HELIX_CLUSTERS: "hosts", HELIX_ALLOWED_HOSTS: "*" }), logger);
+    expect((await as(any.url, "evil.example")).status).toBe(200);
+  });
+
+  test("HELIX_ALLOWED_HOSTS takes host names only", () => {
+    expect(config({ HELIX_ALLOWED_HOSTS: "a.example,.b.example, *" }).http.allowedHosts).toEqual(["a.example", ".b.example", "*"]);
+    expect(config().http.allowedHosts).toEqual([]);
+    for (const bad of ["a.example:7400", "http://a.example", "*.example.com", "a b"]) {
+      expect(() => config({ HELIX_ALLOWED_HOSTS: bad })).toThrow(ConfigError);
+    }
+    expect(() => config({ HELIX_ALLOWED_HOSTS: "*.example.com" })).toThrow(/\.example\.com/);
+  });
 });
