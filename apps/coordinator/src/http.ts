@@ -66,7 +66,11 @@ export function createHttpServer(context: HttpContext): Server {
     handle(context, hostAllowed, request, response).catch((error: unknown) => {
       const status = error instanceof HttpError ? error.status : isHelixError(error, "HELIX_INVALID_ARGUMENT") ? 400 : 500;
       if (status === 500) context.logger.error({ err: error, path: request.url }, "request failed");
-      send(response, status, { error: (error as Error).message, code: (error as { code?: string }).code });
+      // Helix's own errors say what happened without secrets; a driver's message may name hosts,
+      // users or SQL, so it goes to the log only.
+      const helix = findHelixError(error);
+      const shown = status !== 500 ? (error as Error).message : (helix?.message ?? "internal error: see the service's log");
+      send(response, status, { error: shown, code: status !== 500 ? (error as { code?: string }).code : helix?.code });
     });
   });
 }

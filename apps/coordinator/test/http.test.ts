@@ -153,7 +153,7 @@ test("readiness reports a Helix error's code and never a driver's message", asyn
     const failing: ConnectionSource = { query: () => Promise.reject(error), getConnection: () => Promise.reject(error) };
     const http = createHttpServer({
       pool: failing,
-      clusters: [],
+      clusters: ["web"],
       adminToken: null,
       metrics: new ServiceMetrics(new Map(), () => Promise.reject(error)),
       status: () => Promise.reject(error),
@@ -163,6 +163,13 @@ test("readiness reports a Helix error's code and never a driver's message", asyn
     const url = await listen(http, "127.0.0.1", 0);
     try {
       expect(await request(url, "/readyz")).toEqual({ status: 503, body: answer });
+      // A failed request shows a Helix error's message and code, never a driver's message.
+      const failed = await request(url, "/api/status");
+      expect(failed.status).toBe(500);
+      expect(JSON.stringify(failed.body)).not.toContain("db.internal'");
+      expect(failed.body).toEqual(
+        error === sql ? { error: "internal error: see the service's log" } : { error: unavailable.message, code: "HELIX_DATABASE_UNAVAILABLE" },
+      );
     } finally {
       await new Promise((resolve) => http.close(resolve));
     }
