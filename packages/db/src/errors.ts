@@ -73,6 +73,28 @@ export class MigrationChecksumError extends HelixError {
   }
 }
 
+/**
+ * A statement of a migration failed. The message names the migration and the statement and says
+ * what to do; `cause` is the driver's error. The statements before it are applied and recorded, so
+ * running migrate again, once the cause is fixed, resumes with this statement.
+ */
+export class MigrationFailedError extends HelixError {
+  readonly code = "HELIX_MIGRATION_FAILED";
+
+  /**
+   * @param version - the migration's version
+   * @param statement - which of its statements failed, from 1
+   */
+  constructor(
+    readonly version: number,
+    readonly statement: number,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
 /** migrate() could not take the migration lease in time, or lost it while applying. */
 export class MigrationLockError extends HelixError {
   readonly code = "HELIX_MIGRATION_LOCK";

@@ -1,11 +1,19 @@
 import { randomBytes } from "node:crypto";
 
-import { Backoff } from "./backoff";
-import { MigrationChecksumError, MigrationLockError, SchemaNotMigratedError } from "./errors";
+import {
+  DatabaseUnavailableError,
+  MigrationChecksumError,
+  MigrationFailedError,
+  MigrationLockError,
+  SchemaNotMigratedError,
+} from "./errors";
 import type { QueryClient } from "./generated/db";
 import { bootstrapStatements, migrationSources, type MigrationSource } from "./generated/migrations";
 import * as q from "./generated/schema";
+import { acquireLease, type MigrationLease } from "./migrate-lease";
+import { appliedTest, mismatch, ownConnection } from "./migrate-resume";
 import { guardClient } from "./policy";
+import { transaction, type ConnectionSource } from "./transaction";
 import { checkInteger, defaultProcessId } from "./validate";
 
 /** Longest migration lease or wait migrate() accepts: one day. */
@@ -15,7 +23,13 @@ const MAX_LOCK_MS = 86_400_000;
 export interface MigrateOptions {
   /** How long to wait for another process's migration run to finish. @default 120000 */
   lockWaitMs?: number;
-  /** Lifetime of the migration lease; it is renewed every third of it while migrating. @default 30000 */
+  /**
+   * Lifetime of the migration lease; it is renewed every third of it while migrating, and sooner
+   * after a renewal fails. Renewals run on another connection of the pool while a statement runs,
+   * so it must outlast a gap in renewals (a database or network hiccup), not the longest statement.
+   * If renewals fail for this long, another process may take over: migrate then stops with
+   * {@link MigrationLockError}, and running it again resumes. @default 30000
+   */
   lockTtlMs?: number;
   /** Who is migrating, as recorded in the lease. @default "host:pid:random" */
   owner?: string;
@@ -47,10 +61,16 @@ export interface SchemaStatus {
  * Safe to call from many processes at once: a lease row (judged by the database clock, renewed
  * while migrating) lets one process apply each migration exactly once while the others wait, and a
  * call that finds nothing to do returns without taking the lease. Each migration records its
- * progress statement by statement, so one interrupted by a crash resumes where it stopped.
+ * progress statement by statement, so one interrupted by a crash resumes where it stopped, even
+ * when the crash came between a statement and its record (DDL commits on its own): that statement
+ * counts as applied when it fails with "already there" and the schema shows its effect.
+ *
+ * Pass a pool: the lease is renewed on another of its connections while a statement runs.
  *
  * @throws {@link MigrationChecksumError} when an applied migration differs from this code's copy.
- * @throws {@link MigrationLockError} when the lease cannot be taken within `lockWaitMs`, or is lost.
+ * @throws {@link MigrationLockError} when the lease cannot be taken within `lockWaitMs`, or is lost
+ *   (the message says whether the statement it names ran; running migrate again resumes).
+ * @throws {@link MigrationFailedError} when a statement fails, naming it.
  */
 export async function migrate(pool: QueryClient, options: MigrateOptions = {}): Promise<MigrateResult> {
   const lockWaitMs = options.lockWaitMs ?? 120_000;
@@ -60,27 +80,31 @@ export async function migrate(pool: QueryClient, options: MigrateOptions = {}): 
   checkInteger("lockTtlMs", lockTtlMs, 1, MAX_LOCK_MS, " number of milliseconds");
 
   const client = guardClient(pool);
-  for (const statement of bootstrapStatements) await run(client, statement);
+  for (const statement of bootstrapStatements) await client.query({ sql: statement, values: [] });
   if ((await schemaStatus(client)).pending.length === 0) {
     return { applied: [], version: latestVersion() };
   }
 
   const token = randomBytes(16).toString("hex");
-  await acquireLease(client, owner, token, lockTtlMs, lockWaitMs, options.signal);
-  const lease = keepLease(client, token, lockTtlMs);
+  const lease = await acquireLease(client, owner, token, lockTtlMs, lockWaitMs, options.signal);
   try {
     const applied: { version: number; name: string }[] = [];
+    // Read under the lease: no earlier holder can record anything any more.
     const rows = new Map((await checkedRows(client)).map((row) => [row.version, row]));
+    const run: Run = { client, token, lease, transactions: undefined };
+    let first = true;
     for (const source of migrationSources) {
       const row = rows.get(source.version);
       if (row?.finishedAt != null) continue;
       options.onMigration?.({ version: source.version, name: source.name });
-      await applyMigration(client, source, row?.statementsApplied ?? 0, token, lease);
+      // Only the first unfinished migration can hold a statement applied but not recorded.
+      await applyMigration(run, source, row?.statementsApplied ?? 0, first);
+      first = false;
       applied.push({ version: source.version, name: source.name });
     }
     return { applied, version: latestVersion() };
   } finally {
-    lease.stop();
+    await lease.stop();
     await q.releaseSchemaLock(client, { token }).catch(() => undefined);
   }
 }
@@ -123,85 +147,116 @@ async function checkedRows(client: QueryClient): Promise<q.ListSchemaMigrationsR
   return rows;
 }
 
-async function applyMigration(
-  client: QueryClient,
+/** What applying a migration needs; `transactions` is learned at the first DML statement. */
+interface Run {
+  readonly client: ConnectionSource;
+  readonly token: string;
+  readonly lease: MigrationLease;
+  transactions: boolean | undefined;
+}
+
+/**
+ * Applies `source` from its statement `from` on, recording each. With `resuming`, statement `from`
+ * is the first after the recorded progress: an interrupted run may have applied it unrecorded.
+ */
+async function applyMigration(run: Run, source: MigrationSource, from: number, resuming: boolean): Promise<void> {
+  await q.startSchemaMigration(run.client, { version: source.version, name: source.name, checksum: source.checksum });
+  for (let i = from; i < source.statements.length; i++) {
+    await applyStatement(run, source, i, resuming && i === from);
+  }
+  await q.finishSchemaMigration(run.client, { version: source.version });
+}
+
+async function applyStatement(run: Run, source: MigrationSource, i: number, mayBeApplied: boolean): Promise<void> {
+  const statement = source.statements[i]!;
+  const where = `statement ${i + 1} of ${source.statements.length} of migration ${source.version} (${source.name})`;
+  const record = (client: QueryClient): Promise<number> =>
+    q.recordSchemaStatement(client, { statementsApplied: i + 1, version: source.version, token: run.token });
+
+  await run.lease.ready(where);
+  try {
+    if (/^\s*(INSERT|UPDATE|DELETE|REPLACE)\b/i.test(statement) && (run.transactions ??= await hasConnections(run.client))) {
+      // DML is transactional: applied and recorded in one transaction, it cannot be left applied
+      // but unrecorded, and it is undone when the record finds the lease lost.
+      await transaction(run.client, async (conn) => {
+        await conn.query({ sql: statement, values: [] });
+        if ((await record(conn)) !== 1) throw lostLease(where, run.lease, false);
+      });
+      return;
+    }
+    await run.client.query({ sql: statement, values: [] });
+  } catch (error) {
+    if (error instanceof MigrationLockError) throw error;
+    await recognizeApplied(run.client, where, source, i, error, mayBeApplied);
+  }
+  // The record checks the token: it succeeds only if this process held the lease without a break
+  // since taking it (an expired lease is never renewed, and a takeover changes the token for good),
+  // so no other process can have run this statement meanwhile.
+  if ((await record(run.client)) !== 1) throw lostLease(where, run.lease, true);
+}
+
+/**
+ * Returns when `statement` failed only because an interrupted run had already applied it (see
+ * migrate-resume.ts); otherwise throws an error that says which statement failed and what to do.
+ */
+async function recognizeApplied(
+  client: ConnectionSource,
+  where: string,
   source: MigrationSource,
-  alreadyApplied: number,
-  token: string,
-  lease: Lease,
+  i: number,
+  error: unknown,
+  mayBeApplied: boolean,
 ): Promise<void> {
-  await q.startSchemaMigration(client, { version: source.version, name: source.name, checksum: source.checksum });
-  for (let i = alreadyApplied; i < source.statements.length; i++) {
-    lease.assertHeld();
-    await run(client, source.statements[i]!);
-    const recorded = await q.recordSchemaStatement(client, {
-      statementsApplied: i + 1,
-      version: source.version,
-      token,
-    });
-    if (recorded !== 1) {
-      throw new MigrationLockError(
-        `lost the migration lease while applying migration ${source.version} (${source.name}), after ` +
-          `statement ${i + 1} of ${source.statements.length}; run migrate again to resume`,
-      );
-    }
-  }
-  await q.finishSchemaMigration(client, { version: source.version });
-}
+  const statement = source.statements[i]!;
+  const message = error instanceof Error ? error.message : String(error);
+  const errno = (error as { errno?: unknown } | null)?.errno;
+  const test = mayBeApplied ? appliedTest(statement) : undefined;
+  const fail = (advice: string): MigrationFailedError =>
+    new MigrationFailedError(source.version, i + 1, `${where} failed: ${message}. ${advice}`, { cause: error });
 
-async function acquireLease(
-  client: QueryClient,
-  owner: string,
-  token: string,
-  ttlMs: number,
-  waitMs: number,
-  signal: AbortSignal | undefined,
-): Promise<void> {
-  const deadline = performance.now() + waitMs;
-  const backoff = new Backoff(25, 500);
-  for (;;) {
-    signal?.throwIfAborted();
-    if ((await q.acquireSchemaLock(client, { owner, token, ttlUs: ttlMs * 1000 })) > 0) return;
-    if (performance.now() >= deadline) {
-      throw new MigrationLockError(
-        `another process has been migrating for more than ${waitMs} ms (lockWaitMs); ` +
-          "wait for it to finish, or raise lockWaitMs for long migrations",
-      );
-    }
-    await backoff.wait({ limitMs: deadline - performance.now(), signal });
-  }
-}
-
-interface Lease {
-  assertHeld(): void;
-  stop(): void;
-}
-
-/** Renews the lease every third of its TTL until stopped; remembers if a renewal found it lost. */
-function keepLease(client: QueryClient, token: string, ttlMs: number): Lease {
-  let lost = false;
-  const timer = setInterval(() => {
-    q.renewSchemaLock(client, { ttlUs: ttlMs * 1000, token }).then(
-      (renewed) => {
-        if (renewed !== 1) lost = true;
-      },
-      // A failed renewal is not yet a lost lease; the next one may succeed before it expires.
-      () => undefined,
+  if (error instanceof DatabaseUnavailableError) {
+    throw new DatabaseUnavailableError(
+      error.server,
+      `${where} failed: ${message}. It may or may not have been applied; run migrate again once the database ` +
+        "is available: it resumes with this statement, and counts it as applied if it finds its effect in place.",
+      { cause: error },
     );
-  }, Math.max(1, Math.floor(ttlMs / 3)));
-  timer.unref();
-  return {
-    assertHeld() {
-      if (lost) throw new MigrationLockError("lost the migration lease; run migrate again to resume");
-    },
-    stop() {
-      clearInterval(timer);
-    },
-  };
+  }
+  if (test !== undefined && typeof errno === "number" && test.errnos.has(errno)) {
+    const problem = await mismatch(client, test);
+    if (problem === undefined) return; // the interrupted run applied it: record it and go on
+    throw fail(
+      "It is the first statement not recorded as applied, and the error says its effect is already there, " +
+        `but the schema does not show what it does: ${problem}. Something other than migrate changed the ` +
+        "schema: put it back as it was before this statement, then run migrate again.",
+    );
+  }
+  const record = `UPDATE helix_schema_migrations SET statements_applied = ${i + 1} WHERE version = ${source.version}`;
+  throw fail(
+    mayBeApplied && test === undefined
+      ? "It is the first statement not recorded as applied. If an interrupted run applied it, check that its " +
+          `effect is in place, record it with \`${record}\` and run migrate again; otherwise fix the cause ` +
+          "and run migrate again: it resumes with this statement."
+      : "The statements before it are applied and recorded. Fix the cause and run migrate again: it resumes " +
+          "with this statement.",
+  );
 }
 
-async function run(client: QueryClient, statement: string): Promise<void> {
-  await client.query({ sql: statement, values: [] });
+function lostLease(where: string, lease: MigrationLease, ran: boolean): MigrationLockError {
+  return new MigrationLockError(
+    `lost the migration lease while ${where} ran (${lease.describe()}), so another process may have taken ` +
+      `it over and be applying this migration. ${ran ? "The statement ran but is not recorded" : "The statement was rolled back"}` +
+      ", and this process stopped. Run migrate again: it resumes with this statement" +
+      `${ran ? ", and counts it as applied when it finds its effect in place" : ""}. If this recurs, renewals of ` +
+      "the lease are failing: check the connections to the database, or raise lockTtlMs.",
+  );
+}
+
+/** Whether the client can lend a connection of its own (a pool can; a single connection cannot). */
+async function hasConnections(client: ConnectionSource): Promise<boolean> {
+  const conn = await ownConnection(client);
+  conn?.release();
+  return conn !== undefined;
 }
 
 function latestVersion(): number {
