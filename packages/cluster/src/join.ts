@@ -65,6 +65,13 @@ export interface ResolvedJoinOptions {
   readonly ttlMs: number;
   readonly heartbeatMs: number;
   readonly marginMs: number;
+  /**
+   * How long one of the member's statements may go unanswered before its connection is given up
+   * (a black-holed socket): half of what is left of the deadline after a heartbeat interval, so a
+   * heartbeat that hangs fails, and one sent again on a fresh connection lands, before the member
+   * must stop.
+   */
+  readonly statementTimeoutMs: number;
   readonly sweepIntervalMs: number;
   readonly onRelease: ((partition: OwnedPartition) => Promise<void> | void) | undefined;
   readonly autoConfirm: boolean;
@@ -106,6 +113,7 @@ export function resolveJoinOptions(options: JoinOptions): ResolvedJoinOptions {
     ttlMs,
     heartbeatMs,
     marginMs,
+    statementTimeoutMs: Math.max(1, Math.floor((ttlMs - marginMs - heartbeatMs) / 2)),
     sweepIntervalMs,
     onRelease: options.onRelease,
     autoConfirm: confirmReleases === "auto",
@@ -120,7 +128,7 @@ export function resolveJoinOptions(options: JoinOptions): ResolvedJoinOptions {
  */
 export async function join(source: DatabaseSource, options: JoinOptions): Promise<Member> {
   const resolved = resolveJoinOptions(options);
-  const opened = await openDatabase(source);
+  const opened = await openDatabase(source, { statementTimeoutMs: resolved.statementTimeoutMs });
   let locker: Locker | undefined;
   try {
     await assertMigrated(opened.client);

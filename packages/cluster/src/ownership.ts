@@ -113,6 +113,16 @@ export async function leaveCluster(
 }
 
 /**
+ * How long a member's row is kept after its registration ended (it left, or its TTL passed by the
+ * database clock) unless a caller says otherwise: 7 days, long past any reassignment delay (at most
+ * a day) and long enough to read who was there when looking into an incident.
+ */
+export const DEFAULT_MEMBER_RETENTION_MS = 7 * 86_400_000;
+
+/** Most member rows one sweep deletes: the statement stays short however many are due. */
+export const MEMBER_DELETE_BATCH = 100;
+
+/**
  * Marks members whose TTL has passed (by the database clock) inactive.
  *
  * Who sweeps: liveness is judged by the database clock in every statement that depends on it, so
@@ -120,10 +130,40 @@ export async function leaveCluster(
  * coordinator sweeps the members its snapshot found expired, in the round's fenced transaction, so
  * that its watch settles before it plans; members sweep too (the holder of the cluster's sweep
  * lease), because membership is used without a coordinator (failure detection, routing).
+ *
+ * The sweep also deletes members gone longer than `retentionMs` (see {@link deleteDepartedMembers}),
+ * so that the table does not grow with every node id that ever joined (the default node id is new
+ * for every process).
+ * @returns how many members were marked inactive and how many deleted; membership bumped once if any.
  */
-export async function sweepExpiredMembers(conn: QueryClient, cluster: string): Promise<{ marked: number; bumped: ChangeCounters }> {
+export async function sweepExpiredMembers(
+  conn: QueryClient,
+  cluster: string,
+  retentionMs: number = DEFAULT_MEMBER_RETENTION_MS,
+): Promise<{ marked: number; deleted: number; bumped: ChangeCounters }> {
   const marked = await q.markExpiredMembersInactive(conn, { cluster });
-  return { marked, bumped: await bump(conn, cluster, { ...NO_CHANGE, membership: marked > 0 ? 1 : 0 }) };
+  const deleted = await q.deleteDepartedMembers(conn, { cluster, retentionUs: retentionMs * 1000, limit: MEMBER_DELETE_BATCH });
+  return { marked, deleted, bumped: await bump(conn, cluster, { ...NO_CHANGE, membership: marked + deleted > 0 ? 1 : 0 }) };
+}
+
+/**
+ * Deletes up to `limit` members whose registration ended more than `retentionMs` ago by the
+ * database clock, longest gone first. A member whose node id any ownership row still names (as its
+ * owner, of whichever incarnation) is kept, however long gone: the hand-off rule reads the owner's
+ * row (its incarnation, liveness and TTL) and the coordinator's plan tells a stale owner by it; once
+ * its partitions have moved on, a later sweep deletes it. A partition is assigned only to a live
+ * member, so no ownership row can come to name a deleted one, and a node id that registers again
+ * starts a new row (a new incarnation, whose partitions are read afresh).
+ * @returns how many were deleted; membership bumped once if any (lists of members changed).
+ */
+export async function deleteDepartedMembers(
+  conn: QueryClient,
+  cluster: string,
+  retentionMs: number,
+  limit: number = MEMBER_DELETE_BATCH,
+): Promise<{ deleted: number; bumped: ChangeCounters }> {
+  const deleted = await q.deleteDepartedMembers(conn, { cluster, retentionUs: retentionMs * 1000, limit });
+  return { deleted, bumped: await bump(conn, cluster, { ...NO_CHANGE, membership: deleted > 0 ? 1 : 0 }) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -166,14 +206,22 @@ export type AppliedChange<T extends OwnershipChange> = T & { readonly newGenerat
  * owner only when it is unassigned, released by its owner, owned by a process that is no longer
  * live, or asked to be released longer ago than both `forceAfterMs` and the owner's TTL. A release
  * is asked only of a live owner, for a live destination. The others are skipped.
- * @returns the changes applied, and the counters bumped (ownership once when any applied).
+ *
+ * The transaction holds the involved members' rows (and a coordinator's lease row, through its
+ * fence) until it commits, which blocks their heartbeats and the lease's renewal: with `budgetMs`
+ * it stops taking changes once that long has passed (after at least one), and the caller commits
+ * and goes on with the rest in a new transaction.
+ * @returns the changes applied, how many of `changes` were considered (the rest were not looked
+ *   at), and the counters bumped (ownership once when any applied).
  */
 export async function applyOwnershipChanges<T extends OwnershipChange>(
   conn: QueryClient,
   cluster: string,
   changes: readonly T[],
   forceAfterMs: number,
-): Promise<{ applied: AppliedChange<T>[]; bumped: ChangeCounters }> {
+  options: { budgetMs?: number } = {},
+): Promise<{ applied: AppliedChange<T>[]; considered: number; bumped: ChangeCounters }> {
+  const stopAt = options.budgetMs === undefined ? Infinity : performance.now() + options.budgetMs;
   const involved = new Set<string>();
   for (const change of changes) {
     if (change.to !== null) involved.add(change.to);
@@ -187,7 +235,10 @@ export async function applyOwnershipChanges<T extends OwnershipChange>(
   }
   const applied: AppliedChange<T>[] = [];
   const told = new Set<string>();
+  let considered = 0;
   for (const change of changes) {
+    if (considered > 0 && performance.now() >= stopAt) break;
+    considered++;
     const key = { cluster, domain: change.domain, taskList: change.taskList, partitionId: change.partition };
     let newGeneration = change.generation;
     if (change.type === "assign") {
@@ -212,7 +263,7 @@ export async function applyOwnershipChanges<T extends OwnershipChange>(
     applied.push({ ...change, newGeneration });
   }
   for (const nodeId of [...told].sort()) await q.bumpAssignmentVersion(conn, { cluster, nodeId });
-  return { applied, bumped: await bump(conn, cluster, { ...NO_CHANGE, ownership: applied.length > 0 ? 1 : 0 }) };
+  return { applied, considered, bumped: await bump(conn, cluster, { ...NO_CHANGE, ownership: applied.length > 0 ? 1 : 0 }) };
 }
 
 /** The owner as the ownership table has it now, read without a lock (null: no such partition). */

@@ -159,3 +159,15 @@ test("a fence on a connection that died is a DatabaseUnavailableError, for parti
   await expect(fencePartition(dead, ownershipRef)).rejects.toBeInstanceOf(DatabaseUnavailableError);
   await expect(fence(dead, "some-key", 1)).rejects.toBeInstanceOf(DatabaseUnavailableError);
 });
+
+test("a batch with a time budget stops taking changes once it is spent, after at least one", async () => {
+  await transaction(fx.pool, (c) => ownership.putTaskList(c, { cluster, domain: "d", taskList: "t", partitions: 3, metadata: "{}" }));
+  await transaction(fx.pool, (c) => ownership.registerMember(c, member("a")));
+  const assign = (partition: number) => ({ type: "assign", domain: "d", taskList: "t", partition, generation: 0, from: null, to: "a" }) as const;
+  const batch = [assign(0), assign(1), assign(2)];
+  const spent = await transaction(fx.pool, (c) => ownership.applyOwnershipChanges(c, cluster, batch, 0, { budgetMs: 0 }));
+  expect(spent).toMatchObject({ considered: 1, applied: [{ partition: 0 }] });
+  const rest = await transaction(fx.pool, (c) => ownership.applyOwnershipChanges(c, cluster, batch.slice(spent.considered), 0, { budgetMs: 60_000 }));
+  expect(rest.considered).toBe(2);
+  expect(rest.applied.map((t) => t.partition)).toEqual([1, 2]);
+});

@@ -81,7 +81,8 @@ export interface RoundWrites {
  * Carries out a plan, every write in a transaction fenced by the leadership lease (it commits only
  * while the lease is the key's current one, and holds it against a takeover until the commit):
  * marks expired members inactive, cleans up retired partitions, then applies the transitions in
- * batches of `batchSize` with their audit rows, and trims the audit trail. A batch's transitions
+ * batches of at most `batchSize`, each cut short at {@link batchBudgetMs}, with their audit rows,
+ * and trims the audit trail. A batch's transitions
  * that find their partition changed are skipped and left to the next round.
  * @throws `LeaseLostError` or `FencedOutError` when this coordinator is no longer the leader; the
  *   transaction is rolled back and nothing of it is written.
@@ -100,18 +101,34 @@ export async function applyPlan(writer: RoundWriter, snapshot: ClusterSnapshot, 
     bumped = ownership.addCounters(bumped, pruned.bumped);
   }
   const applied: AppliedTransition[] = [];
-  for (let at = 0; at < plan.transitions.length && writer.leading(); at += batchSize) {
+  const budgetMs = batchBudgetMs(writer.options, snapshot);
+  for (let at = 0; at < plan.transitions.length && writer.leading(); ) {
     const batch = plan.transitions.slice(at, at + batchSize);
     const written = await fenced(writer, async (conn) => {
-      const result = await ownership.applyOwnershipChanges(conn, cluster, batch, forceReleaseAfterMs);
+      const result = await ownership.applyOwnershipChanges(conn, cluster, batch, forceReleaseAfterMs, { budgetMs });
       await recordTransitions(conn, cluster, writer.lease.epoch, result.applied);
       return result;
     });
+    at += written.considered;
     applied.push(...written.applied);
     bumped = ownership.addCounters(bumped, written.bumped);
   }
   if (applied.length > 0) await fenced(writer, (conn) => trimTransitions(conn, cluster, auditRetentionMs));
   return { markedInactive, applied, bumped };
+}
+
+/**
+ * How long one batch's transaction may take: a tenth of the shortest TTL it can hold up. The
+ * transaction holds the involved members' rows, blocking their heartbeats, and (through the fence)
+ * the lease row, blocking the leader's own renewal; a tenth leaves both most of their TTL, and
+ * well over their statement timeouts, after waiting for it.
+ */
+export function batchBudgetMs(options: ResolvedCoordinatorOptions, snapshot: ClusterSnapshot): number {
+  let shortestTtlMs = options.leaseTtlMs;
+  for (const member of snapshot.members) {
+    if (member.live && member.ttlMs !== undefined && member.ttlMs < shortestTtlMs) shortestTtlMs = member.ttlMs;
+  }
+  return Math.max(1, Math.floor(shortestTtlMs / 10));
 }
 
 /** Runs `fn` in a transaction fenced by the leadership lease. */

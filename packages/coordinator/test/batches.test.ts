@@ -1,0 +1,62 @@
+import { createCatalog, createCoordinator, join, PartitionState, type Coordinator, type Member } from "../src";
+import { migratedDatabase, until, type Fixture } from "./helpers";
+
+let fx: Fixture;
+
+beforeAll(async () => {
+  fx = await migratedDatabase();
+});
+
+afterAll(async () => {
+  await fx.close();
+});
+
+/**
+ * A round's transactions hold the involved members' rows and (through the fence) the lease row
+ * until they commit. With 10,000 partitions moving at once and a batch size that would put all of
+ * them in one transaction, only the time budget keeps heartbeats and the leader's renewals going.
+ */
+test("10,000 partitions moving at once starve neither the members' heartbeats nor the leader's lease", async () => {
+  const cluster = "ten-thousand";
+  await using catalog = await createCatalog(fx.pool, { cluster });
+  await catalog.putTaskList({ domain: "d", taskList: "big", partitions: 10_000 });
+  const members: Member[] = [];
+  const events: string[] = [];
+  const coordinator: Coordinator = await createCoordinator(fx.pool, {
+    cluster,
+    leaseTtlMs: 3000,
+    electionIntervalMs: 50,
+    pollMs: 50,
+    batchSize: 10_000,
+  });
+  coordinator.on("leader:lost", () => events.push("leader lost"));
+  coordinator.on("leader:renew-failed", () => events.push("renewal failed"));
+  try {
+    for (const nodeId of ["a", "b"]) {
+      const m = await join(fx.pool, { cluster, nodeId, ttlMs: 2000, sweepIntervalMs: 0 });
+      m.on("member:fenced", () => events.push(`${nodeId} fenced`));
+      members.push(m);
+    }
+    const settled = async (count: number): Promise<boolean> => {
+      const plan = await coordinator.plan();
+      return plan.transitions.length === 0 && plan.pendingHandoffs === 0 && members.every((m) => m.partitions().length === 10_000 / count);
+    };
+    await until(() => settled(2), 120_000);
+    // A third member: a third of everything moves (release requests, confirmations, hand-overs).
+    const c = await join(fx.pool, { cluster, nodeId: "c", ttlMs: 2000, sweepIntervalMs: 0 });
+    c.on("member:fenced", () => events.push("c fenced"));
+    members.push(c);
+    await until(async () => {
+      const plan = await coordinator.plan();
+      const owned = members.map((m) => m.partitions().length);
+      return plan.transitions.length === 0 && plan.pendingHandoffs === 0 && owned.every((n) => n >= 3333 && n <= 3334);
+    }, 120_000);
+    expect(events).toEqual([]);
+    expect(coordinator.stats()).toMatchObject({ state: "leading", elections: 1, leaseRenewFailures: 0, fencedOut: 0 });
+    const [rows] = await fx.pool.query("SELECT COUNT(*) AS n FROM helix_ownership WHERE cluster = ? AND state = ?", [cluster, PartitionState.Assigned]);
+    expect(rows).toEqual([{ n: 10_000 }]);
+  } finally {
+    await coordinator.stop();
+    await Promise.all(members.map((m) => m.leave()));
+  }
+}, 300_000);
