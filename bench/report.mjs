@@ -17,6 +17,7 @@ const benchmarks = [
   ["Planner scale", ["--expose-gc", "--max-old-space-size=4096", "planner.mjs"]],
   ["Planner scale, weighted members", ["--expose-gc", "--max-old-space-size=4096", "planner.mjs"], { HELIX_BENCH_WEIGHTED: "1" }],
   ["Failover, convergence and moves, with real processes", ["coordinator.mjs"]],
+  ["Lock table growth over a simulated year, pruned and not", ["locks-growth.mjs"]],
 ];
 
 const probe = await createPool(new URL("/mysql", server).toString());

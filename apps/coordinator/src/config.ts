@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 
-import { DEFAULT_FORCE_RELEASE_AFTER_MS } from "@helix/coordinator";
+import { DEFAULT_FORCE_RELEASE_AFTER_MS, DEFAULT_MEMBER_RETENTION_MS } from "@helix/coordinator";
 import { HelixError, MAX_NAME_LENGTH, resolveConnectionOptions } from "@helix/db";
 import { z } from "zod";
 
@@ -34,6 +34,15 @@ export class ConfigError extends HelixError {
 }
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+
+/** The longest retention a variable takes. */
+const TEN_YEARS_MS = 3650 * 86_400_000;
+
+/**
+ * How long an idle lock row is kept unless HELIX_LOCK_RETENTION_MS says otherwise: a day, far
+ * beyond any lease TTL (at most a day), so a key used daily keeps its row.
+ */
+export const DEFAULT_LOCK_RETENTION_MS = 86_400_000;
 
 const integer = (min: number, max: number) =>
   z
@@ -116,6 +125,16 @@ export const variables = {
     default: "0",
     schema: integer(0, 86_400_000),
   },
+  HELIX_MEMBER_RETENTION_MS: {
+    description: "how long a member that left or died is kept before a round deletes it (never while it owns partitions)",
+    default: String(DEFAULT_MEMBER_RETENTION_MS),
+    schema: integer(60_000, TEN_YEARS_MS),
+  },
+  HELIX_LOCK_RETENTION_MS: {
+    description: "how long a released or expired lock row is kept before the hourly prune deletes it (0: never prune)",
+    default: String(DEFAULT_LOCK_RETENTION_MS),
+    schema: integer(0, TEN_YEARS_MS),
+  },
   HELIX_SHUTDOWN_TIMEOUT_MS: {
     description: "longest a graceful shutdown may take before the process exits anyway",
     default: "10000",
@@ -147,7 +166,10 @@ export interface ServiceConfig {
     readonly pollMs: number;
     readonly forceReleaseAfterMs: number;
     readonly reassignDelayMs: number;
+    readonly memberRetentionMs: number;
   };
+  /** HELIX_LOCK_RETENTION_MS: idle lock rows older than this are pruned every hour; 0 never. */
+  readonly lockRetentionMs: number;
   readonly shutdownTimeoutMs: number;
 }
 
@@ -218,7 +240,9 @@ export function loadConfig(env: NodeJS.ProcessEnv, file?: string): ServiceConfig
       pollMs: v.HELIX_POLL_MS,
       forceReleaseAfterMs: v.HELIX_FORCE_RELEASE_AFTER_MS,
       reassignDelayMs: v.HELIX_REASSIGN_DELAY_MS,
+      memberRetentionMs: v.HELIX_MEMBER_RETENTION_MS,
     },
+    lockRetentionMs: v.HELIX_LOCK_RETENTION_MS,
     shutdownTimeoutMs: v.HELIX_SHUTDOWN_TIMEOUT_MS,
   });
 }

@@ -6,6 +6,7 @@ import { pino, type Logger } from "pino";
 import { ClusterRegistry } from "./clusters";
 import type { ServiceConfig } from "./config";
 import { createHttpServer, listen } from "./http";
+import { LockPruner } from "./lock-pruner";
 import { ServiceMetrics } from "./metrics";
 import { sharedReads } from "./shared-reads";
 import { StatusReader, type ClusterStatus } from "./status";
@@ -40,7 +41,8 @@ export function createLogger(config: Pick<ServiceConfig, "logLevel">): Logger {
 
 /**
  * Starts the service: creates the database and applies migrations when `autoMigrate` is on,
- * starts a coordinator per cluster and the HTTP server. It opens two pools on the database: the
+ * starts a coordinator per cluster, the hourly prune of idle lock rows (unless `lockRetentionMs`
+ * is 0) and the HTTP server. It opens two pools on the database: the
  * URL's `connectionLimit` for the coordinators and {@link HTTP_POOL_CONNECTIONS} for HTTP requests.
  * @throws what the database calls for (`DatabaseUnavailableError`, `SchemaNotMigratedError`, ...);
  *   everything it opened is closed again first.
@@ -75,6 +77,19 @@ export async function startService(config: ServiceConfig, logger: Logger = creat
       closers.push(() => coordinator.stop());
       coordinators.set(cluster, coordinator);
       watch(coordinator, logger.child({ cluster }));
+    }
+    if (config.lockRetentionMs > 0) {
+      // Stopped before the pool closes (closers run in reverse).
+      const pruner = new LockPruner({
+        client: pool,
+        idleForMs: config.lockRetentionMs,
+        onRun: (run) => {
+          if (run.deleted > 0) logger.info({ deleted: run.deleted, batches: run.batches, ms: Math.round(run.durationMs) }, "pruned idle lock rows");
+        },
+        onError: (error) => logger.warn({ err: error }, "pruning idle lock rows failed"),
+      });
+      pruner.start();
+      closers.push(() => pruner.stop());
     }
     const status = (cluster: string): Promise<ClusterStatus> => reader.read(cluster);
     // Pages and scrapers share each cluster's latest status: a read per interval, whatever they number.

@@ -17,7 +17,7 @@ export {
   type OwnedPartition,
   type PartitionChange,
 } from "./member-events";
-export { DEFAULT_FORCE_RELEASE_AFTER_MS, type ChangeCounters } from "./ownership";
+export { DEFAULT_FORCE_RELEASE_AFTER_MS, DEFAULT_MEMBER_RETENTION_MS, type ChangeCounters } from "./ownership";
 /**
  * The ownership protocol's writes (members, ownership table, change counters), each returning what
  * it changed: for coordinators. Applications use `join`, `Catalog` and `OwnershipStore`.

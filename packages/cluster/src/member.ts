@@ -1,29 +1,26 @@
 import { randomBytes } from "node:crypto";
-import { EventEmitter, on } from "node:events";
+import { on } from "node:events";
 
-import { Backoff, ClosedError, clusterQueries as q, isHelixError, PartitionState, transaction, type ConnectionSource, type QueryClient } from "@helix/db";
-import { LocalDeadline, type Lease, type Locker } from "@helix/lock";
+import { Backoff, ClosedError, clusterQueries as q, isHelixError, PartitionState, SafeEmitter, setLongTimeout, transaction } from "@helix/db";
+import type { ConnectionSource, LongTimeout } from "@helix/db";
+import { LocalDeadline, type Locker } from "@helix/lock";
 
-import { AlreadyJoinedError, PartitionFencedError } from "./errors";
-import { fencePartition } from "./fence";
+import { AlreadyJoinedError } from "./errors";
 import type { ResolvedJoinOptions } from "./join";
-import { partitionKey, sweepLeaseKey } from "./keys";
+import { partitionKey } from "./keys";
 import type { MemberEvents, MemberState, OwnedPartition, PartitionChange } from "./member-events";
-import { confirmRelease, heartbeatMember, leaveCluster, registerMember, sweepExpiredMembers } from "./ownership";
-
-interface Ownership {
-  readonly partition: OwnedPartition;
-  readonly controller: AbortController;
-  releasing: boolean;
-  /** The work stopped (onRelease returned) but the confirmation did not reach the database. */
-  confirmPending: boolean;
-}
+import { announce, lost, newOwnership, type Ownership } from "./owned";
+import { confirmRelease, heartbeatMember, leaveCluster, registerMember } from "./ownership";
+import { Sweeper } from "./sweeper";
 
 /**
  * This process's membership of a cluster: heartbeats, the partitions it owns, and their changes.
  * Made by {@link join}; `leave()` (or `await using`) hands everything back at once.
+ *
+ * Every step applies its changes before it announces them, and a listener that throws stops
+ * neither the other listeners nor the member (see `SafeEmitter`).
  */
-export class Member extends EventEmitter<MemberEvents> implements AsyncDisposable {
+export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable {
   readonly cluster: string;
   readonly nodeId: string;
 
@@ -39,9 +36,12 @@ export class Member extends EventEmitter<MemberEvents> implements AsyncDisposabl
   #version: number | undefined;
   #syncing: Promise<void> = Promise.resolve();
   #beating: Promise<void> = Promise.resolve();
-  #heartbeatTimer: NodeJS.Timeout | undefined;
-  #sweepTimer: NodeJS.Timeout | undefined;
-  #sweepLease: Lease | null = null;
+  /** Releases being stopped (`onRelease`) and confirmed in the background: leave() waits for them. */
+  readonly #releasing = new Set<Promise<unknown>>();
+  #heartbeatTimer: LongTimeout | undefined;
+  /** While heartbeats fail: how soon the next one goes out. */
+  #retry: Backoff | null = null;
+  #sweeper: Sweeper | undefined;
 
   /** @internal Use {@link join}. */
   constructor(
@@ -110,19 +110,22 @@ export class Member extends EventEmitter<MemberEvents> implements AsyncDisposabl
   async leave(): Promise<void> {
     if (this.#state === "leaving" || this.#state === "left") return;
     this.#state = "leaving";
-    this.#stopTimers();
-    // A heartbeat in flight may be re-registering; let it finish so it cannot outlive the deregistration.
-    await this.#beating;
+    this.#heartbeatTimer?.clear();
+    this.#deadline.stop();
+    // Nothing in flight may outlive the deregistration or the pool: a heartbeat may be re-registering,
+    // a sweep taking the sweep lease, a release being confirmed (once confirmed, it is not stopped again).
+    await Promise.allSettled([this.#beating, this.#sweeper?.stop()]);
+    await Promise.allSettled(this.#releasing);
     const owned = [...this.#owned.values()];
     for (const o of owned) o.controller.abort(new Error("the member is leaving"));
     await Promise.all(owned.map((o) => this.#runOnRelease(o.partition)));
     try {
       await transaction(this.#client, (conn) => leaveCluster(conn, this.#identity()));
     } finally {
-      for (const o of owned) this.#end(o, { type: "lost", partition: o.partition, reason: "left" });
+      const changes = owned.map((o) => this.#drop(o, lost(o, "left")));
       this.#state = "left";
+      this.#announce(changes);
       this.#left.abort();
-      await this.#sweepLease?.release().catch(() => undefined);
       await this.#locker.close();
       await this.#close();
     }
@@ -136,7 +139,12 @@ export class Member extends EventEmitter<MemberEvents> implements AsyncDisposabl
   async start(): Promise<boolean> {
     if (!(await this.#registerAtJoin())) return false;
     await this.#beat();
-    if (this.#options.sweepIntervalMs > 0) this.#scheduleSweep();
+    if (this.#options.sweepIntervalMs > 0) {
+      const { cluster } = this;
+      const onError = (error: Error): boolean => this.emit("member:error", error);
+      this.#sweeper = new Sweeper({ cluster, locker: this.#locker, client: this.#client, intervalMs: this.#options.sweepIntervalMs, onError });
+      this.#sweeper.start();
+    }
     return true;
   }
 
@@ -182,6 +190,7 @@ export class Member extends EventEmitter<MemberEvents> implements AsyncDisposabl
     const sentAt = performance.now();
     try {
       const heartbeat = await heartbeatMember(this.#client, { ...this.#identity(), ttlMs: this.#options.ttlMs });
+      this.#retry = null;
       if (heartbeat.alive) {
         if (this.#state === "fenced") {
           // A fenced member owns nothing, so a longer deadline cannot prolong any ownership.
@@ -207,6 +216,11 @@ export class Member extends EventEmitter<MemberEvents> implements AsyncDisposabl
       }
     } catch (error) {
       if (this.#stopped()) return;
+      // Sent again soon, not a whole interval later: the failure (a hung connection given up at
+      // its statement timeout, a dropped one) took time out of the deadline already, and the next
+      // attempt goes out on a fresh connection.
+      const heartbeatMs = this.#options.heartbeatMs;
+      this.#retry ??= new Backoff(Math.max(1, Math.floor(heartbeatMs / 10)), heartbeatMs);
       this.emit("member:heartbeat-failed", error as Error);
     } finally {
       this.#scheduleHeartbeat();
@@ -221,74 +235,71 @@ export class Member extends EventEmitter<MemberEvents> implements AsyncDisposabl
     this.emit("member:rejoined", { incarnation: this.#incarnation, reregistered });
   }
 
-  /** Reads this member's rows and turns the differences into events. Serialised. */
+  /**
+   * Reads this member's rows and turns the differences into events. Serialised. The whole sync is
+   * applied before any of it is announced: a listener sees every partition of the sync, and a
+   * listener's mischief (leaving, say) cannot cut it short.
+   */
   #sync(version: number | undefined): Promise<void> {
     this.#syncing = this.#syncing.then(async () => {
       const rows = await q.listProcessOwnership(this.#client, this.#identity());
       if (!this.#checkDeadline() || this.#state !== "active") return;
       const seen = new Set<string>();
+      const changes: (PartitionChange | null)[] = [];
+      const toRelease: Ownership[] = [];
+      const toConfirm: Ownership[] = [];
       for (const row of rows) {
         if (row.state !== PartitionState.Assigned && row.state !== PartitionState.ReleaseRequested) continue;
         const key = partitionKey(row.domain, row.taskList, row.partitionId);
         seen.add(key);
         let ownership = this.#owned.get(key);
         if (ownership !== undefined && ownership.partition.generation !== row.generation) {
-          this.#end(ownership, { type: "lost", partition: ownership.partition, reason: "taken" });
+          changes.push(this.#drop(ownership, lost(ownership, "taken")));
           ownership = undefined;
         }
         if (ownership === undefined) {
           ownership = this.#own(row.domain, row.taskList, row.partitionId, row.generation);
+          changes.push({ type: "assigned", partition: ownership.partition });
         }
         if (row.state === PartitionState.ReleaseRequested && !ownership.releasing) {
-          this.#beginRelease(ownership, row.targetNodeId);
+          ownership.releasing = true;
+          ownership.controller.abort(new Error("release requested"));
+          changes.push({ type: "release-requested", partition: ownership.partition, targetNodeId: row.targetNodeId });
+          toRelease.push(ownership);
         } else if (row.state === PartitionState.ReleaseRequested && ownership.confirmPending) {
           // The work stopped but the confirmation was lost (a dropped connection): send it again, or
           // the hand-off would wait for the force timeout.
-          void this.#confirm(ownership);
+          toConfirm.push(ownership);
         }
       }
       for (const [key, ownership] of this.#owned) {
-        if (!seen.has(key)) this.#end(ownership, { type: "lost", partition: ownership.partition, reason: "taken" });
+        if (!seen.has(key)) changes.push(this.#drop(ownership, lost(ownership, "taken")));
       }
       this.#version = version;
+      this.#announce(changes);
+      if (this.#options.autoConfirm) {
+        for (const o of toRelease) this.#background(this.#runOnRelease(o.partition).then((ok) => ok && this.#confirm(o)));
+      }
+      for (const o of toConfirm) this.#background(this.#confirm(o));
     });
     const done = this.#syncing;
     this.#syncing = done.catch(() => undefined);
     return done;
   }
 
+  /** Records a new ownership (its announcement is the caller's). */
   #own(domain: string, taskList: string, partition: number, generation: number): Ownership {
-    const controller = new AbortController();
-    const checkDeadline = (): boolean => this.#checkDeadline();
     const ref = { cluster: this.cluster, domain, taskList, partition, nodeId: this.nodeId, incarnation: this.#incarnation, generation };
-    const owned: OwnedPartition = {
-      domain,
-      taskList,
-      partition,
-      generation,
-      incarnation: ref.incarnation,
-      signal: controller.signal,
-      isOwned() {
-        checkDeadline();
-        return !controller.signal.aborted;
-      },
-      async fence(connection: QueryClient) {
-        if (!owned.isOwned()) throw new PartitionFencedError(ref);
-        await fencePartition(connection, ref);
-      },
-    };
-    const ownership: Ownership = { partition: owned, controller, releasing: false, confirmPending: false };
+    const ownership = newOwnership(ref, () => this.#checkDeadline());
     this.#owned.set(partitionKey(domain, taskList, partition), ownership);
-    this.#emitChange({ type: "assigned", partition: owned });
     return ownership;
   }
 
-  #beginRelease(ownership: Ownership, targetNodeId: string | null): void {
-    ownership.releasing = true;
-    ownership.controller.abort(new Error("release requested"));
-    this.#emitChange({ type: "release-requested", partition: ownership.partition, targetNodeId });
-    if (!this.#options.autoConfirm) return;
-    void this.#runOnRelease(ownership.partition).then((ok) => (ok ? this.#confirm(ownership) : false));
+  /** Work on a release, done in the background but waited for by leave(). */
+  #background(work: Promise<unknown>): void {
+    const done = (): void => void this.#releasing.delete(work);
+    this.#releasing.add(work);
+    work.then(done, done);
   }
 
   async #runOnRelease(partition: OwnedPartition): Promise<boolean> {
@@ -309,9 +320,7 @@ export class Member extends EventEmitter<MemberEvents> implements AsyncDisposabl
       const { confirmed } = await transaction(this.#client, (conn) =>
         confirmRelease(conn, { ...ref, nodeId: this.nodeId, incarnation: p.incarnation, generation: p.generation }),
       );
-      if (this.#owned.get(partitionKey(p.domain, p.taskList, p.partition)) === ownership) {
-        this.#end(ownership, confirmed ? { type: "released", partition: p } : { type: "lost", partition: p, reason: "taken" });
-      }
+      this.#announce([this.#drop(ownership, confirmed ? { type: "released", partition: p } : lost(ownership, "taken"))]);
       return confirmed;
     } catch (error) {
       // Not confirmed: the work is stopped already; the next heartbeat reads the partitions again
@@ -323,31 +332,21 @@ export class Member extends EventEmitter<MemberEvents> implements AsyncDisposabl
     }
   }
 
-  #end(ownership: Ownership, change: PartitionChange): void {
+  /**
+   * Ends an ownership that is still current: forgets it and aborts its work.
+   * @returns the change to announce, or null when the ownership had ended already.
+   */
+  #drop(ownership: Ownership, change: PartitionChange): PartitionChange | null {
     const p = ownership.partition;
     const key = partitionKey(p.domain, p.taskList, p.partition);
-    if (this.#owned.get(key) !== ownership) return;
+    if (this.#owned.get(key) !== ownership) return null;
     this.#owned.delete(key);
     ownership.controller.abort(new Error(change.type === "lost" ? `partition lost (${change.reason})` : "partition released"));
-    this.#emitChange(change);
+    return change;
   }
 
-  #emitChange(change: PartitionChange): void {
-    switch (change.type) {
-      case "assigned":
-        this.emit("partition:assigned", change.partition);
-        break;
-      case "release-requested":
-        this.emit("partition:release-requested", change.partition, change.targetNodeId);
-        break;
-      case "released":
-        this.emit("partition:released", change.partition);
-        break;
-      case "lost":
-        this.emit("partition:lost", change.partition, change.reason);
-        break;
-    }
-    this.emit("change", change);
+  #announce(changes: readonly (PartitionChange | null)[]): void {
+    for (const change of changes) if (change !== null) announce(this, change);
   }
 
   /** Self-fencing: stop every partition before anyone else can be given them. */
@@ -355,7 +354,8 @@ export class Member extends EventEmitter<MemberEvents> implements AsyncDisposabl
     if (this.#state !== "active") return;
     this.#state = "fenced";
     this.#version = undefined;
-    for (const o of [...this.#owned.values()]) this.#end(o, { type: "lost", partition: o.partition, reason: "fenced" });
+    const changes = [...this.#owned.values()].map((o) => this.#drop(o, lost(o, "fenced")));
+    this.#announce(changes);
     this.emit("member:fenced");
   }
 
@@ -366,34 +366,9 @@ export class Member extends EventEmitter<MemberEvents> implements AsyncDisposabl
   }
 
   #scheduleHeartbeat(): void {
+    this.#heartbeatTimer?.clear();
     if (this.#stopped()) return;
-    clearTimeout(this.#heartbeatTimer);
-    this.#heartbeatTimer = setTimeout(() => void this.#beat(), this.#options.heartbeatMs);
-  }
-
-  #scheduleSweep(): void {
-    const jitter = 0.75 + Math.random() * 0.5;
-    this.#sweepTimer = setTimeout(() => void this.#sweep().finally(() => this.#scheduleSweep()), this.#options.sweepIntervalMs * jitter);
-    this.#sweepTimer.unref();
-  }
-
-  /** One member at a time (the holder of the cluster's sweep lease) marks expired members inactive; see `sweepExpiredMembers`. */
-  async #sweep(): Promise<void> {
-    if (this.#stopped()) return;
-    try {
-      if (this.#sweepLease?.isHeld() === true) {
-        await this.#sweepLease.renew();
-      } else {
-        // The sweep lease outlives two sweep intervals, so that its holder keeps it between sweeps.
-        const ttlMs = this.#options.sweepIntervalMs * 2;
-        this.#sweepLease = await this.#locker.tryAcquire(sweepLeaseKey(this.cluster), { ttlMs });
-      }
-      if (this.#sweepLease === null) return;
-      await transaction(this.#client, (conn) => sweepExpiredMembers(conn, this.cluster));
-    } catch (error) {
-      this.#sweepLease = null;
-      this.emit("member:error", error as Error);
-    }
+    this.#heartbeatTimer = setLongTimeout(() => void this.#beat(), this.#retry?.next() ?? this.#options.heartbeatMs);
   }
 
   /** This process as a member: the ownership protocol's writes and reads are scoped by it. */
@@ -403,12 +378,6 @@ export class Member extends EventEmitter<MemberEvents> implements AsyncDisposabl
 
   #stopped(): boolean {
     return this.#state === "leaving" || this.#state === "left";
-  }
-
-  #stopTimers(): void {
-    clearTimeout(this.#heartbeatTimer);
-    this.#deadline.stop();
-    clearTimeout(this.#sweepTimer);
   }
 }
 

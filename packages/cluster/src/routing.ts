@@ -1,6 +1,4 @@
-import { EventEmitter } from "node:events";
-
-import { checkMs, PartitionState, type DatabaseSource } from "@helix/db";
+import { checkMs, PartitionState, SafeEmitter, setLongTimeout, type DatabaseSource, type LongTimeout } from "@helix/db";
 
 import type { ClusterOptions } from "./catalog";
 import { partitionKey } from "./keys";
@@ -17,11 +15,14 @@ export interface RoutingEvents {
 /**
  * A read-only view of who owns which partition, for request routers. It polls one row (the
  * cluster's ownership version) every `refreshMs` and reloads the table only when that changed.
+ * A listener that throws does not stop the refreshes (see `SafeEmitter`).
  */
-export class RoutingTable extends EventEmitter<RoutingEvents> implements AsyncDisposable {
+export class RoutingTable extends SafeEmitter<RoutingEvents> implements AsyncDisposable {
   #owners = new Map<string, string>();
   #version = -1;
-  #timer: NodeJS.Timeout | undefined;
+  #timer: LongTimeout | undefined;
+  /** The background refresh in flight (or the last one): close() waits for it. */
+  #refreshing: Promise<void> = Promise.resolve();
   #closed = false;
 
   /** @internal Use {@link createRoutingTable}. */
@@ -59,27 +60,25 @@ export class RoutingTable extends EventEmitter<RoutingEvents> implements AsyncDi
     return true;
   }
 
-  /** @internal */
+  /** @internal Refreshes every `refreshMs` until closed. */
   start(): void {
-    const tick = (): void => {
-      this.refresh().then(
-        () => undefined,
-        (error: unknown) => this.emit("routing:error", error as Error),
-      ).finally(() => {
-        if (!this.#closed) {
-          this.#timer = setTimeout(tick, this.refreshMs);
-          this.#timer.unref();
-        }
-      });
-    };
-    this.#timer = setTimeout(tick, this.refreshMs);
-    this.#timer.unref();
+    if (this.#closed) return;
+    this.#timer = setLongTimeout(() => {
+      this.#refreshing = this.refresh().then(
+        () => this.start(),
+        (error: unknown) => {
+          this.start();
+          this.emit("routing:error", error as Error);
+        },
+      );
+    }, this.refreshMs).unref();
   }
 
-  /** Stops refreshing and closes the pool if the table made it. */
+  /** Stops refreshing (waiting for a refresh in flight) and closes the pool if the table made it. */
   async close(): Promise<void> {
     this.#closed = true;
-    clearTimeout(this.#timer);
+    this.#timer?.clear();
+    await this.#refreshing;
     await this.store.close();
   }
 

@@ -145,7 +145,10 @@ export class OwnershipStore implements AsyncDisposable {
     return finished;
   }
 
-  /** Marks members whose TTL has passed (by the database clock) inactive. @returns how many. */
+  /**
+   * Marks members whose TTL has passed (by the database clock) inactive, and deletes a batch of
+   * those gone longer than `DEFAULT_MEMBER_RETENTION_MS` that own nothing. @returns how many were marked.
+   */
   async sweepExpiredMembers(): Promise<number> {
     const { marked } = await transaction(this.client, (conn) => sweepExpiredMembers(conn, this.cluster));
     return marked;

@@ -118,7 +118,7 @@ describe("bad input", () => {
       "SELECT incarnation FROM helix_members WHERE cluster = ? AND node_id = ?",
       [cluster, "lost-reply"],
     );
-    expect(rows.map((r) => r.incarnation)).toEqual([m.incarnation]);
+    expect(rows.map((r) => String(r.incarnation))).toEqual([m.incarnation]);
     // Another process with the node id is still refused while the member lives.
     await expect(join(fx.pool, { cluster, nodeId: "lost-reply" })).rejects.toBeInstanceOf(AlreadyJoinedError);
   });

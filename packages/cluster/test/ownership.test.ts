@@ -3,6 +3,7 @@ import { join as joinPath } from "node:path";
 
 import { transaction, type QueryClient } from "@helix/db";
 import { fence } from "@helix/lock";
+import type { RowDataPacket } from "mysql2/promise";
 
 import { DatabaseUnavailableError, fencePartition, ownershipProtocol as ownership, type ChangeCounters } from "../src";
 import { migratedDatabase, type Fixture } from "./helpers";
@@ -102,12 +103,61 @@ test("every write reports exactly the counter bumps it made, and nothing when it
   expect((await noop((c) => ownership.sweepExpiredMembers(c, cluster))).marked).toBe(0);
 });
 
+test("members gone longer than the retention are deleted, longest gone first, unless an ownership row names them", async () => {
+  const DAY_MS = 86_400_000;
+  const retention = 7 * DAY_MS;
+  /** Ends a member's registration `ms` ago by the database clock (still marked active). */
+  const goneFor = async (nodeId: string, ms: number): Promise<void> => {
+    await fx.pool.query("UPDATE helix_members SET expires_at = UTC_TIMESTAMP(6) - INTERVAL ? MICROSECOND WHERE cluster = ? AND node_id = ?", [
+      ms * 1000,
+      cluster,
+      nodeId,
+    ]);
+  };
+  const names = async (): Promise<string[]> => {
+    const [rows] = await fx.pool.query<RowDataPacket[]>("SELECT node_id FROM helix_members WHERE cluster = ? ORDER BY node_id", [cluster]);
+    return rows.map((r) => String(r.node_id));
+  };
+  for (const id of ["left", "owner", "recent", "live"]) await write((c) => ownership.registerMember(c, member(id)));
+  await write((c) => ownership.putTaskList(c, { cluster, domain: "d", taskList: "t", partitions: 1, metadata: "{}" }));
+  const assign = { type: "assign", domain: "d", taskList: "t", partition: 0, generation: 0, from: null, to: "owner" } as const;
+  expect((await write((c) => ownership.applyOwnershipChanges(c, cluster, [assign], 0))).applied).toHaveLength(1);
+  await write((c) => ownership.leaveCluster(c, { cluster, nodeId: "left", incarnation: member("left").incarnation }));
+  await goneFor("left", retention + 60_000);
+  await goneFor("owner", retention + 60_000); // dead long ago, yet still named by partition 0
+  await goneFor("recent", retention - 60_000);
+
+  const swept = await write((c) => ownership.sweepExpiredMembers(c, cluster, retention));
+  expect(swept).toMatchObject({ marked: 2, deleted: 1 });
+  expect(await names()).toEqual(["live", "owner", "recent"]);
+  expect((await noop((c) => ownership.sweepExpiredMembers(c, cluster, retention))).deleted).toBe(0);
+
+  // Once its partition has moved on (its owner is gone, so it goes at once), the owner goes too.
+  const away = { ...assign, generation: 1, from: "owner", to: "live" } as const;
+  expect((await write((c) => ownership.applyOwnershipChanges(c, cluster, [away], 0))).applied).toHaveLength(1);
+  expect((await write((c) => ownership.deleteDepartedMembers(c, cluster, retention))).deleted).toBe(1);
+  expect(await names()).toEqual(["live", "recent"]);
+
+  // Bounded: `limit` at a time, the longest gone first.
+  for (const [i, id] of ["x1", "x2", "x3"].entries()) {
+    await write((c) => ownership.registerMember(c, member(id)));
+    await goneFor(id, retention + (3 - i) * 60_000);
+  }
+  expect((await write((c) => ownership.deleteDepartedMembers(c, cluster, retention, 2))).deleted).toBe(2);
+  expect(await names()).toEqual(["live", "recent", "x3"]);
+
+  // A deleted node id registers again as a new member.
+  expect((await write((c) => ownership.registerMember(c, member("left")))).registered).toBe(true);
+  expect(await names()).toEqual(["left", "live", "recent", "x3"]);
+});
+
 /** Generated statements that write the members table, the ownership table or the change counters. */
 const protocolWrites = [
   "registerMember",
   "heartbeatMember",
   "deregisterMember",
   "markExpiredMembersInactive",
+  "deleteDepartedMembers",
   "bumpAssignmentVersion",
   "bumpOwnersFrom",
   "bumpMembershipVersion",

@@ -1,5 +1,3 @@
-import { EventEmitter } from "node:events";
-
 import { coordinatorLeaseKey, ownershipProtocol as ownership, type ChangeCounters } from "@helix/cluster";
 import {
   assertMigrated,
@@ -7,8 +5,11 @@ import {
   coordinatorQueries as cq,
   isHelixError,
   openDatabase,
+  SafeEmitter,
+  setLongTimeout,
   type ConnectionSource,
   type DatabaseSource,
+  type LongTimeout,
 } from "@helix/db";
 import { createLocker, type Lease, type Locker } from "@helix/lock";
 
@@ -28,8 +29,13 @@ import { readSnapshot } from "./snapshot";
  *
  * Made by {@link createCoordinator}; `stop()` (or `await using`) releases the lease so that a
  * standby takes over at once.
+ *
+ * Every step changes the state before it announces it, and a listener that throws stops neither
+ * the other listeners nor the coordinator (see `SafeEmitter`): a throwing `round:done` listener is
+ * no round error. Every timer is armed only while the state it serves lasts, so that nothing runs
+ * after `stop()`, even when a listener calls it in the middle of a step.
  */
-export class Coordinator extends EventEmitter<CoordinatorEvents> implements AsyncDisposable {
+export class Coordinator extends SafeEmitter<CoordinatorEvents> implements AsyncDisposable {
   /** The options in force, after defaults. */
   readonly options: ResolvedCoordinatorOptions;
 
@@ -39,11 +45,14 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Asyn
   readonly #leaseKey: string;
   #state: CoordinatorState = "following";
   #lease: Lease | null = null;
-  #electionTimer: NodeJS.Timeout | undefined;
-  #pollTimer: NodeJS.Timeout | undefined;
-  #checkTimer: NodeJS.Timeout | undefined;
-  #fallbackTimer: NodeJS.Timeout | undefined;
+  #electionTimer: LongTimeout | undefined;
+  #pollTimer: LongTimeout | undefined;
+  #checkTimer: LongTimeout | undefined;
+  #fallbackTimer: LongTimeout | undefined;
   #seen: ChangeCounters | null = null;
+  /** The election and the poll in flight (or the last ones): stop() waits for them, and for the round. */
+  #electing: Promise<void> = Promise.resolve();
+  #polling: Promise<void> = Promise.resolve();
   #round: Promise<void> | null = null;
   #queued: RoundTrigger | null = null;
   #stats: { -readonly [K in Exclude<keyof CoordinatorStats, "state" | "epoch">]: CoordinatorStats[K] } = {
@@ -118,11 +127,14 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Asyn
    */
   async stop(): Promise<void> {
     if (this.#state === "stopping" || this.#state === "stopped") return;
-    this.#setState("stopping");
+    const announce = this.#moveTo("stopping");
     this.#clearTimers();
-    clearTimeout(this.#electionTimer);
+    this.#electionTimer?.clear();
     this.#queued = null;
-    await this.#round?.catch(() => undefined);
+    announce();
+    // An election in flight may yet take the lease, a poll or a round may yet write: wait for them,
+    // so that the lease is released and nothing uses the pool once it is closed.
+    await Promise.allSettled([this.#electing, this.#polling, this.#round]);
     const lease = this.#lease;
     this.#lease = null;
     try {
@@ -130,7 +142,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Asyn
       await this.#locker.close();
     } finally {
       await this.#closeSource();
-      this.#setState("stopped");
+      this.#moveTo("stopped")();
     }
   }
 
@@ -143,17 +155,21 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Asyn
     this.#scheduleElection(0);
   }
 
-  #setState(to: CoordinatorState): void {
+  /** Moves to `to`; returns the announcement, for the caller to make once its step is complete. */
+  #moveTo(to: CoordinatorState): () => void {
     const from = this.#state;
-    if (from === to) return;
     this.#state = to;
-    this.emit("coordinator:state", { from, to });
+    return () => {
+      if (from !== to) this.emit("coordinator:state", { from, to });
+    };
   }
 
   #scheduleElection(delayMs: number): void {
+    this.#electionTimer?.clear();
     if (this.#state !== "following") return;
-    clearTimeout(this.#electionTimer);
-    this.#electionTimer = setTimeout(() => void this.#elect(), delayMs);
+    this.#electionTimer = setLongTimeout(() => {
+      this.#electing = this.#elect();
+    }, delayMs);
   }
 
   async #elect(): Promise<void> {
@@ -177,11 +193,12 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Asyn
       this.#stats.leaseRenewFailures++;
       this.emit("leader:renew-failed", error);
     });
-    this.#setState("leading");
-    this.emit("leader:elected", { epoch: lease.epoch });
+    const announce = this.#moveTo("leading");
     this.#trigger("elected");
     this.#schedulePoll();
     this.#scheduleFallback();
+    announce();
+    this.emit("leader:elected", { epoch: lease.epoch });
   }
 
   #onLeaseEnded(lease: Lease): void {
@@ -189,19 +206,24 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Asyn
     this.#lease = null;
     this.#clearTimers();
     this.#queued = null;
-    this.#setState("following");
-    this.emit("leader:lost", { epoch: lease.epoch, error: lease.signal.reason as Error });
+    const announce = this.#moveTo("following");
     this.#scheduleElection(this.options.electionIntervalMs);
+    announce();
+    this.emit("leader:lost", { epoch: lease.epoch, error: lease.signal.reason as Error });
   }
 
   #schedulePoll(): void {
-    clearTimeout(this.#pollTimer);
-    this.#pollTimer = setTimeout(() => void this.#poll(), this.options.pollMs);
+    this.#pollTimer?.clear();
+    if (this.#state !== "leading") return;
+    this.#pollTimer = setLongTimeout(() => {
+      this.#polling = this.#poll();
+    }, this.options.pollMs);
   }
 
   #scheduleFallback(): void {
-    clearTimeout(this.#fallbackTimer);
-    this.#fallbackTimer = setTimeout(() => {
+    this.#fallbackTimer?.clear();
+    if (this.#state !== "leading") return;
+    this.#fallbackTimer = setLongTimeout(() => {
       this.#trigger("fallback");
       this.#scheduleFallback();
     }, this.options.fallbackIntervalMs);
@@ -256,12 +278,13 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Asyn
       const plan = planFor(snapshot, this.options);
       const writes = await applyPlan({ source: this.#source, options: this.options, lease, leading }, snapshot, plan);
       await this.#recordSeen(snapshot.versions, writes.bumped);
-      this.#scheduleCheck(plan.nextCheckMs);
       if (!lease.isHeld() || !leading()) {
-        // Deposed during the round: what it wrote was fenced; it reports nothing as the leader.
+        // Deposed (or stopped) during the round: what it wrote was fenced; it reports nothing as the
+        // leader, and arms no timer.
         this.#stats.fencedOut++;
         return;
       }
+      this.#scheduleCheck(plan.nextCheckMs);
       const durationMs = performance.now() - started;
       this.#report(roundReport({ epoch: lease.epoch, trigger, durationMs }, snapshot, plan, writes));
     } catch (error) {
@@ -307,15 +330,16 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Asyn
   }
 
   #scheduleCheck(delayMs: number | null): void {
-    clearTimeout(this.#checkTimer);
-    if (delayMs === null) return;
-    this.#checkTimer = setTimeout(() => this.#trigger("timer"), delayMs + 5);
+    this.#checkTimer?.clear();
+    if (delayMs === null || this.#state !== "leading") return;
+    this.#checkTimer = setLongTimeout(() => this.#trigger("timer"), delayMs + 5);
   }
 
+  /** Clears the leader's timers (not the election's). */
   #clearTimers(): void {
-    clearTimeout(this.#pollTimer);
-    clearTimeout(this.#checkTimer);
-    clearTimeout(this.#fallbackTimer);
+    this.#pollTimer?.clear();
+    this.#checkTimer?.clear();
+    this.#fallbackTimer?.clear();
   }
 }
 
@@ -330,7 +354,9 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Asyn
  */
 export async function createCoordinator(source: DatabaseSource, options: CoordinatorOptions): Promise<Coordinator> {
   const resolved = resolveCoordinatorOptions(options);
-  const opened = await openDatabase(source);
+  // A statement that hangs fails in time for the lease's renewal (due at a third of its TTL, then
+  // retried within a tenth) to be sent again on a fresh connection before the lease's deadline.
+  const opened = await openDatabase(source, { statementTimeoutMs: Math.max(1, Math.floor(resolved.leaseTtlMs * 0.4)) });
   let locker: Locker | undefined;
   try {
     await assertMigrated(opened.client);

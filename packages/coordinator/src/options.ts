@@ -1,4 +1,4 @@
-import { DEFAULT_FORCE_RELEASE_AFTER_MS } from "@helix/cluster";
+import { DEFAULT_FORCE_RELEASE_AFTER_MS, DEFAULT_MEMBER_RETENTION_MS } from "@helix/cluster";
 import { checkInteger, checkMs, checkText, defaultProcessId, InvalidArgumentError, MAX_NAME_LENGTH, MAX_OWNER_LENGTH } from "@helix/db";
 
 /** Options of `createCoordinator`. Every field but `cluster` is optional. */
@@ -40,6 +40,13 @@ export interface CoordinatorOptions {
   batchSize?: number;
   /** How long the audit trail keeps a transition. @default 7 days */
   auditRetentionMs?: number;
+  /**
+   * How long a member's row is kept after its registration ended (it left, or its TTL passed),
+   * from 1 minute to 3650 days; then a round deletes it, unless an ownership row still names it.
+   * Members that sweep (`sweepIntervalMs` of `join`) delete with the default.
+   * @default `DEFAULT_MEMBER_RETENTION_MS` (7 days)
+   */
+  memberRetentionMs?: number;
 }
 
 /** {@link CoordinatorOptions} after defaults and validation. */
@@ -56,6 +63,7 @@ export interface ResolvedCoordinatorOptions {
   readonly maxMovesPerMember: number;
   readonly batchSize: number;
   readonly auditRetentionMs: number;
+  readonly memberRetentionMs: number;
 }
 
 const DAY_MS = 86_400_000;
@@ -79,5 +87,6 @@ export function resolveCoordinatorOptions(options: CoordinatorOptions): Resolved
     maxMovesPerMember: limit("maxMovesPerMember", options.maxMovesPerMember),
     batchSize: checkInteger("batchSize", options.batchSize ?? 500, 1, 10_000),
     auditRetentionMs: checkMs("auditRetentionMs", options.auditRetentionMs ?? 7 * DAY_MS, 1, 3650 * DAY_MS),
+    memberRetentionMs: checkMs("memberRetentionMs", options.memberRetentionMs ?? DEFAULT_MEMBER_RETENTION_MS, 60_000, 3650 * DAY_MS),
   });
 }

@@ -36,6 +36,8 @@ export interface RoundReport {
   readonly partitions: number;
   /** Members whose TTL had passed, marked inactive by this round. */
   readonly markedInactive: number;
+  /** Members gone longer than `memberRetentionMs` (owning nothing), deleted by this round. */
+  readonly deletedMembers: number;
   /** Transitions the plan asked for. */
   readonly planned: number;
   /** Transitions committed (the others found their partition changed and wait for the next round). */
@@ -72,6 +74,7 @@ export interface RoundWriter {
 /** What a round's writes did, as they reported it. */
 export interface RoundWrites {
   readonly markedInactive: number;
+  readonly deletedMembers: number;
   readonly applied: readonly AppliedTransition[];
   /** Counter bumps of the round's own writes: the coordinator adds them to what it read. */
   readonly bumped: ChangeCounters;
@@ -80,20 +83,24 @@ export interface RoundWrites {
 /**
  * Carries out a plan, every write in a transaction fenced by the leadership lease (it commits only
  * while the lease is the key's current one, and holds it against a takeover until the commit):
- * marks expired members inactive, cleans up retired partitions, then applies the transitions in
- * batches of at most `batchSize`, each cut short at {@link batchBudgetMs}, with their audit rows,
- * and trims the audit trail. A batch's transitions
+ * marks expired members inactive and deletes those gone longer than `memberRetentionMs` (only
+ * when the snapshot shows some: a quiet round writes nothing), cleans up retired partitions, then
+ * applies the transitions in batches of at most `batchSize`, each cut short at
+ * {@link batchBudgetMs}, with their audit rows, and trims the audit trail. A batch's transitions
  * that find their partition changed are skipped and left to the next round.
  * @throws `LeaseLostError` or `FencedOutError` when this coordinator is no longer the leader; the
  *   transaction is rolled back and nothing of it is written.
  */
 export async function applyPlan(writer: RoundWriter, snapshot: ClusterSnapshot, plan: Plan): Promise<RoundWrites> {
-  const { cluster, batchSize, forceReleaseAfterMs, auditRetentionMs } = writer.options;
+  const { cluster, batchSize, forceReleaseAfterMs, auditRetentionMs, memberRetentionMs } = writer.options;
   let bumped: ChangeCounters = ownership.NO_CHANGE;
   let markedInactive = 0;
-  if (snapshot.expiredMembers > 0) {
-    const swept = await fenced(writer, (conn) => ownership.sweepExpiredMembers(conn, cluster));
+  let deletedMembers = 0;
+  const due = snapshot.departedMembers.some((m) => m.sinceExpiryMs > memberRetentionMs);
+  if (snapshot.expiredMembers > 0 || due) {
+    const swept = await fenced(writer, (conn) => ownership.sweepExpiredMembers(conn, cluster, memberRetentionMs));
     markedInactive = swept.marked;
+    deletedMembers = swept.deleted;
     bumped = ownership.addCounters(bumped, swept.bumped);
   }
   if (snapshot.retiring.length > 0) {
@@ -114,7 +121,7 @@ export async function applyPlan(writer: RoundWriter, snapshot: ClusterSnapshot, 
     bumped = ownership.addCounters(bumped, written.bumped);
   }
   if (applied.length > 0) await fenced(writer, (conn) => trimTransitions(conn, cluster, auditRetentionMs));
-  return { markedInactive, applied, bumped };
+  return { markedInactive, deletedMembers, applied, bumped };
 }
 
 /**
@@ -154,6 +161,7 @@ export function roundReport(
     members: snapshot.liveMembers,
     partitions: snapshot.partitions,
     markedInactive: writes.markedInactive,
+    deletedMembers: writes.deletedMembers,
     planned: plan.transitions.length,
     applied: writes.applied,
     // Releases the plan counted as pending but that were not made are not pending.

@@ -12,6 +12,11 @@ export interface ClusterSnapshot {
   readonly expiredMembers: number;
   /** Members that are live now, by the database clock. */
   readonly liveMembers: number;
+  /**
+   * Members no longer live that no ownership row names, with how long ago their registration
+   * ended: those gone longer than the retention are deleted (see `sweepExpiredMembers`).
+   */
+  readonly departedMembers: readonly { readonly nodeId: string; readonly sinceExpiryMs: number }[];
   readonly members: PlannerMember[];
   /** Task lists in the catalog (removed ones excluded), with their rows. */
   readonly taskLists: PlannerTaskList[];
@@ -80,6 +85,7 @@ export async function readSnapshot(source: ConnectionSource, cluster: string): P
       },
       expiredMembers: watch?.expiredMembers ?? 0,
       liveMembers: members.filter((m) => m.live).length,
+      departedMembers: departedMembers(members, rows),
       members,
       taskLists,
       partitions,
@@ -88,3 +94,8 @@ export async function readSnapshot(source: ConnectionSource, cluster: string): P
   });
 }
 
+/** Members not live whose node id no ownership row names (the rows of retiring task lists included). */
+function departedMembers(members: readonly PlannerMember[], rows: readonly { nodeId: string | null }[]): ClusterSnapshot["departedMembers"] {
+  const named = new Set(rows.map((r) => r.nodeId));
+  return members.filter((m) => !m.live && !named.has(m.nodeId)).map((m) => ({ nodeId: m.nodeId, sinceExpiryMs: m.sinceExpiryMs }));
+}

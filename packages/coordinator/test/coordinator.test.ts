@@ -115,6 +115,7 @@ describe("options", () => {
       [{ maxMovesPerMember: 0 }, "maxMovesPerMember"],
       [{ forceReleaseAfterMs: 1.5 }, "forceReleaseAfterMs"],
       [{ id: "" }, "id"],
+      [{ memberRetentionMs: 59_999 }, "memberRetentionMs"],
     ];
     for (const [options, argument] of cases) {
       const error = await createCoordinator(fx.pool, { cluster: "never-written", ...options }).catch((e: unknown) => e);
@@ -192,7 +193,14 @@ describe("rounds", () => {
 
     // Steady state: rounds keep running (fallback every 50 ms) but none writes.
     await sleep(300);
-    const writes = ["AssignPartition", "RequestPartitionRelease", "InsertTransition", "BumpOwnershipVersion", "MarkExpiredMembersInactive"];
+    const writes = [
+      "AssignPartition",
+      "RequestPartitionRelease",
+      "InsertTransition",
+      "BumpOwnershipVersion",
+      "MarkExpiredMembersInactive",
+      "DeleteDepartedMembers",
+    ];
     const before = writes.map((w) => faulty.count(w));
     const rounds = c.stats().rounds;
     const written = c.stats().roundsWithWrites;
@@ -381,6 +389,38 @@ describe("fencing and operations", () => {
     expect(plan.snapshot.liveMembers).toBe(2);
     expect((await table()).every((r) => r.state === PartitionState.Unassigned)).toBe(true);
     await holder.close();
+  });
+
+  test("a round deletes members gone longer than the retention, once; later quiet rounds write nothing", async () => {
+    await catalog.putTaskList({ domain: "d", taskList: "t", partitions: 2 });
+    const faulty = new FaultyPool(fx.pool);
+    const c = await coordinator({ fallbackIntervalMs: 50, memberRetentionMs: 60_000 }, faulty);
+    const a = await member("a");
+    const gone = await member("gone");
+    await converged(c, [a, gone]);
+    const deleted: number[] = [];
+    c.on("round:done", (r) => {
+      if (r.deletedMembers > 0) deleted.push(r.deletedMembers);
+    });
+    await gone.leave();
+    await converged(c, [a]);
+    // Gone for half the retention: kept through any number of rounds.
+    const setGone = (ms: number) =>
+      fx.pool.query("UPDATE helix_members SET expires_at = UTC_TIMESTAMP(6) - INTERVAL ? MICROSECOND WHERE cluster = ? AND node_id = 'gone'", [ms * 1000, cluster]);
+    await setGone(30_000);
+    await sleep(300);
+    expect(faulty.count("DeleteDepartedMembers")).toBe(0);
+    expect((await c.plan()).snapshot.members.map((m) => m.nodeId)).toEqual(["a", "gone"]);
+    // Past the retention: the next round deletes it, and the rounds after it have nothing to do.
+    await setGone(61_000);
+    await until(() => deleted.length > 0, 5000);
+    expect(deleted).toEqual([1]);
+    expect((await c.plan()).snapshot.members.map((m) => m.nodeId)).toEqual(["a"]);
+    const statements = faulty.count("DeleteDepartedMembers");
+    const written = c.stats().roundsWithWrites;
+    await sleep(300);
+    expect(faulty.count("DeleteDepartedMembers")).toBe(statements);
+    expect(c.stats().roundsWithWrites).toBe(written);
   });
 
   test("the audit trail records each change with the leader's epoch and keeps only the retention", async () => {

@@ -1,5 +1,6 @@
 export * from "./backoff";
 export * from "./constants";
+export * from "./emit";
 export * from "./errors";
 export * from "./policy";
 export * from "./pool";
@@ -15,5 +16,6 @@ export * as clusterQueries from "./generated/cluster";
 export * as coordinatorQueries from "./generated/coordinator";
 /** sqlc-generated queries about the server itself (its clock). */
 export * as serverQueries from "./generated/server";
+export * from "./timers";
 export * from "./transaction";
 export * from "./validate";

@@ -23,6 +23,7 @@ const latest = migrationSources.at(-1)!.version;
 const helixTables = [
   "helix_cluster_state",
   "helix_locks",
+  "helix_lock_epoch_floor",
   "helix_members",
   "helix_numbers",
   "helix_ownership",

@@ -1,5 +1,5 @@
 import { createTestDatabase, type TestDatabase } from "@helix/testing";
-import { createPool as createMysqlPool, type Pool } from "mysql2/promise";
+import { createPool as createMysqlPool, type Pool, type RowDataPacket } from "mysql2/promise";
 
 import { createPool, migrate, PartitionState, Status, TransitionKind } from "../src";
 import * as cluster from "../src/generated/cluster";
@@ -82,6 +82,27 @@ describe.each(clients)("through %s", (_, makePool) => {
     expect(takeover.insertId).toBe(2);
     expect(await locks.getLock(pool, { lockKey: "k" })).toMatchObject({ owner: "b", epoch: 2, held: 1 });
     expect(await locks.getLock(pool, { lockKey: "missing" })).toBeNull();
+
+    // Pruning: a held row is never idle; a released one is, once idle long enough.
+    const day = 86_400_000_000;
+    const find = track("locks.findIdleLocks", locks.findIdleLocks);
+    expect(await find(pool, { idleUs: 0, limit: 10 })).toEqual({ idle: 0, maxEpoch: 0, lastExpiryUs: 0 });
+    expect(await locks.releaseLock(pool, { lockKey: "k", token: "u".repeat(32) })).toBe(1);
+    await pool.query("UPDATE helix_locks SET expires_at = expires_at - INTERVAL 2 DAY WHERE lock_key = 'k'");
+    const batch = await find(pool, { idleUs: day, limit: 10 });
+    expect(batch).toMatchObject({ idle: 1, maxEpoch: 2 });
+    const [[row]] = await pool.query<RowDataPacket[]>("SELECT TIMESTAMPDIFF(MICROSECOND, '1970-01-01', expires_at) AS us FROM helix_locks");
+    expect(batch!.lastExpiryUs).toBe(Number(row!.us));
+    await track("locks.raiseLockEpochFloor", locks.raiseLockEpochFloor)(pool, { maxEpoch: batch!.maxEpoch });
+    await locks.raiseLockEpochFloor(pool, { maxEpoch: 1 }); // never lowers it
+    const remove = track("locks.deleteIdleLocks", locks.deleteIdleLocks);
+    // Only rows the floor covers go.
+    expect(await remove(pool, { ...batch!, idleUs: day, limit: 10, maxEpoch: 1 })).toBe(0);
+    expect(await remove(pool, { ...batch!, idleUs: day, limit: 10 })).toBe(1);
+    expect(await locks.getLock(pool, { lockKey: "k" })).toBeNull();
+    // The key comes back above every epoch it had; a new key starts above the floor too.
+    expect((await acquire(pool, { lockKey: "k", owner: "a", token: "v".repeat(32), ttlUs: 60_000_000 })).insertId).toBe(3);
+    expect((await acquire(pool, { lockKey: "new", owner: "a", token: "w".repeat(32), ttlUs: 60_000_000 })).insertId).toBe(3);
   });
 
   test("cluster queries: membership", async () => {
@@ -112,6 +133,18 @@ describe.each(clients)("through %s", (_, makePool) => {
     expect(await track("cluster.deregisterMember", cluster.deregisterMember)(pool, { cluster: "c", nodeId: "n1", incarnation: "i".repeat(32) })).toBe(1);
     expect((await cluster.listMembers(pool, { cluster: "c" }))[0]).toMatchObject({ status: Status.Inactive, live: 0 });
     expect(await register(pool, { ...node, incarnation: "j".repeat(32) })).toBe(3);
+
+    // Retention: a member gone longer than it, named by no ownership row, is deleted.
+    const day = 86_400_000_000;
+    const purge = track("cluster.deleteDepartedMembers", cluster.deleteDepartedMembers);
+    expect(await purge(pool, { cluster: "c", retentionUs: 0, limit: 10 })).toBe(0); // live
+    expect(await cluster.deregisterMember(pool, { cluster: "c", nodeId: "n1", incarnation: "j".repeat(32) })).toBe(1);
+    expect(await purge(pool, { cluster: "c", retentionUs: day, limit: 10 })).toBe(0); // gone just now
+    await pool.query("UPDATE helix_members SET expires_at = expires_at - INTERVAL 2 DAY WHERE cluster = 'c'");
+    expect(await purge(pool, { cluster: "c", retentionUs: day, limit: 10 })).toBe(1);
+    expect(await cluster.listMembers(pool, { cluster: "c" })).toEqual([]);
+    // Registering again makes a new row (its assignment version starts over); the next test wants J.
+    expect(await register(pool, { ...node, incarnation: "j".repeat(32) })).toBe(1);
   });
 
   test("cluster queries: versions, catalog and ownership", async () => {

@@ -1,3 +1,5 @@
+import { setLongTimeout, type LongTimeout } from "@helix/db";
+
 /**
  * When a holder must stop, by its own monotonic clock: the send time of its last request the
  * database accepted, plus the TTL, minus the safety margin. The database cannot let anyone else in
@@ -7,7 +9,8 @@
  */
 export class LocalDeadline {
   #at: number;
-  #timer: NodeJS.Timeout | undefined;
+  #timer: LongTimeout | undefined;
+  #stopped = false;
 
   /**
    * @param ttlMs - the lifetime the database gives each accepted request
@@ -44,18 +47,22 @@ export class LocalDeadline {
     this.#arm();
   }
 
-  /** Stops the timer (the holder ended). */
+  /**
+   * Stops the timer for good (the holder ended): a request accepted after this, still in flight when
+   * the holder ended, moves the deadline but arms nothing.
+   */
   stop(): void {
-    clearTimeout(this.#timer);
+    this.#stopped = true;
+    this.#timer?.clear();
   }
 
   #arm(): void {
-    clearTimeout(this.#timer);
+    this.#timer?.clear();
+    if (this.#stopped) return;
     // Timers measure from the event loop's cached time and may fire a little before
     // performance.now() reaches the deadline; then the check finds time left and re-arms.
-    this.#timer = setTimeout(() => {
+    this.#timer = setLongTimeout(() => {
       if (this.check()) this.#arm();
-    }, Math.max(1, Math.ceil(this.#at - performance.now())));
-    this.#timer.unref();
+    }, Math.max(1, Math.ceil(this.#at - performance.now()))).unref();
   }
 }

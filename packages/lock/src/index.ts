@@ -6,6 +6,7 @@
  */
 export { createLocker, inspectLock, Locker, type LockerOptions, type LockerSource, type LockInfo } from "./locker";
 export { LocalDeadline } from "./deadline";
+export { DEFAULT_PRUNE_LIMIT, MAX_PRUNE_LIMIT, pruneLocks, type PruneOptions } from "./prune";
 export { fence, Lease, type LeaseEvents, type LeaseState } from "./lease";
 export { FencedOutError, LeaseLostError, LockHeldError, LockTimeoutError, type LeaseEndReason } from "./errors";
 export {

@@ -1,6 +1,4 @@
-import { EventEmitter } from "node:events";
-
-import { classified, lockQueries, type QueryClient } from "@helix/db";
+import { classified, lockQueries, SafeEmitter, setLongTimeout, type LongTimeout, type QueryClient } from "@helix/db";
 
 import { FencedOutError, LeaseLostError, type LeaseEndReason } from "./errors";
 import type { Database } from "./database";
@@ -45,8 +43,11 @@ export interface LeaseGrant {
  * last successful acquire or renewal + ttl - safety margin, which is never later than the moment
  * the database (whose clock started counting after the request was sent) lets another owner in.
  * `signal` aborts by that deadline even when the database cannot be reached.
+ *
+ * A listener that throws does not disturb the lease (see `SafeEmitter`): it is reported as a
+ * process warning, and renewals go on.
  */
-export class Lease extends EventEmitter<LeaseEvents> implements AsyncDisposable {
+export class Lease extends SafeEmitter<LeaseEvents> implements AsyncDisposable {
   /** The locked key. */
   readonly key: string;
   /** The readable id of the holder, as shown by `inspect`. */
@@ -63,7 +64,7 @@ export class Lease extends EventEmitter<LeaseEvents> implements AsyncDisposable 
   readonly #controller = new AbortController();
   #state: LeaseState = "held";
   readonly #deadline: LocalDeadline;
-  #renewTimer: NodeJS.Timeout | undefined;
+  #renewTimer: LongTimeout | undefined;
   #renewing: Promise<void> | undefined;
   #autoRenew = false;
 
@@ -211,19 +212,20 @@ export class Lease extends EventEmitter<LeaseEvents> implements AsyncDisposable 
   }
 
   #scheduleRenew(delayMs: number): void {
-    clearTimeout(this.#renewTimer);
-    this.#renewTimer = setTimeout(() => {
+    this.#renewTimer?.clear();
+    // A renewal that settles after the lease ended (released by a listener, say) arms nothing.
+    if (this.#state !== "held") return;
+    this.#renewTimer = setLongTimeout(() => {
       this.renew().then(
         () => this.#scheduleRenew(this.ttlMs / 3),
         (error: unknown) => {
           if (this.#state !== "held") return;
-          this.emit("lease:renew-failed", error as Error);
           // Try again soon; the deadline timer ends the lease if no renewal gets through in time.
           this.#scheduleRenew(Math.min(this.ttlMs / 10, 1000));
+          this.emit("lease:renew-failed", error as Error);
         },
       );
-    }, delayMs);
-    this.#renewTimer.unref();
+    }, delayMs).unref();
   }
 
   #lose(reason: LeaseEndReason): void {
@@ -234,7 +236,7 @@ export class Lease extends EventEmitter<LeaseEvents> implements AsyncDisposable 
   #end(reason: LeaseEndReason): LeaseLostError {
     this.#state = reason === "released" ? "released" : "lost";
     this.#deadline.stop();
-    clearTimeout(this.#renewTimer);
+    this.#renewTimer?.clear();
     const error = new LeaseLostError(this.key, this.epoch, reason);
     this.#controller.abort(error);
     this.#onEnd(this);

@@ -27,12 +27,16 @@ import {
   type AcquireOptions,
   type ResolvedAcquireOptions,
 } from "./options";
+import { pruneLocks, type PruneOptions } from "./prune";
 
 /** Options of {@link createLocker}. Every field is optional. */
 export interface LockerOptions {
   /** The readable id of this locker's leases, shown by `inspect`. @default "host:pid:random" */
   owner?: string;
-  /** Default lease lifetime. @default 15000 */
+  /**
+   * Default lease lifetime. Also bounds how long one of the locker's statements may hang (40% of
+   * it) before its connection is given up and the statement fails as unavailable. @default 15000
+   */
   ttlMs?: number;
   /** Default time `acquire` waits for a held key. @default 10000 */
   waitMs?: number;
@@ -72,6 +76,10 @@ export class Locker implements AsyncDisposable {
   readonly #marginMs: number | undefined;
   readonly #closePool: () => Promise<void>;
   readonly #leases = new Set<Lease>();
+  /** Attempts whose reply has not come yet: close() waits for them (see there). */
+  readonly #attempts = new Set<Promise<Lease | null>>();
+  /** Aborts on close(), cutting short every acquire() waiting between attempts. */
+  readonly #closing = new AbortController();
   #closed = false;
 
   /** @internal Use {@link createLocker}. */
@@ -105,8 +113,10 @@ export class Locker implements AsyncDisposable {
     // Every attempt of this call sends the same token: an attempt whose reply was lost has taken the
     // key, and the next attempt then finds its own grant instead of waiting out its TTL.
     const token = newToken();
+    let waitSignal: AbortSignal | undefined;
     for (;;) {
       o.signal?.throwIfAborted();
+      this.#assertOpen();
       let unavailable: DatabaseUnavailableError | undefined;
       try {
         const lease = await this.#attempt(checkedKey, o, token);
@@ -121,7 +131,9 @@ export class Locker implements AsyncDisposable {
         if (o.waitMs === 0) throw await this.#heldError(checkedKey);
         throw new LockTimeoutError(checkedKey, o.waitMs);
       }
-      await backoff.wait({ limitMs: left, signal: o.signal });
+      // close() ends the wait: a closed locker neither polls on nor keeps the process alive.
+      waitSignal ??= o.signal === undefined ? this.#closing.signal : AbortSignal.any([o.signal, this.#closing.signal]);
+      await backoff.wait({ limitMs: left, signal: waitSignal });
     }
   }
 
@@ -165,10 +177,26 @@ export class Locker implements AsyncDisposable {
     return inspectLock(this.#db.client, key);
   }
 
+  /**
+   * Deletes up to `limit` (1000) rows of keys released or expired at least `idleForMs` ago, so that
+   * a table of ever-new keys stays bounded; a deleted key's next grant still gets an epoch above
+   * every epoch it had (see {@link pruneLocks}). Call it again while it returns `limit`.
+   * @returns how many rows were deleted.
+   * @throws `InvalidArgumentError` for bad options, before anything is sent.
+   */
+  async prune(options: PruneOptions): Promise<number> {
+    this.#assertOpen();
+    return pruneLocks(this.#db.client, options);
+  }
+
   /** Releases every lease this locker still holds, then closes the pool if the locker made it. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#closing.abort(new ClosedError("locker"));
+    // An attempt in flight may still be granted: it then hands the key straight back (it finds the
+    // locker closed), which needs the pool open; otherwise the key would stay taken for its TTL.
+    await Promise.allSettled(this.#attempts);
     await Promise.all([...this.#leases].map((lease) => lease.releaseQuietly()));
     await this.#closePool();
   }
@@ -178,7 +206,18 @@ export class Locker implements AsyncDisposable {
     await this.close();
   }
 
+  /** One attempt, remembered until it settles so that close() can wait for it. */
   async #attempt(key: string, o: ResolvedAcquireOptions, token: string): Promise<Lease | null> {
+    const attempt = this.#grant(key, o, token);
+    this.#attempts.add(attempt);
+    try {
+      return await attempt;
+    } finally {
+      this.#attempts.delete(attempt);
+    }
+  }
+
+  async #grant(key: string, o: ResolvedAcquireOptions, token: string): Promise<Lease | null> {
     const sentAt = performance.now();
     const result = await lockQueries.acquireLock(this.#db.client, { lockKey: key, owner: this.owner, token, ttlUs: o.ttlMs * 1000 });
     // The granted epoch, or 0 when another owner holds the key (see AcquireLock).
@@ -262,7 +301,10 @@ export async function createLocker(source: LockerSource, options: LockerOptions 
     options.safetyMarginMs === undefined ? undefined : checkMs("safetyMarginMs", options.safetyMarginMs, 1, ttlMs - 1);
   resolveAcquireOptions(undefined, { ttlMs, waitMs, marginMs });
 
-  const opened = await openDatabase(source);
+  // A statement that hangs fails in time for a renewal (due at a third of the TTL, then retried
+  // within a tenth) to be sent again on a fresh connection before the lease's deadline. Leases much
+  // shorter than the locker's `ttlMs` want a locker of their own with a shorter one.
+  const opened = await openDatabase(source, { statementTimeoutMs: Math.max(1, Math.floor(ttlMs * 0.4)) });
   try {
     const db = await Database.connect(opened.client);
     await assertMigrated(opened.client);

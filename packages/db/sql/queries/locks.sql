@@ -1,6 +1,9 @@
 -- name: AcquireLock :execresult
 -- Takes the lease in one round trip when the key is new, released or expired by the database clock.
--- The answer is insertId: the epoch granted (1 for a new key), or 0 when another owner holds it.
+-- The answer is insertId: the epoch granted, or 0 when another owner holds it. A new key (or one
+-- whose idle row was pruned) starts above the epoch floor, at floor + 1 (1 until a prune raised
+-- it); the floor is read with a shared lock (as every subquery of a write is), so a read that could
+-- miss a prune's raise holds the prune off until this statement ends (see RaiseLockEpochFloor).
 -- (affectedRows is not an answer: for an upsert that changes nothing it is 0 or 1 depending on the
 -- client's FOUND_ROWS flag. The VALUES row is evaluated even when the key exists, so the held
 -- branch sets LAST_INSERT_ID back to 0.) An attempt sent again with the same token (its first reply
@@ -9,7 +12,8 @@
 -- Assignments run left to right, so expires_at, which the conditions read, is last.
 INSERT INTO helix_locks (lock_key, owner, token, epoch, status, acquired_at, expires_at)
 VALUES (
-  sqlc.arg(lock_key), sqlc.arg(owner), sqlc.arg(token), LAST_INSERT_ID(1), 1,
+  sqlc.arg(lock_key), sqlc.arg(owner), sqlc.arg(token),
+  LAST_INSERT_ID(COALESCE((SELECT f.epoch_floor FROM helix_lock_epoch_floor AS f WHERE f.id = 1), 0) + 1), 1,
   UTC_TIMESTAMP(6), UTC_TIMESTAMP(6) + INTERVAL sqlc.arg(ttl_us) MICROSECOND
 )
 ON DUPLICATE KEY UPDATE
@@ -58,3 +62,41 @@ WHERE lock_key = sqlc.arg(lock_key)
   AND status = 1
   AND expires_at > UTC_TIMESTAMP(6)
 LOCK IN SHARE MODE;
+
+-- name: FindIdleLocks :one
+-- Pruning is three statements, each committed on its own, in this order: FindIdleLocks,
+-- RaiseLockEpochFloor, DeleteIdleLocks (see pruneLocks). Idle means released or expired at least
+-- `idle_us` ago by the database clock: no lease on the row is in force, nor believed by its holder.
+-- 1. The oldest `limit` idle rows: how many, their largest epoch and their latest expiry (in
+-- microseconds since 1970, so that step 3 bounds its range exactly). A plain read: step 3 checks
+-- every row again.
+SELECT COUNT(*) AS idle,
+       CAST(COALESCE(MAX(b.epoch), 0) AS UNSIGNED) AS max_epoch,
+       CAST(COALESCE(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', MAX(b.expires_at)), 0) AS SIGNED) AS last_expiry_us
+FROM (
+  SELECT l.epoch, l.expires_at
+  FROM helix_locks AS l
+  WHERE l.expires_at < UTC_TIMESTAMP(6) - INTERVAL sqlc.arg(idle_us) MICROSECOND
+  ORDER BY l.expires_at
+  LIMIT ?
+) AS b;
+
+-- name: RaiseLockEpochFloor :exec
+-- 2. The floor rises to the batch's largest epoch (never falls), and commits before any row goes:
+-- an acquire that read the floor before this statement holds it off until that acquire ended, so
+-- an acquire that finds a key deleted by step 3 read the raised floor. (Row counts are no answer:
+-- they depend on the client's FOUND_ROWS flag when the floor was already as high.)
+UPDATE helix_lock_epoch_floor
+SET epoch_floor = GREATEST(epoch_floor, sqlc.arg(max_epoch))
+WHERE id = 1;
+
+-- name: DeleteIdleLocks :execrows
+-- 3. Deletes the batch: rows still idle, within step 1's range of expiries, and with an epoch the
+-- floor covers. A row acquired since step 1 is no longer idle (every write sets expires_at to now
+-- or later, out of the range), so it stays; ties at the range's end are kept unless covered.
+DELETE FROM helix_locks
+WHERE expires_at <= '1970-01-01 00:00:00' + INTERVAL sqlc.arg(last_expiry_us) MICROSECOND
+  AND expires_at < UTC_TIMESTAMP(6) - INTERVAL sqlc.arg(idle_us) MICROSECOND
+  AND epoch <= sqlc.arg(max_epoch)
+ORDER BY expires_at
+LIMIT ?;

@@ -116,6 +116,36 @@ export async function markExpiredMembersInactive(client: QueryClient, args: Mark
   return execResult(result).affectedRows;
 }
 
+export const deleteDepartedMembersQuery = `-- name: DeleteDepartedMembers :execrows
+DELETE FROM helix_members
+WHERE helix_members.cluster = ?
+  AND helix_members.expires_at < UTC_TIMESTAMP(6) - INTERVAL ? MICROSECOND
+  AND NOT EXISTS (
+    SELECT 1 FROM helix_ownership AS a
+    WHERE a.cluster = ? AND a.node_id = helix_members.node_id
+  )
+ORDER BY helix_members.expires_at
+LIMIT ?`;
+
+export interface DeleteDepartedMembersArgs {
+  cluster: string;
+  retentionUs: number;
+  limit: number;
+}
+
+/**
+ * Retention: deletes up to LIMIT members whose registration ended (left, or TTL passed by the
+ * database clock) more than `retention_us` ago, longest gone first, but never one whose node id an
+ * ownership row names, of whichever incarnation: AssignPartition and the coordinator's plan read
+ * the owner's row (its incarnation, liveness and TTL) to judge a stale or gone owner, and such a
+ * row stays until its partitions have moved on. A partition goes only to a live member (its row
+ * locked), so no ownership row comes to name a deleted one; registering again makes a new row.
+ */
+export async function deleteDepartedMembers(client: QueryClient, args: DeleteDepartedMembersArgs): Promise<number> {
+  const [result] = await client.query({ sql: deleteDepartedMembersQuery, values: [args.cluster, args.retentionUs, args.cluster, args.limit] });
+  return execResult(result).affectedRows;
+}
+
 export const listMembersQuery = `-- name: ListMembers :many
 SELECT node_id, incarnation, metadata, weight, status, assignment_version, registered_at, heartbeat_at,
        expires_at, CAST(status = 1 AND expires_at > UTC_TIMESTAMP(6) AS SIGNED) AS live

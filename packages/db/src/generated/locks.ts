@@ -5,7 +5,8 @@ import { execResult, dateValue, numberValue, type ExecResult, type QueryClient }
 export const acquireLockQuery = `-- name: AcquireLock :execresult
 INSERT INTO helix_locks (lock_key, owner, token, epoch, status, acquired_at, expires_at)
 VALUES (
-  ?, ?, ?, LAST_INSERT_ID(1), 1,
+  ?, ?, ?,
+  LAST_INSERT_ID(COALESCE((SELECT f.epoch_floor FROM helix_lock_epoch_floor AS f WHERE f.id = 1), 0) + 1), 1,
   UTC_TIMESTAMP(6), UTC_TIMESTAMP(6) + INTERVAL ? MICROSECOND
 )
 ON DUPLICATE KEY UPDATE
@@ -26,7 +27,10 @@ export interface AcquireLockArgs {
 
 /**
  * Takes the lease in one round trip when the key is new, released or expired by the database clock.
- * The answer is insertId: the epoch granted (1 for a new key), or 0 when another owner holds it.
+ * The answer is insertId: the epoch granted, or 0 when another owner holds it. A new key (or one
+ * whose idle row was pruned) starts above the epoch floor, at floor + 1 (1 until a prune raised
+ * it); the floor is read with a shared lock (as every subquery of a write is), so a read that could
+ * miss a prune's raise holds the prune off until this statement ends (see RaiseLockEpochFloor).
  * (affectedRows is not an answer: for an upsert that changes nothing it is 0 or 1 depending on the
  * client's FOUND_ROWS flag. The VALUES row is evaluated even when the key exists, so the held
  * branch sets LAST_INSERT_ID back to 0.) An attempt sent again with the same token (its first reply
@@ -153,4 +157,90 @@ export async function checkLockEpochForShare(client: QueryClient, args: CheckLoc
   return {
     epoch: numberValue(row[0]),
   };
+}
+
+export const findIdleLocksQuery = `-- name: FindIdleLocks :one
+SELECT COUNT(*) AS idle,
+       CAST(COALESCE(MAX(b.epoch), 0) AS UNSIGNED) AS max_epoch,
+       CAST(COALESCE(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', MAX(b.expires_at)), 0) AS SIGNED) AS last_expiry_us
+FROM (
+  SELECT l.epoch, l.expires_at
+  FROM helix_locks AS l
+  WHERE l.expires_at < UTC_TIMESTAMP(6) - INTERVAL ? MICROSECOND
+  ORDER BY l.expires_at
+  LIMIT ?
+) AS b`;
+
+export interface FindIdleLocksArgs {
+  idleUs: number;
+  limit: number;
+}
+
+export interface FindIdleLocksRow {
+  idle: number;
+  maxEpoch: number;
+  lastExpiryUs: number;
+}
+
+/**
+ * Pruning is three statements, each committed on its own, in this order: FindIdleLocks,
+ * RaiseLockEpochFloor, DeleteIdleLocks (see pruneLocks). Idle means released or expired at least
+ * `idle_us` ago by the database clock: no lease on the row is in force, nor believed by its holder.
+ * 1. The oldest `limit` idle rows: how many, their largest epoch and their latest expiry (in
+ * microseconds since 1970, so that step 3 bounds its range exactly). A plain read: step 3 checks
+ * every row again.
+ */
+export async function findIdleLocks(client: QueryClient, args: FindIdleLocksArgs): Promise<FindIdleLocksRow | null> {
+  const [rows] = await client.query({ sql: findIdleLocksQuery, values: [args.idleUs, args.limit], rowsAsArray: true, timezone: "Z" });
+  const row = (rows as unknown[][])[0];
+  if (row === undefined) return null;
+  return {
+    idle: numberValue(row[0]),
+    maxEpoch: numberValue(row[1]),
+    lastExpiryUs: numberValue(row[2]),
+  };
+}
+
+export const raiseLockEpochFloorQuery = `-- name: RaiseLockEpochFloor :exec
+UPDATE helix_lock_epoch_floor
+SET epoch_floor = GREATEST(epoch_floor, ?)
+WHERE id = 1`;
+
+export interface RaiseLockEpochFloorArgs {
+  maxEpoch: number;
+}
+
+/**
+ * 2. The floor rises to the batch's largest epoch (never falls), and commits before any row goes:
+ * an acquire that read the floor before this statement holds it off until that acquire ended, so
+ * an acquire that finds a key deleted by step 3 read the raised floor. (Row counts are no answer:
+ * they depend on the client's FOUND_ROWS flag when the floor was already as high.)
+ */
+export async function raiseLockEpochFloor(client: QueryClient, args: RaiseLockEpochFloorArgs): Promise<void> {
+  await client.query({ sql: raiseLockEpochFloorQuery, values: [args.maxEpoch] });
+}
+
+export const deleteIdleLocksQuery = `-- name: DeleteIdleLocks :execrows
+DELETE FROM helix_locks
+WHERE expires_at <= '1970-01-01 00:00:00' + INTERVAL ? MICROSECOND
+  AND expires_at < UTC_TIMESTAMP(6) - INTERVAL ? MICROSECOND
+  AND epoch <= ?
+ORDER BY expires_at
+LIMIT ?`;
+
+export interface DeleteIdleLocksArgs {
+  lastExpiryUs: number;
+  idleUs: number;
+  maxEpoch: number;
+  limit: number;
+}
+
+/**
+ * 3. Deletes the batch: rows still idle, within step 1's range of expiries, and with an epoch the
+ * floor covers. A row acquired since step 1 is no longer idle (every write sets expires_at to now
+ * or later, out of the range), so it stays; ties at the range's end are kept unless covered.
+ */
+export async function deleteIdleLocks(client: QueryClient, args: DeleteIdleLocksArgs): Promise<number> {
+  const [result] = await client.query({ sql: deleteIdleLocksQuery, values: [args.lastExpiryUs, args.idleUs, args.maxEpoch, args.limit] });
+  return execResult(result).affectedRows;
 }

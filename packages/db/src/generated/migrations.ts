@@ -167,4 +167,18 @@ CROSS JOIN (SELECT 0 AS d UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT
       `ALTER TABLE helix_cluster_state RENAME COLUMN allocation_version TO ownership_version`,
     ],
   },
+  {
+    version: 7,
+    name: "lock_floors",
+    checksum: "5caedd375a7a04a1f151bb916909994e33d74874138ff64760744b08ae548d51",
+    statements: [
+      `CREATE TABLE helix_lock_epoch_floor (
+  id          TINYINT UNSIGNED NOT NULL,
+  epoch_floor BIGINT UNSIGNED NOT NULL,
+  PRIMARY KEY (id)
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin`,
+      `INSERT INTO helix_lock_epoch_floor (id, epoch_floor) VALUES (1, 0)`,
+      `ALTER TABLE helix_locks ADD KEY helix_locks_by_expiry (expires_at, epoch)`,
+    ],
+  },
 ];

@@ -1,0 +1,53 @@
+// Nothing outlives a locker's close(): no acquire() goes on polling, and no attempt in flight is left
+// to take the key after it.
+import { setTimeout as sleep } from "node:timers/promises";
+
+import type { QueryClient, QueryOptions } from "@helix/db";
+
+import { ClosedError, createLocker, inspectLock } from "../src";
+import { migratedDatabase, type Fixture } from "./helpers";
+
+let fx: Fixture;
+let keyNo = 0;
+const freshKey = (): string => `close-${++keyNo}`;
+
+beforeAll(async () => {
+  fx = await migratedDatabase();
+});
+
+afterAll(async () => {
+  await fx.close();
+});
+
+test("close() ends an acquire() that waits for a held key, at once", async () => {
+  const key = freshKey();
+  const holder = await createLocker(fx.pool, { owner: "holder" });
+  const waiter = await createLocker(fx.pool, { owner: "waiter" });
+  const lease = await holder.acquire(key);
+  const waiting = waiter.acquire(key, { waitMs: 5_000 });
+  await sleep(100);
+  const closedAt = performance.now();
+  await waiter.close();
+  await expect(waiting).rejects.toBeInstanceOf(ClosedError);
+  expect(performance.now() - closedAt).toBeLessThan(1_000);
+  await lease.release();
+  await holder.close();
+});
+
+test("close() waits for an attempt in flight, whose grant is handed straight back", async () => {
+  const key = freshKey();
+  // Acquisitions take 300 ms to be sent: the attempt below is still in flight when close() is called.
+  const slow: QueryClient = {
+    async query(options: QueryOptions) {
+      if (options.sql.includes("-- name: AcquireLock")) await sleep(300);
+      return fx.pool.query(options);
+    },
+  };
+  const locker = await createLocker(slow, { owner: "slow" });
+  const attempt = locker.tryAcquire(key).catch((error: unknown) => error);
+  await sleep(50);
+  await locker.close();
+  // By the time close() resolved, the attempt had been granted and had handed the key back.
+  expect(await inspectLock(fx.pool, key)).toMatchObject({ held: false, owner: "slow" });
+  expect(await attempt).toBeInstanceOf(ClosedError);
+});
