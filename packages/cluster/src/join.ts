@@ -10,6 +10,7 @@ import {
 import { createLocker, MAX_TTL_MS, resolveMarginMs, type Locker } from "@helix/lock";
 
 import { AlreadyJoinedError } from "./errors";
+import { DEFAULT_MEMBER_RETENTION_MS } from "./ownership";
 import { Member } from "./member";
 import type { OwnedPartition } from "./member-events";
 import { checkName, MAX_WEIGHT, metadataJson } from "./validate";
@@ -52,6 +53,12 @@ export interface JoinOptions {
    * @default ttlMs
    */
   sweepIntervalMs?: number;
+  /**
+   * When this member sweeps: how long a departed member that owns nothing is kept before it is
+   * deleted. Give every member and coordinator of a cluster the same value. 1 minute to 3,650 days.
+   * @default `DEFAULT_MEMBER_RETENTION_MS` (7 days)
+   */
+  memberRetentionMs?: number;
 }
 
 
@@ -73,6 +80,7 @@ export interface ResolvedJoinOptions {
    */
   readonly statementTimeoutMs: number;
   readonly sweepIntervalMs: number;
+  readonly memberRetentionMs: number;
   readonly onRelease: ((partition: OwnedPartition) => Promise<void> | void) | undefined;
   readonly autoConfirm: boolean;
 }
@@ -115,6 +123,7 @@ export function resolveJoinOptions(options: JoinOptions): ResolvedJoinOptions {
     marginMs,
     statementTimeoutMs: Math.max(1, Math.floor((ttlMs - marginMs - heartbeatMs) / 2)),
     sweepIntervalMs,
+    memberRetentionMs: checkMs("memberRetentionMs", options.memberRetentionMs ?? DEFAULT_MEMBER_RETENTION_MS, 60_000, 3650 * 86_400_000),
     onRelease: options.onRelease,
     autoConfirm: confirmReleases === "auto",
   };

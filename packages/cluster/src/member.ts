@@ -142,7 +142,7 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
     if (this.#options.sweepIntervalMs > 0) {
       const { cluster } = this;
       const onError = (error: Error): boolean => this.emit("member:error", error);
-      this.#sweeper = new Sweeper({ cluster, locker: this.#locker, client: this.#client, intervalMs: this.#options.sweepIntervalMs, onError });
+      this.#sweeper = new Sweeper({ cluster, locker: this.#locker, client: this.#client, intervalMs: this.#options.sweepIntervalMs, retentionMs: this.#options.memberRetentionMs, onError });
       this.#sweeper.start();
     }
     return true;

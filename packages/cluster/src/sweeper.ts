@@ -10,6 +10,8 @@ export interface SweeperInit {
   readonly locker: Locker;
   readonly client: ConnectionSource;
   readonly intervalMs: number;
+  /** How long a departed member (owning nothing) is kept before the sweep deletes it. */
+  readonly retentionMs: number;
   /** Told of a sweep that failed. */
   readonly onError: (error: Error) => void;
 }
@@ -47,7 +49,7 @@ export class Sweeper {
 
   /** One sweep; never rejects. */
   async #sweep(): Promise<void> {
-    const { cluster, locker, client, intervalMs } = this.init;
+    const { cluster, locker, client, intervalMs, retentionMs } = this.init;
     try {
       if (this.#lease?.isHeld() === true) {
         await this.#lease.renew();
@@ -56,7 +58,7 @@ export class Sweeper {
         this.#lease = await locker.tryAcquire(sweepLeaseKey(cluster), { ttlMs: intervalMs * 2 });
       }
       if (this.#lease === null) return;
-      await transaction(client, (conn) => sweepExpiredMembers(conn, cluster));
+      await transaction(client, (conn) => sweepExpiredMembers(conn, cluster, retentionMs));
     } catch (error) {
       this.#lease = null;
       this.init.onError(error as Error);

@@ -74,6 +74,7 @@ describe("bad input", () => {
       [() => join(fx.pool, { cluster, ttlMs: 10_000, safetyMarginMs: 99 }), "safetyMarginMs"],
       [() => join(fx.pool, { cluster, sweepIntervalMs: 50 }), "sweepIntervalMs"],
       [() => join(fx.pool, { cluster, sweepIntervalMs: 86_400_000 }), "sweepIntervalMs"],
+      [() => join(fx.pool, { cluster, memberRetentionMs: 1000 }), "memberRetentionMs"],
       [() => join(fx.pool, { cluster, metadata: [] as unknown as Record<string, unknown> }), "metadata"],
       [() => join(fx.pool, { cluster, confirmReleases: "sometimes" as "auto" }), "confirmReleases"],
       [() => join(fx.pool, { cluster, weight: -1 }), "weight"],
@@ -394,6 +395,20 @@ describe("members", () => {
     });
     const [locks] = await fx.pool.query<RowDataPacket[]>("SELECT owner, epoch FROM helix_locks WHERE lock_key = ?", [`helix/${cluster}/sweep`]);
     expect(String(locks[0]!.owner)).toMatch(/^c\d+\/sweeper-[12]$/);
+  });
+
+  test("a sweeping member deletes departed members after its own retention", async () => {
+    await member({ nodeId: "keeper", ttlMs: 600, sweepIntervalMs: 100, memberRetentionMs: 60_000 });
+    const departed = (nodeId: string, agoSeconds: number) =>
+      fx.pool.query(
+        "INSERT INTO helix_members (cluster, node_id, incarnation, metadata, status, assignment_version, registered_at, heartbeat_at, expires_at) VALUES (?, ?, ?, '{}', 0, 1, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6), UTC_TIMESTAMP(6) - INTERVAL ? SECOND)",
+        [cluster, nodeId, "d".repeat(32), agoSeconds],
+      );
+    // Gone two minutes (past this member's one-minute retention, far within the 7-day default) and gone now.
+    await departed("old", 120);
+    await departed("recent", 0);
+    await until(async () => (await store.members()).every((m) => m.nodeId !== "old"), 5000);
+    expect((await store.members()).map((m) => m.nodeId).sort()).toEqual(["keeper", "recent"]);
   });
 });
 
