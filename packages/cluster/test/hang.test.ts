@@ -1,26 +1,20 @@
 import { setTimeout as sleep } from "node:timers/promises";
 
-import { createPool } from "@helix/db";
-import { TcpProxy } from "@helix/testing";
-import type { Pool } from "mysql2/promise";
+import { proxiedPool, type ProxiedPool } from "@helix/testing";
 
 import { createCatalog, createOwnershipStore, join, type Member, type PartitionChange } from "../src";
 import { migratedDatabase, until, type Fixture } from "./helpers";
 
 let fx: Fixture;
-let proxy: TcpProxy;
-let through: Pool;
+let path: ProxiedPool;
 
 beforeAll(async () => {
   fx = await migratedDatabase();
-  proxy = await TcpProxy.start(new URL(fx.db.url));
-  through = await createPool({ url: proxy.url(fx.db.url), connectionLimit: 4 });
+  path = await proxiedPool(fx.db.url, 6);
 });
 
 afterAll(async () => {
-  // The proxy first: it ends the hung sockets, which pool.end() would otherwise wait for.
-  await proxy.close();
-  await through.end().catch(() => undefined);
+  await path.close();
   await fx.close();
 });
 
@@ -32,7 +26,7 @@ test("a member whose connections hang keeps its partitions: it gives them up in 
   await catalog.putTaskList({ domain: "d", taskList: "t", partitions: 3 });
   // Default heartbeat interval (a third of the TTL): a heartbeat that hung until TCP gave up, or
   // one sent again only a full interval after failing, would let the deadline pass.
-  const member: Member = await join(through, { cluster, nodeId: "m", ttlMs, sweepIntervalMs: 0 });
+  const member: Member = await join(path.pool, { cluster, nodeId: "m", ttlMs, sweepIntervalMs: 0 });
   try {
     for (const p of await store.taskListPartitions("d", "t")) {
       expect(await store.assign({ domain: "d", taskList: "t", partition: p.partition, generation: p.generation }, "m")).not.toBeNull();
@@ -46,9 +40,9 @@ test("a member whose connections hang keeps its partitions: it gives them up in 
     member.on("member:heartbeat-failed", () => failures++);
 
     // Every connection the member has now goes silent, twice over one TTL.
-    expect(proxy.hangOpenConnections()).toBeGreaterThan(0);
+    expect(path.proxy.hangOpenConnections()).toBeGreaterThan(0);
     await sleep(ttlMs / 2);
-    proxy.hangOpenConnections();
+    path.proxy.hangOpenConnections();
     await sleep(ttlMs * 1.5);
 
     expect(failures).toBeGreaterThan(0);

@@ -1,40 +1,34 @@
 import { setTimeout as sleep } from "node:timers/promises";
 
-import { createPool } from "@helix/db";
-import { TcpProxy } from "@helix/testing";
-import type { Pool } from "mysql2/promise";
+import { proxiedPool, type ProxiedPool } from "@helix/testing";
 
 import { createLocker } from "../src";
 import { migratedDatabase, type Fixture } from "./helpers";
 
 let fx: Fixture;
-let proxy: TcpProxy;
-let through: Pool;
+let path: ProxiedPool;
 
 beforeAll(async () => {
   fx = await migratedDatabase();
-  proxy = await TcpProxy.start(new URL(fx.db.url));
-  through = await createPool({ url: proxy.url(fx.db.url), connectionLimit: 4 });
+  path = await proxiedPool(fx.db.url, 6);
 });
 
 afterAll(async () => {
-  // The proxy first: it ends the hung sockets, which pool.end() would otherwise wait for.
-  await proxy.close();
-  await through.end().catch(() => undefined);
+  await path.close();
   await fx.close();
 });
 
 test("a lease holder whose connections hang renews on a fresh one before its deadline", async () => {
   const ttlMs = 3000;
-  const locker = await createLocker(through, { owner: "hung", ttlMs });
+  const locker = await createLocker(path.pool, { owner: "hung", ttlMs });
   try {
     const lease = await locker.acquire("hang-key", { autoRenew: true });
     const events: string[] = [];
     lease.on("lease:lost", () => events.push("lost"));
     lease.on("lease:renew-failed", () => events.push("renew-failed"));
-    expect(proxy.hangOpenConnections()).toBeGreaterThan(0);
+    expect(path.proxy.hangOpenConnections()).toBeGreaterThan(0);
     await sleep(ttlMs / 2);
-    proxy.hangOpenConnections();
+    path.proxy.hangOpenConnections();
     await sleep(ttlMs * 1.5);
     expect(events).toContain("renew-failed");
     expect(events).not.toContain("lost");

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { connect, createServer, type AddressInfo, type Server, type Socket } from "node:net";
 import { createInterface } from "node:readline";
 
-import { createConnection, type Pool } from "mysql2/promise";
+import { createConnection, createPool as createMysqlPool, type Pool } from "mysql2/promise";
 
 /** The environment variable that names the MySQL server tests run against. */
 export const TEST_SERVER_ENV = "HELIX_TEST_MYSQL_URL";
@@ -341,6 +341,30 @@ export class TcpProxy {
     this.#hung.clear();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
   }
+}
+
+/** A pool that reaches a test database through a {@link TcpProxy}: for tests of hung connections. */
+export interface ProxiedPool {
+  readonly proxy: TcpProxy;
+  /** A plain mysql2 pool whose connections go through the proxy. */
+  readonly pool: Pool;
+  /** Closes the proxy first (ending hung sockets, which the pool would wait for), then the pool. */
+  close(): Promise<void>;
+}
+
+/** Starts a proxy in front of the database at `url` and a pool through it. */
+export async function proxiedPool(url: string, connectionLimit = 4): Promise<ProxiedPool> {
+  const proxy = await TcpProxy.start(new URL(url));
+  const pool = createMysqlPool({ uri: proxy.url(url), connectionLimit });
+  return {
+    proxy,
+    pool,
+    async close() {
+      await proxy.close();
+      // Connections the proxy ended are reported as lost; the pool is closed all the same.
+      await pool.end().catch(() => undefined);
+    },
+  };
 }
 
 /** A small seeded generator of numbers in [0, 1) (mulberry32): the same seed gives the same sequence. */
