@@ -1,7 +1,5 @@
 // A listener's exception is the application's bug: it must not leave a sync half-applied, stop the
 // heartbeats, break leave(), nor escape as an unhandled rejection or an uncaught exception.
-import { runInThisContext } from "node:vm";
-
 import {
   createCatalog,
   createOwnershipStore,
@@ -12,6 +10,8 @@ import {
   type MemberEvents,
   type OwnershipStore,
 } from "../src";
+import { ProcessTrap } from "@helix/testing";
+
 import { FaultyPool, migratedDatabase, until, type Fixture } from "./helpers";
 
 let fx: Fixture;
@@ -20,16 +20,11 @@ let cluster: string;
 let catalog: Catalog;
 let store: OwnershipStore;
 const members: Member[] = [];
-const escaped: unknown[] = [];
-const warnings: Error[] = [];
-const trap = (reason: unknown): void => void escaped.push(reason);
-// jest gives a test file a copy of `process`, which never emits these: listen on the real one.
-const realProcess = runInThisContext("process") as NodeJS.Process;
-const warned = (warning: Error): void => void warnings.push(warning);
+const trap = new ProcessTrap();
 
 beforeAll(async () => {
   fx = await migratedDatabase();
-  realProcess.on("unhandledRejection", trap).on("uncaughtException", trap).on("warning", warned);
+  trap.start();
 });
 
 beforeEach(async () => {
@@ -42,11 +37,11 @@ afterEach(async () => {
   await Promise.all(members.splice(0).map((m) => m.leave()));
   await store.close();
   await catalog.close();
-  expect(escaped).toEqual([]);
+  expect(trap.escaped).toEqual([]);
 });
 
 afterAll(async () => {
-  realProcess.off("unhandledRejection", trap).off("uncaughtException", trap).off("warning", warned);
+  trap.stop();
   await fx.close();
 });
 
@@ -107,7 +102,7 @@ test("a member applies whole syncs, keeps heartbeating and leaves although its l
   await expect(a.leave()).resolves.toBeUndefined();
   expect(a.state).toBe("left");
   expect(named(seen, "partition:lost")).toEqual(Array(3).fill("partition:lost: left owns 0"));
-  expect(warnings.filter((w) => (w as { code?: string }).code === "HELIX_LISTENER_THREW").length).toBeGreaterThanOrEqual(13);
+  expect(trap.warningsWithCode("HELIX_LISTENER_THREW").length).toBeGreaterThanOrEqual(13);
 });
 
 test("a routing table refreshes although its listeners throw", async () => {

@@ -1,6 +1,6 @@
 // A listener's exception is the application's bug: it must not stop a leader, count as a round
 // error, break stop(), nor escape as an unhandled rejection or an uncaught exception.
-import { runInThisContext } from "node:vm";
+import { ProcessTrap } from "@helix/testing";
 
 import {
   createCatalog,
@@ -17,19 +17,16 @@ let fx: Fixture;
 let catalog: Catalog;
 const cluster = "listeners";
 const members: Member[] = [];
-const escaped: unknown[] = [];
-const trap = (reason: unknown): void => void escaped.push(reason);
-// jest gives a test file a copy of `process`, which never emits these: listen on the real one.
-const realProcess = runInThisContext("process") as NodeJS.Process;
+const trap = new ProcessTrap();
 
 beforeAll(async () => {
   fx = await migratedDatabase();
   catalog = await createCatalog(fx.pool, { cluster });
-  realProcess.on("unhandledRejection", trap).on("uncaughtException", trap);
+  trap.start();
 });
 
 afterAll(async () => {
-  realProcess.off("unhandledRejection", trap).off("uncaughtException", trap);
+  trap.stop();
   await Promise.all(members.splice(0).map((m) => m.leave()));
   await catalog.close();
   await fx.close();
@@ -85,5 +82,5 @@ test("a leader balances, goes on after a failed round and stops although its lis
   await expect(c.stop()).resolves.toBeUndefined();
   expect(c.state).toBe("stopped");
   expect(seen.slice(-2)).toEqual(["coordinator:state: stopping", "coordinator:state: stopped"]);
-  expect(escaped).toEqual([]);
+  expect(trap.escaped).toEqual([]);
 });

@@ -101,6 +101,26 @@ async function takeOverOnceExpired(pool: Pool): Promise<void> {
   while ((await schema.acquireSchemaLock(pool, other).catch(missingTable)) !== 1) await new Promise((r) => setTimeout(r, 20));
 }
 
+/**
+ * Runs migrate while `sql` takes 2 s, during which renewals fail and another process takes the
+ * lease once it has expired. @returns what migrate threw.
+ */
+async function migrateLosingLeaseDuring(pool: Pool, sql: string): Promise<unknown> {
+  const faults = new LeasePool(pool);
+  let takeover: Promise<void> | undefined;
+  faults.slowStatement = {
+    sql,
+    seconds: 2,
+    onStart: () => {
+      faults.renewalFailures = Infinity;
+      takeover = takeOverOnceExpired(pool);
+    },
+  };
+  const error: unknown = await migrate(faults, { lockTtlMs: 600 }).catch((e: unknown) => e);
+  await takeover;
+  return error;
+}
+
 async function applied(pool: Pool, version: number): Promise<number> {
   return (await schema.listSchemaMigrations(pool)).find((r) => r.version === version)?.statementsApplied ?? 0;
 }
@@ -138,18 +158,7 @@ test("a renewal that never gets an answer does not hold up the next ones", async
 
 test("a lease lost while a statement runs is reported, the statement is not recorded, and migrate run again resumes", async () => {
   await withDatabase(async (pool) => {
-    const faults = new LeasePool(pool);
-    let takeover: Promise<void> | undefined;
-    faults.slowStatement = {
-      sql: addWeight,
-      seconds: 2,
-      onStart: () => {
-        faults.renewalFailures = Infinity;
-        takeover = takeOverOnceExpired(pool);
-      },
-    };
-    const error: unknown = await migrate(faults, { lockTtlMs: 600 }).catch((e: unknown) => e);
-    await takeover;
+    const error = await migrateLosingLeaseDuring(pool, addWeight);
     expect(error).toMatchObject({ code: "HELIX_MIGRATION_LOCK" });
     // The statement ran, and is not recorded: the process that took over may be running it too.
     expect(await columns(pool, "helix_nodes")).toContain("weight");
@@ -199,18 +208,7 @@ test("an INSERT that ran while the lease was lost is rolled back, and migrate ru
     const cluster = migrationSources[1]!;
     const insert = cluster.statements.find((s) => s.startsWith("INSERT"))!;
     const n = cluster.statements.length;
-    const faults = new LeasePool(pool);
-    let takeover: Promise<void> | undefined;
-    faults.slowStatement = {
-      sql: insert,
-      seconds: 2,
-      onStart: () => {
-        faults.renewalFailures = Infinity;
-        takeover = takeOverOnceExpired(pool);
-      },
-    };
-    const error: unknown = await migrate(faults, { lockTtlMs: 600 }).catch((e: unknown) => e);
-    await takeover;
+    const error = await migrateLosingLeaseDuring(pool, insert);
     expect(error).toMatchObject({ code: "HELIX_MIGRATION_LOCK" });
     const [rows] = await pool.query<RowDataPacket[]>("SELECT COUNT(*) AS n FROM helix_numbers");
     expect(rows[0]).toMatchObject({ n: 0 });

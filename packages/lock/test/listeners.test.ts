@@ -1,6 +1,6 @@
 // A listener's exception is the application's bug: it must not break a lease's renewals, its loss or
 // its release, nor escape as an unhandled rejection or an uncaught exception.
-import { runInThisContext } from "node:vm";
+import { ProcessTrap } from "@helix/testing";
 
 import { createLocker, type Lease, type LeaseEvents, type Locker } from "../src";
 import { FaultyPool, migratedDatabase, until, type Fixture } from "./helpers";
@@ -8,27 +8,22 @@ import { FaultyPool, migratedDatabase, until, type Fixture } from "./helpers";
 let fx: Fixture;
 let locker: Locker;
 let keyNo = 0;
-const escaped: unknown[] = [];
-const warnings: Error[] = [];
-const trap = (reason: unknown): void => void escaped.push(reason);
-// jest gives a test file a copy of `process`, which never emits these: listen on the real one.
-const realProcess = runInThisContext("process") as NodeJS.Process;
-const warned = (warning: Error): void => void warnings.push(warning);
+const trap = new ProcessTrap();
 
 beforeAll(async () => {
   fx = await migratedDatabase();
   locker = await createLocker(fx.pool, { owner: "listeners" });
-  realProcess.on("unhandledRejection", trap).on("uncaughtException", trap).on("warning", warned);
+  trap.start();
 });
 
 afterAll(async () => {
-  realProcess.off("unhandledRejection", trap).off("uncaughtException", trap).off("warning", warned);
+  trap.stop();
   await locker.close();
   await fx.close();
 });
 
 afterEach(() => {
-  expect(escaped).toEqual([]);
+  expect(trap.escaped).toEqual([]);
 });
 
 /** Adds a listener that throws, then one that records what it sees, to each of `events`. */
@@ -43,7 +38,7 @@ function listen(lease: Lease, events: (keyof LeaseEvents)[], describe: () => str
   return seen;
 }
 
-const listenerWarnings = (): Error[] => warnings.filter((w) => (w as { code?: string }).code === "HELIX_LISTENER_THREW");
+const listenerWarnings = (): Error[] => trap.warningsWithCode("HELIX_LISTENER_THREW");
 
 test("a lease renews, retries and is lost as usual although its listeners throw", async () => {
   const faulty = new FaultyPool(fx.pool);

@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { connect, createServer, type AddressInfo, type Server, type Socket } from "node:net";
 import { createInterface } from "node:readline";
+import { runInThisContext } from "node:vm";
 
 import { createConnection, createPool as createMysqlPool, type Pool } from "mysql2/promise";
 
@@ -340,6 +341,34 @@ export class TcpProxy {
     for (const pair of this.#hung) for (const s of pair) s.destroy();
     this.#hung.clear();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+}
+
+/**
+ * What escapes a test's code to the process: unhandled rejections, uncaught exceptions and
+ * warnings. jest gives a test file a copy of `process` that never emits these, so the trap listens
+ * on the real one. `start()` in beforeAll, `stop()` in afterAll.
+ */
+export class ProcessTrap {
+  /** Unhandled rejections and uncaught exceptions seen. */
+  readonly escaped: unknown[] = [];
+  /** Warnings emitted, such as a listener's exception reported by Helix. */
+  readonly warnings: Error[] = [];
+  readonly #process = runInThisContext("process") as NodeJS.Process;
+  readonly #escape = (reason: unknown): void => void this.escaped.push(reason);
+  readonly #warn = (warning: Error): void => void this.warnings.push(warning);
+
+  start(): void {
+    this.#process.on("unhandledRejection", this.#escape).on("uncaughtException", this.#escape).on("warning", this.#warn);
+  }
+
+  stop(): void {
+    this.#process.off("unhandledRejection", this.#escape).off("uncaughtException", this.#escape).off("warning", this.#warn);
+  }
+
+  /** Warnings with this code (`HELIX_LISTENER_THREW` for a listener's exception). */
+  warningsWithCode(code: string): Error[] {
+    return this.warnings.filter((w) => (w as { code?: string }).code === code);
   }
 }
 
