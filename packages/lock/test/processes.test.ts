@@ -50,7 +50,7 @@ test("8 processes, some with clocks minutes off, never hold one key at once", as
   );
   const offsets = [0, 0, 0, 0, 7 * 60_000, -7 * 60_000, 3 * 60_000, -3 * 60_000];
   const children = offsets.map((offset, i) =>
-    startChild("contender.cjs", [fx.db.url, "contended", "4000", `c${i}`], offset),
+    startChild("contender.cjs", [fx.db.url, "contended", "6000", `c${i}`], offset),
   );
   const codes = await Promise.all(children.map((c) => c.exited));
   expect(children.map((c) => c.stderr).join("")).toBe("");
