@@ -18,6 +18,7 @@ const benchmarks = [
   ["Planner scale, weighted members", ["--expose-gc", "--max-old-space-size=4096", "planner.mjs"], { HELIX_BENCH_WEIGHTED: "1" }],
   ["Failover, convergence and moves, with real processes", ["coordinator.mjs"]],
   ["Lock table growth over a simulated year, pruned and not", ["locks-growth.mjs"]],
+  ["Scale: first assignment, join, SIGKILL and leave at 100,000 and 1,000,000 partitions, with real processes", ["scale.mjs"]],
 ];
 
 const probe = await createPool(new URL("/mysql", server).toString());

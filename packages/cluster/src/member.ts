@@ -10,8 +10,15 @@ import type { ResolvedJoinOptions } from "./join";
 import { partitionKey } from "./keys";
 import type { MemberEvents, MemberState, OwnedPartition, PartitionChange } from "./member-events";
 import { announce, lost, newOwnership, type Ownership } from "./owned";
-import { confirmRelease, heartbeatMember, leaveCluster, registerMember } from "./ownership";
+import { ConfirmationBatch } from "./confirmations";
+import { confirmReleases, heartbeatMember, leaveCluster, registerMember } from "./ownership";
 import { Sweeper } from "./sweeper";
+
+/**
+ * How often a member reads its assignment version between heartbeats (see `Member`): the default
+ * poll of a coordinator, so that a hand-off waits for neither side's heartbeat.
+ */
+export const WATCH_INTERVAL_MS = 200;
 
 /**
  * This process's membership of a cluster: heartbeats, the partitions it owns, and their changes.
@@ -39,6 +46,10 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
   /** Releases being stopped (`onRelease`) and confirmed in the background: leave() waits for them. */
   readonly #releasing = new Set<Promise<unknown>>();
   #heartbeatTimer: LongTimeout | undefined;
+  #watchTimer: NodeJS.Timeout | undefined;
+  /** When the last heartbeat was sent (performance.now()): a watch due soon after it is skipped. */
+  #lastBeatAt = 0;
+  readonly #confirmations = new ConfirmationBatch((partitions) => this.#confirmAll(partitions));
   /** While heartbeats fail: how soon the next one goes out. */
   #retry: Backoff | null = null;
   #sweeper: Sweeper | undefined;
@@ -111,6 +122,7 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
     if (this.#state === "leaving" || this.#state === "left") return;
     this.#state = "leaving";
     this.#heartbeatTimer?.clear();
+    clearTimeout(this.#watchTimer);
     this.#deadline.stop();
     // Nothing in flight may outlive the deregistration or the pool: a heartbeat may be re-registering,
     // a sweep taking the sweep lease, a release being confirmed (once confirmed, it is not stopped again).
@@ -120,7 +132,8 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
     for (const o of owned) o.controller.abort(new Error("the member is leaving"));
     await Promise.all(owned.map((o) => this.#runOnRelease(o.partition)));
     try {
-      await transaction(this.#client, (conn) => leaveCluster(conn, this.#identity()));
+      // A leave sent again finds nothing more to do: this incarnation's partitions are free and it is inactive.
+      await this.#whileUnavailable(() => transaction(this.#client, (conn) => leaveCluster(conn, this.#identity())));
     } finally {
       const changes = owned.map((o) => this.#drop(o, lost(o, "left")));
       this.#state = "left";
@@ -139,6 +152,7 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
   async start(): Promise<boolean> {
     if (!(await this.#registerAtJoin())) return false;
     await this.#beat();
+    this.#scheduleWatch();
     if (this.#options.sweepIntervalMs > 0) {
       const { cluster } = this;
       const onError = (error: Error): boolean => this.emit("member:error", error);
@@ -153,12 +167,21 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
    * (for up to a TTL): a registration whose reply was lost has taken the node id, and sending it
    * again finds it instead of being refused as "already joined" until its TTL ends.
    */
-  async #registerAtJoin(): Promise<boolean> {
+  #registerAtJoin(): Promise<boolean> {
+    return this.#whileUnavailable(() => this.#register());
+  }
+
+  /**
+   * Runs `attempt`, and again on a fresh connection while the database is unavailable, for up to a
+   * TTL (after which the member's registration has ended anyway): for writes that find their own
+   * earlier effect when sent again (a registration, a leave).
+   */
+  async #whileUnavailable<T>(attempt: () => Promise<T>): Promise<T> {
     const giveUpAt = performance.now() + this.#options.ttlMs;
     const backoff = new Backoff(Math.min(50, this.#options.heartbeatMs), this.#options.heartbeatMs);
     for (;;) {
       try {
-        return await this.#register();
+        return await attempt();
       } catch (error) {
         const left = giveUpAt - performance.now();
         if (!isHelixError(error, "HELIX_DATABASE_UNAVAILABLE") || left <= 0) throw error;
@@ -188,6 +211,7 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
   async #beatOnce(): Promise<void> {
     if (this.#stopped()) return;
     const sentAt = performance.now();
+    this.#lastBeatAt = sentAt;
     try {
       const heartbeat = await heartbeatMember(this.#client, { ...this.#identity(), ttlMs: this.#options.ttlMs });
       this.#retry = null;
@@ -316,10 +340,7 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
     const p = ownership.partition;
     ownership.confirmPending = false;
     try {
-      const ref = { cluster: this.cluster, domain: p.domain, taskList: p.taskList, partition: p.partition };
-      const { confirmed } = await transaction(this.#client, (conn) =>
-        confirmRelease(conn, { ...ref, nodeId: this.nodeId, incarnation: p.incarnation, generation: p.generation }),
-      );
+      const confirmed = await this.#confirmations.confirm(p);
       this.#announce([this.#drop(ownership, confirmed ? { type: "released", partition: p } : lost(ownership, "taken"))]);
       return confirmed;
     } catch (error) {
@@ -330,6 +351,21 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
       this.emit("member:error", error as Error);
       return false;
     }
+  }
+
+  /** Confirms releases of this turn in one transaction (see {@link ConfirmationBatch}). */
+  async #confirmAll(partitions: readonly OwnedPartition[]): Promise<ReadonlySet<OwnedPartition>> {
+    const confirmed = await transaction(this.#client, async (conn) => {
+      const done: OwnedPartition[] = [];
+      // An ownership belongs to the incarnation it was given to: each confirms its own.
+      for (const incarnation of new Set(partitions.map((p) => p.incarnation))) {
+        const owner = { cluster: this.cluster, nodeId: this.nodeId, incarnation };
+        const mine = partitions.filter((p) => p.incarnation === incarnation);
+        done.push(...(await confirmReleases(conn, owner, mine)).confirmed);
+      }
+      return done;
+    });
+    return new Set(confirmed);
   }
 
   /**
@@ -369,6 +405,34 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
     this.#heartbeatTimer?.clear();
     if (this.#stopped()) return;
     this.#heartbeatTimer = setLongTimeout(() => void this.#beat(), this.#retry?.next() ?? this.#options.heartbeatMs);
+  }
+
+  /**
+   * Between heartbeats, a watch: one point read of the member's assignment version every
+   * {@link WATCH_INTERVAL_MS}, so that a release request (or a new partition) reaches the member
+   * within about a coordinator's poll rather than at its next heartbeat. When it moved, the member
+   * reads its partitions, as a heartbeat would; only heartbeats move the deadline. A watch due
+   * within an interval of a heartbeat is skipped (the heartbeat returns the version), and none runs
+   * when heartbeats are that frequent already.
+   */
+  #scheduleWatch(): void {
+    if (this.#stopped() || this.#options.heartbeatMs <= WATCH_INTERVAL_MS) return;
+    this.#watchTimer = setTimeout(() => void this.#watch(), WATCH_INTERVAL_MS);
+    this.#watchTimer.unref?.();
+  }
+
+  async #watch(): Promise<void> {
+    try {
+      if (this.#state !== "active" || performance.now() - this.#lastBeatAt < WATCH_INTERVAL_MS) return;
+      const row = await q.watchMember(this.#client, this.#identity());
+      // No row: this incarnation was replaced; its next heartbeat registers again.
+      if (row !== null && row.assignmentVersion !== this.#version && this.#state === "active") await this.#sync(row.assignmentVersion);
+    } catch {
+      // A failed watch changes nothing: the next watch or heartbeat reads again, and heartbeats
+      // report the database's trouble (member:heartbeat-failed).
+    } finally {
+      this.#scheduleWatch();
+    }
   }
 
   /** This process as a member: the ownership protocol's writes and reads are scoped by it. */

@@ -13,7 +13,7 @@
  * - the cluster's counters move for readers: `membership` when a member registers, leaves or is
  *   swept, `catalog` when a task list is put or removed, `ownership` when any partition changes.
  */
-import { clusterQueries as q, coordinatorQueries as cq, Status, type QueryClient } from "@helix/db";
+import { chunks, clusterQueries as q, coordinatorQueries as cq, MAX_ROWS_PER_STATEMENT, PartitionState, Status, type QueryClient } from "@helix/db";
 
 /**
  * How long after asking a live owner to release a partition a hand-over may go ahead without its
@@ -207,10 +207,14 @@ export type AppliedChange<T extends OwnershipChange> = T & { readonly newGenerat
  * live, or asked to be released longer ago than both `forceAfterMs` and the owner's TTL. A release
  * is asked only of a live owner, for a live destination. The others are skipped.
  *
+ * The changes are written in bulk: runs of up to {@link MAX_ROWS_PER_STATEMENT} changes, each run's
+ * partitions locked per task list (one statement, see {@link lockPartitions}) and written with one
+ * statement per task list, kind and destination.
+ *
  * The transaction holds the involved members' rows (and a coordinator's lease row, through its
  * fence) until it commits, which blocks their heartbeats and the lease's renewal: with `budgetMs`
- * it stops taking changes once that long has passed (after at least one), and the caller commits
- * and goes on with the rest in a new transaction.
+ * it stops taking runs of changes once that long has passed (after at least one), and the caller
+ * commits and goes on with the rest in a new transaction.
  * @returns the changes applied, how many of `changes` were considered (the rest were not looked
  *   at), and the counters bumped (ownership once when any applied).
  */
@@ -229,41 +233,100 @@ export async function applyOwnershipChanges<T extends OwnershipChange>(
   }
   // The live incarnation of each member involved; absent when it is not live.
   const live = new Map<string, string>();
-  for (const nodeId of [...involved].sort()) {
-    const row = await cq.lockMember(conn, { cluster, nodeId });
-    if (row?.live === 1) live.set(nodeId, row.incarnation);
+  for (const nodeIds of chunks([...involved].sort())) {
+    for (const row of await cq.lockMembers(conn, { cluster, nodeIds })) {
+      if (row.live === 1) live.set(row.nodeId, row.incarnation);
+    }
   }
   const applied: AppliedChange<T>[] = [];
   const told = new Set<string>();
   let considered = 0;
-  for (const change of changes) {
+  for (const run of chunks(changes)) {
     if (considered > 0 && performance.now() >= stopAt) break;
-    considered++;
-    const key = { cluster, domain: change.domain, taskList: change.taskList, partitionId: change.partition };
-    let newGeneration = change.generation;
-    if (change.type === "assign") {
-      const incarnation = change.to === null ? undefined : live.get(change.to);
-      if (change.to === null || incarnation === undefined) continue;
-      const result = await q.assignPartition(conn, {
-        ...key,
-        nodeId: change.to,
-        incarnation,
-        generation: change.generation,
-        forceAfterUs: forceAfterMs * 1000,
+    considered += run.length;
+    for (const [, ofList] of groupBy(run, (c) => `${c.domain}\0${c.taskList}`)) {
+      const { domain, taskList } = ofList[0]!;
+      const list = { cluster, domain, taskList };
+      const locked = await lockPartitions(conn, list, ofList.map((c) => c.partition));
+      const eligible = asSeen(ofList, locked, (change, row) => {
+        if (change.type === "assign") return change.to !== null && live.has(change.to);
+        // A release is asked of the live owner the caller saw, while it still holds the partition.
+        return row.state === PartitionState.Assigned && change.from !== null && row.nodeId === change.from &&
+          row.incarnation === live.get(change.from) && (change.to === null || live.has(change.to));
       });
-      if (result.affectedRows !== 1) continue;
-      newGeneration = result.insertId;
-      told.add(change.to);
-    } else {
-      if (change.from === null || !live.has(change.from) || (change.to !== null && !live.has(change.to))) continue;
-      const asked = await q.requestPartitionRelease(conn, { ...key, generation: change.generation, targetNodeId: change.to });
-      if (asked !== 1) continue;
+      for (const [, batch] of groupBy(eligible, (c) => `${c.type}\0${c.to ?? ""}`)) {
+        const { type, to } = batch[0]!;
+        const partitionIds = batch.map((c) => c.partition);
+        let written: readonly T[] = batch;
+        if (type === "assign") {
+          const incarnation = live.get(to!)!;
+          const forceAfterUs = forceAfterMs * 1000;
+          const count = await q.assignPartitions(conn, { ...list, nodeId: to!, incarnation, partitionIds, forceAfterUs });
+          // The hand-off rule, in SQL, may have kept some: those are still at their generation.
+          if (count < batch.length) {
+            const after = await lockPartitions(conn, list, partitionIds);
+            written = batch.filter((c) => after.get(c.partition)?.generation === c.generation + 1);
+          }
+        } else {
+          await q.requestPartitionsRelease(conn, { ...list, targetNodeId: to, partitionIds });
+        }
+        for (const change of written) {
+          if (change.type === "assign") told.add(change.to!);
+          if (change.from !== null) told.add(change.from);
+          applied.push({ ...change, newGeneration: change.type === "assign" ? change.generation + 1 : change.generation });
+        }
+      }
     }
-    if (change.from !== null) told.add(change.from);
-    applied.push({ ...change, newGeneration });
   }
-  for (const nodeId of [...told].sort()) await q.bumpAssignmentVersion(conn, { cluster, nodeId });
+  for (const nodeIds of chunks([...told].sort())) await q.bumpAssignmentVersions(conn, { cluster, nodeIds });
   return { applied, considered, bumped: await bump(conn, cluster, { ...NO_CHANGE, ownership: applied.length > 0 ? 1 : 0 }) };
+}
+
+/** A partition's row as {@link lockPartitions} locked it. */
+type LockedPartition = Awaited<ReturnType<typeof q.lockPartitions>>[number];
+
+/**
+ * Locks the rows of some partitions of one task list until the transaction ends (one statement)
+ * and returns them by partition: a bulk write may then name those it found as its caller saw them,
+ * knowing that none changes before it.
+ */
+async function lockPartitions(
+  conn: QueryClient,
+  list: { cluster: string; domain: string; taskList: string },
+  partitionIds: readonly number[],
+): Promise<Map<number, LockedPartition>> {
+  const rows = await q.lockPartitions(conn, { ...list, partitionIds });
+  return new Map(rows.map((row) => [row.partitionId, row]));
+}
+
+/**
+ * Keeps the items whose partition's locked row is at the generation the item names and passes
+ * `also`, each partition once (the first such item): a bulk statement writes a row at most once.
+ */
+function asSeen<I extends { partition: number; generation: number }>(
+  items: readonly I[],
+  locked: ReadonlyMap<number, LockedPartition>,
+  also: (item: I, row: LockedPartition) => boolean,
+): I[] {
+  const taken = new Set<number>();
+  return items.filter((item) => {
+    const row = locked.get(item.partition);
+    if (row === undefined || row.generation !== item.generation || taken.has(item.partition) || !also(item, row)) return false;
+    taken.add(item.partition);
+    return true;
+  });
+}
+
+/** `items` grouped by `key`, groups and items in their first order. */
+function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const group = groups.get(k);
+    if (group === undefined) groups.set(k, [item]);
+    else group.push(item);
+  }
+  return groups;
 }
 
 /** The owner as the ownership table has it now, read without a lock (null: no such partition). */
@@ -272,18 +335,42 @@ export async function currentOwner(conn: QueryClient, partition: PartitionKey): 
   return q.getPartition(conn, { ...rest, partitionId });
 }
 
+/** A partition a process owns, at the generation of its ownership. */
+export interface OwnedPartitionKey {
+  readonly domain: string;
+  readonly taskList: string;
+  readonly partition: number;
+  readonly generation: number;
+}
+
 /**
- * The owning process confirms it stopped working on a partition it was asked to release; the
- * partition may then go to its next owner.
- * @returns `confirmed` false when this ownership no longer stands (nothing changed).
+ * The owning process (node id and incarnation) confirms it stopped working on partitions it was
+ * asked to release, each at the generation it owns; they may then go to their next owners. One
+ * statement per task list and {@link MAX_ROWS_PER_STATEMENT} partitions, after locking them.
+ * @returns the partitions confirmed; the others' ownership no longer stands (nothing changed).
  */
-export async function confirmRelease(
+export async function confirmReleases<P extends OwnedPartitionKey>(
   conn: QueryClient,
-  ownership: PartitionKey & { nodeId: string; incarnation: string; generation: number },
-): Promise<{ confirmed: boolean; bumped: ChangeCounters }> {
-  const { partition, ...rest } = ownership;
-  const confirmed = (await q.confirmPartitionRelease(conn, { ...rest, partitionId: partition })) === 1;
-  return { confirmed, bumped: await bump(conn, ownership.cluster, { ...NO_CHANGE, ownership: confirmed ? 1 : 0 }) };
+  owner: { cluster: string; nodeId: string; incarnation: string },
+  partitions: readonly P[],
+): Promise<{ confirmed: P[]; bumped: ChangeCounters }> {
+  const confirmed: P[] = [];
+  for (const run of chunks(partitions)) {
+    for (const [, ofList] of groupBy(run, (p) => `${p.domain}\0${p.taskList}`)) {
+      const list = { cluster: owner.cluster, domain: ofList[0]!.domain, taskList: ofList[0]!.taskList };
+      const locked = await lockPartitions(conn, list, ofList.map((p) => p.partition));
+      const asked = asSeen(
+        ofList,
+        locked,
+        (_, row) => row.state === PartitionState.ReleaseRequested && row.nodeId === owner.nodeId && row.incarnation === owner.incarnation,
+      );
+      if (asked.length === 0) continue;
+      const { nodeId, incarnation } = owner;
+      await q.confirmPartitionsRelease(conn, { ...list, nodeId, incarnation, partitionIds: asked.map((p) => p.partition) });
+      confirmed.push(...asked);
+    }
+  }
+  return { confirmed, bumped: await bump(conn, owner.cluster, { ...NO_CHANGE, ownership: confirmed.length > 0 ? 1 : 0 }) };
 }
 
 // ---------------------------------------------------------------------------------------------

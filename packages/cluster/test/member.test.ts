@@ -307,11 +307,11 @@ describe("members", () => {
     const a = await member({ nodeId: "a" }, watched);
     await assignAll("d", "t", "a");
     await until(() => a.partitions().length === 1);
-    watched.failOnce.add("ConfirmPartitionRelease");
+    watched.failOnce.add("ConfirmPartitionsRelease");
     await store.requestRelease({ domain: "d", taskList: "t", partition: 0, generation: 1 }, null);
     // Released without waiting for the force timeout (30 s by default).
     await until(async () => (await store.taskListPartitions("d", "t"))[0]!.state === PartitionState.Released, 5000);
-    expect(watched.count("ConfirmPartitionRelease")).toBe(2);
+    expect(watched.count("ConfirmPartitionsRelease")).toBe(2);
   });
 
   test("leave hands everything back and deregisters at once", async () => {

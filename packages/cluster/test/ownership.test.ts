@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join as joinPath } from "node:path";
 
-import { transaction, type QueryClient } from "@helix/db";
+import { MAX_ROWS_PER_STATEMENT, transaction, type QueryClient } from "@helix/db";
 import { fence } from "@helix/lock";
 import type { RowDataPacket } from "mysql2/promise";
 
@@ -77,9 +77,10 @@ test("every write reports exactly the counter bumps it made, and nothing when it
 
   const release = { type: "release", domain: "d", taskList: "t", partition: 0, generation: 1, from: "a", to: "b" } as const;
   expect((await write((c) => ownership.applyOwnershipChanges(c, cluster, [release], 0))).applied).toHaveLength(1);
-  const a0 = { cluster, domain: "d", taskList: "t", partition: 0, nodeId: "a", incarnation: member("a").incarnation, generation: 1 };
-  expect((await write((c) => ownership.confirmRelease(c, a0))).confirmed).toBe(true);
-  expect((await noop((c) => ownership.confirmRelease(c, a0))).confirmed).toBe(false);
+  const a = { cluster, nodeId: "a", incarnation: member("a").incarnation };
+  const a0 = { domain: "d", taskList: "t", partition: 0, generation: 1 };
+  expect((await write((c) => ownership.confirmReleases(c, a, [a0]))).confirmed).toEqual([a0]);
+  expect((await noop((c) => ownership.confirmReleases(c, a, [a0]))).confirmed).toEqual([]);
 
   // Shrinking retires partition 2 (owned by b: asked to release) and keeps the rest.
   expect((await write((c) => ownership.putTaskList(c, { ...list, partitions: 2, metadata: "{}" }))).result).toBe("changed");
@@ -158,7 +159,7 @@ const protocolWrites = [
   "deregisterMember",
   "markExpiredMembersInactive",
   "deleteDepartedMembers",
-  "bumpAssignmentVersion",
+  "bumpAssignmentVersions",
   "bumpOwnersFrom",
   "bumpMembershipVersion",
   "bumpCatalogVersion",
@@ -168,9 +169,9 @@ const protocolWrites = [
   "raiseGenerationFloor",
   "retireOwnedPartitionsFrom",
   "deleteFreePartitionsFrom",
-  "assignPartition",
-  "requestPartitionRelease",
-  "confirmPartitionRelease",
+  "assignPartitions",
+  "requestPartitionsRelease",
+  "confirmPartitionsRelease",
   "releaseMemberPartitions",
   "putTaskList",
   "markTaskListDeletable",
@@ -210,14 +211,64 @@ test("a fence on a connection that died is a DatabaseUnavailableError, for parti
   await expect(fence(dead, "some-key", 1)).rejects.toBeInstanceOf(DatabaseUnavailableError);
 });
 
-test("a batch with a time budget stops taking changes once it is spent, after at least one", async () => {
-  await transaction(fx.pool, (c) => ownership.putTaskList(c, { cluster, domain: "d", taskList: "t", partitions: 3, metadata: "{}" }));
+test("bulk writes skip, and never overwrite, a partition that is not as the caller saw it", async () => {
+  const list = { cluster, domain: "bulk", taskList: "t" };
+  await transaction(fx.pool, (c) => ownership.putTaskList(c, { ...list, partitions: 6, metadata: "{}" }));
+  for (const name of ["a", "b"]) await transaction(fx.pool, (c) => ownership.registerMember(c, member(name)));
+  const change = (type: "assign" | "release", partition: number, generation: number, from: string | null, to: string | null) =>
+    ({ type, domain: "bulk", taskList: "t", partition, generation, from, to }) as const;
+  const apply = (changes: readonly ownership.OwnershipChange[]) =>
+    transaction(fx.pool, (c) => ownership.applyOwnershipChanges(c, cluster, changes, 60_000));
+  await apply([0, 1, 2, 3, 4, 5].map((p) => change("assign", p, 0, null, "a")));
+  // In one statement's worth: partition 1 seen at a generation it has left, 2 asked of an owner it
+  // does not have, 3 held by a live owner (the hand-off rule keeps it), 4 and 5 as seen.
+  const mixed = await apply([
+    change("release", 0, 1, "a", "b"),
+    change("assign", 1, 0, null, "b"),
+    change("release", 2, 1, "b", "a"),
+    change("assign", 3, 1, "a", "b"),
+    change("release", 4, 1, "a", "b"),
+    change("release", 5, 1, "a", null),
+  ]);
+  expect(mixed.applied.map((t) => [t.partition, t.newGeneration])).toEqual([[0, 1], [4, 1], [5, 1]]);
+  const rows = await transaction(fx.pool, (c) => Promise.all([0, 1, 2, 3, 4, 5].map((p) => ownership.currentOwner(c, { ...list, partition: p }))));
+  expect(rows.map((r) => r!.nodeId)).toEqual(["a", "a", "a", "a", "a", "a"]);
+  const state = async (): Promise<unknown[]> => {
+    const [found] = await fx.pool.query<RowDataPacket[]>(
+      "SELECT partition_id, state, generation, target_node_id FROM helix_ownership WHERE domain = 'bulk' ORDER BY partition_id",
+    );
+    return found.map((r) => [r.partition_id, r.state, r.generation, r.target_node_id]);
+  };
+  expect(await state()).toEqual([[0, 2, 1, "b"], [1, 1, 1, null], [2, 1, 1, null], [3, 1, 1, null], [4, 2, 1, "b"], [5, 2, 1, null]]);
+
+  // a confirms 0 and 4 (and, at a generation it does not own, 5; and 1, which nobody asked for);
+  // another incarnation of a confirms nothing.
+  const a = { cluster, nodeId: "a", incarnation: member("a").incarnation };
+  const owned = (partition: number, generation = 1) => ({ domain: "bulk", taskList: "t", partition, generation });
+  const impostor = { ...a, incarnation: "z".repeat(32) };
+  expect((await transaction(fx.pool, (c) => ownership.confirmReleases(c, impostor, [owned(0)]))).confirmed).toEqual([]);
+  const confirmed = await transaction(fx.pool, (c) => ownership.confirmReleases(c, a, [owned(0), owned(4), owned(5, 2), owned(1)]));
+  expect(confirmed.confirmed).toEqual([owned(0), owned(4)]);
+  expect(confirmed.bumped.ownership).toBe(1);
+  // Now b may take 0 and 4 (released), not 5 (still a's); 0 at a generation it left is skipped.
+  // prettier-ignore
+  const handed = await apply([change("assign", 0, 1, "a", "b"), change("assign", 4, 1, "a", "b"), change("assign", 5, 1, "a", "b"), change("assign", 0, 0, "a", "b"),
+    // Named twice at the generation the first changes: written once.
+    change("assign", 4, 1, "a", "a")]);
+  expect(handed.applied.map((t) => [t.partition, t.newGeneration])).toEqual([[0, 2], [4, 2]]);
+  expect(await state()).toEqual([[0, 1, 2, null], [1, 1, 1, null], [2, 1, 1, null], [3, 1, 1, null], [4, 1, 2, null], [5, 2, 1, null]]);
+});
+
+test("a batch with a time budget stops taking changes once it is spent, after at least one statement's worth", async () => {
+  const run = MAX_ROWS_PER_STATEMENT;
+  await transaction(fx.pool, (c) => ownership.putTaskList(c, { cluster, domain: "d", taskList: "t", partitions: run + 2, metadata: "{}" }));
   await transaction(fx.pool, (c) => ownership.registerMember(c, member("a")));
   const assign = (partition: number) => ({ type: "assign", domain: "d", taskList: "t", partition, generation: 0, from: null, to: "a" }) as const;
-  const batch = [assign(0), assign(1), assign(2)];
+  const batch = Array.from({ length: run + 2 }, (_, p) => assign(p));
   const spent = await transaction(fx.pool, (c) => ownership.applyOwnershipChanges(c, cluster, batch, 0, { budgetMs: 0 }));
-  expect(spent).toMatchObject({ considered: 1, applied: [{ partition: 0 }] });
+  expect(spent.considered).toBe(run);
+  expect(spent.applied.map((t) => t.partition)).toEqual(batch.slice(0, run).map((t) => t.partition));
   const rest = await transaction(fx.pool, (c) => ownership.applyOwnershipChanges(c, cluster, batch.slice(spent.considered), 0, { budgetMs: 60_000 }));
   expect(rest.considered).toBe(2);
-  expect(rest.applied.map((t) => t.partition)).toEqual([1, 2]);
+  expect(rest.applied.map((t) => [t.partition, t.newGeneration])).toEqual([[run, 1], [run + 1, 1]]);
 });

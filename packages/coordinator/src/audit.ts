@@ -1,4 +1,4 @@
-import { checkInteger, checkText, coordinatorQueries as cq, guardClient, MAX_NAME_LENGTH, TransitionKind, type QueryClient } from "@helix/db";
+import { checkInteger, checkText, chunks, coordinatorQueries as cq, guardClient, MAX_NAME_LENGTH, TransitionKind, type QueryClient } from "@helix/db";
 
 import type { AppliedTransition } from "./round";
 import type { Transition } from "./planner";
@@ -49,25 +49,33 @@ export interface TransitionRecord {
   readonly generation: number;
 }
 
-/** Records committed transitions in the audit trail, in the caller's (fenced) transaction. */
+/**
+ * Records committed transitions in the audit trail, in the caller's (fenced) transaction, up to
+ * `MAX_ROWS_PER_STATEMENT` rows per statement, stamped with this process's clock.
+ */
 export async function recordTransitions(
   conn: QueryClient,
   cluster: string,
   epoch: number,
   applied: readonly AppliedTransition[],
 ): Promise<void> {
-  for (const t of applied) {
-    await cq.insertTransition(conn, {
-      cluster,
-      domain: t.domain,
-      taskList: t.taskList,
-      partitionId: t.partition,
-      epoch,
-      kind: transitionKind(t),
-      fromNodeId: t.from,
-      toNodeId: t.to,
-      generation: t.newGeneration,
-    });
+  const createdAt = new Date().toISOString().replace("T", " ").replace("Z", "");
+  for (const run of chunks(applied)) {
+    await cq.insertTransitions(
+      conn,
+      run.map((t) => ({
+        cluster,
+        createdAt,
+        epoch,
+        kind: transitionKind(t),
+        domain: t.domain,
+        taskList: t.taskList,
+        partitionId: t.partition,
+        fromNodeId: t.from,
+        toNodeId: t.to,
+        generation: t.newGeneration,
+      })),
+    );
   }
 }
 

@@ -36,7 +36,7 @@ export interface CoordinatorOptions {
   maxMovesPerTaskList?: number;
   /** Most release requests one round makes from, and to, any one member (`Infinity`: no limit). @default Infinity */
   maxMovesPerMember?: number;
-  /** Most transitions written in one fenced transaction. @default 500 */
+  /** Most transitions written in one fenced transaction (a time budget may cut it shorter). @default 5000 */
   batchSize?: number;
   /** How long the audit trail keeps a transition. @default 7 days */
   auditRetentionMs?: number;
@@ -85,7 +85,7 @@ export function resolveCoordinatorOptions(options: CoordinatorOptions): Resolved
     reassignDelayMs: checkMs("reassignDelayMs", options.reassignDelayMs ?? 0, 0, DAY_MS),
     maxMovesPerTaskList: limit("maxMovesPerTaskList", options.maxMovesPerTaskList),
     maxMovesPerMember: limit("maxMovesPerMember", options.maxMovesPerMember),
-    batchSize: checkInteger("batchSize", options.batchSize ?? 500, 1, 10_000),
+    batchSize: checkInteger("batchSize", options.batchSize ?? 5000, 1, 100_000),
     auditRetentionMs: checkMs("auditRetentionMs", options.auditRetentionMs ?? 7 * DAY_MS, 1, 3650 * DAY_MS),
     memberRetentionMs: checkMs("memberRetentionMs", options.memberRetentionMs ?? DEFAULT_MEMBER_RETENTION_MS, 60_000, 3650 * DAY_MS),
   });

@@ -194,9 +194,9 @@ describe("rounds", () => {
     // Steady state: rounds keep running (fallback every 50 ms) but none writes.
     await sleep(300);
     const writes = [
-      "AssignPartition",
-      "RequestPartitionRelease",
-      "InsertTransition",
+      "AssignPartitions",
+      "RequestPartitionsRelease",
+      "InsertTransitions",
       "BumpOwnershipVersion",
       "MarkExpiredMembersInactive",
       "DeleteDepartedMembers",

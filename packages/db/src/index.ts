@@ -1,4 +1,5 @@
 export * from "./backoff";
+export * from "./bulk";
 export * from "./constants";
 export * from "./emit";
 export * from "./errors";

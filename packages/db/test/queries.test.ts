@@ -113,7 +113,12 @@ describe.each(clients)("through %s", (_, makePool) => {
     // The same incarnation sending its registration again (a lost reply) finds it, version unchanged.
     expect(await register(pool, node)).toBe(1);
 
-    expect(await track("cluster.bumpAssignmentVersion", cluster.bumpAssignmentVersion)(pool, { cluster: "c", nodeId: "n1" })).toBe(1);
+    const bumpVersions = track("cluster.bumpAssignmentVersions", cluster.bumpAssignmentVersions);
+    expect(await bumpVersions(pool, { cluster: "c", nodeIds: ["n1", "nobody"] })).toBe(1);
+    expect(await bumpVersions(pool, { cluster: "c", nodeIds: [] })).toBe(0);
+    const watch = track("cluster.watchMember", cluster.watchMember);
+    expect(await watch(pool, { cluster: "c", nodeId: "n1", incarnation: "i".repeat(32) })).toEqual({ assignmentVersion: 2 });
+    expect(await watch(pool, { cluster: "c", nodeId: "n1", incarnation: "j".repeat(32) })).toBeNull();
     const beat = await track("cluster.heartbeatMember", cluster.heartbeatMember)(pool, {
       ttlUs: 60_000_000,
       cluster: "c",
@@ -182,25 +187,35 @@ describe.each(clients)("through %s", (_, makePool) => {
     const J = "j".repeat(32);
     const n1 = { nodeId: "n1", incarnation: J };
     const n9 = { nodeId: "n9", incarnation: "9".repeat(32) };
-    const assign = track("cluster.assignPartition", cluster.assignPartition);
+    const lockRows = track("cluster.lockPartitions", cluster.lockPartitions);
+    const assign = track("cluster.assignPartitions", cluster.assignPartitions);
     const p0 = { ...key, partitionId: 0 };
-    expect(await assign(pool, { ...p0, ...n1, generation: 0, forceAfterUs: 60_000_000 })).toEqual({ affectedRows: 1, insertId: 1 });
-    expect((await assign(pool, { ...p0, ...n9, generation: 0, forceAfterUs: 60_000_000 })).affectedRows).toBe(0);
-    expect((await assign(pool, { ...p0, ...n9, generation: 1, forceAfterUs: 60_000_000 })).affectedRows).toBe(0);
-    expect(await assign(pool, { ...key, partitionId: 2, ...n1, generation: 0, forceAfterUs: 0 })).toEqual({ affectedRows: 1, insertId: 1 });
+    const force = { forceAfterUs: 60_000_000 };
+    expect(await assign(pool, { ...key, partitionIds: [0, 2], ...n1, ...force })).toBe(2);
+    // n1 holds them, live: the hand-off rule keeps them from anyone else.
+    expect(await assign(pool, { ...key, partitionIds: [0, 2, 1], ...n9, ...force })).toBe(1);
+    expect(await assign(pool, { ...key, partitionIds: [], ...n9, ...force })).toBe(0);
+    expect((await lockRows(pool, { ...key, partitionIds: [2, 0, 1, 7] })).map((r) => [r.partitionId, r.nodeId, r.incarnation, r.state, r.generation])).toEqual([
+      [0, "n1", J, PartitionState.Assigned, 1],
+      [1, "n9", n9.incarnation, PartitionState.Assigned, 1],
+      [2, "n1", J, PartitionState.Assigned, 1],
+    ]);
     const current = await track("cluster.getPartition", cluster.getPartition)(pool, p0);
     expect(current).toEqual({ nodeId: "n1", state: PartitionState.Assigned, generation: 1, targetNodeId: null });
 
-    const request = track("cluster.requestPartitionRelease", cluster.requestPartitionRelease);
-    expect(await request(pool, { ...p0, generation: 1, targetNodeId: "n9" })).toBe(1);
-    expect((await assign(pool, { ...p0, ...n9, generation: 1, forceAfterUs: 60_000_000 })).affectedRows).toBe(0);
+    const request = track("cluster.requestPartitionsRelease", cluster.requestPartitionsRelease);
+    expect(await request(pool, { ...key, partitionIds: [0], targetNodeId: "n9" })).toBe(1);
+    expect(await request(pool, { ...key, partitionIds: [0], targetNodeId: "n9" })).toBe(0);
+    expect(await assign(pool, { ...key, partitionIds: [0], ...n9, ...force })).toBe(0);
     // Forcing never comes before the owner's TTL (60 s here) has passed since the request.
-    expect((await assign(pool, { ...p0, ...n9, generation: 1, forceAfterUs: 0 })).affectedRows).toBe(0);
-    const confirm = track("cluster.confirmPartitionRelease", cluster.confirmPartitionRelease);
+    expect(await assign(pool, { ...key, partitionIds: [0], ...n9, forceAfterUs: 0 })).toBe(0);
+    const confirm = track("cluster.confirmPartitionsRelease", cluster.confirmPartitionsRelease);
     // Another process with the same node id cannot confirm for the owner.
-    expect(await confirm(pool, { ...p0, nodeId: "n1", incarnation: "i".repeat(32), generation: 1 })).toBe(0);
-    expect(await confirm(pool, { ...p0, ...n1, generation: 1 })).toBe(1);
-    expect(await assign(pool, { ...p0, ...n1, generation: 1, forceAfterUs: 60_000_000 })).toEqual({ affectedRows: 1, insertId: 2 });
+    expect(await confirm(pool, { ...key, partitionIds: [0], nodeId: "n1", incarnation: "i".repeat(32) })).toBe(0);
+    expect(await confirm(pool, { ...key, partitionIds: [0, 2], ...n1 })).toBe(1);
+    expect(await assign(pool, { ...key, partitionIds: [0], ...n1, ...force })).toBe(1);
+    // n9 (never registered) owns partition 1 only here; free it for what follows.
+    await pool.query("UPDATE helix_ownership SET node_id = NULL, incarnation = NULL, state = 0 WHERE cluster = 'c' AND partition_id = 1");
 
     const fence = track("cluster.checkPartitionForShare", cluster.checkPartitionForShare);
     expect(await fence(pool, { ...p0, ...n1, generation: 2 })).toEqual({ generation: 2 });
@@ -221,7 +236,7 @@ describe.each(clients)("through %s", (_, makePool) => {
     expect(await track("cluster.deleteFreePartitionsFrom", cluster.deleteFreePartitionsFrom)(pool, from2)).toBe(0);
     expect(await track("cluster.retireOwnedPartitionsFrom", cluster.retireOwnedPartitionsFrom)(pool, from2)).toBe(1);
     expect(await track("cluster.bumpOwnersFrom", cluster.bumpOwnersFrom)(pool, from2)).toBe(1);
-    expect(await confirm(pool, { ...key, partitionId: 2, ...n1, generation: 1 })).toBe(1);
+    expect(await confirm(pool, { ...key, partitionIds: [2], ...n1 })).toBe(1);
     expect(await cluster.deleteFreePartitionsFrom(pool, from2)).toBe(1);
 
     const releaseAll = track("cluster.releaseMemberPartitions", cluster.releaseMemberPartitions);
@@ -262,16 +277,18 @@ describe.each(clients)("through %s", (_, makePool) => {
     expect(nodes[0]!.sinceExpiryUs).toBeGreaterThan(0);
     expect(nodes[1]!.sinceExpiryUs).toBeLessThan(0);
 
-    const lock = track("coordinator.lockMember", coordinator.lockMember);
-    expect(await lock(pool, { cluster: "w", nodeId: "live" })).toEqual({ incarnation: "i".repeat(32), live: 1 });
-    expect(await lock(pool, { cluster: "w", nodeId: "dead" })).toEqual({ incarnation: "i".repeat(32), live: 0 });
-    expect(await lock(pool, { cluster: "w", nodeId: "nobody" })).toBeNull();
+    const lock = track("coordinator.lockMembers", coordinator.lockMembers);
+    expect(await lock(pool, { cluster: "w", nodeIds: ["nobody", "live", "dead"] })).toEqual([
+      { nodeId: "dead", incarnation: "i".repeat(32), live: 0 },
+      { nodeId: "live", incarnation: "i".repeat(32), live: 1 },
+    ]);
+    expect(await lock(pool, { cluster: "w", nodeIds: [] })).toEqual([]);
 
     const key = { cluster: "w", domain: "d", taskList: "t" };
     await cluster.putTaskList(pool, { ...key, partitions: 2, metadata: "{}" });
     await cluster.insertPartitions(pool, { ...key, partitions: 2 });
-    await cluster.assignPartition(pool, { ...key, partitionId: 1, nodeId: "live", incarnation: "i".repeat(32), generation: 0, forceAfterUs: 0 });
-    await cluster.requestPartitionRelease(pool, { ...key, partitionId: 1, generation: 1, targetNodeId: null });
+    await cluster.assignPartitions(pool, { ...key, partitionIds: [1], nodeId: "live", incarnation: "i".repeat(32), forceAfterUs: 0 });
+    await cluster.requestPartitionsRelease(pool, { ...key, partitionIds: [1], targetNodeId: null });
     const table = await track("coordinator.listPlanningOwnership", coordinator.listPlanningOwnership)(pool, c);
     expect(table.map((r) => [r.partitionId, r.nodeId, r.incarnation, r.state, r.generation])).toEqual([
       [0, null, null, PartitionState.Unassigned, 0],
@@ -280,10 +297,11 @@ describe.each(clients)("through %s", (_, makePool) => {
     expect(table[0]!.releaseAgeUs).toBe(-1);
     expect(table[1]!.releaseAgeUs).toBeGreaterThanOrEqual(0);
 
-    const insert = track("coordinator.insertTransition", coordinator.insertTransition);
-    const transition = { ...key, epoch: 7, kind: TransitionKind.Assigned, partitionId: 0, fromNodeId: null, toNodeId: "live", generation: 1 };
-    await insert(pool, transition);
-    await insert(pool, { ...transition, kind: TransitionKind.ReleaseRequested, fromNodeId: "live", toNodeId: "dead" });
+    const insert = track("coordinator.insertTransitions", coordinator.insertTransitions);
+    const createdAt = new Date().toISOString().replace("T", " ").replace("Z", "");
+    const transition = { ...key, createdAt, epoch: 7, kind: TransitionKind.Assigned, partitionId: 0, fromNodeId: null, toNodeId: "live", generation: 1 };
+    expect(await insert(pool, [])).toBe(0);
+    expect(await insert(pool, [transition, { ...transition, kind: TransitionKind.ReleaseRequested, fromNodeId: "live", toNodeId: "dead" }])).toBe(2);
     const history = await track("coordinator.listTransitions", coordinator.listTransitions)(pool, { cluster: "w", limit: 10 });
     expect(history.map((t) => [t.kind, t.fromNodeId, t.toNodeId])).toEqual([
       [TransitionKind.ReleaseRequested, "live", "dead"],

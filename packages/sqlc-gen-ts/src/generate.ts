@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { basename } from "node:path";
 
 import type { Column, GenerateRequest, Query } from "./request";
-import { splitStatements } from "./split";
+import { quotedEnd, splitStatements } from "./split";
 import { tsType } from "./types";
 
 /** The `options` of this plugin's codegen entry in sqlc.yaml. */
@@ -21,7 +21,7 @@ export interface SourceReader {
   listDir(path: string): string[];
 }
 
-const supportedCommands = [":one", ":many", ":exec", ":execrows", ":execresult", ":execlastid"];
+const supportedCommands = [":one", ":many", ":exec", ":execrows", ":execresult", ":execlastid", ":copyfrom"];
 
 /** Turns a sqlc request into generated files, by name relative to the codegen `out` folder. */
 export function generate(request: GenerateRequest, reader: SourceReader): Map<string, string> {
@@ -108,6 +108,22 @@ export interface ExecResult {
   insertId: number;
 }
 
+/**
+ * The SQL of a query with \`sqlc.slice\` parameters: each slice's marker becomes one placeholder per
+ * element, or NULL for none (\`IN (NULL)\` matches no row, where \`IN ()\` does not parse).
+ */
+export function expandSlices(sql: string, lengths: Readonly<Record<string, number>>): string {
+  return sql.replace(/\\/\\*SLICE:(\\w+)\\*\\/\\?/g, (_, name: string) => {
+    const length = lengths[name] ?? 0;
+    return length === 0 ? "NULL" : Array<string>(length).fill("?").join(", ");
+  });
+}
+
+/** The SQL of a \`:copyfrom\` query for \`count\` rows: its one-row VALUES tuple repeated. */
+export function repeatRows(query: { readonly head: string; readonly row: string; readonly tail: string }, count: number): string {
+  return query.head + Array<string>(count).fill(query.row).join(", ") + query.tail;
+}
+
 /** Reads the result header mysql2 returns for a statement that returns no rows. */
 export function execResult(result: unknown): ExecResult {
   const header = result as { affectedRows?: unknown; insertId?: unknown };
@@ -119,11 +135,20 @@ export function execResult(result: unknown): ExecResult {
 `;
 
 function queryModule(queries: Query[], paramTypes: Readonly<Record<string, string>>): string {
-  const reads = queries.some((q) => [":execrows", ":execlastid", ":execresult"].includes(q.cmd));
+  const reads = queries.some((q) => [":execrows", ":execlastid", ":execresult", ":copyfrom"].includes(q.cmd));
   const returns = queries.some((q) => q.cmd === ":execresult");
+  const slices = queries.some((q) => q.params.some((p) => p.column.is_sqlc_slice));
+  const copies = queries.some((q) => q.cmd === ":copyfrom");
   const used = new Set(queries.flatMap((q) => (q.cmd === ":one" || q.cmd === ":many" ? q.columns.map(readerFor) : [])));
   const valueReaders = ["dateValue", "jsonText", "numberValue"].filter((r) => used.has(r));
-  const names = [reads && "execResult", ...valueReaders, returns && "type ExecResult", "type QueryClient"].filter(Boolean);
+  const names = [
+    reads && "execResult",
+    slices && "expandSlices",
+    copies && "repeatRows",
+    ...valueReaders,
+    returns && "type ExecResult",
+    "type QueryClient",
+  ].filter(Boolean);
   const imports =
     names.length > 1 ? `import { ${names.join(", ")} } from "./db.js";\n` : `import type { QueryClient } from "./db.js";\n`;
   return imports + queries.map((q) => queryCode(q, paramTypes)).join("");
@@ -136,13 +161,16 @@ function queryCode(query: Query, paramTypes: Readonly<Record<string, string>>): 
   const fn = lowerFirst(query.name);
   const constName = `${fn}Query`;
   const where = `${query.filename}: ${query.name}`;
-  let out = `\nexport const ${constName} = \`-- name: ${query.name} ${query.cmd}\n${templateText(query.text)}\`;\n`;
+  let out =
+    query.cmd === ":copyfrom"
+      ? copyFromConstant(query, constName, where)
+      : `\nexport const ${constName} = \`-- name: ${query.name} ${query.cmd}\n${templateText(query.text)}\`;\n`;
 
   const args = uniqueArgs(query.params.map((p) => p.column));
   const argsType = `${query.name}Args`;
   if (args.length > 0) {
     out += `\nexport interface ${argsType} {\n`;
-    for (const [name, column] of args) out += `  ${name}: ${tsType(column, paramTypes, where)};\n`;
+    for (const [name, column] of args) out += `  ${name}: ${argType(column, paramTypes, where)};\n`;
     out += `}\n`;
   }
   const rowType = `${query.name}Row`;
@@ -155,8 +183,14 @@ function queryCode(query: Query, paramTypes: Readonly<Record<string, string>>): 
   }
 
   const params = args.length > 0 ? `client: QueryClient, args: ${argsType}` : "client: QueryClient";
-  const values = `[${query.params.map((p) => `args.${camel(p.column.name)}`).join(", ")}]`;
-  const doc = query.comments.length > 0 ? `\n/**\n${query.comments.map((c) => ` *${c.trimEnd()}`).join("\n")}\n */` : "";
+  const values = `[${query.params.map((p) => `${p.column.is_sqlc_slice ? "..." : ""}args.${camel(p.column.name)}`).join(", ")}]`;
+  const sliceLengths = uniqueArgs(query.params.filter((p) => p.column.is_sqlc_slice).map((p) => p.column)).map(
+    ([name, column]) => `${column.name}: args.${name}.length`,
+  );
+  const sql = sliceLengths.length > 0 ? `expandSlices(${constName}, { ${sliceLengths.join(", ")} })` : constName;
+  const docLines = query.comments.map((c) => ` *${c.trimEnd()}`);
+  if (query.cmd === ":copyfrom") docLines.push(...(docLines.length > 0 ? [" *"] : []), " * @returns rows inserted (0, and no statement sent, for none).");
+  const doc = docLines.length > 0 ? `\n/**\n${docLines.join("\n")}\n */` : "";
   const readers = query.columns.map((c) => readerFor(c));
   const mapRow = (indent: string): string =>
     `{\n${columns.map(([name, type], i) => `${indent}  ${name}: ${readValue(`row[${i}]`, type, readers[i])},`).join("\n")}\n${indent}}`;
@@ -166,7 +200,7 @@ function queryCode(query: Query, paramTypes: Readonly<Record<string, string>>): 
       return (
         out +
         `${doc}\nexport async function ${fn}(${params}): Promise<${rowType} | null> {\n` +
-        `  const [rows] = await client.query({ sql: ${constName}, values: ${values}, rowsAsArray: true, timezone: "Z" });\n` +
+        `  const [rows] = await client.query({ sql: ${sql}, values: ${values}, rowsAsArray: true, timezone: "Z" });\n` +
         `  const row = (rows as unknown[][])[0];\n` +
         `  if (row === undefined) return null;\n` +
         `  return ${mapRow("  ")};\n}\n`
@@ -175,37 +209,93 @@ function queryCode(query: Query, paramTypes: Readonly<Record<string, string>>): 
       return (
         out +
         `${doc}\nexport async function ${fn}(${params}): Promise<${rowType}[]> {\n` +
-        `  const [rows] = await client.query({ sql: ${constName}, values: ${values}, rowsAsArray: true, timezone: "Z" });\n` +
+        `  const [rows] = await client.query({ sql: ${sql}, values: ${values}, rowsAsArray: true, timezone: "Z" });\n` +
         `  return (rows as unknown[][]).map((row) => (${mapRow("  ")}));\n}\n`
       );
     case ":exec":
       return (
         out +
         `${doc}\nexport async function ${fn}(${params}): Promise<void> {\n` +
-        `  await client.query({ sql: ${constName}, values: ${values} });\n}\n`
+        `  await client.query({ sql: ${sql}, values: ${values} });\n}\n`
       );
     case ":execrows":
       return (
         out +
         `${doc}\nexport async function ${fn}(${params}): Promise<number> {\n` +
-        `  const [result] = await client.query({ sql: ${constName}, values: ${values} });\n` +
+        `  const [result] = await client.query({ sql: ${sql}, values: ${values} });\n` +
         `  return execResult(result).affectedRows;\n}\n`
       );
     case ":execlastid":
       return (
         out +
         `${doc}\nexport async function ${fn}(${params}): Promise<number> {\n` +
-        `  const [result] = await client.query({ sql: ${constName}, values: ${values} });\n` +
+        `  const [result] = await client.query({ sql: ${sql}, values: ${values} });\n` +
         `  return execResult(result).insertId;\n}\n`
+      );
+    case ":copyfrom":
+      // Many rows in one INSERT statement; how many per statement is the caller's to bound.
+      return (
+        out +
+        doc +
+        `\nexport async function ${fn}(client: QueryClient, rows: readonly ${argsType}[]): Promise<number> {\n` +
+        `  if (rows.length === 0) return 0;\n` +
+        `  const values = rows.flatMap((args) => ${values});\n` +
+        `  const [result] = await client.query({ sql: repeatRows(${constName}, rows.length), values });\n` +
+        `  return execResult(result).affectedRows;\n}\n`
       );
     default:
       return (
         out +
         `${doc}\nexport async function ${fn}(${params}): Promise<ExecResult> {\n` +
-        `  const [result] = await client.query({ sql: ${constName}, values: ${values} });\n` +
+        `  const [result] = await client.query({ sql: ${sql}, values: ${values} });\n` +
         `  return execResult(result);\n}\n`
       );
   }
+}
+
+/** The TypeScript type of a parameter: a slice's is a read-only array of its element's. */
+function argType(column: Column, paramTypes: Readonly<Record<string, string>>, where: string): string {
+  if (!column.is_sqlc_slice) return tsType(column, paramTypes, where);
+  return `readonly ${tsType({ ...column, is_sqlc_slice: false, not_null: true }, paramTypes, where)}[]`;
+}
+
+/**
+ * A `:copyfrom` query's SQL, as the parts {@link repeatRows} joins: an INSERT whose one VALUES tuple
+ * holds every parameter, repeated once per row (a multi-row INSERT, not LOAD DATA).
+ */
+function copyFromConstant(query: Query, constName: string, where: string): string {
+  const text = query.text;
+  const values = /\bVALUES\s*\(/i.exec(text);
+  if (!/^\s*INSERT\b/i.test(text) || values === null || query.params.some((p) => p.column.is_sqlc_slice)) {
+    throw new Error(`${where}: a :copyfrom query must be INSERT ... VALUES (...) with one row of parameters and no sqlc.slice`);
+  }
+  const open = values.index + values[0].length - 1;
+  const close = closingParen(text, open);
+  const [head, row, tail] = [text.slice(0, open), text.slice(open, close + 1), text.slice(close + 1)];
+  if (head.includes("?") || tail.includes("?")) {
+    throw new Error(`${where}: a :copyfrom query's parameters must all be in its VALUES tuple`);
+  }
+  const part = (s: string): string => `\`${templateText(s)}\``;
+  return (
+    `\nexport const ${constName} = {\n  head: \`-- name: ${query.name} ${query.cmd}\n${templateText(head)}\`,\n` +
+    `  row: ${part(row)},\n  tail: ${part(tail)},\n};\n`
+  );
+}
+
+/** Where the parenthesis that opens at `open` closes, quoted text skipped. */
+function closingParen(text: string, open: number): number {
+  let depth = 0;
+  for (let i = open; i < text.length; ) {
+    const c = text[i]!;
+    if (c === "'" || c === '"' || c === "`") {
+      i = quotedEnd(text, i);
+      continue;
+    }
+    if (c === "(") depth++;
+    if (c === ")" && --depth === 0) return i;
+    i++;
+  }
+  throw new Error(`unbalanced parentheses in: ${text}`);
 }
 
 /** The db.ts function that reads a column of this type whatever the client's flags, if it needs one. */

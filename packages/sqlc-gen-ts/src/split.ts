@@ -33,7 +33,8 @@ export function splitStatements(script: string): string[] {
   return statements;
 }
 
-function quotedEnd(script: string, start: number): number {
+/** Where the quoted string or identifier that opens at `start` ends (just past its closing quote). */
+export function quotedEnd(script: string, start: number): number {
   const quote = script[start];
   let i = start + 1;
   while (i < script.length) {

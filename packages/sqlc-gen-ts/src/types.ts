@@ -59,8 +59,8 @@ export function tsType(column: Column, overrides: Readonly<Record<string, string
         `mapping. Give it one in the plugin option "param_types" (for example {"${column.name}": "number"}).`,
     );
   }
-  if (column.is_array || column.is_sqlc_slice) {
-    throw new Error(`${where}: "${column.name}" is an array or sqlc.slice, which mysql2's query() does not bind.`);
+  if (column.is_array) {
+    throw new Error(`${where}: "${column.name}" is an array, which MySQL has no type for; use sqlc.slice(${column.name}).`);
   }
   return column.not_null || overrides[column.name] !== undefined ? base : `${base} | null`;
 }

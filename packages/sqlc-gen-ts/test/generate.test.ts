@@ -20,7 +20,7 @@ function withOptions(options: object): GenerateRequest {
 
 test("output matches the golden files (UPDATE_GOLDEN=1 rewrites them)", () => {
   const files = generate(request, reader);
-  expect([...files.keys()].sort()).toEqual(["db.ts", "items.ts", "migrations.ts", "writes.ts"]);
+  expect([...files.keys()].sort()).toEqual(["bulk.ts", "db.ts", "items.ts", "migrations.ts", "writes.ts"]);
   for (const [name, text] of files) {
     if (process.env.UPDATE_GOLDEN === "1") writeFileSync(join(golden, name), text);
     expect(text).toBe(readFileSync(join(golden, name), "utf8"));
@@ -57,9 +57,65 @@ test("a parameter sqlc cannot type needs a param_types entry", () => {
 
 test("unknown options, commands and engines are refused", () => {
   expect(() => generate(withOptions({ emit_stuff: true }), reader)).toThrow(/unknown plugin option "emit_stuff"/);
-  const copy = { ...request, queries: [{ ...request.queries[0]!, cmd: ":copyfrom" }] };
-  expect(() => generate(copy, reader)).toThrow(/:copyfrom; supported: :one :many :exec :execrows :execresult :execlastid/);
+  const batch = { ...request, queries: [{ ...request.queries[0]!, cmd: ":batchexec" }] };
+  expect(() => generate(batch, reader)).toThrow(/:batchexec; supported: :one :many :exec :execrows :execresult :execlastid :copyfrom/);
   expect(() => generate({ ...request, settings: { ...request.settings, engine: "postgresql" } }, reader)).toThrow(/engine "postgresql"/);
+});
+
+test(":copyfrom takes an INSERT whose one VALUES tuple holds every parameter", () => {
+  const insert = request.queries.find((q) => q.name === "InsertItems")!;
+  const as = (text: string): GenerateRequest => ({ ...request, queries: [{ ...insert, text }] });
+  expect(() => generate(as("UPDATE items SET note = ?"), reader)).toThrow(/must be INSERT ... VALUES/);
+  expect(() => generate(as("INSERT INTO items (note, version) SELECT ?, ?"), reader)).toThrow(/must be INSERT ... VALUES/);
+  expect(() => generate(as("INSERT INTO items (note, version) VALUES (?, 1) ON DUPLICATE KEY UPDATE version = ?"), reader)).toThrow(
+    /parameters must all be in its VALUES tuple/,
+  );
+  expect(() => generate(as("INSERT INTO items (note, version) VALUES (?, (?)"), reader)).toThrow(/unbalanced parentheses/);
+});
+
+test("an array parameter (not a sqlc.slice) is refused with what to use", () => {
+  const lock = request.queries.find((q) => q.name === "LockItems")!;
+  const params = lock.params.map((p) => ({ ...p, column: { ...p.column, is_sqlc_slice: false, is_array: true } }));
+  expect(() => generate({ ...request, queries: [{ ...lock, params }] }, reader)).toThrow(/"ids" is an array.*sqlc\.slice\(ids\)/);
+});
+
+describe("the generated bulk queries, run against a recording client", () => {
+  // The golden file is what sqlc writes into @helix/db; here its functions run as generated.
+  type Call = { sql: string; values: unknown[] };
+  const calls: Call[] = [];
+  const client = {
+    query(options: Call): Promise<[unknown, unknown]> {
+      calls.push(options);
+      return Promise.resolve([options.sql.startsWith("-- name: LockItems") ? [] : { affectedRows: options.values.length, insertId: 0 }, []]);
+    },
+  };
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const bulk = require("./golden/bulk") as typeof import("./golden/bulk");
+
+  beforeEach(() => void calls.splice(0));
+
+  test("a slice becomes one placeholder per element, in the order of the parameters", async () => {
+    await bulk.lockItems(client, { ids: [1, 2, 3], versions: [7], note: "n" });
+    expect(calls[0]!.sql).toMatch(/WHERE id IN \(\?, \?, \?\) AND version IN \(\?\) AND note = \? FOR UPDATE$/);
+    expect(calls[0]!.values).toEqual([1, 2, 3, 7, "n"]);
+  });
+
+  test("an empty slice matches nothing (IN (NULL)) rather than failing to parse", async () => {
+    await bulk.touchItems(client, { note: "n", ids: [] });
+    expect(calls[0]!.sql).toMatch(/WHERE id IN \(NULL\) AND note <> \?$/);
+    expect(calls[0]!.values).toEqual(["n", "n"]);
+  });
+
+  test(":copyfrom sends one INSERT with a tuple per row, and nothing for no rows", async () => {
+    expect(await bulk.insertItems(client, [])).toBe(0);
+    expect(calls).toEqual([]);
+    await bulk.insertItems(client, [
+      { note: "a", version: 1 },
+      { note: "b", version: null },
+    ]);
+    expect(calls[0]!.sql).toMatch(/VALUES \(\?, COALESCE\(\?, 0\) \+ LENGTH\('\(x'\)\), \(\?, COALESCE\(\?, 0\) \+ LENGTH\('\(x'\)\)$/);
+    expect(calls[0]!.values).toEqual(["a", 1, "b", null]);
+  });
 });
 
 test("migration files must be named NNNN_name.sql with distinct versions", () => {

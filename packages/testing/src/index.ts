@@ -252,6 +252,7 @@ export class TcpProxy {
   readonly #pairs = new Set<[Socket, Socket]>();
   /** Connections black-holed by hangOpenConnections: never resumed, destroyed by close(). */
   readonly #hung = new Set<[Socket, Socket]>();
+  #givenUp = 0;
   #paused = false;
 
   private constructor(server: Server) {
@@ -267,6 +268,7 @@ export class TcpProxy {
         proxy.#pairs.add(pair);
         if (!proxy.#paused) TcpProxy.#flow(pair);
         const end = (): void => {
+          if (proxy.#hung.delete(pair)) proxy.#givenUp++;
           proxy.#pairs.delete(pair);
           client.destroy();
           upstream.destroy();
@@ -305,6 +307,11 @@ export class TcpProxy {
   resume(): void {
     this.#paused = false;
     for (const pair of this.#pairs) TcpProxy.#flow(pair);
+  }
+
+  /** How many black-holed connections were closed since (by their client giving up on them). */
+  givenUp(): number {
+    return this.#givenUp;
   }
 
   /**

@@ -40,6 +40,15 @@ WHERE cluster = sqlc.arg(cluster)
   AND status = 1
   AND expires_at > UTC_TIMESTAMP(6);
 
+-- name: WatchMember :one
+-- What a member polls between heartbeats: its assignment version, one point read of its own row;
+-- no row when this incarnation's registration has been replaced (its next heartbeat finds out).
+SELECT assignment_version
+FROM helix_members
+WHERE cluster = sqlc.arg(cluster)
+  AND node_id = sqlc.arg(node_id)
+  AND incarnation = sqlc.arg(incarnation);
+
 -- name: DeregisterMember :execrows
 -- A graceful leave: the member is inactive at once, without waiting for its TTL.
 UPDATE helix_members
@@ -82,12 +91,13 @@ FROM helix_members
 WHERE cluster = sqlc.arg(cluster)
 ORDER BY node_id;
 
--- name: BumpAssignmentVersion :execrows
--- Tells a member that its partitions changed; its next heartbeat returns the new version.
+-- name: BumpAssignmentVersions :execrows
+-- Tells members that their partitions changed; the next heartbeat or watch of each returns its new
+-- version.
 UPDATE helix_members
 SET assignment_version = assignment_version + 1
 WHERE cluster = sqlc.arg(cluster)
-  AND node_id = sqlc.arg(node_id);
+  AND node_id IN (sqlc.slice(node_ids));
 
 -- name: BumpOwnersFrom :execrows
 -- Tells the owners of a task list's partitions numbered from `first_partition` up that those changed.
@@ -240,19 +250,32 @@ WHERE helix_ownership.cluster = sqlc.arg(cluster)
     )
   );
 
--- name: AssignPartition :execresult
--- Gives a partition to a member's process (node id and its live incarnation, read under a row lock
--- in the same transaction), only if the partition is still at `generation` and free to move:
--- unassigned, released by its owner, owned by a process that is no longer live (a dead member, or
--- an earlier incarnation of a reused node id), or asked to be released longer ago than both
--- `force_after_us` and the owner's TTL (by then the owner has stopped on its own: it extends its
--- ownership only from heartbeats after which it read its partitions, and a heartbeat read after the
--- request shows it). The generation grows by one; insertId is the new generation.
+-- name: LockPartitions :many
+-- Inside a transaction, before a bulk write: locks partitions of one task list until commit and
+-- returns them, so that the write goes only to the rows still at the generation (and owner and
+-- state) its caller saw: no other transaction can change them in between.
+SELECT partition_id, node_id, incarnation, state, generation
+FROM helix_ownership
+WHERE cluster = sqlc.arg(cluster)
+  AND domain = sqlc.arg(domain)
+  AND task_list = sqlc.arg(task_list)
+  AND partition_id IN (sqlc.slice(partition_ids))
+FOR UPDATE;
+
+-- name: AssignPartitions :execrows
+-- Gives partitions of one task list to a member's process (node id and its live incarnation, read
+-- under a row lock in the same transaction), each only if it is free to move: unassigned, released
+-- by its owner, owned by a process that is no longer live (a dead member, or an earlier
+-- incarnation of a reused node id), or asked to be released longer ago than both `force_after_us`
+-- and the owner's TTL (by then the owner has stopped on its own: it extends its ownership only from
+-- heartbeats after which it read its partitions, and a heartbeat read after the request shows it).
+-- The caller passes only partitions it locked at the generation it saw (LockPartitions); each
+-- generation grows by one.
 UPDATE helix_ownership
 SET node_id = sqlc.arg(node_id),
     incarnation = sqlc.arg(incarnation),
     state = 1,
-    generation = LAST_INSERT_ID(generation + 1),
+    generation = generation + 1,
     target_node_id = NULL,
     assigned_at = UTC_TIMESTAMP(6),
     release_requested_at = NULL,
@@ -260,8 +283,7 @@ SET node_id = sqlc.arg(node_id),
 WHERE helix_ownership.cluster = sqlc.arg(cluster)
   AND helix_ownership.domain = sqlc.arg(domain)
   AND helix_ownership.task_list = sqlc.arg(task_list)
-  AND helix_ownership.partition_id = sqlc.arg(partition_id)
-  AND helix_ownership.generation = sqlc.arg(generation)
+  AND helix_ownership.partition_id IN (sqlc.slice(partition_ids))
   AND (
     helix_ownership.state IN (0, 3)
     OR helix_ownership.node_id IS NULL
@@ -277,8 +299,10 @@ WHERE helix_ownership.cluster = sqlc.arg(cluster)
            WHERE o.cluster = sqlc.arg(cluster) AND o.node_id = helix_ownership.node_id)))
   );
 
--- name: RequestPartitionRelease :execrows
--- Asks the owner of a partition at `generation` to release it, so it can go to `target_node_id`.
+-- name: RequestPartitionsRelease :execrows
+-- Asks the owners of partitions of one task list to release them, so they can go to
+-- `target_node_id`. The caller passes only partitions it locked at the generation it saw
+-- (LockPartitions).
 UPDATE helix_ownership
 SET state = 2,
     target_node_id = sqlc.arg(target_node_id),
@@ -287,23 +311,22 @@ SET state = 2,
 WHERE cluster = sqlc.arg(cluster)
   AND domain = sqlc.arg(domain)
   AND task_list = sqlc.arg(task_list)
-  AND partition_id = sqlc.arg(partition_id)
-  AND generation = sqlc.arg(generation)
+  AND partition_id IN (sqlc.slice(partition_ids))
   AND state = 1;
 
--- name: ConfirmPartitionRelease :execrows
--- The owning process confirms it stopped working on a partition it was asked to release. Another
--- process with the same node id (an earlier or later incarnation) cannot confirm for it.
+-- name: ConfirmPartitionsRelease :execrows
+-- The owning process confirms it stopped working on partitions of one task list it was asked to
+-- release. Another process with the same node id (an earlier or later incarnation) cannot confirm
+-- for it. The caller passes only partitions it locked at the generation it owns (LockPartitions).
 UPDATE helix_ownership
 SET state = 3,
     updated_at = UTC_TIMESTAMP(6)
 WHERE cluster = sqlc.arg(cluster)
   AND domain = sqlc.arg(domain)
   AND task_list = sqlc.arg(task_list)
-  AND partition_id = sqlc.arg(partition_id)
+  AND partition_id IN (sqlc.slice(partition_ids))
   AND node_id = sqlc.arg(node_id)
   AND incarnation = sqlc.arg(incarnation)
-  AND generation = sqlc.arg(generation)
   AND state = 2;
 
 -- name: ReleaseMemberPartitions :execrows

@@ -30,20 +30,24 @@ FROM helix_ownership
 WHERE cluster = sqlc.arg(cluster)
 ORDER BY domain, task_list, partition_id;
 
--- name: LockMember :one
--- Inside a round's transaction: locks a member's row until commit and says whether it is live and
--- with which incarnation, so that a member cannot re-register between this check and the hand-over.
-SELECT incarnation, CAST(status = 1 AND expires_at > UTC_TIMESTAMP(6) AS SIGNED) AS live
+-- name: LockMembers :many
+-- Inside a round's transaction: locks members' rows until commit (in node id order, the primary
+-- key's) and says whether each is live and with which incarnation, so that a member cannot
+-- re-register between this check and the hand-over.
+SELECT node_id, incarnation, CAST(status = 1 AND expires_at > UTC_TIMESTAMP(6) AS SIGNED) AS live
 FROM helix_members
 WHERE cluster = sqlc.arg(cluster)
-  AND node_id = sqlc.arg(node_id)
+  AND node_id IN (sqlc.slice(node_ids))
+ORDER BY node_id
 FOR UPDATE;
 
--- name: InsertTransition :exec
+-- name: InsertTransitions :copyfrom
+-- Audit rows, many in one statement. `created_at` is UTC text ('YYYY-MM-DD hh:mm:ss.ffffff'), so
+-- that it is stored as given whatever the time zone of the client's session.
 INSERT INTO helix_transitions (cluster, created_at, epoch, kind, domain, task_list, partition_id,
                                from_node_id, to_node_id, generation)
 VALUES (
-  sqlc.arg(cluster), UTC_TIMESTAMP(6), sqlc.arg(epoch), sqlc.arg(kind), sqlc.arg(domain),
+  sqlc.arg(cluster), sqlc.arg(created_at), sqlc.arg(epoch), sqlc.arg(kind), sqlc.arg(domain),
   sqlc.arg(task_list), sqlc.arg(partition_id), sqlc.arg(from_node_id), sqlc.arg(to_node_id),
   sqlc.arg(generation)
 );

@@ -44,6 +44,22 @@ export interface ExecResult {
   insertId: number;
 }
 
+/**
+ * The SQL of a query with `sqlc.slice` parameters: each slice's marker becomes one placeholder per
+ * element, or NULL for none (`IN (NULL)` matches no row, where `IN ()` does not parse).
+ */
+export function expandSlices(sql: string, lengths: Readonly<Record<string, number>>): string {
+  return sql.replace(/\/\*SLICE:(\w+)\*\/\?/g, (_, name: string) => {
+    const length = lengths[name] ?? 0;
+    return length === 0 ? "NULL" : Array<string>(length).fill("?").join(", ");
+  });
+}
+
+/** The SQL of a `:copyfrom` query for `count` rows: its one-row VALUES tuple repeated. */
+export function repeatRows(query: { readonly head: string; readonly row: string; readonly tail: string }, count: number): string {
+  return query.head + Array<string>(count).fill(query.row).join(", ") + query.tail;
+}
+
 /** Reads the result header mysql2 returns for a statement that returns no rows. */
 export function execResult(result: unknown): ExecResult {
   const header = result as { affectedRows?: unknown; insertId?: unknown };

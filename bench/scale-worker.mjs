@@ -1,0 +1,68 @@
+// A worker process of the scale benchmark:  node scale-worker.mjs <url> <cluster> <ttlMs|default> <nodeId>...
+// Every node id is a member of its own (its own `join`), all sharing one pool of this process. It
+// prints JSON lines: `joining` (with the wall clock, just before the first join() is called) and
+// `joined` per member, `ready` once all joined, then only trouble (fenced, rejoined, errors at most
+// once a second per member with their count). A release is confirmed at once (the default "auto",
+// no onRelease). SIGTERM, or stdin closing (the benchmark ended or died), makes every member leave;
+// then it exits.
+import { createPool } from "@helix/db";
+import { join } from "@helix/cluster";
+
+const [url, cluster, ttl, ...nodeIds] = process.argv.slice(2);
+const say = (event) => process.stdout.write(`${JSON.stringify(event)}\n`);
+const options = ttl === "default" ? { cluster } : { cluster, ttlMs: Number(ttl) };
+
+const pool = await createPool(url);
+const members = [];
+let leaving;
+
+function leave(why) {
+  leaving ??= (async () => {
+    const started = Date.now();
+    const results = await Promise.allSettled(members.map((m) => m.leave()));
+    const failed = results.filter((r) => r.status === "rejected").map((r) => r.reason.message);
+    await pool.end().catch(() => undefined);
+    say({ event: "left", why, failed, ms: Date.now() - started });
+    process.exit(failed.length > 0 ? 1 : 0);
+  })();
+  return leaving;
+}
+process.on("SIGTERM", () => void leave("SIGTERM"));
+process.stdin.on("end", () => void leave("stdin")).resume();
+
+/** Reports a member's errors at most once a second (a slow database makes thousands), with their count. */
+function throttled(nodeId) {
+  let count = 0;
+  let message;
+  let timer;
+  const flush = () => {
+    timer = undefined;
+    if (count === 0) return;
+    say({ event: "member-error", nodeId, count, message });
+    count = 0;
+    timer = setTimeout(flush, 1000);
+  };
+  return (error) => {
+    count++;
+    message = error.message;
+    if (timer === undefined) flush();
+  };
+}
+
+try {
+  say({ event: "joining", at: Date.now() });
+  await Promise.all(
+    nodeIds.map(async (nodeId) => {
+      const member = await join(pool, { ...options, nodeId });
+      members.push(member);
+      member.on("member:fenced", () => say({ event: "fenced", nodeId }));
+      member.on("member:rejoined", () => say({ event: "rejoined", nodeId }));
+      member.on("member:error", throttled(nodeId));
+      say({ event: "joined", nodeId, incarnation: member.incarnation, at: Date.now() });
+    }),
+  );
+  say({ event: "ready", at: Date.now() });
+} catch (error) {
+  process.stderr.write(`${error.stack}\n`);
+  process.exit(1);
+}
