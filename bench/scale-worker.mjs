@@ -57,7 +57,9 @@ try {
       members.push(member);
       member.on("member:fenced", () => say({ event: "fenced", nodeId }));
       member.on("member:rejoined", () => say({ event: "rejoined", nodeId }));
-      member.on("member:error", throttled(nodeId));
+      const failed = throttled(nodeId);
+      member.on("member:error", failed);
+      member.on("member:heartbeat-failed", (error) => failed(new Error(`heartbeat failed: ${error.message}`)));
       say({ event: "joined", nodeId, incarnation: member.incarnation, at: Date.now() });
     }),
   );

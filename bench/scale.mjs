@@ -523,7 +523,7 @@ function print() {
   const total = seconds(performance.now() - started);
   console.log(`Scale end to end: ${new Date().toISOString()}, ${total} in all`);
   console.log(
-    `One coordinator process (library defaults: poll 200 ms, batch 500, force release 30 s). Worker processes join with ` +
+    `One coordinator process (library defaults). Worker processes join with ` +
       `\`join()\`, confirm releases at once ("auto", no onRelease); ${largeLabel} over ${WORKERS}(+1) workers of node TTL ${TTL_MS} ms; ` +
       `the 1M row runs ${MILLION_PROCESSES} worker processes x ${MEMBERS_PER_PROCESS} members (each member its own \`join()\`, one pool per process; ` +
       `100 processes are too many for the machine), node TTL ${DEFAULT_TTL_MS} ms (default); the small row every default (TTL ${DEFAULT_TTL_MS} ms).`,

@@ -10,6 +10,7 @@ export { fencePartition, type PartitionOwnership } from "./fence";
 export { coordinatorLeaseKey, partitionKey, sweepLeaseKey, taskListKey } from "./keys";
 export { join, resolveJoinOptions, type JoinOptions, type ResolvedJoinOptions } from "./join";
 export { Member } from "./member";
+export { WATCH_INTERVAL_MS } from "./watch";
 export {
   type LossReason,
   type MemberEvents,

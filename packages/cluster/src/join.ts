@@ -142,7 +142,9 @@ export async function join(source: DatabaseSource, options: JoinOptions): Promis
   try {
     await assertMigrated(opened.client);
     locker = await createLocker(opened.client, { owner: `${resolved.cluster}/${resolved.nodeId}` });
-    const member = new Member(resolved, { client: opened.client, locker, close: () => opened.close() });
+    // Members given the same pool share their watch; one that made its own pool has its own.
+    const pool = typeof source === "object" && source !== null ? source : opened.client;
+    const member = new Member(resolved, { client: opened.client, locker, close: () => opened.close(), pool });
     if (!(await member.start())) throw new AlreadyJoinedError(resolved.cluster, resolved.nodeId);
     return member;
   } catch (error) {

@@ -13,12 +13,7 @@ import { announce, lost, newOwnership, type Ownership } from "./owned";
 import { ConfirmationBatch } from "./confirmations";
 import { confirmReleases, heartbeatMember, leaveCluster, registerMember } from "./ownership";
 import { Sweeper } from "./sweeper";
-
-/**
- * How often a member reads its assignment version between heartbeats (see `Member`): the default
- * poll of a coordinator, so that a hand-off waits for neither side's heartbeat.
- */
-export const WATCH_INTERVAL_MS = 200;
+import { WATCH_INTERVAL_MS, watchMember } from "./watch";
 
 /**
  * This process's membership of a cluster: heartbeats, the partitions it owns, and their changes.
@@ -46,7 +41,10 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
   /** Releases being stopped (`onRelease`) and confirmed in the background: leave() waits for them. */
   readonly #releasing = new Set<Promise<unknown>>();
   #heartbeatTimer: LongTimeout | undefined;
-  #watchTimer: NodeJS.Timeout | undefined;
+  /** Stops the watch between heartbeats (see {@link watchMember}). */
+  #unwatch: () => void = () => undefined;
+  /** What the member's pool is shared by: members sharing it share a watch. */
+  readonly #pool: object;
   /** When the last heartbeat was sent (performance.now()): a watch due soon after it is skipped. */
   #lastBeatAt = 0;
   readonly #confirmations = new ConfirmationBatch((partitions) => this.#confirmAll(partitions));
@@ -57,7 +55,7 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
   /** @internal Use {@link join}. */
   constructor(
     options: ResolvedJoinOptions,
-    opened: { client: ConnectionSource; locker: Locker; close: () => Promise<void> },
+    opened: { client: ConnectionSource; locker: Locker; close: () => Promise<void>; pool: object },
   ) {
     super();
     this.cluster = options.cluster;
@@ -66,6 +64,7 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
     this.#client = opened.client;
     this.#locker = opened.locker;
     this.#close = opened.close;
+    this.#pool = opened.pool;
     this.#deadline = new LocalDeadline(options.ttlMs, options.marginMs, () => this.#checkDeadline());
   }
 
@@ -122,7 +121,7 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
     if (this.#state === "leaving" || this.#state === "left") return;
     this.#state = "leaving";
     this.#heartbeatTimer?.clear();
-    clearTimeout(this.#watchTimer);
+    this.#unwatch();
     this.#deadline.stop();
     // Nothing in flight may outlive the deregistration or the pool: a heartbeat may be re-registering,
     // a sweep taking the sweep lease, a release being confirmed (once confirmed, it is not stopped again).
@@ -152,7 +151,7 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
   async start(): Promise<boolean> {
     if (!(await this.#registerAtJoin())) return false;
     await this.#beat();
-    this.#scheduleWatch();
+    this.#startWatch();
     if (this.#options.sweepIntervalMs > 0) {
       const { cluster } = this;
       const onError = (error: Error): boolean => this.emit("member:error", error);
@@ -408,31 +407,27 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
   }
 
   /**
-   * Between heartbeats, a watch: one point read of the member's assignment version every
-   * {@link WATCH_INTERVAL_MS}, so that a release request (or a new partition) reaches the member
-   * within about a coordinator's poll rather than at its next heartbeat. When it moved, the member
-   * reads its partitions, as a heartbeat would; only heartbeats move the deadline. A watch due
-   * within an interval of a heartbeat is skipped (the heartbeat returns the version), and none runs
-   * when heartbeats are that frequent already.
+   * Between heartbeats, a watch: the member's assignment version read every
+   * {@link WATCH_INTERVAL_MS} (one point read, shared by the members of a pool), so that a release
+   * request (or a new partition) reaches the member within about a coordinator's poll rather than
+   * at its next heartbeat. When it moved, the member reads its partitions, as a heartbeat would;
+   * only heartbeats move the deadline. A watch due within an interval of a heartbeat is skipped
+   * (the heartbeat returns the version), and none runs when heartbeats are that frequent already.
    */
-  #scheduleWatch(): void {
-    if (this.#stopped() || this.#options.heartbeatMs <= WATCH_INTERVAL_MS) return;
-    this.#watchTimer = setTimeout(() => void this.#watch(), WATCH_INTERVAL_MS);
-    this.#watchTimer.unref?.();
-  }
-
-  async #watch(): Promise<void> {
-    try {
-      if (this.#state !== "active" || performance.now() - this.#lastBeatAt < WATCH_INTERVAL_MS) return;
-      const row = await q.watchMember(this.#client, this.#identity());
-      // No row: this incarnation was replaced; its next heartbeat registers again.
-      if (row !== null && row.assignmentVersion !== this.#version && this.#state === "active") await this.#sync(row.assignmentVersion);
-    } catch {
-      // A failed watch changes nothing: the next watch or heartbeat reads again, and heartbeats
-      // report the database's trouble (member:heartbeat-failed).
-    } finally {
-      this.#scheduleWatch();
-    }
+  #startWatch(): void {
+    if (this.#options.heartbeatMs <= WATCH_INTERVAL_MS) return;
+    this.#unwatch = watchMember(this.#pool, this.cluster, {
+      nodeId: this.nodeId,
+      incarnation: () => this.#incarnation,
+      client: () => this.#client,
+      due: () => this.#state === "active" && performance.now() - this.#lastBeatAt >= WATCH_INTERVAL_MS,
+      seen: (version) => {
+        // null: this incarnation was replaced; its next heartbeat registers again.
+        if (version === null || version === this.#version || this.#state !== "active") return;
+        // A failed read changes nothing: the next watch or heartbeat reads again.
+        this.#sync(version).catch(() => undefined);
+      },
+    });
   }
 
   /** This process as a member: the ownership protocol's writes and reads are scoped by it. */

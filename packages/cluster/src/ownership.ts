@@ -13,7 +13,7 @@
  * - the cluster's counters move for readers: `membership` when a member registers, leaves or is
  *   swept, `catalog` when a task list is put or removed, `ownership` when any partition changes.
  */
-import { chunks, clusterQueries as q, coordinatorQueries as cq, MAX_ROWS_PER_STATEMENT, PartitionState, Status, type QueryClient } from "@helix/db";
+import { chunks, clusterQueries as q, coordinatorQueries as cq, PartitionState, Status, type QueryClient } from "@helix/db";
 
 /**
  * How long after asking a live owner to release a partition a hand-over may go ahead without its
@@ -207,7 +207,7 @@ export type AppliedChange<T extends OwnershipChange> = T & { readonly newGenerat
  * live, or asked to be released longer ago than both `forceAfterMs` and the owner's TTL. A release
  * is asked only of a live owner, for a live destination. The others are skipped.
  *
- * The changes are written in bulk: runs of up to {@link MAX_ROWS_PER_STATEMENT} changes, each run's
+ * The changes are written in bulk: runs of up to `MAX_ROWS_PER_STATEMENT` changes, each run's
  * partitions locked per task list (one statement, see {@link lockPartitions}) and written with one
  * statement per task list, kind and destination.
  *
@@ -215,16 +215,23 @@ export type AppliedChange<T extends OwnershipChange> = T & { readonly newGenerat
  * fence) until it commits, which blocks their heartbeats and the lease's renewal: with `budgetMs`
  * it stops taking runs of changes once that long has passed (after at least one), and the caller
  * commits and goes on with the rest in a new transaction.
+ *
+ * Members are told of their changes through their assignment version, in the same transaction.
+ * With `tellNewOwners: false`, the members a partition goes to are not (the owners asked to release
+ * always are: a release request must reach its owner before the hand-off may be forced): the caller
+ * tells them later with {@link tellMembers}, once for many batches, so that members do not read all
+ * their partitions again after every batch of a large round. A member not told of a partition only
+ * starts on it later; nobody else has it meanwhile.
  * @returns the changes applied, how many of `changes` were considered (the rest were not looked
- *   at), and the counters bumped (ownership once when any applied).
+ *   at), the members partitions went to, and the counters bumped (ownership once when any applied).
  */
 export async function applyOwnershipChanges<T extends OwnershipChange>(
   conn: QueryClient,
   cluster: string,
   changes: readonly T[],
   forceAfterMs: number,
-  options: { budgetMs?: number } = {},
-): Promise<{ applied: AppliedChange<T>[]; considered: number; bumped: ChangeCounters }> {
+  options: { budgetMs?: number; tellNewOwners?: boolean } = {},
+): Promise<{ applied: AppliedChange<T>[]; considered: number; newOwners: string[]; bumped: ChangeCounters }> {
   const stopAt = options.budgetMs === undefined ? Infinity : performance.now() + options.budgetMs;
   const involved = new Set<string>();
   for (const change of changes) {
@@ -240,6 +247,7 @@ export async function applyOwnershipChanges<T extends OwnershipChange>(
   }
   const applied: AppliedChange<T>[] = [];
   const told = new Set<string>();
+  const newOwners = new Set<string>();
   let considered = 0;
   for (const run of chunks(changes)) {
     if (considered > 0 && performance.now() >= stopAt) break;
@@ -271,15 +279,25 @@ export async function applyOwnershipChanges<T extends OwnershipChange>(
           await q.requestPartitionsRelease(conn, { ...list, targetNodeId: to, partitionIds });
         }
         for (const change of written) {
-          if (change.type === "assign") told.add(change.to!);
+          if (change.type === "assign") newOwners.add(change.to!);
+          if (change.type === "assign" && options.tellNewOwners !== false) told.add(change.to!);
           if (change.from !== null) told.add(change.from);
           applied.push({ ...change, newGeneration: change.type === "assign" ? change.generation + 1 : change.generation });
         }
       }
     }
   }
-  for (const nodeIds of chunks([...told].sort())) await q.bumpAssignmentVersions(conn, { cluster, nodeIds });
-  return { applied, considered, bumped: await bump(conn, cluster, { ...NO_CHANGE, ownership: applied.length > 0 ? 1 : 0 }) };
+  await tellMembers(conn, cluster, told);
+  const bumped = await bump(conn, cluster, { ...NO_CHANGE, ownership: applied.length > 0 ? 1 : 0 });
+  return { applied, considered, newOwners: [...newOwners], bumped };
+}
+
+/**
+ * Tells members that their partitions changed (their assignment versions move): each reads its
+ * partitions again at its next watch or heartbeat.
+ */
+export async function tellMembers(conn: QueryClient, cluster: string, nodeIds: Iterable<string>): Promise<void> {
+  for (const run of chunks([...nodeIds].sort())) await q.bumpAssignmentVersions(conn, { cluster, nodeIds: run });
 }
 
 /** A partition's row as {@link lockPartitions} locked it. */
@@ -346,7 +364,7 @@ export interface OwnedPartitionKey {
 /**
  * The owning process (node id and incarnation) confirms it stopped working on partitions it was
  * asked to release, each at the generation it owns; they may then go to their next owners. One
- * statement per task list and {@link MAX_ROWS_PER_STATEMENT} partitions, after locking them.
+ * statement per task list and `MAX_ROWS_PER_STATEMENT` partitions, after locking them.
  * @returns the partitions confirmed; the others' ownership no longer stands (nothing changed).
  */
 export async function confirmReleases<P extends OwnedPartitionKey>(

@@ -12,6 +12,8 @@ import {
   InvalidArgumentError,
   join,
   MAX_PARTITIONS,
+  WATCH_INTERVAL_MS,
+  ownershipProtocol,
   PartitionState,
   UnknownTaskListError,
   type Catalog,
@@ -20,6 +22,8 @@ import {
   type OwnershipStore,
   type PartitionChange,
 } from "../src";
+import { transaction } from "@helix/db";
+
 import { FaultyPool, migratedDatabase, until, type Fixture } from "./helpers";
 
 let fx: Fixture;
@@ -197,6 +201,67 @@ describe("members", () => {
     const beats = watched.count("HeartbeatMember");
     await until(() => watched.count("HeartbeatMember") >= beats + 5);
     expect(watched.count("ListProcessOwnership")).toBe(reads);
+  });
+
+  test("between heartbeats, a watch of one point read brings a release request and its confirmation within a poll", async () => {
+    await catalog.putTaskList({ domain: "d", taskList: "t", partitions: 2 });
+    const watched = new FaultyPool(fx.pool);
+    // Heartbeats every 5 s: anything sooner came through the watch.
+    const a = await member({ nodeId: "a", ttlMs: 15_000, heartbeatMs: 5000 }, watched);
+    await assignAll("d", "t", "a");
+    const requested: number[] = [];
+    a.on("partition:release-requested", () => requested.push(performance.now()));
+    await until(() => a.partitions().length === 2, 2000);
+
+    // Quiet: each watch is one point read, and nothing else is read.
+    const reads = watched.count("ListProcessOwnership");
+    const watches = watched.count("WatchMembers");
+    await sleep(1000);
+    expect(watched.count("WatchMembers") - watches).toBeGreaterThanOrEqual(3);
+    expect(watched.count("ListProcessOwnership")).toBe(reads);
+
+    const askedAt = performance.now();
+    // Both asked in one transaction, so that one watch finds both.
+    const release = (partition: number) => ({ type: "release", domain: "d", taskList: "t", partition, generation: 1, from: "a", to: null }) as const;
+    const asked = await transaction(fx.pool, (c) => ownershipProtocol.applyOwnershipChanges(c, cluster, [release(0), release(1)], 30_000));
+    expect(asked.applied).toHaveLength(2);
+    await until(async () => (await store.taskListPartitions("d", "t")).every((p) => p.state === PartitionState.Released), 2000);
+    expect(requested).toHaveLength(2);
+    expect(Math.max(...requested) - askedAt).toBeLessThan(2000);
+    // Both confirmations went together.
+    expect(watched.count("ConfirmPartitionsRelease")).toBe(1);
+  });
+
+  test("members that share a pool share their watch: one statement per poll for all of them", async () => {
+    const watched = new FaultyPool(fx.pool);
+    const many = await Promise.all(["a", "b", "c", "d"].map((nodeId) => member({ nodeId, ttlMs: 15_000, heartbeatMs: 5000 }, watched)));
+    await catalog.putTaskList({ domain: "d", taskList: "t", partitions: 4 });
+    for (const [partition, nodeId] of ["a", "b", "c", "d"].entries()) {
+      expect(await store.assign({ domain: "d", taskList: "t", partition, generation: 0 }, nodeId)).toBe(1);
+    }
+    // Each learns its own partition through the shared watch, long before its heartbeat.
+    await until(() => many.every((m) => m.partitions().length === 1), 2000);
+    expect(many.map((m) => m.partitions()[0]!.partition)).toEqual([0, 1, 2, 3]);
+    const watches = watched.count("WatchMembers");
+    await sleep(1000);
+    const perSecond = watched.count("WatchMembers") - watches;
+    expect(perSecond).toBeGreaterThanOrEqual(3);
+    expect(perSecond).toBeLessThanOrEqual(1000 / WATCH_INTERVAL_MS + 1);
+  });
+
+  test("a failing watch changes nothing; heartbeats carry on", async () => {
+    const watched = new FaultyPool(fx.pool);
+    const a = await member({ nodeId: "a", ttlMs: 3000, heartbeatMs: 1000 }, watched);
+    const errors: Error[] = [];
+    a.on("member:error", (e) => errors.push(e));
+    a.on("member:heartbeat-failed", (e) => errors.push(e));
+    watched.failing.add("WatchMembers");
+    const failed = watched.count("WatchMembers");
+    await sleep(1500);
+    expect(watched.count("WatchMembers")).toBeGreaterThan(failed + 2);
+    expect(errors).toEqual([]);
+    expect(a.state).toBe("active");
+    watched.failing.clear();
   });
 
   test("hand-off is acknowledged: released only after onRelease, then given to the target", async () => {

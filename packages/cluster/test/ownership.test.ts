@@ -237,7 +237,7 @@ test("bulk writes skip, and never overwrite, a partition that is not as the call
     const [found] = await fx.pool.query<RowDataPacket[]>(
       "SELECT partition_id, state, generation, target_node_id FROM helix_ownership WHERE domain = 'bulk' ORDER BY partition_id",
     );
-    return found.map((r) => [r.partition_id, r.state, r.generation, r.target_node_id]);
+    return found.map((r): unknown[] => [r.partition_id, r.state, r.generation, r.target_node_id]);
   };
   expect(await state()).toEqual([[0, 2, 1, "b"], [1, 1, 1, null], [2, 1, 1, null], [3, 1, 1, null], [4, 2, 1, "b"], [5, 2, 1, null]]);
 

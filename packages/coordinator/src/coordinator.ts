@@ -2,6 +2,7 @@ import { coordinatorLeaseKey, ownershipProtocol as ownership, type ChangeCounter
 import {
   assertMigrated,
   ClosedError,
+  clusterQueries as q,
   coordinatorQueries as cq,
   isHelixError,
   openDatabase,
@@ -40,6 +41,10 @@ export class Coordinator extends SafeEmitter<CoordinatorEvents> implements Async
   readonly options: ResolvedCoordinatorOptions;
 
   readonly #source: ConnectionSource;
+  /** The source for a snapshot's reads, with a statement timeout for a catalog of that many partitions. */
+  readonly #readsFor: (partitions: number) => ConnectionSource;
+  /** Members given partitions and not yet told of them (see `RoundWriter.untold`). */
+  readonly #untold = new Set<string>();
   readonly #locker: Locker;
   readonly #closeSource: () => Promise<void>;
   readonly #leaseKey: string;
@@ -74,12 +79,14 @@ export class Coordinator extends SafeEmitter<CoordinatorEvents> implements Async
   constructor(init: {
     options: ResolvedCoordinatorOptions;
     source: ConnectionSource;
+    readsFor: (partitions: number) => ConnectionSource;
     locker: Locker;
     closeSource: () => Promise<void>;
   }) {
     super();
     this.options = init.options;
     this.#source = init.source;
+    this.#readsFor = init.readsFor;
     this.#locker = init.locker;
     this.#closeSource = init.closeSource;
     this.#leaseKey = coordinatorLeaseKey(init.options.cluster);
@@ -274,9 +281,13 @@ export class Coordinator extends SafeEmitter<CoordinatorEvents> implements Async
     const leading = (): boolean => this.#state === "leading" && this.#lease === lease;
     const started = performance.now();
     try {
-      const snapshot = await readSnapshot(this.#source, this.cluster);
+      const lists = await q.listTaskLists(this.#source, { cluster: this.cluster });
+      const snapshot = await readSnapshot(this.#readsFor(lists.reduce((n, l) => n + l.partitions, 0)), this.cluster);
+      // A leader that stopped between a batch and its round's end left new owners untold: a new
+      // leader tells every live member once.
+      if (trigger === "elected") for (const member of snapshot.members) if (member.live) this.#untold.add(member.nodeId);
       const plan = planFor(snapshot, this.options);
-      const writes = await applyPlan({ source: this.#source, options: this.options, lease, leading }, snapshot, plan);
+      const writes = await applyPlan({ source: this.#source, options: this.options, lease, leading, untold: this.#untold }, snapshot, plan);
       await this.#recordSeen(snapshot.versions, writes.bumped);
       if (!lease.isHeld() || !leading()) {
         // Deposed (or stopped) during the round: what it wrote was fenced; it reports nothing as the
@@ -344,6 +355,15 @@ export class Coordinator extends SafeEmitter<CoordinatorEvents> implements Async
 }
 
 /**
+ * How much longer than the leader's other statements a snapshot read may take, per partition in the
+ * catalog: 10 µs, several times what reading a row of the ownership table takes on a 2-core machine
+ * (a million partitions read in about 2 s, and may take 12 s). The reads hold no lock anyone waits
+ * for and the lease is renewed on its own meanwhile, so the bound is only for a connection that
+ * hung; it grows with the table so that a large cluster's snapshot is never cut short.
+ */
+export const SNAPSHOT_TIMEOUT_US_PER_PARTITION = 10;
+
+/**
  * Creates a coordinator for a cluster, after checking the database and its schema, and starts it
  * competing for leadership (`leader:elected` tells when it leads).
  *
@@ -356,7 +376,8 @@ export async function createCoordinator(source: DatabaseSource, options: Coordin
   const resolved = resolveCoordinatorOptions(options);
   // A statement that hangs fails in time for the lease's renewal (due at a third of its TTL, then
   // retried within a tenth) to be sent again on a fresh connection before the lease's deadline.
-  const opened = await openDatabase(source, { statementTimeoutMs: Math.max(1, Math.floor(resolved.leaseTtlMs * 0.4)) });
+  const statementTimeoutMs = Math.max(1, Math.floor(resolved.leaseTtlMs * 0.4));
+  const opened = await openDatabase(source, { statementTimeoutMs });
   let locker: Locker | undefined;
   try {
     await assertMigrated(opened.client);
@@ -365,6 +386,7 @@ export async function createCoordinator(source: DatabaseSource, options: Coordin
     const coordinator = new Coordinator({
       options: resolved,
       source: opened.client,
+      readsFor: (partitions) => opened.withTimeout(statementTimeoutMs + Math.ceil((partitions * SNAPSHOT_TIMEOUT_US_PER_PARTITION) / 1000)),
       locker,
       closeSource: () => opened.close(),
     });

@@ -69,6 +69,11 @@ export interface RoundWriter {
   readonly lease: Lease;
   /** Whether to go on with the next batch (false once the coordinator stopped or lost the lease). */
   readonly leading: () => boolean;
+  /**
+   * Members given partitions but not yet told (see `tellNewOwners` of `applyOwnershipChanges`):
+   * the coordinator's, kept across rounds until a round's last transaction tells them.
+   */
+  readonly untold: Set<string>;
 }
 
 /** What a round's writes did, as they reported it. */
@@ -86,7 +91,8 @@ export interface RoundWrites {
  * marks expired members inactive and deletes those gone longer than `memberRetentionMs` (only
  * when the snapshot shows some: a quiet round writes nothing), cleans up retired partitions, then
  * applies the transitions in batches of at most `batchSize`, each cut short at
- * {@link batchBudgetMs}, with their audit rows, and trims the audit trail. A batch's transitions
+ * {@link batchBudgetMs}, with their audit rows, tells the members partitions went to, and trims the
+ * audit trail. A batch's transitions
  * that find their partition changed are skipped and left to the next round.
  * @throws `LeaseLostError` or `FencedOutError` when this coordinator is no longer the leader; the
  *   transaction is rolled back and nothing of it is written.
@@ -112,13 +118,21 @@ export async function applyPlan(writer: RoundWriter, snapshot: ClusterSnapshot, 
   for (let at = 0; at < plan.transitions.length && writer.leading(); ) {
     const batch = plan.transitions.slice(at, at + batchSize);
     const written = await fenced(writer, async (conn) => {
-      const result = await ownership.applyOwnershipChanges(conn, cluster, batch, forceReleaseAfterMs, { budgetMs });
+      const result = await ownership.applyOwnershipChanges(conn, cluster, batch, forceReleaseAfterMs, { budgetMs, tellNewOwners: false });
       await recordTransitions(conn, cluster, writer.lease.epoch, result.applied);
       return result;
     });
     at += written.considered;
     applied.push(...written.applied);
+    for (const nodeId of written.newOwners) writer.untold.add(nodeId);
     bumped = ownership.addCounters(bumped, written.bumped);
+  }
+  // New owners learn of their partitions once per round, not after every batch: each reads all its
+  // partitions when told, and a large round has many batches.
+  if (writer.untold.size > 0 && writer.leading()) {
+    const told = [...writer.untold];
+    await fenced(writer, (conn) => ownership.tellMembers(conn, cluster, told));
+    for (const nodeId of told) writer.untold.delete(nodeId);
   }
   if (applied.length > 0) await fenced(writer, (conn) => trimTransitions(conn, cluster, auditRetentionMs));
   return { markedInactive, deletedMembers, applied, bumped };

@@ -367,13 +367,38 @@ describe("fencing and operations", () => {
     const snapshot = await readSnapshot(fx.pool, cluster);
     const plan = planFor(snapshot, options);
     expect(plan.transitions).toMatchObject([{ type: "assign", partition: 0, to: "a", reason: "unassigned" }]);
-    const error = await applyPlan({ source: fx.pool, options, lease, leading: () => true }, snapshot, plan).catch((e: unknown) => e);
+    const error = await applyPlan({ source: fx.pool, options, lease, leading: () => true, untold: new Set() }, snapshot, plan).catch((e: unknown) => e);
     expect((error as { code?: string }).code).toBe("HELIX_FENCED_OUT");
     expect(await table()).toEqual(before);
     const [audit] = await fx.pool.query<RowDataPacket[]>("SELECT COUNT(*) AS n FROM helix_transitions WHERE cluster = ?", [cluster]);
     expect(audit[0]!.n).toBe(0);
     await old.close();
     await successor.close();
+  });
+
+  test("new owners learn their partitions at the round's end; a leader that stopped before it leaves them to the next, which tells every member", async () => {
+    await catalog.putTaskList({ domain: "d", taskList: "t", partitions: 2 });
+    const a = await member("a");
+    const key = `helix/${cluster}/coordinator`;
+    const locker = await createLocker(fx.pool, { owner: "gone-before-the-end" });
+    const lease = (await locker.tryAcquire(key, { ttlMs: 60_000 }))!;
+    const options = resolveCoordinatorOptions({ cluster });
+    const snapshot = await readSnapshot(fx.pool, cluster);
+    const plan = planFor(snapshot, options);
+    // Leading for the batch, not for the telling that ends the round.
+    let asked = 0;
+    const untold = new Set<string>();
+    const writes = await applyPlan({ source: fx.pool, options, lease, leading: () => ++asked < 2, untold }, snapshot, plan);
+    expect(writes.applied).toHaveLength(2);
+    expect([...untold]).toEqual(["a"]);
+    expect((await table()).map((r) => r.nodeId)).toEqual(["a", "a"]);
+    // a heartbeats every 50 ms, but nothing told it: it does not know.
+    await sleep(300);
+    expect(a.partitions()).toEqual([]);
+    await lease.release();
+    await locker.close();
+    await coordinator();
+    await until(() => a.partitions().length === 2);
   });
 
   test("plan() shows what the next round would do without writing, on a standby too", async () => {

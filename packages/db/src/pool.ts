@@ -234,6 +234,11 @@ export interface OpenedDatabase {
   readonly server: string;
   /** Ends the pool if this call created it; does nothing for a caller's pool. */
   close(): Promise<void>;
+  /**
+   * The same pool under the same policy with another statement timeout: for statements whose
+   * bound differs from the rest (a large read holding no lock may take longer than a write).
+   */
+  withTimeout(statementTimeoutMs: number): ConnectionSource;
 }
 
 /**
@@ -244,10 +249,12 @@ export interface OpenedDatabase {
 export async function openDatabase<C extends QueryClient>(source: DatabaseSource<C>, guard: GuardOptions = {}): Promise<OpenedDatabase> {
   if (typeof source === "object" && source !== null && typeof (source as C).query === "function") {
     const server = "the database";
-    return { client: guardClient(source as C, server, guard), server, close: async () => undefined };
+    const withTimeout = (statementTimeoutMs: number): ConnectionSource => guardClient(source as C, server, { ...guard, statementTimeoutMs });
+    return { client: guardClient(source as C, server, guard), server, close: async () => undefined, withTimeout };
   }
   const options = resolveConnectionOptions(source as string | ConnectionOptions);
   const pool = await createPool(options);
   const server = describeServer(options);
-  return { client: guardClient(pool, server, guard), server, close: () => pool.end() };
+  const withTimeout = (statementTimeoutMs: number): ConnectionSource => guardClient(pool, server, { ...guard, statementTimeoutMs });
+  return { client: guardClient(pool, server, guard), server, close: () => pool.end(), withTimeout };
 }

@@ -40,14 +40,14 @@ WHERE cluster = sqlc.arg(cluster)
   AND status = 1
   AND expires_at > UTC_TIMESTAMP(6);
 
--- name: WatchMember :one
--- What a member polls between heartbeats: its assignment version, one point read of its own row;
--- no row when this incarnation's registration has been replaced (its next heartbeat finds out).
-SELECT assignment_version
+-- name: WatchMembers :many
+-- What members poll between heartbeats: their assignment versions, by node id, in one read for the
+-- members of a process that share a pool (a point read for one). A member whose incarnation's
+-- registration has been replaced finds another incarnation (its next heartbeat finds out).
+SELECT node_id, incarnation, assignment_version
 FROM helix_members
 WHERE cluster = sqlc.arg(cluster)
-  AND node_id = sqlc.arg(node_id)
-  AND incarnation = sqlc.arg(incarnation);
+  AND node_id IN (sqlc.slice(node_ids));
 
 -- name: DeregisterMember :execrows
 -- A graceful leave: the member is inactive at once, without waiting for its TTL.

@@ -74,34 +74,35 @@ export async function heartbeatMember(client: QueryClient, args: HeartbeatMember
   return execResult(result);
 }
 
-export const watchMemberQuery = `-- name: WatchMember :one
-SELECT assignment_version
+export const watchMembersQuery = `-- name: WatchMembers :many
+SELECT node_id, incarnation, assignment_version
 FROM helix_members
 WHERE cluster = ?
-  AND node_id = ?
-  AND incarnation = ?`;
+  AND node_id IN (/*SLICE:node_ids*/?)`;
 
-export interface WatchMemberArgs {
+export interface WatchMembersArgs {
   cluster: string;
-  nodeId: string;
-  incarnation: string;
+  nodeIds: readonly string[];
 }
 
-export interface WatchMemberRow {
+export interface WatchMembersRow {
+  nodeId: string;
+  incarnation: string;
   assignmentVersion: number;
 }
 
 /**
- * What a member polls between heartbeats: its assignment version, one point read of its own row;
- * no row when this incarnation's registration has been replaced (its next heartbeat finds out).
+ * What members poll between heartbeats: their assignment versions, by node id, in one read for the
+ * members of a process that share a pool (a point read for one). A member whose incarnation's
+ * registration has been replaced finds another incarnation (its next heartbeat finds out).
  */
-export async function watchMember(client: QueryClient, args: WatchMemberArgs): Promise<WatchMemberRow | null> {
-  const [rows] = await client.query({ sql: watchMemberQuery, values: [args.cluster, args.nodeId, args.incarnation], rowsAsArray: true, timezone: "Z" });
-  const row = (rows as unknown[][])[0];
-  if (row === undefined) return null;
-  return {
-    assignmentVersion: numberValue(row[0]),
-  };
+export async function watchMembers(client: QueryClient, args: WatchMembersArgs): Promise<WatchMembersRow[]> {
+  const [rows] = await client.query({ sql: expandSlices(watchMembersQuery, { node_ids: args.nodeIds.length }), values: [args.cluster, ...args.nodeIds], rowsAsArray: true, timezone: "Z" });
+  return (rows as unknown[][]).map((row) => ({
+    nodeId: row[0] as string,
+    incarnation: row[1] as string,
+    assignmentVersion: numberValue(row[2]),
+  }));
 }
 
 export const deregisterMemberQuery = `-- name: DeregisterMember :execrows

@@ -1,0 +1,95 @@
+import { chunks, clusterQueries as q, type ConnectionSource } from "@helix/db";
+
+/**
+ * How often a member reads its assignment version between heartbeats: the default poll of a
+ * coordinator, so that a hand-off waits for neither side's heartbeat.
+ */
+export const WATCH_INTERVAL_MS = 200;
+
+/** A member as a watch sees it. */
+export interface Watcher {
+  readonly nodeId: string;
+  /** The incarnation whose version is wanted now. */
+  incarnation(): string;
+  /** Where to read: the member's own guarded client. */
+  client(): ConnectionSource;
+  /** Whether a read is wanted this time (not when a heartbeat, which returns the version, just went out). */
+  due(): boolean;
+  /** The incarnation's assignment version; null when the incarnation is not the registered one. */
+  seen(version: number | null): void;
+}
+
+/**
+ * The members of one cluster that share a pool (the members of one process, usually one) watched
+ * together: every {@link WATCH_INTERVAL_MS}, one statement reads the assignment versions of those
+ * due, a point read for a single member and a read of a few rows for many, rather than one
+ * statement each.
+ */
+class WatchGroup {
+  readonly #cluster: string;
+  readonly #watchers = new Set<Watcher>();
+  readonly #onEmpty: () => void;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(cluster: string, onEmpty: () => void) {
+    this.#cluster = cluster;
+    this.#onEmpty = onEmpty;
+  }
+
+  add(watcher: Watcher): void {
+    this.#watchers.add(watcher);
+    if (this.#timer === undefined) this.#schedule();
+  }
+
+  delete(watcher: Watcher): void {
+    this.#watchers.delete(watcher);
+    if (this.#watchers.size > 0) return;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#onEmpty();
+  }
+
+  #schedule(): void {
+    this.#timer = setTimeout(() => void this.#tick(), WATCH_INTERVAL_MS);
+    this.#timer.unref?.();
+  }
+
+  async #tick(): Promise<void> {
+    for (const run of chunks([...this.#watchers].filter((w) => w.due()))) {
+      try {
+        const rows = await q.watchMembers(run[0]!.client(), { cluster: this.#cluster, nodeIds: run.map((w) => w.nodeId) });
+        const byNode = new Map(rows.map((row) => [row.nodeId, row]));
+        for (const watcher of run) {
+          const row = byNode.get(watcher.nodeId);
+          watcher.seen(row !== undefined && row.incarnation === watcher.incarnation() ? row.assignmentVersion : null);
+        }
+      } catch {
+        // A failed watch changes nothing: the next watch or heartbeat reads again, and heartbeats
+        // report the database's trouble (member:heartbeat-failed).
+      }
+    }
+    if (this.#watchers.size > 0) this.#schedule();
+    else this.#timer = undefined;
+  }
+}
+
+/** Watch groups by the pool (or URL-made client) their members share, then by cluster. */
+const groups = new WeakMap<object, Map<string, WatchGroup>>();
+
+/**
+ * Starts watching a member's assignment version with the other members of its cluster that share
+ * `pool`. @returns a function that stops it.
+ */
+export function watchMember(pool: object, cluster: string, watcher: Watcher): () => void {
+  let byCluster = groups.get(pool);
+  if (byCluster === undefined) groups.set(pool, (byCluster = new Map<string, WatchGroup>()));
+  let group = byCluster.get(cluster);
+  if (group === undefined) {
+    const owner = byCluster;
+    group = new WatchGroup(cluster, () => owner.delete(cluster));
+    byCluster.set(cluster, group);
+  }
+  const joined = group;
+  joined.add(watcher);
+  return () => joined.delete(watcher);
+}
