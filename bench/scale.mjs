@@ -378,42 +378,14 @@ async function large() {
       [
         "kill",
         async () => {
-          await sleep(1000);
-          const [id, child] = [...s.workers.entries()][1];
-          const before = judge(await readOwnership(s.pool, s.cluster), liveIds(s), s.total);
-          s.workers.delete(id);
-          const result = await measure(s, {
-            key: "kill",
-            expected: liveIds(s),
-            timeoutMs: TIMEOUT_MS,
-            minimum: before.counts.get(id),
-            act: async () => {
-              const at = Date.now();
-              child.kill();
-              return at;
-            },
-          });
+          const { result } = await stopOneWorker(s, "kill", (child) => child.kill());
           row("kill", result);
         },
       ],
       [
         "leave",
         async () => {
-          await sleep(1000);
-          const [id, child] = [...s.workers.entries()][1];
-          const before = judge(await readOwnership(s.pool, s.cluster), liveIds(s), s.total);
-          s.workers.delete(id);
-          const result = await measure(s, {
-            key: "leave",
-            expected: liveIds(s),
-            timeoutMs: TIMEOUT_MS,
-            minimum: before.counts.get(id),
-            act: async () => {
-              const at = Date.now();
-              child.process.kill("SIGTERM");
-              return at;
-            },
-          });
+          const { result, child } = await stopOneWorker(s, "leave", (child) => child.process.kill("SIGTERM"));
           const left = await eventOf(child, "left", 30_000).catch(() => undefined);
           row("leave", result, { detail: `${result.detail}; ${left === undefined ? "the worker did not report leaving" : `member.leave() took ${left.ms} ms in the worker`}` });
         },
@@ -518,6 +490,26 @@ const rowOrder = [
   ["million", `first assignment, ${MILLION.toLocaleString("en-US")} partitions, ${MILLION_PROCESSES * MEMBERS_PER_PROCESS} members`, "≤ 60 s", 60_000],
   ["small", `a worker joins (4 -> 5 workers) -> owns its share (${SMALL} partitions), default member TTL`, "≤ 1 s", 1000],
 ];
+
+/** Stops the second worker with `stop` (a SIGKILL, a SIGTERM) and measures until the rest own its share. */
+async function stopOneWorker(s, key, stop) {
+  await sleep(1000);
+  const [id, child] = [...s.workers.entries()][1];
+  const before = judge(await readOwnership(s.pool, s.cluster), liveIds(s), s.total);
+  s.workers.delete(id);
+  const result = await measure(s, {
+    key,
+    expected: liveIds(s),
+    timeoutMs: TIMEOUT_MS,
+    minimum: before.counts.get(id),
+    act: async () => {
+      const at = Date.now();
+      stop(child);
+      return at;
+    },
+  });
+  return { result, child };
+}
 
 function print() {
   const total = seconds(performance.now() - started);
