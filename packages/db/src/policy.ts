@@ -66,15 +66,17 @@ export interface RetryConflictsOptions {
  * Runs `fn`, running it again after a short backoff when it fails with a deadlock or a lock wait
  * timeout, so that such conflicts never reach callers; any other error is thrown at once.
  */
-export async function retryConflicts<T>(fn: () => Promise<T>, options: RetryConflictsOptions = {}): Promise<T> {
-  const attempts = options.attempts ?? 8;
-  const backoff = new Backoff(5, 200);
+export async function retryConflicts<T>(fn: () => Promise<T>, options?: RetryConflictsOptions): Promise<T> {
+  const attempts = options?.attempts ?? 8;
+  // Made at the first conflict: every guarded statement runs through here, and few ever conflict.
+  let backoff: Backoff | undefined;
   for (let attempt = 1; ; attempt++) {
     try {
       return await fn();
     } catch (error) {
-      if (!isRetryableConflict(error) || attempt >= attempts || options.signal?.aborted === true) throw error;
+      if (!isRetryableConflict(error) || attempt >= attempts || options?.signal?.aborted === true) throw error;
     }
+    backoff ??= new Backoff(5, 200);
     await backoff.wait();
   }
 }
@@ -131,32 +133,31 @@ export interface GuardOptions {
 export function guardClient(client: QueryClient, server = "the database", options: GuardOptions = {}): ConnectionSource {
   if (guardedBy in client) return client as unknown as ConnectionSource;
   const timeoutMs = options.statementTimeoutMs ?? 0;
-  const getConnection = (client as Partial<ConnectionSource>).getConnection?.bind(client);
+  const getConnection = (client as Partial<BoundedSource>).getConnection?.bind(client);
+  const kill = (threadId: number): Promise<void> => killThread(client, threadId, timeoutMs);
   const connect = async (): Promise<BoundedConnection> => {
     if (getConnection === undefined) {
       throw new TypeError("this client has no getConnection(): pass a mysql2 Pool (transactions need a connection of their own)");
     }
     // A connection that arrives after the wait gave up goes straight back to the pool.
     const conn = await within(timeoutMs, getConnection(), (late) => late.release());
-    return new BoundedConnection(conn, timeoutMs, (threadId) => killThread(client, threadId, timeoutMs));
+    return new BoundedConnection(conn, timeoutMs, kill);
   };
-  const runOnce = async (query: QueryOptions): Promise<[unknown, unknown]> => {
-    // On its own connection, so that a hung one can be destroyed (the pool's query would return it).
-    if (timeoutMs === 0 || getConnection === undefined) return within(timeoutMs, client.query(query));
-    const conn = await connect();
-    try {
-      const result = await conn.query(query);
-      conn.release();
-      return result;
-    } catch (error) {
-      if (conn.hung) await conn.discard();
-      else conn.release();
-      throw error;
-    }
-  };
+  // On its own connection when bounded, so that a hung one can be destroyed (the pool's query would
+  // return it to the pool).
+  const runOnce = (query: QueryOptions): Promise<[unknown, unknown]> =>
+    timeoutMs === 0 || getConnection === undefined
+      ? within(timeoutMs, client.query(query))
+      : boundedStatement(getConnection, query, timeoutMs, kill);
   return {
     [guardedBy]: true,
-    query: (query: QueryOptions) => classifying(server, () => retryConflicts(() => runOnce(query))),
+    query: async (query: QueryOptions) => {
+      try {
+        return await retryConflicts(() => runOnce(query));
+      } catch (error) {
+        throw classified(server, error);
+      }
+    },
     getConnection: async () => {
       const conn = await classifying(server, connect);
       return {
@@ -168,6 +169,95 @@ export function guardClient(client: QueryClient, server = "the database", option
       };
     },
   } as ConnectionSource;
+}
+
+/** What the guard needs of a pool's connection: a transaction's, and a way to destroy a hung one. */
+type DiscardableConnection = TransactionConnection & { destroy?(): void; threadId?: number | null };
+
+/** A pool whose connections can be destroyed: what mysql2's `Pool` offers. */
+interface BoundedSource extends QueryClient {
+  getConnection(): Promise<DiscardableConnection>;
+}
+
+/**
+ * One statement outside a transaction, on a connection of its own, bounded as
+ * {@link BoundedConnection} bounds the wait for a connection and then each statement, but with one
+ * promise and one timer (refreshed when the connection arrives) instead of a wrapper object and a
+ * timer for each step: every statement Helix's objects send outside a transaction goes here.
+ */
+function boundedStatement(
+  getConnection: () => Promise<DiscardableConnection>,
+  query: QueryOptions,
+  timeoutMs: number,
+  kill: (threadId: number) => Promise<void>,
+): Promise<[unknown, unknown]> {
+  return new Promise((resolve, reject) => {
+    let conn: DiscardableConnection | undefined;
+    let settled = false;
+    const timer = setTimeout(() => {
+      settled = true;
+      const error = statementTimeoutError(timeoutMs);
+      // Still waiting for a connection: one that comes later goes straight back (below).
+      if (conn === undefined) reject(error);
+      // No answer to the statement: the connection is given up, and the statement fails once its
+      // session has been ended (so that the caller's next attempt finds its row locks gone).
+      else {
+        const failHung = (): void => reject(error);
+        void discardConnection(conn, kill).then(failHung, failHung);
+      }
+    }, timeoutMs);
+    // Typed Error for the linter; whatever the driver rejected with is passed on as it is.
+    const fail = (error: Error): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      conn?.release();
+      reject(error);
+    };
+    const answered = (result: [unknown, unknown]): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      conn?.release();
+      resolve(result);
+    };
+    const send = (c: DiscardableConnection): void => {
+      if (settled) {
+        c.release();
+        return;
+      }
+      conn = c;
+      // The statement gets the whole bound, whatever the wait for the connection took.
+      timer.refresh();
+      let answer: Promise<[unknown, unknown]>;
+      try {
+        answer = c.query(query);
+      } catch (error) {
+        fail(error as Error);
+        return;
+      }
+      answer.then(answered, fail);
+    };
+    let connecting: Promise<DiscardableConnection>;
+    try {
+      connecting = getConnection();
+    } catch (error) {
+      fail(error as Error);
+      return;
+    }
+    connecting.then(send, fail);
+  });
+}
+
+/**
+ * Gives up a hung connection: destroys it, and ends its session on the server, so that its
+ * transaction's locks are gone by the time the caller tries again.
+ */
+async function discardConnection(conn: DiscardableConnection, kill: (threadId: number) => Promise<void>): Promise<void> {
+  const threadId = conn.threadId;
+  if (conn.destroy === undefined) conn.release();
+  else conn.destroy();
+  if (typeof threadId === "number") await kill(threadId);
 }
 
 /**
@@ -185,7 +275,7 @@ class BoundedConnection implements TransactionConnection {
   #discarded: Promise<void> | undefined;
 
   constructor(
-    private readonly conn: TransactionConnection & { destroy?(): void; threadId?: number | null },
+    private readonly conn: DiscardableConnection,
     private readonly timeoutMs: number,
     private readonly kill: (threadId: number) => Promise<void>,
   ) {}
@@ -212,17 +302,9 @@ class BoundedConnection implements TransactionConnection {
     else this.conn.release();
   }
 
-  /**
-   * Gives up a hung connection: destroys it, and ends its session on the server, so that its
-   * transaction's locks are gone by the time the caller tries again. Once; later calls wait for it.
-   */
+  /** Gives up a hung connection (see {@link discardConnection}). Once; later calls wait for it. */
   discard(): Promise<void> {
-    this.#discarded ??= (async () => {
-      const threadId = this.conn.threadId;
-      if (this.conn.destroy === undefined) this.conn.release();
-      else this.conn.destroy();
-      if (typeof threadId === "number") await this.kill(threadId);
-    })();
+    this.#discarded ??= discardConnection(this.conn, this.kill);
     return this.#discarded;
   }
 
@@ -246,25 +328,34 @@ const STATEMENT_TIMEOUT = "HELIX_STATEMENT_TIMEOUT";
 /** Whether the error is {@link within}'s: no answer in time. */
 const isStatementTimeout = (error: unknown): boolean => (error as { code?: unknown } | null)?.code === STATEMENT_TIMEOUT;
 
+/** {@link within}'s error: no answer in `timeoutMs`. Classified as a connection error. */
+const statementTimeoutError = (timeoutMs: number): Error =>
+  Object.assign(new Error(`no answer from the database within ${timeoutMs} ms; the connection is given up`), { code: STATEMENT_TIMEOUT });
+
 /**
  * `promise`, or a timeout error once `timeoutMs` has passed without it settling (0: no bound).
  * `onLate` gets a value that arrives after the timeout, to clean it up.
  */
 function within<T>(timeoutMs: number, promise: Promise<T>, onLate?: (value: T) => void): Promise<T> {
   if (timeoutMs === 0) return promise;
-  let timedOut = false;
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
+  return new Promise<T>((resolve, reject) => {
+    let timedOut = false;
+    const timer = setTimeout(() => {
       timedOut = true;
-      reject(Object.assign(new Error(`no answer from the database within ${timeoutMs} ms; the connection is given up`), { code: STATEMENT_TIMEOUT }));
+      reject(statementTimeoutError(timeoutMs));
     }, timeoutMs);
+    promise.then(
+      (value) => {
+        if (!timedOut) {
+          clearTimeout(timer);
+          resolve(value);
+        } else onLate?.(value);
+      },
+      (error: Error) => {
+        if (timedOut) return;
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
   });
-  promise.then(
-    (value) => {
-      if (timedOut) onLate?.(value);
-    },
-    () => undefined,
-  );
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

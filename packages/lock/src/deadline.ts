@@ -10,6 +10,8 @@ import { setLongTimeout, type LongTimeout } from "@helix/db";
 export class LocalDeadline {
   #at: number;
   #timer: LongTimeout | undefined;
+  /** When the pending timer fires, on the `performance.now()` clock. */
+  #firesAt = 0;
   #stopped = false;
 
   /**
@@ -44,7 +46,10 @@ export class LocalDeadline {
   /** Moves the deadline to (sentAt + ttl - margin) for a request sent at `sentAt` and accepted, and arms the timer. */
   extendFrom(sentAt: number): void {
     this.#at = sentAt + this.ttlMs - this.marginMs;
-    this.#arm();
+    // A pending timer that fires no later than the new deadline is kept: then the check finds time
+    // left and arms again for the rest. So a holder renewing every third of its TTL sets about one
+    // timer per TTL rather than one per renewal.
+    if (this.#timer === undefined || this.#firesAt > this.#at) this.#arm();
   }
 
   /**
@@ -58,11 +63,15 @@ export class LocalDeadline {
 
   #arm(): void {
     this.#timer?.clear();
+    this.#timer = undefined;
     if (this.#stopped) return;
     // Timers measure from the event loop's cached time and may fire a little before
     // performance.now() reaches the deadline; then the check finds time left and re-arms.
+    const delayMs = Math.max(1, Math.ceil(this.#at - performance.now()));
+    this.#firesAt = performance.now() + delayMs;
     this.#timer = setLongTimeout(() => {
+      this.#timer = undefined;
       if (this.check()) this.#arm();
-    }, Math.max(1, Math.ceil(this.#at - performance.now()))).unref();
+    }, delayMs).unref();
   }
 }

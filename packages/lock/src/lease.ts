@@ -61,7 +61,11 @@ export class Lease extends SafeEmitter<LeaseEvents> implements AsyncDisposable {
   readonly #token: string;
   readonly #marginMs: number;
   readonly #onEnd: (lease: Lease) => void;
-  readonly #controller = new AbortController();
+  // Made when first asked for: most leases are released without anyone reading `signal`, and an
+  // AbortController, like an error's stack trace, costs more than the rest of a lease.
+  #controller: AbortController | undefined;
+  #endError: LeaseLostError | undefined;
+  #endReason: LeaseEndReason | undefined;
   #state: LeaseState = "held";
   readonly #deadline: LocalDeadline;
   #renewTimer: LongTimeout | undefined;
@@ -85,6 +89,10 @@ export class Lease extends SafeEmitter<LeaseEvents> implements AsyncDisposable {
 
   /** Aborts when the lease stops being held (lost or released); its reason is a {@link LeaseLostError}. */
   get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#state !== "held") this.#controller.abort(this.#error());
+    }
     return this.#controller.signal;
   }
 
@@ -118,7 +126,7 @@ export class Lease extends SafeEmitter<LeaseEvents> implements AsyncDisposable {
 
   /** Throws the {@link LeaseLostError} that ended the lease, if it is not held. */
   throwIfNotHeld(): void {
-    if (!this.isHeld()) throw this.#controller.signal.reason as LeaseLostError;
+    if (!this.isHeld()) throw this.#error();
   }
 
   /**
@@ -229,18 +237,23 @@ export class Lease extends SafeEmitter<LeaseEvents> implements AsyncDisposable {
   }
 
   #lose(reason: LeaseEndReason): void {
-    const error = this.#end(reason);
-    this.emit("lease:lost", error);
+    this.#end(reason);
+    this.emit("lease:lost", this.#error());
   }
 
-  #end(reason: LeaseEndReason): LeaseLostError {
+  #end(reason: LeaseEndReason): void {
     this.#state = reason === "released" ? "released" : "lost";
+    this.#endReason = reason;
     this.#deadline.stop();
     this.#renewTimer?.clear();
-    const error = new LeaseLostError(this.key, this.epoch, reason);
-    this.#controller.abort(error);
+    this.#controller?.abort(this.#error());
     this.#onEnd(this);
-    return error;
+  }
+
+  /** Why the lease ended, as the one error that `signal`, `throwIfNotHeld` and `lease:lost` give. */
+  #error(): LeaseLostError {
+    this.#endError ??= new LeaseLostError(this.key, this.epoch, this.#endReason ?? "expired");
+    return this.#endError;
   }
 }
 

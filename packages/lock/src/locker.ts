@@ -1,4 +1,5 @@
-import { randomBytes } from "node:crypto";
+import { randomFillSync } from "node:crypto";
+import { setMaxListeners } from "node:events";
 
 import {
   assertMigrated,
@@ -74,10 +75,18 @@ export class Locker implements AsyncDisposable {
   readonly #ttlMs: number;
   readonly #waitMs: number;
   readonly #marginMs: number | undefined;
+  /** The options of an acquire() given none, and of a tryAcquire() given none: resolved once. */
+  readonly #defaults: ResolvedAcquireOptions;
+  readonly #tryDefaults: ResolvedAcquireOptions;
   readonly #closePool: () => Promise<void>;
   readonly #leases = new Set<Lease>();
+  readonly #forget = (lease: Lease): void => {
+    this.#leases.delete(lease);
+  };
   /** Attempts whose reply has not come yet: close() waits for them (see there). */
-  readonly #attempts = new Set<Promise<Lease | null>>();
+  #attempts = 0;
+  /** Called when the last attempt settles while close() waits. */
+  #attemptsDone: (() => void) | undefined;
   /** Aborts on close(), cutting short every acquire() waiting between attempts. */
   readonly #closing = new AbortController();
   #closed = false;
@@ -93,7 +102,11 @@ export class Locker implements AsyncDisposable {
     this.#ttlMs = options.ttlMs;
     this.#waitMs = options.waitMs;
     this.#marginMs = options.marginMs;
+    this.#defaults = this.#resolve({});
+    this.#tryDefaults = this.#resolve({ waitMs: 0 });
     this.#closePool = closePool;
+    // Every acquire() waiting between attempts listens to it: many at once are expected, not a leak.
+    setMaxListeners(0, this.#closing.signal);
   }
 
   /**
@@ -107,9 +120,9 @@ export class Locker implements AsyncDisposable {
   async acquire(key: string, options?: AcquireOptions): Promise<Lease> {
     this.#assertOpen();
     const checkedKey = checkKey(key);
-    const o = this.#resolve(options);
+    const o = options === undefined ? this.#defaults : this.#resolve(options);
     const deadline = performance.now() + o.waitMs;
-    const backoff = new Backoff(o.minDelayMs, o.maxDelayMs);
+    let backoff: Backoff | undefined;
     // Every attempt of this call sends the same token: an attempt whose reply was lost has taken the
     // key, and the next attempt then finds its own grant instead of waiting out its TTL.
     const token = newToken();
@@ -133,6 +146,7 @@ export class Locker implements AsyncDisposable {
       }
       // close() ends the wait: a closed locker neither polls on nor keeps the process alive.
       waitSignal ??= o.signal === undefined ? this.#closing.signal : AbortSignal.any([o.signal, this.#closing.signal]);
+      backoff ??= new Backoff(o.minDelayMs, o.maxDelayMs);
       await backoff.wait({ limitMs: left, signal: waitSignal });
     }
   }
@@ -145,7 +159,8 @@ export class Locker implements AsyncDisposable {
   async tryAcquire(key: string, options?: Omit<AcquireOptions, "waitMs" | "retry" | "signal">): Promise<Lease | null> {
     this.#assertOpen();
     const checkedKey = checkKey(key);
-    return this.#attempt(checkedKey, this.#resolve({ ...options, waitMs: 0 }), newToken());
+    const o = options === undefined ? this.#tryDefaults : this.#resolve({ ...options, waitMs: 0 });
+    return this.#attempt(checkedKey, o, newToken());
   }
 
   /**
@@ -196,7 +211,7 @@ export class Locker implements AsyncDisposable {
     this.#closing.abort(new ClosedError("locker"));
     // An attempt in flight may still be granted: it then hands the key straight back (it finds the
     // locker closed), which needs the pool open; otherwise the key would stay taken for its TTL.
-    await Promise.allSettled(this.#attempts);
+    if (this.#attempts > 0) await new Promise<void>((resolve) => (this.#attemptsDone = resolve));
     await Promise.all([...this.#leases].map((lease) => lease.releaseQuietly()));
     await this.#closePool();
   }
@@ -206,41 +221,36 @@ export class Locker implements AsyncDisposable {
     await this.close();
   }
 
-  /** One attempt, remembered until it settles so that close() can wait for it. */
+  /** One attempt, counted until it settles so that close() can wait for it. */
   async #attempt(key: string, o: ResolvedAcquireOptions, token: string): Promise<Lease | null> {
-    const attempt = this.#grant(key, o, token);
-    this.#attempts.add(attempt);
+    this.#attempts++;
     try {
-      return await attempt;
+      const sentAt = performance.now();
+      const result = await lockQueries.acquireLock(this.#db.client, { lockKey: key, owner: this.owner, token, ttlUs: o.ttlMs * 1000 });
+      // The granted epoch, or 0 when another owner holds the key (see AcquireLock).
+      if (result.insertId === 0) return null;
+      const lease = new Lease(this.#db, {
+        key,
+        owner: this.owner,
+        token,
+        epoch: result.insertId,
+        ttlMs: o.ttlMs,
+        marginMs: o.marginMs,
+        sentAt,
+        onEnd: this.#forget,
+      });
+      this.#leases.add(lease);
+      if (this.#closed || o.signal?.aborted === true) {
+        // Granted after the caller gave up: hand the key straight back.
+        await lease.releaseQuietly();
+        o.signal?.throwIfAborted();
+        this.#assertOpen();
+      }
+      if (o.autoRenew) lease.startAutoRenew();
+      return lease;
     } finally {
-      this.#attempts.delete(attempt);
+      if (--this.#attempts === 0) this.#attemptsDone?.();
     }
-  }
-
-  async #grant(key: string, o: ResolvedAcquireOptions, token: string): Promise<Lease | null> {
-    const sentAt = performance.now();
-    const result = await lockQueries.acquireLock(this.#db.client, { lockKey: key, owner: this.owner, token, ttlUs: o.ttlMs * 1000 });
-    // The granted epoch, or 0 when another owner holds the key (see AcquireLock).
-    if (result.insertId === 0) return null;
-    const lease = new Lease(this.#db, {
-      key,
-      owner: this.owner,
-      token,
-      epoch: result.insertId,
-      ttlMs: o.ttlMs,
-      marginMs: o.marginMs,
-      sentAt,
-      onEnd: (ended) => this.#leases.delete(ended),
-    });
-    this.#leases.add(lease);
-    if (this.#closed || o.signal?.aborted === true) {
-      // Granted after the caller gave up: hand the key straight back.
-      await lease.releaseQuietly();
-      o.signal?.throwIfAborted();
-      this.#assertOpen();
-    }
-    if (o.autoRenew) lease.startAutoRenew();
-    return lease;
   }
 
   async #heldError(key: string): Promise<LockHeldError> {
@@ -278,8 +288,25 @@ export async function inspectLock(client: QueryClient, key: string): Promise<Loc
   };
 }
 
-/** A lease's secret token: it alone can renew, release or fence the lease. */
-const newToken = (): string => randomBytes(16).toString("hex");
+const TOKEN_BYTES = 16;
+/** Random bytes for tokens, drawn from the system's generator 256 tokens at a time. */
+const tokenBytes = Buffer.alloc(TOKEN_BYTES * 256);
+let tokenOffset = tokenBytes.length;
+
+/**
+ * A lease's secret token, 128 random bits: it alone can renew, release or fence the lease. Drawing
+ * the bytes in batches saves a call into the system's generator per acquire (the costliest step of
+ * an acquire after the round trip); each token still has bytes of its own, never reused.
+ */
+function newToken(): string {
+  if (tokenOffset === tokenBytes.length) {
+    randomFillSync(tokenBytes);
+    tokenOffset = 0;
+  }
+  const token = tokenBytes.toString("hex", tokenOffset, tokenOffset + TOKEN_BYTES);
+  tokenOffset += TOKEN_BYTES;
+  return token;
+}
 
 /** Where a locker's queries go: a mysql2 pool (or anything with its `query`), a URL, or options. */
 export type LockerSource = DatabaseSource<QueryClient>;

@@ -4,6 +4,8 @@ import { runInThisContext } from "node:vm";
 
 import { MAX_TIMER_DELAY_MS, setLongTimeout } from "@helix/db";
 
+import { LocalDeadline } from "../src";
+
 const DAY_MS = 86_400_000;
 
 describe("setLongTimeout, on fake timers", () => {
@@ -65,6 +67,63 @@ describe("setLongTimeout, on fake timers", () => {
     expect(short).toHaveBeenCalledTimes(1);
     jest.advanceTimersByTime(3650 * DAY_MS);
     expect(never).not.toHaveBeenCalled();
+  });
+});
+
+describe("LocalDeadline, on fake timers", () => {
+  beforeEach(() => {
+    jest.useFakeTimers();
+  });
+
+  afterEach(() => {
+    jest.useRealTimers();
+  });
+
+  /** A holder as a lease is one: it stops once the deadline has passed when checked. */
+  function holder(ttlMs: number, marginMs: number) {
+    const h = { holding: true, checks: 0, deadline: undefined as unknown as LocalDeadline };
+    h.deadline = new LocalDeadline(ttlMs, marginMs, () => {
+      h.checks++;
+      if (h.deadline.passed()) h.holding = false;
+      return h.holding;
+    });
+    return h;
+  }
+
+  test("each extension moves the end: the holder stops at the last one's deadline, not an earlier one's", () => {
+    const h = holder(1000, 100);
+    const sentAt = performance.now();
+    h.deadline.extendFrom(sentAt); // ends at +900
+    jest.advanceTimersByTime(300);
+    h.deadline.extendFrom(sentAt + 300); // +1200
+    jest.advanceTimersByTime(300);
+    h.deadline.extendFrom(sentAt + 600); // +1500
+    jest.advanceTimersByTime(899);
+    expect(h.holding).toBe(true);
+    // The timer armed at the start fired at +900, found time left and armed again: one check so far.
+    expect(h.checks).toBe(1);
+    jest.advanceTimersByTime(1);
+    expect(h.holding).toBe(false);
+  });
+
+  test("an extension that brings the end forward (an earlier send) is kept to", () => {
+    const h = holder(1000, 100);
+    const sentAt = performance.now();
+    h.deadline.extendFrom(sentAt); // ends at +900
+    h.deadline.extendFrom(sentAt - 500); // +400
+    jest.advanceTimersByTime(399);
+    expect(h.holding).toBe(true);
+    jest.advanceTimersByTime(1);
+    expect(h.holding).toBe(false);
+  });
+
+  test("once stopped, no extension arms it again", () => {
+    const h = holder(1000, 100);
+    h.deadline.extendFrom(performance.now());
+    h.deadline.stop();
+    h.deadline.extendFrom(performance.now());
+    jest.advanceTimersByTime(10_000);
+    expect(h.checks).toBe(0);
   });
 });
 
