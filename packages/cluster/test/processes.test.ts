@@ -74,6 +74,10 @@ test("a member paused past its TTL loses its partitions only after the TTL, and 
   });
 
   child.process.kill("SIGSTOP");
+  // Its last heartbeat before the pause, by the database clock (one sent just before lands at once).
+  // Read now: once it runs again it registers anew, and its row shows that registration instead.
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  const { heartbeatAt } = await nodeRow("paused");
   // The pause may fall inside a fenced unit of work, which holds its partition's row: nobody can be
   // given that partition until the process runs again and commits. So it resumes after two TTLs
   // whatever happens (the moves below wait for the TTL anyway).
@@ -90,7 +94,6 @@ test("a member paused past its TTL loses its partitions only after the TTL, and 
     }
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-  const { heartbeatAt } = await nodeRow("paused");
   const [assigned] = await fx.pool.query<RowDataPacket[]>(
     "SELECT MIN(assigned_at) AS first FROM helix_ownership WHERE cluster = ? AND node_id = 'successor'",
     [cluster],
