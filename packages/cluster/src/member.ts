@@ -419,7 +419,7 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
     this.#unwatch = watchMember(this.#pool, this.cluster, {
       nodeId: this.nodeId,
       incarnation: () => this.#incarnation,
-      client: () => this.#client,
+      client: this.#client,
       due: () => this.#state === "active" && performance.now() - this.#lastBeatAt >= WATCH_INTERVAL_MS,
       seen: (version) => {
         // null: this incarnation was replaced; its next heartbeat registers again.

@@ -246,50 +246,63 @@ export async function applyOwnershipChanges<T extends OwnershipChange>(
     }
   }
   const applied: AppliedChange<T>[] = [];
-  const told = new Set<string>();
-  const newOwners = new Set<string>();
   let considered = 0;
   for (const run of chunks(changes)) {
     if (considered > 0 && performance.now() >= stopAt) break;
     considered += run.length;
     for (const [, ofList] of groupBy(run, (c) => `${c.domain}\0${c.taskList}`)) {
-      const { domain, taskList } = ofList[0]!;
-      const list = { cluster, domain, taskList };
-      const locked = await lockPartitions(conn, list, ofList.map((c) => c.partition));
-      const eligible = asSeen(ofList, locked, (change, row) => {
-        if (change.type === "assign") return change.to !== null && live.has(change.to);
-        // A release is asked of the live owner the caller saw, while it still holds the partition.
-        return row.state === PartitionState.Assigned && change.from !== null && row.nodeId === change.from &&
-          row.incarnation === live.get(change.from) && (change.to === null || live.has(change.to));
-      });
-      for (const [, batch] of groupBy(eligible, (c) => `${c.type}\0${c.to ?? ""}`)) {
-        const { type, to } = batch[0]!;
-        const partitionIds = batch.map((c) => c.partition);
-        let written: readonly T[] = batch;
-        if (type === "assign") {
-          const incarnation = live.get(to!)!;
-          const forceAfterUs = forceAfterMs * 1000;
-          const count = await q.assignPartitions(conn, { ...list, nodeId: to!, incarnation, partitionIds, forceAfterUs });
-          // The hand-off rule, in SQL, may have kept some: those are still at their generation.
-          if (count < batch.length) {
-            const after = await lockPartitions(conn, list, partitionIds);
-            written = batch.filter((c) => after.get(c.partition)?.generation === c.generation + 1);
-          }
-        } else {
-          await q.requestPartitionsRelease(conn, { ...list, targetNodeId: to, partitionIds });
-        }
-        for (const change of written) {
-          if (change.type === "assign") newOwners.add(change.to!);
-          if (change.type === "assign" && options.tellNewOwners !== false) told.add(change.to!);
-          if (change.from !== null) told.add(change.from);
-          applied.push({ ...change, newGeneration: change.type === "assign" ? change.generation + 1 : change.generation });
-        }
-      }
+      applied.push(...(await applyToTaskList(conn, cluster, ofList, live, forceAfterMs)));
     }
   }
+  const newOwners = new Set(applied.flatMap((c) => (c.type === "assign" ? [c.to!] : [])));
+  const told = new Set(applied.flatMap((c) => (c.from === null ? [] : [c.from])));
+  if (options.tellNewOwners !== false) for (const nodeId of newOwners) told.add(nodeId);
   await tellMembers(conn, cluster, told);
   const bumped = await bump(conn, cluster, { ...NO_CHANGE, ownership: applied.length > 0 ? 1 : 0 });
   return { applied, considered, newOwners: [...newOwners], bumped };
+}
+
+/**
+ * The changes of one task list (at most `MAX_ROWS_PER_STATEMENT`): their partitions locked in one
+ * statement, those still as the caller saw them written with one statement per kind and destination.
+ * `live` has the live incarnation of each member involved, read under its row lock.
+ * @returns the changes applied.
+ */
+async function applyToTaskList<T extends OwnershipChange>(
+  conn: QueryClient,
+  cluster: string,
+  changes: readonly T[],
+  live: ReadonlyMap<string, string>,
+  forceAfterMs: number,
+): Promise<AppliedChange<T>[]> {
+  const list = { cluster, domain: changes[0]!.domain, taskList: changes[0]!.taskList };
+  const locked = await lockPartitions(conn, list, changes.map((c) => c.partition));
+  const eligible = asSeen(changes, locked, (change, row) => {
+    if (change.type === "assign") return change.to !== null && live.has(change.to);
+    // A release is asked of the live owner the caller saw, while it still holds the partition.
+    return row.state === PartitionState.Assigned && change.from !== null && row.nodeId === change.from &&
+      row.incarnation === live.get(change.from) && (change.to === null || live.has(change.to));
+  });
+  const applied: AppliedChange<T>[] = [];
+  for (const [, batch] of groupBy(eligible, (c) => `${c.type}\0${c.to ?? ""}`)) {
+    const { type, to } = batch[0]!;
+    const partitionIds = batch.map((c) => c.partition);
+    if (type === "release") {
+      await q.requestPartitionsRelease(conn, { ...list, targetNodeId: to, partitionIds });
+      applied.push(...batch.map((c) => ({ ...c, newGeneration: c.generation })));
+      continue;
+    }
+    const incarnation = live.get(to!)!;
+    const count = await q.assignPartitions(conn, { ...list, nodeId: to!, incarnation, partitionIds, forceAfterUs: forceAfterMs * 1000 });
+    let written: readonly T[] = batch;
+    // The hand-off rule, in SQL, may have kept some: those are still at their generation.
+    if (count < batch.length) {
+      const after = await lockPartitions(conn, list, partitionIds);
+      written = batch.filter((c) => after.get(c.partition)?.generation === c.generation + 1);
+    }
+    applied.push(...written.map((c) => ({ ...c, newGeneration: c.generation + 1 })));
+  }
+  return applied;
 }
 
 /**

@@ -12,7 +12,7 @@ export interface Watcher {
   /** The incarnation whose version is wanted now. */
   incarnation(): string;
   /** Where to read: the member's own guarded client. */
-  client(): ConnectionSource;
+  readonly client: ConnectionSource;
   /** Whether a read is wanted this time (not when a heartbeat, which returns the version, just went out). */
   due(): boolean;
   /** The incarnation's assignment version; null when the incarnation is not the registered one. */
@@ -57,7 +57,7 @@ class WatchGroup {
   async #tick(): Promise<void> {
     for (const run of chunks([...this.#watchers].filter((w) => w.due()))) {
       try {
-        const rows = await q.watchMembers(run[0]!.client(), { cluster: this.#cluster, nodeIds: run.map((w) => w.nodeId) });
+        const rows = await q.watchMembers(run[0]!.client, { cluster: this.#cluster, nodeIds: run.map((w) => w.nodeId) });
         const byNode = new Map(rows.map((row) => [row.nodeId, row]));
         for (const watcher of run) {
           const row = byNode.get(watcher.nodeId);

@@ -92,8 +92,8 @@ export interface RoundWrites {
  * when the snapshot shows some: a quiet round writes nothing), cleans up retired partitions, then
  * applies the transitions in batches of at most `batchSize`, each cut short at
  * {@link batchBudgetMs}, with their audit rows, tells the members partitions went to, and trims the
- * audit trail. A batch's transitions
- * that find their partition changed are skipped and left to the next round.
+ * audit trail. A batch's transitions that find their partition changed are skipped and left to the
+ * next round.
  * @throws `LeaseLostError` or `FencedOutError` when this coordinator is no longer the leader; the
  *   transaction is rolled back and nothing of it is written.
  */
