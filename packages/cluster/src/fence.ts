@@ -1,4 +1,4 @@
-import { checkInteger, classified, clusterQueries as q, type QueryClient } from "@helix/db";
+import { checkInteger, classified, partitionFenceQuery, serverEngine, type Engine, type QueryClient } from "@helix/db";
 
 import { PartitionFencedError } from "./errors";
 import { checkName, checkPartition } from "./validate";
@@ -21,13 +21,22 @@ export interface PartitionOwnership {
  * Fences a write in the caller's transaction by partition ownership, for code that received the
  * ownership from elsewhere (a job payload, another service). The partition form of the lease fence:
  * it succeeds only while this process (node id and incarnation) owns the partition at this
- * generation, and holds a shared lock on the partition's row until the caller's transaction ends,
- * so the coordinator cannot hand the partition to anyone before the fenced write commits. Every
- * later owner has a larger generation, so once it has the partition this fence fails.
+ * generation, and holds a lock on the partition's row until the caller's transaction ends (shared
+ * on MySQL and MariaDB, exclusive on TiDB), so the coordinator cannot hand the partition to anyone
+ * before the fenced write commits. Every later owner has a larger generation, so once it has the
+ * partition this fence fails.
  * @throws {@link PartitionFencedError} when the ownership is not the current one (roll back).
  */
 export async function fencePartition(connection: QueryClient, ownership: PartitionOwnership): Promise<void> {
-  const row = await q.checkPartitionForShare(connection, {
+  await fencePartitionOn(connection, ownership, () => serverEngine(connection));
+}
+
+/**
+ * {@link fencePartition}, locking as the engine needs: the engine of the connection, or of the
+ * member's own pool. Arguments are checked before anything is sent.
+ */
+export async function fencePartitionOn(connection: QueryClient, ownership: PartitionOwnership, engine: () => Promise<Engine>): Promise<void> {
+  const args = {
     cluster: checkName("cluster", ownership?.cluster),
     domain: checkName("domain", ownership.domain),
     taskList: checkName("taskList", ownership.taskList),
@@ -35,11 +44,14 @@ export async function fencePartition(connection: QueryClient, ownership: Partiti
     nodeId: checkName("nodeId", ownership.nodeId),
     incarnation: checkName("incarnation", ownership.incarnation),
     generation: checkInteger("generation", ownership.generation, 0, Number.MAX_SAFE_INTEGER),
-  }).catch((error: unknown) => {
+  };
+  let row: unknown;
+  try {
+    row = await partitionFenceQuery(await engine())(connection, args);
+  } catch (error) {
     // The caller's connection, in the caller's transaction: connection errors are classified as
     // everywhere, but nothing is retried here (a conflict rolled back the caller's whole transaction).
     throw classified("the database", error);
-  });
+  }
   if (row === null) throw new PartitionFencedError(ownership);
 }
-

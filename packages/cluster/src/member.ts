@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { on } from "node:events";
 
-import { Backoff, ClosedError, clusterQueries as q, isHelixError, PartitionState, SafeEmitter, setLongTimeout, transaction } from "@helix/db";
+import { Backoff, ClosedError, clusterQueries as q, isHelixError, PartitionState, SafeEmitter, serverEngine, setLongTimeout, transaction } from "@helix/db";
 import type { ConnectionSource, LongTimeout } from "@helix/db";
 import { LocalDeadline, type Locker } from "@helix/lock";
 
@@ -313,7 +313,7 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
   /** Records a new ownership (its announcement is the caller's). */
   #own(domain: string, taskList: string, partition: number, generation: number): Ownership {
     const ref = { cluster: this.cluster, domain, taskList, partition, nodeId: this.nodeId, incarnation: this.#incarnation, generation };
-    const ownership = newOwnership(ref, () => this.#checkDeadline());
+    const ownership = newOwnership(ref, () => this.#checkDeadline(), () => serverEngine(this.#client));
     this.#owned.set(partitionKey(domain, taskList, partition), ownership);
     return ownership;
   }

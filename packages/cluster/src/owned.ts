@@ -1,9 +1,9 @@
 import type { EventEmitter } from "node:events";
 
-import type { QueryClient } from "@helix/db";
+import type { Engine, QueryClient } from "@helix/db";
 
 import { PartitionFencedError } from "./errors";
-import { fencePartition, type PartitionOwnership } from "./fence";
+import { fencePartitionOn, type PartitionOwnership } from "./fence";
 import type { LossReason, MemberEvents, OwnedPartition, PartitionChange } from "./member-events";
 
 /** A member's record of one partition it owns. */
@@ -18,8 +18,9 @@ export interface Ownership {
 /**
  * A new ownership, not yet announced. `checkDeadline` is the member's (it fences the member when
  * its heartbeat deadline passed), so that `isOwned()` is true only while the member may work.
+ * `engine` is the member's database's, which decides how the fence locks.
  */
-export function newOwnership(ref: PartitionOwnership, checkDeadline: () => boolean): Ownership {
+export function newOwnership(ref: PartitionOwnership, checkDeadline: () => boolean, engine: () => Promise<Engine>): Ownership {
   const controller = new AbortController();
   const owned: OwnedPartition = {
     domain: ref.domain,
@@ -34,7 +35,7 @@ export function newOwnership(ref: PartitionOwnership, checkDeadline: () => boole
     },
     async fence(connection: QueryClient) {
       if (!owned.isOwned()) throw new PartitionFencedError(ref);
-      await fencePartition(connection, ref);
+      await fencePartitionOn(connection, ref, engine);
     },
   };
   return { partition: owned, controller, releasing: false, confirmPending: false };

@@ -2,6 +2,7 @@ export * from "./backoff";
 export * from "./bulk";
 export * from "./constants";
 export * from "./emit";
+export * from "./engine";
 export * from "./errors";
 export * from "./policy";
 export * from "./pool";

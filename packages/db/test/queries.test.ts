@@ -1,7 +1,7 @@
 import { createTestDatabase, type TestDatabase } from "@helix/testing";
 import { createPool as createMysqlPool, type Pool, type RowDataPacket } from "mysql2/promise";
 
-import { createPool, migrate, PartitionState, Status, TransitionKind } from "../src";
+import { createPool, engineOfVersion, migrate, PartitionState, Status, TransitionKind, type Engine } from "../src";
 import * as cluster from "../src/generated/cluster";
 import * as coordinator from "../src/generated/coordinator";
 import * as locks from "../src/generated/locks";
@@ -39,9 +39,30 @@ const clients: [string, (url: string) => Promise<Pool>][] = [
   ],
 ];
 
+/**
+ * A fence check in both its forms, each tracked: the exclusive one runs on every engine; the shared
+ * one runs where the engine takes shared row locks, and TiDB, which takes none, must refuse it.
+ */
+function bothForms<A, R>(
+  engine: () => Engine,
+  share: [string, (pool: Pool, args: A) => Promise<R>],
+  update: [string, (pool: Pool, args: A) => Promise<R>],
+): (pool: Pool, args: A) => Promise<R> {
+  const [shareName, shareFn] = share;
+  const forUpdate = track(...update);
+  return async (pool, args) => {
+    called.add(shareName);
+    const answer = await forUpdate(pool, args);
+    if (engine() === "tidb") await expect(shareFn(pool, args)).rejects.toMatchObject({ errno: 1235 });
+    else expect(await shareFn(pool, args)).toEqual(answer);
+    return answer;
+  };
+}
+
 describe.each(clients)("through %s", (_, makePool) => {
   let db: TestDatabase;
   let pool: Pool;
+  let engine: Engine;
 
   beforeAll(async () => {
     db = await createTestDatabase();
@@ -49,6 +70,8 @@ describe.each(clients)("through %s", (_, makePool) => {
     await migrate(migrating);
     await migrating.end();
     pool = await makePool(db.url);
+    const version = await track("server.serverVersion", server.serverVersion)(pool);
+    engine = engineOfVersion(version!.version);
   });
 
   afterAll(async () => {
@@ -72,7 +95,11 @@ describe.each(clients)("through %s", (_, makePool) => {
     expect(held!.expiresAt).toBeInstanceOf(Date);
     expect(held!.remainingUs).toBeGreaterThan(50_000_000);
 
-    const fence = track("locks.checkLockEpochForShare", locks.checkLockEpochForShare);
+    const fence = bothForms(
+      () => engine,
+      ["locks.checkLockEpochForShare", locks.checkLockEpochForShare],
+      ["locks.checkLockEpochForUpdate", locks.checkLockEpochForUpdate],
+    );
     expect(await fence(pool, { lockKey: "k", epoch: 1 })).toEqual({ epoch: 1 });
 
     expect(await track("locks.releaseLock", locks.releaseLock)(pool, { lockKey: "k", token: "t".repeat(32) })).toBe(1);
@@ -216,7 +243,11 @@ describe.each(clients)("through %s", (_, makePool) => {
     // n9 (never registered) owns partition 1 only here; free it for what follows.
     await pool.query("UPDATE helix_ownership SET node_id = NULL, incarnation = NULL, state = 0 WHERE cluster = 'c' AND partition_id = 1");
 
-    const fence = track("cluster.checkPartitionForShare", cluster.checkPartitionForShare);
+    const fence = bothForms(
+      () => engine,
+      ["cluster.checkPartitionForShare", cluster.checkPartitionForShare],
+      ["cluster.checkPartitionForUpdate", cluster.checkPartitionForUpdate],
+    );
     expect(await fence(pool, { ...p0, ...n1, generation: 2 })).toEqual({ generation: 2 });
     expect(await fence(pool, { ...p0, ...n1, generation: 1 })).toBeNull();
     expect(await fence(pool, { ...p0, nodeId: "n1", incarnation: "i".repeat(32), generation: 2 })).toBeNull();

@@ -1,4 +1,4 @@
-import { classified, lockQueries, SafeEmitter, setLongTimeout, type LongTimeout, type QueryClient } from "@helix/db";
+import { classified, leaseFenceQuery, lockQueries, SafeEmitter, serverEngine, setLongTimeout, type Engine, type LongTimeout, type QueryClient } from "@helix/db";
 
 import { FencedOutError, LeaseLostError, type LeaseEndReason } from "./errors";
 import type { Database } from "./database";
@@ -162,7 +162,8 @@ export class Lease extends SafeEmitter<LeaseEvents> implements AsyncDisposable {
   /**
    * Fences a write in the caller's own transaction: call it on the transaction's connection before
    * the write. It succeeds only while this lease's epoch is still the key's current, unexpired lease,
-   * and holds a shared row lock that keeps any new owner out until the transaction ends.
+   * and holds a row lock that keeps any new owner out until the transaction ends (shared on
+   * MySQL and MariaDB; exclusive on TiDB, which has no shared locks).
    *
    * ```ts
    * const conn = await pool.getConnection();
@@ -176,7 +177,7 @@ export class Lease extends SafeEmitter<LeaseEvents> implements AsyncDisposable {
    */
   async fence(connection: QueryClient): Promise<void> {
     this.throwIfNotHeld();
-    await fence(connection, this.key, this.epoch);
+    await fenceOn(connection, this.key, this.epoch, serverEngine(this.#db.client));
   }
 
   /** Releases the lease; a failure is reported as `lease:release-failed`, not thrown. */
@@ -263,9 +264,17 @@ export class Lease extends SafeEmitter<LeaseEvents> implements AsyncDisposable {
  * @throws {@link FencedOutError} unless `epoch` is the key's current, unexpired lease.
  */
 export async function fence(connection: QueryClient, key: string, epoch: number): Promise<void> {
-  const row = await lockQueries.checkLockEpochForShare(connection, { lockKey: key, epoch }).catch((error: unknown) => {
+  await fenceOn(connection, key, epoch, serverEngine(connection));
+}
+
+/** {@link fence}, locking as `engine` needs: the engine of the connection, or of the lease's own pool. */
+async function fenceOn(connection: QueryClient, key: string, epoch: number, engine: Promise<Engine>): Promise<void> {
+  try {
+    const check = leaseFenceQuery(await engine);
+    const row = await check(connection, { lockKey: key, epoch });
+    if (row === null) throw new FencedOutError(key, epoch);
+  } catch (error) {
     // The caller's connection, in the caller's transaction: classified, never retried.
     throw classified("the database", error);
-  });
-  if (row === null) throw new FencedOutError(key, epoch);
+  }
 }

@@ -14,7 +14,7 @@ VALUES (
 ON DUPLICATE KEY UPDATE
   assignment_version = IF(status <> 1 OR expires_at <= UTC_TIMESTAMP(6), LAST_INSERT_ID(assignment_version + 1),
                           IF(incarnation = VALUES(incarnation), LAST_INSERT_ID(assignment_version),
-                             assignment_version + LAST_INSERT_ID(0))),
+                             assignment_version + LAST_INSERT_ID(0 * assignment_version))),
   incarnation   = IF(status <> 1 OR expires_at <= UTC_TIMESTAMP(6), VALUES(incarnation), incarnation),
   metadata      = IF(status <> 1 OR expires_at <= UTC_TIMESTAMP(6), VALUES(metadata), metadata),
   weight        = IF(status <> 1 OR expires_at <= UTC_TIMESTAMP(6), VALUES(weight), weight),
@@ -143,7 +143,7 @@ VALUES (
 )
 ON DUPLICATE KEY UPDATE
   version    = IF(partitions <> VALUES(partitions) OR metadata <> VALUES(metadata) OR status <> 1,
-                  LAST_INSERT_ID(version + 1), version + LAST_INSERT_ID(0)),
+                  LAST_INSERT_ID(version + 1), version + LAST_INSERT_ID(0 * version)),
   updated_at = IF(partitions <> VALUES(partitions) OR metadata <> VALUES(metadata) OR status <> 1,
                   VALUES(updated_at), updated_at),
   partitions = VALUES(partitions),
@@ -359,6 +359,21 @@ WHERE cluster = sqlc.arg(cluster)
   AND generation = sqlc.arg(generation)
   AND state IN (1, 2)
 LOCK IN SHARE MODE;
+
+-- name: CheckPartitionForUpdate :one
+-- CheckPartitionForShare for TiDB, which takes no shared row locks: the same check under an
+-- exclusive row lock, held until the caller's transaction ends (see CheckLockEpochForUpdate).
+SELECT generation
+FROM helix_ownership
+WHERE cluster = sqlc.arg(cluster)
+  AND domain = sqlc.arg(domain)
+  AND task_list = sqlc.arg(task_list)
+  AND partition_id = sqlc.arg(partition_id)
+  AND node_id = sqlc.arg(node_id)
+  AND incarnation = sqlc.arg(incarnation)
+  AND generation = sqlc.arg(generation)
+  AND state IN (1, 2)
+FOR UPDATE;
 
 -- name: GetPartition :one
 -- One partition's row, without a lock: writes that act on it check its generation themselves.

@@ -18,7 +18,7 @@ VALUES (
 )
 ON DUPLICATE KEY UPDATE
   epoch       = IF(expires_at <= UTC_TIMESTAMP(6), LAST_INSERT_ID(epoch + 1),
-                   IF(token = VALUES(token), LAST_INSERT_ID(epoch), epoch + LAST_INSERT_ID(0))),
+                   IF(token = VALUES(token), LAST_INSERT_ID(epoch), epoch + LAST_INSERT_ID(0 * epoch))),
   owner       = IF(expires_at <= UTC_TIMESTAMP(6), VALUES(owner), owner),
   token       = IF(expires_at <= UTC_TIMESTAMP(6), VALUES(token), token),
   status      = IF(expires_at <= UTC_TIMESTAMP(6), 1, status),
@@ -62,6 +62,19 @@ WHERE lock_key = sqlc.arg(lock_key)
   AND status = 1
   AND expires_at > UTC_TIMESTAMP(6)
 LOCK IN SHARE MODE;
+
+-- name: CheckLockEpochForUpdate :one
+-- CheckLockEpochForShare for TiDB, which takes no shared row locks (it refuses LOCK IN SHARE MODE,
+-- or with tidb_enable_noop_functions runs it without any lock): the same check under an exclusive
+-- row lock, held until the caller's transaction ends. Fenced transactions of one lease then run one
+-- at a time; the guarantee is the same.
+SELECT epoch
+FROM helix_locks
+WHERE lock_key = sqlc.arg(lock_key)
+  AND epoch = sqlc.arg(epoch)
+  AND status = 1
+  AND expires_at > UTC_TIMESTAMP(6)
+FOR UPDATE;
 
 -- name: FindIdleLocks :one
 -- Pruning is three statements, each committed on its own, in this order: FindIdleLocks,

@@ -12,7 +12,7 @@ VALUES (
 ON DUPLICATE KEY UPDATE
   assignment_version = IF(status <> 1 OR expires_at <= UTC_TIMESTAMP(6), LAST_INSERT_ID(assignment_version + 1),
                           IF(incarnation = VALUES(incarnation), LAST_INSERT_ID(assignment_version),
-                             assignment_version + LAST_INSERT_ID(0))),
+                             assignment_version + LAST_INSERT_ID(0 * assignment_version))),
   incarnation   = IF(status <> 1 OR expires_at <= UTC_TIMESTAMP(6), VALUES(incarnation), incarnation),
   metadata      = IF(status <> 1 OR expires_at <= UTC_TIMESTAMP(6), VALUES(metadata), metadata),
   weight        = IF(status <> 1 OR expires_at <= UTC_TIMESTAMP(6), VALUES(weight), weight),
@@ -339,7 +339,7 @@ VALUES (
 )
 ON DUPLICATE KEY UPDATE
   version    = IF(partitions <> VALUES(partitions) OR metadata <> VALUES(metadata) OR status <> 1,
-                  LAST_INSERT_ID(version + 1), version + LAST_INSERT_ID(0)),
+                  LAST_INSERT_ID(version + 1), version + LAST_INSERT_ID(0 * version)),
   updated_at = IF(partitions <> VALUES(partitions) OR metadata <> VALUES(metadata) OR status <> 1,
                   VALUES(updated_at), updated_at),
   partitions = VALUES(partitions),
@@ -827,6 +827,46 @@ export interface CheckPartitionForShareRow {
  */
 export async function checkPartitionForShare(client: QueryClient, args: CheckPartitionForShareArgs): Promise<CheckPartitionForShareRow | null> {
   const [rows] = await client.query({ sql: checkPartitionForShareQuery, values: [args.cluster, args.domain, args.taskList, args.partitionId, args.nodeId, args.incarnation, args.generation], rowsAsArray: true, timezone: "Z" });
+  const row = (rows as unknown[][])[0];
+  if (row === undefined) return null;
+  return {
+    generation: numberValue(row[0]),
+  };
+}
+
+export const checkPartitionForUpdateQuery = `-- name: CheckPartitionForUpdate :one
+SELECT generation
+FROM helix_ownership
+WHERE cluster = ?
+  AND domain = ?
+  AND task_list = ?
+  AND partition_id = ?
+  AND node_id = ?
+  AND incarnation = ?
+  AND generation = ?
+  AND state IN (1, 2)
+FOR UPDATE`;
+
+export interface CheckPartitionForUpdateArgs {
+  cluster: string;
+  domain: string;
+  taskList: string;
+  partitionId: number;
+  nodeId: string | null;
+  incarnation: string | null;
+  generation: number;
+}
+
+export interface CheckPartitionForUpdateRow {
+  generation: number;
+}
+
+/**
+ * CheckPartitionForShare for TiDB, which takes no shared row locks: the same check under an
+ * exclusive row lock, held until the caller's transaction ends (see CheckLockEpochForUpdate).
+ */
+export async function checkPartitionForUpdate(client: QueryClient, args: CheckPartitionForUpdateArgs): Promise<CheckPartitionForUpdateRow | null> {
+  const [rows] = await client.query({ sql: checkPartitionForUpdateQuery, values: [args.cluster, args.domain, args.taskList, args.partitionId, args.nodeId, args.incarnation, args.generation], rowsAsArray: true, timezone: "Z" });
   const row = (rows as unknown[][])[0];
   if (row === undefined) return null;
   return {

@@ -11,7 +11,7 @@ VALUES (
 )
 ON DUPLICATE KEY UPDATE
   epoch       = IF(expires_at <= UTC_TIMESTAMP(6), LAST_INSERT_ID(epoch + 1),
-                   IF(token = VALUES(token), LAST_INSERT_ID(epoch), epoch + LAST_INSERT_ID(0))),
+                   IF(token = VALUES(token), LAST_INSERT_ID(epoch), epoch + LAST_INSERT_ID(0 * epoch))),
   owner       = IF(expires_at <= UTC_TIMESTAMP(6), VALUES(owner), owner),
   token       = IF(expires_at <= UTC_TIMESTAMP(6), VALUES(token), token),
   status      = IF(expires_at <= UTC_TIMESTAMP(6), 1, status),
@@ -152,6 +152,39 @@ export interface CheckLockEpochForShareRow {
  */
 export async function checkLockEpochForShare(client: QueryClient, args: CheckLockEpochForShareArgs): Promise<CheckLockEpochForShareRow | null> {
   const [rows] = await client.query({ sql: checkLockEpochForShareQuery, values: [args.lockKey, args.epoch], rowsAsArray: true, timezone: "Z" });
+  const row = (rows as unknown[][])[0];
+  if (row === undefined) return null;
+  return {
+    epoch: numberValue(row[0]),
+  };
+}
+
+export const checkLockEpochForUpdateQuery = `-- name: CheckLockEpochForUpdate :one
+SELECT epoch
+FROM helix_locks
+WHERE lock_key = ?
+  AND epoch = ?
+  AND status = 1
+  AND expires_at > UTC_TIMESTAMP(6)
+FOR UPDATE`;
+
+export interface CheckLockEpochForUpdateArgs {
+  lockKey: string;
+  epoch: number;
+}
+
+export interface CheckLockEpochForUpdateRow {
+  epoch: number;
+}
+
+/**
+ * CheckLockEpochForShare for TiDB, which takes no shared row locks (it refuses LOCK IN SHARE MODE,
+ * or with tidb_enable_noop_functions runs it without any lock): the same check under an exclusive
+ * row lock, held until the caller's transaction ends. Fenced transactions of one lease then run one
+ * at a time; the guarantee is the same.
+ */
+export async function checkLockEpochForUpdate(client: QueryClient, args: CheckLockEpochForUpdateArgs): Promise<CheckLockEpochForUpdateRow | null> {
+  const [rows] = await client.query({ sql: checkLockEpochForUpdateQuery, values: [args.lockKey, args.epoch], rowsAsArray: true, timezone: "Z" });
   const row = (rows as unknown[][])[0];
   if (row === undefined) return null;
   return {

@@ -32,7 +32,7 @@ export const acquireSchemaLockQuery = `-- name: AcquireSchemaLock :execlastid
 INSERT INTO helix_schema_lock (id, owner, token, expires_at)
 VALUES (LAST_INSERT_ID(1), ?, ?, UTC_TIMESTAMP(6) + INTERVAL ? MICROSECOND)
 ON DUPLICATE KEY UPDATE
-  id         = IF(expires_at <= UTC_TIMESTAMP(6), LAST_INSERT_ID(1), 1 + LAST_INSERT_ID(0)),
+  id         = IF(expires_at <= UTC_TIMESTAMP(6), LAST_INSERT_ID(id), id + LAST_INSERT_ID(0 * id)),
   owner      = IF(expires_at <= UTC_TIMESTAMP(6), VALUES(owner), owner),
   token      = IF(expires_at <= UTC_TIMESTAMP(6), VALUES(token), token),
   expires_at = IF(expires_at <= UTC_TIMESTAMP(6), VALUES(expires_at), expires_at)`;

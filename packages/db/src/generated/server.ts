@@ -20,3 +20,23 @@ export async function serverTime(client: QueryClient): Promise<ServerTimeRow | n
     nowUs: numberValue(row[0]),
   };
 }
+
+export const serverVersionQuery = `-- name: ServerVersion :one
+SELECT VERSION() AS version`;
+
+export interface ServerVersionRow {
+  version: string;
+}
+
+/**
+ * The version the server reports, which names the engine: "8.0.36", "10.11.6-MariaDB",
+ * "8.0.11-TiDB-v8.5.0".
+ */
+export async function serverVersion(client: QueryClient): Promise<ServerVersionRow | null> {
+  const [rows] = await client.query({ sql: serverVersionQuery, values: [], rowsAsArray: true, timezone: "Z" });
+  const row = (rows as unknown[][])[0];
+  if (row === undefined) return null;
+  return {
+    version: row[0] as string,
+  };
+}
