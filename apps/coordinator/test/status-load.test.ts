@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 
-import type { RowDataPacket } from "mysql2";
+import { TcpProxy } from "@helix/testing";
 import { pino } from "pino";
 
 import { HTTP_POOL_CONNECTIONS, loadConfig, startService, StatusReader, type ServiceConfig } from "../src";
@@ -40,38 +40,33 @@ test("/api/status and /metrics read each cluster once per interval, however many
   }
 });
 
-/** How many statements of the test database wait for a table lock. */
-async function waitingForTheLock(): Promise<number> {
-  const [rows] = await fx.pool.query<RowDataPacket[]>(
-    "SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE DB = ? AND STATE = 'Waiting for table metadata lock'",
-    [fx.db.name],
-  );
-  return Number(rows[0]?.n);
-}
-
 test("a burst of slow status reads cannot take the connections the coordinators' lease renewals need", async () => {
-  await using service = await startService(config("busy", 0), logger);
-  const coordinator = service.coordinators.get("busy");
-  await until(() => coordinator?.state === "leading");
-  const epoch = coordinator?.epoch;
-  const trouble: string[] = [];
-  coordinator?.on("leader:renew-failed", (error) => trouble.push(`renewal failed: ${error.message}`));
-  coordinator?.on("leader:lost", ({ error }) => trouble.push(`lost: ${error.message}`));
-
-  // A write lock on the audit trail holds every status read in its last statement, connection in
-  // hand, until the lock is released; the coordinators never touch that table while idle.
-  const blocker = await fx.pool.getConnection();
-  await blocker.query("LOCK TABLES helix_transitions WRITE");
-  const answers = Promise.all(Array.from({ length: 50 }, async () => (await fetch(`${service.url}/api/status?cluster=busy`)).status));
+  // The service reaches the database through a proxy that holds every statement on the audit
+  // trail: each status read waits in its last statement, connection in hand, until released. The
+  // coordinators never touch that table while idle.
+  const proxy = await TcpProxy.start(new URL(fx.db.url));
   try {
-    await until(async () => (await waitingForTheLock()) > 0);
-    await sleep(3000); // three lease TTLs: renewals fall due every third of one
-    expect({ state: coordinator?.state, epoch: coordinator?.epoch, trouble }).toEqual({ state: "leading", epoch, trouble: [] });
-    // The status reads wait in a pool of their own: only its connections are held.
-    expect(await waitingForTheLock()).toBe(HTTP_POOL_CONNECTIONS);
+    await using service = await startService({ ...config("busy", 0), mysqlUrl: proxy.url(fx.db.url) }, logger);
+    const coordinator = service.coordinators.get("busy");
+    await until(() => coordinator?.state === "leading");
+    const epoch = coordinator?.epoch;
+    const trouble: string[] = [];
+    coordinator?.on("leader:renew-failed", (error) => trouble.push(`renewal failed: ${error.message}`));
+    coordinator?.on("leader:lost", ({ error }) => trouble.push(`lost: ${error.message}`));
+
+    proxy.holdStatements("helix_transitions");
+    const answers = Promise.all(Array.from({ length: 50 }, async () => (await fetch(`${service.url}/api/status?cluster=busy`)).status));
+    try {
+      await until(() => proxy.heldStatements() > 0);
+      await sleep(3000); // three lease TTLs: renewals fall due every third of one
+      expect({ state: coordinator?.state, epoch: coordinator?.epoch, trouble }).toEqual({ state: "leading", epoch, trouble: [] });
+      // The status reads wait in a pool of their own: only its connections are held.
+      expect(proxy.heldStatements()).toBe(HTTP_POOL_CONNECTIONS);
+    } finally {
+      proxy.releaseStatements();
+    }
+    expect(await answers).toEqual(Array(50).fill(200));
   } finally {
-    await blocker.query("UNLOCK TABLES");
-    blocker.release();
+    await proxy.close();
   }
-  expect(await answers).toEqual(Array(50).fill(200));
 });

@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { connect, createServer, type AddressInfo, type Server, type Socket } from "node:net";
 import { createInterface } from "node:readline";
+import { Transform, type TransformCallback } from "node:stream";
 import { runInThisContext } from "node:vm";
 
 import { createConnection, createPool as createMysqlPool, type Pool } from "mysql2/promise";
@@ -245,15 +246,19 @@ export class FaultyPool {
 /**
  * A TCP proxy in front of the test server, for faults that a real network has: `pause()` stops
  * forwarding in both directions (a partition: statements hang), `resume()` lets the data flow
- * again, `drop()` cuts every open connection.
+ * again, `drop()` cuts every open connection, and `holdStatements(text)` keeps back the statements
+ * whose SQL contains a text (a statement the server is slow to answer), whatever the engine.
  */
 export class TcpProxy {
   readonly #server: Server;
-  readonly #pairs = new Set<[Socket, Socket]>();
+  readonly #pairs = new Set<Pair>();
   /** Connections black-holed by hangOpenConnections: never resumed, destroyed by close(). */
-  readonly #hung = new Set<[Socket, Socket]>();
+  readonly #hung = new Set<Pair>();
   #givenUp = 0;
   #paused = false;
+  /** Statements held by holdStatements: sent on when released. */
+  readonly #held = new Set<() => void>();
+  #holding: Buffer | undefined;
 
   private constructor(server: Server) {
     this.#server = server;
@@ -264,7 +269,10 @@ export class TcpProxy {
     const proxy: TcpProxy = new TcpProxy(
       createServer((client) => {
         const upstream = connect(Number(target.port || 3306), target.hostname);
-        const pair: [typeof client, typeof upstream] = [client, upstream];
+        // Everything the client sends passes the gate, which holds statements while asked to.
+        const gate = proxy.#gate();
+        gate.pipe(upstream);
+        const pair: Pair = [client, upstream, gate];
         proxy.#pairs.add(pair);
         if (!proxy.#paused) TcpProxy.#flow(pair);
         const end = (): void => {
@@ -272,6 +280,7 @@ export class TcpProxy {
           proxy.#pairs.delete(pair);
           client.destroy();
           upstream.destroy();
+          gate.destroy();
         };
         client.on("error", end).on("close", end);
         upstream.on("error", end).on("close", end);
@@ -279,6 +288,41 @@ export class TcpProxy {
     );
     await new Promise<void>((resolve) => proxy.#server.listen(0, "127.0.0.1", resolve));
     return proxy;
+  }
+
+  /**
+   * Holds every statement whose SQL contains `text`, on connections open now and later: the
+   * statement is not sent and its connection sends nothing more, until {@link releaseStatements}.
+   * The statement text travels as it is (no TLS on the test server), so this works on any engine.
+   */
+  holdStatements(text: string): void {
+    this.#holding = Buffer.from(text);
+  }
+
+  /** How many statements are held now. */
+  heldStatements(): number {
+    return this.#held.size;
+  }
+
+  /** Stops holding and sends the held statements on. */
+  releaseStatements(): void {
+    this.#holding = undefined;
+    for (const send of this.#held) send();
+    this.#held.clear();
+  }
+
+  /** A pass-through from a client to the server that keeps back a chunk holding the held text. */
+  #gate(): Transform {
+    const held = this.#held;
+    const holding = (): Buffer | undefined => this.#holding;
+    return new Transform({
+      transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback) {
+        const text = holding();
+        if (text === undefined || !chunk.includes(text)) return done(null, chunk);
+        // Not calling `done` stops the flow on this connection until the chunk is sent on.
+        held.add(() => done(null, chunk));
+      },
+    });
   }
 
   /** The port the proxy listens on. */
@@ -296,8 +340,8 @@ export class TcpProxy {
 
   pause(): void {
     this.#paused = true;
-    for (const [client, upstream] of this.#pairs) {
-      client.unpipe(upstream);
+    for (const [client, upstream, gate] of this.#pairs) {
+      client.unpipe(gate);
       upstream.unpipe(client);
       client.pause();
       upstream.pause();
@@ -322,8 +366,8 @@ export class TcpProxy {
   hangOpenConnections(): number {
     const hung = [...this.#pairs];
     for (const pair of hung) {
-      const [client, upstream] = pair;
-      client.unpipe(upstream);
+      const [client, upstream, gate] = pair;
+      client.unpipe(gate);
       upstream.unpipe(client);
       client.pause();
       upstream.pause();
@@ -333,8 +377,8 @@ export class TcpProxy {
     return hung.length;
   }
 
-  static #flow([client, upstream]: [Socket, Socket]): void {
-    client.pipe(upstream);
+  static #flow([client, upstream, gate]: Pair): void {
+    client.pipe(gate);
     upstream.pipe(client);
   }
 
@@ -344,12 +388,16 @@ export class TcpProxy {
   }
 
   async close(): Promise<void> {
+    this.releaseStatements();
     this.drop();
     for (const pair of this.#hung) for (const s of pair) s.destroy();
     this.#hung.clear();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
   }
 }
+
+/** A proxied connection: the client's socket, the server's, and the gate between them. */
+type Pair = [client: Socket, upstream: Socket, gate: Transform];
 
 /**
  * What escapes a test's code to the process: unhandled rejections, uncaught exceptions and
