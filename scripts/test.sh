@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The whole check, as CI runs it: set up, prove the generated code fresh, build, typecheck, lint,
-# check each package's published shape, run the examples from packed tarballs, run every test
-# against a real MySQL, and run the chaos harness (and prove its checker can fail).
-# Tests use HELIX_TEST_MYSQL_URL when set, else the local server that setup.sh made sure of.
+# check each package's published shape, then on each engine (MariaDB, and TiDB built by
+# scripts/tidb.sh) run the examples from packed tarballs, every test against the real server and
+# the chaos harness; and prove the chaos checker can fail.
+# Tests use HELIX_TEST_MYSQL_URL for MariaDB when set, else the local server that setup.sh made
+# sure of; HELIX_TEST_TIDB_URL for TiDB when set, else the local TiDB that tidb.sh starts.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -13,20 +15,40 @@ pnpm build
 pnpm typecheck
 pnpm lint
 pnpm check:exports
-bash scripts/examples.sh
-export HELIX_TEST_MYSQL_URL=${HELIX_TEST_MYSQL_URL:-mysql://root@127.0.0.1:3306/}
+
+mariadb=${HELIX_TEST_MYSQL_URL:-mysql://root@127.0.0.1:3306/}
+tidb=${HELIX_TEST_TIDB_URL:-}
+started_tidb=""
+if [ -z "$tidb" ]; then
+  # Stopped at the end only if this run started it.
+  bash scripts/tidb.sh status >/dev/null 2>&1 || started_tidb=yes
+  bash scripts/tidb.sh start
+  tidb=mysql://root@127.0.0.1:${HELIX_TIDB_PORT:-4000}/
+fi
+stop_tidb() { if [ -n "$started_tidb" ]; then bash scripts/tidb.sh stop; fi; }
+trap stop_tidb EXIT
+
 rm -rf packages/*/reports apps/*/reports
 status=0
-pnpm test || status=$?
+# on_engine <name> <server URL>: the examples, the suite (its results in reports/jest-<name>.json)
+# and a 60-second chaos run, which must find no violation.
+on_engine() {
+  local engine=$1 server=$2
+  echo "== $engine: examples, tests, chaos (${server})"
+  HELIX_MYSQL_URL="${server}helix_example" bash scripts/examples.sh || status=1
+  HELIX_TEST_MYSQL_URL=$server HELIX_TEST_REPORT=jest-$engine pnpm test --filter '!@helix/sqlc-gen-ts' || status=1
+  HELIX_CHAOS_MYSQL_URL=$server node bench/chaos.mjs --seconds 60 --seed 7 || status=1
+}
+on_engine mariadb "$mariadb"
+on_engine tidb "$tidb"
+# The tests that use no database, once.
+HELIX_TEST_REPORT=jest pnpm test --filter @helix/sqlc-gen-ts || status=1
 
-# Faults against the real database: a 60-second chaos run must find no violation, and runs whose
-# workers ignore self-fencing, or lose the incarnation condition of every statement, must find some
-# (the checker can fail).
-export HELIX_CHAOS_MYSQL_URL=${HELIX_CHAOS_MYSQL_URL:-$HELIX_TEST_MYSQL_URL}
-node bench/chaos.mjs --seconds 60 --seed 7 || status=1
+# Runs whose workers ignore self-fencing, or lose the incarnation condition of every statement,
+# must find violations (the checker can fail).
 unsafe=$(mktemp)
 for mode in no-fencing no-incarnation; do
-  if node bench/chaos.mjs --seconds 30 --seed 7 --no-db-restart --unsafe "$mode" >"$unsafe" 2>&1; then
+  if HELIX_CHAOS_MYSQL_URL=$mariadb node bench/chaos.mjs --seconds 30 --seed 7 --no-db-restart --unsafe "$mode" >"$unsafe" 2>&1; then
     cat "$unsafe"
     echo "chaos: the run with unsafe workers ($mode) found no violation; the checker cannot fail" >&2
     status=1
