@@ -2,8 +2,11 @@
 -- Takes the lease in one round trip when the key is new, released or expired by the database clock.
 -- The answer is insertId: the epoch granted, or 0 when another owner holds it. A new key (or one
 -- whose idle row was pruned) starts above the epoch floor, at floor + 1 (1 until a prune raised
--- it); the floor is read with a shared lock (as every subquery of a write is), so a read that could
--- miss a prune's raise holds the prune off until this statement ends (see RaiseLockEpochFloor).
+-- it); on InnoDB the floor is read with a shared lock (as every subquery of a write is), so a read
+-- that could miss a prune's raise holds the prune off until this statement ends (see
+-- RaiseLockEpochFloor); on TiDB it is read from the statement's snapshot, and a row pruned after
+-- that snapshot conflicts with this statement's write of the key, so TiDB runs the statement again
+-- from a fresh snapshot, which has the raised floor.
 -- (affectedRows is not an answer: for an upsert that changes nothing it is 0 or 1 depending on the
 -- client's FOUND_ROWS flag. The VALUES row is evaluated even when the key exists, so the held
 -- branch sets LAST_INSERT_ID back to 0.) An attempt sent again with the same token (its first reply
