@@ -3,7 +3,8 @@
 # into a project outside the workspace, and runs it:
 #   lock-only  @helix/db and @helix/lock alone (ESM and CommonJS);
 #   embedded   a coordinator and a worker in one process, from @helix/coordinator;
-#   worker     a worker on @helix/cluster alone, joining a cluster run by `helix serve`.
+#   service    @helix/service from its tarball: `helix --version`, `helix migrate`, `helix status`;
+#   worker     a worker on @helix/cluster alone, joining a cluster run by that `helix serve`.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 tmp=$(mktemp -d)
@@ -15,16 +16,17 @@ cleanup() {
 trap cleanup EXIT
 cd "$root"
 export HELIX_MYSQL_URL=${HELIX_MYSQL_URL:-mysql://root@127.0.0.1:3306/helix_example}
-pnpm --filter @helix/db --filter @helix/lock --filter @helix/cluster --filter @helix/coordinator \
+pnpm --filter @helix/db --filter @helix/lock --filter @helix/cluster --filter @helix/coordinator --filter @helix/service \
   exec pnpm pack --pack-destination "$tmp/packs" >/dev/null
 tarball() { ls "$tmp"/packs/helix-"$1"-*.tgz; }
 
-# install <example> <package>...: a project of its own with the example's files and the tarballs.
+# install <example> <package>...: a project of its own with the example's files (if it has any)
+# and the tarballs.
 install() {
   local example=$1
   shift
   mkdir -p "$tmp/$example"
-  cp examples/"$example"/* "$tmp/$example/"
+  if [ -d examples/"$example" ]; then cp examples/"$example"/* "$tmp/$example/"; fi
   local tarballs=()
   for package in "$@"; do tarballs+=("$(tarball "$package")"); done
   (cd "$tmp/$example" && npm install --no-audit --no-fund --loglevel=error "${tarballs[@]}" >/dev/null)
@@ -39,15 +41,28 @@ echo "examples: embedded"
 install embedded db lock cluster coordinator
 (cd "$tmp/embedded" && npm start --silent)
 
-echo "examples: worker, with the standalone service"
+echo "examples: the service, installed from its tarball"
+# The library packages are not on a registry here, so their tarballs are installed alongside.
+install service db lock cluster coordinator service
+helix() { (cd "$tmp/service" && npx --no-install helix "$@"); }
+version=$(helix --version)
+[ "$version" = "$(node -p 'require("./apps/coordinator/package.json").version')" ] || { echo "examples: helix --version printed '$version'" >&2; exit 1; }
+echo "helix $version"
+# The systemd unit, pointed at this install: systemd-analyze must find nothing to say about it.
+sed "s#/opt/helix#$tmp/service#g" deploy/helix.service >"$tmp/helix.service"
+problems=$(systemd-analyze verify "$tmp/helix.service" 2>&1) || true
+[ -z "$problems" ] || { echo "examples: deploy/helix.service: $problems" >&2; exit 1; }
+helix migrate
+helix tasklist put jobs reports 4 --cluster example-service
+# Started by its installed executable rather than through npx, so that SIGTERM reaches it.
+HELIX_CLUSTERS=example-service HELIX_HTTP_PORT=0 HELIX_LOG_LEVEL=warn "$tmp/service/node_modules/.bin/helix" serve &
+service=$!
+
+echo "examples: worker, with that service"
 install worker db lock cluster
 test ! -e "$tmp/worker/node_modules/@helix/coordinator" || { echo "examples: @helix/cluster pulled in the coordinator" >&2; exit 1; }
-helix() { node apps/coordinator/dist/cli.js "$@"; }
-helix migrate >/dev/null
-helix tasklist put jobs reports 4 --cluster example-service >/dev/null
-HELIX_CLUSTERS=example-service HELIX_HTTP_PORT=0 HELIX_LOG_LEVEL=warn node apps/coordinator/dist/cli.js serve &
-service=$!
 (cd "$tmp/worker" && npm start --silent)
+helix status --cluster example-service
 kill -TERM "$service"
 wait "$service"
 service=""

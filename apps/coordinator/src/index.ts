@@ -1,3 +1,6 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+
 import { Command, CommanderError } from "commander";
 
 import { isHelixError } from "@helix/coordinator";
@@ -18,6 +21,9 @@ export { createLogger, HTTP_POOL_CONNECTIONS, startService, type Service } from 
 export { MAX_DRAWN_PARTITIONS, StatusReader, type ClusterStatus, type MemberStatus, type TaskListStatus } from "./status";
 export { renderPlan, renderStatus } from "./terminal";
 
+/** This package's version, from its package.json (next to `src/` and `dist/` alike). */
+export const VERSION: string = (JSON.parse(readFileSync(join(__dirname, "..", "package.json"), "utf8")) as { version: string }).version;
+
 const variableHelp = Object.entries(variables)
   .map(([name, v]) => `  ${name.padEnd(30)} ${v.description}${v.default === "" ? "" : ` (default ${v.default})`}`)
   .join("\n");
@@ -35,6 +41,7 @@ export async function main(
 ): Promise<number> {
   const program = new Command("helix")
     .description("Helix: distributed coordination for Node.js services on MySQL")
+    .version(VERSION, "-V, --version", "print the version of helix")
     .option("--config <file>", "read variables from a file of NAME=value lines (the environment overrides it)")
     // Commander would exit the process on --help and usage errors; main reports an exit code instead.
     .exitOverride()

@@ -87,6 +87,15 @@ test("bad configuration names the variable and where it came from, and never pri
   expect(range.text()).toContain(`HELIX_LEASE_TTL_MS (from ${file}:1): must be at least 100`);
 });
 
+test("--version prints the package's version and exits 0", async () => {
+  const { version } = JSON.parse(readFileSync(joinPath(__dirname, "..", "package.json"), "utf8")) as { version: string };
+  for (const flag of ["--version", "-V"]) {
+    const out = capture();
+    expect(await main([flag], {}, out)).toBe(0);
+    expect(out.lines).toEqual([version]);
+  }
+});
+
 test("the README's configuration table lists every variable with its default", () => {
   const readme = readFileSync(joinPath(__dirname, "..", "..", "..", "README.md"), "utf8");
   for (const [name, spec] of Object.entries(variables)) {
