@@ -2,6 +2,8 @@
 # Packs the published packages as npm would publish them, installs each example from the tarballs
 # into a project outside the workspace, and runs it:
 #   lock-only  @helix/db and @helix/lock alone (ESM and CommonJS);
+#   databases-transfer  a transfer in a @databases/mysql transaction, fenced by a lease on the
+#              @databases pool, and a paused holder refused (@helix/databases-mysql);
 #   embedded   a coordinator and a worker in one process, from @helix/coordinator;
 #   service    @helix/service from its tarball: `helix --version`, `helix migrate`, `helix status`;
 #   worker     a worker on @helix/cluster alone, joining a cluster run by that `helix serve`.
@@ -17,6 +19,7 @@ trap cleanup EXIT
 cd "$root"
 export HELIX_MYSQL_URL=${HELIX_MYSQL_URL:-mysql://root@127.0.0.1:3306/helix_example}
 pnpm --filter @helix/db --filter @helix/lock --filter @helix/cluster --filter @helix/coordinator --filter @helix/service \
+  --filter @helix/databases-mysql \
   exec pnpm pack --pack-destination "$tmp/packs" >/dev/null
 tarball() { ls "$tmp"/packs/helix-"$1"-*.tgz; }
 
@@ -36,6 +39,10 @@ echo "examples: lock-only"
 install lock-only db lock
 test ! -e "$tmp/lock-only/node_modules/@helix/cluster" || { echo "examples: @helix/lock pulled in more than @helix/db" >&2; exit 1; }
 (cd "$tmp/lock-only" && npm start --silent)
+
+echo "examples: databases-transfer"
+install databases-transfer db lock databases-mysql
+(cd "$tmp/databases-transfer" && npm start --silent)
 
 echo "examples: embedded"
 install embedded db lock cluster coordinator

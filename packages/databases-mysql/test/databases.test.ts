@@ -1,0 +1,115 @@
+import { setTimeout as sleep } from "node:timers/promises";
+
+import createConnectionPool, { sql, type ConnectionPool } from "@databases/mysql";
+import { createPool, InvalidArgumentError, migrate } from "@helix/db";
+import { createLocker, fence, FencedOutError, type Locker } from "@helix/lock";
+import { createTestDatabase, type TestDatabase } from "@helix/testing";
+
+import { databasesClient, databasesPool } from "../src";
+
+let db: TestDatabase;
+let pool: ConnectionPool;
+let locker: Locker;
+let rival: Locker;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  const migrating = await createPool(db.url);
+  await migrate(migrating);
+  await migrating.query("CREATE TABLE accounts (id INT PRIMARY KEY, balance INT NOT NULL)");
+  await migrating.end();
+  pool = createConnectionPool({ connectionString: db.url, bigIntMode: "number", onError: () => undefined });
+  // Helix on the @databases pool itself: every statement of these lockers goes through it.
+  locker = await createLocker(databasesPool(pool), { owner: "holder", ttlMs: 2000 });
+  rival = await createLocker(databasesPool(pool), { owner: "rival", ttlMs: 2000 });
+});
+
+afterAll(async () => {
+  await locker.close();
+  await rival.close();
+  await pool.dispose();
+  await db.drop();
+});
+
+beforeEach(async () => {
+  await pool.query(sql`DELETE FROM accounts`);
+  await pool.query(sql`INSERT INTO accounts (id, balance) VALUES (1, 100), (2, 0)`);
+});
+
+const balances = async (): Promise<number[]> =>
+  (await pool.query(sql`SELECT balance FROM accounts ORDER BY id`)).map((r: { balance: number }) => r.balance);
+
+/** Moves `amount` from account 1 to 2 in a @databases transaction, fenced first. */
+const transfer = (amount: number, fenced: (tx: Parameters<Parameters<ConnectionPool["tx"]>[0]>[0]) => Promise<void>) =>
+  pool.tx(async (tx) => {
+    await fenced(tx);
+    await tx.query(sql`UPDATE accounts SET balance = balance - ${amount} WHERE id = 1`);
+    await tx.query(sql`UPDATE accounts SET balance = balance + ${amount} WHERE id = 2`);
+  });
+
+test("a lease on a @databases pool is acquired, inspected in UTC, renewed and released", async () => {
+  const key = `k-${Date.now()}`;
+  const lease = await locker.acquire(key);
+  expect(lease.epoch).toBe(1);
+  expect(await rival.tryAcquire(key)).toBeNull();
+  const seen = await rival.inspect(key);
+  // The pool parsed expires_at as local time, here Kolkata's (jest.config.cjs); read back as the
+  // UTC it is stored as.
+  expect(new Date().getTimezoneOffset()).toBe(-330);
+  expect(Math.abs(seen!.expiresAt.getTime() - (Date.now() + 2000))).toBeLessThan(1500);
+  await lease.renew();
+  await lease.release();
+  expect((await rival.tryAcquire(key))?.epoch).toBe(2);
+});
+
+test("a transfer fenced by a lease commits; a paused holder's fenced transfer is refused and writes nothing", async () => {
+  const key = `transfer-${Date.now()}`;
+  const lease = await locker.acquire(key);
+  await transfer(30, (tx) => lease.fence(databasesClient(tx)));
+  expect(await balances()).toEqual([70, 30]);
+
+  // The holder pauses past its TTL (it never renews); another process takes the key.
+  const staleEpoch = lease.epoch;
+  await sleep(2100);
+  const next = await rival.acquire(key);
+  expect(next.epoch).toBe(staleEpoch + 1);
+  // Waking up, the paused process still has its old epoch: the database refuses it.
+  await expect(transfer(50, (tx) => fence(databasesClient(tx), key, staleEpoch))).rejects.toBeInstanceOf(FencedOutError);
+  expect(await balances()).toEqual([70, 30]);
+  await transfer(5, (tx) => next.fence(databasesClient(tx)));
+  expect(await balances()).toEqual([65, 35]);
+  await next.release();
+});
+
+test("a fenced @databases transaction keeps a new owner out until it commits", async () => {
+  const key = `hold-${Date.now()}`;
+  const lease = await locker.acquire(key, { ttlMs: 300 });
+  let takenAt = 0;
+  let committedAt = 0;
+  await transfer(10, async (tx) => {
+    await lease.fence(databasesClient(tx));
+    await sleep(400); // expired by the database clock, but the fence holds the row
+    void rival.acquire(key, { waitMs: 5000 }).then(async (next) => {
+      takenAt = performance.now();
+      await next.release();
+    });
+    await sleep(300);
+    expect(takenAt).toBe(0);
+    committedAt = performance.now();
+  });
+  await sleep(500);
+  expect(takenAt).toBeGreaterThanOrEqual(committedAt);
+  expect(await balances()).toEqual([90, 10]);
+});
+
+test("a bad time zone is refused before anything is sent", () => {
+  let error: unknown;
+  try {
+    databasesPool(pool, { timeZone: "Europe/Paris" as "utc" });
+  } catch (e) {
+    error = e;
+  }
+  expect(error).toBeInstanceOf(InvalidArgumentError);
+  expect(error).toMatchObject({ code: "HELIX_INVALID_ARGUMENT", argument: "timeZone" });
+  expect((error as Error).message).toMatch(/must be "local" or "utc"/);
+});
