@@ -2,6 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 
 import createConnectionPool, { sql, type ConnectionPool } from "@databases/mysql";
 import { createPool, InvalidArgumentError, migrate } from "@helix/db";
+import { fencePartition, PartitionFencedError } from "@helix/cluster";
 import { createLocker, fence, FencedOutError, type Locker } from "@helix/lock";
 import { createTestDatabase, type TestDatabase } from "@helix/testing";
 
@@ -100,6 +101,22 @@ test("a fenced @databases transaction keeps a new owner out until it commits", a
   await sleep(500);
   expect(takenAt).toBeGreaterThanOrEqual(committedAt);
   expect(await balances()).toEqual([90, 10]);
+});
+
+test("the partition fence admits the owner's @databases transaction at its generation and refuses another", async () => {
+  const ownership = { cluster: "c", domain: "d", taskList: "t", partition: 0, nodeId: "n1", incarnation: "i".repeat(32), generation: 3 };
+  await pool.query(sql`DELETE FROM helix_ownership`);
+  await pool.query(
+    sql`INSERT INTO helix_ownership (cluster, domain, task_list, partition_id, node_id, incarnation, state, generation, updated_at)
+        VALUES ('c', 'd', 't', 0, 'n1', ${ownership.incarnation}, 1, 3, UTC_TIMESTAMP(6))`,
+  );
+  await transfer(20, (tx) => fencePartition(databasesClient(tx), ownership));
+  expect(await balances()).toEqual([80, 20]);
+  await expect(transfer(20, (tx) => fencePartition(databasesClient(tx), { ...ownership, generation: 2 }))).rejects.toBeInstanceOf(PartitionFencedError);
+  await expect(transfer(20, (tx) => fencePartition(databasesClient(tx), { ...ownership, incarnation: "j".repeat(32) }))).rejects.toBeInstanceOf(
+    PartitionFencedError,
+  );
+  expect(await balances()).toEqual([80, 20]);
 });
 
 test("a bad time zone is refused before anything is sent", () => {
