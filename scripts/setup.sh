@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Prepares a machine for Helix: pnpm, the locked dependencies, the pinned sqlc, Chromium for the
-# status page's browser test, and a reachable MySQL.
+# status page's browser test, promtool for the alerting rules' tests, and a reachable MySQL.
 # When HELIX_MYSQL_URL (default mysql://root@127.0.0.1:3306/helix) names this machine and nothing
 # answers there, it starts the local MariaDB, installing it from Debian's packages if it is missing.
 set -euo pipefail
@@ -21,6 +21,15 @@ if [ ! -x /usr/bin/chromium ]; then
   echo "setup: installing Chromium from Debian's packages (for the status page's browser test)"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+
+# The alerting rules in deploy/ are checked and unit-tested with promtool (Debian's prometheus
+# package); only promtool is needed, not the daemon the package installs.
+if ! command -v promtool >/dev/null; then
+  echo "setup: installing promtool from Debian's packages (for scripts/check-deploy.sh)"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null
+  systemctl disable --now prometheus 2>/dev/null || pkill -x prometheus || true
 fi
 
 url=${HELIX_MYSQL_URL:-mysql://root@127.0.0.1:3306/helix}

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The whole check, as CI runs it: set up, prove the generated code fresh, build, typecheck, lint,
-# check each package's published shape, then on each engine (MariaDB, and TiDB built by
-# scripts/tidb.sh) run the examples from packed tarballs, every test against the real server and
-# the chaos harness; and prove the chaos checker can fail.
+# check each package's published shape, check the alerting rules and dashboard in deploy/, then on
+# each engine (MariaDB, and TiDB built by scripts/tidb.sh) run the examples from packed tarballs,
+# every test against the real server and the chaos harness; and prove the chaos checker can fail.
 # Tests use HELIX_TEST_MYSQL_URL for MariaDB when set, else the local server that setup.sh made
 # sure of; HELIX_TEST_TIDB_URL for TiDB when set, else the local TiDB that tidb.sh starts.
 set -euo pipefail
@@ -15,6 +15,7 @@ pnpm build
 pnpm typecheck
 pnpm lint
 pnpm check:exports
+bash scripts/check-deploy.sh
 
 mariadb=${HELIX_TEST_MYSQL_URL:-mysql://root@127.0.0.1:3306/}
 tidb=${HELIX_TEST_TIDB_URL:-}

@@ -1,4 +1,4 @@
-import { transitionKindName, type Coordinator } from "@helix/coordinator";
+import { taskListKey, transitionKindName, type Coordinator } from "@helix/coordinator";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 
 import { sharedReads } from "./shared-reads";
@@ -15,6 +15,8 @@ export class ServiceMetrics {
   readonly #transitions: Counter<"cluster" | "kind">;
   readonly #leaderChanges: Counter<"cluster" | "change">;
   readonly #renewFailures: Counter<"cluster">;
+  readonly #roundFailures: Counter<"cluster">;
+  readonly #membersExpired: Counter<"cluster">;
 
   /**
    * @param coordinators - the service's coordinators, by cluster
@@ -49,6 +51,22 @@ export class ServiceMetrics {
       labelNames: ["cluster"],
       registers,
     });
+    // Counted apart from the rounds that finished: a leader whose every round fails still counts
+    // elections and renews its lease, and only this counter shows that nothing gets balanced.
+    this.#roundFailures = new Counter({
+      name: "helix_coordinator_round_failures_total",
+      help: "Rounds, and the leader's polls of the change counters, that failed (the database unreachable, say)",
+      labelNames: ["cluster"],
+      registers,
+    });
+    // Members run in other processes: a member stops its work (fences itself) when its heartbeats
+    // fail for its TTL, and the leader marking it inactive is the trace of that the service sees.
+    this.#membersExpired = new Counter({
+      name: "helix_coordinator_members_expired_total",
+      help: "Members whose TTL passed without a heartbeat (they fenced themselves, or died), marked inactive by this process's rounds",
+      labelNames: ["cluster"],
+      registers,
+    });
     new Gauge({
       name: "helix_coordinator_leader",
       help: "1 while this process leads the cluster",
@@ -65,6 +83,17 @@ export class ServiceMetrics {
       registers,
       collect() {
         for (const [cluster, c] of coordinators) this.set({ cluster }, c.epoch ?? 0);
+      },
+    });
+    // The force timeout is an option of each process's coordinators: alerts compare hand-offs' age
+    // with the timeout in force rather than with a copy of the default.
+    new Gauge({
+      name: "helix_coordinator_force_release_after_seconds",
+      help: "How long an owner may take to confirm a requested release before the leader forces it (never before the owner's TTL)",
+      labelNames: ["cluster"],
+      registers,
+      collect() {
+        for (const [cluster, c] of coordinators) this.set({ cluster }, c.options.forceReleaseAfterMs / 1000);
       },
     });
     // One status read per cluster serves all the gauges of a scrape.
@@ -88,11 +117,19 @@ export class ServiceMetrics {
       "The longest time since a live member's last heartbeat, by the database clock",
       (s) => Math.max(0, ...s.members.filter((m) => m.live).map((m) => m.heartbeatAgeMs)) / 1000,
     );
+    const handoffs = new PendingHandoffAges();
+    gauge(
+      "helix_cluster_oldest_pending_handoff_seconds",
+      "How long the oldest pending hand-off has been pending, as this process's status reads saw it (0 when none is); " +
+        "for a cluster too large for the status to list its partitions, how long some hand-off has been pending without a break",
+      (s) => handoffs.oldestSeconds(s),
+    );
 
     for (const [cluster, c] of coordinators) {
       c.on("round:done", (report) => {
         this.#rounds.inc({ cluster, wrote: String(report.wrote) });
         this.#roundSeconds.observe({ cluster }, report.durationMs / 1000);
+        if (report.markedInactive > 0) this.#membersExpired.inc({ cluster }, report.markedInactive);
         for (const t of report.applied) {
           this.#transitions.inc({ cluster, kind: transitionKindName(t) });
         }
@@ -100,6 +137,49 @@ export class ServiceMetrics {
       c.on("leader:elected", () => this.#leaderChanges.inc({ cluster, change: "elected" }));
       c.on("leader:lost", () => this.#leaderChanges.inc({ cluster, change: "lost" }));
       c.on("leader:renew-failed", () => this.#renewFailures.inc({ cluster }));
+      c.on("round:error", () => this.#roundFailures.inc({ cluster }));
     }
+  }
+}
+
+/**
+ * When each pending hand-off was first seen, across status reads, for the age of the oldest. The
+ * status tells which partitions are being released but not since when, so the age counts from the
+ * first read that saw it: at most a read's interval short, and short by however long it was
+ * pending before this process started. A hand-off is a partition and the owner releasing it, so
+ * a partition released again by its next owner starts a new age.
+ */
+class PendingHandoffAges {
+  /** By cluster: first seen (database clock, ms) by hand-off. */
+  readonly #firstSeen = new Map<string, Map<string, number>>();
+  /** By cluster: since when some hand-off has been pending, for clusters whose partitions are not listed. */
+  readonly #pendingSince = new Map<string, number>();
+
+  oldestSeconds(status: ClusterStatus): number {
+    const { cluster } = status;
+    const now = Date.parse(status.at);
+    if (status.pendingHandoffs === 0) {
+      this.#firstSeen.delete(cluster);
+      this.#pendingSince.delete(cluster);
+      return 0;
+    }
+    const pendingSince = this.#pendingSince.get(cluster) ?? now;
+    this.#pendingSince.set(cluster, pendingSince);
+    if (status.taskLists.some((t) => t.states === null || t.owners === null)) return (now - pendingSince) / 1000;
+    const seen = this.#firstSeen.get(cluster) ?? new Map<string, number>();
+    const pending = new Map<string, number>();
+    let oldest = now;
+    for (const list of status.taskLists) {
+      list.states?.forEach((state, partition) => {
+        if (state !== "releasing") return;
+        const handoff = `${taskListKey(list.domain, list.taskList)}\u0000${partition}\u0000${list.owners?.[partition] ?? ""}`;
+        const since = seen.get(handoff) ?? now;
+        pending.set(handoff, since);
+        oldest = Math.min(oldest, since);
+      });
+    }
+    // Only the hand-offs still pending are kept, so the map is no larger than the cluster's.
+    this.#firstSeen.set(cluster, pending);
+    return (now - oldest) / 1000;
   }
 }
