@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole check, as CI runs it: set up, prove the generated code fresh, build, typecheck, lint,
-# check each package's published shape, check the alerting rules and dashboard in deploy/, then on
-# each engine (MariaDB, and TiDB built by scripts/tidb.sh) run the examples from packed tarballs,
-# every test against the real server and the chaos harness; and prove the chaos checker can fail.
+# build the API reference, check each package's published shape, check the alerting rules and
+# dashboard in deploy/, then on each engine (MariaDB, and TiDB built by scripts/tidb.sh) run the
+# examples from packed tarballs, every test against the real server and the chaos harness; and
+# prove the chaos checker can fail.
 # Tests use HELIX_TEST_MYSQL_URL for MariaDB when set, else the local server that setup.sh made
 # sure of; HELIX_TEST_TIDB_URL for TiDB when set, else the local TiDB that tidb.sh starts.
 set -euo pipefail
@@ -14,6 +15,8 @@ bash scripts/sqlc.sh check
 pnpm build
 pnpm typecheck
 pnpm lint
+# The API reference builds from the TSDoc: every public symbol documented, every link resolved.
+pnpm run docs
 pnpm check:exports
 bash scripts/check-deploy.sh
 

@@ -14,21 +14,29 @@ import { checkName, checkPartitions, metadataJson } from "./validate";
 
 /** A task list as the catalog holds it. */
 export interface TaskList {
+  /** The namespace the task list belongs to. */
   readonly domain: string;
+  /** The task list's name within its domain. */
   readonly taskList: string;
+  /** How many partitions it has, numbered from 0. */
   readonly partitions: number;
+  /** The JSON object it was put with. */
   readonly metadata: Record<string, unknown>;
   /** `Status.Active`, or `Status.Deletable` while a removed task list's partitions are released. */
   readonly status: number;
   /** Grows on every change of the task list. */
   readonly version: number;
+  /** When it was first put in the catalog, by the database clock. */
   readonly createdAt: Date;
+  /** When it last changed, by the database clock. */
   readonly updatedAt: Date;
 }
 
 /** What to put in the catalog. */
 export interface TaskListSpec {
+  /** The namespace the task list belongs to. */
   domain: string;
+  /** The task list's name within its domain. */
   taskList: string;
   /** 1 to 10,000. */
   partitions: number;
@@ -45,6 +53,7 @@ export class Catalog implements AsyncDisposable {
   /** @internal Use {@link createCatalog}. */
   constructor(
     private readonly client: ConnectionSource,
+    /** The cluster whose task lists this catalog reads and writes. */
     readonly cluster: string,
     private readonly closeSource: () => Promise<void>,
   ) {}
@@ -95,6 +104,7 @@ export class Catalog implements AsyncDisposable {
     await this.closeSource();
   }
 
+  /** Same as {@link Catalog.close}, for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

@@ -5,7 +5,9 @@ export class AlreadyJoinedError extends HelixError {
   readonly code = "HELIX_ALREADY_JOINED";
 
   constructor(
+    /** The cluster joined. */
     readonly cluster: string,
+    /** The node id that a live member already has. */
     readonly nodeId: string,
   ) {
     super(
@@ -20,8 +22,11 @@ export class UnknownTaskListError extends HelixError {
   readonly code = "HELIX_UNKNOWN_TASK_LIST";
 
   constructor(
+    /** The cluster whose catalog was asked. */
     readonly cluster: string,
+    /** The task list's domain. */
     readonly domain: string,
+    /** The task list's name. */
     readonly taskList: string,
   ) {
     super(`task list ${domain}/${taskList} is not in the catalog of cluster "${cluster}"; create it with putTaskList`);
@@ -34,11 +39,17 @@ export class UnknownTaskListError extends HelixError {
  */
 export class PartitionFencedError extends HelixError {
   readonly code = "HELIX_PARTITION_FENCED";
+  /** The partition's cluster. */
   readonly cluster: string;
+  /** The partition's task-list domain. */
   readonly domain: string;
+  /** The partition's task list. */
   readonly taskList: string;
+  /** The partition's number. */
   readonly partition: number;
+  /** The node id the fence named as owner. */
   readonly nodeId: string;
+  /** The generation the fence named, no longer the partition's. */
   readonly generation: number;
 
   constructor(ownership: {

@@ -5,9 +5,13 @@ import { checkName, checkPartition } from "./validate";
 
 /** Which ownership a fenced write belongs to: the partition, the owning process and its generation. */
 export interface PartitionOwnership {
+  /** The partition's cluster. */
   readonly cluster: string;
+  /** The partition's task-list domain. */
   readonly domain: string;
+  /** The partition's task list. */
   readonly taskList: string;
+  /** The partition's number. */
   readonly partition: number;
   /** The owner's node id. */
   readonly nodeId: string;

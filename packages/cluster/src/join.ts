@@ -64,13 +64,19 @@ export interface JoinOptions {
 
 /** {@link JoinOptions} after defaults and validation. */
 export interface ResolvedJoinOptions {
+  /** The cluster to join. */
   readonly cluster: string;
+  /** This member's id in the cluster. */
   readonly nodeId: string;
   /** JSON text of the metadata object. */
   readonly metadata: string;
+  /** This member's share of partitions relative to others; 0 takes none. */
   readonly weight: number;
+  /** Node TTL: the member is dead once the database clock passes last heartbeat + ttl. */
   readonly ttlMs: number;
+  /** Time between heartbeats. */
   readonly heartbeatMs: number;
+  /** How much before (heartbeat send time + ttl) the member stops its partitions. */
   readonly marginMs: number;
   /**
    * How long one of the member's statements may go unanswered before its connection is given up
@@ -79,9 +85,13 @@ export interface ResolvedJoinOptions {
    * must stop.
    */
   readonly statementTimeoutMs: number;
+  /** How often the member tries to become the cluster's sweeper; 0 for never. */
   readonly sweepIntervalMs: number;
+  /** How long a departed member that owns nothing is kept before this member's sweep deletes it. */
   readonly memberRetentionMs: number;
+  /** Stops a partition's work when it is leaving this member; `undefined` when there is nothing to wait for. */
   readonly onRelease: ((partition: OwnedPartition) => Promise<void> | void) | undefined;
+  /** Whether releases are confirmed once `onRelease` resolves (`confirmReleases: "auto"`). */
   readonly autoConfirm: boolean;
 }
 

@@ -11,8 +11,11 @@ export type LossReason =
 
 /** A partition this member owns, with the ownership's fencing generation and signal. */
 export interface OwnedPartition {
+  /** The partition's task-list domain. */
   readonly domain: string;
+  /** The partition's task list. */
   readonly taskList: string;
+  /** The partition's number, from 0. */
   readonly partition: number;
   /** Grows on every change of owner: fence the partition's side effects with it. */
   readonly generation: number;
@@ -34,10 +37,34 @@ export interface OwnedPartition {
 
 /** One change of this member's partitions. */
 export type PartitionChange =
-  | { readonly type: "assigned"; readonly partition: OwnedPartition }
-  | { readonly type: "release-requested"; readonly partition: OwnedPartition; readonly targetNodeId: string | null }
-  | { readonly type: "released"; readonly partition: OwnedPartition }
-  | { readonly type: "lost"; readonly partition: OwnedPartition; readonly reason: LossReason };
+  | {
+      /** The partition was given to this member (`partition:assigned`). */
+      readonly type: "assigned";
+      /** The partition that changed. */
+      readonly partition: OwnedPartition;
+    }
+  | {
+      /** The coordinator wants the partition elsewhere (`partition:release-requested`). */
+      readonly type: "release-requested";
+      /** The partition that changed. */
+      readonly partition: OwnedPartition;
+      /** The member it is to go to; null when none is named. */
+      readonly targetNodeId: string | null;
+    }
+  | {
+      /** This member's release is recorded (`partition:released`). */
+      readonly type: "released";
+      /** The partition that changed. */
+      readonly partition: OwnedPartition;
+    }
+  | {
+      /** The ownership ended without a release (`partition:lost`). */
+      readonly type: "lost";
+      /** The partition that changed. */
+      readonly partition: OwnedPartition;
+      /** Why the ownership ended. */
+      readonly reason: LossReason;
+    };
 
 /** Events of a {@link Member}, by name, with their arguments. */
 export interface MemberEvents {
@@ -54,7 +81,14 @@ export interface MemberEvents {
   /** Heartbeats missed the deadline; every partition was stopped. */
   "member:fenced": [];
   /** After being fenced or declared dead, the member is registered and heartbeating again. */
-  "member:rejoined": [info: { incarnation: string; reregistered: boolean }];
+  "member:rejoined": [
+    info: {
+      /** The member's incarnation now: a new one when it registered again. */
+      incarnation: string;
+      /** Whether it was declared dead and registered again as a new incarnation (else it was only fenced). */
+      reregistered: boolean;
+    },
+  ];
   /** A heartbeat could not reach the database (the member keeps trying until its deadline). */
   "member:heartbeat-failed": [error: Error];
   /** A background step failed (an `onRelease` handler threw, a sweep failed, ...). */

@@ -23,7 +23,9 @@ import { WATCH_INTERVAL_MS, watchMember } from "./watch";
  * neither the other listeners nor the member (see `SafeEmitter`).
  */
 export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable {
+  /** The cluster this member joined. */
   readonly cluster: string;
+  /** The id this process goes by in the cluster. */
   readonly nodeId: string;
 
   readonly #options: ResolvedJoinOptions;
@@ -143,6 +145,7 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
     }
   }
 
+  /** Same as {@link Member.leave}, for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.leave();
   }

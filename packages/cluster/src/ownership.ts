@@ -24,8 +24,11 @@ export const DEFAULT_FORCE_RELEASE_AFTER_MS = 30_000;
 
 /** The cluster's change counters; as what a write returns, how much it moved each. */
 export interface ChangeCounters {
+  /** Moves when a member joins, leaves, expires or is deleted. */
   readonly membership: number;
+  /** Moves when a task list is created, changed or removed. */
   readonly catalog: number;
+  /** Moves when a partition's owner or state changes. */
   readonly ownership: number;
 }
 
@@ -62,13 +65,17 @@ async function bump(conn: QueryClient, cluster: string, bumps: ChangeCounters): 
 
 /** A process registering as a member. */
 export interface Registration {
+  /** The cluster joined. */
   readonly cluster: string;
+  /** The member's id in the cluster. */
   readonly nodeId: string;
   /** The registering process's incarnation: ownerships belong to it. */
   readonly incarnation: string;
   /** JSON text of a plain object. */
   readonly metadata: string;
+  /** The member's share of partitions relative to others; 0 takes none. */
   readonly weight: number;
+  /** The member is dead once the database clock passes its last heartbeat + this. */
   readonly ttlMs: number;
 }
 
@@ -77,7 +84,12 @@ export interface Registration {
  * no longer live.
  * @returns `registered` false when a live member has this node id (nothing changed).
  */
-export async function registerMember(conn: QueryClient, member: Registration): Promise<{ registered: boolean; bumped: ChangeCounters }> {
+export async function registerMember(conn: QueryClient, member: Registration): Promise<{
+  /** False when a live member has this node id (nothing changed). */
+  registered: boolean;
+  /** The change counters this call moved. */
+  bumped: ChangeCounters;
+}> {
   const { ttlMs, ...rest } = member;
   const version = await q.registerMember(conn, { ...rest, ttlUs: ttlMs * 1000 });
   if (version === 0) return { registered: false, bumped: NO_CHANGE };
@@ -93,7 +105,18 @@ export async function registerMember(conn: QueryClient, member: Registration): P
 export async function heartbeatMember(
   client: QueryClient,
   member: { cluster: string; nodeId: string; incarnation: string; ttlMs: number },
-): Promise<{ alive: false } | { alive: true; assignmentVersion: number }> {
+): Promise<
+  | {
+      /** The incarnation is no longer live: it must register again. */
+      alive: false;
+    }
+  | {
+      /** The incarnation is live; its TTL runs from now. */
+      alive: true;
+      /** Moves whenever the member's partitions change. */
+      assignmentVersion: number;
+    }
+> {
   const { ttlMs, ...key } = member;
   const result = await q.heartbeatMember(client, { ...key, ttlUs: ttlMs * 1000 });
   return result.affectedRows === 1 ? { alive: true, assignmentVersion: result.insertId } : { alive: false };
@@ -106,7 +129,10 @@ export async function heartbeatMember(
 export async function leaveCluster(
   conn: QueryClient,
   member: { cluster: string; nodeId: string; incarnation: string },
-): Promise<{ bumped: ChangeCounters }> {
+): Promise<{
+  /** The change counters this call moved. */
+  bumped: ChangeCounters;
+}> {
   const released = await q.releaseMemberPartitions(conn, member);
   const left = await q.deregisterMember(conn, member);
   return { bumped: await bump(conn, member.cluster, { membership: left > 0 ? 1 : 0, catalog: 0, ownership: released > 0 ? 1 : 0 }) };
@@ -140,7 +166,14 @@ export async function sweepExpiredMembers(
   conn: QueryClient,
   cluster: string,
   retentionMs: number = DEFAULT_MEMBER_RETENTION_MS,
-): Promise<{ marked: number; deleted: number; bumped: ChangeCounters }> {
+): Promise<{
+  /** Members marked inactive. */
+  marked: number;
+  /** Members deleted. */
+  deleted: number;
+  /** The change counters this call moved. */
+  bumped: ChangeCounters;
+}> {
   const marked = await q.markExpiredMembersInactive(conn, { cluster });
   const deleted = await q.deleteDepartedMembers(conn, { cluster, retentionUs: retentionMs * 1000, limit: MEMBER_DELETE_BATCH });
   return { marked, deleted, bumped: await bump(conn, cluster, { ...NO_CHANGE, membership: marked + deleted > 0 ? 1 : 0 }) };
@@ -161,7 +194,12 @@ export async function deleteDepartedMembers(
   cluster: string,
   retentionMs: number,
   limit: number = MEMBER_DELETE_BATCH,
-): Promise<{ deleted: number; bumped: ChangeCounters }> {
+): Promise<{
+  /** Members deleted. */
+  deleted: number;
+  /** The change counters this call moved. */
+  bumped: ChangeCounters;
+}> {
   const deleted = await q.deleteDepartedMembers(conn, { cluster, retentionUs: retentionMs * 1000, limit });
   return { deleted, bumped: await bump(conn, cluster, { ...NO_CHANGE, membership: deleted > 0 ? 1 : 0 }) };
 }
@@ -171,9 +209,13 @@ export async function deleteDepartedMembers(
 
 /** One partition of a task list. */
 export interface PartitionKey {
+  /** The partition's cluster. */
   readonly cluster: string;
+  /** The partition's task-list domain. */
   readonly domain: string;
+  /** The partition's task list. */
   readonly taskList: string;
+  /** The partition's number, from 0. */
   readonly partition: number;
 }
 
@@ -182,9 +224,13 @@ export interface PartitionKey {
  * `release` asks its owner `from` to release it so that it can go to `to`.
  */
 export interface OwnershipChange {
+  /** `assign` gives the partition to `to`; `release` asks its owner `from` to release it. */
   readonly type: "assign" | "release";
+  /** The partition's task-list domain. */
   readonly domain: string;
+  /** The partition's task list. */
   readonly taskList: string;
+  /** The partition's number, from 0. */
   readonly partition: number;
   /** The generation the caller saw: the change applies only at it. */
   readonly generation: number;
@@ -195,7 +241,10 @@ export interface OwnershipChange {
 }
 
 /** A change as it was committed: its partition's generation after it (unchanged by a release request). */
-export type AppliedChange<T extends OwnershipChange> = T & { readonly newGeneration: number };
+export type AppliedChange<T extends OwnershipChange> = T & {
+  /** The partition's generation after the change. */
+  readonly newGeneration: number;
+};
 
 /**
  * Applies a batch of ownership changes in the caller's transaction. The rows of the members
@@ -208,8 +257,8 @@ export type AppliedChange<T extends OwnershipChange> = T & { readonly newGenerat
  * is asked only of a live owner, for a live destination. The others are skipped.
  *
  * The changes are written in bulk: runs of up to `MAX_ROWS_PER_STATEMENT` changes, each run's
- * partitions locked per task list (one statement, see {@link lockPartitions}) and written with one
- * statement per task list, kind and destination.
+ * partitions locked with one statement per task list and written with one statement per task list,
+ * kind and destination.
  *
  * The transaction holds the involved members' rows (and a coordinator's lease row, through its
  * fence) until it commits, which blocks their heartbeats and the lease's renewal: with `budgetMs`
@@ -231,7 +280,16 @@ export async function applyOwnershipChanges<T extends OwnershipChange>(
   changes: readonly T[],
   forceAfterMs: number,
   options: { budgetMs?: number; tellNewOwners?: boolean } = {},
-): Promise<{ applied: AppliedChange<T>[]; considered: number; newOwners: string[]; bumped: ChangeCounters }> {
+): Promise<{
+  /** The changes applied. */
+  applied: AppliedChange<T>[];
+  /** How many of `changes`, from the first, were considered; the rest were not looked at. */
+  considered: number;
+  /** The members partitions went to. */
+  newOwners: string[];
+  /** The change counters this call moved. */
+  bumped: ChangeCounters;
+}> {
   const stopAt = options.budgetMs === undefined ? Infinity : performance.now() + options.budgetMs;
   const involved = new Set<string>();
   for (const change of changes) {
@@ -361,16 +419,23 @@ function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, 
 }
 
 /** The owner as the ownership table has it now, read without a lock (null: no such partition). */
-export async function currentOwner(conn: QueryClient, partition: PartitionKey): Promise<{ nodeId: string | null } | null> {
+export async function currentOwner(conn: QueryClient, partition: PartitionKey): Promise<{
+  /** The owner's node id; null when the partition is unassigned. */
+  nodeId: string | null;
+} | null> {
   const { partition: partitionId, ...rest } = partition;
   return q.getPartition(conn, { ...rest, partitionId });
 }
 
 /** A partition a process owns, at the generation of its ownership. */
 export interface OwnedPartitionKey {
+  /** The partition's task-list domain. */
   readonly domain: string;
+  /** The partition's task list. */
   readonly taskList: string;
+  /** The partition's number, from 0. */
   readonly partition: number;
+  /** The generation the process owns the partition at. */
   readonly generation: number;
 }
 
@@ -384,7 +449,12 @@ export async function confirmReleases<P extends OwnedPartitionKey>(
   conn: QueryClient,
   owner: { cluster: string; nodeId: string; incarnation: string },
   partitions: readonly P[],
-): Promise<{ confirmed: P[]; bumped: ChangeCounters }> {
+): Promise<{
+  /** The partitions confirmed. */
+  confirmed: P[];
+  /** The change counters this call moved. */
+  bumped: ChangeCounters;
+}> {
   const confirmed: P[] = [];
   for (const run of chunks(partitions)) {
     for (const [, ofList] of groupBy(run, (p) => `${p.domain}\0${p.taskList}`)) {
@@ -414,7 +484,12 @@ export async function confirmReleases<P extends OwnedPartitionKey>(
 export async function putTaskList(
   conn: QueryClient,
   spec: { cluster: string; domain: string; taskList: string; partitions: number; metadata: string },
-): Promise<{ result: "created" | "changed" | "unchanged"; bumped: ChangeCounters }> {
+): Promise<{
+  /** What happened to the task list. */
+  result: "created" | "changed" | "unchanged";
+  /** The change counters this call moved. */
+  bumped: ChangeCounters;
+}> {
   const { metadata, ...list } = spec;
   const answer = await q.putTaskList(conn, { ...list, metadata });
   if (answer === 0) return { result: "unchanged", bumped: NO_CHANGE };
@@ -433,7 +508,12 @@ export async function putTaskList(
 export async function removeTaskList(
   conn: QueryClient,
   key: { cluster: string; domain: string; taskList: string },
-): Promise<{ found: boolean; bumped: ChangeCounters }> {
+): Promise<{
+  /** False when the catalog has no such task list (nothing changed); true also when it was being removed already. */
+  found: boolean;
+  /** The change counters this call moved. */
+  bumped: ChangeCounters;
+}> {
   if ((await q.markTaskListDeletable(conn, key)) === 0) {
     const existing = await q.getTaskList(conn, key);
     return { found: existing !== null && existing.status !== Status.Inactive, bumped: NO_CHANGE };
@@ -445,8 +525,11 @@ export async function removeTaskList(
 
 /** A task list with partitions to clean up: a removed one from 0, a shrunk one from its count. */
 export interface RetiringTaskList {
+  /** The task list's domain. */
   readonly domain: string;
+  /** The task list's name. */
   readonly taskList: string;
+  /** The first partition to clean up: 0 for a removed task list, the new count for a shrunk one. */
   readonly firstPartition: number;
 }
 
@@ -459,7 +542,12 @@ export async function pruneRetired(
   conn: QueryClient,
   cluster: string,
   retiring: readonly RetiringTaskList[],
-): Promise<{ finished: number; bumped: ChangeCounters }> {
+): Promise<{
+  /** How many removed task lists were finished. */
+  finished: number;
+  /** The change counters this call moved. */
+  bumped: ChangeCounters;
+}> {
   let changed = false;
   let finished = 0;
   for (const list of retiring) {

@@ -7,7 +7,14 @@ import { createOwnershipStore, type OwnershipStore } from "./store";
 /** Events of a {@link RoutingTable}. */
 export interface RoutingEvents {
   /** The table was reloaded after the ownership table changed. */
-  "routing:changed": [info: { ownershipVersion: number; partitions: number }];
+  "routing:changed": [
+    info: {
+      /** The ownership change counter the table was read at. */
+      ownershipVersion: number;
+      /** How many partitions have an owner in the table. */
+      partitions: number;
+    },
+  ];
   /** A refresh failed; the table keeps its last contents and tries again. */
   "routing:error": [error: Error];
 }
@@ -82,6 +89,7 @@ export class RoutingTable extends SafeEmitter<RoutingEvents> implements AsyncDis
     await this.store.close();
   }
 
+  /** Same as {@link RoutingTable.close}, for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

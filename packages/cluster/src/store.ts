@@ -15,8 +15,11 @@ import { checkName, checkPartition } from "./validate";
 
 /** One partition's row of the ownership table. */
 export interface PartitionRecord {
+  /** The partition's task-list domain. */
   readonly domain: string;
+  /** The partition's task list. */
   readonly taskList: string;
+  /** The partition's number, from 0. */
   readonly partition: number;
   /** The owner, or null when unassigned. */
   readonly nodeId: string | null;
@@ -30,22 +33,31 @@ export interface PartitionRecord {
 
 /** A member as the members table has it. */
 export interface MemberRecord {
+  /** The member's id in the cluster. */
   readonly nodeId: string;
+  /** What the member published about itself when it joined. */
   readonly metadata: Record<string, unknown>;
   /** The member's share of partitions relative to others (0 takes none). */
   readonly weight: number;
   /** Whether the member is live now by the database clock. */
   readonly live: boolean;
+  /** When the member (this incarnation) registered, by the database clock. */
   readonly registeredAt: Date;
+  /** When its last heartbeat arrived, by the database clock. */
   readonly heartbeatAt: Date;
+  /** When it stops being live unless a heartbeat arrives first, by the database clock. */
   readonly expiresAt: Date;
 }
 
 /** A partition to act on, at the generation the caller last saw. */
 export interface PartitionRef {
+  /** The partition's task-list domain. */
   domain: string;
+  /** The partition's task list. */
   taskList: string;
+  /** The partition's number, from 0. */
   partition: number;
+  /** The generation the caller last saw; the write applies only if the partition is still at it. */
   generation: number;
 }
 
@@ -63,6 +75,7 @@ export class OwnershipStore implements AsyncDisposable {
   /** @internal Use {@link createOwnershipStore}. */
   constructor(
     private readonly client: ConnectionSource,
+    /** The cluster whose members and partitions this store reads and writes. */
     readonly cluster: string,
     private readonly closeSource: () => Promise<void>,
   ) {}
@@ -159,6 +172,7 @@ export class OwnershipStore implements AsyncDisposable {
     await this.closeSource();
   }
 
+  /** Same as {@link OwnershipStore.close}, for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

@@ -34,16 +34,23 @@ export function transitionKindName(t: Transition): TransitionKindName {
 
 /** A row of the audit trail. */
 export interface TransitionRecord {
+  /** The row's id; grows with every transition recorded. */
   readonly id: number;
+  /** When it was recorded, by the recording coordinator's clock. */
   readonly at: Date;
   /** The leadership epoch of the coordinator that made the change. */
   readonly epoch: number;
   /** `unknown` for a kind written by a newer version of Helix. */
   readonly kind: TransitionKindName | "unknown";
+  /** The partition's task-list domain. */
   readonly domain: string;
+  /** The partition's task list. */
   readonly taskList: string;
+  /** The partition's number, from 0. */
   readonly partition: number;
+  /** The owner before the change, or null. */
   readonly from: string | null;
+  /** The owner after the change (for a release request, where the partition is meant to go), or null. */
   readonly to: string | null;
   /** The partition's generation after the change. */
   readonly generation: number;
@@ -87,7 +94,8 @@ export function trimTransitions(conn: QueryClient, cluster: string, retentionMs:
 /**
  * The most recent transitions of a cluster, newest first, from the audit trail; for readers that
  * run no coordinator (a status page, a command line).
- * @param limit - how many, 1 to 10,000. @default 100
+ * @param options.limit - How many transitions to read, 1 to 10,000; 100 when omitted.
+ * @throws {@link InvalidArgumentError} when `cluster` or `limit` is out of range.
  */
 export async function readHistory(client: QueryClient, cluster: string, options: { limit?: number } = {}): Promise<TransitionRecord[]> {
   const limit = checkInteger("limit", options.limit ?? 100, 1, 10_000);

@@ -153,6 +153,7 @@ export class Coordinator extends SafeEmitter<CoordinatorEvents> implements Async
     }
   }
 
+  /** Same as {@link Coordinator.stop}, for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.stop();
   }

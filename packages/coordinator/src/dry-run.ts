@@ -6,7 +6,10 @@ import { planFor } from "./round";
 import { readSnapshot, type ClusterSnapshot } from "./snapshot";
 
 /** A plan with the snapshot it was made from. */
-export type DryRun = Plan & { readonly snapshot: ClusterSnapshot };
+export type DryRun = Plan & {
+  /** The cluster as the plan saw it. */
+  readonly snapshot: ClusterSnapshot;
+};
 
 /**
  * What the next round of a cluster would do, without writing anything and without taking part in

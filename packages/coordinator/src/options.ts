@@ -51,18 +51,31 @@ export interface CoordinatorOptions {
 
 /** {@link CoordinatorOptions} after defaults and validation. */
 export interface ResolvedCoordinatorOptions {
+  /** The cluster to coordinate. */
   readonly cluster: string;
+  /** This coordinator's id, shown as the owner of the leadership lease. */
   readonly id: string;
+  /** Lifetime of the leadership lease, renewed every third of it. */
   readonly leaseTtlMs: number;
+  /** How often a standby tries to take the leadership lease. */
   readonly electionIntervalMs: number;
+  /** How often the leader reads the cluster's change counters. */
   readonly pollMs: number;
+  /** A full round at least this often. */
   readonly fallbackIntervalMs: number;
+  /** How long a live owner may leave a requested release unconfirmed before it is overruled (never before its own TTL). */
   readonly forceReleaseAfterMs: number;
+  /** How long the partitions of a member that stopped being live stay where they are; 0 reassigns them at once. */
   readonly reassignDelayMs: number;
+  /** Most release requests one round makes per task list; `Infinity` for no limit. */
   readonly maxMovesPerTaskList: number;
+  /** Most release requests one round makes from, and to, any one member; `Infinity` for no limit. */
   readonly maxMovesPerMember: number;
+  /** Most transitions written in one fenced transaction. */
   readonly batchSize: number;
+  /** How long the audit trail keeps a transition. */
   readonly auditRetentionMs: number;
+  /** How long a member's row is kept after its registration ended. */
   readonly memberRetentionMs: number;
 }
 

@@ -28,7 +28,9 @@ export type AppliedTransition = Transition & {
 export interface RoundReport {
   /** The leadership epoch the round's writes were fenced with. */
   readonly epoch: number;
+  /** What started the round. */
   readonly trigger: RoundTrigger;
+  /** How long the round took, in milliseconds. */
   readonly durationMs: number;
   /** Live members. */
   readonly members: number;

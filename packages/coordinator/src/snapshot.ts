@@ -7,6 +7,7 @@ type RetiringTaskList = ownershipProtocol.RetiringTaskList;
 
 /** Everything a round plans from, read in one consistent snapshot. */
 export interface ClusterSnapshot {
+  /** The cluster's change counters the snapshot was read at. */
   readonly versions: ChangeCounters;
   /** Members still marked active whose TTL has passed (to be marked inactive). */
   readonly expiredMembers: number;
@@ -16,7 +17,13 @@ export interface ClusterSnapshot {
    * Members no longer live that no ownership row names, with how long ago their registration
    * ended: those gone longer than the retention are deleted (see `sweepExpiredMembers`).
    */
-  readonly departedMembers: readonly { readonly nodeId: string; readonly sinceExpiryMs: number }[];
+  readonly departedMembers: readonly {
+    /** The member's id. */
+    readonly nodeId: string;
+    /** Milliseconds since its registration ended, by the database clock. */
+    readonly sinceExpiryMs: number;
+  }[];
+  /** The members as the planner sees them. */
   readonly members: PlannerMember[];
   /** Task lists in the catalog (removed ones excluded), with their rows. */
   readonly taskLists: PlannerTaskList[];

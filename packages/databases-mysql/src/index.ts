@@ -16,7 +16,7 @@ export interface DatabasesOptions {
 }
 
 /**
- * A `@databases/mysql` transaction, connection or pool as a Helix {@link QueryClient}: for the
+ * A `@databases/mysql` transaction, connection or pool as a Helix query client: for the
  * fences inside your own transaction (`lease.fence(databasesClient(tx))`,
  * `partition.fence(databasesClient(tx))`) and for any Helix call that takes a query client.
  * Statements run on `queryable` as `@databases/sql` queries whose values are bound by the driver,
@@ -28,7 +28,7 @@ export function databasesClient(queryable: Queryable, options: DatabasesOptions 
 }
 
 /**
- * A `@databases/mysql` {@link ConnectionPool} as a Helix pool: give it wherever Helix takes a pool
+ * A `@databases/mysql` `ConnectionPool` as a Helix pool: give it wherever Helix takes a pool
  * (`createLocker`, `join`, `createCoordinator`, `migrate`). A transaction holds one of the pool's
  * connections (a `task`) from `getConnection()` until `release()`.
  *

@@ -6,8 +6,11 @@
  * - `Deletable` (2): removed, waiting for clean-up (a task list whose partitions are being released).
  */
 export const Status = {
+  /** Released, left, expired or removed; the row is kept. */
   Inactive: 0,
+  /** The lease is held, the member is registered, the task list is in the catalog. */
   Active: 1,
+  /** Removed, waiting for clean-up. */
   Deletable: 2,
 } as const;
 
@@ -22,9 +25,13 @@ export type Status = (typeof Status)[keyof typeof Status];
  * - `Released` (3): `node_id` confirmed it stopped; the partition may be given to its target.
  */
 export const PartitionState = {
+  /** No owner. */
   Unassigned: 0,
+  /** Owned by `node_id`. */
   Assigned: 1,
+  /** `node_id` has been asked to stop so the partition can move to `target_node_id`. */
   ReleaseRequested: 2,
+  /** `node_id` confirmed it stopped; the partition may be given to its target. */
   Released: 3,
 } as const;
 
@@ -40,10 +47,15 @@ export type PartitionState = (typeof PartitionState)[keyof typeof PartitionState
  * - `ReleaseRequested` (5): the owner was asked to release the partition for a move.
  */
 export const TransitionKind = {
+  /** An unassigned partition was given to a member. */
   Assigned: 1,
+  /** The owner confirmed its release and the partition went to its next owner. */
   HandedOff: 2,
+  /** The owner was no longer live; the partition went to another member. */
   Reclaimed: 3,
+  /** The owner did not confirm a release in time; the partition was moved anyway. */
   Forced: 4,
+  /** The owner was asked to release the partition for a move. */
   ReleaseRequested: 5,
 } as const;
 

@@ -38,7 +38,10 @@ class SafelyEmitting extends EventEmitter {
  * event: that would count an application bug as a failed round or heartbeat, and a throwing error
  * listener would need yet another channel.
  */
-export const SafeEmitter = SafelyEmitting as new <T extends Record<keyof T, unknown[]>>() => EventEmitter<T>;
+export const SafeEmitter = SafelyEmitting as {
+  /** An emitter of the events `T` (event name to listener arguments) with Helix's `emit`. */
+  new <T extends Record<keyof T, unknown[]>>(): EventEmitter<T>;
+};
 
 /** The code of the process warning that reports a listener's exception. */
 export const LISTENER_WARNING_CODE = "HELIX_LISTENER_THREW";

@@ -62,8 +62,11 @@ export class MigrationChecksumError extends HelixError {
   readonly code = "HELIX_MIGRATION_CHECKSUM_MISMATCH";
 
   constructor(
+    /** The migration's version. */
     readonly version: number,
+    /** The checksum of the migration this code carries. */
     readonly expected: string,
+    /** The checksum recorded when the migration was applied. */
     readonly actual: string,
   ) {
     super(

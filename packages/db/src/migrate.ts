@@ -42,7 +42,12 @@ export interface MigrateOptions {
 /** What {@link migrate} did. */
 export interface MigrateResult {
   /** Migrations this call applied, oldest first; empty when the schema was already current. */
-  readonly applied: readonly { version: number; name: string }[];
+  readonly applied: readonly {
+    /** The migration's version. */
+    version: number;
+    /** The migration's name, from its file name. */
+    name: string;
+  }[];
   /** The newest migration version now applied. */
   readonly version: number;
 }

@@ -36,13 +36,21 @@ export interface ConnectionOptions {
 
 /** Connection settings after defaults and validation; `password` is never printed by Helix. */
 export interface ResolvedConnectionOptions {
+  /** The server's host name or address. */
   readonly host: string;
+  /** The server's TCP port. */
   readonly port: number;
+  /** The user to connect as. */
   readonly user: string;
+  /** The user's password; "" for none. */
   readonly password: string;
+  /** The database holding Helix's tables. */
   readonly database: string;
+  /** Most connections the pool opens. */
   readonly connectionLimit: number;
+  /** How long to wait for a new connection to be established. */
   readonly connectTimeoutMs: number;
+  /** TLS settings, passed to mysql2 as they are; `undefined` for no TLS. */
   readonly ssl: MysqlPoolOptions["ssl"] | undefined;
 }
 

@@ -27,7 +27,9 @@ export class LockTimeoutError extends HelixError {
   readonly code = "HELIX_LOCK_TIMEOUT";
 
   constructor(
+    /** The key that stayed held. */
     readonly key: string,
+    /** How long the caller waited, in milliseconds. */
     readonly waitMs: number,
   ) {
     super(`lock "${key}" was not free within waitMs = ${waitMs} ms; raise waitMs or try again later`);
@@ -51,8 +53,11 @@ export class LeaseLostError extends HelixError {
   readonly code = "HELIX_LEASE_LOST";
 
   constructor(
+    /** The key of the lost lease. */
     readonly key: string,
+    /** The lost lease's epoch: writes fenced with it are refused from now on. */
     readonly epoch: number,
+    /** Why the lease ended. */
     readonly reason: LeaseEndReason,
     options?: { cause?: unknown },
   ) {
@@ -76,7 +81,9 @@ export class FencedOutError extends HelixError {
   readonly code = "HELIX_FENCED_OUT";
 
   constructor(
+    /** The key the write was fenced by. */
     readonly key: string,
+    /** The epoch the write named, no longer the current lease. */
     readonly epoch: number,
   ) {
     super(

@@ -10,7 +10,16 @@ export type LeaseState = "held" | "released" | "lost";
 /** Events of a {@link Lease}, by name, with their arguments. */
 export interface LeaseEvents {
   /** A renewal succeeded; the lease is held for another TTL. */
-  "lease:renewed": [renewal: { key: string; epoch: number; remainingMs: number }];
+  "lease:renewed": [
+    renewal: {
+      /** The lease's key. */
+      key: string;
+      /** The lease's epoch, unchanged by renewal. */
+      epoch: number;
+      /** Milliseconds until the lease's local deadline, counted from this renewal. */
+      remainingMs: number;
+    },
+  ];
   /** A renewal could not reach the database; the lease stays held until its local deadline. */
   "lease:renew-failed": [error: Error];
   /** The lease was lost (deadline passed or renewal refused); stop the work it protects. */

@@ -50,6 +50,7 @@ export interface LockerOptions {
 
 /** A key's lease as the database sees it now. */
 export interface LockInfo {
+  /** The lock key. */
   readonly key: string;
   /** Whether a lease is in force now (active and not expired, by the database clock). */
   readonly held: boolean;
@@ -57,7 +58,9 @@ export interface LockInfo {
   readonly owner: string;
   /** The epoch of the last grant (the current one when `held`). */
   readonly epoch: number;
+  /** When the last grant was made, by the database clock (UTC, to the millisecond). */
   readonly acquiredAt: Date;
+  /** When the last grant expires or expired, by the database clock; the release time once released. */
   readonly expiresAt: Date;
   /** Milliseconds until the lease expires, by the database clock; 0 when not held. */
   readonly remainingMs: number;

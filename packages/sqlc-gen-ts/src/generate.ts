@@ -69,13 +69,17 @@ const dbModule = `/**
  * \`PoolConnection\` or \`Connection\`, or of anything shaped like it (a test fake, a wrapper).
  */
 export interface QueryClient {
+  /** Sends one statement; resolves to mysql2's pair of the result (rows or a result header) and the fields. */
   query(options: QueryOptions): Promise<[unknown, unknown]>;
 }
 
 /** The options generated queries pass to {@link QueryClient.query}. */
 export interface QueryOptions {
+  /** The statement, with a \`?\` placeholder per value. */
   sql: string;
+  /** The placeholders' values, in order. */
   values: unknown[];
+  /** Rows as arrays of values in column order, not objects keyed by column name (two columns may share a name). */
   rowsAsArray?: boolean;
   /** How DATETIME values are read; a query's setting overrides the client's. */
   timezone?: string;
@@ -164,21 +168,22 @@ function queryCode(query: Query, paramTypes: Readonly<Record<string, string>>): 
   let out =
     query.cmd === ":copyfrom"
       ? copyFromConstant(query, constName, where)
-      : `\nexport const ${constName} = \`-- name: ${query.name} ${query.cmd}\n${templateText(query.text)}\`;\n`;
+      : `\n/** The SQL of {@link ${fn}}. */\nexport const ${constName} = \`-- name: ${query.name} ${query.cmd}\n${templateText(query.text)}\`;\n`;
 
   const args = uniqueArgs(query.params.map((p) => p.column));
   const argsType = `${query.name}Args`;
   if (args.length > 0) {
-    out += `\nexport interface ${argsType} {\n`;
-    for (const [name, column] of args) out += `  ${name}: ${argType(column, paramTypes, where)};\n`;
+    const what = query.cmd === ":copyfrom" ? `One row that {@link ${fn}} inserts.` : `The parameters of {@link ${fn}}.`;
+    out += `\n/** ${what} */\nexport interface ${argsType} {\n`;
+    for (const [name, column] of args) out += `  /** ${parameterDoc(column)} */\n  ${name}: ${argType(column, paramTypes, where)};\n`;
     out += `}\n`;
   }
   const rowType = `${query.name}Row`;
   const columns = query.columns.map((c, i) => [fieldName(c, i), tsType(c, {}, where)] as const);
   if (query.cmd === ":one" || query.cmd === ":many") {
     assertUniqueColumns(columns.map(([name]) => name), where);
-    out += `\nexport interface ${rowType} {\n`;
-    for (const [name, type] of columns) out += `  ${name}: ${type};\n`;
+    out += `\n/** A row that {@link ${fn}} returns. */\nexport interface ${rowType} {\n`;
+    columns.forEach(([name, type], i) => (out += `  /** ${resultColumnDoc(query.columns[i]!)} */\n  ${name}: ${type};\n`));
     out += `}\n`;
   }
 
@@ -253,6 +258,27 @@ function queryCode(query: Query, paramTypes: Readonly<Record<string, string>>): 
   }
 }
 
+/**
+ * The doc comment of a row field: the column's COMMENT in the schema when it has one, else where
+ * the value comes from, so that the reference maps each field to its SQL.
+ */
+function resultColumnDoc(column: Column): string {
+  if (column.comment) return docText(column.comment);
+  return column.table?.name ? `Column \`${column.name}\` of \`${column.table.name}\`.` : `Result column \`${column.name}\`.`;
+}
+
+/** The doc comment of a parameter: the column it is compared with or written to, when sqlc knows it. */
+function parameterDoc(column: Column): string {
+  if (column.is_sqlc_slice) return `The values of the list \`${column.name}\`, one placeholder each (NULL for none).`;
+  if (column.comment) return docText(column.comment);
+  return column.table?.name ? `For column \`${column.name}\` of \`${column.table.name}\`.` : `The value of parameter \`${column.name}\`.`;
+}
+
+/** Text made safe for a one-line doc comment. */
+function docText(text: string): string {
+  return text.replace(/\*\//g, "*\\/").replace(/\s+/g, " ").trim();
+}
+
 /** The TypeScript type of a parameter: a slice's is a read-only array of its element's. */
 function argType(column: Column, paramTypes: Readonly<Record<string, string>>, where: string): string {
   if (!column.is_sqlc_slice) return tsType(column, paramTypes, where);
@@ -277,8 +303,10 @@ function copyFromConstant(query: Query, constName: string, where: string): strin
   }
   const part = (s: string): string => `\`${templateText(s)}\``;
   return (
-    `\nexport const ${constName} = {\n  head: \`-- name: ${query.name} ${query.cmd}\n${templateText(head)}\`,\n` +
-    `  row: ${part(row)},\n  tail: ${part(tail)},\n};\n`
+    `\n/** The SQL of {@link ${constName.replace(/Query$/, "")}}: its one-row VALUES tuple is repeated once per row. */\n` +
+    `export const ${constName} = {\n  /** The statement up to its VALUES tuple. */\n` +
+    `  head: \`-- name: ${query.name} ${query.cmd}\n${templateText(head)}\`,\n` +
+    `  /** The VALUES tuple of one row. */\n  row: ${part(row)},\n  /** The statement after its VALUES tuple. */\n  tail: ${part(tail)},\n};\n`
   );
 }
 
@@ -339,8 +367,11 @@ function migrationsModule(options: PluginOptions, reader: SourceReader): string 
   const versions = new Set<number>();
   let out =
     `/** One versioned schema migration: its statements, run in order, and a checksum of them. */\n` +
-    `export interface MigrationSource {\n  readonly version: number;\n  readonly name: string;\n` +
-    `  readonly checksum: string;\n  readonly statements: readonly string[];\n}\n\n` +
+    `export interface MigrationSource {\n` +
+    `  /** The number the file name starts with; migrations run in its order. */\n  readonly version: number;\n` +
+    `  /** The rest of the file name, without \`.sql\`. */\n  readonly name: string;\n` +
+    `  /** SHA-256 of the statements, recorded when the migration runs, to notice a migration changed after it ran. */\n` +
+    `  readonly checksum: string;\n  /** The file's statements, in order. */\n  readonly statements: readonly string[];\n}\n\n` +
     `/** Idempotent statements that create the migration bookkeeping tables. */\n` +
     `export const bootstrapStatements: readonly string[] = [\n${bootstrap.map((s) => `  \`${templateText(s)}\`,\n`).join("")}];\n\n` +
     `/** Every migration, oldest first. */\n` +

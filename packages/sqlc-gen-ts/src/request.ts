@@ -38,6 +38,10 @@ export interface Column {
   readonly is_sqlc_slice: boolean;
   readonly unsigned: boolean;
   readonly type: { readonly name: string } | null;
+  /** The table a result column comes from, or that a parameter is compared with or written to; absent for an expression. */
+  readonly table?: { readonly name: string } | null;
+  /** The column's COMMENT in the schema, "" when it has none. */
+  readonly comment?: string;
 }
 
 /** One file of sqlc's `GenerateResponse`; `contents` is base64, as protojson encodes bytes. */

@@ -30,6 +30,7 @@ import { planTransitions } from "./transitions";
 
 /** A member as the planner sees it. */
 export interface PlannerMember {
+  /** The member's id in the cluster. */
   readonly nodeId: string;
   /** Share of partitions relative to the others; 0 takes none. */
   readonly weight: number;
@@ -46,6 +47,7 @@ export interface PlannerMember {
 
 /** One partition's row of the ownership table. */
 export interface PlannerPartition {
+  /** The partition's number, from 0. */
   readonly partition: number;
   /** The owner, or null. */
   readonly nodeId: string | null;
@@ -66,9 +68,13 @@ export interface PlannerPartition {
 
 /** A task list with its partition count and its rows (rows numbered at or past `partitions` are ignored). */
 export interface PlannerTaskList {
+  /** The task list's domain. */
   readonly domain: string;
+  /** The task list's name. */
   readonly taskList: string;
+  /** How many partitions the catalog gives it. */
   readonly partitions: number;
+  /** Its rows of the ownership table. */
   readonly rows: readonly PlannerPartition[];
 }
 
@@ -92,8 +98,11 @@ export interface PlannerOptions {
 
 /** What the planner reads: the live (and recently vanished) members and the catalog with its ownership table. */
 export interface PlannerInput {
+  /** The members that are live, or not live for a short while. */
   readonly members: readonly PlannerMember[];
+  /** The catalog's task lists with their rows. */
   readonly taskLists: readonly PlannerTaskList[];
+  /** How partitions are moved; defaults otherwise. */
   readonly options?: PlannerOptions;
 }
 
@@ -111,21 +120,33 @@ export type AssignReason =
 /** One step of a plan, valid only while the partition is still at `generation`. */
 export type Transition =
   | {
+      /** Give the partition to `to`. */
       readonly type: "assign";
+      /** The partition's task-list domain. */
       readonly domain: string;
+      /** The partition's task list. */
       readonly taskList: string;
+      /** The partition's number, from 0. */
       readonly partition: number;
+      /** The generation the partition was seen at. */
       readonly generation: number;
       /** The previous owner (gone, released or overruled), or null. */
       readonly from: string | null;
+      /** The next owner. */
       readonly to: string;
+      /** Why the partition goes to `to`. */
       readonly reason: AssignReason;
     }
   | {
+      /** Ask the owner `from` to release the partition. */
       readonly type: "release";
+      /** The partition's task-list domain. */
       readonly domain: string;
+      /** The partition's task list. */
       readonly taskList: string;
+      /** The partition's number, from 0. */
       readonly partition: number;
+      /** The generation the partition was seen at. */
       readonly generation: number;
       /** The live owner asked to release the partition. */
       readonly from: string;
@@ -135,6 +156,7 @@ export type Transition =
 
 /** What the planner decided. */
 export interface Plan {
+  /** The steps, each valid only while its partition is at its generation. */
   readonly transitions: Transition[];
   /** Requested releases still waiting for their owner's confirmation, this plan's included. */
   readonly pendingHandoffs: number;

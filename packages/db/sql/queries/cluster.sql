@@ -85,6 +85,8 @@ ORDER BY helix_members.expires_at
 LIMIT ?;
 
 -- name: ListMembers :many
+-- Every member row of a cluster, left and expired ones included, by node id; live is judged by the
+-- database clock.
 SELECT node_id, incarnation, metadata, weight, status, assignment_version, registered_at, heartbeat_at,
        expires_at, CAST(status = 1 AND expires_at > UTC_TIMESTAMP(6) AS SIGNED) AS live
 FROM helix_members
@@ -111,16 +113,19 @@ WHERE helix_members.cluster = sqlc.arg(cluster)
   );
 
 -- name: BumpMembershipVersion :exec
+-- Moves the cluster's membership counter (creating its counters row at 1 if missing).
 INSERT INTO helix_cluster_state (cluster, membership_version, catalog_version, ownership_version)
 VALUES (sqlc.arg(cluster), 1, 0, 0)
 ON DUPLICATE KEY UPDATE membership_version = membership_version + 1;
 
 -- name: BumpCatalogVersion :exec
+-- Moves the cluster's catalog counter (creating its counters row at 1 if missing).
 INSERT INTO helix_cluster_state (cluster, membership_version, catalog_version, ownership_version)
 VALUES (sqlc.arg(cluster), 0, 1, 0)
 ON DUPLICATE KEY UPDATE catalog_version = catalog_version + 1;
 
 -- name: BumpOwnershipVersion :exec
+-- Moves the cluster's ownership counter (creating its counters row at 1 if missing).
 INSERT INTO helix_cluster_state (cluster, membership_version, catalog_version, ownership_version)
 VALUES (sqlc.arg(cluster), 0, 0, 1)
 ON DUPLICATE KEY UPDATE ownership_version = ownership_version + 1;
@@ -151,6 +156,7 @@ ON DUPLICATE KEY UPDATE
   status     = 1;
 
 -- name: GetTaskList :one
+-- One task list of the catalog, whatever its status.
 SELECT domain, task_list, partitions, metadata, status, version, created_at, updated_at
 FROM helix_task_lists
 WHERE cluster = sqlc.arg(cluster)
@@ -385,6 +391,7 @@ WHERE cluster = sqlc.arg(cluster)
   AND partition_id = sqlc.arg(partition_id);
 
 -- name: ListTaskListOwnership :many
+-- The ownership rows of one task list, by partition.
 SELECT partition_id, node_id, state, generation, target_node_id, assigned_at,
        release_requested_at, updated_at
 FROM helix_ownership

@@ -2,6 +2,7 @@
 
 import { execResult, expandSlices, dateValue, jsonText, numberValue, type ExecResult, type QueryClient } from "./db.js";
 
+/** The SQL of {@link registerMember}. */
 export const registerMemberQuery = `-- name: RegisterMember :execlastid
 INSERT INTO helix_members (cluster, node_id, incarnation, metadata, weight, ttl_us, status, assignment_version,
                          registered_at, heartbeat_at, expires_at)
@@ -24,12 +25,19 @@ ON DUPLICATE KEY UPDATE
                      VALUES(expires_at), expires_at),
   status        = 1`;
 
+/** The parameters of {@link registerMember}. */
 export interface RegisterMemberArgs {
+  /** For column `cluster` of `helix_members`. */
   cluster: string;
+  /** For column `node_id` of `helix_members`. */
   nodeId: string;
+  /** For column `incarnation` of `helix_members`. */
   incarnation: string;
+  /** For column `metadata` of `helix_members`. */
   metadata: string;
+  /** For column `weight` of `helix_members`. */
   weight: number;
+  /** For column `ttl_us` of `helix_members`. */
   ttlUs: number;
 }
 
@@ -46,6 +54,7 @@ export async function registerMember(client: QueryClient, args: RegisterMemberAr
   return execResult(result).insertId;
 }
 
+/** The SQL of {@link heartbeatMember}. */
 export const heartbeatMemberQuery = `-- name: HeartbeatMember :execresult
 UPDATE helix_members
 SET heartbeat_at = UTC_TIMESTAMP(6),
@@ -58,10 +67,15 @@ WHERE cluster = ?
   AND status = 1
   AND expires_at > UTC_TIMESTAMP(6)`;
 
+/** The parameters of {@link heartbeatMember}. */
 export interface HeartbeatMemberArgs {
+  /** The value of parameter `ttl_us`. */
   ttlUs: number;
+  /** For column `cluster` of `helix_members`. */
   cluster: string;
+  /** For column `node_id` of `helix_members`. */
   nodeId: string;
+  /** For column `incarnation` of `helix_members`. */
   incarnation: string;
 }
 
@@ -74,20 +88,28 @@ export async function heartbeatMember(client: QueryClient, args: HeartbeatMember
   return execResult(result);
 }
 
+/** The SQL of {@link watchMembers}. */
 export const watchMembersQuery = `-- name: WatchMembers :many
 SELECT node_id, incarnation, assignment_version
 FROM helix_members
 WHERE cluster = ?
   AND node_id IN (/*SLICE:node_ids*/?)`;
 
+/** The parameters of {@link watchMembers}. */
 export interface WatchMembersArgs {
+  /** For column `cluster` of `helix_members`. */
   cluster: string;
+  /** The values of the list `node_ids`, one placeholder each (NULL for none). */
   nodeIds: readonly string[];
 }
 
+/** A row that {@link watchMembers} returns. */
 export interface WatchMembersRow {
+  /** Column `node_id` of `helix_members`. */
   nodeId: string;
+  /** Column `incarnation` of `helix_members`. */
   incarnation: string;
+  /** Column `assignment_version` of `helix_members`. */
   assignmentVersion: number;
 }
 
@@ -105,6 +127,7 @@ export async function watchMembers(client: QueryClient, args: WatchMembersArgs):
   }));
 }
 
+/** The SQL of {@link deregisterMember}. */
 export const deregisterMemberQuery = `-- name: DeregisterMember :execrows
 UPDATE helix_members
 SET status = 0,
@@ -114,9 +137,13 @@ WHERE cluster = ?
   AND incarnation = ?
   AND status = 1`;
 
+/** The parameters of {@link deregisterMember}. */
 export interface DeregisterMemberArgs {
+  /** For column `cluster` of `helix_members`. */
   cluster: string;
+  /** For column `node_id` of `helix_members`. */
   nodeId: string;
+  /** For column `incarnation` of `helix_members`. */
   incarnation: string;
 }
 
@@ -128,6 +155,7 @@ export async function deregisterMember(client: QueryClient, args: DeregisterMemb
   return execResult(result).affectedRows;
 }
 
+/** The SQL of {@link markExpiredMembersInactive}. */
 export const markExpiredMembersInactiveQuery = `-- name: MarkExpiredMembersInactive :execrows
 UPDATE helix_members
 SET status = 0
@@ -135,7 +163,9 @@ WHERE cluster = ?
   AND status = 1
   AND expires_at <= UTC_TIMESTAMP(6)`;
 
+/** The parameters of {@link markExpiredMembersInactive}. */
 export interface MarkExpiredMembersInactiveArgs {
+  /** For column `cluster` of `helix_members`. */
   cluster: string;
 }
 
@@ -147,6 +177,7 @@ export async function markExpiredMembersInactive(client: QueryClient, args: Mark
   return execResult(result).affectedRows;
 }
 
+/** The SQL of {@link deleteDepartedMembers}. */
 export const deleteDepartedMembersQuery = `-- name: DeleteDepartedMembers :execrows
 DELETE FROM helix_members
 WHERE helix_members.cluster = ?
@@ -158,9 +189,13 @@ WHERE helix_members.cluster = ?
 ORDER BY helix_members.expires_at
 LIMIT ?`;
 
+/** The parameters of {@link deleteDepartedMembers}. */
 export interface DeleteDepartedMembersArgs {
+  /** For column `cluster` of `helix_members`. */
   cluster: string;
+  /** The value of parameter `retention_us`. */
   retentionUs: number;
+  /** The value of parameter `limit`. */
   limit: number;
 }
 
@@ -177,6 +212,7 @@ export async function deleteDepartedMembers(client: QueryClient, args: DeleteDep
   return execResult(result).affectedRows;
 }
 
+/** The SQL of {@link listMembers}. */
 export const listMembersQuery = `-- name: ListMembers :many
 SELECT node_id, incarnation, metadata, weight, status, assignment_version, registered_at, heartbeat_at,
        expires_at, CAST(status = 1 AND expires_at > UTC_TIMESTAMP(6) AS SIGNED) AS live
@@ -184,23 +220,40 @@ FROM helix_members
 WHERE cluster = ?
 ORDER BY node_id`;
 
+/** The parameters of {@link listMembers}. */
 export interface ListMembersArgs {
+  /** For column `cluster` of `helix_members`. */
   cluster: string;
 }
 
+/** A row that {@link listMembers} returns. */
 export interface ListMembersRow {
+  /** Column `node_id` of `helix_members`. */
   nodeId: string;
+  /** Column `incarnation` of `helix_members`. */
   incarnation: string;
+  /** Column `metadata` of `helix_members`. */
   metadata: string;
+  /** Column `weight` of `helix_members`. */
   weight: number;
+  /** Column `status` of `helix_members`. */
   status: number;
+  /** Column `assignment_version` of `helix_members`. */
   assignmentVersion: number;
+  /** Column `registered_at` of `helix_members`. */
   registeredAt: Date;
+  /** Column `heartbeat_at` of `helix_members`. */
   heartbeatAt: Date;
+  /** Column `expires_at` of `helix_members`. */
   expiresAt: Date;
+  /** Result column `live`. */
   live: number;
 }
 
+/**
+ * Every member row of a cluster, left and expired ones included, by node id; live is judged by the
+ * database clock.
+ */
 export async function listMembers(client: QueryClient, args: ListMembersArgs): Promise<ListMembersRow[]> {
   const [rows] = await client.query({ sql: listMembersQuery, values: [args.cluster], rowsAsArray: true, timezone: "Z" });
   return (rows as unknown[][]).map((row) => ({
@@ -217,14 +270,18 @@ export async function listMembers(client: QueryClient, args: ListMembersArgs): P
   }));
 }
 
+/** The SQL of {@link bumpAssignmentVersions}. */
 export const bumpAssignmentVersionsQuery = `-- name: BumpAssignmentVersions :execrows
 UPDATE helix_members
 SET assignment_version = assignment_version + 1
 WHERE cluster = ?
   AND node_id IN (/*SLICE:node_ids*/?)`;
 
+/** The parameters of {@link bumpAssignmentVersions}. */
 export interface BumpAssignmentVersionsArgs {
+  /** For column `cluster` of `helix_members`. */
   cluster: string;
+  /** The values of the list `node_ids`, one placeholder each (NULL for none). */
   nodeIds: readonly string[];
 }
 
@@ -237,6 +294,7 @@ export async function bumpAssignmentVersions(client: QueryClient, args: BumpAssi
   return execResult(result).affectedRows;
 }
 
+/** The SQL of {@link bumpOwnersFrom}. */
 export const bumpOwnersFromQuery = `-- name: BumpOwnersFrom :execrows
 UPDATE helix_members
 SET assignment_version = assignment_version + 1
@@ -247,10 +305,15 @@ WHERE helix_members.cluster = ?
       AND a.partition_id >= ? AND a.node_id IS NOT NULL
   )`;
 
+/** The parameters of {@link bumpOwnersFrom}. */
 export interface BumpOwnersFromArgs {
+  /** For column `cluster` of `helix_members`. */
   cluster: string;
+  /** For column `domain` of `helix_ownership`. */
   domain: string;
+  /** For column `task_list` of `helix_ownership`. */
   taskList: string;
+  /** For column `first_partition` of `helix_ownership`. */
   firstPartition: number;
 }
 
@@ -262,57 +325,82 @@ export async function bumpOwnersFrom(client: QueryClient, args: BumpOwnersFromAr
   return execResult(result).affectedRows;
 }
 
+/** The SQL of {@link bumpMembershipVersion}. */
 export const bumpMembershipVersionQuery = `-- name: BumpMembershipVersion :exec
 INSERT INTO helix_cluster_state (cluster, membership_version, catalog_version, ownership_version)
 VALUES (?, 1, 0, 0)
 ON DUPLICATE KEY UPDATE membership_version = membership_version + 1`;
 
+/** The parameters of {@link bumpMembershipVersion}. */
 export interface BumpMembershipVersionArgs {
+  /** For column `cluster` of `helix_cluster_state`. */
   cluster: string;
 }
 
+/**
+ * Moves the cluster's membership counter (creating its counters row at 1 if missing).
+ */
 export async function bumpMembershipVersion(client: QueryClient, args: BumpMembershipVersionArgs): Promise<void> {
   await client.query({ sql: bumpMembershipVersionQuery, values: [args.cluster] });
 }
 
+/** The SQL of {@link bumpCatalogVersion}. */
 export const bumpCatalogVersionQuery = `-- name: BumpCatalogVersion :exec
 INSERT INTO helix_cluster_state (cluster, membership_version, catalog_version, ownership_version)
 VALUES (?, 0, 1, 0)
 ON DUPLICATE KEY UPDATE catalog_version = catalog_version + 1`;
 
+/** The parameters of {@link bumpCatalogVersion}. */
 export interface BumpCatalogVersionArgs {
+  /** For column `cluster` of `helix_cluster_state`. */
   cluster: string;
 }
 
+/**
+ * Moves the cluster's catalog counter (creating its counters row at 1 if missing).
+ */
 export async function bumpCatalogVersion(client: QueryClient, args: BumpCatalogVersionArgs): Promise<void> {
   await client.query({ sql: bumpCatalogVersionQuery, values: [args.cluster] });
 }
 
+/** The SQL of {@link bumpOwnershipVersion}. */
 export const bumpOwnershipVersionQuery = `-- name: BumpOwnershipVersion :exec
 INSERT INTO helix_cluster_state (cluster, membership_version, catalog_version, ownership_version)
 VALUES (?, 0, 0, 1)
 ON DUPLICATE KEY UPDATE ownership_version = ownership_version + 1`;
 
+/** The parameters of {@link bumpOwnershipVersion}. */
 export interface BumpOwnershipVersionArgs {
+  /** For column `cluster` of `helix_cluster_state`. */
   cluster: string;
 }
 
+/**
+ * Moves the cluster's ownership counter (creating its counters row at 1 if missing).
+ */
 export async function bumpOwnershipVersion(client: QueryClient, args: BumpOwnershipVersionArgs): Promise<void> {
   await client.query({ sql: bumpOwnershipVersionQuery, values: [args.cluster] });
 }
 
+/** The SQL of {@link getClusterState}. */
 export const getClusterStateQuery = `-- name: GetClusterState :one
 SELECT membership_version, catalog_version, ownership_version
 FROM helix_cluster_state
 WHERE cluster = ?`;
 
+/** The parameters of {@link getClusterState}. */
 export interface GetClusterStateArgs {
+  /** For column `cluster` of `helix_cluster_state`. */
   cluster: string;
 }
 
+/** A row that {@link getClusterState} returns. */
 export interface GetClusterStateRow {
+  /** Column `membership_version` of `helix_cluster_state`. */
   membershipVersion: number;
+  /** Column `catalog_version` of `helix_cluster_state`. */
   catalogVersion: number;
+  /** Column `ownership_version` of `helix_cluster_state`. */
   ownershipVersion: number;
 }
 
@@ -330,6 +418,7 @@ export async function getClusterState(client: QueryClient, args: GetClusterState
   };
 }
 
+/** The SQL of {@link putTaskList}. */
 export const putTaskListQuery = `-- name: PutTaskList :execlastid
 INSERT INTO helix_task_lists (cluster, domain, task_list, partitions, metadata, status, version,
                            created_at, updated_at)
@@ -346,11 +435,17 @@ ON DUPLICATE KEY UPDATE
   metadata   = VALUES(metadata),
   status     = 1`;
 
+/** The parameters of {@link putTaskList}. */
 export interface PutTaskListArgs {
+  /** For column `cluster` of `helix_task_lists`. */
   cluster: string;
+  /** For column `domain` of `helix_task_lists`. */
   domain: string;
+  /** For column `task_list` of `helix_task_lists`. */
   taskList: string;
+  /** For column `partitions` of `helix_task_lists`. */
   partitions: number;
+  /** For column `metadata` of `helix_task_lists`. */
   metadata: string;
 }
 
@@ -364,6 +459,7 @@ export async function putTaskList(client: QueryClient, args: PutTaskListArgs): P
   return execResult(result).insertId;
 }
 
+/** The SQL of {@link getTaskList}. */
 export const getTaskListQuery = `-- name: GetTaskList :one
 SELECT domain, task_list, partitions, metadata, status, version, created_at, updated_at
 FROM helix_task_lists
@@ -371,23 +467,39 @@ WHERE cluster = ?
   AND domain = ?
   AND task_list = ?`;
 
+/** The parameters of {@link getTaskList}. */
 export interface GetTaskListArgs {
+  /** For column `cluster` of `helix_task_lists`. */
   cluster: string;
+  /** For column `domain` of `helix_task_lists`. */
   domain: string;
+  /** For column `task_list` of `helix_task_lists`. */
   taskList: string;
 }
 
+/** A row that {@link getTaskList} returns. */
 export interface GetTaskListRow {
+  /** Column `domain` of `helix_task_lists`. */
   domain: string;
+  /** Column `task_list` of `helix_task_lists`. */
   taskList: string;
+  /** Column `partitions` of `helix_task_lists`. */
   partitions: number;
+  /** Column `metadata` of `helix_task_lists`. */
   metadata: string;
+  /** Column `status` of `helix_task_lists`. */
   status: number;
+  /** Column `version` of `helix_task_lists`. */
   version: number;
+  /** Column `created_at` of `helix_task_lists`. */
   createdAt: Date;
+  /** Column `updated_at` of `helix_task_lists`. */
   updatedAt: Date;
 }
 
+/**
+ * One task list of the catalog, whatever its status.
+ */
 export async function getTaskList(client: QueryClient, args: GetTaskListArgs): Promise<GetTaskListRow | null> {
   const [rows] = await client.query({ sql: getTaskListQuery, values: [args.cluster, args.domain, args.taskList], rowsAsArray: true, timezone: "Z" });
   const row = (rows as unknown[][])[0];
@@ -404,6 +516,7 @@ export async function getTaskList(client: QueryClient, args: GetTaskListArgs): P
   };
 }
 
+/** The SQL of {@link listTaskLists}. */
 export const listTaskListsQuery = `-- name: ListTaskLists :many
 SELECT domain, task_list, partitions, metadata, status, version, created_at, updated_at
 FROM helix_task_lists
@@ -411,18 +524,29 @@ WHERE cluster = ?
   AND status <> 0
 ORDER BY domain, task_list`;
 
+/** The parameters of {@link listTaskLists}. */
 export interface ListTaskListsArgs {
+  /** For column `cluster` of `helix_task_lists`. */
   cluster: string;
 }
 
+/** A row that {@link listTaskLists} returns. */
 export interface ListTaskListsRow {
+  /** Column `domain` of `helix_task_lists`. */
   domain: string;
+  /** Column `task_list` of `helix_task_lists`. */
   taskList: string;
+  /** Column `partitions` of `helix_task_lists`. */
   partitions: number;
+  /** Column `metadata` of `helix_task_lists`. */
   metadata: string;
+  /** Column `status` of `helix_task_lists`. */
   status: number;
+  /** Column `version` of `helix_task_lists`. */
   version: number;
+  /** Column `created_at` of `helix_task_lists`. */
   createdAt: Date;
+  /** Column `updated_at` of `helix_task_lists`. */
   updatedAt: Date;
 }
 
@@ -444,6 +568,7 @@ export async function listTaskLists(client: QueryClient, args: ListTaskListsArgs
   }));
 }
 
+/** The SQL of {@link markTaskListDeletable}. */
 export const markTaskListDeletableQuery = `-- name: MarkTaskListDeletable :execrows
 UPDATE helix_task_lists
 SET status = 2,
@@ -454,9 +579,13 @@ WHERE cluster = ?
   AND task_list = ?
   AND status = 1`;
 
+/** The parameters of {@link markTaskListDeletable}. */
 export interface MarkTaskListDeletableArgs {
+  /** For column `cluster` of `helix_task_lists`. */
   cluster: string;
+  /** For column `domain` of `helix_task_lists`. */
   domain: string;
+  /** For column `task_list` of `helix_task_lists`. */
   taskList: string;
 }
 
@@ -468,6 +597,7 @@ export async function markTaskListDeletable(client: QueryClient, args: MarkTaskL
   return execResult(result).affectedRows;
 }
 
+/** The SQL of {@link finishTaskListRemoval}. */
 export const finishTaskListRemovalQuery = `-- name: FinishTaskListRemoval :execrows
 UPDATE helix_task_lists
 SET status = 0,
@@ -482,9 +612,13 @@ WHERE helix_task_lists.cluster = ?
     WHERE a.cluster = ? AND a.domain = ? AND a.task_list = ?
   )`;
 
+/** The parameters of {@link finishTaskListRemoval}. */
 export interface FinishTaskListRemovalArgs {
+  /** For column `cluster` of `helix_task_lists`. */
   cluster: string;
+  /** For column `domain` of `helix_task_lists`. */
   domain: string;
+  /** For column `task_list` of `helix_task_lists`. */
   taskList: string;
 }
 
@@ -497,6 +631,7 @@ export async function finishTaskListRemoval(client: QueryClient, args: FinishTas
   return execResult(result).affectedRows;
 }
 
+/** The SQL of {@link insertPartitions}. */
 export const insertPartitionsQuery = `-- name: InsertPartitions :execrows
 INSERT IGNORE INTO helix_ownership (cluster, domain, task_list, partition_id, node_id, state,
                                      generation, updated_at)
@@ -506,10 +641,15 @@ JOIN helix_task_lists AS c
   ON c.cluster = ? AND c.domain = ? AND c.task_list = ?
 WHERE n.n < ?`;
 
+/** The parameters of {@link insertPartitions}. */
 export interface InsertPartitionsArgs {
+  /** For column `cluster` of `helix_task_lists`. */
   cluster: string;
+  /** For column `domain` of `helix_task_lists`. */
   domain: string;
+  /** For column `task_list` of `helix_task_lists`. */
   taskList: string;
+  /** For column `partitions` of `helix_numbers`. */
   partitions: number;
 }
 
@@ -522,6 +662,7 @@ export async function insertPartitions(client: QueryClient, args: InsertPartitio
   return execResult(result).affectedRows;
 }
 
+/** The SQL of {@link raiseGenerationFloor}. */
 export const raiseGenerationFloorQuery = `-- name: RaiseGenerationFloor :execrows
 UPDATE helix_task_lists
 SET generation_floor = GREATEST(generation_floor, (
@@ -533,10 +674,15 @@ WHERE helix_task_lists.cluster = ?
   AND helix_task_lists.domain = ?
   AND helix_task_lists.task_list = ?`;
 
+/** The parameters of {@link raiseGenerationFloor}. */
 export interface RaiseGenerationFloorArgs {
+  /** For column `cluster` of `helix_ownership`. */
   cluster: string;
+  /** For column `domain` of `helix_ownership`. */
   domain: string;
+  /** For column `task_list` of `helix_ownership`. */
   taskList: string;
+  /** For column `first_partition` of `helix_ownership`. */
   firstPartition: number;
 }
 
@@ -549,6 +695,7 @@ export async function raiseGenerationFloor(client: QueryClient, args: RaiseGener
   return execResult(result).affectedRows;
 }
 
+/** The SQL of {@link retireOwnedPartitionsFrom}. */
 export const retireOwnedPartitionsFromQuery = `-- name: RetireOwnedPartitionsFrom :execrows
 UPDATE helix_ownership
 SET state = 2,
@@ -562,10 +709,15 @@ WHERE cluster = ?
   AND state IN (1, 2)
   AND (state = 1 OR target_node_id IS NOT NULL)`;
 
+/** The parameters of {@link retireOwnedPartitionsFrom}. */
 export interface RetireOwnedPartitionsFromArgs {
+  /** For column `cluster` of `helix_ownership`. */
   cluster: string;
+  /** For column `domain` of `helix_ownership`. */
   domain: string;
+  /** For column `task_list` of `helix_ownership`. */
   taskList: string;
+  /** For column `first_partition` of `helix_ownership`. */
   firstPartition: number;
 }
 
@@ -578,6 +730,7 @@ export async function retireOwnedPartitionsFrom(client: QueryClient, args: Retir
   return execResult(result).affectedRows;
 }
 
+/** The SQL of {@link deleteFreePartitionsFrom}. */
 export const deleteFreePartitionsFromQuery = `-- name: DeleteFreePartitionsFrom :execrows
 DELETE FROM helix_ownership
 WHERE helix_ownership.cluster = ?
@@ -594,10 +747,15 @@ WHERE helix_ownership.cluster = ?
     )
   )`;
 
+/** The parameters of {@link deleteFreePartitionsFrom}. */
 export interface DeleteFreePartitionsFromArgs {
+  /** For column `cluster` of `helix_ownership`. */
   cluster: string;
+  /** For column `domain` of `helix_ownership`. */
   domain: string;
+  /** For column `task_list` of `helix_ownership`. */
   taskList: string;
+  /** For column `first_partition` of `helix_ownership`. */
   firstPartition: number;
 }
 
@@ -610,6 +768,7 @@ export async function deleteFreePartitionsFrom(client: QueryClient, args: Delete
   return execResult(result).affectedRows;
 }
 
+/** The SQL of {@link lockPartitions}. */
 export const lockPartitionsQuery = `-- name: LockPartitions :many
 SELECT partition_id, node_id, incarnation, state, generation
 FROM helix_ownership
@@ -619,18 +778,29 @@ WHERE cluster = ?
   AND partition_id IN (/*SLICE:partition_ids*/?)
 FOR UPDATE`;
 
+/** The parameters of {@link lockPartitions}. */
 export interface LockPartitionsArgs {
+  /** For column `cluster` of `helix_ownership`. */
   cluster: string;
+  /** For column `domain` of `helix_ownership`. */
   domain: string;
+  /** For column `task_list` of `helix_ownership`. */
   taskList: string;
+  /** The values of the list `partition_ids`, one placeholder each (NULL for none). */
   partitionIds: readonly number[];
 }
 
+/** A row that {@link lockPartitions} returns. */
 export interface LockPartitionsRow {
+  /** Column `partition_id` of `helix_ownership`. */
   partitionId: number;
+  /** Column `node_id` of `helix_ownership`. */
   nodeId: string | null;
+  /** Column `incarnation` of `helix_ownership`. */
   incarnation: string | null;
+  /** Column `state` of `helix_ownership`. */
   state: number;
+  /** Column `generation` of `helix_ownership`. */
   generation: number;
 }
 
@@ -650,6 +820,7 @@ export async function lockPartitions(client: QueryClient, args: LockPartitionsAr
   }));
 }
 
+/** The SQL of {@link assignPartitions}. */
 export const assignPartitionsQuery = `-- name: AssignPartitions :execrows
 UPDATE helix_ownership
 SET node_id = ?,
@@ -679,13 +850,21 @@ WHERE helix_ownership.cluster = ?
            WHERE o.cluster = ? AND o.node_id = helix_ownership.node_id)))
   )`;
 
+/** The parameters of {@link assignPartitions}. */
 export interface AssignPartitionsArgs {
+  /** For column `node_id` of `helix_ownership`. */
   nodeId: string | null;
+  /** For column `incarnation` of `helix_ownership`. */
   incarnation: string | null;
+  /** For column `cluster` of `helix_ownership`. */
   cluster: string;
+  /** For column `domain` of `helix_ownership`. */
   domain: string;
+  /** For column `task_list` of `helix_ownership`. */
   taskList: string;
+  /** The values of the list `partition_ids`, one placeholder each (NULL for none). */
   partitionIds: readonly number[];
+  /** The value of parameter `force_after_us`. */
   forceAfterUs: number;
 }
 
@@ -704,6 +883,7 @@ export async function assignPartitions(client: QueryClient, args: AssignPartitio
   return execResult(result).affectedRows;
 }
 
+/** The SQL of {@link requestPartitionsRelease}. */
 export const requestPartitionsReleaseQuery = `-- name: RequestPartitionsRelease :execrows
 UPDATE helix_ownership
 SET state = 2,
@@ -716,11 +896,17 @@ WHERE cluster = ?
   AND partition_id IN (/*SLICE:partition_ids*/?)
   AND state = 1`;
 
+/** The parameters of {@link requestPartitionsRelease}. */
 export interface RequestPartitionsReleaseArgs {
+  /** For column `target_node_id` of `helix_ownership`. */
   targetNodeId: string | null;
+  /** For column `cluster` of `helix_ownership`. */
   cluster: string;
+  /** For column `domain` of `helix_ownership`. */
   domain: string;
+  /** For column `task_list` of `helix_ownership`. */
   taskList: string;
+  /** The values of the list `partition_ids`, one placeholder each (NULL for none). */
   partitionIds: readonly number[];
 }
 
@@ -734,6 +920,7 @@ export async function requestPartitionsRelease(client: QueryClient, args: Reques
   return execResult(result).affectedRows;
 }
 
+/** The SQL of {@link confirmPartitionsRelease}. */
 export const confirmPartitionsReleaseQuery = `-- name: ConfirmPartitionsRelease :execrows
 UPDATE helix_ownership
 SET state = 3,
@@ -746,12 +933,19 @@ WHERE cluster = ?
   AND incarnation = ?
   AND state = 2`;
 
+/** The parameters of {@link confirmPartitionsRelease}. */
 export interface ConfirmPartitionsReleaseArgs {
+  /** For column `cluster` of `helix_ownership`. */
   cluster: string;
+  /** For column `domain` of `helix_ownership`. */
   domain: string;
+  /** For column `task_list` of `helix_ownership`. */
   taskList: string;
+  /** The values of the list `partition_ids`, one placeholder each (NULL for none). */
   partitionIds: readonly number[];
+  /** For column `node_id` of `helix_ownership`. */
   nodeId: string | null;
+  /** For column `incarnation` of `helix_ownership`. */
   incarnation: string | null;
 }
 
@@ -765,6 +959,7 @@ export async function confirmPartitionsRelease(client: QueryClient, args: Confir
   return execResult(result).affectedRows;
 }
 
+/** The SQL of {@link releaseMemberPartitions}. */
 export const releaseMemberPartitionsQuery = `-- name: ReleaseMemberPartitions :execrows
 UPDATE helix_ownership
 SET node_id = NULL,
@@ -777,9 +972,13 @@ WHERE cluster = ?
   AND node_id = ?
   AND incarnation = ?`;
 
+/** The parameters of {@link releaseMemberPartitions}. */
 export interface ReleaseMemberPartitionsArgs {
+  /** For column `cluster` of `helix_ownership`. */
   cluster: string;
+  /** For column `node_id` of `helix_ownership`. */
   nodeId: string | null;
+  /** For column `incarnation` of `helix_ownership`. */
   incarnation: string | null;
 }
 
@@ -792,6 +991,7 @@ export async function releaseMemberPartitions(client: QueryClient, args: Release
   return execResult(result).affectedRows;
 }
 
+/** The SQL of {@link checkPartitionForShare}. */
 export const checkPartitionForShareQuery = `-- name: CheckPartitionForShare :one
 SELECT generation
 FROM helix_ownership
@@ -805,17 +1005,27 @@ WHERE cluster = ?
   AND state IN (1, 2)
 LOCK IN SHARE MODE`;
 
+/** The parameters of {@link checkPartitionForShare}. */
 export interface CheckPartitionForShareArgs {
+  /** For column `cluster` of `helix_ownership`. */
   cluster: string;
+  /** For column `domain` of `helix_ownership`. */
   domain: string;
+  /** For column `task_list` of `helix_ownership`. */
   taskList: string;
+  /** For column `partition_id` of `helix_ownership`. */
   partitionId: number;
+  /** For column `node_id` of `helix_ownership`. */
   nodeId: string | null;
+  /** For column `incarnation` of `helix_ownership`. */
   incarnation: string | null;
+  /** For column `generation` of `helix_ownership`. */
   generation: number;
 }
 
+/** A row that {@link checkPartitionForShare} returns. */
 export interface CheckPartitionForShareRow {
+  /** Column `generation` of `helix_ownership`. */
   generation: number;
 }
 
@@ -834,6 +1044,7 @@ export async function checkPartitionForShare(client: QueryClient, args: CheckPar
   };
 }
 
+/** The SQL of {@link checkPartitionForUpdate}. */
 export const checkPartitionForUpdateQuery = `-- name: CheckPartitionForUpdate :one
 SELECT generation
 FROM helix_ownership
@@ -847,17 +1058,27 @@ WHERE cluster = ?
   AND state IN (1, 2)
 FOR UPDATE`;
 
+/** The parameters of {@link checkPartitionForUpdate}. */
 export interface CheckPartitionForUpdateArgs {
+  /** For column `cluster` of `helix_ownership`. */
   cluster: string;
+  /** For column `domain` of `helix_ownership`. */
   domain: string;
+  /** For column `task_list` of `helix_ownership`. */
   taskList: string;
+  /** For column `partition_id` of `helix_ownership`. */
   partitionId: number;
+  /** For column `node_id` of `helix_ownership`. */
   nodeId: string | null;
+  /** For column `incarnation` of `helix_ownership`. */
   incarnation: string | null;
+  /** For column `generation` of `helix_ownership`. */
   generation: number;
 }
 
+/** A row that {@link checkPartitionForUpdate} returns. */
 export interface CheckPartitionForUpdateRow {
+  /** Column `generation` of `helix_ownership`. */
   generation: number;
 }
 
@@ -874,6 +1095,7 @@ export async function checkPartitionForUpdate(client: QueryClient, args: CheckPa
   };
 }
 
+/** The SQL of {@link getPartition}. */
 export const getPartitionQuery = `-- name: GetPartition :one
 SELECT node_id, state, generation, target_node_id
 FROM helix_ownership
@@ -882,17 +1104,27 @@ WHERE cluster = ?
   AND task_list = ?
   AND partition_id = ?`;
 
+/** The parameters of {@link getPartition}. */
 export interface GetPartitionArgs {
+  /** For column `cluster` of `helix_ownership`. */
   cluster: string;
+  /** For column `domain` of `helix_ownership`. */
   domain: string;
+  /** For column `task_list` of `helix_ownership`. */
   taskList: string;
+  /** For column `partition_id` of `helix_ownership`. */
   partitionId: number;
 }
 
+/** A row that {@link getPartition} returns. */
 export interface GetPartitionRow {
+  /** Column `node_id` of `helix_ownership`. */
   nodeId: string | null;
+  /** Column `state` of `helix_ownership`. */
   state: number;
+  /** Column `generation` of `helix_ownership`. */
   generation: number;
+  /** Column `target_node_id` of `helix_ownership`. */
   targetNodeId: string | null;
 }
 
@@ -911,6 +1143,7 @@ export async function getPartition(client: QueryClient, args: GetPartitionArgs):
   };
 }
 
+/** The SQL of {@link listTaskListOwnership}. */
 export const listTaskListOwnershipQuery = `-- name: ListTaskListOwnership :many
 SELECT partition_id, node_id, state, generation, target_node_id, assigned_at,
        release_requested_at, updated_at
@@ -920,23 +1153,39 @@ WHERE cluster = ?
   AND task_list = ?
 ORDER BY partition_id`;
 
+/** The parameters of {@link listTaskListOwnership}. */
 export interface ListTaskListOwnershipArgs {
+  /** For column `cluster` of `helix_ownership`. */
   cluster: string;
+  /** For column `domain` of `helix_ownership`. */
   domain: string;
+  /** For column `task_list` of `helix_ownership`. */
   taskList: string;
 }
 
+/** A row that {@link listTaskListOwnership} returns. */
 export interface ListTaskListOwnershipRow {
+  /** Column `partition_id` of `helix_ownership`. */
   partitionId: number;
+  /** Column `node_id` of `helix_ownership`. */
   nodeId: string | null;
+  /** Column `state` of `helix_ownership`. */
   state: number;
+  /** Column `generation` of `helix_ownership`. */
   generation: number;
+  /** Column `target_node_id` of `helix_ownership`. */
   targetNodeId: string | null;
+  /** Column `assigned_at` of `helix_ownership`. */
   assignedAt: Date | null;
+  /** Column `release_requested_at` of `helix_ownership`. */
   releaseRequestedAt: Date | null;
+  /** Column `updated_at` of `helix_ownership`. */
   updatedAt: Date;
 }
 
+/**
+ * The ownership rows of one task list, by partition.
+ */
 export async function listTaskListOwnership(client: QueryClient, args: ListTaskListOwnershipArgs): Promise<ListTaskListOwnershipRow[]> {
   const [rows] = await client.query({ sql: listTaskListOwnershipQuery, values: [args.cluster, args.domain, args.taskList], rowsAsArray: true, timezone: "Z" });
   return (rows as unknown[][]).map((row) => ({
@@ -951,23 +1200,34 @@ export async function listTaskListOwnership(client: QueryClient, args: ListTaskL
   }));
 }
 
+/** The SQL of {@link listClusterOwnership}. */
 export const listClusterOwnershipQuery = `-- name: ListClusterOwnership :many
 SELECT domain, task_list, partition_id, node_id, state, generation, target_node_id
 FROM helix_ownership
 WHERE cluster = ?
 ORDER BY domain, task_list, partition_id`;
 
+/** The parameters of {@link listClusterOwnership}. */
 export interface ListClusterOwnershipArgs {
+  /** For column `cluster` of `helix_ownership`. */
   cluster: string;
 }
 
+/** A row that {@link listClusterOwnership} returns. */
 export interface ListClusterOwnershipRow {
+  /** Column `domain` of `helix_ownership`. */
   domain: string;
+  /** Column `task_list` of `helix_ownership`. */
   taskList: string;
+  /** Column `partition_id` of `helix_ownership`. */
   partitionId: number;
+  /** Column `node_id` of `helix_ownership`. */
   nodeId: string | null;
+  /** Column `state` of `helix_ownership`. */
   state: number;
+  /** Column `generation` of `helix_ownership`. */
   generation: number;
+  /** Column `target_node_id` of `helix_ownership`. */
   targetNodeId: string | null;
 }
 
@@ -987,6 +1247,7 @@ export async function listClusterOwnership(client: QueryClient, args: ListCluste
   }));
 }
 
+/** The SQL of {@link listProcessOwnership}. */
 export const listProcessOwnershipQuery = `-- name: ListProcessOwnership :many
 SELECT domain, task_list, partition_id, state, generation, target_node_id
 FROM helix_ownership
@@ -995,18 +1256,29 @@ WHERE cluster = ?
   AND incarnation = ?
 ORDER BY domain, task_list, partition_id`;
 
+/** The parameters of {@link listProcessOwnership}. */
 export interface ListProcessOwnershipArgs {
+  /** For column `cluster` of `helix_ownership`. */
   cluster: string;
+  /** For column `node_id` of `helix_ownership`. */
   nodeId: string | null;
+  /** For column `incarnation` of `helix_ownership`. */
   incarnation: string | null;
 }
 
+/** A row that {@link listProcessOwnership} returns. */
 export interface ListProcessOwnershipRow {
+  /** Column `domain` of `helix_ownership`. */
   domain: string;
+  /** Column `task_list` of `helix_ownership`. */
   taskList: string;
+  /** Column `partition_id` of `helix_ownership`. */
   partitionId: number;
+  /** Column `state` of `helix_ownership`. */
   state: number;
+  /** Column `generation` of `helix_ownership`. */
   generation: number;
+  /** Column `target_node_id` of `helix_ownership`. */
   targetNodeId: string | null;
 }
 
@@ -1026,6 +1298,7 @@ export async function listProcessOwnership(client: QueryClient, args: ListProces
   }));
 }
 
+/** The SQL of {@link listMemberOwnership}. */
 export const listMemberOwnershipQuery = `-- name: ListMemberOwnership :many
 SELECT domain, task_list, partition_id, state, generation, target_node_id
 FROM helix_ownership
@@ -1033,17 +1306,27 @@ WHERE cluster = ?
   AND node_id = ?
 ORDER BY domain, task_list, partition_id`;
 
+/** The parameters of {@link listMemberOwnership}. */
 export interface ListMemberOwnershipArgs {
+  /** For column `cluster` of `helix_ownership`. */
   cluster: string;
+  /** For column `node_id` of `helix_ownership`. */
   nodeId: string | null;
 }
 
+/** A row that {@link listMemberOwnership} returns. */
 export interface ListMemberOwnershipRow {
+  /** Column `domain` of `helix_ownership`. */
   domain: string;
+  /** Column `task_list` of `helix_ownership`. */
   taskList: string;
+  /** Column `partition_id` of `helix_ownership`. */
   partitionId: number;
+  /** Column `state` of `helix_ownership`. */
   state: number;
+  /** Column `generation` of `helix_ownership`. */
   generation: number;
+  /** Column `target_node_id` of `helix_ownership`. */
   targetNodeId: string | null;
 }
 

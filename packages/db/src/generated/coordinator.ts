@@ -2,11 +2,14 @@
 
 import { execResult, expandSlices, repeatRows, dateValue, numberValue, type QueryClient } from "./db.js";
 
+/** The SQL of {@link ensureClusterState}. */
 export const ensureClusterStateQuery = `-- name: EnsureClusterState :execrows
 INSERT IGNORE INTO helix_cluster_state (cluster, membership_version, catalog_version, ownership_version)
 VALUES (?, 0, 0, 0)`;
 
+/** The parameters of {@link ensureClusterState}. */
 export interface EnsureClusterStateArgs {
+  /** For column `cluster` of `helix_cluster_state`. */
   cluster: string;
 }
 
@@ -18,6 +21,7 @@ export async function ensureClusterState(client: QueryClient, args: EnsureCluste
   return execResult(result).affectedRows;
 }
 
+/** The SQL of {@link watchCluster}. */
 export const watchClusterQuery = `-- name: WatchCluster :one
 SELECT s.membership_version, s.catalog_version, s.ownership_version,
        (SELECT COUNT(*) FROM helix_members AS n
@@ -25,14 +29,21 @@ SELECT s.membership_version, s.catalog_version, s.ownership_version,
 FROM helix_cluster_state AS s
 WHERE s.cluster = ?`;
 
+/** The parameters of {@link watchCluster}. */
 export interface WatchClusterArgs {
+  /** For column `cluster` of `helix_members`. */
   cluster: string;
 }
 
+/** A row that {@link watchCluster} returns. */
 export interface WatchClusterRow {
+  /** Column `membership_version` of `helix_cluster_state`. */
   membershipVersion: number;
+  /** Column `catalog_version` of `helix_cluster_state`. */
   catalogVersion: number;
+  /** Column `ownership_version` of `helix_cluster_state`. */
   ownershipVersion: number;
+  /** Result column `expired_members`. */
   expiredMembers: number;
 }
 
@@ -52,6 +63,7 @@ export async function watchCluster(client: QueryClient, args: WatchClusterArgs):
   };
 }
 
+/** The SQL of {@link listPlanningMembers}. */
 export const listPlanningMembersQuery = `-- name: ListPlanningMembers :many
 SELECT node_id, incarnation, weight, ttl_us,
        CAST(status = 1 AND expires_at > UTC_TIMESTAMP(6) AS SIGNED) AS live,
@@ -60,16 +72,25 @@ FROM helix_members
 WHERE cluster = ?
 ORDER BY node_id`;
 
+/** The parameters of {@link listPlanningMembers}. */
 export interface ListPlanningMembersArgs {
+  /** For column `cluster` of `helix_members`. */
   cluster: string;
 }
 
+/** A row that {@link listPlanningMembers} returns. */
 export interface ListPlanningMembersRow {
+  /** Column `node_id` of `helix_members`. */
   nodeId: string;
+  /** Column `incarnation` of `helix_members`. */
   incarnation: string;
+  /** Column `weight` of `helix_members`. */
   weight: number;
+  /** Column `ttl_us` of `helix_members`. */
   ttlUs: number;
+  /** Result column `live`. */
   live: number;
+  /** Result column `since_expiry_us`. */
   sinceExpiryUs: number;
 }
 
@@ -89,6 +110,7 @@ export async function listPlanningMembers(client: QueryClient, args: ListPlannin
   }));
 }
 
+/** The SQL of {@link listPlanningOwnership}. */
 export const listPlanningOwnershipQuery = `-- name: ListPlanningOwnership :many
 SELECT domain, task_list, partition_id, node_id, incarnation, state, generation, target_node_id,
        CAST(COALESCE(TIMESTAMPDIFF(MICROSECOND, release_requested_at, UTC_TIMESTAMP(6)), -1) AS SIGNED) AS release_age_us
@@ -96,19 +118,31 @@ FROM helix_ownership
 WHERE cluster = ?
 ORDER BY domain, task_list, partition_id`;
 
+/** The parameters of {@link listPlanningOwnership}. */
 export interface ListPlanningOwnershipArgs {
+  /** For column `cluster` of `helix_ownership`. */
   cluster: string;
 }
 
+/** A row that {@link listPlanningOwnership} returns. */
 export interface ListPlanningOwnershipRow {
+  /** Column `domain` of `helix_ownership`. */
   domain: string;
+  /** Column `task_list` of `helix_ownership`. */
   taskList: string;
+  /** Column `partition_id` of `helix_ownership`. */
   partitionId: number;
+  /** Column `node_id` of `helix_ownership`. */
   nodeId: string | null;
+  /** Column `incarnation` of `helix_ownership`. */
   incarnation: string | null;
+  /** Column `state` of `helix_ownership`. */
   state: number;
+  /** Column `generation` of `helix_ownership`. */
   generation: number;
+  /** Column `target_node_id` of `helix_ownership`. */
   targetNodeId: string | null;
+  /** Result column `release_age_us`. */
   releaseAgeUs: number;
 }
 
@@ -130,6 +164,7 @@ export async function listPlanningOwnership(client: QueryClient, args: ListPlann
   }));
 }
 
+/** The SQL of {@link lockMembers}. */
 export const lockMembersQuery = `-- name: LockMembers :many
 SELECT node_id, incarnation, CAST(status = 1 AND expires_at > UTC_TIMESTAMP(6) AS SIGNED) AS live
 FROM helix_members
@@ -138,14 +173,21 @@ WHERE cluster = ?
 ORDER BY node_id
 FOR UPDATE`;
 
+/** The parameters of {@link lockMembers}. */
 export interface LockMembersArgs {
+  /** For column `cluster` of `helix_members`. */
   cluster: string;
+  /** The values of the list `node_ids`, one placeholder each (NULL for none). */
   nodeIds: readonly string[];
 }
 
+/** A row that {@link lockMembers} returns. */
 export interface LockMembersRow {
+  /** Column `node_id` of `helix_members`. */
   nodeId: string;
+  /** Column `incarnation` of `helix_members`. */
   incarnation: string;
+  /** Result column `live`. */
   live: number;
 }
 
@@ -163,29 +205,44 @@ export async function lockMembers(client: QueryClient, args: LockMembersArgs): P
   }));
 }
 
+/** The SQL of {@link insertTransitions}: its one-row VALUES tuple is repeated once per row. */
 export const insertTransitionsQuery = {
+  /** The statement up to its VALUES tuple. */
   head: `-- name: InsertTransitions :copyfrom
 INSERT INTO helix_transitions (cluster, created_at, epoch, kind, domain, task_list, partition_id,
                                from_node_id, to_node_id, generation)
 VALUES `,
+  /** The VALUES tuple of one row. */
   row: `(
   ?, ?, ?, ?, ?,
   ?, ?, ?, ?,
   ?
 )`,
+  /** The statement after its VALUES tuple. */
   tail: ``,
 };
 
+/** One row that {@link insertTransitions} inserts. */
 export interface InsertTransitionsArgs {
+  /** For column `cluster` of `helix_transitions`. */
   cluster: string;
+  /** For column `created_at` of `helix_transitions`. */
   createdAt: string;
+  /** For column `epoch` of `helix_transitions`. */
   epoch: number;
+  /** For column `kind` of `helix_transitions`. */
   kind: number;
+  /** For column `domain` of `helix_transitions`. */
   domain: string;
+  /** For column `task_list` of `helix_transitions`. */
   taskList: string;
+  /** For column `partition_id` of `helix_transitions`. */
   partitionId: number;
+  /** For column `from_node_id` of `helix_transitions`. */
   fromNodeId: string | null;
+  /** For column `to_node_id` of `helix_transitions`. */
   toNodeId: string | null;
+  /** For column `generation` of `helix_transitions`. */
   generation: number;
 }
 
@@ -202,6 +259,7 @@ export async function insertTransitions(client: QueryClient, rows: readonly Inse
   return execResult(result).affectedRows;
 }
 
+/** The SQL of {@link listTransitions}. */
 export const listTransitionsQuery = `-- name: ListTransitions :many
 SELECT id, created_at, epoch, kind, domain, task_list, partition_id, from_node_id, to_node_id, generation
 FROM helix_transitions
@@ -209,21 +267,35 @@ WHERE cluster = ?
 ORDER BY id DESC
 LIMIT ?`;
 
+/** The parameters of {@link listTransitions}. */
 export interface ListTransitionsArgs {
+  /** For column `cluster` of `helix_transitions`. */
   cluster: string;
+  /** The value of parameter `limit`. */
   limit: number;
 }
 
+/** A row that {@link listTransitions} returns. */
 export interface ListTransitionsRow {
+  /** Column `id` of `helix_transitions`. */
   id: number;
+  /** Column `created_at` of `helix_transitions`. */
   createdAt: Date;
+  /** Column `epoch` of `helix_transitions`. */
   epoch: number;
+  /** Column `kind` of `helix_transitions`. */
   kind: number;
+  /** Column `domain` of `helix_transitions`. */
   domain: string;
+  /** Column `task_list` of `helix_transitions`. */
   taskList: string;
+  /** Column `partition_id` of `helix_transitions`. */
   partitionId: number;
+  /** Column `from_node_id` of `helix_transitions`. */
   fromNodeId: string | null;
+  /** Column `to_node_id` of `helix_transitions`. */
   toNodeId: string | null;
+  /** Column `generation` of `helix_transitions`. */
   generation: number;
 }
 
@@ -246,6 +318,7 @@ export async function listTransitions(client: QueryClient, args: ListTransitions
   }));
 }
 
+/** The SQL of {@link deleteTransitionsBefore}. */
 export const deleteTransitionsBeforeQuery = `-- name: DeleteTransitionsBefore :execrows
 DELETE FROM helix_transitions
 WHERE cluster = ?
@@ -253,9 +326,13 @@ WHERE cluster = ?
 ORDER BY created_at
 LIMIT ?`;
 
+/** The parameters of {@link deleteTransitionsBefore}. */
 export interface DeleteTransitionsBeforeArgs {
+  /** For column `cluster` of `helix_transitions`. */
   cluster: string;
+  /** The value of parameter `retention_us`. */
   retentionUs: number;
+  /** The value of parameter `limit`. */
   limit: number;
 }
 

@@ -5,13 +5,17 @@
  * `PoolConnection` or `Connection`, or of anything shaped like it (a test fake, a wrapper).
  */
 export interface QueryClient {
+  /** Sends one statement; resolves to mysql2's pair of the result (rows or a result header) and the fields. */
   query(options: QueryOptions): Promise<[unknown, unknown]>;
 }
 
 /** The options generated queries pass to {@link QueryClient.query}. */
 export interface QueryOptions {
+  /** The statement, with a `?` placeholder per value. */
   sql: string;
+  /** The placeholders' values, in order. */
   values: unknown[];
+  /** Rows as arrays of values in column order, not objects keyed by column name (two columns may share a name). */
   rowsAsArray?: boolean;
   /** How DATETIME values are read; a query's setting overrides the client's. */
   timezone?: string;

@@ -2,6 +2,7 @@
 
 import { execResult, dateValue, numberValue, type ExecResult, type QueryClient } from "./db.js";
 
+/** The SQL of {@link acquireLock}. */
 export const acquireLockQuery = `-- name: AcquireLock :execresult
 INSERT INTO helix_locks (lock_key, owner, token, epoch, status, acquired_at, expires_at)
 VALUES (
@@ -18,10 +19,15 @@ ON DUPLICATE KEY UPDATE
   acquired_at = IF(expires_at <= UTC_TIMESTAMP(6), VALUES(acquired_at), acquired_at),
   expires_at  = IF(expires_at <= UTC_TIMESTAMP(6) OR token = VALUES(token), VALUES(expires_at), expires_at)`;
 
+/** The parameters of {@link acquireLock}. */
 export interface AcquireLockArgs {
+  /** For column `lock_key` of `helix_locks`. */
   lockKey: string;
+  /** For column `owner` of `helix_locks`. */
   owner: string;
+  /** For column `token` of `helix_locks`. */
   token: string;
+  /** The value of parameter `ttl_us`. */
   ttlUs: number;
 }
 
@@ -46,6 +52,7 @@ export async function acquireLock(client: QueryClient, args: AcquireLockArgs): P
   return execResult(result);
 }
 
+/** The SQL of {@link renewLock}. */
 export const renewLockQuery = `-- name: RenewLock :execrows
 UPDATE helix_locks
 SET expires_at = UTC_TIMESTAMP(6) + INTERVAL ? MICROSECOND
@@ -54,9 +61,13 @@ WHERE lock_key = ?
   AND status = 1
   AND expires_at > UTC_TIMESTAMP(6)`;
 
+/** The parameters of {@link renewLock}. */
 export interface RenewLockArgs {
+  /** The value of parameter `ttl_us`. */
   ttlUs: number;
+  /** For column `lock_key` of `helix_locks`. */
   lockKey: string;
+  /** For column `token` of `helix_locks`. */
   token: string;
 }
 
@@ -68,6 +79,7 @@ export async function renewLock(client: QueryClient, args: RenewLockArgs): Promi
   return execResult(result).affectedRows;
 }
 
+/** The SQL of {@link releaseLock}. */
 export const releaseLockQuery = `-- name: ReleaseLock :execrows
 UPDATE helix_locks
 SET status = 0,
@@ -76,8 +88,11 @@ WHERE lock_key = ?
   AND token = ?
   AND status = 1`;
 
+/** The parameters of {@link releaseLock}. */
 export interface ReleaseLockArgs {
+  /** For column `lock_key` of `helix_locks`. */
   lockKey: string;
+  /** For column `token` of `helix_locks`. */
   token: string;
 }
 
@@ -89,6 +104,7 @@ export async function releaseLock(client: QueryClient, args: ReleaseLockArgs): P
   return execResult(result).affectedRows;
 }
 
+/** The SQL of {@link getLock}. */
 export const getLockQuery = `-- name: GetLock :one
 SELECT lock_key, owner, epoch, status, acquired_at, expires_at,
        CAST(status = 1 AND expires_at > UTC_TIMESTAMP(6) AS SIGNED) AS held,
@@ -96,18 +112,29 @@ SELECT lock_key, owner, epoch, status, acquired_at, expires_at,
 FROM helix_locks
 WHERE lock_key = ?`;
 
+/** The parameters of {@link getLock}. */
 export interface GetLockArgs {
+  /** For column `lock_key` of `helix_locks`. */
   lockKey: string;
 }
 
+/** A row that {@link getLock} returns. */
 export interface GetLockRow {
+  /** Column `lock_key` of `helix_locks`. */
   lockKey: string;
+  /** Column `owner` of `helix_locks`. */
   owner: string;
+  /** Column `epoch` of `helix_locks`. */
   epoch: number;
+  /** Column `status` of `helix_locks`. */
   status: number;
+  /** Column `acquired_at` of `helix_locks`. */
   acquiredAt: Date;
+  /** Column `expires_at` of `helix_locks`. */
   expiresAt: Date;
+  /** Result column `held`. */
   held: number;
+  /** Result column `remaining_us`. */
   remainingUs: number;
 }
 
@@ -130,6 +157,7 @@ export async function getLock(client: QueryClient, args: GetLockArgs): Promise<G
   };
 }
 
+/** The SQL of {@link checkLockEpochForShare}. */
 export const checkLockEpochForShareQuery = `-- name: CheckLockEpochForShare :one
 SELECT epoch
 FROM helix_locks
@@ -139,12 +167,17 @@ WHERE lock_key = ?
   AND expires_at > UTC_TIMESTAMP(6)
 LOCK IN SHARE MODE`;
 
+/** The parameters of {@link checkLockEpochForShare}. */
 export interface CheckLockEpochForShareArgs {
+  /** For column `lock_key` of `helix_locks`. */
   lockKey: string;
+  /** For column `epoch` of `helix_locks`. */
   epoch: number;
 }
 
+/** A row that {@link checkLockEpochForShare} returns. */
 export interface CheckLockEpochForShareRow {
+  /** Column `epoch` of `helix_locks`. */
   epoch: number;
 }
 
@@ -162,6 +195,7 @@ export async function checkLockEpochForShare(client: QueryClient, args: CheckLoc
   };
 }
 
+/** The SQL of {@link checkLockEpochForUpdate}. */
 export const checkLockEpochForUpdateQuery = `-- name: CheckLockEpochForUpdate :one
 SELECT epoch
 FROM helix_locks
@@ -171,12 +205,17 @@ WHERE lock_key = ?
   AND expires_at > UTC_TIMESTAMP(6)
 FOR UPDATE`;
 
+/** The parameters of {@link checkLockEpochForUpdate}. */
 export interface CheckLockEpochForUpdateArgs {
+  /** For column `lock_key` of `helix_locks`. */
   lockKey: string;
+  /** For column `epoch` of `helix_locks`. */
   epoch: number;
 }
 
+/** A row that {@link checkLockEpochForUpdate} returns. */
 export interface CheckLockEpochForUpdateRow {
+  /** Column `epoch` of `helix_locks`. */
   epoch: number;
 }
 
@@ -195,6 +234,7 @@ export async function checkLockEpochForUpdate(client: QueryClient, args: CheckLo
   };
 }
 
+/** The SQL of {@link findIdleLocks}. */
 export const findIdleLocksQuery = `-- name: FindIdleLocks :one
 SELECT COUNT(*) AS idle,
        CAST(COALESCE(MAX(b.epoch), 0) AS UNSIGNED) AS max_epoch,
@@ -207,14 +247,21 @@ FROM (
   LIMIT ?
 ) AS b`;
 
+/** The parameters of {@link findIdleLocks}. */
 export interface FindIdleLocksArgs {
+  /** The value of parameter `idle_us`. */
   idleUs: number;
+  /** The value of parameter `limit`. */
   limit: number;
 }
 
+/** A row that {@link findIdleLocks} returns. */
 export interface FindIdleLocksRow {
+  /** Result column `idle`. */
   idle: number;
+  /** Result column `max_epoch`. */
   maxEpoch: number;
+  /** Result column `last_expiry_us`. */
   lastExpiryUs: number;
 }
 
@@ -237,12 +284,15 @@ export async function findIdleLocks(client: QueryClient, args: FindIdleLocksArgs
   };
 }
 
+/** The SQL of {@link raiseLockEpochFloor}. */
 export const raiseLockEpochFloorQuery = `-- name: RaiseLockEpochFloor :exec
 UPDATE helix_lock_epoch_floor
 SET epoch_floor = GREATEST(epoch_floor, ?)
 WHERE id = 1`;
 
+/** The parameters of {@link raiseLockEpochFloor}. */
 export interface RaiseLockEpochFloorArgs {
+  /** The value of parameter `max_epoch`. */
   maxEpoch: number;
 }
 
@@ -256,6 +306,7 @@ export async function raiseLockEpochFloor(client: QueryClient, args: RaiseLockEp
   await client.query({ sql: raiseLockEpochFloorQuery, values: [args.maxEpoch] });
 }
 
+/** The SQL of {@link deleteIdleLocks}. */
 export const deleteIdleLocksQuery = `-- name: DeleteIdleLocks :execrows
 DELETE FROM helix_locks
 WHERE expires_at <= '1970-01-01 00:00:00' + INTERVAL ? MICROSECOND
@@ -264,10 +315,15 @@ WHERE expires_at <= '1970-01-01 00:00:00' + INTERVAL ? MICROSECOND
 ORDER BY expires_at
 LIMIT ?`;
 
+/** The parameters of {@link deleteIdleLocks}. */
 export interface DeleteIdleLocksArgs {
+  /** The value of parameter `last_expiry_us`. */
   lastExpiryUs: number;
+  /** The value of parameter `idle_us`. */
   idleUs: number;
+  /** For column `max_epoch` of `helix_locks`. */
   maxEpoch: number;
+  /** The value of parameter `limit`. */
   limit: number;
 }
 

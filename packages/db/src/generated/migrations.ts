@@ -2,9 +2,13 @@
 
 /** One versioned schema migration: its statements, run in order, and a checksum of them. */
 export interface MigrationSource {
+  /** The number the file name starts with; migrations run in its order. */
   readonly version: number;
+  /** The rest of the file name, without `.sql`. */
   readonly name: string;
+  /** SHA-256 of the statements, recorded when the migration runs, to notice a migration changed after it ran. */
   readonly checksum: string;
+  /** The file's statements, in order. */
   readonly statements: readonly string[];
 }
 

@@ -2,17 +2,25 @@
 
 import { execResult, dateValue, numberValue, type QueryClient } from "./db.js";
 
+/** The SQL of {@link listSchemaMigrations}. */
 export const listSchemaMigrationsQuery = `-- name: ListSchemaMigrations :many
 SELECT version, name, checksum, statements_applied, started_at, finished_at
 FROM helix_schema_migrations
 ORDER BY version`;
 
+/** A row that {@link listSchemaMigrations} returns. */
 export interface ListSchemaMigrationsRow {
+  /** Column `version` of `helix_schema_migrations`. */
   version: number;
+  /** Column `name` of `helix_schema_migrations`. */
   name: string;
+  /** Column `checksum` of `helix_schema_migrations`. */
   checksum: string;
+  /** Column `statements_applied` of `helix_schema_migrations`. */
   statementsApplied: number;
+  /** Column `started_at` of `helix_schema_migrations`. */
   startedAt: Date;
+  /** Column `finished_at` of `helix_schema_migrations`. */
   finishedAt: Date | null;
 }
 
@@ -28,6 +36,7 @@ export async function listSchemaMigrations(client: QueryClient): Promise<ListSch
   }));
 }
 
+/** The SQL of {@link acquireSchemaLock}. */
 export const acquireSchemaLockQuery = `-- name: AcquireSchemaLock :execlastid
 INSERT INTO helix_schema_lock (id, owner, token, expires_at)
 VALUES (LAST_INSERT_ID(1), ?, ?, UTC_TIMESTAMP(6) + INTERVAL ? MICROSECOND)
@@ -37,9 +46,13 @@ ON DUPLICATE KEY UPDATE
   token      = IF(expires_at <= UTC_TIMESTAMP(6), VALUES(token), token),
   expires_at = IF(expires_at <= UTC_TIMESTAMP(6), VALUES(expires_at), expires_at)`;
 
+/** The parameters of {@link acquireSchemaLock}. */
 export interface AcquireSchemaLockArgs {
+  /** For column `owner` of `helix_schema_lock`. */
   owner: string;
+  /** For column `token` of `helix_schema_lock`. */
   token: string;
+  /** The value of parameter `ttl_us`. */
   ttlUs: number;
 }
 
@@ -53,13 +66,17 @@ export async function acquireSchemaLock(client: QueryClient, args: AcquireSchema
   return execResult(result).insertId;
 }
 
+/** The SQL of {@link renewSchemaLock}. */
 export const renewSchemaLockQuery = `-- name: RenewSchemaLock :execrows
 UPDATE helix_schema_lock
 SET expires_at = UTC_TIMESTAMP(6) + INTERVAL ? MICROSECOND
 WHERE id = 1 AND token = ? AND expires_at > UTC_TIMESTAMP(6)`;
 
+/** The parameters of {@link renewSchemaLock}. */
 export interface RenewSchemaLockArgs {
+  /** The value of parameter `ttl_us`. */
   ttlUs: number;
+  /** For column `token` of `helix_schema_lock`. */
   token: string;
 }
 
@@ -68,12 +85,15 @@ export async function renewSchemaLock(client: QueryClient, args: RenewSchemaLock
   return execResult(result).affectedRows;
 }
 
+/** The SQL of {@link releaseSchemaLock}. */
 export const releaseSchemaLockQuery = `-- name: ReleaseSchemaLock :execrows
 UPDATE helix_schema_lock
 SET expires_at = UTC_TIMESTAMP(6)
 WHERE id = 1 AND token = ?`;
 
+/** The parameters of {@link releaseSchemaLock}. */
 export interface ReleaseSchemaLockArgs {
+  /** For column `token` of `helix_schema_lock`. */
   token: string;
 }
 
@@ -82,13 +102,18 @@ export async function releaseSchemaLock(client: QueryClient, args: ReleaseSchema
   return execResult(result).affectedRows;
 }
 
+/** The SQL of {@link startSchemaMigration}. */
 export const startSchemaMigrationQuery = `-- name: StartSchemaMigration :exec
 INSERT IGNORE INTO helix_schema_migrations (version, name, checksum, statements_applied, started_at)
 VALUES (?, ?, ?, 0, UTC_TIMESTAMP(6))`;
 
+/** The parameters of {@link startSchemaMigration}. */
 export interface StartSchemaMigrationArgs {
+  /** For column `version` of `helix_schema_migrations`. */
   version: number;
+  /** For column `name` of `helix_schema_migrations`. */
   name: string;
+  /** For column `checksum` of `helix_schema_migrations`. */
   checksum: string;
 }
 
@@ -99,6 +124,7 @@ export async function startSchemaMigration(client: QueryClient, args: StartSchem
   await client.query({ sql: startSchemaMigrationQuery, values: [args.version, args.name, args.checksum] });
 }
 
+/** The SQL of {@link recordSchemaStatement}. */
 export const recordSchemaStatementQuery = `-- name: RecordSchemaStatement :execrows
 UPDATE helix_schema_migrations
 SET statements_applied = ?
@@ -108,9 +134,13 @@ WHERE version = ?
     WHERE id = 1 AND token = ? AND expires_at > UTC_TIMESTAMP(6)
   )`;
 
+/** The parameters of {@link recordSchemaStatement}. */
 export interface RecordSchemaStatementArgs {
+  /** For column `statements_applied` of `helix_schema_migrations`. */
   statementsApplied: number;
+  /** For column `version` of `helix_schema_migrations`. */
   version: number;
+  /** For column `token` of `helix_schema_lock`. */
   token: string;
 }
 
@@ -122,12 +152,15 @@ export async function recordSchemaStatement(client: QueryClient, args: RecordSch
   return execResult(result).affectedRows;
 }
 
+/** The SQL of {@link finishSchemaMigration}. */
 export const finishSchemaMigrationQuery = `-- name: FinishSchemaMigration :execrows
 UPDATE helix_schema_migrations
 SET finished_at = UTC_TIMESTAMP(6)
 WHERE version = ? AND finished_at IS NULL`;
 
+/** The parameters of {@link finishSchemaMigration}. */
 export interface FinishSchemaMigrationArgs {
+  /** For column `version` of `helix_schema_migrations`. */
   version: number;
 }
 

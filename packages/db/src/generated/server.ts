@@ -2,10 +2,13 @@
 
 import { numberValue, type QueryClient } from "./db.js";
 
+/** The SQL of {@link serverTime}. */
 export const serverTimeQuery = `-- name: ServerTime :one
 SELECT TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', UTC_TIMESTAMP(6)) AS now_us`;
 
+/** A row that {@link serverTime} returns. */
 export interface ServerTimeRow {
+  /** Result column `now_us`. */
   nowUs: number;
 }
 
@@ -21,10 +24,13 @@ export async function serverTime(client: QueryClient): Promise<ServerTimeRow | n
   };
 }
 
+/** The SQL of {@link serverVersion}. */
 export const serverVersionQuery = `-- name: ServerVersion :one
 SELECT VERSION() AS version`;
 
+/** A row that {@link serverVersion} returns. */
 export interface ServerVersionRow {
+  /** Result column `version`. */
   version: string;
 }
 

@@ -2,17 +2,25 @@
 
 import { execResult, expandSlices, repeatRows, numberValue, type QueryClient } from "./db.js";
 
+/** The SQL of {@link lockItems}. */
 export const lockItemsQuery = `-- name: LockItems :many
 SELECT id, version FROM items WHERE id IN (/*SLICE:ids*/?) AND version IN (/*SLICE:versions*/?) AND note = ? FOR UPDATE`;
 
+/** The parameters of {@link lockItems}. */
 export interface LockItemsArgs {
+  /** The values of the list `ids`, one placeholder each (NULL for none). */
   ids: readonly number[];
+  /** The values of the list `versions`, one placeholder each (NULL for none). */
   versions: readonly number[];
+  /** For column `note` of `items`. */
   note: string;
 }
 
+/** A row that {@link lockItems} returns. */
 export interface LockItemsRow {
+  /** Column `id` of `items`. */
   id: number;
+  /** Column `version` of `items`. */
   version: number | null;
 }
 
@@ -27,11 +35,15 @@ export async function lockItems(client: QueryClient, args: LockItemsArgs): Promi
   }));
 }
 
+/** The SQL of {@link touchItems}. */
 export const touchItemsQuery = `-- name: TouchItems :execrows
 UPDATE items SET note = ? WHERE id IN (/*SLICE:ids*/?) AND note <> ?`;
 
+/** The parameters of {@link touchItems}. */
 export interface TouchItemsArgs {
+  /** For column `note` of `items`. */
   note: string;
+  /** The values of the list `ids`, one placeholder each (NULL for none). */
   ids: readonly number[];
 }
 
@@ -40,15 +52,22 @@ export async function touchItems(client: QueryClient, args: TouchItemsArgs): Pro
   return execResult(result).affectedRows;
 }
 
+/** The SQL of {@link insertItems}: its one-row VALUES tuple is repeated once per row. */
 export const insertItemsQuery = {
+  /** The statement up to its VALUES tuple. */
   head: `-- name: InsertItems :copyfrom
 INSERT INTO items (note, version) VALUES `,
+  /** The VALUES tuple of one row. */
   row: `(?, COALESCE(?, 0) + LENGTH('(x'))`,
+  /** The statement after its VALUES tuple. */
   tail: ``,
 };
 
+/** One row that {@link insertItems} inserts. */
 export interface InsertItemsArgs {
+  /** For column `note` of `items`. */
   note: string;
+  /** For column `version` of `items`. */
   version: number | null;
 }
 

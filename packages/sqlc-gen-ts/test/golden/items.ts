@@ -2,6 +2,7 @@
 
 import { dateValue, jsonText, numberValue, type QueryClient } from "./db.js";
 
+/** The SQL of {@link getLock}. */
 export const getLockQuery = `-- name: GetLock :one
 SELECT lock_key, owner, epoch, status, acquired_at, expires_at,
        CAST(status = 1 AND expires_at > UTC_TIMESTAMP(6) AS SIGNED) AS held,
@@ -9,18 +10,29 @@ SELECT lock_key, owner, epoch, status, acquired_at, expires_at,
 FROM helix_locks
 WHERE lock_key = ?`;
 
+/** The parameters of {@link getLock}. */
 export interface GetLockArgs {
+  /** For column `lock_key` of `helix_locks`. */
   lockKey: string;
 }
 
+/** A row that {@link getLock} returns. */
 export interface GetLockRow {
+  /** Column `lock_key` of `helix_locks`. */
   lockKey: string;
+  /** Column `owner` of `helix_locks`. */
   owner: string;
+  /** Column `epoch` of `helix_locks`. */
   epoch: number;
+  /** Column `status` of `helix_locks`. */
   status: number;
+  /** Column `acquired_at` of `helix_locks`. */
   acquiredAt: Date;
+  /** Column `expires_at` of `helix_locks`. */
   expiresAt: Date;
+  /** Result column `held`. */
   held: number;
+  /** Result column `remaining_us`. */
   remainingUs: number;
 }
 
@@ -43,6 +55,7 @@ export async function getLock(client: QueryClient, args: GetLockArgs): Promise<G
   };
 }
 
+/** The SQL of {@link listNodes}. */
 export const listNodesQuery = `-- name: ListNodes :many
 SELECT node_id, incarnation, metadata, status, assignment_version, registered_at, heartbeat_at,
        expires_at, CAST(status = 1 AND expires_at > UTC_TIMESTAMP(6) AS SIGNED) AS live
@@ -50,19 +63,31 @@ FROM helix_nodes
 WHERE cluster = ?
 ORDER BY node_id`;
 
+/** The parameters of {@link listNodes}. */
 export interface ListNodesArgs {
+  /** For column `cluster` of `helix_nodes`. */
   cluster: string;
 }
 
+/** A row that {@link listNodes} returns. */
 export interface ListNodesRow {
+  /** Column `node_id` of `helix_nodes`. */
   nodeId: string;
+  /** Column `incarnation` of `helix_nodes`. */
   incarnation: string;
+  /** Column `metadata` of `helix_nodes`. */
   metadata: string;
+  /** Column `status` of `helix_nodes`. */
   status: number;
+  /** Column `assignment_version` of `helix_nodes`. */
   assignmentVersion: number;
+  /** Column `registered_at` of `helix_nodes`. */
   registeredAt: Date;
+  /** Column `heartbeat_at` of `helix_nodes`. */
   heartbeatAt: Date;
+  /** Column `expires_at` of `helix_nodes`. */
   expiresAt: Date;
+  /** Result column `live`. */
   live: number;
 }
 

@@ -2,6 +2,7 @@
 
 import { execResult, type ExecResult, type QueryClient } from "./db.js";
 
+/** The SQL of {@link releaseLock}. */
 export const releaseLockQuery = `-- name: ReleaseLock :execrows
 UPDATE helix_locks
 SET status = 0,
@@ -11,8 +12,11 @@ WHERE lock_key = ?
   AND token = ?
   AND status = 1`;
 
+/** The parameters of {@link releaseLock}. */
 export interface ReleaseLockArgs {
+  /** For column `lock_key` of `helix_locks`. */
   lockKey: string;
+  /** For column `token` of `helix_locks`. */
   token: string;
 }
 
@@ -24,6 +28,7 @@ export async function releaseLock(client: QueryClient, args: ReleaseLockArgs): P
   return execResult(result).affectedRows;
 }
 
+/** The SQL of {@link acquireLock}. */
 export const acquireLockQuery = `-- name: AcquireLock :execresult
 INSERT INTO helix_locks (lock_key, owner, token, epoch, status, acquired_at, expires_at, updated_at)
 VALUES (
@@ -39,10 +44,15 @@ ON DUPLICATE KEY UPDATE
   updated_at  = IF(expires_at <= UTC_TIMESTAMP(6), VALUES(updated_at), updated_at),
   expires_at  = IF(expires_at <= UTC_TIMESTAMP(6), VALUES(expires_at), expires_at)`;
 
+/** The parameters of {@link acquireLock}. */
 export interface AcquireLockArgs {
+  /** For column `lock_key` of `helix_locks`. */
   lockKey: string;
+  /** For column `owner` of `helix_locks`. */
   owner: string;
+  /** For column `token` of `helix_locks`. */
   token: string;
+  /** The value of parameter `ttl_us`. */
   ttlUs: number;
 }
 
@@ -56,12 +66,17 @@ export async function acquireLock(client: QueryClient, args: AcquireLockArgs): P
   return execResult(result);
 }
 
+/** The SQL of {@link touchItem}. */
 export const touchItemQuery = `-- name: TouchItem :exec
 UPDATE items SET note = \`x\` WHERE version = ? AND name = ? AND checksum = ? AND tag = '\${not_a_template}'`;
 
+/** The parameters of {@link touchItem}. */
 export interface TouchItemArgs {
+  /** For column `version` of `helix_schema_migrations`. */
   version: number;
+  /** For column `name` of `helix_schema_migrations`. */
   name: string;
+  /** For column `checksum` of `helix_schema_migrations`. */
   checksum: string;
 }
 
@@ -69,10 +84,13 @@ export async function touchItem(client: QueryClient, args: TouchItemArgs): Promi
   await client.query({ sql: touchItemQuery, values: [args.version, args.name, args.checksum] });
 }
 
+/** The SQL of {@link insertItem}. */
 export const insertItemQuery = `-- name: InsertItem :execlastid
 INSERT INTO items (version) VALUES (?)`;
 
+/** The parameters of {@link insertItem}. */
 export interface InsertItemArgs {
+  /** For column `version` of `helix_schema_migrations`. */
   version: number;
 }
 
