@@ -1,4 +1,4 @@
-import { taskListKey, transitionKindName, type Coordinator } from "@helix/coordinator";
+import { transitionKindName, type Coordinator } from "@helix/coordinator";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 
 import { sharedReads } from "./shared-reads";
@@ -117,12 +117,10 @@ export class ServiceMetrics {
       "The longest time since a live member's last heartbeat, by the database clock",
       (s) => Math.max(0, ...s.members.filter((m) => m.live).map((m) => m.heartbeatAgeMs)) / 1000,
     );
-    const handoffs = new PendingHandoffAges();
     gauge(
       "helix_cluster_oldest_pending_handoff_seconds",
-      "How long the oldest pending hand-off has been pending, as this process's status reads saw it (0 when none is); " +
-        "for a cluster too large for the status to list its partitions, how long some hand-off has been pending without a break",
-      (s) => handoffs.oldestSeconds(s),
+      "How long the oldest pending hand-off has waited since its release was asked for, by the database clock (0 when none is pending)",
+      (s) => s.oldestHandoffMs / 1000,
     );
 
     for (const [cluster, c] of coordinators) {
@@ -139,47 +137,5 @@ export class ServiceMetrics {
       c.on("leader:renew-failed", () => this.#renewFailures.inc({ cluster }));
       c.on("round:error", () => this.#roundFailures.inc({ cluster }));
     }
-  }
-}
-
-/**
- * When each pending hand-off was first seen, across status reads, for the age of the oldest. The
- * status tells which partitions are being released but not since when, so the age counts from the
- * first read that saw it: at most a read's interval short, and short by however long it was
- * pending before this process started. A hand-off is a partition and the owner releasing it, so
- * a partition released again by its next owner starts a new age.
- */
-class PendingHandoffAges {
-  /** By cluster: first seen (database clock, ms) by hand-off. */
-  readonly #firstSeen = new Map<string, Map<string, number>>();
-  /** By cluster: since when some hand-off has been pending, for clusters whose partitions are not listed. */
-  readonly #pendingSince = new Map<string, number>();
-
-  oldestSeconds(status: ClusterStatus): number {
-    const { cluster } = status;
-    const now = Date.parse(status.at);
-    if (status.pendingHandoffs === 0) {
-      this.#firstSeen.delete(cluster);
-      this.#pendingSince.delete(cluster);
-      return 0;
-    }
-    const pendingSince = this.#pendingSince.get(cluster) ?? now;
-    this.#pendingSince.set(cluster, pendingSince);
-    if (status.taskLists.some((t) => t.states === null || t.owners === null)) return (now - pendingSince) / 1000;
-    const seen = this.#firstSeen.get(cluster) ?? new Map<string, number>();
-    const pending = new Map<string, number>();
-    let oldest = now;
-    for (const list of status.taskLists) {
-      list.states?.forEach((state, partition) => {
-        if (state !== "releasing") return;
-        const handoff = `${taskListKey(list.domain, list.taskList)}\u0000${partition}\u0000${list.owners?.[partition] ?? ""}`;
-        const since = seen.get(handoff) ?? now;
-        pending.set(handoff, since);
-        oldest = Math.min(oldest, since);
-      });
-    }
-    // Only the hand-offs still pending are kept, so the map is no larger than the cluster's.
-    this.#firstSeen.set(cluster, pending);
-    return (now - oldest) / 1000;
   }
 }

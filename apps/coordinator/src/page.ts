@@ -35,12 +35,14 @@ table { width: 100%; border-collapse: collapse; font-size: 13px; margin-bottom: 
 th { text-align: left; font-weight: 600; color: var(--muted); font-size: 12px; padding: 4px 8px; border-bottom: 1px solid var(--line); }
 td { padding: 5px 8px; border-bottom: 1px solid #f0f2f5; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
-tr.dead td { color: var(--muted); }
+tr.left td, tr.dead td { color: var(--muted); }
 .id { font-family: var(--mono); font-size: 12.5px; overflow-wrap: anywhere; }
 .swatch { display: inline-block; width: 12px; height: 12px; border-radius: 3px; vertical-align: -1px; }
 .pill { display: inline-block; padding: 0 8px; border-radius: 999px; font-size: 12px; font-weight: 600; }
 .pill.live { background: var(--ok-bg); color: var(--ok); }
+.pill.left { background: var(--free); color: var(--text); }
 .pill.dead { background: var(--bad-bg); color: var(--bad); }
+.badge { display: inline-block; margin-left: 6px; padding: 0 6px; border-radius: 4px; font-family: system-ui, sans-serif; font-size: 11px; font-weight: 600; background: #e0e7ff; color: #3730a3; white-space: nowrap; }
 .pill.removing { background: var(--warn-bg); color: var(--warn); }
 .legend { display: flex; flex-wrap: wrap; gap: 14px; color: var(--muted); font-size: 12px; margin-bottom: 10px; }
 .legend span { display: inline-flex; align-items: center; gap: 6px; }
@@ -53,7 +55,6 @@ tr.dead td { color: var(--muted); }
 .cell.releasing { outline: 2px dashed #111827; outline-offset: 1px; background-image: repeating-linear-gradient(135deg, rgba(255,255,255,.65) 0 2px, transparent 2px 5px); }
 .cell.released { opacity: .45; }
 .legend .cell { display: inline-block; width: 12px; height: 12px; }
-.legend .cell.sample { background: #4e79a7; }
 .events { list-style: none; margin: 0; padding: 0; font-size: 12.5px; }
 .events li { padding: 6px 0; border-bottom: 1px solid #eceff3; }
 .events .line { display: flex; align-items: baseline; justify-content: space-between; gap: 8px; }
@@ -100,27 +101,22 @@ const SCRIPT = String.raw`
     return node;
   };
 
-  // A node keeps its colour while the page shows it: a palette slot picked by a hash of its id
-  // (the next free one when taken), or a hue from the hash once the palette is used up.
-  const PALETTE = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#2f4b7c", "#8cd17d", "#d37295"];
-  const colours = new Map();
-  const hashOf = (id) => {
-    let hash = 2166136261;
-    for (let i = 0; i < id.length; i++) hash = Math.imul(hash ^ id.charCodeAt(i), 16777619) >>> 0;
-    return hash;
-  };
+  // A node keeps its colour while the page shows it: the lowest slot no other shown node holds,
+  // given in member-list order. Slot i turns the hue by the golden angle, so that any number of
+  // slots spread around the wheel with neighbours far apart, and steps through three lightnesses,
+  // so that hues that come close again differ in lightness. OKLCH keeps equal lightness looking
+  // equally light whatever the hue, none of them near the grey of free cells.
+  const LIGHTNESS = [0.66, 0.52, 0.79];
+  const slotColour = (slot) => "oklch(" + LIGHTNESS[slot % LIGHTNESS.length] + " 0.15 " + ((slot * 137.508) % 360).toFixed(1) + ")";
+  const slots = new Map();
   const colour = (id) => {
-    const known = colours.get(id);
-    if (known !== undefined) return known;
-    const hash = hashOf(id);
-    const taken = new Set(colours.values());
-    let chosen = "hsl(" + (hash % 360) + " " + (55 + ((hash >>> 9) % 20)) + "% " + (42 + ((hash >>> 17) % 14)) + "%)";
-    for (let i = 0; i < PALETTE.length; i++) {
-      const candidate = PALETTE[(hash + i) % PALETTE.length];
-      if (!taken.has(candidate)) { chosen = candidate; break; }
+    let slot = slots.get(id);
+    if (slot === undefined) {
+      const taken = new Set(slots.values());
+      for (slot = 0; taken.has(slot); slot++);
+      slots.set(id, slot);
     }
-    colours.set(id, chosen);
-    return chosen;
+    return slotColour(slot);
   };
   const forgetColours = (clusters) => {
     const shown = new Set();
@@ -129,8 +125,8 @@ const SCRIPT = String.raw`
       for (const t of c.taskLists) for (const o of t.owners || []) if (o !== null) shown.add(o);
       for (const e of c.recent) { if (e.from !== null) shown.add(e.from); if (e.to !== null) shown.add(e.to); }
     }
-    for (const id of colours.keys()) if (!shown.has(id)) colours.delete(id);
-    for (const c of clusters) for (const m of c.members.map((m) => m.nodeId).sort()) colour(m);
+    for (const id of slots.keys()) if (!shown.has(id)) slots.delete(id);
+    for (const c of clusters) for (const m of c.members) colour(m.nodeId);
   };
   const swatch = (id) => h("span", { class: "swatch", style: { background: id === null ? "var(--free)" : colour(id) } });
 
@@ -147,23 +143,36 @@ const SCRIPT = String.raw`
   const leaderView = (leader) => {
     if (leader === null) return h("span", { class: "fact alert", "data-testid": "leader" }, h("b", { text: "no leader" }));
     return h("span", { class: "fact" + (leader.held ? "" : " alert"), "data-testid": "leader", "data-epoch": leader.epoch },
-      "leader ", h("b", { class: "id", text: leader.id }), " \u00b7 epoch ", h("b", { text: leader.epoch }),
+      "leader ", h("b", { class: "id", text: leader.id }),
+      leader.host === null ? null : h("span", { "data-testid": "leader-host" }, " on ", h("b", { text: leader.host }), " pid ", h("b", { text: leader.pid })),
+      " \u00b7 epoch ", h("b", { text: leader.epoch }),
       leader.held ? null : " (lease expired)");
   };
 
+  // live: registered; left: deregistered while live; dead: its TTL passed without a heartbeat.
+  const STATE_TITLES = {
+    live: "registered, heartbeats arriving",
+    left: "left the cluster gracefully",
+    dead: "its heartbeats stopped and its registration expired",
+  };
+  const generations = (g) => (g === null ? "\u2013" : g.min === g.max ? String(g.min) : g.min + "\u2013" + g.max);
   const membersView = (members) => {
     if (members.length === 0) return h("p", { class: "empty", text: "No members have joined." });
     return h("table", {},
-      h("thead", {}, h("tr", {}, h("th", { text: "" }), h("th", { text: "Node" }), h("th", { text: "State" }),
-        h("th", { class: "num", text: "Weight" }), h("th", { class: "num", text: "Heartbeat" }), h("th", { class: "num", text: "Partitions" }))),
+      h("thead", {}, h("tr", {}, h("th", { text: "" }), h("th", { text: "Node" }), h("th", { text: "State" }), h("th", { text: "Incarnation" }),
+        h("th", { class: "num", text: "Weight" }), h("th", { class: "num", text: "Heartbeat" }), h("th", { class: "num", text: "Partitions" }),
+        h("th", { class: "num", text: "Generations" }))),
       h("tbody", {}, members.map((m) =>
-        h("tr", { class: m.live ? "" : "dead", "data-testid": "member", "data-node-id": m.nodeId, "data-live": m.live },
+        h("tr", { class: m.state, "data-testid": "member", "data-node-id": m.nodeId, "data-live": m.live, "data-state": m.state, "data-hosts-leader": m.hostsLeader },
           h("td", {}, swatch(m.nodeId)),
-          h("td", { class: "id", text: m.nodeId }),
-          h("td", {}, h("span", { class: "pill " + (m.live ? "live" : "dead"), text: m.live ? "live" : "dead" })),
+          h("td", { class: "id" }, m.nodeId,
+            m.hostsLeader ? h("span", { class: "badge", "data-testid": "coordinator-host", title: "runs in the process of the leading coordinator", text: "coordinator host" }) : null),
+          h("td", {}, h("span", { class: "pill " + m.state, title: STATE_TITLES[m.state], text: m.state })),
+          h("td", { class: "id", "data-testid": "incarnation", title: m.incarnation, text: m.incarnation.slice(0, 8) }),
           h("td", { class: "num", text: m.weight }),
           h("td", { class: "num", text: age(m.heartbeatAgeMs) + " ago" }),
-          h("td", { class: "num", text: m.partitions })))));
+          h("td", { class: "num", text: m.partitions }),
+          h("td", { class: "num", "data-testid": "generations", title: "lowest and highest generation of the partitions it owns", text: generations(m.generations) })))));
   };
 
   const gridView = (t) => {
@@ -226,10 +235,10 @@ const SCRIPT = String.raw`
           membersView(c.members),
           h("h3", { text: "Partitions" }),
           c.taskLists.some((t) => t.owners !== null) && h("div", { class: "legend" },
-            h("span", {}, h("i", { class: "cell sample" }), "owned (colour of the member)"),
+            h("span", {}, h("i", { class: "cell", style: { backgroundColor: slotColour(0) } }), "owned (colour of the member)"),
             h("span", {}, h("i", { class: "cell" }), "unassigned"),
-            h("span", {}, h("i", { class: "cell sample releasing" }), "release requested"),
-            h("span", {}, h("i", { class: "cell sample released" }), "released, awaiting its next owner")),
+            h("span", {}, h("i", { class: "cell releasing", style: { backgroundColor: slotColour(0) } }), "release requested"),
+            h("span", {}, h("i", { class: "cell released", style: { backgroundColor: slotColour(0) } }), "released, awaiting its next owner")),
           c.taskLists.length === 0
             ? h("p", { class: "empty", text: "No task lists in the catalog." })
             : c.taskLists.map((t) => taskListView(c.cluster, t))),

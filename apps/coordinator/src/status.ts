@@ -1,20 +1,47 @@
 import { coordinatorLeaseKey, readHistory, Status, taskListKey, type TransitionRecord } from "@helix/coordinator";
-import { PartitionState, serverQueries, type ConnectionSource } from "@helix/db";
+import { clusterQueries, PartitionState, processOfId, serverQueries, type ConnectionSource } from "@helix/db";
 import { inspectLock } from "@helix/lock";
 
 import { ClusterRegistry } from "./clusters";
 
+/**
+ * Where a member's registration stands, by the database clock:
+ * - `live`: registered, its TTL not passed;
+ * - `left`: it deregistered (a graceful leave) while it was live;
+ * - `dead`: its TTL passed without a heartbeat (swept or not yet).
+ */
+export type MemberState = "live" | "left" | "dead";
+
 /** A member as the status page shows it. */
 export interface MemberStatus {
   readonly nodeId: string;
-  /** Live now, by the database clock. */
+  /** Live now, by the database clock (`state === "live"`). */
   readonly live: boolean;
+  readonly state: MemberState;
+  /** The process that holds (or last held) the registration; a new one at every registration. */
+  readonly incarnation: string;
+  /** Whether this member runs in the process of the coordinator that holds the leadership lease. */
+  readonly hostsLeader: boolean;
   readonly weight: number;
   readonly metadata: Record<string, unknown>;
   /** Milliseconds since its last heartbeat, by the database clock. */
   readonly heartbeatAgeMs: number;
   /** Partitions it owns (assigned or being released). */
   readonly partitions: number;
+  /** Lowest and highest generation of the partitions it owns; null when it owns none. */
+  readonly generations: { readonly min: number; readonly max: number } | null;
+}
+
+/** The leadership lease and the process of its owner. */
+export interface LeaderStatus {
+  readonly id: string;
+  readonly epoch: number;
+  readonly held: boolean;
+  readonly remainingMs: number;
+  /** The leader's host, when its id is a default id (`host:pid:random`); null otherwise. */
+  readonly host: string | null;
+  /** The leader's process id on `host`; null when `host` is. */
+  readonly pid: number | null;
 }
 
 /** A task list and, when the cluster is small enough to draw, each partition's owner and state. */
@@ -40,11 +67,13 @@ export interface ClusterStatus {
   /** The database clock when this was read, ISO 8601. */
   readonly at: string;
   /** The leadership lease: who leads, at which epoch. Null when no coordinator ever led. */
-  readonly leader: { readonly id: string; readonly epoch: number; readonly held: boolean; readonly remainingMs: number } | null;
+  readonly leader: LeaderStatus | null;
   readonly members: MemberStatus[];
   readonly taskLists: TaskListStatus[];
   readonly partitions: number;
   readonly pendingHandoffs: number;
+  /** How long the oldest pending hand-off has waited since its release was asked for, by the database clock; 0 when none is pending. */
+  readonly oldestHandoffMs: number;
   /** The latest transitions from the audit trail, newest first. */
   readonly recent: (Omit<TransitionRecord, "at"> & { readonly at: string })[];
 }
@@ -58,6 +87,12 @@ const stateNames: Record<number, PartitionStateName> = {
   [PartitionState.ReleaseRequested]: "releasing",
   [PartitionState.Released]: "released",
 };
+
+/** A member's state from its row: live, else whether it left or its TTL passed. */
+export function memberState(member: { readonly live: boolean; readonly left: boolean }): MemberState {
+  if (member.live) return "live";
+  return member.left ? "left" : "dead";
+}
 
 /**
  * Reads clusters' status from the database, for the status page, `/api/status` and `helix status`.
@@ -87,16 +122,17 @@ export class StatusReader implements AsyncDisposable {
   async read(cluster: string, options: { recent?: number } = {}): Promise<ClusterStatus> {
     const { pool } = this.#clusters;
     const [catalog, store] = await Promise.all([this.#clusters.catalog(cluster), this.#clusters.store(cluster)]);
-    const [now, lease, nodes, lists, rows, recent] = await Promise.all([
+    const [now, lease, nodes, lists, rows, recent, oldestHandoff] = await Promise.all([
       serverQueries.serverTime(pool),
       inspectLock(pool, coordinatorLeaseKey(cluster)),
       store.members(),
       catalog.listTaskLists(),
       store.partitions(),
       readHistory(pool, cluster, { limit: options.recent ?? 20 }),
+      clusterQueries.oldestReleaseRequest(pool, { cluster }),
     ]);
     const nowMs = (now?.nowUs ?? 0) / 1000;
-    const owned = new Map<string, number>();
+    const owned = new Map<string, { count: number; min: number; max: number }>();
     const byList = new Map<string, typeof rows>();
     for (const row of rows) {
       const key = taskListKey(row.domain, row.taskList);
@@ -104,7 +140,9 @@ export class StatusReader implements AsyncDisposable {
       if (list === undefined) byList.set(key, [row]);
       else list.push(row);
       if (row.nodeId !== null && (row.state === PartitionState.Assigned || row.state === PartitionState.ReleaseRequested)) {
-        owned.set(row.nodeId, (owned.get(row.nodeId) ?? 0) + 1);
+        const seen = owned.get(row.nodeId);
+        if (seen === undefined) owned.set(row.nodeId, { count: 1, min: row.generation, max: row.generation });
+        else owned.set(row.nodeId, { count: seen.count + 1, min: Math.min(seen.min, row.generation), max: Math.max(seen.max, row.generation) });
       }
     }
     const drawn = rows.length <= MAX_DRAWN_PARTITIONS;
@@ -126,21 +164,44 @@ export class StatusReader implements AsyncDisposable {
         pendingHandoffs: listRows.filter((r) => r.state === PartitionState.ReleaseRequested).length,
       };
     });
+    const leaderProcess = lease === null ? null : processOfId(lease.owner);
+    const hostsLeader = (nodeId: string): boolean => {
+      const member = processOfId(nodeId);
+      return lease?.held === true && leaderProcess !== null && member !== null && member.host === leaderProcess.host && member.pid === leaderProcess.pid;
+    };
     return {
       cluster,
       at: new Date(nowMs).toISOString(),
-      leader: lease === null ? null : { id: lease.owner, epoch: lease.epoch, held: lease.held, remainingMs: lease.remainingMs },
-      members: nodes.map((n) => ({
-        nodeId: n.nodeId,
-        live: n.live,
-        weight: n.weight,
-        metadata: n.metadata,
-        heartbeatAgeMs: Math.max(0, Math.round(nowMs - n.heartbeatAt.getTime())),
-        partitions: owned.get(n.nodeId) ?? 0,
-      })),
+      leader:
+        lease === null
+          ? null
+          : {
+              id: lease.owner,
+              epoch: lease.epoch,
+              held: lease.held,
+              remainingMs: lease.remainingMs,
+              host: leaderProcess?.host ?? null,
+              pid: leaderProcess?.pid ?? null,
+            },
+      members: nodes.map((n) => {
+        const own = owned.get(n.nodeId);
+        return {
+          nodeId: n.nodeId,
+          live: n.live,
+          state: memberState(n),
+          incarnation: n.incarnation,
+          hostsLeader: hostsLeader(n.nodeId),
+          weight: n.weight,
+          metadata: n.metadata,
+          heartbeatAgeMs: Math.max(0, Math.round(nowMs - n.heartbeatAt.getTime())),
+          partitions: own?.count ?? 0,
+          generations: own === undefined ? null : { min: own.min, max: own.max },
+        };
+      }),
       taskLists,
       partitions: taskLists.filter((t) => t.status === "active").reduce((a, t) => a + t.partitions, 0),
       pendingHandoffs: taskLists.reduce((a, t) => a + t.pendingHandoffs, 0),
+      oldestHandoffMs: Math.round((oldestHandoff?.waitedUs ?? 0) / 1000),
       recent: recent.map((t) => ({ ...t, at: t.at.toISOString() })),
     };
   }

@@ -10,10 +10,16 @@ function letters(nodeIds: readonly string[]): Map<string, string> {
 
 const ago = (ms: number): string => (ms < 10_000 ? `${ms} ms` : `${Math.round(ms / 1000)} s`);
 
+/** Enough of an incarnation (32 hex digits) to tell a member's processes apart by eye. */
+const shortIncarnation = (incarnation: string): string => incarnation.slice(0, 8);
+
+const range = (r: { min: number; max: number }): string => (r.min === r.max ? `${r.min}` : `${r.min}-${r.max}`);
+
 /**
- * The ownership table of a cluster as terminal lines: the leader, the members with a letter each,
- * and a row per task list with the owner's letter per partition (`.` unassigned, `~` being released,
- * `?` owned by a member that is not live).
+ * The ownership table of a cluster as terminal lines: the leader, the members with a letter each
+ * (live, left or dead; incarnation; generations of the partitions they own), and a row per task
+ * list with the owner's letter per partition (`.` unassigned, `~` being released, `?` owned by a
+ * member that is not live).
  */
 export function renderStatus(status: ClusterStatus): string[] {
   const live = status.members.filter((m) => m.live);
@@ -24,9 +30,10 @@ export function renderStatus(status: ClusterStatus): string[] {
       `${status.pendingHandoffs} pending hand-off(s)`,
   ];
   for (const m of status.members) {
+    const generations = m.generations === null ? "" : `  generation(s) ${range(m.generations)}`;
     lines.push(
-      `  ${letter.get(m.nodeId)} ${m.nodeId}  ${m.live ? "live" : "gone"}  weight ${m.weight}  ` +
-        `${m.partitions} partition(s)  heartbeat ${ago(m.heartbeatAgeMs)} ago`,
+      `  ${letter.get(m.nodeId)} ${m.nodeId}  ${m.state}  incarnation ${shortIncarnation(m.incarnation)}  weight ${m.weight}  ` +
+        `${m.partitions} partition(s)${generations}  heartbeat ${ago(m.heartbeatAgeMs)} ago${m.hostsLeader ? "  (hosts the leader)" : ""}`,
     );
   }
   const width = Math.max(0, ...status.taskLists.map((t) => `${t.domain}/${t.taskList} (${t.partitions})`.length));

@@ -120,7 +120,8 @@ test("tasklist, nodes, plan and status work against the database", async () => {
   expect(JSON.parse(await run("tasklist", "ls", "--json"))).toHaveLength(2);
 
   members.push(await join(fx.pool, { cluster: "shop", nodeId: "m1", sweepIntervalMs: 0 }));
-  expect(await run("members", "ls")).toMatch(/^m1 {2}live {2}weight 1 {2}last heartbeat \S+ {2}\{\}$/);
+  const m1 = members[0]!;
+  expect(await run("members", "ls")).toMatch(new RegExp(`^m1 {2}live {2}incarnation ${m1.incarnation.slice(0, 8)} {2}weight 1 {2}last heartbeat \\S+ {2}\\{\\}$`));
   // The older name of the command still works.
   expect(await run("nodes", "ls")).toMatch(/^m1 {2}live/);
 
@@ -128,9 +129,13 @@ test("tasklist, nodes, plan and status work against the database", async () => {
   expect(plan.split("\n")[0]).toBe("cluster shop: the next round would make 6 transition(s); 0 hand-off(s) would be pending");
   expect(plan).toContain("  give sales/orders#0 to m1 (unassigned)");
 
+  const m0 = await join(fx.pool, { cluster: "shop", nodeId: "m0", sweepIntervalMs: 0 });
+  await m0.leave();
+  expect(await run("members", "ls")).toMatch(new RegExp(`^m0 {2}left {2}incarnation ${m0.incarnation.slice(0, 8)} `));
   const status = await run("status");
   expect(status).toContain("cluster shop: no leader, 1 live member(s), 6 partition(s), 0 pending hand-off(s)");
-  expect(status).toMatch(/ {2}A m1 {2}live {2}weight 1 {2}0 partition\(s\)/);
+  expect(status).toMatch(new RegExp(` {2}A m0 {2}left {2}incarnation ${m0.incarnation.slice(0, 8)} {2}weight 1 {2}0 partition\\(s\\) {2}heartbeat`));
+  expect(status).toMatch(new RegExp(` {2}B m1 {2}live {2}incarnation ${members[0]!.incarnation.slice(0, 8)} {2}weight 1 {2}0 partition\\(s\\) {2}heartbeat`));
   expect(status).toContain("  sales/orders (4)   ....");
   expect(JSON.parse(await run("status", "--json"))).toMatchObject({ cluster: "shop", partitions: 6 });
 

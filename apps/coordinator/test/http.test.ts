@@ -1,3 +1,4 @@
+import { hostname } from "node:os";
 import { Writable } from "node:stream";
 
 import { createCatalog, join, type Member } from "@helix/coordinator";
@@ -96,7 +97,10 @@ test("the catalog changes over HTTP only with the token; status and metrics foll
   });
   const body = (await (await get("/api/status")).json()) as { clusters: { cluster: string; leader: { epoch: number }; members: unknown[]; recent: unknown[] }[] };
   expect(body.clusters.map((c) => c.cluster)).toEqual(["web", "other"]);
-  expect(body.clusters[0]).toMatchObject({ leader: { epoch: 1 }, members: [{ nodeId: "m1", live: true, partitions: 4 }] });
+  expect(body.clusters[0]).toMatchObject({
+    leader: { epoch: 1 },
+    members: [{ nodeId: "m1", live: true, state: "live", incarnation: members[0]!.incarnation, hostsLeader: false, partitions: 4, generations: { min: 1, max: 1 } }],
+  });
   expect(body.clusters[0]!.recent).toHaveLength(4);
   const metrics = await (await get("/metrics")).text();
   expect(metrics).toContain('helix_cluster_members{cluster="web"} 1');
@@ -110,6 +114,39 @@ test("the catalog changes over HTTP only with the token; status and metrics foll
   expect((await get("/api/status?cluster=elsewhere")).status).toBe(404);
   expect((await get("/nothing")).status).toBe(404);
   expect(logs.join("")).not.toContain(TOKEN);
+});
+
+test("/api/status tells a member that left from one whose TTL passed, and names the leader's process", async () => {
+  type Body = { clusters: { leader: { id: string; host: string | null; pid: number | null }; members: { nodeId: string; live: boolean; state: string; hostsLeader: boolean; generations: unknown }[] }[] };
+  const read = async (): Promise<Body["clusters"][number]> => ((await (await get("/api/status?cluster=web")).json()) as Body).clusters[0]!;
+  const leaver = await join(fx.pool, { cluster: "web", nodeId: "leaver", heartbeatMs: 100, sweepIntervalMs: 0 });
+  await leaver.leave();
+  // What the sweep leaves of a member whose heartbeats stopped: inactive, expired a TTL after its last heartbeat.
+  await fx.pool.query(
+    `INSERT INTO helix_members (cluster, node_id, incarnation, metadata, weight, ttl_us, status, assignment_version, registered_at, heartbeat_at, expires_at)
+     VALUES ('web', 'expired', REPEAT('e', 32), '{}', 1, 3000000, 0, 1, UTC_TIMESTAMP(6) - INTERVAL 20 SECOND,
+             UTC_TIMESTAMP(6) - INTERVAL 10 SECOND, UTC_TIMESTAMP(6) - INTERVAL 10 SECOND + INTERVAL 3000000 MICROSECOND)`,
+  );
+  // ... and one the sweep has not reached yet: still marked active.
+  await fx.pool.query(
+    `INSERT INTO helix_members (cluster, node_id, incarnation, metadata, weight, ttl_us, status, assignment_version, registered_at, heartbeat_at, expires_at)
+     VALUES ('web', 'unswept', REPEAT('f', 32), '{}', 1, 3000000, 1, 1, UTC_TIMESTAMP(6) - INTERVAL 20 SECOND,
+             UTC_TIMESTAMP(6) - INTERVAL 10 SECOND, UTC_TIMESTAMP(6) - INTERVAL 10 SECOND + INTERVAL 3000000 MICROSECOND)`,
+  );
+  members.push(await join(fx.pool, { cluster: "web", heartbeatMs: 100, sweepIntervalMs: 0 }));
+  const local = members.at(-1)!;
+  await until(async () => (await read()).members.some((m) => m.nodeId === local.nodeId && m.live && m.hostsLeader));
+  try {
+    const status = await read();
+    const byId = new Map(status.members.map((m) => [m.nodeId, m]));
+    expect(byId.get("leaver")).toMatchObject({ live: false, state: "left", hostsLeader: false, generations: null });
+    expect(byId.get("expired")).toMatchObject({ live: false, state: "dead" });
+    expect(byId.get("unswept")).toMatchObject({ live: false, state: "dead" });
+    expect(byId.get(local.nodeId)).toMatchObject({ live: true, state: "live", hostsLeader: true });
+    expect(status.leader).toMatchObject({ id: service.coordinators.get("web")!.options.id, host: hostname(), pid: process.pid });
+  } finally {
+    await fx.pool.query("DELETE FROM helix_members WHERE cluster = 'web' AND node_id IN ('expired', 'unswept')");
+  }
 });
 
 test("without a token, endpoints that change state are refused", async () => {

@@ -41,6 +41,10 @@ export interface MemberRecord {
   readonly weight: number;
   /** Whether the member is live now by the database clock. */
   readonly live: boolean;
+  /** Whether it is not live because it left (a graceful leave before its TTL passed), not because its TTL passed. */
+  readonly left: boolean;
+  /** The process (incarnation) that holds, or last held, the registration. */
+  readonly incarnation: string;
   /** When the member (this incarnation) registered, by the database clock. */
   readonly registeredAt: Date;
   /** When its last heartbeat arrived, by the database clock. */
@@ -92,6 +96,8 @@ export class OwnershipStore implements AsyncDisposable {
       metadata: JSON.parse(r.metadata) as Record<string, unknown>,
       weight: r.weight,
       live: r.live === 1,
+      left: r.leftEarly === 1,
+      incarnation: r.incarnation,
       registeredAt: r.registeredAt,
       heartbeatAt: r.heartbeatAt,
       expiresAt: r.expiresAt,

@@ -44,3 +44,20 @@ export const checkMs = (argument: string, value: unknown, min: number, max: numb
 export function defaultProcessId(): string {
   return `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`;
 }
+
+/** The process a {@link defaultProcessId} names: its host and process id. */
+export interface ProcessOfId {
+  /** The host name the id was made on. */
+  readonly host: string;
+  /** The process id on that host. */
+  readonly pid: number;
+}
+
+/**
+ * The host and process of an id made by {@link defaultProcessId}; null for an id its owner chose.
+ * Two default ids with the same host and pid name objects of one process.
+ */
+export function processOfId(id: string): ProcessOfId | null {
+  const match = /^(.+):(\d+):[0-9a-f]{6}$/.exec(id);
+  return match === null ? null : { host: match[1]!, pid: Number(match[2]) };
+}

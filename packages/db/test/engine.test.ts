@@ -1,4 +1,15 @@
-import { engineOfVersion, leaseFenceQuery, partitionFenceQuery, serverEngine, type QueryClient, type QueryOptions } from "../src";
+import { hostname } from "node:os";
+
+import {
+  defaultProcessId,
+  engineOfVersion,
+  leaseFenceQuery,
+  partitionFenceQuery,
+  processOfId,
+  serverEngine,
+  type QueryClient,
+  type QueryOptions,
+} from "../src";
 import { checkLockEpochForShare, checkLockEpochForUpdate } from "../src/generated/locks";
 import { checkPartitionForShare, checkPartitionForUpdate } from "../src/generated/cluster";
 
@@ -51,4 +62,12 @@ test("the engine is asked once per client, and asked again after a failed questi
   flaky.failing = false;
   expect(await serverEngine(flaky)).toBe("mysql");
   expect(flaky.sent).toBe(2);
+});
+
+test("a default process id names its host and process; an id chosen by its owner names none", () => {
+  const id = defaultProcessId();
+  expect(processOfId(id)).toEqual({ host: hostname(), pid: process.pid });
+  expect(processOfId("db-1.internal:4242:a1b2c3")).toEqual({ host: "db-1.internal", pid: 4242 });
+  expect(processOfId("fe80::1:4242:a1b2c3")).toEqual({ host: "fe80::1", pid: 4242 });
+  for (const chosen of ["worker-7", "alpha:12", "host:12:zzzzzz", "host:pid:a1b2c3", "host:12:a1b2c3d"]) expect(processOfId(chosen)).toBeNull();
 });

@@ -264,7 +264,13 @@ describe.each(clients)("through %s", (_, makePool) => {
     // Shrink to 2: partition 2 is owned, so it is asked for; nothing free lies beyond.
     const from2 = { ...key, firstPartition: 2 };
     expect(await track("cluster.deleteFreePartitionsFrom", cluster.deleteFreePartitionsFrom)(pool, from2)).toBe(0);
+    const oldest = track("cluster.oldestReleaseRequest", cluster.oldestReleaseRequest);
+    expect(await oldest(pool, c)).toEqual({ waitedUs: 0 });
     expect(await track("cluster.retireOwnedPartitionsFrom", cluster.retireOwnedPartitionsFrom)(pool, from2)).toBe(1);
+    await pool.query("UPDATE helix_ownership SET release_requested_at = release_requested_at - INTERVAL 30 SECOND WHERE cluster = 'c' AND state = 2");
+    const waited = (await oldest(pool, c))!.waitedUs;
+    expect(waited).toBeGreaterThanOrEqual(30_000_000);
+    expect(waited).toBeLessThan(40_000_000);
     expect(await track("cluster.bumpOwnersFrom", cluster.bumpOwnersFrom)(pool, from2)).toBe(1);
     expect(await confirm(pool, { ...key, partitionIds: [2], ...n1 })).toBe(1);
     expect(await cluster.deleteFreePartitionsFrom(pool, from2)).toBe(1);

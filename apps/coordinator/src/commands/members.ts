@@ -2,6 +2,7 @@ import type { Command } from "commander";
 
 import { createOwnershipStore } from "@helix/coordinator";
 
+import { memberState } from "../status";
 import type { CommandContext } from "./context";
 import { clusterOf, clusterOption, printList } from "./helpers";
 
@@ -18,7 +19,7 @@ export function registerMembers(program: Command, context: CommandContext): void
     .action(async (options: { cluster?: string; json?: boolean }) => {
       await using store = await createOwnershipStore(context.config().mysqlUrl, { cluster: clusterOf(context, options) });
       printList(context.output, await store.members(), options.json, "no members", (n) =>
-        `${n.nodeId}  ${n.live ? "live" : "gone"}  weight ${n.weight}  last heartbeat ${n.heartbeatAt.toISOString()}  ${JSON.stringify(n.metadata)}`,
+        `${n.nodeId}  ${memberState(n)}  incarnation ${n.incarnation.slice(0, 8)}  weight ${n.weight}  last heartbeat ${n.heartbeatAt.toISOString()}  ${JSON.stringify(n.metadata)}`,
       );
     });
 }

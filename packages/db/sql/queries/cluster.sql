@@ -86,9 +86,13 @@ LIMIT ?;
 
 -- name: ListMembers :many
 -- Every member row of a cluster, left and expired ones included, by node id; live is judged by the
--- database clock.
+-- database clock. `left_early` tells a graceful leave from a TTL that passed: registering and
+-- heartbeating write expires_at = heartbeat_at + ttl_us in one statement and the sweep of expired
+-- members changes only status, while a leave (DeregisterMember) sets expires_at to the leave time,
+-- before that sum when the member was still live.
 SELECT node_id, incarnation, metadata, weight, status, assignment_version, registered_at, heartbeat_at,
-       expires_at, CAST(status = 1 AND expires_at > UTC_TIMESTAMP(6) AS SIGNED) AS live
+       expires_at, CAST(status = 1 AND expires_at > UTC_TIMESTAMP(6) AS SIGNED) AS live,
+       CAST(status = 0 AND expires_at < heartbeat_at + INTERVAL ttl_us MICROSECOND AS SIGNED) AS left_early
 FROM helix_members
 WHERE cluster = sqlc.arg(cluster)
 ORDER BY node_id;
@@ -225,11 +229,13 @@ WHERE helix_task_lists.cluster = sqlc.arg(cluster)
 
 -- name: RetireOwnedPartitionsFrom :execrows
 -- Asks the owners of partitions numbered from `first_partition` up (removed by a shrink or a
--- removal) to release them; there is no target, so they are deleted once released.
+-- removal) to release them; there is no target, so they are deleted once released. A request
+-- already pending keeps its time. release_requested_at is assigned before state, whose old value
+-- it reads (see "Changing the SQL" in the README: assignments run left to right).
 UPDATE helix_ownership
-SET state = 2,
+SET release_requested_at = IF(state = 2, release_requested_at, UTC_TIMESTAMP(6)),
+    state = 2,
     target_node_id = NULL,
-    release_requested_at = IF(state = 2, release_requested_at, UTC_TIMESTAMP(6)),
     updated_at = UTC_TIMESTAMP(6)
 WHERE cluster = sqlc.arg(cluster)
   AND domain = sqlc.arg(domain)
@@ -399,6 +405,14 @@ WHERE cluster = sqlc.arg(cluster)
   AND domain = sqlc.arg(domain)
   AND task_list = sqlc.arg(task_list)
 ORDER BY partition_id;
+
+-- name: OldestReleaseRequest :one
+-- How long the oldest pending hand-off of a cluster (a release asked for and not yet confirmed)
+-- has waited, in microseconds by the database clock; 0 when none is pending.
+SELECT CAST(COALESCE(TIMESTAMPDIFF(MICROSECOND, MIN(release_requested_at), UTC_TIMESTAMP(6)), 0) AS SIGNED) AS waited_us
+FROM helix_ownership
+WHERE cluster = sqlc.arg(cluster)
+  AND state = 2;
 
 -- name: ListClusterOwnership :many
 -- The whole ownership table of a cluster, for routers and the coordinator.

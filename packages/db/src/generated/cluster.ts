@@ -215,7 +215,8 @@ export async function deleteDepartedMembers(client: QueryClient, args: DeleteDep
 /** The SQL of {@link listMembers}. */
 export const listMembersQuery = `-- name: ListMembers :many
 SELECT node_id, incarnation, metadata, weight, status, assignment_version, registered_at, heartbeat_at,
-       expires_at, CAST(status = 1 AND expires_at > UTC_TIMESTAMP(6) AS SIGNED) AS live
+       expires_at, CAST(status = 1 AND expires_at > UTC_TIMESTAMP(6) AS SIGNED) AS live,
+       CAST(status = 0 AND expires_at < heartbeat_at + INTERVAL ttl_us MICROSECOND AS SIGNED) AS left_early
 FROM helix_members
 WHERE cluster = ?
 ORDER BY node_id`;
@@ -248,11 +249,16 @@ export interface ListMembersRow {
   expiresAt: Date;
   /** Result column `live`. */
   live: number;
+  /** Result column `left_early`. */
+  leftEarly: number;
 }
 
 /**
  * Every member row of a cluster, left and expired ones included, by node id; live is judged by the
- * database clock.
+ * database clock. `left_early` tells a graceful leave from a TTL that passed: registering and
+ * heartbeating write expires_at = heartbeat_at + ttl_us in one statement and the sweep of expired
+ * members changes only status, while a leave (DeregisterMember) sets expires_at to the leave time,
+ * before that sum when the member was still live.
  */
 export async function listMembers(client: QueryClient, args: ListMembersArgs): Promise<ListMembersRow[]> {
   const [rows] = await client.query({ sql: listMembersQuery, values: [args.cluster], rowsAsArray: true, timezone: "Z" });
@@ -267,6 +273,7 @@ export async function listMembers(client: QueryClient, args: ListMembersArgs): P
     heartbeatAt: dateValue(row[7]),
     expiresAt: dateValue(row[8]),
     live: numberValue(row[9]),
+    leftEarly: numberValue(row[10]),
   }));
 }
 
@@ -698,9 +705,9 @@ export async function raiseGenerationFloor(client: QueryClient, args: RaiseGener
 /** The SQL of {@link retireOwnedPartitionsFrom}. */
 export const retireOwnedPartitionsFromQuery = `-- name: RetireOwnedPartitionsFrom :execrows
 UPDATE helix_ownership
-SET state = 2,
+SET release_requested_at = IF(state = 2, release_requested_at, UTC_TIMESTAMP(6)),
+    state = 2,
     target_node_id = NULL,
-    release_requested_at = IF(state = 2, release_requested_at, UTC_TIMESTAMP(6)),
     updated_at = UTC_TIMESTAMP(6)
 WHERE cluster = ?
   AND domain = ?
@@ -723,7 +730,9 @@ export interface RetireOwnedPartitionsFromArgs {
 
 /**
  * Asks the owners of partitions numbered from `first_partition` up (removed by a shrink or a
- * removal) to release them; there is no target, so they are deleted once released.
+ * removal) to release them; there is no target, so they are deleted once released. A request
+ * already pending keeps its time. release_requested_at is assigned before state, whose old value
+ * it reads (see "Changing the SQL" in the README: assignments run left to right).
  */
 export async function retireOwnedPartitionsFrom(client: QueryClient, args: RetireOwnedPartitionsFromArgs): Promise<number> {
   const [result] = await client.query({ sql: retireOwnedPartitionsFromQuery, values: [args.cluster, args.domain, args.taskList, args.firstPartition] });
@@ -1198,6 +1207,38 @@ export async function listTaskListOwnership(client: QueryClient, args: ListTaskL
     releaseRequestedAt: row[6] === null ? null : dateValue(row[6]),
     updatedAt: dateValue(row[7]),
   }));
+}
+
+/** The SQL of {@link oldestReleaseRequest}. */
+export const oldestReleaseRequestQuery = `-- name: OldestReleaseRequest :one
+SELECT CAST(COALESCE(TIMESTAMPDIFF(MICROSECOND, MIN(release_requested_at), UTC_TIMESTAMP(6)), 0) AS SIGNED) AS waited_us
+FROM helix_ownership
+WHERE cluster = ?
+  AND state = 2`;
+
+/** The parameters of {@link oldestReleaseRequest}. */
+export interface OldestReleaseRequestArgs {
+  /** For column `cluster` of `helix_ownership`. */
+  cluster: string;
+}
+
+/** A row that {@link oldestReleaseRequest} returns. */
+export interface OldestReleaseRequestRow {
+  /** Result column `waited_us`. */
+  waitedUs: number;
+}
+
+/**
+ * How long the oldest pending hand-off of a cluster (a release asked for and not yet confirmed)
+ * has waited, in microseconds by the database clock; 0 when none is pending.
+ */
+export async function oldestReleaseRequest(client: QueryClient, args: OldestReleaseRequestArgs): Promise<OldestReleaseRequestRow | null> {
+  const [rows] = await client.query({ sql: oldestReleaseRequestQuery, values: [args.cluster], rowsAsArray: true, timezone: "Z" });
+  const row = (rows as unknown[][])[0];
+  if (row === undefined) return null;
+  return {
+    waitedUs: numberValue(row[0]),
+  };
 }
 
 /** The SQL of {@link listClusterOwnership}. */
