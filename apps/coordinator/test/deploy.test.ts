@@ -58,17 +58,8 @@ describe("the metrics the alerts rely on", () => {
   let coordinator: Coordinator;
   let metrics: ServiceMetrics;
 
-  const taskList = (states: TaskListStatus["states"], owners: TaskListStatus["owners"]): TaskListStatus => ({
-    domain: "d",
-    taskList: "t",
-    partitions: 3,
-    status: "active",
-    owners,
-    states,
-    pendingHandoffs: (states ?? []).filter((s) => s === "releasing").length,
-  });
   /** A status read at `atMs` (database clock) with the given task lists; the members do not matter here. */
-  const statusAt = (atMs: number, taskLists: TaskListStatus[], pendingHandoffs = taskLists.reduce((n, t) => n + t.pendingHandoffs, 0)): ClusterStatus => ({
+  const statusAt = (atMs: number, taskLists: TaskListStatus[], pendingHandoffs = 0): ClusterStatus => ({
     cluster: "web",
     at: new Date(atMs).toISOString(),
     leader: null,
