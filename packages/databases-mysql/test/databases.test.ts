@@ -2,7 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 
 import createConnectionPool, { sql, type ConnectionPool } from "@databases/mysql";
 import { createPool, InvalidArgumentError, migrate } from "@helix/db";
-import { fencePartition, PartitionFencedError } from "@helix/cluster";
+import { fencePartition, join, PartitionFencedError } from "@helix/cluster";
 import { createLocker, fence, FencedOutError, type Locker } from "@helix/lock";
 import { createTestDatabase, type TestDatabase } from "@helix/testing";
 
@@ -117,6 +117,16 @@ test("the partition fence admits the owner's @databases transaction at its gener
     PartitionFencedError,
   );
   expect(await balances()).toEqual([80, 20]);
+});
+
+test("a member joins, heartbeats and leaves through the @databases pool", async () => {
+  const member = await join(databasesPool(pool), { cluster: "dbx", nodeId: "m1", ttlMs: 1000, heartbeatMs: 200 });
+  await sleep(500);
+  const live = async (): Promise<unknown[]> =>
+    pool.query(sql`SELECT node_id FROM helix_members WHERE cluster = 'dbx' AND status = 1 AND expires_at > UTC_TIMESTAMP(6)`);
+  expect(await live()).toEqual([{ node_id: "m1" }]);
+  await member.leave();
+  expect(await live()).toEqual([]);
 });
 
 test("a bad time zone is refused before anything is sent", () => {
