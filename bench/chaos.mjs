@@ -27,7 +27,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 
 import { createCatalog } from "@helix/coordinator";
-import { createDatabaseIfMissing, createPool, migrate } from "@helix/db";
+import { createDatabaseIfMissing, createPool, migrate, serverEngine } from "@helix/db";
 import { JsonChild, seededRandom as random } from "@helix/testing";
 
 const { values: args } = parseArgs({
@@ -60,7 +60,13 @@ const server = new URL(process.env.HELIX_CHAOS_MYSQL_URL ?? "mysql://root@127.0.
 const database = `helix_chaos_${SEED}_${process.pid}`;
 const url = new URL(`/${database}`, server).toString();
 const cluster = "chaos";
-const localMariaDb = ["127.0.0.1", "localhost"].includes(server.hostname) && existsSync("/usr/sbin/mariadbd");
+// Restarts stop and start this machine's MariaDB, so they run only when that is the server under
+// test (a TiDB on another port of this host must not cost MariaDB its process; TiDB here keeps its
+// data in memory, so it cannot be restarted under a run).
+await createDatabaseIfMissing(url);
+const admin = await createPool(url);
+const engine = await serverEngine(admin);
+const localMariaDb = engine === "mariadb" && ["127.0.0.1", "localhost"].includes(server.hostname) && existsSync("/usr/sbin/mariadbd");
 const DB_RESTART = localMariaDb && !args["no-db-restart"];
 
 /** The fault schedule: a pure function of the seed and the run's shape. */
@@ -121,11 +127,9 @@ const log = (line) => process.stdout.write(`[${((performance.now() - startedAt) 
 const startedAt = performance.now();
 
 console.log(`chaos: seed ${SEED}, ${SECONDS} s of faults (${schedule.length} scheduled, schedule ${scheduleHash}), ` +
-  `${COORDINATORS} coordinators, ${WORKERS} workers, node and lease TTL ${NODE_TTL_MS} ms` +
+  `${COORDINATORS} coordinators, ${WORKERS} workers on ${engine}, node and lease TTL ${NODE_TTL_MS} ms` +
   `${UNSAFE ? `, UNSAFE workers: ${UNSAFE}` : ""}${DB_RESTART ? "" : ", no database restarts"}`);
 
-await createDatabaseIfMissing(url);
-const admin = await createPool(url);
 await migrate(admin);
 await admin.query(`CREATE TABLE chaos_ledger (
   id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
@@ -424,6 +428,12 @@ log(
     ? `NOT converged within ${BOUND_MS} ms: ${notConverged}`
     : `converged after ${Math.round(convergedAfterMs)} ms (and stayed so for ${STABLE_MS} ms)`,
 );
+// What the coordinators were doing: who led, and whether their rounds failed, and why.
+if (convergedAfterMs === null) {
+  for (const slot of slots.filter((s) => s.kind === "coordinator")) {
+    log(`${slot.id}, last events: ${slot.child.events.slice(-8).map((e) => JSON.stringify(e)).join(" ")}`);
+  }
+}
 
 // Shut everything down gracefully; each must exit 0.
 await Promise.all(

@@ -1,6 +1,10 @@
+import { setTimeout as delay } from "node:timers/promises";
+
 import { Backoff } from "./backoff";
+import { serverEngine } from "./engine";
 import { DatabaseUnavailableError } from "./errors";
 import type { QueryClient, QueryOptions } from "./generated/db";
+import { tidbSessionCommand } from "./generated/server";
 import type { ConnectionSource, TransactionConnection } from "./transaction";
 
 /** Driver errors that mean "try the same statement again": deadlock (1213), lock wait timeout (1205). */
@@ -134,7 +138,7 @@ export function guardClient(client: QueryClient, server = "the database", option
   if (guardedBy in client) return client as unknown as ConnectionSource;
   const timeoutMs = options.statementTimeoutMs ?? 0;
   const getConnection = (client as Partial<BoundedSource>).getConnection?.bind(client);
-  const kill = (threadId: number): Promise<void> => killThread(client, threadId, timeoutMs);
+  const kill = (threadId: number): Promise<void> => endSession(client, threadId, timeoutMs);
   const connect = async (): Promise<BoundedConnection> => {
     if (getConnection === undefined) {
       throw new TypeError("this client has no getConnection(): pass a mysql2 Pool (transactions need a connection of their own)");
@@ -200,7 +204,8 @@ function boundedStatement(
       // Still waiting for a connection: one that comes later goes straight back (below).
       if (conn === undefined) reject(error);
       // No answer to the statement: the connection is given up, and the statement fails once its
-      // session has been ended (so that the caller's next attempt finds its row locks gone).
+      // session has been ended (so that the caller's next attempt finds its row locks gone), or
+      // after the wait for that is cut short (see endSession).
       else {
         const failHung = (): void => reject(error);
         void discardConnection(conn, kill).then(failHung, failHung);
@@ -251,7 +256,8 @@ function boundedStatement(
 
 /**
  * Gives up a hung connection: destroys it, and ends its session on the server, so that its
- * transaction's locks are gone by the time the caller tries again.
+ * transaction's locks are gone by the time the caller tries again (or soon after: see
+ * {@link endSession}).
  */
 async function discardConnection(conn: DiscardableConnection, kill: (threadId: number) => Promise<void>): Promise<void> {
   const threadId = conn.threadId;
@@ -263,9 +269,59 @@ async function discardConnection(conn: DiscardableConnection, kill: (threadId: n
 /**
  * Ends a hung connection's session on the server from another connection. Closing the socket is
  * not enough: on a black-holed path the server never hears of it, and would hold the session's
- * transaction and row locks until its own timeouts (hours). Best effort: errors are ignored.
+ * transaction and row locks until its own timeouts (hours). Best effort: errors are ignored. Waits
+ * at most about `timeoutMs` for the session to end (on TiDB it may end later, see
+ * {@link endTidbSession}).
  */
-async function killThread(client: QueryClient, threadId: number, timeoutMs: number): Promise<void> {
+async function endSession(client: QueryClient, threadId: number, timeoutMs: number): Promise<void> {
+  const engine = await within(timeoutMs, serverEngine(client)).catch(() => undefined);
+  if (engine !== "tidb") {
+    await killSession(client, threadId, timeoutMs);
+    return;
+  }
+  await Promise.race([endTidbSession(client, threadId, timeoutMs), delay(timeoutMs, undefined, { ref: false })]);
+}
+
+/** How often {@link endTidbSession} looks at the session it is ending. */
+const TIDB_SESSION_POLL_MS = 100;
+
+/**
+ * How long a given-up TiDB session may go on with its statement before it is killed all the same:
+ * past TiDB's default lock wait timeout (50 s), the one wait a Helix statement can be in that long.
+ */
+const TIDB_SESSION_RUN_LIMIT_MS = 60_000;
+
+/**
+ * Ends a given-up connection's session on TiDB, killing it only when it must. TiDB does not roll
+ * back the pessimistic locks of a session killed at the wrong moment (while an autocommit
+ * statement retries after a write conflict, for one: pingcap/tidb#61454, #70974): they stay until
+ * their TTL, about 20 s, and every statement that meets them waits, times out and is given up in
+ * turn, its session killed and its own locks left behind, so one slow moment becomes a stall that
+ * feeds itself. A session whose socket was closed ends by itself, with a clean rollback, once its
+ * statement is done. So the session is watched: gone, nothing to do; running a statement (a lock
+ * wait, a slow server), left to finish, killed only past {@link TIDB_SESSION_RUN_LIMIT_MS}; idle
+ * in two looks in a row, it never heard of the close (a black-holed path), and is killed.
+ */
+async function endTidbSession(client: QueryClient, threadId: number, timeoutMs: number): Promise<void> {
+  const giveUpAt = performance.now() + TIDB_SESSION_RUN_LIMIT_MS;
+  let idle = false;
+  try {
+    for (;;) {
+      const session = await within(timeoutMs, tidbSessionCommand(client, { id: threadId }));
+      if (session === null) return;
+      if ((idle && session.command === "Sleep") || performance.now() >= giveUpAt) break;
+      idle = session.command === "Sleep";
+      await delay(TIDB_SESSION_POLL_MS, undefined, { ref: false });
+    }
+  } catch {
+    // The server cannot be asked, so it cannot be told either.
+    return;
+  }
+  await killSession(client, threadId, timeoutMs);
+}
+
+/** KILLs a session from another connection. Best effort: errors are ignored. */
+async function killSession(client: QueryClient, threadId: number, timeoutMs: number): Promise<void> {
   await within(timeoutMs, client.query({ sql: "KILL CONNECTION ?", values: [threadId] })).catch(() => undefined);
 }
 

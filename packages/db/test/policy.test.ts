@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 
-import { createTestDatabase, TcpProxy, type TestDatabase } from "@helix/testing";
+import { createTestDatabase, TcpProxy, until, type TestDatabase } from "@helix/testing";
 import type { Pool } from "mysql2/promise";
 
 import {
@@ -9,6 +9,7 @@ import {
   DatabaseUnavailableError,
   guardClient,
   openDatabase,
+  serverQueries,
   transaction,
   type QueryClient,
   type QueryOptions,
@@ -242,5 +243,108 @@ describe("a hung connection (a black-holed socket: no answer, no error)", () => 
     const outcome = await Promise.race([guarded.query(select()).then(() => "answered", () => "failed"), sleep(800).then(() => "waiting")]);
     expect(outcome).toBe("waiting");
     // The statement stays stuck on its socket until the proxy closes (afterAll).
+  });
+});
+
+describe("ending the session of a connection given up", () => {
+  test("a transaction given up while it waits for a row lock is rolled back, and its locks go", async () => {
+    await pool.query("INSERT INTO t (id, n) VALUES (1, 0)");
+    const holder = await pool.getConnection();
+    await holder.beginTransaction();
+    await holder.query("UPDATE t SET n = 1 WHERE id = 1");
+    const guarded = guardClient(pool, "db.example:3306/helix", { statementTimeoutMs: 300 });
+    const error = await transaction(guarded, async (conn) => {
+      await conn.query({ sql: "INSERT INTO t (id, n) VALUES (2, 0)", values: [] });
+      await conn.query({ sql: "UPDATE t SET n = 2 WHERE id = 1", values: [] });
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DatabaseUnavailableError);
+    await holder.commit();
+    holder.release();
+    // Row 2 is free (a leftover lock would hold this insert for the server's lock wait or the
+    // lock's TTL) and was never written, and row 1 keeps the holder's value.
+    const started = performance.now();
+    await pool.query("INSERT INTO t (id, n) VALUES (2, 5)");
+    expect(performance.now() - started).toBeLessThan(5_000);
+    const [rows] = await pool.query("SELECT id, n FROM t ORDER BY id");
+    expect(rows).toEqual([
+      { id: 1, n: 1 },
+      { id: 2, n: 5 },
+    ]);
+  });
+
+  /**
+   * A pool on a server that reports `version`, whose connections (thread 42) never answer, and whose
+   * session 42 goes through `states` ("Query", "Sleep", or null: ended), one per look, staying at
+   * the last. It records the KILLs sent.
+   */
+  class HungServer {
+    readonly kills: unknown[] = [];
+    looks = 0;
+
+    constructor(
+      private readonly version: string,
+      private readonly states: (string | null)[],
+    ) {}
+
+    async query(options: QueryOptions): Promise<[unknown, unknown]> {
+      if (options.sql === serverQueries.serverVersionQuery) return [[[this.version]], []];
+      if (options.sql === serverQueries.tidbSessionCommandQuery) {
+        const state = this.states[Math.min(this.looks++, this.states.length - 1)];
+        return [state === null ? [] : [[state]], []];
+      }
+      if (options.sql.startsWith("KILL")) {
+        this.kills.push(options.values?.[0]);
+        return [{ affectedRows: 0 }, []];
+      }
+      throw new Error(`unexpected statement: ${options.sql}`);
+    }
+
+    async getConnection(): Promise<TransactionConnection & { threadId: number; destroy(): void }> {
+      return {
+        threadId: 42,
+        query: () => new Promise(() => undefined),
+        beginTransaction: async () => undefined,
+        commit: async () => undefined,
+        rollback: async () => undefined,
+        release: () => undefined,
+        destroy: () => undefined,
+      };
+    }
+  }
+
+  const TIDB = "8.0.11-TiDB-v8.5.4";
+  const hang = async (server: HungServer): Promise<unknown> =>
+    guardClient(server as unknown as QueryClient, "db.example:4000/helix", { statementTimeoutMs: 100 })
+      .query(select())
+      .catch((e: unknown) => e);
+
+  test("on MariaDB and MySQL the session is killed at once", async () => {
+    const server = new HungServer("10.11.6-MariaDB", []);
+    expect(await hang(server)).toBeInstanceOf(DatabaseUnavailableError);
+    expect(server.kills).toEqual([42]);
+    expect(server.looks).toBe(0);
+  });
+
+  test("on TiDB a session still running its statement is not killed: it ends by itself", async () => {
+    const server = new HungServer(TIDB, ["Query", "Query", "Query", null]);
+    expect(await hang(server)).toBeInstanceOf(DatabaseUnavailableError);
+    await until(() => server.looks >= 4, 2_000);
+    await sleep(300);
+    expect(server.kills).toEqual([]);
+  });
+
+  test("on TiDB a session that is idle and stays so (a black-holed socket) is killed", async () => {
+    const server = new HungServer(TIDB, ["Query", "Sleep", "Sleep"]);
+    expect(await hang(server)).toBeInstanceOf(DatabaseUnavailableError);
+    await until(() => server.kills.length > 0, 2_000);
+    expect(server.kills).toEqual([42]);
+  });
+
+  test("on TiDB a session seen idle once, then gone, closed by itself: not killed", async () => {
+    const server = new HungServer(TIDB, ["Sleep", null]);
+    expect(await hang(server)).toBeInstanceOf(DatabaseUnavailableError);
+    await until(() => server.looks >= 2, 2_000);
+    await sleep(300);
+    expect(server.kills).toEqual([]);
   });
 });

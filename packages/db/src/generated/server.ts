@@ -46,3 +46,32 @@ export async function serverVersion(client: QueryClient): Promise<ServerVersionR
     version: row[0] as string,
   };
 }
+
+/** The SQL of {@link tidbSessionCommand}. */
+export const tidbSessionCommandQuery = `-- name: TidbSessionCommand :one
+SELECT COMMAND AS command FROM information_schema.CLUSTER_PROCESSLIST WHERE ID = ?`;
+
+/** The parameters of {@link tidbSessionCommand}. */
+export interface TidbSessionCommandArgs {
+  /** For column `id` of `cluster_processlist`. */
+  id: number;
+}
+
+/** A row that {@link tidbSessionCommand} returns. */
+export interface TidbSessionCommandRow {
+  /** Column `command` of `cluster_processlist`. */
+  command: string;
+}
+
+/**
+ * What a session of a TiDB cluster is doing, whichever tidb-server it is on: "Sleep" between
+ * statements, "Query" while it runs one; no row once it has ended.
+ */
+export async function tidbSessionCommand(client: QueryClient, args: TidbSessionCommandArgs): Promise<TidbSessionCommandRow | null> {
+  const [rows] = await client.query({ sql: tidbSessionCommandQuery, values: [args.id], rowsAsArray: true, timezone: "Z" });
+  const row = (rows as unknown[][])[0];
+  if (row === undefined) return null;
+  return {
+    command: row[0] as string,
+  };
+}
