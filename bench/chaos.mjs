@@ -158,6 +158,8 @@ for (let i = 0; i < WORKERS; i++) slots.push({ kind: "worker", index: i, id: `wo
 const slotOf = (kind, index) => slots.find((s) => s.kind === kind && s.index === index);
 
 // Each process a slot runs logs to a file of its own: a node id reused by a new process is another owner.
+/** Every process started, by the name of its ownership log (`worker-3.2`: slot worker-3, second run). */
+const processes = new Map();
 function start(slot) {
   const script = slot.kind === "worker" ? WORKER : COORDINATOR;
   slot.run = (slot.run ?? 0) + 1;
@@ -166,6 +168,7 @@ function start(slot) {
       ? [url, cluster, slot.id, String(NODE_TTL_MS), join(logDir, `${slot.id}.${slot.run}.log`), slot.index % 2 === 0 ? "helix" : "plain", UNSAFE]
       : [url, cluster, slot.id, String(LEASE_TTL_MS), "100", "100", "0"];
   const child = JsonChild.start(script, argv, { clockOffsetMs: slot.offset });
+  processes.set(`${slot.id}.${slot.run}`, child);
   slot.child = child;
   slot.paused = false;
   slot.expectExit = false;
@@ -491,6 +494,16 @@ for (const [partition, byOwner] of intervals) {
   }
 }
 
+// The audit trail of the first overlap's partition (read before the database goes).
+let firstOverlapAudit = [];
+if (overlaps.length > 0) {
+  const [taskList, partition] = overlaps[0].partition.split("/");
+  [firstOverlapAudit] = await admin.query(
+    "SELECT epoch, kind, from_node_id, to_node_id, generation FROM helix_transitions WHERE cluster = ? AND task_list = ? AND partition_id = ? ORDER BY id",
+    [cluster, taskList, Number(partition)],
+  );
+}
+
 // The fenced ledger, in commit order per partition (a fenced unit holds the partition until it
 // commits, so the next owner's units come later).
 const [ledgerRows] = await admin.query("SELECT task_list, partition_id, generation, incarnation FROM chaos_ledger ORDER BY id");
@@ -533,6 +546,19 @@ console.log(`| ledger: two processes at one generation | ${ledgerTwoOwners.lengt
 console.log(`| owned again, balanced, after the faults stopped | ${convergedAfterMs === null ? `NO, not within ${BOUND_MS} ms` : `${Math.round(convergedAfterMs)} ms (bound ${BOUND_MS} ms)`} |`);
 console.log(`| unexpected exits (crashes, unhandled rejections) | ${unexpected.length} |`);
 for (const o of overlaps.slice(0, 5)) console.log(`  overlap on ${o.partition}: ${o.a.node} gen ${o.a.generation} until ${o.a.to} µs, ${o.b.node} gen ${o.b.generation} from ${o.b.from} µs`);
+// What both processes of the first overlap said in the seconds before it (same clock as the log).
+if (overlaps.length > 0) {
+  const { a, b } = overlaps[0];
+  for (const node of [a.node, b.node]) {
+    const events = (processes.get(node)?.events ?? []).filter((e) => e.t >= b.from - 5_000_000 && e.t <= a.to + 500_000);
+    console.log(`  ${node} before the first overlap: ${events.map((e) => JSON.stringify(e)).join(" ")}`);
+  }
+  console.log(`  audit of ${overlaps[0].partition}: ${firstOverlapAudit.map((r) => JSON.stringify(r)).join(" ")}`);
+  for (const slot of slots.filter((x) => x.kind === "coordinator")) {
+    const events = [...processes].filter(([name]) => name.startsWith(`${slot.id}.`)).flatMap(([, child]) => child.events);
+    console.log(`  ${slot.id}: ${events.filter((e) => e.t === undefined || (e.t >= a.to - 5_000_000 && e.t <= a.to + 500_000)).slice(-30).map((e) => JSON.stringify(e)).join(" ")}`);
+  }
+}
 for (const d of disorder.slice(0, 5)) console.log(`  out of order on ${d.partition}: gen ${d.a.generation} (${d.a.node}) then gen ${d.b.generation} (${d.b.node})`);
 for (const b of ledgerBack.slice(0, 5)) console.log(`  ledger on ${b.partition}: gen ${b.to} committed after gen ${b.from}`);
 for (const w of ledgerTwoOwners.slice(0, 5)) console.log(`  ledger on ${w.at}: units from processes ${w.a} and ${w.b}`);

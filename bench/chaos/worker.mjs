@@ -23,8 +23,9 @@ import { AlreadyJoinedError, join } from "@helix/cluster";
 import { createPool as createMysqlPool } from "mysql2/promise";
 
 const [url, cluster, nodeId, ttlMs, logFile, poolKind, unsafe = ""] = process.argv.slice(2);
-const say = (event) => process.stdout.write(`${JSON.stringify(event)}\n`);
 const now = () => Number(process.hrtime.bigint() / 1000n);
+// Events carry the time of the ownership log (t), so that a violation can be read against them.
+const say = (event) => process.stdout.write(`${JSON.stringify({ ...event, t: now() })}\n`);
 
 /** Rewrites each statement without its `AND incarnation = ?` conditions (and their values). */
 function withoutIncarnation(client) {

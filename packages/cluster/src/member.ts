@@ -40,6 +40,8 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
   #version: number | undefined;
   #syncing: Promise<void> = Promise.resolve();
   #beating: Promise<void> = Promise.resolve();
+  /** How many times the member fenced itself: a sync applies only rows read since it was last active. */
+  #fences = 0;
   /** Releases being stopped (`onRelease`) and confirmed in the background: leave() waits for them. */
   readonly #releasing = new Set<Promise<unknown>>();
   #heartbeatTimer: LongTimeout | undefined;
@@ -268,8 +270,12 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
    */
   #sync(version: number | undefined): Promise<void> {
     this.#syncing = this.#syncing.then(async () => {
+      // Only rows read within the member's current spell of being active may be applied: rows read
+      // before or during a fence may show partitions given away meanwhile (its registration lapsed,
+      // then a heartbeat found it live again). A rejoin reads again.
+      const spell = this.#checkDeadline() ? this.#fences : -1;
       const rows = await q.listProcessOwnership(this.#client, this.#identity());
-      if (!this.#checkDeadline() || this.#state !== "active") return;
+      if (!this.#checkDeadline() || this.#state !== "active" || this.#fences !== spell) return;
       const seen = new Set<string>();
       const changes: (PartitionChange | null)[] = [];
       const toRelease: Ownership[] = [];
@@ -391,6 +397,7 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
   #fence(): void {
     if (this.#state !== "active") return;
     this.#state = "fenced";
+    this.#fences++;
     this.#version = undefined;
     const changes = [...this.#owned.values()].map((o) => this.#drop(o, lost(o, "fenced")));
     this.#announce(changes);

@@ -439,6 +439,70 @@ describe("members", () => {
     expect(worker.partitions().every((p) => p.incarnation === worker.incarnation)).toBe(true);
   });
 
+  test("rows read while a member is fenced are not applied once it is live again", async () => {
+    // A pool whose ListProcessOwnership replies are held back while asked: read by the database at
+    // once, delivered when released.
+    class HoldingPool extends FaultyPool {
+      holding = false;
+      readonly held: (() => void)[] = [];
+      override async getConnection(): ReturnType<FaultyPool["getConnection"]> {
+        const conn = await super.getConnection();
+        return {
+          ...conn,
+          query: async (options) => {
+            const result = await conn.query(options);
+            if (this.holding && options.sql.includes("ListProcessOwnership")) await new Promise<void>((resolve) => this.held.push(resolve));
+            return result;
+          },
+        };
+      }
+      release(): void {
+        for (const resolve of this.held.splice(0)) resolve();
+      }
+    }
+    const pool = new HoldingPool(fx.pool);
+    await catalog.putTaskList({ domain: "d", taskList: "t", partitions: 1 });
+    // Heartbeats every second, so that a watch reads between them; its reads are bounded at 4250 ms.
+    const worker = await member({ nodeId: "w", ttlMs: 10_000, heartbeatMs: 1000 }, pool);
+    const events: string[] = [];
+    worker.on("change", (c) => events.push(`${c.type} ${c.partition.partition}@${c.partition.generation}`));
+    worker.on("member:fenced", () => events.push("fenced"));
+    worker.on("member:rejoined", () => events.push("rejoined"));
+    await assignAll("d", "t", "w");
+    await until(() => worker.partitions().length === 1);
+    // The database keeps the member live throughout (as heartbeats it did not hear back from would),
+    // while its own heartbeats fail from now on: it fences itself by its own deadline.
+    await fx.pool.query("UPDATE helix_members SET expires_at = UTC_TIMESTAMP(6) + INTERVAL 1 HOUR WHERE cluster = ? AND node_id = 'w'", [cluster]);
+    const beats = pool.count("HeartbeatMember");
+    await until(() => pool.count("HeartbeatMember") > beats);
+    await sleep(50);
+    pool.failing.add("HeartbeatMember");
+    // Well before its deadline, a change makes its watch read its partitions, and those reads (and
+    // every one after them, queued behind) are held until the member has fenced itself.
+    await sleep(6000);
+    pool.holding = true;
+    await fx.pool.query("UPDATE helix_members SET assignment_version = assignment_version + 1 WHERE cluster = ? AND node_id = 'w'", [cluster]);
+    await until(() => pool.held.length > 0, 2000);
+    await until(() => events.includes("fenced"), 6000);
+    pool.release();
+    // A read that began while fenced is held now. Meanwhile the partition goes to another member, and
+    // the member's heartbeats get through: it is live again.
+    await until(() => pool.held.length > 0, 2000);
+    const [[row]] = await fx.pool.query<RowDataPacket[]>("SELECT generation FROM helix_ownership WHERE cluster = ? AND task_list = 't'", [cluster]);
+    await fx.pool.query(
+      "UPDATE helix_ownership SET node_id = 'other', incarnation = 'x', generation = generation + 1 WHERE cluster = ? AND task_list = 't'",
+      [cluster],
+    );
+    pool.failing.delete("HeartbeatMember");
+    await until(() => events.includes("rejoined"), 3000);
+    pool.holding = false;
+    pool.release();
+    await sleep(500);
+    // What it read while fenced showed the partition still its own: it must not have taken it again.
+    expect(events.slice(events.indexOf("rejoined"))).not.toContain(`assigned 0@${Number(row!.generation)}`);
+    expect(worker.partitions()).toEqual([]);
+  }, 30_000);
+
   test("a member declared dead registers again as a new incarnation", async () => {
     const worker = await member({ nodeId: "dead", ttlMs: 1500 });
     const rejoined = new Promise<{ reregistered: boolean }>((resolve) => worker.once("member:rejoined", resolve));

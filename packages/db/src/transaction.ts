@@ -1,3 +1,4 @@
+import { serverEngine } from "./engine";
 import type { QueryClient } from "./generated/db";
 import { retryConflicts } from "./policy";
 
@@ -20,14 +21,30 @@ export interface ConnectionSource extends QueryClient {
 }
 
 /**
+ * Sent before each transaction on TiDB, so that its statements read what InnoDB's writes read. A
+ * write's subquery reads the latest committed rows on InnoDB, under a shared lock, whatever the
+ * isolation level. On TiDB at REPEATABLE READ a subquery that names no column of the row being
+ * written (RaiseGenerationFloor's highest generation, FinishTaskListRemoval's "no partition left")
+ * reads the snapshot the transaction began with, and misses what other transactions committed
+ * since. At READ COMMITTED each TiDB statement reads the latest committed rows, and the rows the
+ * transaction locked earlier cannot have changed. It sets only the next transaction's level, so a
+ * pool the caller shares with Helix keeps its own. Written here, not in the .sql files: sqlc takes
+ * no SET statements.
+ */
+const READ_COMMITTED_NEXT = { sql: "SET TRANSACTION ISOLATION LEVEL READ COMMITTED", values: [] };
+
+/**
  * Runs `fn` in a transaction on a connection of its own: commits when `fn` resolves, rolls back
  * when it throws. A deadlock or lock-wait timeout reruns the whole transaction with jitter, so `fn`
- * must be safe to run again (it only issues statements on `conn`).
+ * must be safe to run again (it only issues statements on `conn`). On TiDB the transaction runs at
+ * READ COMMITTED, so that each statement reads the latest committed rows, as InnoDB's writes do.
  */
 export async function transaction<T>(source: ConnectionSource, fn: (conn: TransactionConnection) => Promise<T>): Promise<T> {
+  const engine = await serverEngine(source);
   return retryConflicts(async () => {
     const conn = await source.getConnection();
     try {
+      if (engine === "tidb") await conn.query(READ_COMMITTED_NEXT);
       await conn.beginTransaction();
       const result = await fn(conn);
       await conn.commit();

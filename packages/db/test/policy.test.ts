@@ -64,6 +64,7 @@ beforeAll(async () => {
   db = await createTestDatabase("helix_policy");
   pool = await createPool(db.url);
   await pool.query("CREATE TABLE t (id INT PRIMARY KEY, n INT NOT NULL)");
+  await pool.query("CREATE TABLE m (id INT PRIMARY KEY, n INT NOT NULL)");
 });
 
 afterAll(async () => {
@@ -73,6 +74,7 @@ afterAll(async () => {
 
 beforeEach(async () => {
   await pool.query("DELETE FROM t");
+  await pool.query("DELETE FROM m");
 });
 
 describe("guardClient: one error policy for every statement", () => {
@@ -123,6 +125,26 @@ describe("guardClient: one error policy for every statement", () => {
     const [rows] = await pool.query("SELECT n FROM t WHERE id = 1");
     // The first run was rolled back whole: one row, updated once.
     expect(rows).toEqual([{ n: 2 }]);
+  });
+
+  test("inside a transaction a write's condition on another row reads what was committed since the transaction began", async () => {
+    // As RaiseGenerationFloor reads the highest generation: a row committed after the transaction
+    // began must count (InnoDB reads it under a lock; TiDB at REPEATABLE READ would read the
+    // transaction's first snapshot).
+    await pool.query("INSERT INTO t (id, n) VALUES (1, 0)");
+    await pool.query("INSERT INTO m (id, n) VALUES (1, 0)");
+    const written = await transaction(guardClient(pool), async (conn) => {
+      await conn.query({ sql: "SELECT n FROM t WHERE id = 1 FOR UPDATE", values: [] });
+      await pool.query("UPDATE m SET n = 7 WHERE id = 1");
+      const [result] = await conn.query({
+        sql: "UPDATE t SET n = 1 WHERE id = 1 AND NOT EXISTS (SELECT 1 FROM m WHERE m.id = 1 AND m.n = 7)",
+        values: [],
+      });
+      return (result as { affectedRows: number }).affectedRows;
+    });
+    expect(written).toBe(0);
+    const [rows] = await pool.query("SELECT n FROM t WHERE id = 1");
+    expect(rows).toEqual([{ n: 0 }]);
   });
 
   test("a connection lost inside a transaction is a DatabaseUnavailableError and nothing is committed", async () => {
@@ -270,6 +292,22 @@ describe("ending the session of a connection given up", () => {
       { id: 1, n: 1 },
       { id: 2, n: 5 },
     ]);
+  });
+
+  test("a write given up at its timeout never commits afterwards", async () => {
+    await pool.query("INSERT INTO t (id, n) VALUES (1, 0)");
+    const holder = await pool.getConnection();
+    await holder.beginTransaction();
+    await holder.query("UPDATE t SET n = 1 WHERE id = 1");
+    const guarded = guardClient(pool, "db.example:3306/helix", { statementTimeoutMs: 300 });
+    const write = { sql: "-- name: SetN :execrows\nUPDATE t SET n = n + 10 WHERE id = 1", values: [] };
+    expect(await guarded.query(write).catch((e: unknown) => e)).toBeInstanceOf(DatabaseUnavailableError);
+    await holder.commit();
+    holder.release();
+    // Time for a statement left running to go through, had it been free to commit.
+    await sleep(500);
+    const [rows] = await pool.query("SELECT n FROM t WHERE id = 1");
+    expect(rows).toEqual([{ n: 1 }]);
   });
 
   /**
