@@ -1,7 +1,7 @@
 import { setTimeout as delay } from "node:timers/promises";
 
 import { Backoff } from "./backoff";
-import { serverEngine } from "./engine";
+import { serverEngine, type Engine } from "./engine";
 import { DatabaseUnavailableError } from "./errors";
 import type { QueryClient, QueryOptions } from "./generated/db";
 import { tidbSessionCommand } from "./generated/server";
@@ -103,6 +103,20 @@ async function classifying<T>(server: string, call: () => Promise<T>): Promise<T
   }
 }
 
+/**
+ * A write among Helix's statements, by the command sqlc names it with (`-- name: HeartbeatMember
+ * :execresult`). On TiDB such a statement, sent by itself, is not run by itself: it goes in a
+ * transaction of its own (BEGIN, the statement, COMMIT), for two reasons. TiDB runs an autocommit
+ * write optimistically and, after a write conflict, again under pessimistic locks; a session ended
+ * during that retry leaves those locks behind until their TTL (see endTidbSession). And a statement
+ * given up at its timeout, whose session is left to finish on TiDB rather than killed, must not
+ * commit after its caller gave up on it (a heartbeat that lands after its member stopped counting
+ * on it would keep the member live in the database behind its back): in a transaction of its own,
+ * it is rolled back when its session sees the connection closed. The cost is two more round trips
+ * per write there.
+ */
+const WRITE_STATEMENT = /^-- name: \w+ :(exec|execrows|execresult|execlastid|copyfrom)\b/;
+
 /** Marks a guarded client, so that guarding it again returns it as it is. */
 const guardedBy = Symbol("helix.guardedClient");
 
@@ -153,11 +167,30 @@ export function guardClient(client: QueryClient, server = "the database", option
     timeoutMs === 0 || getConnection === undefined
       ? within(timeoutMs, client.query(query))
       : boundedStatement(getConnection, query, timeoutMs, kill);
+  let engine: Engine | undefined;
+  // On TiDB a write goes in a transaction of its own (see WRITE_STATEMENT).
+  const run = async (query: QueryOptions): Promise<[unknown, unknown]> => {
+    if (getConnection === undefined || !WRITE_STATEMENT.test(query.sql)) return runOnce(query);
+    engine ??= await within(timeoutMs, serverEngine(client));
+    if (engine !== "tidb") return runOnce(query);
+    const conn = await connect();
+    try {
+      await conn.beginTransaction();
+      const result = await conn.query(query);
+      await conn.commit();
+      return result;
+    } catch (error) {
+      await conn.rollback().catch(() => undefined);
+      throw error;
+    } finally {
+      conn.release();
+    }
+  };
   return {
     [guardedBy]: true,
     query: async (query: QueryOptions) => {
       try {
-        return await retryConflicts(() => runOnce(query));
+        return await retryConflicts(() => run(query));
       } catch (error) {
         throw classified(server, error);
       }

@@ -376,6 +376,24 @@ describe.each(clients)("through %s", (_, makePool) => {
     expect(Math.abs(row!.nowUs / 1000 - Date.now())).toBeLessThan(5000);
     expect(Number.isSafeInteger(row!.nowUs)).toBe(true);
   });
+
+  test("server queries: what a TiDB session is doing (TiDB only; elsewhere the table does not exist)", async () => {
+    const sessionCommand = track("server.tidbSessionCommand", server.tidbSessionCommand);
+    const conn = await pool.getConnection();
+    try {
+      const [rows] = await conn.query<RowDataPacket[]>("SELECT CONNECTION_ID() AS id");
+      const own = { id: Number(rows[0]!.id) };
+      if (engine === "tidb") {
+        // Asked on the session itself, which is running that very statement.
+        expect(await sessionCommand(conn, own)).toEqual({ command: "Query" });
+        expect(await sessionCommand(pool, { id: 4_000_000_000 })).toBeNull();
+      } else {
+        await expect(sessionCommand(conn, own)).rejects.toMatchObject({ code: "ER_UNKNOWN_TABLE" });
+      }
+    } finally {
+      conn.release();
+    }
+  });
 });
 
 afterAll(() => {
