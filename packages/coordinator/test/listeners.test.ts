@@ -25,7 +25,11 @@ beforeAll(async () => {
   trap.start();
 });
 
+/** Coordinators the tests made, stopped at the end even when a test fails before it stops its own. */
+const coordinators: Coordinator[] = [];
+
 afterAll(async () => {
+  await Promise.all(coordinators.map((c) => c.stop()));
   trap.stop();
   await Promise.all(members.splice(0).map((m) => m.leave()));
   await catalog.close();
@@ -58,6 +62,7 @@ const shares = (): number[] => members.map((m) => m.partitions().length);
 test("a leader balances, goes on after a failed round and stops although its listeners throw", async () => {
   const faulty = new FaultyPool(fx.pool);
   const c = await createCoordinator(faulty, { cluster, leaseTtlMs: 1000, electionIntervalMs: 50, pollMs: 20 });
+  coordinators.push(c);
   const seen = listen(c, ["coordinator:state", "leader:elected", "round:done", "round:error"], (info) => {
     // What a listener sees is complete: the state it is told of, the round already counted.
     const report = (info as { trigger?: unknown }).trigger === undefined ? null : info;
