@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 
 import { createTestDatabase, TcpProxy, until, type TestDatabase } from "@helix/testing";
-import type { Pool } from "mysql2/promise";
+import type { Pool, PoolConnection } from "mysql2/promise";
 
 import {
   Backoff,
@@ -269,11 +269,17 @@ describe("a hung connection (a black-holed socket: no answer, no error)", () => 
 });
 
 describe("ending the session of a connection given up", () => {
-  test("a transaction given up while it waits for a row lock is rolled back, and its locks go", async () => {
+  /** Row 1 of t, set to 1 by a transaction left open: whoever else writes it waits. */
+  async function holdRowOne(): Promise<PoolConnection> {
     await pool.query("INSERT INTO t (id, n) VALUES (1, 0)");
     const holder = await pool.getConnection();
     await holder.beginTransaction();
     await holder.query("UPDATE t SET n = 1 WHERE id = 1");
+    return holder;
+  }
+
+  test("a transaction given up while it waits for a row lock is rolled back, and its locks go", async () => {
+    const holder = await holdRowOne();
     const guarded = guardClient(pool, "db.example:3306/helix", { statementTimeoutMs: 300 });
     const error = await transaction(guarded, async (conn) => {
       await conn.query({ sql: "INSERT INTO t (id, n) VALUES (2, 0)", values: [] });
@@ -295,10 +301,7 @@ describe("ending the session of a connection given up", () => {
   });
 
   test("a write given up at its timeout never commits afterwards", async () => {
-    await pool.query("INSERT INTO t (id, n) VALUES (1, 0)");
-    const holder = await pool.getConnection();
-    await holder.beginTransaction();
-    await holder.query("UPDATE t SET n = 1 WHERE id = 1");
+    const holder = await holdRowOne();
     const guarded = guardClient(pool, "db.example:3306/helix", { statementTimeoutMs: 300 });
     const write = { sql: "-- name: SetN :execrows\nUPDATE t SET n = n + 10 WHERE id = 1", values: [] };
     expect(await guarded.query(write).catch((e: unknown) => e)).toBeInstanceOf(DatabaseUnavailableError);
