@@ -46,7 +46,7 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
   readonly #releasing = new Set<Promise<unknown>>();
   #heartbeatTimer: LongTimeout | undefined;
   /** Stops the watch between heartbeats (see {@link watchMember}). */
-  #unwatch: () => void = () => undefined;
+  #unwatch: () => Promise<void> = () => Promise.resolve();
   /** What the member's pool is shared by: members sharing it share a watch. */
   readonly #pool: object;
   /** When the last heartbeat was sent (performance.now()): a watch due soon after it is skipped. */
@@ -125,11 +125,14 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
     if (this.#state === "leaving" || this.#state === "left") return;
     this.#state = "leaving";
     this.#heartbeatTimer?.clear();
-    this.#unwatch();
+    const unwatched = this.#unwatch();
     this.#deadline.stop();
     // Nothing in flight may outlive the deregistration or the pool: a heartbeat may be re-registering,
-    // a sweep taking the sweep lease, a release being confirmed (once confirmed, it is not stopped again).
-    await Promise.allSettled([this.#beating, this.#sweeper?.stop()]);
+    // a watch reading, a sweep taking the sweep lease, a release being confirmed (once confirmed, it
+    // is not stopped again); a read of the partitions started by a watch is waited for after the
+    // watch (none starts once the member is leaving).
+    await Promise.allSettled([this.#beating, unwatched, this.#sweeper?.stop()]);
+    await this.#syncing;
     await Promise.allSettled(this.#releasing);
     const owned = [...this.#owned.values()];
     for (const o of owned) o.controller.abort(new Error("the member is leaving"));

@@ -30,6 +30,8 @@ class WatchGroup {
   readonly #watchers = new Set<Watcher>();
   readonly #onEmpty: () => void;
   #timer: NodeJS.Timeout | undefined;
+  /** The watch read in flight, if any (settled when none is). */
+  #reading: Promise<void> = Promise.resolve();
 
   constructor(cluster: string, onEmpty: () => void) {
     this.#cluster = cluster;
@@ -41,16 +43,21 @@ class WatchGroup {
     if (this.#timer === undefined) this.#schedule();
   }
 
-  delete(watcher: Watcher): void {
+  /** Stops watching `watcher`; resolves once a read in flight, which may be for it, is answered. */
+  delete(watcher: Watcher): Promise<void> {
     this.#watchers.delete(watcher);
-    if (this.#watchers.size > 0) return;
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    this.#onEmpty();
+    if (this.#watchers.size === 0) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+      this.#onEmpty();
+    }
+    return this.#reading;
   }
 
   #schedule(): void {
-    this.#timer = setTimeout(() => void this.#tick(), WATCH_INTERVAL_MS);
+    this.#timer = setTimeout(() => {
+      this.#reading = this.#tick();
+    }, WATCH_INTERVAL_MS);
     this.#timer.unref?.();
   }
 
@@ -78,9 +85,9 @@ const groups = new WeakMap<object, Map<string, WatchGroup>>();
 
 /**
  * Starts watching a member's assignment version with the other members of its cluster that share
- * `pool`. @returns a function that stops it.
+ * `pool`. @returns a function that stops it, and resolves once no read for it is in flight.
  */
-export function watchMember(pool: object, cluster: string, watcher: Watcher): () => void {
+export function watchMember(pool: object, cluster: string, watcher: Watcher): () => Promise<void> {
   let byCluster = groups.get(pool);
   if (byCluster === undefined) groups.set(pool, (byCluster = new Map<string, WatchGroup>()));
   let group = byCluster.get(cluster);

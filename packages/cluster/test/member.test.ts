@@ -379,6 +379,22 @@ describe("members", () => {
     expect(watched.count("ConfirmPartitionsRelease")).toBe(2);
   });
 
+  test.each([
+    ["a watch's read", "WatchMembers"],
+    ["a read of the partitions started by a watch", "ListProcessOwnership"],
+  ])("leave() waits for %s in flight: no statement outlives it", async (_, statement) => {
+    await catalog.putTaskList({ domain: "d", taskList: "t", partitions: 1 });
+    const slow = new FaultyPool(fx.pool);
+    // Heartbeats rarer than the watch, so that the member watches its assignment version.
+    const worker = await member({ heartbeatMs: 5 * WATCH_INTERVAL_MS }, slow);
+    slow.slow.set(statement, 300);
+    // A new partition moves the assignment version: the next watch reads it, then the partitions.
+    await assignAll("d", "t", worker.nodeId);
+    await until(() => slow.inFlight(statement) > 0, 5000);
+    await worker.leave();
+    expect(slow.inFlight()).toBe(0);
+  });
+
   test("leave hands everything back and deregisters at once", async () => {
     await catalog.putTaskList({ domain: "d", taskList: "t", partitions: 2 });
     const changes: PartitionChange[] = [];

@@ -154,7 +154,8 @@ export class Lease extends SafeEmitter<LeaseEvents> implements AsyncDisposable {
 
   /**
    * Ends the lease in one round trip; the key is free for others at once. The epoch is kept, so the
-   * next owner gets a larger one. Safe to call more than once.
+   * next owner gets a larger one. Resolves once a renewal in flight has been answered too. Safe to
+   * call more than once.
    * @returns true if the database still had this lease, false if it was already lost or released.
    * @throws `DatabaseUnavailableError` if the database could not be reached (the lease then ends at
    *   its TTL; locally it has ended already).
@@ -163,7 +164,15 @@ export class Lease extends SafeEmitter<LeaseEvents> implements AsyncDisposable {
     const wasHeld = this.isHeld();
     if (this.#state === "released") return false;
     if (wasHeld) this.#end("released");
-    const released = await lockQueries.releaseLock(this.#db.client, { lockKey: this.key, token: this.#token });
+    let released: number;
+    try {
+      released = await lockQueries.releaseLock(this.#db.client, { lockKey: this.key, token: this.#token });
+    } finally {
+      // A renewal in flight is answered before release() resolves (it cannot revive the lease: the
+      // key is released or another token's), so that nothing of the lease outlives it, not even a
+      // statement on a pool its owner is about to end.
+      await this.#renewing?.catch(() => undefined);
+    }
     if (wasHeld) this.emit("lease:released");
     return wasHeld && released === 1;
   }

@@ -51,3 +51,26 @@ test("close() waits for an attempt in flight, whose grant is handed straight bac
   expect(await inspectLock(fx.pool, key)).toMatchObject({ held: false, owner: "slow" });
   expect(await attempt).toBeInstanceOf(ClosedError);
 });
+
+test("close() waits for a renewal in flight, which then cannot keep the key", async () => {
+  const key = freshKey();
+  // Renewals take 300 ms to be sent: the one below is still in flight when close() is called.
+  const slow: QueryClient = {
+    async query(options: QueryOptions) {
+      if (options.sql.includes("-- name: RenewLock")) await sleep(300);
+      return fx.pool.query(options);
+    },
+  };
+  const locker = await createLocker(slow, { owner: "slow" });
+  const lease = await locker.acquire(key);
+  let renewal = "in flight";
+  lease.renew().then(
+    () => (renewal = "renewed"),
+    (error: unknown) => (renewal = (error as Error).name),
+  );
+  await sleep(50);
+  await locker.close();
+  // Nothing of the lease outlives close(): a caller may end its pool now.
+  expect(renewal).toBe("LeaseLostError");
+  expect(await inspectLock(fx.pool, key)).toMatchObject({ held: false, owner: "slow" });
+});

@@ -189,7 +189,10 @@ export class FaultyPool {
    * the reply of the next transaction's commit.
    */
   readonly loseReplyOnce = new Set<string>();
+  /** Statement names sent only after a delay (ms), as a slow server would answer them. */
+  readonly slow = new Map<string, number>();
   readonly #counts = new Map<string, number>();
+  readonly #inFlight = new Map<string, number>();
 
   constructor(private readonly pool: Pool) {}
 
@@ -198,11 +201,14 @@ export class FaultyPool {
     return this.#counts.get(name) ?? 0;
   }
 
-  async query(options: QueryOptions): Promise<[unknown, unknown]> {
-    this.#fault(options.sql);
-    const result = await this.pool.query(options);
-    if (this.loseReplyOnce.delete(statementName(options.sql))) throw connectionLost();
-    return result;
+  /** How many statements named `name` (any name if omitted) were sent and not answered yet. */
+  inFlight(name?: string): number {
+    if (name !== undefined) return this.#inFlight.get(name) ?? 0;
+    return [...this.#inFlight.values()].reduce((sum, n) => sum + n, 0);
+  }
+
+  query(options: QueryOptions): Promise<[unknown, unknown]> {
+    return this.#run(options, (o) => this.pool.query(o));
   }
 
   async getConnection(): Promise<{
@@ -215,12 +221,7 @@ export class FaultyPool {
     this.#fault(undefined);
     const conn = await this.pool.getConnection();
     return {
-      query: async (options: QueryOptions) => {
-        this.#fault(options.sql);
-        const result = await conn.query(options);
-        if (this.loseReplyOnce.delete(statementName(options.sql))) throw connectionLost();
-        return result;
-      },
+      query: (options: QueryOptions) => this.#run(options, (o) => conn.query(o)),
       beginTransaction: () => conn.beginTransaction(),
       commit: async () => {
         await conn.commit();
@@ -229,6 +230,21 @@ export class FaultyPool {
       rollback: () => conn.rollback(),
       release: () => conn.release(),
     };
+  }
+
+  async #run(options: QueryOptions, send: (options: QueryOptions) => Promise<[unknown, unknown]>): Promise<[unknown, unknown]> {
+    this.#fault(options.sql);
+    const name = statementName(options.sql);
+    this.#inFlight.set(name, this.inFlight(name) + 1);
+    try {
+      const delayMs = this.slow.get(name);
+      if (delayMs !== undefined) await new Promise((resolve) => setTimeout(resolve, delayMs));
+      const result = await send(options);
+      if (this.loseReplyOnce.delete(name)) throw connectionLost();
+      return result;
+    } finally {
+      this.#inFlight.set(name, this.inFlight(name) - 1);
+    }
   }
 
   #fault(sql: string | undefined): void {
