@@ -523,19 +523,19 @@ export async function removeTaskList(
   return { found: true, bumped: await bump(conn, key.cluster, { membership: 0, catalog: 1, ownership: 1 }) };
 }
 
-/** A task list with partitions to clean up: a removed one from 0, a shrunk one from its count. */
+/** A task list that may have partitions to clean up: one removed, or shrunk. */
 export interface RetiringTaskList {
   /** The task list's domain. */
   readonly domain: string;
   /** The task list's name. */
   readonly taskList: string;
-  /** The first partition to clean up: 0 for a removed task list, the new count for a shrunk one. */
-  readonly firstPartition: number;
 }
 
 /**
  * Cleans up after shrinks and removals: deletes retired partitions that are free, asks owners of
- * retired partitions again, and finishes removed task lists with no partition left.
+ * retired partitions again, and finishes removed task lists with no partition left. Each task list
+ * is locked and read again first: what partitions retire follows from it as it is now (it may have
+ * been put again since the caller looked), so that no partition of a live task list is deleted.
  * @returns how many task lists were finished, and the counters bumped (none when nothing changed).
  */
 export async function pruneRetired(
@@ -552,8 +552,11 @@ export async function pruneRetired(
   let finished = 0;
   for (const list of retiring) {
     const key = { cluster, domain: list.domain, taskList: list.taskList };
-    if (await retireFrom(conn, { ...key, firstPartition: list.firstPartition })) changed = true;
-    if (list.firstPartition === 0 && (await q.finishTaskListRemoval(conn, key)) > 0) finished++;
+    const current = await q.lockTaskList(conn, key);
+    // Rows with no task list behind them, or of a removed one, all retire; a live one keeps its count.
+    const firstPartition = current === null || current.status !== Status.Active ? 0 : current.partitions;
+    if (await retireFrom(conn, { ...key, firstPartition })) changed = true;
+    if (current?.status === Status.Deletable && (await q.finishTaskListRemoval(conn, key)) > 0) finished++;
   }
   const bumps = { membership: 0, catalog: finished > 0 ? 1 : 0, ownership: changed || finished > 0 ? 1 : 0 };
   return { finished, bumped: await bump(conn, cluster, bumps) };

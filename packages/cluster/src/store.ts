@@ -1,4 +1,4 @@
-import { checkInteger, checkMs, clusterQueries as q, Status, transaction, type ConnectionSource, type DatabaseSource } from "@helix/db";
+import { checkInteger, checkMs, clusterQueries as q, transaction, type ConnectionSource, type DatabaseSource } from "@helix/db";
 
 import { openForCluster, type ClusterOptions } from "./catalog";
 import {
@@ -155,12 +155,7 @@ export class OwnershipStore implements AsyncDisposable {
    */
   async prune(): Promise<number> {
     const taskLists = await q.listTaskLists(this.client, { cluster: this.cluster });
-    const retiring = taskLists.map((tl) => ({
-      domain: tl.domain,
-      taskList: tl.taskList,
-      firstPartition: tl.status === Status.Deletable ? 0 : tl.partitions,
-    }));
-    const { finished } = await transaction(this.client, (conn) => pruneRetired(conn, this.cluster, retiring));
+    const { finished } = await transaction(this.client, (conn) => pruneRetired(conn, this.cluster, taskLists));
     return finished;
   }
 

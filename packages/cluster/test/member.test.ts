@@ -183,6 +183,26 @@ describe("catalog", () => {
     expect(await catalog.putTaskList({ domain: "d", taskList: "t", partitions: 2 })).toBe("changed");
     expect((await store.taskListPartitions("d", "t")).map((p) => p.generation)).toEqual([1, 1]);
   });
+
+  test("a clean-up goes by the task list as it is when it runs, not as its caller last read it", async () => {
+    await catalog.putTaskList({ domain: "d", taskList: "t", partitions: 4 });
+    // Partition 0 is owned and never released: the removal leaves the task list being removed.
+    const worker = await member({ nodeId: "w", confirmReleases: "manual" });
+    expect(await store.assign({ domain: "d", taskList: "t", partition: 0, generation: 0 }, "w")).toBe(1);
+    await until(() => worker.partitions().length === 1);
+    await catalog.removeTaskList("d", "t");
+    expect((await store.taskListPartitions("d", "t")).map((p) => p.partition)).toEqual([0]);
+    // Put again between the clean-up's read of the catalog (the task list being removed) and its writes.
+    const racing = new FaultyPool(fx.pool);
+    racing.beforeReply.set("ListTaskLists", async () => {
+      racing.beforeReply.delete("ListTaskLists");
+      expect(await catalog.putTaskList({ domain: "d", taskList: "t", partitions: 4 })).toBe("changed");
+    });
+    const stale = await createOwnershipStore(racing, { cluster });
+    await stale.prune();
+    await stale.close();
+    expect((await store.taskListPartitions("d", "t")).map((p) => p.partition)).toEqual([0, 1, 2, 3]);
+  });
 });
 
 describe("members", () => {
@@ -387,7 +407,7 @@ describe("members", () => {
     const slow = new FaultyPool(fx.pool);
     // Heartbeats rarer than the watch, so that the member watches its assignment version.
     const worker = await member({ heartbeatMs: 5 * WATCH_INTERVAL_MS }, slow);
-    slow.slow.set(statement, 300);
+    slow.beforeReply.set(statement, () => sleep(300));
     // A new partition moves the assignment version: the next watch reads it, then the partitions.
     await assignAll("d", "t", worker.nodeId);
     await until(() => slow.inFlight(statement) > 0, 5000);

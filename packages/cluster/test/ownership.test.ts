@@ -84,7 +84,7 @@ test("every write reports exactly the counter bumps it made, and nothing when it
 
   // Shrinking retires partition 2 (owned by b: asked to release) and keeps the rest.
   expect((await write((c) => ownership.putTaskList(c, { ...list, partitions: 2, metadata: "{}" }))).result).toBe("changed");
-  const nothingFree = await write((c) => ownership.pruneRetired(c, cluster, [{ domain: "d", taskList: "t", firstPartition: 2 }]));
+  const nothingFree = await write((c) => ownership.pruneRetired(c, cluster, [{ domain: "d", taskList: "t" }]));
   expect(nothingFree.finished).toBe(0);
 
   // b leaves: its partitions are free, so pruning deletes partition 2 and a removal finishes.
@@ -92,10 +92,10 @@ test("every write reports exactly the counter bumps it made, and nothing when it
   await noop((c) => ownership.leaveCluster(c, { cluster, nodeId: "b", incarnation: member("b").incarnation }));
   expect((await write((c) => ownership.removeTaskList(c, list))).found).toBe(true);
   expect((await noop((c) => ownership.removeTaskList(c, { ...list, taskList: "none" }))).found).toBe(false);
-  expect((await write((c) => ownership.pruneRetired(c, cluster, [{ domain: "d", taskList: "t", firstPartition: 0 }]))).finished).toBe(0);
+  expect((await write((c) => ownership.pruneRetired(c, cluster, [{ domain: "d", taskList: "t" }]))).finished).toBe(0);
   await write((c) => ownership.leaveCluster(c, { cluster, nodeId: "a", incarnation: member("a").incarnation }));
-  expect((await write((c) => ownership.pruneRetired(c, cluster, [{ domain: "d", taskList: "t", firstPartition: 0 }]))).finished).toBe(1);
-  expect((await noop((c) => ownership.pruneRetired(c, cluster, [{ domain: "d", taskList: "t", firstPartition: 0 }]))).finished).toBe(0);
+  expect((await write((c) => ownership.pruneRetired(c, cluster, [{ domain: "d", taskList: "t" }]))).finished).toBe(1);
+  expect((await noop((c) => ownership.pruneRetired(c, cluster, [{ domain: "d", taskList: "t" }]))).finished).toBe(0);
 
   // The sweep marks a member whose TTL passed, once.
   await write((c) => ownership.registerMember(c, member("short", 100)));

@@ -1,5 +1,5 @@
 import { taskListKey, type ChangeCounters, type ownershipProtocol } from "@helix/cluster";
-import { clusterQueries as q, coordinatorQueries as cq, Status, transaction, type ConnectionSource } from "@helix/db";
+import { clusterQueries as q, coordinatorQueries as cq, Status, transaction, type ConnectionSource, type QueryClient } from "@helix/db";
 
 import type { PlannerMember, PlannerPartition, PlannerTaskList } from "./planner";
 
@@ -29,76 +29,78 @@ export interface ClusterSnapshot {
   readonly taskLists: PlannerTaskList[];
   /** Partitions of the catalog's task lists. */
   readonly partitions: number;
-  /** Task lists with rows to clean up: removed ones (from 0) and shrunk ones (from their count). */
+  /** Task lists with rows to clean up: removed ones and shrunk ones (the clean-up reads each again). */
   readonly retiring: RetiringTaskList[];
 }
 
-/** Reads versions, catalog, members and the ownership table in one REPEATABLE READ snapshot. */
-export async function readSnapshot(source: ConnectionSource, cluster: string): Promise<ClusterSnapshot> {
-  return transaction(source, async (conn) => {
-    const watch = await cq.watchCluster(conn, { cluster });
-    const lists = await q.listTaskLists(conn, { cluster });
-    const memberRows = await cq.listPlanningMembers(conn, { cluster });
-    const rows = await cq.listPlanningOwnership(conn, { cluster });
+/** Reads versions, catalog, members and the ownership table in one consistent snapshot. */
+export function readSnapshot(source: ConnectionSource, cluster: string): Promise<ClusterSnapshot> {
+  return transaction(source, (conn) => snapshotOn(conn, cluster), { consistentSnapshot: true });
+}
 
-    const members: PlannerMember[] = memberRows.map((n) => ({
-      nodeId: n.nodeId,
-      weight: n.weight,
-      live: n.live === 1,
-      sinceExpiryMs: n.sinceExpiryUs / 1000,
-      ttlMs: n.ttlUs / 1000,
-    }));
-    const incarnations = new Map(memberRows.map((n) => [n.nodeId, n.incarnation]));
-    const byKey = new Map<string, { list: PlannerTaskList & { rows: PlannerPartition[] }; status: number }>();
-    const taskLists: (PlannerTaskList & { rows: PlannerPartition[] })[] = [];
-    let partitions = 0;
-    for (const l of lists) {
-      const list = { domain: l.domain, taskList: l.taskList, partitions: l.partitions, rows: [] as PlannerPartition[] };
-      byKey.set(taskListKey(l.domain, l.taskList), { list, status: l.status });
-      if (l.status === Status.Active) {
-        taskLists.push(list);
-        partitions += l.partitions;
-      }
+/** The snapshot's reads, on a transaction's connection. */
+async function snapshotOn(conn: QueryClient, cluster: string): Promise<ClusterSnapshot> {
+  const watch = await cq.watchCluster(conn, { cluster });
+  const lists = await q.listTaskLists(conn, { cluster });
+  const memberRows = await cq.listPlanningMembers(conn, { cluster });
+  const rows = await cq.listPlanningOwnership(conn, { cluster });
+
+  const members: PlannerMember[] = memberRows.map((n) => ({
+    nodeId: n.nodeId,
+    weight: n.weight,
+    live: n.live === 1,
+    sinceExpiryMs: n.sinceExpiryUs / 1000,
+    ttlMs: n.ttlUs / 1000,
+  }));
+  const incarnations = new Map(memberRows.map((n) => [n.nodeId, n.incarnation]));
+  const byKey = new Map<string, { list: PlannerTaskList & { rows: PlannerPartition[] }; status: number }>();
+  const taskLists: (PlannerTaskList & { rows: PlannerPartition[] })[] = [];
+  let partitions = 0;
+  for (const l of lists) {
+    const list = { domain: l.domain, taskList: l.taskList, partitions: l.partitions, rows: [] as PlannerPartition[] };
+    byKey.set(taskListKey(l.domain, l.taskList), { list, status: l.status });
+    if (l.status === Status.Active) {
+      taskLists.push(list);
+      partitions += l.partitions;
     }
-    const retiring = new Map<string, RetiringTaskList>();
-    for (const r of rows) {
-      const key = taskListKey(r.domain, r.taskList);
-      const entry = byKey.get(key);
-      if (entry === undefined || entry.status !== Status.Active || r.partitionId >= entry.list.partitions) {
-        const firstPartition = entry === undefined || entry.status !== Status.Active ? 0 : entry.list.partitions;
-        retiring.set(key, { domain: r.domain, taskList: r.taskList, firstPartition });
-        continue;
-      }
-      entry.list.rows.push({
-        partition: r.partitionId,
-        nodeId: r.nodeId,
-        state: r.state,
-        generation: r.generation,
-        targetNodeId: r.targetNodeId,
-        releaseAgeMs: r.releaseAgeUs < 0 ? -1 : r.releaseAgeUs / 1000,
-        staleOwner: r.nodeId !== null && incarnations.has(r.nodeId) && incarnations.get(r.nodeId) !== r.incarnation,
-      });
+  }
+  const retiring = new Map<string, RetiringTaskList>();
+  for (const r of rows) {
+    const key = taskListKey(r.domain, r.taskList);
+    const entry = byKey.get(key);
+    if (entry === undefined || entry.status !== Status.Active || r.partitionId >= entry.list.partitions) {
+      retiring.set(key, { domain: r.domain, taskList: r.taskList });
+      continue;
     }
-    for (const [key, entry] of byKey) {
-      if (entry.status !== Status.Active && !retiring.has(key)) {
-        retiring.set(key, { domain: entry.list.domain, taskList: entry.list.taskList, firstPartition: 0 });
-      }
+    entry.list.rows.push({
+      partition: r.partitionId,
+      nodeId: r.nodeId,
+      state: r.state,
+      generation: r.generation,
+      targetNodeId: r.targetNodeId,
+      releaseAgeMs: r.releaseAgeUs < 0 ? -1 : r.releaseAgeUs / 1000,
+      staleOwner: r.nodeId !== null && incarnations.has(r.nodeId) && incarnations.get(r.nodeId) !== r.incarnation,
+    });
+  }
+  for (const [key, entry] of byKey) {
+    if (entry.status !== Status.Active && !retiring.has(key)) {
+      retiring.set(key, { domain: entry.list.domain, taskList: entry.list.taskList });
     }
-    return {
-      versions: {
-        membership: watch?.membershipVersion ?? 0,
-        catalog: watch?.catalogVersion ?? 0,
-        ownership: watch?.ownershipVersion ?? 0,
-      },
-      expiredMembers: watch?.expiredMembers ?? 0,
-      liveMembers: members.filter((m) => m.live).length,
-      departedMembers: departedMembers(members, rows),
-      members,
-      taskLists,
-      partitions,
-      retiring: [...retiring.values()],
-    };
-  });
+  }
+  return {
+    versions: {
+      membership: watch?.membershipVersion ?? 0,
+      catalog: watch?.catalogVersion ?? 0,
+      ownership: watch?.ownershipVersion ?? 0,
+    },
+    expiredMembers: watch?.expiredMembers ?? 0,
+    liveMembers: members.filter((m) => m.live).length,
+    departedMembers: departedMembers(members, rows),
+    members,
+    taskLists,
+    partitions,
+    retiring: [...retiring.values()],
+  };
 }
 
 /** Members not live whose node id no ownership row names (the rows of retiring task lists included). */

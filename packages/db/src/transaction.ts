@@ -21,9 +21,9 @@ export interface ConnectionSource extends QueryClient {
 }
 
 /**
- * Sent before each transaction on TiDB, so that its statements read what InnoDB's writes read. A
- * write's subquery reads the latest committed rows on InnoDB, under a shared lock, whatever the
- * isolation level. On TiDB at REPEATABLE READ a subquery that names no column of the row being
+ * Sent before each writing transaction on TiDB, so that its statements read what InnoDB's writes
+ * read. A write's subquery reads the latest committed rows on InnoDB, under a shared lock, whatever
+ * the isolation level. On TiDB at REPEATABLE READ a subquery that names no column of the row being
  * written (RaiseGenerationFloor's highest generation, FinishTaskListRemoval's "no partition left")
  * reads the snapshot the transaction began with, and misses what other transactions committed
  * since. At READ COMMITTED each TiDB statement reads the latest committed rows, and the rows the
@@ -34,17 +34,43 @@ export interface ConnectionSource extends QueryClient {
 const READ_COMMITTED_NEXT = { sql: "SET TRANSACTION ISOLATION LEVEL READ COMMITTED", values: [] };
 
 /**
+ * Sent before a transaction whose reads must all see one snapshot, on every engine: a pool (or a
+ * server) whose sessions default to READ COMMITTED would read each statement at a later point.
+ */
+const REPEATABLE_READ_NEXT = { sql: "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ", values: [] };
+
+/** How {@link transaction} runs its transaction. */
+export interface TransactionOptions {
+  /**
+   * The transaction only reads, and its reads must agree with each other: they all see one
+   * snapshot, taken at its first read (REPEATABLE READ, on every engine and whatever the session's
+   * default), rather than each the latest committed rows. @default false
+   */
+  consistentSnapshot?: boolean;
+}
+
+/**
  * Runs `fn` in a transaction on a connection of its own: commits when `fn` resolves, rolls back
  * when it throws. A deadlock or lock-wait timeout reruns the whole transaction with jitter, so `fn`
  * must be safe to run again (it only issues statements on `conn`). On TiDB the transaction runs at
- * READ COMMITTED, so that each statement reads the latest committed rows, as InnoDB's writes do.
+ * READ COMMITTED, so that each statement reads the latest committed rows, as InnoDB's writes do;
+ * with `consistentSnapshot`, at REPEATABLE READ on every engine.
  */
-export async function transaction<T>(source: ConnectionSource, fn: (conn: TransactionConnection) => Promise<T>): Promise<T> {
-  const engine = await serverEngine(source);
+export async function transaction<T>(
+  source: ConnectionSource,
+  fn: (conn: TransactionConnection) => Promise<T>,
+  options: TransactionOptions = {},
+): Promise<T> {
+  const isolation =
+    options.consistentSnapshot === true
+      ? REPEATABLE_READ_NEXT
+      : (await serverEngine(source)) === "tidb"
+        ? READ_COMMITTED_NEXT
+        : undefined;
   return retryConflicts(async () => {
     const conn = await source.getConnection();
     try {
-      if (engine === "tidb") await conn.query(READ_COMMITTED_NEXT);
+      if (isolation !== undefined) await conn.query(isolation);
       await conn.beginTransaction();
       const result = await fn(conn);
       await conn.commit();

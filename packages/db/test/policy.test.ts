@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 
 import { createTestDatabase, TcpProxy, until, type TestDatabase } from "@helix/testing";
-import type { Pool, PoolConnection } from "mysql2/promise";
+import { createPool as createMysqlPool, type Pool, type PoolConnection } from "mysql2/promise";
 
 import {
   Backoff,
@@ -145,6 +145,30 @@ describe("guardClient: one error policy for every statement", () => {
     expect(written).toBe(0);
     const [rows] = await pool.query("SELECT n FROM t WHERE id = 1");
     expect(rows).toEqual([{ n: 0 }]);
+  });
+
+  test("a consistent-snapshot transaction's reads agree, even on sessions that default to READ COMMITTED", async () => {
+    // As a round's snapshot reads the catalog, then the ownership table: a task list put in between
+    // must be in both reads or in neither (TiDB's and a READ COMMITTED session's statements each read
+    // the latest committed rows).
+    const readCommitted = createMysqlPool({ uri: db.url, connectionLimit: 1 });
+    readCommitted.on("connection", (conn) => conn.query("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED"));
+    try {
+      const seen = await transaction(
+        guardClient(readCommitted),
+        async (conn) => {
+          const [before] = await conn.query({ sql: "SELECT COUNT(*) AS n FROM t", values: [] });
+          await pool.query("INSERT INTO m (id, n) VALUES (1, 0)");
+          await pool.query("INSERT INTO t (id, n) VALUES (1, 0)");
+          const [after] = await conn.query({ sql: "SELECT (SELECT COUNT(*) FROM m) AS m, (SELECT COUNT(*) FROM t) AS t", values: [] });
+          return { before, after };
+        },
+        { consistentSnapshot: true },
+      );
+      expect(seen).toEqual({ before: [{ n: 0 }], after: [{ m: 0, t: 0 }] });
+    } finally {
+      await readCommitted.end();
+    }
   });
 
   test("a connection lost inside a transaction is a DatabaseUnavailableError and nothing is committed", async () => {

@@ -189,8 +189,11 @@ export class FaultyPool {
    * the reply of the next transaction's commit.
    */
   readonly loseReplyOnce = new Set<string>();
-  /** Statement names sent only after a delay (ms), as a slow server would answer them. */
-  readonly slow = new Map<string, number>();
+  /**
+   * Statement names whose reply is held back until the callback resolves: a slow server, or a
+   * change made by someone else between a read and its caller's next step.
+   */
+  readonly beforeReply = new Map<string, () => Promise<unknown>>();
   readonly #counts = new Map<string, number>();
   readonly #inFlight = new Map<string, number>();
 
@@ -237,9 +240,8 @@ export class FaultyPool {
     const name = statementName(options.sql);
     this.#inFlight.set(name, this.inFlight(name) + 1);
     try {
-      const delayMs = this.slow.get(name);
-      if (delayMs !== undefined) await new Promise((resolve) => setTimeout(resolve, delayMs));
       const result = await send(options);
+      await this.beforeReply.get(name)?.();
       if (this.loseReplyOnce.delete(name)) throw connectionLost();
       return result;
     } finally {

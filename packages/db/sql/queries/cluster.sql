@@ -203,6 +203,17 @@ WHERE helix_task_lists.cluster = sqlc.arg(cluster)
     WHERE a.cluster = sqlc.arg(cluster) AND a.domain = sqlc.arg(domain) AND a.task_list = sqlc.arg(task_list)
   );
 
+-- name: LockTaskList :one
+-- Inside a transaction: locks a task list's row until commit and returns it as it is now, so that a
+-- clean-up goes by its current partition count and status, whatever its caller read before (a put
+-- in between waits for the commit, or has committed and is seen).
+SELECT partitions, status
+FROM helix_task_lists
+WHERE cluster = sqlc.arg(cluster)
+  AND domain = sqlc.arg(domain)
+  AND task_list = sqlc.arg(task_list)
+FOR UPDATE;
+
 -- name: InsertPartitions :execrows
 -- Adds the missing unassigned rows of partitions 0 .. partitions-1, at the task list's generation
 -- floor; existing rows are left as they are.

@@ -638,6 +638,48 @@ export async function finishTaskListRemoval(client: QueryClient, args: FinishTas
   return execResult(result).affectedRows;
 }
 
+/** The SQL of {@link lockTaskList}. */
+export const lockTaskListQuery = `-- name: LockTaskList :one
+SELECT partitions, status
+FROM helix_task_lists
+WHERE cluster = ?
+  AND domain = ?
+  AND task_list = ?
+FOR UPDATE`;
+
+/** The parameters of {@link lockTaskList}. */
+export interface LockTaskListArgs {
+  /** For column `cluster` of `helix_task_lists`. */
+  cluster: string;
+  /** For column `domain` of `helix_task_lists`. */
+  domain: string;
+  /** For column `task_list` of `helix_task_lists`. */
+  taskList: string;
+}
+
+/** A row that {@link lockTaskList} returns. */
+export interface LockTaskListRow {
+  /** Column `partitions` of `helix_task_lists`. */
+  partitions: number;
+  /** Column `status` of `helix_task_lists`. */
+  status: number;
+}
+
+/**
+ * Inside a transaction: locks a task list's row until commit and returns it as it is now, so that a
+ * clean-up goes by its current partition count and status, whatever its caller read before (a put
+ * in between waits for the commit, or has committed and is seen).
+ */
+export async function lockTaskList(client: QueryClient, args: LockTaskListArgs): Promise<LockTaskListRow | null> {
+  const [rows] = await client.query({ sql: lockTaskListQuery, values: [args.cluster, args.domain, args.taskList], rowsAsArray: true, timezone: "Z" });
+  const row = (rows as unknown[][])[0];
+  if (row === undefined) return null;
+  return {
+    partitions: numberValue(row[0]),
+    status: numberValue(row[1]),
+  };
+}
+
 /** The SQL of {@link insertPartitions}. */
 export const insertPartitionsQuery = `-- name: InsertPartitions :execrows
 INSERT IGNORE INTO helix_ownership (cluster, domain, task_list, partition_id, node_id, state,
