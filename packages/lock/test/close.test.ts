@@ -11,6 +11,14 @@ let fx: Fixture;
 let keyNo = 0;
 const freshKey = (): string => `close-${++keyNo}`;
 
+/** A client on the test pool whose statements named `statement` (sqlc's name) take 300 ms to be sent. */
+const delaying = (statement: string): QueryClient => ({
+  async query(options: QueryOptions) {
+    if (options.sql.includes(`-- name: ${statement}`)) await sleep(300);
+    return fx.pool.query(options);
+  },
+});
+
 beforeAll(async () => {
   fx = await migratedDatabase();
 });
@@ -36,14 +44,8 @@ test("close() ends an acquire() that waits for a held key, at once", async () =>
 
 test("close() waits for an attempt in flight, whose grant is handed straight back", async () => {
   const key = freshKey();
-  // Acquisitions take 300 ms to be sent: the attempt below is still in flight when close() is called.
-  const slow: QueryClient = {
-    async query(options: QueryOptions) {
-      if (options.sql.includes("-- name: AcquireLock")) await sleep(300);
-      return fx.pool.query(options);
-    },
-  };
-  const locker = await createLocker(slow, { owner: "slow" });
+  // The attempt below is still in flight when close() is called.
+  const locker = await createLocker(delaying("AcquireLock"), { owner: "slow" });
   const attempt = locker.tryAcquire(key).catch((error: unknown) => error);
   await sleep(50);
   await locker.close();
@@ -54,14 +56,8 @@ test("close() waits for an attempt in flight, whose grant is handed straight bac
 
 test("close() waits for a renewal in flight, which then cannot keep the key", async () => {
   const key = freshKey();
-  // Renewals take 300 ms to be sent: the one below is still in flight when close() is called.
-  const slow: QueryClient = {
-    async query(options: QueryOptions) {
-      if (options.sql.includes("-- name: RenewLock")) await sleep(300);
-      return fx.pool.query(options);
-    },
-  };
-  const locker = await createLocker(slow, { owner: "slow" });
+  // The renewal below is still in flight when close() is called.
+  const locker = await createLocker(delaying("RenewLock"), { owner: "slow" });
   const lease = await locker.acquire(key);
   let renewal = "in flight";
   lease.renew().then(
