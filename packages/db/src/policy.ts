@@ -5,12 +5,16 @@ import { serverEngine, type Engine } from "./engine";
 import { DatabaseUnavailableError } from "./errors";
 import type { QueryClient, QueryOptions } from "./generated/db";
 import { tidbSessionCommand } from "./generated/server";
+import { attemptTransaction } from "./isolation";
 import type { ConnectionSource, TransactionConnection } from "./transaction";
 
-/** Driver errors that mean "try the same statement again": deadlock (1213), lock wait timeout (1205). */
+/**
+ * Driver errors that mean "try the same statement again": deadlock (1213), lock wait timeout (1205),
+ * and TiDB's write conflict at an optimistic commit (9007).
+ */
 export function isRetryableConflict(error: unknown): boolean {
   const errno = (error as { errno?: unknown } | null)?.errno;
-  return errno === 1213 || errno === 1205;
+  return errno === 1213 || errno === 1205 || errno === 9007;
 }
 
 const connectionErrorCodes = new Set([
@@ -105,17 +109,29 @@ async function classifying<T>(server: string, call: () => Promise<T>): Promise<T
 
 /**
  * A write among Helix's statements, by the command sqlc names it with (`-- name: HeartbeatMember
- * :execresult`). On TiDB such a statement, sent by itself, is not run by itself: it goes in a
- * transaction of its own (BEGIN, the statement, COMMIT), for two reasons. TiDB runs an autocommit
- * write optimistically and, after a write conflict, again under pessimistic locks; a session ended
- * during that retry leaves those locks behind until their TTL (see endTidbSession). And a statement
- * given up at its timeout, whose session is left to finish on TiDB rather than killed, must not
- * commit after its caller gave up on it (a heartbeat that lands after its member stopped counting
- * on it would keep the member live in the database behind its back): in a transaction of its own,
- * it is rolled back when its session sees the connection closed. The cost is two more round trips
- * per write there.
+ * :execresult`). On TiDB such a statement, sent by itself, is not run by itself: it goes in an
+ * optimistic transaction of its own ({@link BEGIN_OPTIMISTIC}, the statement, COMMIT), for two
+ * reasons. TiDB runs an autocommit write optimistically and, after a write conflict, again under
+ * pessimistic locks; a session ended during that retry leaves those locks behind until their TTL
+ * (see endTidbSession). And a statement given up at its timeout, whose session is left to finish on
+ * TiDB rather than killed, must not commit after its caller gave up on it (a heartbeat that lands
+ * after its member stopped counting on it would keep the member live in the database behind its
+ * back): in a transaction of its own, it is rolled back when its session sees the connection
+ * closed. The cost is two more round trips per write there.
  */
 const WRITE_STATEMENT = /^-- name: \w+ :(exec|execrows|execresult|execlastid|copyfrom)\b/;
+
+/**
+ * How the transaction of a TiDB write sent by itself begins. Optimistic, as TiDB runs the same
+ * statement under autocommit: its commit fails (write conflict, 9007, retried) when a row it wrote
+ * was committed by another transaction after it began, so everything it read is as of one moment. A
+ * pessimistic transaction, at either isolation level, locks the row at a later timestamp than it
+ * read its subqueries at: AcquireLock read the epoch floor before a prune raised it, found the
+ * key's row deleted by that prune, and granted an epoch the key had had already (in 45 s of
+ * `pnpm --filter @helix/bench epoch-race` on TiDB: 14 times at REPEATABLE READ, once at READ
+ * COMMITTED, never optimistic).
+ */
+const BEGIN_OPTIMISTIC = { sql: "BEGIN OPTIMISTIC", values: [] };
 
 /** Marks a guarded client, so that guarding it again returns it as it is. */
 const guardedBy = Symbol("helix.guardedClient");
@@ -173,18 +189,7 @@ export function guardClient(client: QueryClient, server = "the database", option
     if (getConnection === undefined || !WRITE_STATEMENT.test(query.sql)) return runOnce(query);
     engine ??= await within(timeoutMs, serverEngine(client));
     if (engine !== "tidb") return runOnce(query);
-    const conn = await connect();
-    try {
-      await conn.beginTransaction();
-      const result = await conn.query(query);
-      await conn.commit();
-      return result;
-    } catch (error) {
-      await conn.rollback().catch(() => undefined);
-      throw error;
-    } finally {
-      conn.release();
-    }
+    return attemptTransaction(connect, (conn) => conn.query(BEGIN_OPTIMISTIC), (conn) => conn.query(query));
   };
   return {
     [guardedBy]: true,

@@ -1,5 +1,6 @@
 import { serverEngine } from "./engine";
 import type { QueryClient } from "./generated/db";
+import { attemptTransaction, READ_COMMITTED_NEXT, REPEATABLE_READ_NEXT } from "./isolation";
 import { retryConflicts } from "./policy";
 
 /** A connection that can run a transaction: what mysql2's `PoolConnection` offers. */
@@ -19,25 +20,6 @@ export interface ConnectionSource extends QueryClient {
   /** A connection of the caller's own until it releases it. */
   getConnection(): Promise<TransactionConnection>;
 }
-
-/**
- * Sent before each writing transaction on TiDB, so that its statements read what InnoDB's writes
- * read. A write's subquery reads the latest committed rows on InnoDB, under a shared lock, whatever
- * the isolation level. On TiDB at REPEATABLE READ a subquery that names no column of the row being
- * written (RaiseGenerationFloor's highest generation, FinishTaskListRemoval's "no partition left")
- * reads the snapshot the transaction began with, and misses what other transactions committed
- * since. At READ COMMITTED each TiDB statement reads the latest committed rows, and the rows the
- * transaction locked earlier cannot have changed. It sets only the next transaction's level, so a
- * pool the caller shares with Helix keeps its own. Written here, not in the .sql files: sqlc takes
- * no SET statements.
- */
-const READ_COMMITTED_NEXT = { sql: "SET TRANSACTION ISOLATION LEVEL READ COMMITTED", values: [] };
-
-/**
- * Sent before a transaction whose reads must all see one snapshot, on every engine: a pool (or a
- * server) whose sessions default to READ COMMITTED would read each statement at a later point.
- */
-const REPEATABLE_READ_NEXT = { sql: "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ", values: [] };
 
 /** How {@link transaction} runs its transaction. */
 export interface TransactionOptions {
@@ -67,19 +49,9 @@ export async function transaction<T>(
       : (await serverEngine(source)) === "tidb"
         ? READ_COMMITTED_NEXT
         : undefined;
-  return retryConflicts(async () => {
-    const conn = await source.getConnection();
-    try {
-      if (isolation !== undefined) await conn.query(isolation);
-      await conn.beginTransaction();
-      const result = await fn(conn);
-      await conn.commit();
-      return result;
-    } catch (error) {
-      await conn.rollback().catch(() => undefined);
-      throw error;
-    } finally {
-      conn.release();
-    }
-  });
+  const begin = async (conn: TransactionConnection): Promise<void> => {
+    if (isolation !== undefined) await conn.query(isolation);
+    await conn.beginTransaction();
+  };
+  return retryConflicts(() => attemptTransaction(() => source.getConnection(), begin, fn));
 }

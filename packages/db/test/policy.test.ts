@@ -17,6 +17,10 @@ import {
 } from "../src";
 
 const deadlock = (): Error => Object.assign(new Error("Deadlock found when trying to get lock"), { errno: 1213, code: "ER_LOCK_DEADLOCK" });
+const lockWaitTimeout = (): Error =>
+  Object.assign(new Error("Lock wait timeout exceeded; try restarting transaction"), { errno: 1205, code: "ER_LOCK_WAIT_TIMEOUT" });
+/** TiDB's answer to the commit of an optimistic transaction that a concurrent commit conflicts with. */
+const writeConflict = (): Error => Object.assign(new Error("Write conflict, txnStartTS=1, conflictStartTS=2 [try again later]"), { errno: 9007 });
 const dropped = (): Error =>
   Object.assign(new Error("Connection lost: The server closed the connection."), { code: "PROTOCOL_CONNECTION_LOST", fatal: true });
 const syntax = (): Error => Object.assign(new Error("You have an error in your SQL syntax"), { errno: 1064, code: "ER_PARSE_ERROR" });
@@ -78,12 +82,12 @@ beforeEach(async () => {
 });
 
 describe("guardClient: one error policy for every statement", () => {
-  test("a statement on the pool is retried after a deadlock, and succeeds", async () => {
+  test("a statement on the pool is retried after a deadlock, a lock wait timeout or a write conflict, and succeeds", async () => {
     const scripted = new ScriptedPool(pool);
-    scripted.failures.push(deadlock(), deadlock());
+    scripted.failures.push(deadlock(), lockWaitTimeout(), writeConflict());
     const [rows] = await guardClient(scripted).query(select());
     expect(rows).toEqual([{ one: 1 }]);
-    expect(scripted.statements).toBe(3);
+    expect(scripted.statements).toBe(4);
   });
 
   test("conflicts that do not clear are thrown as they are after the attempts", async () => {

@@ -198,6 +198,9 @@ describe.each(clients)("through %s", (_, makePool) => {
     expect(await put(pool, { ...tl, partitions: 3 })).toBe(2);
     expect(await track("cluster.getTaskList", cluster.getTaskList)(pool, key)).toMatchObject({ partitions: 3, version: 2, status: Status.Active });
     expect(await track("cluster.listTaskLists", cluster.listTaskLists)(pool, c)).toHaveLength(1);
+    const lockTaskList = track("cluster.lockTaskList", cluster.lockTaskList);
+    expect(await lockTaskList(pool, key)).toEqual({ partitions: 3, status: Status.Active });
+    expect(await lockTaskList(pool, { ...key, taskList: "none" })).toBeNull();
 
     const insert = track("cluster.insertPartitions", cluster.insertPartitions);
     expect(await insert(pool, { ...key, partitions: 3 })).toBe(3);

@@ -38,8 +38,9 @@ export interface AcquireLockArgs {
  * it); on InnoDB the floor is read with a shared lock (as every subquery of a write is), so a read
  * that could miss a prune's raise holds the prune off until this statement ends (see
  * RaiseLockEpochFloor); on TiDB it is read from the statement's snapshot, and a row pruned after
- * that snapshot conflicts with this statement's write of the key, so TiDB runs the statement again
- * from a fresh snapshot, which has the raised floor.
+ * that snapshot conflicts with this statement's write of the key: Helix sends it in an optimistic
+ * transaction there, whose commit then fails and is sent again, from a fresh snapshot that has the
+ * raised floor.
  * (affectedRows is not an answer: for an upsert that changes nothing it is 0 or 1 depending on the
  * client's FOUND_ROWS flag. The VALUES row is evaluated even when the key exists, so the held
  * branch sets LAST_INSERT_ID back to 0.) An attempt sent again with the same token (its first reply
