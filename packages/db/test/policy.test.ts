@@ -155,6 +155,8 @@ describe("guardClient: one error policy for every statement", () => {
     // As a round's snapshot reads the catalog, then the ownership table: a task list put in between
     // must be in both reads or in neither (TiDB's and a READ COMMITTED session's statements each read
     // the latest committed rows).
+    // mysql2's own pool: the session default is set as each connection opens (createPool would open
+    // one, for its check, before the hook is in place).
     const readCommitted = createMysqlPool({ uri: db.url, connectionLimit: 1 });
     readCommitted.on("connection", (conn) => conn.query("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED"));
     try {
