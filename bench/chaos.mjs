@@ -2,33 +2,38 @@
 // random from a seeded schedule (the same seed replays the same schedule). Half the workers use a
 // plain mysql2 pool (mysql2's default flags) instead of Helix's; coordinators force unconfirmed
 // releases as early as they may (forceReleaseAfterMs 0). Faults include a node id reused by a new
-// process while the old one is paused, then resumed and told to leave. Afterwards it checks:
+// process while the old one is paused, then resumed and told to leave, and a slow database (longer
+// than a TTL: latency added to every statement, and a CPU hog beside the processes). Every child
+// reaches the server through one TCP proxy of the harness, which adds that latency. Afterwards it checks:
 // - no two worker processes (or two generations) believed they owned a partition at the same moment;
 // - every partition's generations follow one another in increasing order;
 // - the fenced ledger: per partition, committed units of work never go back in generation and
 //   never come from two processes (incarnations) at one generation;
 // - every partition is owned again, balanced, within a bound after the faults stop;
 // - no process exited that was not told to (a crash or an unhandled rejection).
-// It prints a report and exits 1 on any violation.
+// It prints a report and exits 1 on any violation. How many members fenced themselves during slow
+// spells is reported too, as information (a slow database should not make a member fence, but the
+// checks above are what safety needs).
 //
 //   pnpm chaos --minutes 10 --seed 7
 //   node bench/chaos.mjs --seconds 60 --seed 7 [--workers 8] [--coordinators 3] [--no-db-restart]
 //                        [--unsafe no-fencing|no-confirmation|no-incarnation]   (must report violations)
 // HELIX_CHAOS_MYSQL_URL names the server (default mysql://root@127.0.0.1:3306/). A database restart
 // is one of the faults when the server is the local MariaDB started by scripts/setup.sh.
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { isAbsolute, join } from "node:path";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 
 import { createCatalog } from "@helix/coordinator";
 import { createDatabaseIfMissing, createPool, migrate, serverEngine } from "@helix/db";
-import { JsonChild, seededRandom as random } from "@helix/testing";
+import { JsonChild, TcpProxy, seededRandom as random } from "@helix/testing";
 
 const { values: args } = parseArgs({
   options: {
@@ -68,6 +73,15 @@ const admin = await createPool(url);
 const engine = await serverEngine(admin);
 const localMariaDb = engine === "mariadb" && ["127.0.0.1", "localhost"].includes(server.hostname) && existsSync("/usr/sbin/mariadbd");
 const DB_RESTART = localMariaDb && !args["no-db-restart"];
+// The server names its own process in its pid file: another mariadbd may run on this machine (on
+// another port), and must be neither stopped nor taken for this one when it starts again.
+const [[{ pidFile, datadir }]] = localMariaDb ? await admin.query("SELECT @@pid_file AS pidFile, @@datadir AS datadir") : [[{}]];
+const PID_FILE = localMariaDb ? (isAbsolute(pidFile) ? pidFile : join(datadir, pidFile)) : undefined;
+// Every child connects through this proxy (the harness's own pool does not): a slow-database fault
+// delays what they send. It keeps listening across a database restart; new connections reach the
+// restarted server.
+const proxy = await TcpProxy.start(server);
+const childUrl = proxy.url(url);
 
 /** The fault schedule: a pure function of the seed and the run's shape. */
 function faultSchedule() {
@@ -82,6 +96,7 @@ function faultSchedule() {
     ["pause-coordinator", 1.5],
     ["kill-connections", 2],
     ["restart-database", DB_RESTART ? 0.6 : 0],
+    ["slow-database", 2],
     ["resize", 2],
     ["add-task-list", 1],
     ["remove-task-list", 1],
@@ -89,6 +104,9 @@ function faultSchedule() {
   const total = kinds.reduce((a, [, w]) => a + w, 0);
   const faults = [];
   let lastRestart = -Infinity;
+  // Slow spells do not overlap, are some seconds apart, and no restart falls in one (so that the
+  // members fenced in a spell are the spell's doing, or a pause's).
+  let slowUntil = -Infinity;
   for (let at = 3000; at < SECONDS * 1000; at += between(500, 3000)) {
     let roll = rnd() * total;
     let kind = kinds[0][0];
@@ -98,8 +116,9 @@ function faultSchedule() {
         break;
       }
     }
-    if (kind === "restart-database" && at - lastRestart < 30_000) kind = "kill-connections";
+    if (kind === "restart-database" && (at - lastRestart < 30_000 || at < slowUntil)) kind = "kill-connections";
     if (kind === "restart-database") lastRestart = at;
+    if (kind === "slow-database" && (at < slowUntil + 5000 || at - lastRestart < 10_000)) kind = "kill-connections";
     const fault = { at, kind };
     if (kind.endsWith("-worker")) fault.slot = between(0, WORKERS - 1);
     if (kind.endsWith("-coordinator")) fault.slot = between(0, COORDINATORS - 1);
@@ -115,6 +134,11 @@ function faultSchedule() {
     if (kind === "restart-database") fault.downMs = between(500, 2500);
     if (kind === "resize" || kind === "remove-task-list") fault.pick = rnd();
     if (kind === "resize" || kind === "add-task-list") fault.partitions = between(1, 24);
+    if (kind === "slow-database") {
+      fault.spellMs = between(NODE_TTL_MS * 2, NODE_TTL_MS * 4);
+      fault.latencyMs = between(2, 20);
+      slowUntil = at + fault.spellMs;
+    }
     faults.push(fault);
   }
   return faults;
@@ -165,8 +189,8 @@ function start(slot) {
   slot.run = (slot.run ?? 0) + 1;
   const argv =
     slot.kind === "worker"
-      ? [url, cluster, slot.id, String(NODE_TTL_MS), join(logDir, `${slot.id}.${slot.run}.log`), slot.index % 2 === 0 ? "helix" : "plain", UNSAFE]
-      : [url, cluster, slot.id, String(LEASE_TTL_MS), "100", "100", "0"];
+      ? [childUrl, cluster, slot.id, String(NODE_TTL_MS), join(logDir, `${slot.id}.${slot.run}.log`), slot.index % 2 === 0 ? "helix" : "plain", UNSAFE]
+      : [childUrl, cluster, slot.id, String(LEASE_TTL_MS), "100", "100", "0"];
   const child = JsonChild.start(script, argv, { clockOffsetMs: slot.offset });
   processes.set(`${slot.id}.${slot.run}`, child);
   slot.child = child;
@@ -203,7 +227,7 @@ function stopSlot(slot, signal, downMs) {
   // yet: Node may not even have loaded the script) just dies of it, like a kill.
   slot.expectCode = signal === "SIGTERM" && slot.child.count("joined") > 0 ? 0 : undefined;
   // A pause (or a node-id reuse waiting on one) ends with the process: its timer must not act on it.
-  if (slot.paused) slot.child.process.kill("SIGCONT");
+  if (slot.paused) resume(slot.child);
   slot.paused = false;
   slot.child.process.kill(signal);
   later(downMs, () => start(slot));
@@ -214,14 +238,30 @@ function pauseSlot(slot, pauseMs) {
   if (slot.down || slot.paused) return false;
   slot.paused = true;
   const child = slot.child;
-  child.process.kill("SIGSTOP");
+  stop(child);
   later(pauseMs, () => {
     if (slot.child === child && slot.paused) {
       slot.paused = false;
-      child.process.kill("SIGCONT");
+      resume(child);
     }
   });
   return true;
+}
+
+/** The monotonic clock of the workers' events and logs, in µs. */
+const nowUs = () => Number(process.hrtime.bigint() / 1000n);
+/** When each process was stopped (SIGSTOP) and resumed: a process fenced after a pause was not fenced by slowness. */
+const stopped = new Map();
+function stop(child) {
+  child.process.kill("SIGSTOP");
+  const spans = stopped.get(child) ?? [];
+  spans.push({ from: nowUs(), to: Infinity });
+  stopped.set(child, spans);
+}
+function resume(child) {
+  child.process.kill("SIGCONT");
+  const last = stopped.get(child)?.at(-1);
+  if (last !== undefined && last.to === Infinity) last.to = nowUs();
 }
 
 /**
@@ -232,7 +272,7 @@ function reuseSlot(slot, pauseMs, overlapMs) {
   if (slot.down || slot.paused) return false;
   const old = slot.child;
   slot.paused = true;
-  old.process.kill("SIGSTOP");
+  stop(old);
   later(pauseMs, () => {
     if (slot.child !== old || !slot.paused) return;
     slot.paused = false;
@@ -243,7 +283,7 @@ function reuseSlot(slot, pauseMs, overlapMs) {
     });
     start(slot);
     later(overlapMs, () => {
-      old.process.kill("SIGCONT");
+      resume(old);
       later(1000, () => old.process.kill("SIGTERM"));
     });
     orphans.push(old);
@@ -263,13 +303,48 @@ const reachable = () =>
   });
 
 async function restartDatabase(downMs) {
-  const pid = execFileSync("pgrep", ["-x", "mariadbd"]).toString().trim().split("\n")[0];
+  const pid = readFileSync(PID_FILE, "utf8").trim();
   process.kill(Number(pid), "SIGTERM");
   while (await reachable()) await sleep(50);
   while (existsSync(`/proc/${pid}`)) await sleep(50);
   await sleep(downMs);
-  execFileSync("start-stop-daemon", ["--start", "--oknodo", "--background", "--exec", "/usr/sbin/mariadbd"]);
+  execFileSync("start-stop-daemon", ["--start", "--oknodo", "--background", "--pidfile", PID_FILE, "--exec", "/usr/sbin/mariadbd"]);
   while (!(await reachable())) await sleep(50);
+}
+
+/**
+ * The slow database: for the spell, every chunk a child sends waits `latencyMs` in the proxy, and
+ * two processes spin beside them on the machine's cores. The spell ends by its own timer, or when
+ * the faults stop.
+ */
+const spells = [];
+let endSpell = () => undefined;
+const hogs = new Set();
+process.on("exit", () => {
+  for (const hog of hogs) hog.kill("SIGKILL");
+});
+function slowDatabase(spellMs, latencyMs) {
+  const spell = { from: nowUs(), to: undefined, latencyMs, spellMs, loop: monitorEventLoopDelay({ resolution: 10 }) };
+  spells.push(spell);
+  // The proxy runs on this process's event loop: its delay adds to the latency set.
+  spell.loop.enable();
+  proxy.setLatency(latencyMs);
+  const spinning = [0, 1].map(() => spawn(process.execPath, ["-e", "for (;;) {}"], { stdio: "ignore" }));
+  for (const hog of spinning) {
+    hogs.add(hog);
+    hog.once("exit", () => hogs.delete(hog));
+  }
+  const timer = setTimeout(() => endSpell(), spellMs);
+  endSpell = () => {
+    endSpell = () => undefined;
+    clearTimeout(timer);
+    proxy.setLatency(0);
+    for (const hog of spinning) hog.kill("SIGKILL");
+    spell.loop.disable();
+    spell.to = nowUs();
+    log(`slow-database ends after ${Math.round((spell.to - spell.from) / 1000)} ms`);
+  };
+  return true;
 }
 
 let databaseDown = Promise.resolve();
@@ -296,6 +371,8 @@ async function run(fault) {
       databaseDown = restartDatabase(fault.downMs);
       await databaseDown;
       return true;
+    case "slow-database":
+      return slowDatabase(fault.spellMs, fault.latencyMs);
     case "resize": {
       const name = lists[Math.floor(fault.pick * lists.length)];
       if (name === undefined) return false;
@@ -326,7 +403,7 @@ for (const fault of schedule) {
   try {
     const done = await run(fault);
     count(done ? executed : skipped, fault.kind);
-    if (done) log(`${fault.kind}${fault.slot === undefined ? "" : ` #${fault.slot}`}`);
+    if (done) log(`${fault.kind}${fault.slot === undefined ? "" : ` #${fault.slot}`}${fault.kind === "slow-database" ? ` (${fault.latencyMs} ms per statement, CPU hog, ${fault.spellMs} ms)` : ""}`);
   } catch (error) {
     count(skipped, fault.kind);
     log(`${fault.kind} could not be carried out: ${error.message}`);
@@ -334,20 +411,21 @@ for (const fault of schedule) {
 }
 await sleep(Math.max(0, phaseStart + SECONDS * 1000 - performance.now()));
 
-// Faults stop: everything paused resumes, everything down starts again.
+// Faults stop: everything paused resumes, everything down starts again, the database is fast again.
 await databaseDown;
+endSpell();
 for (const timer of timers) clearTimeout(timer);
 timers.clear();
 for (const slot of slots) {
   if (slot.paused) {
     slot.paused = false;
-    slot.child.process.kill("SIGCONT");
+    resume(slot.child);
   }
   if (slot.down) start(slot);
 }
 for (const old of orphans) {
   if (old.process.exitCode !== null || old.process.signalCode !== null) continue;
-  old.process.kill("SIGCONT");
+  resume(old);
   old.process.kill("SIGTERM");
 }
 const faultsStoppedAt = performance.now();
@@ -455,6 +533,29 @@ await Promise.all(
   }),
 );
 await Promise.all(orphans.map((old) => old.exited));
+await proxy.close();
+
+// Slow spells: who fenced itself in one (or within a TTL after it, while what was sent in it is
+// answered). A process that was stopped (paused) in the TTL before its fence was fenced by the
+// pause, and is counted apart; so for the other events. Information only: safety is the checks below.
+const ttlUs = Math.max(NODE_TTL_MS, LEASE_TTL_MS) * 1000;
+const slowFences = [];
+const pausedFences = [];
+const slowEvents = { heartbeatFailed: 0, reregistered: 0, leadershipLost: 0 };
+for (const [name, child] of processes) {
+  for (const e of child.events) {
+    const spell = spells.find((s) => e.t >= s.from && e.t <= s.to + ttlUs);
+    if (spell === undefined) continue;
+    const paused = (stopped.get(child) ?? []).some((span) => span.from <= e.t && span.to >= e.t - ttlUs);
+    if (e.event === "fenced") {
+      (paused ? pausedFences : slowFences).push({ name, spell: spells.indexOf(spell), afterMs: Math.round((e.t - spell.from) / 1000) });
+    }
+    if (paused) continue;
+    if (name.startsWith("worker-") && e.event === "heartbeat-failed") slowEvents.heartbeatFailed++;
+    if (name.startsWith("worker-") && e.event === "rejoined" && e.reregistered === true) slowEvents.reregistered++;
+    if (name.startsWith("coordinator-") && e.event === "lost") slowEvents.leadershipLost++;
+  }
+}
 
 // The ownership intervals every worker recorded: per partition, per (worker, generation).
 // Each file is one worker process: a node id reused by a new process is another owner.
@@ -545,6 +646,14 @@ console.log(`| ledger: a partition's generation going back | ${ledgerBack.length
 console.log(`| ledger: two processes at one generation | ${ledgerTwoOwners.length} |`);
 console.log(`| owned again, balanced, after the faults stopped | ${convergedAfterMs === null ? `NO, not within ${BOUND_MS} ms` : `${Math.round(convergedAfterMs)} ms (bound ${BOUND_MS} ms)`} |`);
 console.log(`| unexpected exits (crashes, unhandled rejections) | ${unexpected.length} |`);
+if (spells.length > 0) {
+  const slowMs = spells.reduce((a, s) => a + (s.to - s.from) / 1000, 0);
+  console.log(
+    `| slow database (information, not a violation): members fenced in slow spells | ${slowFences.length} in ${spells.length} spell(s) of ` +
+      `${Math.round(slowMs)} ms in all (${pausedFences.length} more after a pause); besides paused processes, ${slowEvents.reregistered} ` +
+      `members declared dead and registered again, ${slowEvents.heartbeatFailed} failed heartbeats, ${slowEvents.leadershipLost} leaderships lost |`,
+  );
+}
 for (const o of overlaps.slice(0, 5)) console.log(`  overlap on ${o.partition}: ${o.a.node} gen ${o.a.generation} until ${o.a.to} µs, ${o.b.node} gen ${o.b.generation} from ${o.b.from} µs`);
 // What both processes of the first overlap said in the seconds before it (same clock as the log).
 if (overlaps.length > 0) {
@@ -563,5 +672,21 @@ for (const d of disorder.slice(0, 5)) console.log(`  out of order on ${d.partiti
 for (const b of ledgerBack.slice(0, 5)) console.log(`  ledger on ${b.partition}: gen ${b.to} committed after gen ${b.from}`);
 for (const w of ledgerTwoOwners.slice(0, 5)) console.log(`  ledger on ${w.at}: units from processes ${w.a} and ${w.b}`);
 for (const u of unexpected.slice(0, 5)) console.log(`  ${u.id} exited with ${u.code ?? u.signal}: ${u.stderr}`);
+for (const [i, s] of spells.entries()) {
+  const fenced = slowFences.filter((f) => f.spell === i);
+  console.log(
+    `  slow spell ${i + 1}: ${s.latencyMs} ms per statement for ${Math.round((s.to - s.from) / 1000)} ms ` +
+      `(the proxy's event loop delayed p99 ${Math.round(s.loop.percentile(99) / 1e6)} ms, max ${Math.round(s.loop.max / 1e6)} ms); fenced: ` +
+      `${fenced.length === 0 ? "none" : fenced.map((f) => `${f.name} at +${f.afterMs} ms`).join(", ")}`,
+  );
+}
+// What the first member fenced in a slow spell said from the spell's start to its fence (t: µs
+// from the spell's start).
+if (slowFences.length > 0) {
+  const { name, spell, afterMs } = slowFences[0];
+  const from = spells[spell].from;
+  const events = processes.get(name).events.filter((e) => e.t >= from && e.t <= from + afterMs * 1000 + 1000 && !["assigned", "released", "lost"].includes(e.event));
+  console.log(`  ${name} in slow spell ${spell + 1} until its fence: ${events.slice(-12).map((e) => JSON.stringify({ ...e, t: e.t - from })).join(" ")}`);
+}
 console.log(violations === 0 ? "\nchaos: no violations" : `\nchaos: ${violations} violation(s)`);
 process.exit(violations === 0 ? 0 : 1);

@@ -70,7 +70,7 @@ for (const size of sizes) {
   recording = false;
   for (const m of members) m.off("member:fenced", onFenced);
   const beats = timings.get("HeartbeatMember") ?? [];
-  const reads = (timings.get("ListProcessOwnership") ?? []).length;
+  const reads = (timings.get("ListProcessOwnership") ?? []).length + (timings.get("ListProcessOwnershipChanges") ?? []).length;
   const watches = (timings.get("WatchMembers") ?? []).length;
   const s = summarize(beats, MEASURE_MS);
   rows.push({ size, ...s, reads, watchesPerSec: (watches * 1000) / MEASURE_MS, fenced, joinMs });

@@ -1,10 +1,10 @@
 // A worker process of the scale benchmark:  node scale-worker.mjs <url> <cluster> <ttlMs|default> <nodeId>...
 // Every node id is a member of its own (its own `join`), all sharing one pool of this process. It
 // prints JSON lines: `joining` (with the wall clock, just before the first join() is called) and
-// `joined` per member, `ready` once all joined, then only trouble (fenced, rejoined, errors at most
-// once a second per member with their count). A release is confirmed at once (the default "auto",
-// no onRelease). SIGTERM, or stdin closing (the benchmark ended or died), makes every member leave;
-// then it exits.
+// `joined` per member, `ready` once all joined, then only trouble: `fenced` and `rejoined` (with
+// the wall clock), errors at most once a second per member with their count. A release is
+// confirmed at once (the default "auto", no onRelease). SIGTERM, or stdin closing (the benchmark
+// ended or died), makes every member leave; then it exits.
 import { createPool } from "@helix/db";
 import { join } from "@helix/cluster";
 
@@ -55,8 +55,9 @@ try {
     nodeIds.map(async (nodeId) => {
       const member = await join(pool, { ...options, nodeId });
       members.push(member);
-      member.on("member:fenced", () => say({ event: "fenced", nodeId }));
-      member.on("member:rejoined", () => say({ event: "rejoined", nodeId }));
+      // With the wall clock: the benchmark counts those inside a row's measurement window.
+      member.on("member:fenced", () => say({ event: "fenced", nodeId, at: Date.now() }));
+      member.on("member:rejoined", (info) => say({ event: "rejoined", nodeId, reregistered: info?.reregistered, at: Date.now() }));
       const failed = throttled(nodeId);
       member.on("member:error", failed);
       member.on("member:heartbeat-failed", (error) => failed(new Error(`heartbeat failed: ${error.message}`)));

@@ -7,8 +7,14 @@
 // Every measurement is read from the database: the time from the event (createCoordinator() or
 // join() called, kill or SIGTERM sent) to the ownership change that made the table balanced — every
 // partition assigned (state 1) to the live process of an expected member, each member owning the
-// floor or ceiling of total / members. Children are SIGKILLed on every way out.
-//   pnpm --filter @helix/bench scale
+// floor or ceiling of total / members. Each row counts, inside its measurement window (from just
+// before the event to the balance seen), the members that fenced themselves and rejoined, and the
+// coordinator's errors, and compares the partitions moved with the minimum. Children are
+// SIGKILLed on every way out.
+// Quiet or busy: with --busy (or HELIX_BENCH_SCALE_BUSY=1), HELIX_BENCH_SCALE_BUSY_HOGS (2) CPU hogs
+// (busy.mjs: node processes hashing in a tight loop) run beside each scenario, started before it
+// and SIGKILLed after it (and on every way out).
+//   pnpm --filter @helix/bench scale            node scale.mjs --busy
 //   HELIX_BENCH_SCALE_PARTITIONS (100000, over HELIX_BENCH_SCALE_LISTS = 10), HELIX_BENCH_SCALE_WORKERS (4),
 //   HELIX_BENCH_SCALE_TTL_MS (3000), HELIX_BENCH_SCALE_SKIP_MILLION=1, HELIX_BENCH_SCALE_MILLION_PARTITIONS
 //   (1000000), HELIX_BENCH_SCALE_MILLION_PROCESSES (10) x _MEMBERS_PER_PROCESS (10),
@@ -16,6 +22,7 @@
 //   HELIX_BENCH_SCALE_TIMEOUT_S (120), HELIX_BENCH_SCALE_MILLION_TIMEOUT_S (300),
 //   HELIX_BENCH_SCALE_SETTLE_S (240: after a timeout, how much longer to wait so the next rows can run),
 //   HELIX_BENCH_SCALE_ONLY (e.g. "large,small": the scenarios to run, of large, small, million)
+import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 
@@ -24,6 +31,7 @@ import { createCatalog } from "@helix/cluster";
 import { JsonChild } from "@helix/testing";
 
 import { ms, rawUpsertRoundTrip } from "./stats.mjs";
+import { killHogs, startHogs } from "./busy.mjs";
 
 const env = (name, fallback) => Number(process.env[`HELIX_BENCH_SCALE_${name}`] ?? fallback);
 const server = new URL(process.env.HELIX_BENCH_MYSQL_URL ?? "mysql://root@127.0.0.1:3306/");
@@ -40,6 +48,8 @@ const SMALL_REPEATS = env("SMALL_REPEATS", 3);
 const TIMEOUT_MS = env("TIMEOUT_S", 120) * 1000;
 const MILLION_TIMEOUT_MS = env("MILLION_TIMEOUT_S", 300) * 1000;
 const SETTLE_MS = env("SETTLE_S", 240) * 1000;
+const BUSY = process.argv.includes("--busy") || process.env.HELIX_BENCH_SCALE_BUSY === "1";
+const HOGS = env("BUSY_HOGS", 2);
 const DEFAULT_TTL_MS = 10_000;
 const MAX_PER_LIST = 10_000;
 const here = (name) => fileURLToPath(new URL(name, import.meta.url));
@@ -51,17 +61,22 @@ let raw;
 /** Rows by key, printed in the order of `rowOrder`. */
 const rows = new Map();
 const notes = [];
+/** What the hogs did beside each scenario (busy mode). */
+const busyNotes = [];
 let failures = 0;
+/** Worker events already counted in a row (the rest are reported as outside the rows' windows). */
+const counted = new WeakSet();
 
 // ---- processes -------------------------------------------------------------------------------
 
 function killAll() {
+  killHogs();
   for (const child of children) child.kill();
 }
 process.on("exit", killAll);
 for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
   process.on(signal, () => {
-    process.stderr.write(`scale: ${signal}, killing ${children.size} children\n`);
+    process.stderr.write(`scale: ${signal}, killing ${children.size} children and the hogs\n`);
     killAll();
     void dropDatabases().finally(() => process.exit(130));
   });
@@ -234,7 +249,7 @@ const seconds = (xMs) => `${(xMs / 1000).toFixed(xMs < 10_000 ? 2 : 1)} s`;
  */
 async function measure(s, { key, expected, timeoutMs, settleMs = SETTLE_MS, minimum, act }) {
   const before = await lastTransition(s.pool, s.cluster);
-  const marks = new Map([...children].map((c) => [c, c.events.length]));
+  const window = { start: eventCounts(), end: undefined };
   const at = await act();
   let judged = await waitBalanced(s, expected, at + timeoutMs, s.running());
   if (judged === null && settleMs > 0) {
@@ -249,9 +264,23 @@ async function measure(s, { key, expected, timeoutMs, settleMs = SETTLE_MS, mini
     if (s.coordinator.events.some((e) => e.event === "round" && e.at >= judged.lastChange - 1)) break;
     await sleep(20);
   }
+  window.end = eventCounts();
   const moved = await ownerChanges(s.pool, s.cluster, before);
-  const result = { key, elapsed, timedOut, timeoutMs, moved, minimum: typeof minimum === "function" ? minimum(judged) : minimum, judged, detail: stepDetail(s, marks) };
-  process.stderr.write(`scale: ${key}: ${elapsed === null ? "not balanced" : seconds(elapsed)}${timedOut ? " (timed out)" : ""}, ${moved} moved\n`);
+  const result = {
+    key,
+    elapsed,
+    timedOut,
+    timeoutMs,
+    moved,
+    minimum: typeof minimum === "function" ? minimum(judged) : minimum,
+    judged,
+    ...windowCounts(s, window),
+    detail: stepDetail(s, window),
+  };
+  process.stderr.write(
+    `scale: ${key}: ${elapsed === null ? "not balanced" : seconds(elapsed)}${timedOut ? " (timed out)" : ""}, ${moved} moved, ` +
+      `${result.fenced} fenced, ${result.rejoined} rejoined, ${result.coordinatorErrors} coordinator errors\n`,
+  );
   if (judged === null) throw Object.assign(new Error(`not balanced ${(timeoutMs + settleMs) / 1000} s after the event`), { result });
   return result;
 }
@@ -261,7 +290,7 @@ async function measure(s, { key, expected, timeoutMs, settleMs = SETTLE_MS, mini
 /** A scenario's cluster: its database, its worker processes by node ids, its coordinator. */
 async function cluster(name, total, lists) {
   const db = await openDatabase(name);
-  const s = { ...db, cluster: "scale", total, workers: new Map(), coordinator: undefined };
+  const s = { ...db, name, cluster: "scale", total, workers: new Map(), spawned: [], coordinator: undefined };
   s.running = () => [...new Set(s.workers.values()), ...(s.coordinator === undefined ? [] : [s.coordinator])];
   if (raw === undefined) raw = await rawUpsertRoundTrip(db.pool);
   const t = performance.now();
@@ -277,6 +306,7 @@ async function startWorker(s, nodeIds, ttl, timeoutMs = 60_000) {
   const url = nodeIds.length > 1 ? `${s.url}?connectionLimit=6` : s.url;
   const child = spawnChild("scale-worker.mjs", [url, s.cluster, String(ttl), ...nodeIds]);
   child.name = `worker ${nodeIds[0]}${nodeIds.length > 1 ? `..${nodeIds.at(-1)}` : ""}`;
+  s.spawned.push(child);
   for (const id of nodeIds) s.workers.set(id, child);
   const joining = await eventOf(child, "joining", timeoutMs);
   await eventOf(child, "ready", timeoutMs);
@@ -291,6 +321,10 @@ async function startCoordinator(s) {
 }
 
 async function closeCluster(s) {
+  // Fences between the rows' windows (while a scenario sets up, between steps) are in no row.
+  const outside = s.spawned.flatMap((c) => c.events).filter((e) => (e.event === "fenced" || e.event === "rejoined") && !counted.has(e));
+  const fenced = outside.filter((e) => e.event === "fenced").length;
+  if (outside.length > 0) notes.push(`- ${s.name}: outside the rows' measurement windows ${fenced} members fenced themselves, ${outside.length - fenced} rejoined`);
   await killChildren(s.running());
   await s.pool.query("DROP DATABASE IF EXISTS ??", [s.database]).catch(() => undefined);
   databases.delete(s.database);
@@ -299,23 +333,44 @@ async function closeCluster(s) {
 
 const liveIds = (s) => new Set(s.workers.keys());
 
+/** How many events each child has reported so far: one end of a measurement window. */
+const eventCounts = () => new Map([...children].map((c) => [c, c.events.length]));
+
 /**
- * What the processes reported during a step (events after `marks`, the event counts before it):
- * the coordinator's rounds that wrote, its errors, members that fenced themselves.
+ * The events of a measurement window (`start`, `end`: event counts from eventCounts(); a child
+ * started inside the window counts from its first event) of the coordinator and of the workers.
  */
-function stepDetail(s, marks) {
-  const since = (child) => child.events.slice(marks.get(child) ?? 0);
-  const coordinator = s.coordinator === undefined ? [] : since(s.coordinator);
+function windowEvents(s, { start, end }) {
+  const within = (child) => child.events.slice(start.get(child) ?? 0, end?.get(child) ?? child.events.length);
+  const coordinator = s.coordinator === undefined ? [] : within(s.coordinator);
+  const workers = s.spawned.flatMap(within);
+  return { coordinator, workers };
+}
+
+const isCoordinatorError = (e) => e.event === "round-error" || e.event === "lost";
+
+/** A row's columns: members fenced and rejoined, coordinator errors, in the measurement window. */
+function windowCounts(s, window) {
+  const { coordinator, workers } = windowEvents(s, window);
+  const fenced = workers.filter((e) => e.event === "fenced");
+  const rejoined = workers.filter((e) => e.event === "rejoined");
+  for (const e of [...fenced, ...rejoined]) counted.add(e);
+  return { fenced: fenced.length, rejoined: rejoined.length, coordinatorErrors: coordinator.filter(isCoordinatorError).length };
+}
+
+/**
+ * What the processes reported during a step: the coordinator's rounds that wrote, its errors
+ * (their count is a column too), the members' errors.
+ */
+function stepDetail(s, window) {
+  const { coordinator, workers } = windowEvents(s, window);
   const rounds = coordinator.filter((e) => e.event === "round");
-  const errors = coordinator.filter((e) => e.event === "round-error" || e.event === "lost");
-  const workers = [...children].filter((c) => c !== s.coordinator).flatMap(since);
-  const count = (name) => workers.filter((e) => e.event === name).length;
+  const errors = coordinator.filter(isCoordinatorError);
   const parts = [`${rounds.length} coordinator rounds wrote (longest ${Math.max(0, ...rounds.map((r) => r.ms))} ms)`];
   const elected = coordinator.find((e) => e.event === "elected");
   const starting = coordinator.find((e) => e.event === "starting");
   if (elected !== undefined && starting !== undefined) parts.unshift(`the coordinator led ${elected.at - starting.at} ms after createCoordinator()`);
   if (errors.length > 0) parts.push(`${errors.length} coordinator errors (first: ${errors[0].message})`);
-  if (count("fenced") > 0) parts.push(`${count("fenced")} members fenced themselves, ${count("rejoined")} rejoined`);
   const memberErrors = workers.filter((e) => e.event === "member-error");
   const errorCount = memberErrors.reduce((a, e) => a + e.count, 0);
   if (errorCount > 0) parts.push(`${errorCount} member errors (first: ${memberErrors[0].message})`);
@@ -466,11 +521,14 @@ async function small() {
           const sorted = [...samples].sort((a, b) => a.elapsed - b.elapsed);
           // A join that timed out stands for the row; otherwise the median one.
           const median = samples.find((r) => r.timedOut) ?? sorted[Math.floor(sorted.length / 2)];
-          row("small", {
-            ...median,
-            moved: samples.reduce((a, r) => a + r.moved, 0),
-            minimum: samples.reduce((a, r) => a + r.minimum, 0),
-          }, { detail: `median of ${samples.length} joins (${samples.map((r) => (r.elapsed === null ? "-" : seconds(r.elapsed))).join(", ")}); moves summed over them; ${median.detail}` });
+          const sum = (field) => samples.reduce((a, r) => a + r[field], 0);
+          row(
+            "small",
+            { ...median, moved: sum("moved"), minimum: sum("minimum"), fenced: sum("fenced"), rejoined: sum("rejoined"), coordinatorErrors: sum("coordinatorErrors") },
+            {
+              detail: `median of ${samples.length} joins (${samples.map((r) => (r.elapsed === null ? "-" : seconds(r.elapsed))).join(", ")}); moves, fences and errors summed over them; ${median.detail}`,
+            },
+          );
         },
       ],
     ]);
@@ -482,14 +540,69 @@ async function small() {
 // ---- report ----------------------------------------------------------------------------------
 
 const largeLabel = `${LARGE.toLocaleString("en-US")} partitions (${LARGE_LISTS} task lists x ${(LARGE / LARGE_LISTS).toLocaleString("en-US")})`;
+/** 100000 -> "100k", 1000000 -> "1M": the rows' short names. */
+const short = (n) => (n >= 1e6 && n % 1e6 === 0 ? `${n / 1e6}M` : n >= 1000 && n % 1000 === 0 ? `${n / 1000}k` : String(n));
+/**
+ * The rows in order: short name, event, and target: at most `ms` (the time), and with `moves` the
+ * partitions moved equal to the minimum, with `calm` no member fenced, with `errorFree` no
+ * coordinator error. "meets target" is "yes" only when every part holds.
+ */
 const rowOrder = [
-  ["first", `first assignment, ${largeLabel}, ${WORKERS} workers`, "≤ 5 s", 5000],
-  ["join", `a worker joins (${WORKERS} -> ${WORKERS + 1} workers) -> balanced (${LARGE.toLocaleString("en-US")} partitions)`, "≤ 3 s", 3000],
-  ["kill", `a worker SIGKILLed (${WORKERS + 1} -> ${WORKERS}) -> re-owned and balanced (${LARGE.toLocaleString("en-US")} partitions)`, `≤ node TTL + 1 s = ${seconds(TTL_MS + 1000)}`, TTL_MS + 1000],
-  ["leave", `graceful leave, SIGTERM -> member.leave() (${WORKERS} -> ${WORKERS - 1}) -> re-owned and balanced (${LARGE.toLocaleString("en-US")} partitions)`, "≤ 1 s", 1000],
-  ["million", `first assignment, ${MILLION.toLocaleString("en-US")} partitions, ${MILLION_PROCESSES * MEMBERS_PER_PROCESS} members`, "≤ 60 s", 60_000],
-  ["small", `a worker joins (4 -> 5 workers) -> owns its share (${SMALL} partitions), default member TTL`, "≤ 1 s", 1000],
+  { key: "first", name: `${short(LARGE)}: first assignment`, label: `first assignment, ${largeLabel}, ${WORKERS} workers`, target: "≤ 5 s", ms: 5000, calm: true },
+  {
+    key: "join",
+    name: `${short(LARGE)}: a worker joins`,
+    label: `a worker joins (${WORKERS} -> ${WORKERS + 1} workers) -> balanced (${LARGE.toLocaleString("en-US")} partitions)`,
+    target: "≤ 3 s",
+    ms: 3000,
+    moves: true,
+    calm: true,
+  },
+  {
+    key: "kill",
+    name: `${short(LARGE)}: a worker SIGKILLed`,
+    label: `a worker SIGKILLed (${WORKERS + 1} -> ${WORKERS}) -> re-owned and balanced (${LARGE.toLocaleString("en-US")} partitions)`,
+    target: `≤ node TTL + 1 s = ${seconds(TTL_MS + 1000)}`,
+    ms: TTL_MS + 1000,
+    calm: true,
+  },
+  {
+    key: "leave",
+    name: `${short(LARGE)}: a worker leaves`,
+    label: `graceful leave, SIGTERM -> member.leave() (${WORKERS} -> ${WORKERS - 1}) -> re-owned and balanced (${LARGE.toLocaleString("en-US")} partitions)`,
+    target: "≤ 1 s",
+    ms: 1000,
+    calm: true,
+  },
+  {
+    key: "million",
+    name: `${short(MILLION)}, ${MILLION_PROCESSES * MEMBERS_PER_PROCESS} members: first assignment`,
+    label: `first assignment, ${MILLION.toLocaleString("en-US")} partitions, ${MILLION_PROCESSES * MEMBERS_PER_PROCESS} members`,
+    target: "≤ 60 s",
+    ms: 60_000,
+    calm: true,
+    errorFree: true,
+  },
+  {
+    key: "small",
+    name: `small (${SMALL}): a worker joins`,
+    label: `a worker joins (4 -> 5 workers) -> owns its share (${SMALL} partitions), default member TTL`,
+    target: "≤ 1 s",
+    ms: 1000,
+    calm: true,
+  },
 ];
+for (const r of rowOrder) r.target = [r.target, r.moves && "moved = minimum", r.calm && "0 fenced", r.errorFree && "0 coordinator errors"].filter(Boolean).join(", ");
+
+/** "yes", or "no (...)" naming the parts of the target missed. */
+function meetsTarget(target, r) {
+  const missed = [];
+  if (r.timedOut || r.elapsed > target.ms) missed.push("time");
+  if (target.moves && r.moved !== r.minimum) missed.push("moves");
+  if (target.calm && r.fenced !== 0) missed.push("fenced");
+  if (target.errorFree && r.coordinatorErrors !== 0) missed.push("coordinator errors");
+  return missed.length === 0 ? "yes" : `no (${missed.join(", ")})`;
+}
 
 /** Stops the second worker with `stop` (a SIGKILL, a SIGTERM) and measures until the rest own its share. */
 async function stopOneWorker(s, key, stop) {
@@ -515,6 +628,12 @@ function print() {
   const total = seconds(performance.now() - started);
   console.log(`Scale end to end: ${new Date().toISOString()}, ${total} in all`);
   console.log(
+    BUSY
+      ? `Machine: busy. ${HOGS} CPU hogs (child node processes computing SHA-256 hashes in a tight loop, bench/busy.mjs) ran beside each ` +
+          `scenario, started before it and killed after it, on ${availableParallelism()} cores; the raw round trip below was measured beside them too.`
+      : "Machine: quiet (nothing but the benchmark's own processes and the database).",
+  );
+  console.log(
     `One coordinator process (library defaults). Worker processes join with ` +
       `\`join()\`, confirm releases at once ("auto", no onRelease); ${largeLabel} over ${WORKERS}(+1) workers of node TTL ${TTL_MS} ms; ` +
       `the 1M row runs ${MILLION_PROCESSES} worker processes x ${MEMBERS_PER_PROCESS} members (each member its own \`join()\`, one pool per process; ` +
@@ -524,31 +643,38 @@ function print() {
     "Measured from the event (createCoordinator() or join() called, SIGKILL or SIGTERM sent) to the ownership change " +
       "that made the table balanced, read from helix_ownership (updated_at, the database clock): every partition assigned to " +
       "the live process of an expected member, each owning floor or ceiling of partitions / members. Moved: partitions that changed owner " +
-      "(helix_transitions, release requests not counted); minimum: the newcomer's share, the leaver's partitions, or every partition.",
+      "(helix_transitions, release requests not counted); minimum: the newcomer's share, the leaver's partitions, or every partition. " +
+      "Members fenced (self-fences), rejoins and coordinator errors (round errors, leadership lost): reported by the processes " +
+      "from just before the event until the balance was seen. Meets target: yes only when every part of the target holds.",
   );
   if (raw !== undefined) console.log(`raw upsert round trip (sequential, same server): p50 ${ms(raw.p50)} ms, p99 ${ms(raw.p99)} ms\n`);
-  console.log("| event | target | measured | raw round trip p50 | measured / raw p50 | meets target | partitions moved | minimum |");
-  console.log("| --- | --- | ---: | ---: | ---: | --- | ---: | ---: |");
+  console.log(
+    "| row | event | target | measured | raw round trip p50 | measured / raw p50 | meets target | members fenced | rejoins | coordinator errors | partitions moved | minimum | moved / minimum |",
+  );
+  console.log("| --- | --- | --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
   const rawCell = raw === undefined ? "-" : `${ms(raw.p50)} ms`;
-  for (const [key, label, target, targetMs] of rowOrder) {
+  const rowNotes = [];
+  for (const target of rowOrder) {
+    const { key, name, label } = target;
     const r = rows.get(key);
-    if (r === undefined) {
-      console.log(`| ${label} | ${target} | ${key === "million" && SKIP_MILLION ? "skipped (HELIX_BENCH_SCALE_SKIP_MILLION=1)" : "not run"} | ${rawCell} | - | - | - | - |`);
-      continue;
-    }
-    if (r.skipped !== undefined) {
-      console.log(`| ${label} | ${target} | ${r.skipped} | ${rawCell} | - | - | - | - |`);
+    const head = `| ${name} | ${label} | ${target.target}`;
+    if (r === undefined || r.skipped !== undefined) {
+      const why = r?.skipped ?? (key === "million" && SKIP_MILLION ? "skipped (HELIX_BENCH_SCALE_SKIP_MILLION=1)" : "not run");
+      console.log(`${head} | ${why} | ${rawCell} | - | - | - | - | - | - | - | - |`);
       continue;
     }
     let measured;
     if (!r.timedOut) measured = seconds(r.elapsed);
     else measured = `timed out after ${r.timeoutMs / 1000} s${r.elapsed === null ? "" : ` (balanced after ${seconds(r.elapsed)})`}`;
     const ratio = r.elapsed === null || raw === undefined ? "-" : `${Math.round(r.elapsed / raw.p50).toLocaleString("en-US")}x`;
-    const meets = !r.timedOut && r.elapsed <= targetMs ? "yes" : "no";
-    console.log(`| ${label} | ${target} | ${measured} | ${rawCell} | ${ratio} | ${meets} | ${r.moved ?? "-"} | ${r.minimum ?? "-"} |`);
-    if (r.detail !== undefined) notes.push(`- ${key}: ${r.detail}`);
+    const movedRatio = typeof r.moved === "number" && r.minimum > 0 ? (r.moved / r.minimum).toFixed(2) : "-";
+    console.log(
+      `${head} | ${measured} | ${rawCell} | ${ratio} | ${meetsTarget(target, r)} | ${r.fenced} | ${r.rejoined} | ${r.coordinatorErrors} | ${r.moved ?? "-"} | ${r.minimum ?? "-"} | ${movedRatio} |`,
+    );
+    if (r.detail !== undefined) rowNotes.push(`- ${key}: ${r.detail}`);
   }
-  if (notes.length > 0) console.log(`\n${notes.join("\n")}`);
+  const all = [...rowNotes, ...notes, ...busyNotes];
+  if (all.length > 0) console.log(`\n${all.join("\n")}`);
 }
 
 // A last resort: whatever hangs, the benchmark ends.
@@ -560,15 +686,32 @@ const watchdog = setTimeout(() => {
   void dropDatabases().finally(() => process.exit(1));
 }, budgetMs);
 
+const scenarioRows = { large: ["first", "join", "kill", "leave"], small: ["small"], million: ["million"] };
 try {
   const only = process.env.HELIX_BENCH_SCALE_ONLY?.split(",");
   for (const scenario of [large, small, ...(SKIP_MILLION ? [] : [million])].filter((f) => only === undefined || only.includes(f.name))) {
+    let hogs;
     try {
+      // Busy: the hogs spin from before the scenario (its database, catalog, processes) to after
+      // it; a scenario whose hogs do not start is not run.
+      if (BUSY) {
+        hogs = await startHogs(HOGS);
+        process.stderr.write(`scale: ${scenario.name}: ${HOGS} hogs spinning (pids ${hogs.pids.join(", ")})\n`);
+      }
       await scenario();
     } catch (error) {
       failures++;
       process.stderr.write(`scale: ${scenario.name}: ${error.stack}\n`);
       notes.push(`- ${scenario.name}: failed: ${error.message}`);
+      // Its rows not reached say so, rather than "not run".
+      for (const key of scenarioRows[scenario.name]) if (!rows.has(key)) row(key, { skipped: `failed: ${error.message}` });
+    } finally {
+      if (hogs !== undefined) {
+        const done = await hogs.stop();
+        const cpu = done.cpuSeconds === undefined ? "" : `, using ${done.cpuSeconds.toFixed(0)} CPU-s (${(done.cpuSeconds / done.seconds).toFixed(2)} cores on average)`;
+        busyNotes.push(`- busy, ${scenario.name}: ${done.count} hogs ran ${done.seconds.toFixed(0)} s beside the scenario${cpu}, then were killed`);
+        process.stderr.write(`scale: ${scenario.name}: hogs killed (pids ${done.pids.join(", ")})\n`);
+      }
     }
   }
 } finally {

@@ -20,6 +20,8 @@ pnpm lint
 pnpm run docs
 pnpm check:exports
 bash scripts/check-deploy.sh
+# The README's figures are the benchmark report's own.
+node scripts/check-readme-figures.mjs
 
 mariadb=${HELIX_TEST_MYSQL_URL:-mysql://root@127.0.0.1:3306/}
 tidb=${HELIX_TEST_TIDB_URL:-}

@@ -5,7 +5,7 @@
 // [taskList, partition, generation] for each). Every 50 ms it writes one unit of work for one of
 // its partitions into the ledger table `chaos_ledger`, in a transaction fenced by the partition
 // (`partition.fence(conn)`). A release is confirmed after the unit of work in flight. SIGTERM makes
-// it leave. Events go to stdout as JSON lines.
+// it leave. Events go to stdout as JSON lines (`fenced` when the member fences itself).
 //
 // <pool>: `helix` (the member makes its pool from the URL) or `plain` (a mysql2 pool with mysql2's
 // default flags, FOUND_ROWS on, handed to join()).
@@ -131,8 +131,10 @@ member.on("partition:lost", (p, reason) => {
 });
 member.on("member:error", (error) => say({ event: "member-error", message: error.message }));
 member.on("member:heartbeat-failed", (error) => say({ event: "heartbeat-failed", message: error.message }));
+// Fenced: the member stopped every partition itself (its heartbeat deadline passed, or a heartbeat
+// found it declared dead); the harness counts these during a slow database.
 member.on("member:fenced", () => say({ event: "fenced" }));
-member.on("member:rejoined", ({ incarnation }) => say({ event: "rejoined", incarnation }));
+member.on("member:rejoined", ({ incarnation, reregistered }) => say({ event: "rejoined", incarnation, reregistered }));
 
 const unsafeBelief = unsafe === "no-fencing" || unsafe === "no-confirmation" || unsafe === "no-incarnation";
 tick = setInterval(() => {

@@ -154,7 +154,7 @@ export async function join(source: DatabaseSource, options: JoinOptions): Promis
     locker = await createLocker(opened.client, { owner: `${resolved.cluster}/${resolved.nodeId}` });
     // Members given the same pool share their watch; one that made its own pool has its own.
     const pool = typeof source === "object" && source !== null ? source : opened.client;
-    const member = new Member(resolved, { client: opened.client, locker, close: () => opened.close(), pool });
+    const member = new Member(resolved, { opened, locker, pool });
     if (!(await member.start())) throw new AlreadyJoinedError(resolved.cluster, resolved.nodeId);
     return member;
   } catch (error) {

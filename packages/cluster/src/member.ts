@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { on } from "node:events";
 
 import { Backoff, ClosedError, clusterQueries as q, isHelixError, PartitionState, SafeEmitter, serverEngine, setLongTimeout, transaction } from "@helix/db";
-import type { ConnectionSource, LongTimeout } from "@helix/db";
+import type { ConnectionSource, Lane, LongTimeout, OpenedDatabase } from "@helix/db";
 import { LocalDeadline, type Locker } from "@helix/lock";
 
 import { AlreadyJoinedError } from "./errors";
@@ -29,7 +29,15 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
   readonly nodeId: string;
 
   readonly #options: ResolvedJoinOptions;
+  /** Writes and transactions, each statement bounded by the member's statement timeout. */
   readonly #client: ConnectionSource;
+  /**
+   * Heartbeats, on a lane of their own where the pool allows (see `OpenedDatabase.lane`), so that
+   * they never wait for a connection behind reads; each bounded by {@link Member.#heartbeatBoundMs}.
+   */
+  readonly #heartbeats: Lane;
+  /** Reads of the member's partitions, each bounded by the time left before it must stop. */
+  readonly #reads: ConnectionSource;
   readonly #locker: Locker;
   readonly #close: () => Promise<void>;
   readonly #owned = new Map<string, Ownership>();
@@ -59,15 +67,20 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
   /** @internal Use {@link join}. */
   constructor(
     options: ResolvedJoinOptions,
-    opened: { client: ConnectionSource; locker: Locker; close: () => Promise<void>; pool: object },
+    opened: { opened: OpenedDatabase; locker: Locker; pool: object },
   ) {
     super();
     this.cluster = options.cluster;
     this.nodeId = options.nodeId;
     this.#options = options;
-    this.#client = opened.client;
+    this.#client = opened.opened.client;
+    this.#heartbeats = opened.opened.lane(() => this.#heartbeatBoundMs());
+    this.#reads = opened.opened.withTimeout(() => this.#readBoundMs());
     this.#locker = opened.locker;
-    this.#close = opened.close;
+    this.#close = async () => {
+      await this.#heartbeats.close();
+      await opened.opened.close();
+    };
     this.#pool = opened.pool;
     this.#deadline = new LocalDeadline(options.ttlMs, options.marginMs, () => this.#checkDeadline());
   }
@@ -157,7 +170,16 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
 
   /** @internal Registers, reads the partitions and starts the timers; false if the id is taken. */
   async start(): Promise<boolean> {
-    if (!(await this.#registerAtJoin())) return false;
+    // A member that does not start is dropped by its caller, which closes what it opened: the
+    // heartbeat lane is the member's own.
+    const registered = await this.#registerAtJoin().catch(async (error: unknown) => {
+      await this.#heartbeats.close();
+      throw error;
+    });
+    if (!registered) {
+      await this.#heartbeats.close();
+      return false;
+    }
     await this.#beat();
     this.#startWatch();
     if (this.#options.sweepIntervalMs > 0) {
@@ -220,7 +242,7 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
     const sentAt = performance.now();
     this.#lastBeatAt = sentAt;
     try {
-      const heartbeat = await heartbeatMember(this.#client, { ...this.#identity(), ttlMs: this.#options.ttlMs });
+      const heartbeat = await heartbeatMember(this.#heartbeats.client, { ...this.#identity(), ttlMs: this.#options.ttlMs });
       this.#retry = null;
       if (heartbeat.alive) {
         if (this.#state === "fenced") {
@@ -267,9 +289,17 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
   }
 
   /**
-   * Reads this member's rows and turns the differences into events. Serialised. The whole sync is
-   * applied before any of it is announced: a listener sees every partition of the sync, and a
+   * Reads what changed in this member's rows and turns it into events. Serialised. The whole sync
+   * is applied before any of it is announced: a listener sees every partition of the sync, and a
    * listener's mischief (leaving, say) cannot cut it short.
+   *
+   * A member that has read its rows as of assignment version V reads only the rows stamped above V
+   * (`ListProcessOwnershipChanges`): every write that gives it a partition or asks it to release
+   * one stamps the row above any version it can have read before (see ownership.ts, `LiveMember`).
+   * Rows that leave it without such a stamp are the ones it gave up itself (a confirmed release, a
+   * leave) or lost while it was fenced, after which it reads all its rows again; and a release it
+   * was asked for and did not confirm in time, whose work stopped when the request arrived (its
+   * confirmation, refused, drops it).
    */
   #sync(version: number | undefined): Promise<void> {
     this.#syncing = this.#syncing.then(async () => {
@@ -277,17 +307,31 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
       // before or during a fence may show partitions given away meanwhile (its registration lapsed,
       // then a heartbeat found it live again). A rejoin reads again.
       const spell = this.#checkDeadline() ? this.#fences : -1;
-      const rows = await q.listProcessOwnership(this.#client, this.#identity());
+      const since = this.#version;
+      // A sync queued behind another (a heartbeat's behind a watch's) may find it read this version.
+      if (since !== undefined && since === version) return;
+      const rows =
+        since === undefined
+          ? await q.listProcessOwnership(this.#reads, this.#identity())
+          : await q.listProcessOwnershipChanges(this.#reads, { ...this.#identity(), since });
+      // Releases asked of this member and not yet confirmed may have been forced meanwhile: a take
+      // moves the member's version but leaves it no row to read.
+      const releasing = since !== undefined && [...this.#owned.values()].some((o) => o.releasing && !o.confirming);
+      const stillAsked = releasing ? await q.listProcessReleaseRequests(this.#reads, this.#identity()) : undefined;
       if (!this.#checkDeadline() || this.#state !== "active" || this.#fences !== spell) return;
       const seen = new Set<string>();
       const changes: (PartitionChange | null)[] = [];
       const toRelease: Ownership[] = [];
       const toConfirm: Ownership[] = [];
       for (const row of rows) {
-        if (row.state !== PartitionState.Assigned && row.state !== PartitionState.ReleaseRequested) continue;
         const key = partitionKey(row.domain, row.taskList, row.partitionId);
-        seen.add(key);
         let ownership = this.#owned.get(key);
+        if (row.state !== PartitionState.Assigned && row.state !== PartitionState.ReleaseRequested) {
+          // Released by this process (its confirmation's reply may have been lost).
+          if (ownership !== undefined && ownership.partition.generation === row.generation) changes.push(this.#drop(ownership, lost(ownership, "taken")));
+          continue;
+        }
+        seen.add(key);
         if (ownership !== undefined && ownership.partition.generation !== row.generation) {
           changes.push(this.#drop(ownership, lost(ownership, "taken")));
           ownership = undefined;
@@ -307,8 +351,20 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
           toConfirm.push(ownership);
         }
       }
-      for (const [key, ownership] of this.#owned) {
-        if (!seen.has(key)) changes.push(this.#drop(ownership, lost(ownership, "taken")));
+      // A full read shows every partition the member still has: the others are gone. A read of
+      // the release requests shows which releasing ones it still has.
+      if (since === undefined) {
+        for (const [key, ownership] of this.#owned) {
+          if (!seen.has(key)) changes.push(this.#drop(ownership, lost(ownership, "taken")));
+        }
+      } else if (stillAsked !== undefined) {
+        const asked = new Set(stillAsked.map((r) => `${partitionKey(r.domain, r.taskList, r.partitionId)}\0${r.generation}`));
+        for (const [key, ownership] of this.#owned) {
+          const gone = !asked.has(`${key}\0${ownership.partition.generation}`);
+          if (ownership.releasing && !ownership.confirming && !seen.has(key) && gone) {
+            changes.push(this.#drop(ownership, lost(ownership, "taken")));
+          }
+        }
       }
       this.#version = version;
       this.#announce(changes);
@@ -320,6 +376,26 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
     const done = this.#syncing;
     this.#syncing = done.catch(() => undefined);
     return done;
+  }
+
+  /**
+   * How long a heartbeat may go unanswered before its connection is given up: half the time left
+   * before the member must stop, and never less than the member's statement timeout, so that a
+   * heartbeat lost on a black-holed connection is sent again on a fresh one in time, and one
+   * that waits for a busy database waits as long as it can.
+   */
+  #heartbeatBoundMs(): number {
+    const { statementTimeoutMs } = this.#options;
+    return this.#state === "active" ? Math.max(statementTimeoutMs, this.#deadline.remainingMs() / 2) : statementTimeoutMs;
+  }
+
+  /**
+   * How long a read of the member's partitions may take: all the time left before the member must
+   * stop (a read that answers in time, however slowly, moves the deadline; one that cannot, cannot).
+   * While not active (joining, fenced) there is no deadline: the statement timeout.
+   */
+  #readBoundMs(): number {
+    return this.#state === "active" ? Math.max(1, this.#deadline.remainingMs()) : this.#options.statementTimeoutMs;
   }
 
   /** Records a new ownership (its announcement is the caller's). */
@@ -350,6 +426,7 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
   async #confirm(ownership: Ownership): Promise<boolean> {
     const p = ownership.partition;
     ownership.confirmPending = false;
+    ownership.confirming = true;
     try {
       const confirmed = await this.#confirmations.confirm(p);
       this.#announce([this.#drop(ownership, confirmed ? { type: "released", partition: p } : lost(ownership, "taken"))]);
@@ -358,6 +435,7 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
       // Not confirmed: the work is stopped already; the next heartbeat reads the partitions again
       // and sends the confirmation again.
       ownership.confirmPending = true;
+      ownership.confirming = false;
       this.#version = undefined;
       this.emit("member:error", error as Error);
       return false;

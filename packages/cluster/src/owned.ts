@@ -13,6 +13,8 @@ export interface Ownership {
   releasing: boolean;
   /** The work stopped (onRelease returned) but the confirmation did not reach the database. */
   confirmPending: boolean;
+  /** Its confirmation is on its way: that answer, not a read, says how the ownership ended. */
+  confirming: boolean;
 }
 
 /**
@@ -38,7 +40,7 @@ export function newOwnership(ref: PartitionOwnership, checkDeadline: () => boole
       await fencePartitionOn(connection, ref, engine);
     },
   };
-  return { partition: owned, controller, releasing: false, confirmPending: false };
+  return { partition: owned, controller, releasing: false, confirmPending: false, confirming: false };
 }
 
 /** The change that ends an ownership without a release. */

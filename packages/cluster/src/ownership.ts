@@ -13,7 +13,7 @@
  * - the cluster's counters move for readers: `membership` when a member registers, leaves or is
  *   swept, `catalog` when a task list is put or removed, `ownership` when any partition changes.
  */
-import { chunks, clusterQueries as q, coordinatorQueries as cq, PartitionState, Status, type QueryClient } from "@helix/db";
+import { chunks, clusterQueries as q, coordinatorQueries as cq, MAX_ROWS_PER_STATEMENT, PartitionState, Status, type QueryClient } from "@helix/db";
 
 /**
  * How long after asking a live owner to release a partition a hand-over may go ahead without its
@@ -279,7 +279,7 @@ export async function applyOwnershipChanges<T extends OwnershipChange>(
   cluster: string,
   changes: readonly T[],
   forceAfterMs: number,
-  options: { budgetMs?: number; tellNewOwners?: boolean } = {},
+  options: { budgetMs?: number; tellNewOwners?: boolean; pace?: RunPace } = {},
 ): Promise<{
   /** The changes applied. */
   applied: AppliedChange<T>[];
@@ -296,21 +296,19 @@ export async function applyOwnershipChanges<T extends OwnershipChange>(
     if (change.to !== null) involved.add(change.to);
     if (change.from !== null) involved.add(change.from);
   }
-  // The live incarnation of each member involved; absent when it is not live.
-  const live = new Map<string, string>();
-  for (const nodeIds of chunks([...involved].sort())) {
-    for (const row of await cq.lockMembers(conn, { cluster, nodeIds })) {
-      if (row.live === 1) live.set(row.nodeId, row.incarnation);
-    }
-  }
+  const live = await lockLiveMembers(conn, cluster, involved);
   const applied: AppliedChange<T>[] = [];
   let considered = 0;
-  for (const run of chunks(changes)) {
+  const pace = options.pace ?? new RunPace();
+  while (considered < changes.length) {
     if (considered > 0 && performance.now() >= stopAt) break;
+    const run = changes.slice(considered, considered + pace.size);
+    const runStartedAt = performance.now();
     considered += run.length;
     for (const [, ofList] of groupBy(run, (c) => `${c.domain}\0${c.taskList}`)) {
       applied.push(...(await applyToTaskList(conn, cluster, ofList, live, forceAfterMs)));
     }
+    if (options.budgetMs !== undefined) pace.record(run.length, performance.now() - runStartedAt, options.budgetMs);
   }
   const newOwners = new Set(applied.flatMap((c) => (c.type === "assign" ? [c.to!] : [])));
   const told = new Set(applied.flatMap((c) => (c.from === null ? [] : [c.from])));
@@ -330,7 +328,7 @@ async function applyToTaskList<T extends OwnershipChange>(
   conn: QueryClient,
   cluster: string,
   changes: readonly T[],
-  live: ReadonlyMap<string, string>,
+  live: ReadonlyMap<string, LiveMember>,
   forceAfterMs: number,
 ): Promise<AppliedChange<T>[]> {
   const list = { cluster, domain: changes[0]!.domain, taskList: changes[0]!.taskList };
@@ -339,19 +337,28 @@ async function applyToTaskList<T extends OwnershipChange>(
     if (change.type === "assign") return change.to !== null && live.has(change.to);
     // A release is asked of the live owner the caller saw, while it still holds the partition.
     return row.state === PartitionState.Assigned && change.from !== null && row.nodeId === change.from &&
-      row.incarnation === live.get(change.from) && (change.to === null || live.has(change.to));
+      row.incarnation === live.get(change.from)?.incarnation && (change.to === null || live.has(change.to));
   });
   const applied: AppliedChange<T>[] = [];
-  for (const [, batch] of groupBy(eligible, (c) => `${c.type}\0${c.to ?? ""}`)) {
-    const { type, to } = batch[0]!;
+  // A release is written per owner: each owner's rows are stamped with its own next version.
+  for (const [, batch] of groupBy(eligible, (c) => `${c.type}\0${c.to ?? ""}\0${c.type === "release" ? c.from : ""}`)) {
+    const { type, to, from } = batch[0]!;
     const partitionIds = batch.map((c) => c.partition);
     if (type === "release") {
-      await q.requestPartitionsRelease(conn, { ...list, targetNodeId: to, partitionIds });
+      const ownerVersion = live.get(from!)!.nextVersion;
+      await q.requestPartitionsRelease(conn, { ...list, targetNodeId: to, ownerVersion, partitionIds });
       applied.push(...batch.map((c) => ({ ...c, newGeneration: c.generation })));
       continue;
     }
-    const incarnation = live.get(to!)!;
-    const count = await q.assignPartitions(conn, { ...list, nodeId: to!, incarnation, partitionIds, forceAfterUs: forceAfterMs * 1000 });
+    const { incarnation, nextVersion: ownerVersion } = live.get(to!)!;
+    const count = await q.assignPartitions(conn, {
+      ...list,
+      nodeId: to!,
+      incarnation,
+      ownerVersion,
+      partitionIds,
+      forceAfterUs: forceAfterMs * 1000,
+    });
     let written: readonly T[] = batch;
     // The hand-off rule, in SQL, may have kept some: those are still at their generation.
     if (count < batch.length) {
@@ -361,6 +368,56 @@ async function applyToTaskList<T extends OwnershipChange>(
     applied.push(...written.map((c) => ({ ...c, newGeneration: c.generation + 1 })));
   }
   return applied;
+}
+
+/** A member live when its row was locked: its incarnation, and the version its changed rows are stamped with. */
+interface LiveMember {
+  readonly incarnation: string;
+  /**
+   * Its assignment version + 1: what the version will be once it is told of this transaction's
+   * changes, so that a member that has read its partitions as of any version it can have seen
+   * meanwhile reads these rows (see 0008_owner_versions.sql). Read under the row lock, which this
+   * transaction holds until it commits: no other write moves the version in between.
+   */
+  readonly nextVersion: number;
+}
+
+/**
+ * Locks the rows of members (in node id order, the order every writer locks them in) until the
+ * transaction ends. @returns the live ones, by node id.
+ */
+async function lockLiveMembers(conn: QueryClient, cluster: string, nodeIds: Iterable<string>): Promise<Map<string, LiveMember>> {
+  const live = new Map<string, LiveMember>();
+  for (const run of chunks([...new Set(nodeIds)].sort())) {
+    for (const row of await cq.lockMembers(conn, { cluster, nodeIds: run })) {
+      if (row.live === 1) live.set(row.nodeId, { incarnation: row.incarnation, nextVersion: row.assignmentVersion + 1 });
+    }
+  }
+  return live;
+}
+
+/**
+ * How many changes one run of {@link applyOwnershipChanges} takes, adapted to how fast runs go:
+ * halved when a run took more than a quarter of the transaction's time budget (a slow database or
+ * machine: the member rows it holds wait less), doubled back, up to `MAX_ROWS_PER_STATEMENT`, when
+ * a run took under a sixteenth. A caller that keeps one across calls (a coordinator) keeps what it
+ * learnt from one batch for the next.
+ */
+export class RunPace {
+  /** The fewest changes a run takes, however slow runs are. */
+  static readonly MIN_SIZE = 50;
+  #size = MAX_ROWS_PER_STATEMENT;
+
+  /** Changes the next run takes. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Adapts to a run of `changes` that took `elapsedMs`, in a transaction budgeted `budgetMs`. */
+  record(changes: number, elapsedMs: number, budgetMs: number): void {
+    if (elapsedMs > budgetMs / 4) this.#size = Math.max(RunPace.MIN_SIZE, Math.floor(Math.min(this.#size, changes) / 2));
+    else if (elapsedMs < budgetMs / 16 && changes >= this.#size) this.#size = Math.min(MAX_ROWS_PER_STATEMENT, this.#size * 2);
+  }
 }
 
 /**
@@ -576,7 +633,23 @@ async function retireFrom(
   // (and its row count, matched or changed, would depend on the client's FOUND_ROWS flag).
   await q.raiseGenerationFloor(conn, key);
   const deleted = await q.deleteFreePartitionsFrom(conn, key);
-  const retired = await q.retireOwnedPartitionsFrom(conn, key);
-  if (retired > 0) await q.bumpOwnersFrom(conn, key);
-  return deleted + retired > 0;
+  // A release request is dated and stamped only once its owner can see it: the partitions' rows are
+  // locked first (a fenced transaction of the owner's holds them until it ends), then their owners'
+  // member rows, whose versions the stamps come from (see LiveMember).
+  const owners = new Set<string>();
+  for (const row of await q.lockPartitionsFrom(conn, key)) {
+    const asked = row.state === PartitionState.Assigned || (row.state === PartitionState.ReleaseRequested && row.targetNodeId !== null);
+    if (asked && row.nodeId !== null) owners.add(row.nodeId);
+  }
+  if (owners.size === 0) return deleted > 0;
+  const versions = new Map<string, number>();
+  for (const run of chunks([...owners].sort())) {
+    for (const row of await cq.lockMembers(conn, { cluster: key.cluster, nodeIds: run })) versions.set(row.nodeId, row.assignmentVersion + 1);
+  }
+  const told: string[] = [];
+  for (const [nodeId, ownerVersion] of versions) {
+    if ((await q.retireOwnedPartitionsFrom(conn, { ...key, nodeId, ownerVersion })) > 0) told.push(nodeId);
+  }
+  await tellMembers(conn, key.cluster, told);
+  return deleted + told.length > 0;
 }

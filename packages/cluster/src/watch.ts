@@ -6,6 +6,12 @@ import { chunks, clusterQueries as q, type ConnectionSource } from "@helix/db";
  */
 export const WATCH_INTERVAL_MS = 200;
 
+/**
+ * The longest a watch waits between reads while the database is slow or failing: a watch only
+ * hastens what heartbeats bring anyway, so under load it backs off rather than add to it.
+ */
+export const MAX_WATCH_INTERVAL_MS = 10 * WATCH_INTERVAL_MS;
+
 /** A member as a watch sees it. */
 export interface Watcher {
   readonly nodeId: string;
@@ -32,6 +38,8 @@ class WatchGroup {
   #timer: NodeJS.Timeout | undefined;
   /** The watch read in flight, if any (settled when none is). */
   #reading: Promise<void> = Promise.resolve();
+  /** Time to the next read: {@link WATCH_INTERVAL_MS}, longer while reads are slow or fail. */
+  #intervalMs = WATCH_INTERVAL_MS;
 
   constructor(cluster: string, onEmpty: () => void) {
     this.#cluster = cluster;
@@ -57,11 +65,13 @@ class WatchGroup {
   #schedule(): void {
     this.#timer = setTimeout(() => {
       this.#reading = this.#tick();
-    }, WATCH_INTERVAL_MS);
+    }, this.#intervalMs);
     this.#timer.unref?.();
   }
 
   async #tick(): Promise<void> {
+    const startedAt = performance.now();
+    let failed = false;
     for (const run of chunks([...this.#watchers].filter((w) => w.due()))) {
       try {
         const rows = await q.watchMembers(run[0]!.client, { cluster: this.#cluster, nodeIds: run.map((w) => w.nodeId) });
@@ -73,8 +83,14 @@ class WatchGroup {
       } catch {
         // A failed watch changes nothing: the next watch or heartbeat reads again, and heartbeats
         // report the database's trouble (member:heartbeat-failed).
+        failed = true;
       }
     }
+    // Reads that take more than a quarter of the interval, or fail, space the next ones out (up to
+    // MAX_WATCH_INTERVAL_MS); fast ones bring the interval back.
+    const tookMs = performance.now() - startedAt;
+    const wantedMs = failed ? this.#intervalMs * 2 : Math.max(WATCH_INTERVAL_MS, tookMs * 4);
+    this.#intervalMs = Math.min(MAX_WATCH_INTERVAL_MS, wantedMs);
     if (this.#watchers.size > 0) this.#schedule();
     else this.#timer = undefined;
   }

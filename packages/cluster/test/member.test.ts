@@ -39,6 +39,12 @@ async function member(options: Partial<Parameters<typeof join>[1]> = {}, source:
   return m;
 }
 
+/** The statements a member reads its partitions with: all of them, or those changed since it last read. */
+const PARTITION_READS = ["ListProcessOwnership", "ListProcessOwnershipChanges"];
+
+/** How many times a member read its partitions through `pool`. */
+const partitionReads = (pool: FaultyPool): number => PARTITION_READS.reduce((sum, name) => sum + pool.count(name), 0);
+
 async function assignAll(domain: string, taskList: string, nodeId: string): Promise<void> {
   for (const p of await store.taskListPartitions(domain, taskList)) {
     expect(await store.assign({ domain, taskList, partition: p.partition, generation: p.generation }, nodeId)).toBe(p.generation + 1);
@@ -217,10 +223,10 @@ describe("members", () => {
     expect(assigned.map((p) => [p.partition, p.generation]).sort()).toEqual([[0, 1], [1, 1], [2, 1]]);
     expect(assigned.every((p) => p.isOwned() && !p.signal.aborted)).toBe(true);
 
-    const reads = watched.count("ListProcessOwnership");
+    const reads = partitionReads(watched);
     const beats = watched.count("HeartbeatMember");
     await until(() => watched.count("HeartbeatMember") >= beats + 5);
-    expect(watched.count("ListProcessOwnership")).toBe(reads);
+    expect(partitionReads(watched)).toBe(reads);
   });
 
   test("between heartbeats, a watch of one point read brings a release request and its confirmation within a poll", async () => {
@@ -234,11 +240,11 @@ describe("members", () => {
     await until(() => a.partitions().length === 2, 2000);
 
     // Quiet: each watch is one point read, and nothing else is read.
-    const reads = watched.count("ListProcessOwnership");
+    const reads = partitionReads(watched);
     const watches = watched.count("WatchMembers");
     await sleep(1000);
     expect(watched.count("WatchMembers") - watches).toBeGreaterThanOrEqual(3);
-    expect(watched.count("ListProcessOwnership")).toBe(reads);
+    expect(partitionReads(watched)).toBe(reads);
 
     const askedAt = performance.now();
     // Both asked in one transaction, so that one watch finds both.
@@ -377,7 +383,7 @@ describe("members", () => {
     owned.signal.addEventListener("abort", () => (stoppedAt = performance.now()));
     // Heartbeats still succeed, but the member never learns of the request: it must not take them
     // as leave to go on working.
-    watched.failing.add("ListProcessOwnership");
+    for (const read of PARTITION_READS) watched.failing.add(read);
     const ref = { domain: "d", taskList: "t", partition: 0, generation: 1 };
     await store.requestRelease(ref, "b");
     await until(async () => (await store.assign(ref, "b", 0)) !== null, 5000);
@@ -385,6 +391,32 @@ describe("members", () => {
     expect(stoppedAt).toBeLessThan(forcedAt);
     watched.failing.clear();
   });
+
+  test("a member whose partition reads answer after its statement timeout, within its deadline, keeps its partitions and stays active", async () => {
+    const slow = new FaultyPool(fx.pool);
+    // TTL 3 s and a heartbeat every second: a statement is given up after (3000 - 150 - 1000) / 2 =
+    // 925 ms, and after a heartbeat about 1850 ms are left before the member must stop.
+    const worker = await member({ nodeId: "w", ttlMs: 3000, heartbeatMs: 1000 }, slow);
+    const trouble: string[] = [];
+    worker.on("member:fenced", () => trouble.push("fenced"));
+    worker.on("member:rejoined", () => trouble.push("rejoined"));
+    worker.on("member:heartbeat-failed", (error) => trouble.push(`heartbeat failed: ${error.message}`));
+    await catalog.putTaskList({ domain: "d", taskList: "t", partitions: 4 });
+    // From now on every read of its partitions answers 1.1 s late: a database slow to answer, not gone.
+    for (const read of PARTITION_READS) slow.beforeReply.set(read, () => sleep(1100));
+    for (const p of await store.taskListPartitions("d", "t")) {
+      await store.assign({ domain: "d", taskList: "t", partition: p.partition, generation: p.generation }, "w");
+      await until(() => worker.partitions().some((o) => o.partition === p.partition), 10_000);
+    }
+    const partitions = worker.partitions();
+    expect(partitions.map((p) => p.partition).sort()).toEqual([0, 1, 2, 3]);
+    // Two TTLs more of slow reads (each heartbeat that finds nothing new reads nothing).
+    await sleep(6000);
+    expect(trouble).toEqual([]);
+    expect(worker.state).toBe("active");
+    expect(worker.partitions()).toEqual(partitions);
+    expect(partitions.every((p) => p.isOwned() && !p.signal.aborted)).toBe(true);
+  }, 30_000);
 
   test("a confirmation lost with its connection is sent again", async () => {
     const watched = new FaultyPool(fx.pool);
@@ -401,7 +433,7 @@ describe("members", () => {
 
   test.each([
     ["a watch's read", "WatchMembers"],
-    ["a read of the partitions started by a watch", "ListProcessOwnership"],
+    ["a read of the partitions started by a watch", "ListProcessOwnershipChanges"],
   ])("leave() waits for %s in flight: no statement outlives it", async (_, statement) => {
     await catalog.putTaskList({ domain: "d", taskList: "t", partitions: 1 });
     const slow = new FaultyPool(fx.pool);

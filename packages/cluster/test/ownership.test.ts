@@ -160,7 +160,6 @@ const protocolWrites = [
   "markExpiredMembersInactive",
   "deleteDepartedMembers",
   "bumpAssignmentVersions",
-  "bumpOwnersFrom",
   "bumpMembershipVersion",
   "bumpCatalogVersion",
   "bumpOwnershipVersion",
@@ -271,4 +270,39 @@ test("a batch with a time budget stops taking changes once it is spent, after at
   const rest = await transaction(fx.pool, (c) => ownership.applyOwnershipChanges(c, cluster, batch.slice(spent.considered), 0, { budgetMs: 60_000 }));
   expect(rest.considered).toBe(2);
   expect(rest.applied.map((t) => [t.partition, t.newGeneration])).toEqual([[run, 1], [run + 1, 1]]);
+});
+
+test("runs of changes shrink while they are slow for the time budget, down to a floor, and grow back while they are fast", () => {
+  const pace = new ownership.RunPace();
+  expect(pace.size).toBe(MAX_ROWS_PER_STATEMENT);
+  // A run that took more than a quarter of a 300 ms budget halves the next one.
+  pace.record(MAX_ROWS_PER_STATEMENT, 100, 300);
+  expect(pace.size).toBe(MAX_ROWS_PER_STATEMENT / 2);
+  for (let i = 0; i < 20; i++) pace.record(pace.size, 1000, 300);
+  expect(pace.size).toBe(ownership.RunPace.MIN_SIZE);
+  // In between, it stays; a full run under a sixteenth of the budget doubles it, up to the most a statement takes.
+  pace.record(pace.size, 50, 300);
+  expect(pace.size).toBe(ownership.RunPace.MIN_SIZE);
+  pace.record(pace.size, 10, 300);
+  expect(pace.size).toBe(2 * ownership.RunPace.MIN_SIZE);
+  // A short last run, fast or not, says nothing about a full one.
+  pace.record(10, 1, 300);
+  expect(pace.size).toBe(2 * ownership.RunPace.MIN_SIZE);
+  for (let i = 0; i < 20; i++) pace.record(pace.size, 1, 300);
+  expect(pace.size).toBe(MAX_ROWS_PER_STATEMENT);
+});
+
+test("a slow batch takes smaller runs: each run's transaction holds the members' rows for less", async () => {
+  await transaction(fx.pool, (c) => ownership.putTaskList(c, { cluster, domain: "d", taskList: "t", partitions: 300, metadata: "{}" }));
+  await transaction(fx.pool, (c) => ownership.registerMember(c, member("a")));
+  const batch = Array.from({ length: 300 }, (_, partition) => ({ type: "assign", domain: "d", taskList: "t", partition, generation: 0, from: null, to: "a" }) as const);
+  const pace = new ownership.RunPace();
+  pace.record(MAX_ROWS_PER_STATEMENT, 1000, 100);
+  pace.record(pace.size, 1000, 100);
+  pace.record(pace.size, 1000, 100);
+  expect(pace.size).toBe(MAX_ROWS_PER_STATEMENT / 8);
+  // The budget is spent (0 ms) after the first run: only that run's worth is taken.
+  const first = await transaction(fx.pool, (c) => ownership.applyOwnershipChanges(c, cluster, batch, 0, { budgetMs: 0, pace }));
+  expect(first.considered).toBe(MAX_ROWS_PER_STATEMENT / 8);
+  expect(first.applied).toHaveLength(MAX_ROWS_PER_STATEMENT / 8);
 });

@@ -45,6 +45,8 @@ export class Coordinator extends SafeEmitter<CoordinatorEvents> implements Async
   readonly #readsFor: (partitions: number) => ConnectionSource;
   /** Members given partitions and not yet told of them (see `RoundWriter.untold`). */
   readonly #untold = new Set<string>();
+  /** How many changes a run of a round's batch takes, learnt from the runs before (see `RunPace`). */
+  readonly #pace = new ownership.RunPace();
   readonly #locker: Locker;
   readonly #closeSource: () => Promise<void>;
   readonly #leaseKey: string;
@@ -288,7 +290,7 @@ export class Coordinator extends SafeEmitter<CoordinatorEvents> implements Async
       // leader tells every live member once.
       if (trigger === "elected") for (const member of snapshot.members) if (member.live) this.#untold.add(member.nodeId);
       const plan = planFor(snapshot, this.options);
-      const writes = await applyPlan({ source: this.#source, options: this.options, lease, leading, untold: this.#untold }, snapshot, plan);
+      const writes = await applyPlan({ source: this.#source, options: this.options, lease, leading, untold: this.#untold, pace: this.#pace }, snapshot, plan);
       await this.#recordSeen(snapshot.versions, writes.bumped);
       if (!lease.isHeld() || !leading()) {
         // Deposed (or stopped) during the round: what it wrote was fenced; it reports nothing as the

@@ -76,6 +76,8 @@ export interface RoundWriter {
    * the coordinator's, kept across rounds until a round's last transaction tells them.
    */
   readonly untold: Set<string>;
+  /** How many changes a run takes: shrinks while the database or the machine is slow (see `RunPace`). */
+  readonly pace: ownership.RunPace;
 }
 
 /** What a round's writes did, as they reported it. */
@@ -120,7 +122,7 @@ export async function applyPlan(writer: RoundWriter, snapshot: ClusterSnapshot, 
   for (let at = 0; at < plan.transitions.length && writer.leading(); ) {
     const batch = plan.transitions.slice(at, at + batchSize);
     const written = await fenced(writer, async (conn) => {
-      const result = await ownership.applyOwnershipChanges(conn, cluster, batch, forceReleaseAfterMs, { budgetMs, tellNewOwners: false });
+      const result = await ownership.applyOwnershipChanges(conn, cluster, batch, forceReleaseAfterMs, { budgetMs, tellNewOwners: false, pace: writer.pace });
       await recordTransitions(conn, cluster, writer.lease.epoch, result.applied);
       return result;
     });

@@ -9,6 +9,7 @@ import {
   createCoordinator,
   InvalidArgumentError,
   join,
+  ownershipProtocol as ownership,
   PartitionState,
   TransitionKind,
   type Catalog,
@@ -367,7 +368,7 @@ describe("fencing and operations", () => {
     const snapshot = await readSnapshot(fx.pool, cluster);
     const plan = planFor(snapshot, options);
     expect(plan.transitions).toMatchObject([{ type: "assign", partition: 0, to: "a", reason: "unassigned" }]);
-    const error = await applyPlan({ source: fx.pool, options, lease, leading: () => true, untold: new Set() }, snapshot, plan).catch((e: unknown) => e);
+    const error = await applyPlan({ source: fx.pool, options, lease, leading: () => true, untold: new Set(), pace: new ownership.RunPace() }, snapshot, plan).catch((e: unknown) => e);
     expect((error as { code?: string }).code).toBe("HELIX_FENCED_OUT");
     expect(await table()).toEqual(before);
     const [audit] = await fx.pool.query<RowDataPacket[]>("SELECT COUNT(*) AS n FROM helix_transitions WHERE cluster = ?", [cluster]);
@@ -388,7 +389,7 @@ describe("fencing and operations", () => {
     // Leading for the batch, not for the telling that ends the round.
     let asked = 0;
     const untold = new Set<string>();
-    const writes = await applyPlan({ source: fx.pool, options, lease, leading: () => ++asked < 2, untold }, snapshot, plan);
+    const writes = await applyPlan({ source: fx.pool, options, lease, leading: () => ++asked < 2, untold, pace: new ownership.RunPace() }, snapshot, plan);
     expect(writes.applied).toHaveLength(2);
     expect([...untold]).toEqual(["a"]);
     expect((await table()).map((r) => r.nodeId)).toEqual(["a", "a"]);

@@ -142,9 +142,11 @@ export interface GuardOptions {
    * How long one statement, or waiting for a connection, may take before the connection is given
    * up as hung: the statement fails as unavailable (and may be retried on a fresh connection) and
    * the connection is destroyed rather than returned to the pool. 0 sets no bound (migrations,
-   * whose DDL may run for minutes). @default 0
+   * whose DDL may run for minutes). A function is asked again for every statement and transaction
+   * (a bound that follows a deadline: a member's reads get the time left before it must stop).
+   * @default 0
    */
-  statementTimeoutMs?: number;
+  statementTimeoutMs?: number | (() => number);
 }
 
 /**
@@ -166,28 +168,32 @@ export interface GuardOptions {
  */
 export function guardClient(client: QueryClient, server = "the database", options: GuardOptions = {}): ConnectionSource {
   if (guardedBy in client) return client as unknown as ConnectionSource;
-  const timeoutMs = options.statementTimeoutMs ?? 0;
+  const bound = options.statementTimeoutMs ?? 0;
+  const timeoutOf = (): number => (typeof bound === "function" ? Math.max(1, Math.ceil(bound())) : bound);
   const getConnection = (client as Partial<BoundedSource>).getConnection?.bind(client);
-  const kill = (threadId: number): Promise<void> => endSession(client, threadId, timeoutMs);
+  const kill = (threadId: number, timeoutMs: number): Promise<void> => endSession(client, threadId, timeoutMs);
   const connect = async (): Promise<BoundedConnection> => {
     if (getConnection === undefined) {
       throw new TypeError("this client has no getConnection(): pass a mysql2 Pool (transactions need a connection of their own)");
     }
+    const timeoutMs = timeoutOf();
     // A connection that arrives after the wait gave up goes straight back to the pool.
     const conn = await within(timeoutMs, getConnection(), (late) => late.release());
-    return new BoundedConnection(conn, timeoutMs, kill);
+    return new BoundedConnection(conn, timeoutMs, (threadId) => kill(threadId, timeoutMs));
   };
   // On its own connection when bounded, so that a hung one can be destroyed (the pool's query would
   // return it to the pool).
-  const runOnce = (query: QueryOptions): Promise<[unknown, unknown]> =>
-    timeoutMs === 0 || getConnection === undefined
+  const runOnce = (query: QueryOptions): Promise<[unknown, unknown]> => {
+    const timeoutMs = timeoutOf();
+    return timeoutMs === 0 || getConnection === undefined
       ? within(timeoutMs, client.query(query))
-      : boundedStatement(getConnection, query, timeoutMs, kill);
+      : boundedStatement(getConnection, query, timeoutMs, (threadId) => kill(threadId, timeoutMs));
+  };
   let engine: Engine | undefined;
   // On TiDB a write goes in a transaction of its own (see WRITE_STATEMENT).
   const run = async (query: QueryOptions): Promise<[unknown, unknown]> => {
     if (getConnection === undefined || !WRITE_STATEMENT.test(query.sql)) return runOnce(query);
-    engine ??= await within(timeoutMs, serverEngine(client));
+    engine ??= await within(timeoutOf(), serverEngine(client));
     if (engine !== "tidb") return runOnce(query);
     return attemptTransaction(connect, (conn) => conn.query(BEGIN_OPTIMISTIC), (conn) => conn.query(query));
   };

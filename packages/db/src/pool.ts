@@ -203,7 +203,43 @@ export async function createPool(input: string | ConnectionOptions): Promise<Poo
     await pool.end().catch(() => undefined);
     throw unavailable(options, error);
   }
+  madeByHelix.set(pool, options);
   return pool;
+}
+
+/** The pools {@link createPool} made, with their settings: a lane can be opened beside each. */
+const madeByHelix = new WeakMap<object, ResolvedConnectionOptions>();
+
+/** How many connections a lane has: heartbeats are point writes, answered in a round trip. */
+const LANE_CONNECTIONS = 2;
+
+/** Open lanes, by the pool (or settings) they stand beside, with how many users each has. */
+const lanes = new WeakMap<object, { pool: Pool; users: number }>();
+
+/**
+ * A pool of its own, beside `key`'s, for statements that must not wait for a connection behind
+ * other statements (a member's heartbeats behind its reads, or other members' on a shared pool).
+ * Shared by the users of one pool; ended when its last user closes it.
+ */
+function openLane(key: object, options: ResolvedConnectionOptions): { pool: Pool; close: () => Promise<void> } {
+  let lane = lanes.get(key);
+  if (lane === undefined) {
+    lane = { pool: createMysqlPool({ ...mysqlPoolOptions(options), connectionLimit: LANE_CONNECTIONS }), users: 0 };
+    lanes.set(key, lane);
+  }
+  const opened = lane;
+  opened.users++;
+  let closed = false;
+  return {
+    pool: opened.pool,
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      if (--opened.users > 0) return;
+      if (lanes.get(key) === opened) lanes.delete(key);
+      await opened.pool.end().catch(() => undefined);
+    },
+  };
 }
 
 /**
@@ -246,7 +282,28 @@ export interface OpenedDatabase {
    * The same pool under the same policy with another statement timeout: for statements whose
    * bound differs from the rest (a large read holding no lock may take longer than a write).
    */
-  withTimeout(statementTimeoutMs: number): ConnectionSource;
+  withTimeout(statementTimeoutMs: number | (() => number)): ConnectionSource;
+  /**
+   * A client for statements that must not queue for a connection behind the others: a small pool
+   * of its own to the same server, shared by the users of this source, when the pool is one Helix
+   * made (from a URL or options, or by {@link createPool}); for any other pool, that pool itself
+   * (Helix cannot open connections like the caller's). `close()` ends it with its last user.
+   */
+  lane(statementTimeoutMs: number | (() => number)): Lane;
+}
+
+/** A client of its own for statements that must not queue behind others (see `OpenedDatabase.lane`). */
+export interface Lane {
+  /** The lane's pool under Helix's error policy. */
+  readonly client: ConnectionSource;
+  /** Ends the lane's pool with its last user. */
+  readonly close: () => Promise<void>;
+}
+
+/** A lane beside the pool `key` (see {@link openLane}), under Helix's error policy. */
+function laneBeside(key: object, options: ResolvedConnectionOptions, server: string, guard: GuardOptions): Lane {
+  const opened = openLane(key, options);
+  return { client: guardClient(opened.pool, server, guard), close: opened.close };
 }
 
 /**
@@ -257,12 +314,18 @@ export interface OpenedDatabase {
 export async function openDatabase<C extends QueryClient>(source: DatabaseSource<C>, guard: GuardOptions = {}): Promise<OpenedDatabase> {
   if (typeof source === "object" && source !== null && typeof (source as C).query === "function") {
     const server = "the database";
-    const withTimeout = (statementTimeoutMs: number): ConnectionSource => guardClient(source as C, server, { ...guard, statementTimeoutMs });
-    return { client: guardClient(source as C, server, guard), server, close: async () => undefined, withTimeout };
+    const madeWith = madeByHelix.get(source);
+    const withTimeout = (statementTimeoutMs: number | (() => number)): ConnectionSource => guardClient(source as C, server, { ...guard, statementTimeoutMs });
+    const lane = (statementTimeoutMs: number | (() => number)): Lane =>
+      madeWith === undefined
+        ? { client: withTimeout(statementTimeoutMs), close: async () => undefined }
+        : laneBeside(source, madeWith, server, { ...guard, statementTimeoutMs });
+    return { client: guardClient(source as C, server, guard), server, close: async () => undefined, withTimeout, lane };
   }
   const options = resolveConnectionOptions(source as string | ConnectionOptions);
   const pool = await createPool(options);
   const server = describeServer(options);
-  const withTimeout = (statementTimeoutMs: number): ConnectionSource => guardClient(pool, server, { ...guard, statementTimeoutMs });
-  return { client: guardClient(pool, server, guard), server, close: () => pool.end(), withTimeout };
+  const withTimeout = (statementTimeoutMs: number | (() => number)): ConnectionSource => guardClient(pool, server, { ...guard, statementTimeoutMs });
+  const lane = (statementTimeoutMs: number | (() => number)): Lane => laneBeside(pool, options, server, { ...guard, statementTimeoutMs });
+  return { client: guardClient(pool, server, guard), server, close: () => pool.end(), withTimeout, lane };
 }

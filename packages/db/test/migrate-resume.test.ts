@@ -90,6 +90,7 @@ const kinds: [RegExp, string][] = [
   [/^RENAME TABLE/, "RENAME TABLE"],
   [/^ALTER TABLE \w+ RENAME COLUMN/, "RENAME COLUMN"],
   [/^ALTER TABLE \w+ ADD KEY/, "ADD KEY"],
+  [/^ALTER TABLE \w+ DROP KEY/, "DROP KEY"],
 ];
 const everyStatement = migrationSources.flatMap((m: MigrationSource) =>
   m.statements.map((statement, index) => ({

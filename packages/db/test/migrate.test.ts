@@ -177,3 +177,21 @@ test("bad options are rejected before anything is written", async () => {
     expect(await tables(pool)).toEqual([]);
   });
 });
+
+test("writers of the protocol before owner versions fail on this schema, and its member reads still work", async () => {
+  // The statements an earlier version of Helix sends to ask for a release, to retire partitions
+  // and to hand a partition over, as that version's generated code has them (abridged to the
+  // columns they write and read): none may succeed beside members that read only stamped rows.
+  const earlierWriters = [
+    "UPDATE helix_ownership SET state = 2, target_node_id = 'b', release_requested_at = UTC_TIMESTAMP(6) WHERE cluster = 'c' AND partition_id IN (0) AND state = 1",
+    "UPDATE helix_ownership SET release_requested_at = IF(state = 2, release_requested_at, UTC_TIMESTAMP(6)), state = 2 WHERE cluster = 'c' AND partition_id >= 0",
+    "UPDATE helix_ownership SET node_id = 'b', state = 1, generation = generation + 1, release_requested_at = NULL WHERE cluster = 'c' AND partition_id IN (0)",
+  ];
+  const earlierMemberRead =
+    "SELECT domain, task_list, partition_id, state, generation, target_node_id FROM helix_ownership WHERE cluster = 'c' AND node_id = 'a' AND incarnation = 'i'";
+  await withDatabase(async (pool) => {
+    await migrate(pool);
+    for (const sql of earlierWriters) await expect(pool.query(sql)).rejects.toMatchObject({ errno: 1054 });
+    await expect(pool.query(earlierMemberRead)).resolves.toBeDefined();
+  });
+});

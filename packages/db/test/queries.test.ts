@@ -219,7 +219,7 @@ describe.each(clients)("through %s", (_, makePool) => {
     const lockRows = track("cluster.lockPartitions", cluster.lockPartitions);
     const assign = track("cluster.assignPartitions", cluster.assignPartitions);
     const p0 = { ...key, partitionId: 0 };
-    const force = { forceAfterUs: 60_000_000 };
+    const force = { forceAfterUs: 60_000_000, ownerVersion: 1 };
     expect(await assign(pool, { ...key, partitionIds: [0, 2], ...n1, ...force })).toBe(2);
     // n1 holds them, live: the hand-off rule keeps them from anyone else.
     expect(await assign(pool, { ...key, partitionIds: [0, 2, 1], ...n9, ...force })).toBe(1);
@@ -233,11 +233,11 @@ describe.each(clients)("through %s", (_, makePool) => {
     expect(current).toEqual({ nodeId: "n1", state: PartitionState.Assigned, generation: 1, targetNodeId: null });
 
     const request = track("cluster.requestPartitionsRelease", cluster.requestPartitionsRelease);
-    expect(await request(pool, { ...key, partitionIds: [0], targetNodeId: "n9" })).toBe(1);
-    expect(await request(pool, { ...key, partitionIds: [0], targetNodeId: "n9" })).toBe(0);
+    expect(await request(pool, { ...key, partitionIds: [0], targetNodeId: "n9", ownerVersion: 2 })).toBe(1);
+    expect(await request(pool, { ...key, partitionIds: [0], targetNodeId: "n9", ownerVersion: 3 })).toBe(0);
     expect(await assign(pool, { ...key, partitionIds: [0], ...n9, ...force })).toBe(0);
     // Forcing never comes before the owner's TTL (60 s here) has passed since the request.
-    expect(await assign(pool, { ...key, partitionIds: [0], ...n9, forceAfterUs: 0 })).toBe(0);
+    expect(await assign(pool, { ...key, partitionIds: [0], ...n9, forceAfterUs: 0, ownerVersion: 1 })).toBe(0);
     const confirm = track("cluster.confirmPartitionsRelease", cluster.confirmPartitionsRelease);
     // Another process with the same node id cannot confirm for the owner.
     expect(await confirm(pool, { ...key, partitionIds: [0], nodeId: "n1", incarnation: "i".repeat(32) })).toBe(0);
@@ -257,6 +257,14 @@ describe.each(clients)("through %s", (_, makePool) => {
     const mine = track("cluster.listProcessOwnership", cluster.listProcessOwnership);
     expect((await mine(pool, { cluster: "c", ...n1 })).map((r) => [r.partitionId, r.generation])).toEqual([[0, 2], [2, 1]]);
     expect(await mine(pool, { cluster: "c", nodeId: "n1", incarnation: "i".repeat(32) })).toEqual([]);
+    // Both of n1's rows were stamped 1 by their assignments; partition 0 again by its release request
+    // (2) and its second assignment (1, as the test passes it).
+    const changed = track("cluster.listProcessOwnershipChanges", cluster.listProcessOwnershipChanges);
+    await pool.query("UPDATE helix_ownership SET owner_version = 5 WHERE cluster = 'c' AND partition_id = 2");
+    expect((await changed(pool, { cluster: "c", ...n1, since: 4 })).map((r) => [r.partitionId, r.generation])).toEqual([[2, 1]]);
+    expect(await changed(pool, { cluster: "c", ...n1, since: 5 })).toEqual([]);
+    expect((await changed(pool, { cluster: "c", ...n1, since: 0 })).map((r) => r.partitionId).sort()).toEqual([0, 2]);
+    expect(await changed(pool, { cluster: "c", nodeId: "n1", incarnation: "i".repeat(32), since: 0 })).toEqual([]);
 
     expect(await track("cluster.listMemberOwnership", cluster.listMemberOwnership)(pool, { cluster: "c", nodeId: "n1" })).toEqual([
       { domain: "d", taskList: "t", partitionId: 0, state: PartitionState.Assigned, generation: 2, targetNodeId: null },
@@ -269,12 +277,20 @@ describe.each(clients)("through %s", (_, makePool) => {
     expect(await track("cluster.deleteFreePartitionsFrom", cluster.deleteFreePartitionsFrom)(pool, from2)).toBe(0);
     const oldest = track("cluster.oldestReleaseRequest", cluster.oldestReleaseRequest);
     expect(await oldest(pool, c)).toEqual({ waitedUs: 0 });
-    expect(await track("cluster.retireOwnedPartitionsFrom", cluster.retireOwnedPartitionsFrom)(pool, from2)).toBe(1);
-    await pool.query("UPDATE helix_ownership SET release_requested_at = release_requested_at - INTERVAL 30 SECOND WHERE cluster = 'c' AND state = 2");
+    expect((await track("cluster.lockPartitionsFrom", cluster.lockPartitionsFrom)(pool, from2)).map((r) => [r.partitionId, r.nodeId, r.state])).toEqual([
+      [2, "n1", PartitionState.Assigned],
+    ]);
+    const retire = track("cluster.retireOwnedPartitionsFrom", cluster.retireOwnedPartitionsFrom);
+    expect(await retire(pool, { ...from2, nodeId: "n9", ownerVersion: 7 })).toBe(0);
+    expect(await retire(pool, { ...from2, nodeId: "n1", ownerVersion: 7 })).toBe(1);
+    expect((await changed(pool, { cluster: "c", ...n1, since: 6 })).map((r) => [r.partitionId, r.state])).toEqual([[2, PartitionState.ReleaseRequested]]);
+    const asked = track("cluster.listProcessReleaseRequests", cluster.listProcessReleaseRequests);
+    expect((await asked(pool, { cluster: "c", ...n1 })).map((r) => [r.partitionId, r.generation])).toEqual([[2, 1]]);
+    expect(await asked(pool, { cluster: "c", nodeId: "n1", incarnation: "i".repeat(32) })).toEqual([]);
+    await pool.query("UPDATE helix_ownership SET release_asked_at = release_asked_at - INTERVAL 30 SECOND WHERE cluster = 'c' AND state = 2");
     const waited = (await oldest(pool, c))!.waitedUs;
     expect(waited).toBeGreaterThanOrEqual(30_000_000);
     expect(waited).toBeLessThan(40_000_000);
-    expect(await track("cluster.bumpOwnersFrom", cluster.bumpOwnersFrom)(pool, from2)).toBe(1);
     expect(await confirm(pool, { ...key, partitionIds: [2], ...n1 })).toBe(1);
     expect(await cluster.deleteFreePartitionsFrom(pool, from2)).toBe(1);
 
@@ -318,16 +334,16 @@ describe.each(clients)("through %s", (_, makePool) => {
 
     const lock = track("coordinator.lockMembers", coordinator.lockMembers);
     expect(await lock(pool, { cluster: "w", nodeIds: ["nobody", "live", "dead"] })).toEqual([
-      { nodeId: "dead", incarnation: "i".repeat(32), live: 0 },
-      { nodeId: "live", incarnation: "i".repeat(32), live: 1 },
+      { nodeId: "dead", incarnation: "i".repeat(32), live: 0, assignmentVersion: 1 },
+      { nodeId: "live", incarnation: "i".repeat(32), live: 1, assignmentVersion: 1 },
     ]);
     expect(await lock(pool, { cluster: "w", nodeIds: [] })).toEqual([]);
 
     const key = { cluster: "w", domain: "d", taskList: "t" };
     await cluster.putTaskList(pool, { ...key, partitions: 2, metadata: "{}" });
     await cluster.insertPartitions(pool, { ...key, partitions: 2 });
-    await cluster.assignPartitions(pool, { ...key, partitionIds: [1], nodeId: "live", incarnation: "i".repeat(32), forceAfterUs: 0 });
-    await cluster.requestPartitionsRelease(pool, { ...key, partitionIds: [1], targetNodeId: null });
+    await cluster.assignPartitions(pool, { ...key, partitionIds: [1], nodeId: "live", incarnation: "i".repeat(32), forceAfterUs: 0, ownerVersion: 2 });
+    await cluster.requestPartitionsRelease(pool, { ...key, partitionIds: [1], targetNodeId: null, ownerVersion: 2 });
     const table = await track("coordinator.listPlanningOwnership", coordinator.listPlanningOwnership)(pool, c);
     expect(table.map((r) => [r.partitionId, r.nodeId, r.incarnation, r.state, r.generation])).toEqual([
       [0, null, null, PartitionState.Unassigned, 0],

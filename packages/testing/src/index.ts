@@ -277,6 +277,8 @@ export class TcpProxy {
   /** Statements held by holdStatements: sent on when released. */
   readonly #held = new Set<() => void>();
   #holding: Buffer | undefined;
+  /** Added before every chunk a client sends is passed on (see {@link TcpProxy.setLatency}). */
+  #latencyMs = 0;
 
   private constructor(server: Server) {
     this.#server = server;
@@ -329,14 +331,32 @@ export class TcpProxy {
     this.#held.clear();
   }
 
-  /** A pass-through from a client to the server that keeps back a chunk holding the held text. */
+  /**
+   * Delays every chunk a client sends by `ms` before it goes on to the server (0: none), on
+   * connections open now and later, keeping their order: a slow database or network, which still
+   * answers every statement.
+   */
+  setLatency(ms: number): void {
+    this.#latencyMs = ms;
+  }
+
+  /**
+   * A pass-through from a client to the server that keeps back a chunk holding the held text, and
+   * delays every chunk by the latency set.
+   */
   #gate(): Transform {
     const held = this.#held;
     const holding = (): Buffer | undefined => this.#holding;
+    const latency = (): number => this.#latencyMs;
     return new Transform({
       transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback) {
         const text = holding();
-        if (text === undefined || !chunk.includes(text)) return done(null, chunk);
+        if (text === undefined || !chunk.includes(text)) {
+          const delayMs = latency();
+          if (delayMs <= 0) return done(null, chunk);
+          setTimeout(() => done(null, chunk), delayMs);
+          return;
+        }
         // Not calling `done` stops the flow on this connection until the chunk is sent on.
         held.add(() => done(null, chunk));
       },

@@ -105,17 +105,6 @@ SET assignment_version = assignment_version + 1
 WHERE cluster = sqlc.arg(cluster)
   AND node_id IN (sqlc.slice(node_ids));
 
--- name: BumpOwnersFrom :execrows
--- Tells the owners of a task list's partitions numbered from `first_partition` up that those changed.
-UPDATE helix_members
-SET assignment_version = assignment_version + 1
-WHERE helix_members.cluster = sqlc.arg(cluster)
-  AND helix_members.node_id IN (
-    SELECT a.node_id FROM helix_ownership AS a
-    WHERE a.cluster = sqlc.arg(cluster) AND a.domain = sqlc.arg(domain) AND a.task_list = sqlc.arg(task_list)
-      AND a.partition_id >= sqlc.arg(first_partition) AND a.node_id IS NOT NULL
-  );
-
 -- name: BumpMembershipVersion :exec
 -- Moves the cluster's membership counter (creating its counters row at 1 if missing).
 INSERT INTO helix_cluster_state (cluster, membership_version, catalog_version, ownership_version)
@@ -238,20 +227,37 @@ WHERE helix_task_lists.cluster = sqlc.arg(cluster)
   AND helix_task_lists.domain = sqlc.arg(domain)
   AND helix_task_lists.task_list = sqlc.arg(task_list);
 
+-- name: LockPartitionsFrom :many
+-- Inside a transaction, before partitions numbered from `first_partition` up retire: locks their
+-- rows until commit and returns them, so that their owners are known (and their rows locked next,
+-- see LockMembers) before the release requests are written and dated.
+SELECT partition_id, node_id, incarnation, state, target_node_id
+FROM helix_ownership
+WHERE cluster = sqlc.arg(cluster)
+  AND domain = sqlc.arg(domain)
+  AND task_list = sqlc.arg(task_list)
+  AND partition_id >= sqlc.arg(first_partition)
+FOR UPDATE;
+
 -- name: RetireOwnedPartitionsFrom :execrows
--- Asks the owners of partitions numbered from `first_partition` up (removed by a shrink or a
+-- Asks one owner of partitions numbered from `first_partition` up (removed by a shrink or a
 -- removal) to release them; there is no target, so they are deleted once released. A request
--- already pending keeps its time. release_requested_at is assigned before state, whose old value
--- it reads (see "Changing the SQL" in the README: assignments run left to right).
+-- already pending keeps its time. The caller locked the rows (LockPartitionsFrom) and the owner's
+-- member row (LockMembers) first, so the request is dated once its owner can see it, and stamped
+-- with the owner's next assignment version (see 0008_owner_versions.sql). release_asked_at is
+-- assigned before state, whose old value it reads (see "Changing the SQL" in the README:
+-- assignments run left to right).
 UPDATE helix_ownership
-SET release_requested_at = IF(state = 2, release_requested_at, UTC_TIMESTAMP(6)),
+SET release_asked_at = IF(state = 2, release_asked_at, UTC_TIMESTAMP(6)),
     state = 2,
     target_node_id = NULL,
+    owner_version = sqlc.arg(owner_version),
     updated_at = UTC_TIMESTAMP(6)
 WHERE cluster = sqlc.arg(cluster)
   AND domain = sqlc.arg(domain)
   AND task_list = sqlc.arg(task_list)
   AND partition_id >= sqlc.arg(first_partition)
+  AND node_id = sqlc.arg(node_id)
   AND state IN (1, 2)
   AND (state = 1 OR target_node_id IS NOT NULL);
 
@@ -293,15 +299,17 @@ FOR UPDATE;
 -- and the owner's TTL (by then the owner has stopped on its own: it extends its ownership only from
 -- heartbeats after which it read its partitions, and a heartbeat read after the request shows it).
 -- The caller passes only partitions it locked at the generation it saw (LockPartitions); each
--- generation grows by one.
+-- generation grows by one. `owner_version`: the new owner's next assignment version, read under
+-- its row lock (see 0008_owner_versions.sql).
 UPDATE helix_ownership
 SET node_id = sqlc.arg(node_id),
     incarnation = sqlc.arg(incarnation),
     state = 1,
     generation = generation + 1,
+    owner_version = sqlc.arg(owner_version),
     target_node_id = NULL,
     assigned_at = UTC_TIMESTAMP(6),
-    release_requested_at = NULL,
+    release_asked_at = NULL,
     updated_at = UTC_TIMESTAMP(6)
 WHERE helix_ownership.cluster = sqlc.arg(cluster)
   AND helix_ownership.domain = sqlc.arg(domain)
@@ -316,7 +324,7 @@ WHERE helix_ownership.cluster = sqlc.arg(cluster)
         AND n.incarnation = helix_ownership.incarnation AND n.status = 1 AND n.expires_at > UTC_TIMESTAMP(6)
     )
     OR (helix_ownership.state = 2
-        AND TIMESTAMPDIFF(MICROSECOND, helix_ownership.release_requested_at, UTC_TIMESTAMP(6)) >= GREATEST(
+        AND TIMESTAMPDIFF(MICROSECOND, helix_ownership.release_asked_at, UTC_TIMESTAMP(6)) >= GREATEST(
           sqlc.arg(force_after_us),
           (SELECT o.ttl_us FROM helix_members AS o
            WHERE o.cluster = sqlc.arg(cluster) AND o.node_id = helix_ownership.node_id)))
@@ -324,12 +332,14 @@ WHERE helix_ownership.cluster = sqlc.arg(cluster)
 
 -- name: RequestPartitionsRelease :execrows
 -- Asks the owners of partitions of one task list to release them, so they can go to
--- `target_node_id`. The caller passes only partitions it locked at the generation it saw
--- (LockPartitions).
+-- `target_node_id`. The caller passes only partitions of one owner that it locked at the
+-- generation it saw (LockPartitions), and the owner's next assignment version, read under its row
+-- lock (see 0008_owner_versions.sql).
 UPDATE helix_ownership
 SET state = 2,
     target_node_id = sqlc.arg(target_node_id),
-    release_requested_at = UTC_TIMESTAMP(6),
+    owner_version = sqlc.arg(owner_version),
+    release_asked_at = UTC_TIMESTAMP(6),
     updated_at = UTC_TIMESTAMP(6)
 WHERE cluster = sqlc.arg(cluster)
   AND domain = sqlc.arg(domain)
@@ -360,7 +370,7 @@ SET node_id = NULL,
     incarnation = NULL,
     state = 0,
     target_node_id = NULL,
-    release_requested_at = NULL,
+    release_asked_at = NULL,
     updated_at = UTC_TIMESTAMP(6)
 WHERE cluster = sqlc.arg(cluster)
   AND node_id = sqlc.arg(node_id)
@@ -410,7 +420,7 @@ WHERE cluster = sqlc.arg(cluster)
 -- name: ListTaskListOwnership :many
 -- The ownership rows of one task list, by partition.
 SELECT partition_id, node_id, state, generation, target_node_id, assigned_at,
-       release_requested_at, updated_at
+       release_asked_at AS release_requested_at, updated_at
 FROM helix_ownership
 WHERE cluster = sqlc.arg(cluster)
   AND domain = sqlc.arg(domain)
@@ -420,7 +430,7 @@ ORDER BY partition_id;
 -- name: OldestReleaseRequest :one
 -- How long the oldest pending hand-off of a cluster (a release asked for and not yet confirmed)
 -- has waited, in microseconds by the database clock; 0 when none is pending.
-SELECT CAST(COALESCE(TIMESTAMPDIFF(MICROSECOND, MIN(release_requested_at), UTC_TIMESTAMP(6)), 0) AS SIGNED) AS waited_us
+SELECT CAST(COALESCE(TIMESTAMPDIFF(MICROSECOND, MIN(release_asked_at), UTC_TIMESTAMP(6)), 0) AS SIGNED) AS waited_us
 FROM helix_ownership
 WHERE cluster = sqlc.arg(cluster)
   AND state = 2;
@@ -441,6 +451,28 @@ WHERE cluster = sqlc.arg(cluster)
   AND node_id = sqlc.arg(node_id)
   AND incarnation = sqlc.arg(incarnation)
 ORDER BY domain, task_list, partition_id;
+
+-- name: ListProcessOwnershipChanges :many
+-- The partitions of one process of a member (node id and incarnation) whose rows changed for it
+-- after its assignment version `since`: given to it, or asked to be released (see
+-- 0008_owner_versions.sql). A range of one index; nothing when nothing changed.
+SELECT domain, task_list, partition_id, state, generation, target_node_id
+FROM helix_ownership
+WHERE cluster = sqlc.arg(cluster)
+  AND node_id = sqlc.arg(node_id)
+  AND owner_version > sqlc.arg(since)
+  AND incarnation = sqlc.arg(incarnation);
+
+-- name: ListProcessReleaseRequests :many
+-- The partitions one process of a member (node id and incarnation) is asked to release and still
+-- holds: a member waiting for its releases to be confirmed learns which of them were taken
+-- without its confirmation (forced), which leave no row of its own to read.
+SELECT domain, task_list, partition_id, generation
+FROM helix_ownership
+WHERE cluster = sqlc.arg(cluster)
+  AND node_id = sqlc.arg(node_id)
+  AND incarnation = sqlc.arg(incarnation)
+  AND state = 2;
 
 -- name: ListMemberOwnership :many
 -- Every partition a member owns, across task lists, in one indexed read.

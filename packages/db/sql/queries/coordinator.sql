@@ -25,7 +25,7 @@ ORDER BY node_id;
 -- name: ListPlanningOwnership :many
 -- The ownership table, with the age (by the database clock) of every pending release request.
 SELECT domain, task_list, partition_id, node_id, incarnation, state, generation, target_node_id,
-       CAST(COALESCE(TIMESTAMPDIFF(MICROSECOND, release_requested_at, UTC_TIMESTAMP(6)), -1) AS SIGNED) AS release_age_us
+       CAST(COALESCE(TIMESTAMPDIFF(MICROSECOND, release_asked_at, UTC_TIMESTAMP(6)), -1) AS SIGNED) AS release_age_us
 FROM helix_ownership
 WHERE cluster = sqlc.arg(cluster)
 ORDER BY domain, task_list, partition_id;
@@ -33,8 +33,10 @@ ORDER BY domain, task_list, partition_id;
 -- name: LockMembers :many
 -- Inside a round's transaction: locks members' rows until commit (in node id order, the primary
 -- key's) and says whether each is live and with which incarnation, so that a member cannot
--- re-register between this check and the hand-over.
-SELECT node_id, incarnation, CAST(status = 1 AND expires_at > UTC_TIMESTAMP(6) AS SIGNED) AS live
+-- re-register between this check and the hand-over, and with which assignment version, so that the
+-- rows written for it are stamped with the next one (see 0008_owner_versions.sql).
+SELECT node_id, incarnation, CAST(status = 1 AND expires_at > UTC_TIMESTAMP(6) AS SIGNED) AS live,
+       assignment_version
 FROM helix_members
 WHERE cluster = sqlc.arg(cluster)
   AND node_id IN (sqlc.slice(node_ids))

@@ -301,37 +301,6 @@ export async function bumpAssignmentVersions(client: QueryClient, args: BumpAssi
   return execResult(result).affectedRows;
 }
 
-/** The SQL of {@link bumpOwnersFrom}. */
-export const bumpOwnersFromQuery = `-- name: BumpOwnersFrom :execrows
-UPDATE helix_members
-SET assignment_version = assignment_version + 1
-WHERE helix_members.cluster = ?
-  AND helix_members.node_id IN (
-    SELECT a.node_id FROM helix_ownership AS a
-    WHERE a.cluster = ? AND a.domain = ? AND a.task_list = ?
-      AND a.partition_id >= ? AND a.node_id IS NOT NULL
-  )`;
-
-/** The parameters of {@link bumpOwnersFrom}. */
-export interface BumpOwnersFromArgs {
-  /** For column `cluster` of `helix_members`. */
-  cluster: string;
-  /** For column `domain` of `helix_ownership`. */
-  domain: string;
-  /** For column `task_list` of `helix_ownership`. */
-  taskList: string;
-  /** For column `first_partition` of `helix_ownership`. */
-  firstPartition: number;
-}
-
-/**
- * Tells the owners of a task list's partitions numbered from `first_partition` up that those changed.
- */
-export async function bumpOwnersFrom(client: QueryClient, args: BumpOwnersFromArgs): Promise<number> {
-  const [result] = await client.query({ sql: bumpOwnersFromQuery, values: [args.cluster, args.cluster, args.domain, args.taskList, args.firstPartition] });
-  return execResult(result).affectedRows;
-}
-
 /** The SQL of {@link bumpMembershipVersion}. */
 export const bumpMembershipVersionQuery = `-- name: BumpMembershipVersion :exec
 INSERT INTO helix_cluster_state (cluster, membership_version, catalog_version, ownership_version)
@@ -744,22 +713,18 @@ export async function raiseGenerationFloor(client: QueryClient, args: RaiseGener
   return execResult(result).affectedRows;
 }
 
-/** The SQL of {@link retireOwnedPartitionsFrom}. */
-export const retireOwnedPartitionsFromQuery = `-- name: RetireOwnedPartitionsFrom :execrows
-UPDATE helix_ownership
-SET release_requested_at = IF(state = 2, release_requested_at, UTC_TIMESTAMP(6)),
-    state = 2,
-    target_node_id = NULL,
-    updated_at = UTC_TIMESTAMP(6)
+/** The SQL of {@link lockPartitionsFrom}. */
+export const lockPartitionsFromQuery = `-- name: LockPartitionsFrom :many
+SELECT partition_id, node_id, incarnation, state, target_node_id
+FROM helix_ownership
 WHERE cluster = ?
   AND domain = ?
   AND task_list = ?
   AND partition_id >= ?
-  AND state IN (1, 2)
-  AND (state = 1 OR target_node_id IS NOT NULL)`;
+FOR UPDATE`;
 
-/** The parameters of {@link retireOwnedPartitionsFrom}. */
-export interface RetireOwnedPartitionsFromArgs {
+/** The parameters of {@link lockPartitionsFrom}. */
+export interface LockPartitionsFromArgs {
   /** For column `cluster` of `helix_ownership`. */
   cluster: string;
   /** For column `domain` of `helix_ownership`. */
@@ -770,14 +735,79 @@ export interface RetireOwnedPartitionsFromArgs {
   firstPartition: number;
 }
 
+/** A row that {@link lockPartitionsFrom} returns. */
+export interface LockPartitionsFromRow {
+  /** Column `partition_id` of `helix_ownership`. */
+  partitionId: number;
+  /** Column `node_id` of `helix_ownership`. */
+  nodeId: string | null;
+  /** Column `incarnation` of `helix_ownership`. */
+  incarnation: string | null;
+  /** Column `state` of `helix_ownership`. */
+  state: number;
+  /** Column `target_node_id` of `helix_ownership`. */
+  targetNodeId: string | null;
+}
+
 /**
- * Asks the owners of partitions numbered from `first_partition` up (removed by a shrink or a
+ * Inside a transaction, before partitions numbered from `first_partition` up retire: locks their
+ * rows until commit and returns them, so that their owners are known (and their rows locked next,
+ * see LockMembers) before the release requests are written and dated.
+ */
+export async function lockPartitionsFrom(client: QueryClient, args: LockPartitionsFromArgs): Promise<LockPartitionsFromRow[]> {
+  const [rows] = await client.query({ sql: lockPartitionsFromQuery, values: [args.cluster, args.domain, args.taskList, args.firstPartition], rowsAsArray: true, timezone: "Z" });
+  return (rows as unknown[][]).map((row) => ({
+    partitionId: numberValue(row[0]),
+    nodeId: row[1] as string | null,
+    incarnation: row[2] as string | null,
+    state: numberValue(row[3]),
+    targetNodeId: row[4] as string | null,
+  }));
+}
+
+/** The SQL of {@link retireOwnedPartitionsFrom}. */
+export const retireOwnedPartitionsFromQuery = `-- name: RetireOwnedPartitionsFrom :execrows
+UPDATE helix_ownership
+SET release_asked_at = IF(state = 2, release_asked_at, UTC_TIMESTAMP(6)),
+    state = 2,
+    target_node_id = NULL,
+    owner_version = ?,
+    updated_at = UTC_TIMESTAMP(6)
+WHERE cluster = ?
+  AND domain = ?
+  AND task_list = ?
+  AND partition_id >= ?
+  AND node_id = ?
+  AND state IN (1, 2)
+  AND (state = 1 OR target_node_id IS NOT NULL)`;
+
+/** The parameters of {@link retireOwnedPartitionsFrom}. */
+export interface RetireOwnedPartitionsFromArgs {
+  /** For column `owner_version` of `helix_ownership`. */
+  ownerVersion: number;
+  /** For column `cluster` of `helix_ownership`. */
+  cluster: string;
+  /** For column `domain` of `helix_ownership`. */
+  domain: string;
+  /** For column `task_list` of `helix_ownership`. */
+  taskList: string;
+  /** For column `first_partition` of `helix_ownership`. */
+  firstPartition: number;
+  /** For column `node_id` of `helix_ownership`. */
+  nodeId: string | null;
+}
+
+/**
+ * Asks one owner of partitions numbered from `first_partition` up (removed by a shrink or a
  * removal) to release them; there is no target, so they are deleted once released. A request
- * already pending keeps its time. release_requested_at is assigned before state, whose old value
- * it reads (see "Changing the SQL" in the README: assignments run left to right).
+ * already pending keeps its time. The caller locked the rows (LockPartitionsFrom) and the owner's
+ * member row (LockMembers) first, so the request is dated once its owner can see it, and stamped
+ * with the owner's next assignment version (see 0008_owner_versions.sql). release_asked_at is
+ * assigned before state, whose old value it reads (see "Changing the SQL" in the README:
+ * assignments run left to right).
  */
 export async function retireOwnedPartitionsFrom(client: QueryClient, args: RetireOwnedPartitionsFromArgs): Promise<number> {
-  const [result] = await client.query({ sql: retireOwnedPartitionsFromQuery, values: [args.cluster, args.domain, args.taskList, args.firstPartition] });
+  const [result] = await client.query({ sql: retireOwnedPartitionsFromQuery, values: [args.ownerVersion, args.cluster, args.domain, args.taskList, args.firstPartition, args.nodeId] });
   return execResult(result).affectedRows;
 }
 
@@ -878,9 +908,10 @@ SET node_id = ?,
     incarnation = ?,
     state = 1,
     generation = generation + 1,
+    owner_version = ?,
     target_node_id = NULL,
     assigned_at = UTC_TIMESTAMP(6),
-    release_requested_at = NULL,
+    release_asked_at = NULL,
     updated_at = UTC_TIMESTAMP(6)
 WHERE helix_ownership.cluster = ?
   AND helix_ownership.domain = ?
@@ -895,7 +926,7 @@ WHERE helix_ownership.cluster = ?
         AND n.incarnation = helix_ownership.incarnation AND n.status = 1 AND n.expires_at > UTC_TIMESTAMP(6)
     )
     OR (helix_ownership.state = 2
-        AND TIMESTAMPDIFF(MICROSECOND, helix_ownership.release_requested_at, UTC_TIMESTAMP(6)) >= GREATEST(
+        AND TIMESTAMPDIFF(MICROSECOND, helix_ownership.release_asked_at, UTC_TIMESTAMP(6)) >= GREATEST(
           ?,
           (SELECT o.ttl_us FROM helix_members AS o
            WHERE o.cluster = ? AND o.node_id = helix_ownership.node_id)))
@@ -907,6 +938,8 @@ export interface AssignPartitionsArgs {
   nodeId: string | null;
   /** For column `incarnation` of `helix_ownership`. */
   incarnation: string | null;
+  /** For column `owner_version` of `helix_ownership`. */
+  ownerVersion: number;
   /** For column `cluster` of `helix_ownership`. */
   cluster: string;
   /** For column `domain` of `helix_ownership`. */
@@ -927,10 +960,11 @@ export interface AssignPartitionsArgs {
  * and the owner's TTL (by then the owner has stopped on its own: it extends its ownership only from
  * heartbeats after which it read its partitions, and a heartbeat read after the request shows it).
  * The caller passes only partitions it locked at the generation it saw (LockPartitions); each
- * generation grows by one.
+ * generation grows by one. `owner_version`: the new owner's next assignment version, read under
+ * its row lock (see 0008_owner_versions.sql).
  */
 export async function assignPartitions(client: QueryClient, args: AssignPartitionsArgs): Promise<number> {
-  const [result] = await client.query({ sql: expandSlices(assignPartitionsQuery, { partition_ids: args.partitionIds.length }), values: [args.nodeId, args.incarnation, args.cluster, args.domain, args.taskList, ...args.partitionIds, args.cluster, args.forceAfterUs, args.cluster] });
+  const [result] = await client.query({ sql: expandSlices(assignPartitionsQuery, { partition_ids: args.partitionIds.length }), values: [args.nodeId, args.incarnation, args.ownerVersion, args.cluster, args.domain, args.taskList, ...args.partitionIds, args.cluster, args.forceAfterUs, args.cluster] });
   return execResult(result).affectedRows;
 }
 
@@ -939,7 +973,8 @@ export const requestPartitionsReleaseQuery = `-- name: RequestPartitionsRelease 
 UPDATE helix_ownership
 SET state = 2,
     target_node_id = ?,
-    release_requested_at = UTC_TIMESTAMP(6),
+    owner_version = ?,
+    release_asked_at = UTC_TIMESTAMP(6),
     updated_at = UTC_TIMESTAMP(6)
 WHERE cluster = ?
   AND domain = ?
@@ -951,6 +986,8 @@ WHERE cluster = ?
 export interface RequestPartitionsReleaseArgs {
   /** For column `target_node_id` of `helix_ownership`. */
   targetNodeId: string | null;
+  /** For column `owner_version` of `helix_ownership`. */
+  ownerVersion: number;
   /** For column `cluster` of `helix_ownership`. */
   cluster: string;
   /** For column `domain` of `helix_ownership`. */
@@ -963,11 +1000,12 @@ export interface RequestPartitionsReleaseArgs {
 
 /**
  * Asks the owners of partitions of one task list to release them, so they can go to
- * `target_node_id`. The caller passes only partitions it locked at the generation it saw
- * (LockPartitions).
+ * `target_node_id`. The caller passes only partitions of one owner that it locked at the
+ * generation it saw (LockPartitions), and the owner's next assignment version, read under its row
+ * lock (see 0008_owner_versions.sql).
  */
 export async function requestPartitionsRelease(client: QueryClient, args: RequestPartitionsReleaseArgs): Promise<number> {
-  const [result] = await client.query({ sql: expandSlices(requestPartitionsReleaseQuery, { partition_ids: args.partitionIds.length }), values: [args.targetNodeId, args.cluster, args.domain, args.taskList, ...args.partitionIds] });
+  const [result] = await client.query({ sql: expandSlices(requestPartitionsReleaseQuery, { partition_ids: args.partitionIds.length }), values: [args.targetNodeId, args.ownerVersion, args.cluster, args.domain, args.taskList, ...args.partitionIds] });
   return execResult(result).affectedRows;
 }
 
@@ -1017,7 +1055,7 @@ SET node_id = NULL,
     incarnation = NULL,
     state = 0,
     target_node_id = NULL,
-    release_requested_at = NULL,
+    release_asked_at = NULL,
     updated_at = UTC_TIMESTAMP(6)
 WHERE cluster = ?
   AND node_id = ?
@@ -1197,7 +1235,7 @@ export async function getPartition(client: QueryClient, args: GetPartitionArgs):
 /** The SQL of {@link listTaskListOwnership}. */
 export const listTaskListOwnershipQuery = `-- name: ListTaskListOwnership :many
 SELECT partition_id, node_id, state, generation, target_node_id, assigned_at,
-       release_requested_at, updated_at
+       release_asked_at AS release_requested_at, updated_at
 FROM helix_ownership
 WHERE cluster = ?
   AND domain = ?
@@ -1253,7 +1291,7 @@ export async function listTaskListOwnership(client: QueryClient, args: ListTaskL
 
 /** The SQL of {@link oldestReleaseRequest}. */
 export const oldestReleaseRequestQuery = `-- name: OldestReleaseRequest :one
-SELECT CAST(COALESCE(TIMESTAMPDIFF(MICROSECOND, MIN(release_requested_at), UTC_TIMESTAMP(6)), 0) AS SIGNED) AS waited_us
+SELECT CAST(COALESCE(TIMESTAMPDIFF(MICROSECOND, MIN(release_asked_at), UTC_TIMESTAMP(6)), 0) AS SIGNED) AS waited_us
 FROM helix_ownership
 WHERE cluster = ?
   AND state = 2`;
@@ -1378,6 +1416,106 @@ export async function listProcessOwnership(client: QueryClient, args: ListProces
     state: numberValue(row[3]),
     generation: numberValue(row[4]),
     targetNodeId: row[5] as string | null,
+  }));
+}
+
+/** The SQL of {@link listProcessOwnershipChanges}. */
+export const listProcessOwnershipChangesQuery = `-- name: ListProcessOwnershipChanges :many
+SELECT domain, task_list, partition_id, state, generation, target_node_id
+FROM helix_ownership
+WHERE cluster = ?
+  AND node_id = ?
+  AND owner_version > ?
+  AND incarnation = ?`;
+
+/** The parameters of {@link listProcessOwnershipChanges}. */
+export interface ListProcessOwnershipChangesArgs {
+  /** For column `cluster` of `helix_ownership`. */
+  cluster: string;
+  /** For column `node_id` of `helix_ownership`. */
+  nodeId: string | null;
+  /** For column `since` of `helix_ownership`. */
+  since: number;
+  /** For column `incarnation` of `helix_ownership`. */
+  incarnation: string | null;
+}
+
+/** A row that {@link listProcessOwnershipChanges} returns. */
+export interface ListProcessOwnershipChangesRow {
+  /** Column `domain` of `helix_ownership`. */
+  domain: string;
+  /** Column `task_list` of `helix_ownership`. */
+  taskList: string;
+  /** Column `partition_id` of `helix_ownership`. */
+  partitionId: number;
+  /** Column `state` of `helix_ownership`. */
+  state: number;
+  /** Column `generation` of `helix_ownership`. */
+  generation: number;
+  /** Column `target_node_id` of `helix_ownership`. */
+  targetNodeId: string | null;
+}
+
+/**
+ * The partitions of one process of a member (node id and incarnation) whose rows changed for it
+ * after its assignment version `since`: given to it, or asked to be released (see
+ * 0008_owner_versions.sql). A range of one index; nothing when nothing changed.
+ */
+export async function listProcessOwnershipChanges(client: QueryClient, args: ListProcessOwnershipChangesArgs): Promise<ListProcessOwnershipChangesRow[]> {
+  const [rows] = await client.query({ sql: listProcessOwnershipChangesQuery, values: [args.cluster, args.nodeId, args.since, args.incarnation], rowsAsArray: true, timezone: "Z" });
+  return (rows as unknown[][]).map((row) => ({
+    domain: row[0] as string,
+    taskList: row[1] as string,
+    partitionId: numberValue(row[2]),
+    state: numberValue(row[3]),
+    generation: numberValue(row[4]),
+    targetNodeId: row[5] as string | null,
+  }));
+}
+
+/** The SQL of {@link listProcessReleaseRequests}. */
+export const listProcessReleaseRequestsQuery = `-- name: ListProcessReleaseRequests :many
+SELECT domain, task_list, partition_id, generation
+FROM helix_ownership
+WHERE cluster = ?
+  AND node_id = ?
+  AND incarnation = ?
+  AND state = 2`;
+
+/** The parameters of {@link listProcessReleaseRequests}. */
+export interface ListProcessReleaseRequestsArgs {
+  /** For column `cluster` of `helix_ownership`. */
+  cluster: string;
+  /** For column `node_id` of `helix_ownership`. */
+  nodeId: string | null;
+  /** For column `incarnation` of `helix_ownership`. */
+  incarnation: string | null;
+}
+
+/** A row that {@link listProcessReleaseRequests} returns. */
+export interface ListProcessReleaseRequestsRow {
+  /** Column `domain` of `helix_ownership`. */
+  domain: string;
+  /** Column `task_list` of `helix_ownership`. */
+  taskList: string;
+  /** Column `partition_id` of `helix_ownership`. */
+  partitionId: number;
+  /** Column `generation` of `helix_ownership`. */
+  generation: number;
+}
+
+/**
+ * The partitions one process of a member (node id and incarnation) is asked to release and still
+ * holds: a member waiting for its releases to be confirmed learns which of them were taken
+ * without its confirmation (forced), which leave no row of its own to read.
+ */
+export async function listProcessReleaseRequests(client: QueryClient, args: ListProcessReleaseRequestsArgs): Promise<ListProcessReleaseRequestsRow[]> {
+  const [rows] = await client.query({ sql: listProcessReleaseRequestsQuery, values: [args.cluster, args.nodeId, args.incarnation], rowsAsArray: true, timezone: "Z" });
+  return (rows as unknown[][]).map((row) => ({
+    domain: row[0] as string,
+    taskList: row[1] as string,
+    partitionId: numberValue(row[2]),
+    generation: numberValue(row[3]),
   }));
 }
 

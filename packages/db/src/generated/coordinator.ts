@@ -113,7 +113,7 @@ export async function listPlanningMembers(client: QueryClient, args: ListPlannin
 /** The SQL of {@link listPlanningOwnership}. */
 export const listPlanningOwnershipQuery = `-- name: ListPlanningOwnership :many
 SELECT domain, task_list, partition_id, node_id, incarnation, state, generation, target_node_id,
-       CAST(COALESCE(TIMESTAMPDIFF(MICROSECOND, release_requested_at, UTC_TIMESTAMP(6)), -1) AS SIGNED) AS release_age_us
+       CAST(COALESCE(TIMESTAMPDIFF(MICROSECOND, release_asked_at, UTC_TIMESTAMP(6)), -1) AS SIGNED) AS release_age_us
 FROM helix_ownership
 WHERE cluster = ?
 ORDER BY domain, task_list, partition_id`;
@@ -166,7 +166,8 @@ export async function listPlanningOwnership(client: QueryClient, args: ListPlann
 
 /** The SQL of {@link lockMembers}. */
 export const lockMembersQuery = `-- name: LockMembers :many
-SELECT node_id, incarnation, CAST(status = 1 AND expires_at > UTC_TIMESTAMP(6) AS SIGNED) AS live
+SELECT node_id, incarnation, CAST(status = 1 AND expires_at > UTC_TIMESTAMP(6) AS SIGNED) AS live,
+       assignment_version
 FROM helix_members
 WHERE cluster = ?
   AND node_id IN (/*SLICE:node_ids*/?)
@@ -189,12 +190,15 @@ export interface LockMembersRow {
   incarnation: string;
   /** Result column `live`. */
   live: number;
+  /** Column `assignment_version` of `helix_members`. */
+  assignmentVersion: number;
 }
 
 /**
  * Inside a round's transaction: locks members' rows until commit (in node id order, the primary
  * key's) and says whether each is live and with which incarnation, so that a member cannot
- * re-register between this check and the hand-over.
+ * re-register between this check and the hand-over, and with which assignment version, so that the
+ * rows written for it are stamped with the next one (see 0008_owner_versions.sql).
  */
 export async function lockMembers(client: QueryClient, args: LockMembersArgs): Promise<LockMembersRow[]> {
   const [rows] = await client.query({ sql: expandSlices(lockMembersQuery, { node_ids: args.nodeIds.length }), values: [args.cluster, ...args.nodeIds], rowsAsArray: true, timezone: "Z" });
@@ -202,6 +206,7 @@ export async function lockMembers(client: QueryClient, args: LockMembersArgs): P
     nodeId: row[0] as string,
     incarnation: row[1] as string,
     live: numberValue(row[2]),
+    assignmentVersion: numberValue(row[3]),
   }));
 }
 

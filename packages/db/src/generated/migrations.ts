@@ -185,4 +185,15 @@ CROSS JOIN (SELECT 0 AS d UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT
       `ALTER TABLE helix_locks ADD KEY helix_locks_by_expiry (expires_at, epoch)`,
     ],
   },
+  {
+    version: 8,
+    name: "owner_versions",
+    checksum: "d6a884b29e3771d08dbaa37ab9a4b8a5c978320b818e82db0a8b03a03e0b5c11",
+    statements: [
+      `ALTER TABLE helix_ownership ADD COLUMN owner_version BIGINT UNSIGNED NOT NULL DEFAULT 0`,
+      `ALTER TABLE helix_ownership ADD KEY helix_ownership_by_owner_version (cluster, node_id, owner_version)`,
+      `ALTER TABLE helix_ownership DROP KEY helix_allocation_by_node`,
+      `ALTER TABLE helix_ownership RENAME COLUMN release_requested_at TO release_asked_at`,
+    ],
+  },
 ];
