@@ -379,14 +379,16 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
   }
 
   /**
-   * How long a heartbeat may go unanswered before its connection is given up: half the time left
-   * before the member must stop, and never less than the member's statement timeout, so that a
-   * heartbeat lost on a black-holed connection is sent again on a fresh one in time, and one
-   * that waits for a busy database waits as long as it can.
+   * How long a heartbeat may go unanswered before its connection is given up: the time left before
+   * the member must stop, less half a statement timeout (enough for one sent again on a fresh
+   * connection, after one lost on a black-holed connection), and never less than a statement
+   * timeout: a heartbeat that waits for a busy database, or for a round that holds its row, waits
+   * as long as it can.
    */
   #heartbeatBoundMs(): number {
     const { statementTimeoutMs } = this.#options;
-    return this.#state === "active" ? Math.max(statementTimeoutMs, this.#deadline.remainingMs() / 2) : statementTimeoutMs;
+    const left = this.#deadline.remainingMs();
+    return this.#state === "active" ? Math.max(statementTimeoutMs, left - statementTimeoutMs / 2) : statementTimeoutMs;
   }
 
   /**
