@@ -327,8 +327,10 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
         const key = partitionKey(row.domain, row.taskList, row.partitionId);
         let ownership = this.#owned.get(key);
         if (row.state !== PartitionState.Assigned && row.state !== PartitionState.ReleaseRequested) {
-          // Released by this process (its confirmation's reply may have been lost).
-          if (ownership !== undefined && ownership.partition.generation === row.generation) changes.push(this.#drop(ownership, lost(ownership, "taken")));
+          // Released by this process, its confirmation's reply lost (one on its way says so itself).
+          if (ownership !== undefined && ownership.partition.generation === row.generation && !ownership.confirming) {
+            changes.push(this.#drop(ownership, lost(ownership, "taken")));
+          }
           continue;
         }
         seen.add(key);
