@@ -295,7 +295,7 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
    *
    * A member that has read its rows as of assignment version V reads only the rows stamped above V
    * (`ListProcessOwnershipChanges`): every write that gives it a partition or asks it to release
-   * one stamps the row above any version it can have read before (see ownership.ts, `LiveMember`).
+   * one stamps the row above any version it can have read before (see ownership.ts, `LockedMember`).
    * Rows that leave it without such a stamp are the ones it gave up itself (a confirmed release, a
    * leave) or lost while it was fenced, after which it reads all its rows again; and a release it
    * was asked for and did not confirm in time, whose work stopped when the request arrived (its

@@ -296,7 +296,10 @@ export async function applyOwnershipChanges<T extends OwnershipChange>(
     if (change.to !== null) involved.add(change.to);
     if (change.from !== null) involved.add(change.from);
   }
-  const live = await lockLiveMembers(conn, cluster, involved);
+  const live = new Map<string, LiveMember>();
+  for (const [nodeId, member] of await lockMembers(conn, cluster, involved)) {
+    if (member.liveIncarnation !== undefined) live.set(nodeId, member as LiveMember);
+  }
   const applied: AppliedChange<T>[] = [];
   let considered = 0;
   const pace = options.pace ?? new RunPace();
@@ -337,7 +340,7 @@ async function applyToTaskList<T extends OwnershipChange>(
     if (change.type === "assign") return change.to !== null && live.has(change.to);
     // A release is asked of the live owner the caller saw, while it still holds the partition.
     return row.state === PartitionState.Assigned && change.from !== null && row.nodeId === change.from &&
-      row.incarnation === live.get(change.from)?.incarnation && (change.to === null || live.has(change.to));
+      row.incarnation === live.get(change.from)?.liveIncarnation && (change.to === null || live.has(change.to));
   });
   const applied: AppliedChange<T>[] = [];
   // A release is written per owner: each owner's rows are stamped with its own next version.
@@ -350,7 +353,7 @@ async function applyToTaskList<T extends OwnershipChange>(
       applied.push(...batch.map((c) => ({ ...c, newGeneration: c.generation })));
       continue;
     }
-    const { incarnation, nextVersion: ownerVersion } = live.get(to!)!;
+    const { liveIncarnation: incarnation, nextVersion: ownerVersion } = live.get(to!)!;
     const count = await q.assignPartitions(conn, {
       ...list,
       nodeId: to!,
@@ -370,9 +373,10 @@ async function applyToTaskList<T extends OwnershipChange>(
   return applied;
 }
 
-/** A member live when its row was locked: its incarnation, and the version its changed rows are stamped with. */
-interface LiveMember {
-  readonly incarnation: string;
+/** A member as its row was locked: its live incarnation, and the version its changed rows are stamped with. */
+interface LockedMember {
+  /** Its incarnation when live (by the database clock); undefined when not. */
+  readonly liveIncarnation: string | undefined;
   /**
    * Its assignment version + 1: what the version will be once it is told of this transaction's
    * changes, so that a member that has read its partitions as of any version it can have seen
@@ -382,18 +386,21 @@ interface LiveMember {
   readonly nextVersion: number;
 }
 
+/** A member that was live when its row was locked. */
+type LiveMember = LockedMember & { readonly liveIncarnation: string };
+
 /**
  * Locks the rows of members (in node id order, the order every writer locks them in) until the
- * transaction ends. @returns the live ones, by node id.
+ * transaction ends. @returns them by node id (members with no row are absent).
  */
-async function lockLiveMembers(conn: QueryClient, cluster: string, nodeIds: Iterable<string>): Promise<Map<string, LiveMember>> {
-  const live = new Map<string, LiveMember>();
+async function lockMembers(conn: QueryClient, cluster: string, nodeIds: Iterable<string>): Promise<Map<string, LockedMember>> {
+  const locked = new Map<string, LockedMember>();
   for (const run of chunks([...new Set(nodeIds)].sort())) {
     for (const row of await cq.lockMembers(conn, { cluster, nodeIds: run })) {
-      if (row.live === 1) live.set(row.nodeId, { incarnation: row.incarnation, nextVersion: row.assignmentVersion + 1 });
+      locked.set(row.nodeId, { liveIncarnation: row.live === 1 ? row.incarnation : undefined, nextVersion: row.assignmentVersion + 1 });
     }
   }
-  return live;
+  return locked;
 }
 
 /**
@@ -635,19 +642,15 @@ async function retireFrom(
   const deleted = await q.deleteFreePartitionsFrom(conn, key);
   // A release request is dated and stamped only once its owner can see it: the partitions' rows are
   // locked first (a fenced transaction of the owner's holds them until it ends), then their owners'
-  // member rows, whose versions the stamps come from (see LiveMember).
+  // member rows, whose versions the stamps come from (see LockedMember).
   const owners = new Set<string>();
   for (const row of await q.lockPartitionsFrom(conn, key)) {
     const asked = row.state === PartitionState.Assigned || (row.state === PartitionState.ReleaseRequested && row.targetNodeId !== null);
     if (asked && row.nodeId !== null) owners.add(row.nodeId);
   }
   if (owners.size === 0) return deleted > 0;
-  const versions = new Map<string, number>();
-  for (const run of chunks([...owners].sort())) {
-    for (const row of await cq.lockMembers(conn, { cluster: key.cluster, nodeIds: run })) versions.set(row.nodeId, row.assignmentVersion + 1);
-  }
   const told: string[] = [];
-  for (const [nodeId, ownerVersion] of versions) {
+  for (const [nodeId, { nextVersion: ownerVersion }] of await lockMembers(conn, key.cluster, owners)) {
     if ((await q.retireOwnedPartitionsFrom(conn, { ...key, nodeId, ownerVersion })) > 0) told.push(nodeId);
   }
   await tellMembers(conn, key.cluster, told);

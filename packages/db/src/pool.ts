@@ -227,17 +227,17 @@ function openLane(key: object, options: ResolvedConnectionOptions): { pool: Pool
     lane = { pool: createMysqlPool({ ...mysqlPoolOptions(options), connectionLimit: LANE_CONNECTIONS }), users: 0 };
     lanes.set(key, lane);
   }
-  const opened = lane;
-  opened.users++;
+  const shared = lane;
+  shared.users++;
   let closed = false;
   return {
-    pool: opened.pool,
+    pool: shared.pool,
     close: async () => {
       if (closed) return;
       closed = true;
-      if (--opened.users > 0) return;
-      if (lanes.get(key) === opened) lanes.delete(key);
-      await opened.pool.end().catch(() => undefined);
+      if (--shared.users > 0) return;
+      if (lanes.get(key) === shared) lanes.delete(key);
+      await shared.pool.end().catch(() => undefined);
     },
   };
 }
