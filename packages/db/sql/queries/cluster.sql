@@ -444,9 +444,13 @@ ORDER BY domain, task_list, partition_id;
 
 -- name: ListProcessOwnership :many
 -- Every partition one process of a member (node id and incarnation) owns, across task lists, in one
--- indexed read: what a member resumes is only ever its own incarnation's.
+-- indexed read: what a member resumes is only ever its own incarnation's. Every read of one owner's
+-- rows forces the owner index: when their statistics say owners are few (a table just filled,
+-- every row unassigned, or a handful of members), optimizers pick the primary key instead (for
+-- this ORDER BY, already in its order) and scan the whole cluster's rows, seconds at a million
+-- partitions, on every member that joins.
 SELECT domain, task_list, partition_id, state, generation, target_node_id
-FROM helix_ownership
+FROM helix_ownership FORCE INDEX (helix_ownership_by_owner_version)
 WHERE cluster = sqlc.arg(cluster)
   AND node_id = sqlc.arg(node_id)
   AND incarnation = sqlc.arg(incarnation)
@@ -455,9 +459,10 @@ ORDER BY domain, task_list, partition_id;
 -- name: ListProcessOwnershipChanges :many
 -- The partitions of one process of a member (node id and incarnation) whose rows changed for it
 -- after its assignment version `since`: given to it, or asked to be released (see
--- 0008_owner_versions.sql). A range of one index; nothing when nothing changed.
+-- 0008_owner_versions.sql). A range of one index (forced: see ListProcessOwnership); nothing when
+-- nothing changed.
 SELECT domain, task_list, partition_id, state, generation, target_node_id
-FROM helix_ownership
+FROM helix_ownership FORCE INDEX (helix_ownership_by_owner_version)
 WHERE cluster = sqlc.arg(cluster)
   AND node_id = sqlc.arg(node_id)
   AND owner_version > sqlc.arg(since)
@@ -466,18 +471,20 @@ WHERE cluster = sqlc.arg(cluster)
 -- name: ListProcessReleaseRequests :many
 -- The partitions one process of a member (node id and incarnation) is asked to release and still
 -- holds: a member waiting for its releases to be confirmed learns which of them were taken
--- without its confirmation (forced), which leave no row of its own to read.
+-- without its confirmation (forced), which leave no row of its own to read. The owner index is
+-- forced (see ListProcessOwnership).
 SELECT domain, task_list, partition_id, generation
-FROM helix_ownership
+FROM helix_ownership FORCE INDEX (helix_ownership_by_owner_version)
 WHERE cluster = sqlc.arg(cluster)
   AND node_id = sqlc.arg(node_id)
   AND incarnation = sqlc.arg(incarnation)
   AND state = 2;
 
 -- name: ListMemberOwnership :many
--- Every partition a member owns, across task lists, in one indexed read.
+-- Every partition a member owns, across task lists, in one indexed read (forced: see
+-- ListProcessOwnership).
 SELECT domain, task_list, partition_id, state, generation, target_node_id
-FROM helix_ownership
+FROM helix_ownership FORCE INDEX (helix_ownership_by_owner_version)
 WHERE cluster = sqlc.arg(cluster)
   AND node_id = sqlc.arg(node_id)
 ORDER BY domain, task_list, partition_id;

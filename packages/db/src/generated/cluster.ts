@@ -1371,7 +1371,7 @@ export async function listClusterOwnership(client: QueryClient, args: ListCluste
 /** The SQL of {@link listProcessOwnership}. */
 export const listProcessOwnershipQuery = `-- name: ListProcessOwnership :many
 SELECT domain, task_list, partition_id, state, generation, target_node_id
-FROM helix_ownership
+FROM helix_ownership FORCE INDEX (helix_ownership_by_owner_version)
 WHERE cluster = ?
   AND node_id = ?
   AND incarnation = ?
@@ -1405,7 +1405,11 @@ export interface ListProcessOwnershipRow {
 
 /**
  * Every partition one process of a member (node id and incarnation) owns, across task lists, in one
- * indexed read: what a member resumes is only ever its own incarnation's.
+ * indexed read: what a member resumes is only ever its own incarnation's. Every read of one owner's
+ * rows forces the owner index: when their statistics say owners are few (a table just filled,
+ * every row unassigned, or a handful of members), optimizers pick the primary key instead (for
+ * this ORDER BY, already in its order) and scan the whole cluster's rows, seconds at a million
+ * partitions, on every member that joins.
  */
 export async function listProcessOwnership(client: QueryClient, args: ListProcessOwnershipArgs): Promise<ListProcessOwnershipRow[]> {
   const [rows] = await client.query({ sql: listProcessOwnershipQuery, values: [args.cluster, args.nodeId, args.incarnation], rowsAsArray: true, timezone: "Z" });
@@ -1422,7 +1426,7 @@ export async function listProcessOwnership(client: QueryClient, args: ListProces
 /** The SQL of {@link listProcessOwnershipChanges}. */
 export const listProcessOwnershipChangesQuery = `-- name: ListProcessOwnershipChanges :many
 SELECT domain, task_list, partition_id, state, generation, target_node_id
-FROM helix_ownership
+FROM helix_ownership FORCE INDEX (helix_ownership_by_owner_version)
 WHERE cluster = ?
   AND node_id = ?
   AND owner_version > ?
@@ -1459,7 +1463,8 @@ export interface ListProcessOwnershipChangesRow {
 /**
  * The partitions of one process of a member (node id and incarnation) whose rows changed for it
  * after its assignment version `since`: given to it, or asked to be released (see
- * 0008_owner_versions.sql). A range of one index; nothing when nothing changed.
+ * 0008_owner_versions.sql). A range of one index (forced: see ListProcessOwnership); nothing when
+ * nothing changed.
  */
 export async function listProcessOwnershipChanges(client: QueryClient, args: ListProcessOwnershipChangesArgs): Promise<ListProcessOwnershipChangesRow[]> {
   const [rows] = await client.query({ sql: listProcessOwnershipChangesQuery, values: [args.cluster, args.nodeId, args.since, args.incarnation], rowsAsArray: true, timezone: "Z" });
@@ -1476,7 +1481,7 @@ export async function listProcessOwnershipChanges(client: QueryClient, args: Lis
 /** The SQL of {@link listProcessReleaseRequests}. */
 export const listProcessReleaseRequestsQuery = `-- name: ListProcessReleaseRequests :many
 SELECT domain, task_list, partition_id, generation
-FROM helix_ownership
+FROM helix_ownership FORCE INDEX (helix_ownership_by_owner_version)
 WHERE cluster = ?
   AND node_id = ?
   AND incarnation = ?
@@ -1507,7 +1512,8 @@ export interface ListProcessReleaseRequestsRow {
 /**
  * The partitions one process of a member (node id and incarnation) is asked to release and still
  * holds: a member waiting for its releases to be confirmed learns which of them were taken
- * without its confirmation (forced), which leave no row of its own to read.
+ * without its confirmation (forced), which leave no row of its own to read. The owner index is
+ * forced (see ListProcessOwnership).
  */
 export async function listProcessReleaseRequests(client: QueryClient, args: ListProcessReleaseRequestsArgs): Promise<ListProcessReleaseRequestsRow[]> {
   const [rows] = await client.query({ sql: listProcessReleaseRequestsQuery, values: [args.cluster, args.nodeId, args.incarnation], rowsAsArray: true, timezone: "Z" });
@@ -1522,7 +1528,7 @@ export async function listProcessReleaseRequests(client: QueryClient, args: List
 /** The SQL of {@link listMemberOwnership}. */
 export const listMemberOwnershipQuery = `-- name: ListMemberOwnership :many
 SELECT domain, task_list, partition_id, state, generation, target_node_id
-FROM helix_ownership
+FROM helix_ownership FORCE INDEX (helix_ownership_by_owner_version)
 WHERE cluster = ?
   AND node_id = ?
 ORDER BY domain, task_list, partition_id`;
@@ -1552,7 +1558,8 @@ export interface ListMemberOwnershipRow {
 }
 
 /**
- * Every partition a member owns, across task lists, in one indexed read.
+ * Every partition a member owns, across task lists, in one indexed read (forced: see
+ * ListProcessOwnership).
  */
 export async function listMemberOwnership(client: QueryClient, args: ListMemberOwnershipArgs): Promise<ListMemberOwnershipRow[]> {
   const [rows] = await client.query({ sql: listMemberOwnershipQuery, values: [args.cluster, args.nodeId], rowsAsArray: true, timezone: "Z" });
