@@ -17,9 +17,12 @@ async function indexesUsed(pool: Pool, sql: string, values: unknown[]): Promise<
   const [plan] = await pool.query<RowDataPacket[]>({ sql: `EXPLAIN ${sql}`, values });
   return plan.flatMap((step) => {
     if ("key" in step) return [String(step.key)];
-    // TiDB: one row per operator; table reads name their index as "index:<name>" (or none).
+    // TiDB: one row per operator. An index read names its index ("index:<name>"); a read of the
+    // table itself by row ids follows one (an index lookup) and is not an access of its own; any
+    // other read of the table (a full or range scan) goes by the primary key.
+    const operator = String(step.id).replace(/^[^A-Za-z]+/, "");
     const access = String(step["access object"] ?? "");
-    if (!access.startsWith("table:")) return [];
+    if (!access.startsWith("table:") || operator.startsWith("TableRowIDScan")) return [];
     return [/index:(\w+)/.exec(access)?.[1] ?? "PRIMARY"];
   });
 }
