@@ -5,10 +5,7 @@ import { createPool, migrate } from "../src";
 import * as cluster from "../src/generated/cluster";
 
 // A member's reads of its own partitions must stay a range of the owner index whatever the
-// optimizer's statistics say. With their ORDER BY, MariaDB chose the primary key (already in that
-// order) and scanned every row of the cluster when owners looked few: a table just filled (every
-// row unassigned) or two members. At a million partitions that scan takes seconds, longer than a
-// heartbeat may, and every member that joined or rejoined ran it.
+// optimizer's statistics say (why: ListProcessOwnership in packages/db/sql/queries/cluster.sql).
 const OWNER_INDEX = "helix_ownership_by_owner_version";
 const ROWS = 20_000;
 
