@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 
 import type { Pool, RowDataPacket } from "mysql2/promise";
 
@@ -131,9 +132,10 @@ describe("options", () => {
 
 describe("election", () => {
   test("one of two coordinators leads; stopping it hands leadership to the other at once", async () => {
-    const a = await coordinator({ id: "a" });
+    // A lease that would take 30 s to run out: a hand-over well before that came from the release.
+    const a = await coordinator({ id: "a", leaseTtlMs: 30_000 });
     await nextEvent(a, "leader:elected");
-    const b = await coordinator({ id: "b" });
+    const b = await coordinator({ id: "b", leaseTtlMs: 30_000 });
     await sleep(200);
     expect([a.state, b.state]).toEqual(["leading", "following"]);
     const firstEpoch = a.epoch!;
@@ -147,8 +149,8 @@ describe("election", () => {
     const handover = performance.now() - stoppedAt;
     expect(states).toEqual(["stopping", "stopped"]);
     expect(epoch).toBe(firstEpoch + 1);
-    // A standby tries every 50 ms here; the lease was released, not left to expire (1000 ms).
-    expect(handover).toBeLessThan(500);
+    // A standby tries every 50 ms here; the lease was released, not left to expire (30 s).
+    expect(handover).toBeLessThan(10_000);
     expect(b.epoch).toBe(epoch);
   });
 
@@ -157,13 +159,18 @@ describe("election", () => {
     const c = await coordinator({ leaseTtlMs: 600 }, faulty);
     const [{ epoch }] = await nextEvent(c, "leader:elected");
     const lost = nextEvent(c, "leader:lost");
+    const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+    loopDelay.enable();
     const cutAt = performance.now();
     faulty.cut = true;
     await lost;
+    const steppedDownAfter = performance.now() - cutAt;
+    loopDelay.disable();
     expect(c.stats().leaseRenewFailures).toBeGreaterThan(0);
-    // Its deadline is at most the TTL after the cut (its last renewal came before); allow the
-    // deadline timer some event-loop slack.
-    expect(performance.now() - cutAt).toBeLessThan(600 + 100);
+    // Its deadline is at most the TTL after the cut (its last renewal came before). The deadline
+    // timer fires late only by as much as this process's event loop was late (a loaded machine),
+    // plus a little.
+    expect(steppedDownAfter).toBeLessThan(600 + 50 + loopDelay.max / 1e6);
     expect(c.state).toBe("following");
     faulty.cut = false;
     const [again] = await nextEvent(c, "leader:elected", 5000);
@@ -228,10 +235,10 @@ describe("rounds", () => {
     expect(row).toMatchObject({ nodeId: "a", state: PartitionState.ReleaseRequested, generation: moving.generation });
     expect(b.partitions()).toEqual([]);
 
-    const confirmedAt = performance.now();
     expect(await a.confirmRelease(moving)).toBe(true);
-    await converged(c, [a, b]);
-    expect(performance.now() - confirmedAt).toBeLessThan(1000);
+    // Well before the force timeout (60 s): the confirmation moved it.
+    await converged(c, [a, b], 10_000);
+    expect((await c.history()).find((t) => t.partition === moving.partition && t.to === "b")).toMatchObject({ kind: "handed-off" });
     expect(b.partitions().map((p) => [p.partition, p.generation])).toEqual([[moving.partition, moving.generation + 1]]);
   });
 
@@ -283,8 +290,9 @@ describe("rounds", () => {
     faulty.cut = true;
     const cutAt = performance.now();
     await until(async () => (await table()).every((r) => r.nodeId === "a" && r.state === PartitionState.Assigned), 5000);
-    // At most TTL 500 ms + reassignment delay 800 ms after the cut, then one poll and one round.
-    expect(performance.now() - cutAt).toBeLessThan(2500);
+    // At most TTL 500 ms + reassignment delay 800 ms after the cut, then one poll and one round;
+    // a loaded machine may add to that, so this only checks it came well before twice that.
+    expect(performance.now() - cutAt).toBeLessThan(2 * (500 + 800) + 1000);
     // Not before the delay had passed since the member's registration ended, by the database clock.
     const [early] = await fx.pool.query<RowDataPacket[]>(
       `SELECT COUNT(*) AS n FROM helix_transitions AS t JOIN helix_members AS n ON n.cluster = t.cluster AND n.node_id = 'doomed'
@@ -303,10 +311,18 @@ describe("rounds", () => {
     const a = await member("a");
     const b = await member("b");
     await converged(c, [a, b]);
-    const leftAt = performance.now();
+    const heldByB = b.partitions().map((p) => p.partition);
+    expect(heldByB).toHaveLength(3);
     await b.leave();
+    // Well before b's registration (TTL 2000 ms) and the reassignment delay would have run out:
+    // the leave handed them over, they were not reclaimed from a dead member.
     await converged(c, [a]);
-    expect(performance.now() - leftAt).toBeLessThan(1000);
+    // b released them as it left: they were assigned afresh, not reclaimed from a dead member.
+    const history = await c.history();
+    expect(history.map((t) => t.kind)).not.toContain("reclaimed");
+    // History is newest first: each of b's partitions last moved by an assignment to a.
+    const last = heldByB.map((partition) => history.find((t) => t.partition === partition));
+    expect(last.map((t) => [t?.kind, t?.to])).toEqual(heldByB.map(() => ["assigned", "a"]));
     expect(await counts()).toEqual(new Map([["a", 6]]));
   });
 
