@@ -128,9 +128,14 @@ export class ServiceMetrics {
         this.#rounds.inc({ cluster, wrote: String(report.wrote) });
         this.#roundSeconds.observe({ cluster }, report.durationMs / 1000);
         if (report.markedInactive > 0) this.#membersExpired.inc({ cluster }, report.markedInactive);
+        // Counted first, then one increment per kind: a round can apply a million transitions, and
+        // a labelled increment each would hold the event loop for seconds.
+        const byKind = new Map<string, number>();
         for (const t of report.applied) {
-          this.#transitions.inc({ cluster, kind: transitionKindName(t) });
+          const kind = transitionKindName(t);
+          byKind.set(kind, (byKind.get(kind) ?? 0) + 1);
         }
+        for (const [kind, n] of byKind) this.#transitions.inc({ cluster, kind }, n);
       });
       c.on("leader:elected", () => this.#leaderChanges.inc({ cluster, change: "elected" }));
       c.on("leader:lost", () => this.#leaderChanges.inc({ cluster, change: "lost" }));

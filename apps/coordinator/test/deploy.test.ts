@@ -113,6 +113,7 @@ describe("the metrics the alerts rely on", () => {
       deletedMembers: 0,
       planned: 0,
       applied: [],
+      releasesRequested: 0,
       pendingHandoffs: 0,
       wrote: true,
     };

@@ -256,14 +256,13 @@ export type AppliedChange<T extends OwnershipChange> = T & {
  * live, or asked to be released longer ago than both `forceAfterMs` and the owner's TTL. A release
  * is asked only of a live owner, for a live destination. The others are skipped.
  *
- * The changes are written in bulk: runs of up to `MAX_ROWS_PER_STATEMENT` changes, each run's
- * partitions locked with one statement per task list and written with one statement per task list,
- * kind and destination.
+ * The changes are written in bulk: runs of up to `MAX_ROWS_PER_STATEMENT` changes, written with one
+ * statement per task list, kind, destination and (for assignments) generation seen; a run's release
+ * requests are checked against their rows, locked with one statement per task list first.
  *
- * The transaction holds the involved members' rows (and a coordinator's lease row, through its
- * fence) until it commits, which blocks their heartbeats and the lease's renewal: with `budgetMs`
- * it stops taking runs of changes once that long has passed (after at least one), and the caller
- * commits and goes on with the rest in a new transaction.
+ * The transaction holds the involved members' rows until it commits, which blocks their
+ * heartbeats: with `budgetMs` it stops taking runs of changes once that long has passed (after at
+ * least one), and the caller commits and goes on with the rest in a new transaction.
  *
  * Members are told of their changes through their assignment version, in the same transaction.
  * With `tellNewOwners: false`, the members a partition goes to are not (the owners asked to release
@@ -322,8 +321,11 @@ export async function applyOwnershipChanges<T extends OwnershipChange>(
 }
 
 /**
- * The changes of one task list (at most `MAX_ROWS_PER_STATEMENT`): their partitions locked in one
- * statement, those still as the caller saw them written with one statement per kind and destination.
+ * The changes of one task list (at most `MAX_ROWS_PER_STATEMENT`; a partition named more than once
+ * counts by its first change), written with one statement per kind, destination and generation
+ * seen. Releases are checked against their rows, locked first in one statement. Assignments need no
+ * such read: the statement itself takes only rows still at the generation the caller saw, and only
+ * when some were not taken are their rows read to tell which.
  * `live` has the live incarnation of each member involved, read under its row lock.
  * @returns the changes applied.
  */
@@ -335,17 +337,23 @@ async function applyToTaskList<T extends OwnershipChange>(
   forceAfterMs: number,
 ): Promise<AppliedChange<T>[]> {
   const list = { cluster, domain: changes[0]!.domain, taskList: changes[0]!.taskList };
-  const locked = await lockPartitions(conn, list, changes.map((c) => c.partition));
-  const eligible = asSeen(changes, locked, (change, row) => {
+  const named = new Set<number>();
+  const firsts = changes.filter((c) => !named.has(c.partition) && named.add(c.partition) !== undefined);
+  const releases = firsts.filter((c) => c.type === "release");
+  const locked = releases.length === 0 ? new Map<number, LockedPartition>() : await lockPartitions(conn, list, releases.map((c) => c.partition));
+  const eligible = firsts.filter((change) => {
     if (change.type === "assign") return change.to !== null && live.has(change.to);
     // A release is asked of the live owner the caller saw, while it still holds the partition.
-    return row.state === PartitionState.Assigned && change.from !== null && row.nodeId === change.from &&
-      row.incarnation === live.get(change.from)?.liveIncarnation && (change.to === null || live.has(change.to));
+    const row = locked.get(change.partition);
+    return row !== undefined && row.generation === change.generation && row.state === PartitionState.Assigned &&
+      change.from !== null && row.nodeId === change.from && row.incarnation === live.get(change.from)?.liveIncarnation &&
+      (change.to === null || live.has(change.to));
   });
   const applied: AppliedChange<T>[] = [];
   // A release is written per owner: each owner's rows are stamped with its own next version.
-  for (const [, batch] of groupBy(eligible, (c) => `${c.type}\0${c.to ?? ""}\0${c.type === "release" ? c.from : ""}`)) {
-    const { type, to, from } = batch[0]!;
+  const statementOf = (c: T) => (c.type === "release" ? `release\0${c.to ?? ""}\0${c.from}` : `assign\0${c.to}\0${c.generation}`);
+  for (const [, batch] of groupBy(eligible, statementOf)) {
+    const { type, to, from, generation } = batch[0]!;
     const partitionIds = batch.map((c) => c.partition);
     if (type === "release") {
       const ownerVersion = live.get(from!)!.nextVersion;
@@ -360,13 +368,18 @@ async function applyToTaskList<T extends OwnershipChange>(
       incarnation,
       ownerVersion,
       partitionIds,
+      generation,
       forceAfterUs: forceAfterMs * 1000,
     });
     let written: readonly T[] = batch;
-    // The hand-off rule, in SQL, may have kept some: those are still at their generation.
+    // Some had moved on, or the hand-off rule, in SQL, kept them. The rows stay locked, so this
+    // reads what the statement did: a row it wrote is the new owner's at the next generation.
     if (count < batch.length) {
       const after = await lockPartitions(conn, list, partitionIds);
-      written = batch.filter((c) => after.get(c.partition)?.generation === c.generation + 1);
+      written = batch.filter((c) => {
+        const row = after.get(c.partition);
+        return row?.generation === c.generation + 1 && row.nodeId === to && row.incarnation === incarnation;
+      });
     }
     applied.push(...written.map((c) => ({ ...c, newGeneration: c.generation + 1 })));
   }

@@ -256,6 +256,12 @@ test("bulk writes skip, and never overwrite, a partition that is not as the call
     change("assign", 4, 1, "a", "a")]);
   expect(handed.applied.map((t) => [t.partition, t.newGeneration])).toEqual([[0, 2], [4, 2]]);
   expect(await state()).toEqual([[0, 1, 2, null], [1, 1, 1, null], [2, 1, 1, null], [3, 1, 1, null], [4, 1, 2, null], [5, 2, 1, null]]);
+
+  // Released, so the hand-off rule would let it go, but seen at a generation it has left: skipped.
+  expect((await transaction(fx.pool, (c) => ownership.confirmReleases(c, a, [owned(5)]))).confirmed).toEqual([owned(5)]);
+  expect((await apply([change("assign", 5, 0, null, "b")])).applied).toEqual([]);
+  expect((await state())[5]).toEqual([5, 3, 1, null]);
+  expect((await apply([change("assign", 5, 1, null, "b")])).applied.map((t) => [t.partition, t.newGeneration])).toEqual([[5, 2]]);
 });
 
 test("a batch with a time budget stops taking changes once it is spent, after at least one statement's worth", async () => {

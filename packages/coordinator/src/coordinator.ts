@@ -314,7 +314,7 @@ export class Coordinator extends SafeEmitter<CoordinatorEvents> implements Async
   }
 
   #report(report: RoundReport): void {
-    const releases = report.applied.filter((t) => t.type === "release").length;
+    const releases = report.releasesRequested;
     const s = this.#stats;
     s.rounds++;
     if (report.wrote) s.roundsWithWrites++;

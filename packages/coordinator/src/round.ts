@@ -44,6 +44,8 @@ export interface RoundReport {
   readonly planned: number;
   /** Transitions committed (the others found their partition changed and wait for the next round). */
   readonly applied: readonly AppliedTransition[];
+  /** How many of `applied` are release requests (the rest are assignments). */
+  readonly releasesRequested: number;
   /** Hand-offs waiting for their owner's confirmation after this round. */
   readonly pendingHandoffs: number;
   /** Whether the round wrote anything. A round with nothing to do writes nothing. */
@@ -85,6 +87,10 @@ export interface RoundWrites {
   readonly markedInactive: number;
   readonly deletedMembers: number;
   readonly applied: readonly AppliedTransition[];
+  /** How many of `applied` are release requests. */
+  readonly releasesRequested: number;
+  /** Release requests the plan made that were not written (their partition had changed). */
+  readonly releasesNotMade: number;
   /** Counter bumps of the round's own writes: the coordinator adds them to what it read. */
   readonly bumped: ChangeCounters;
 }
@@ -118,6 +124,10 @@ export async function applyPlan(writer: RoundWriter, snapshot: ClusterSnapshot, 
     bumped = ownership.addCounters(bumped, pruned.bumped);
   }
   const applied: AppliedTransition[] = [];
+  // Counted batch by batch: at a million transitions, a pass over all of them at the round's end
+  // holds the event loop long enough, on a loaded machine, to miss a lease renewal.
+  let releasesRequested = 0;
+  let releasesNotMade = 0;
   const budgetMs = batchBudgetMs(writer.options, snapshot);
   for (let at = 0; at < plan.transitions.length && writer.leading(); ) {
     const batch = plan.transitions.slice(at, at + batchSize);
@@ -126,6 +136,9 @@ export async function applyPlan(writer: RoundWriter, snapshot: ClusterSnapshot, 
       await recordTransitions(conn, cluster, writer.lease.epoch, result.applied);
       return result;
     });
+    const made = countReleases(written.applied);
+    releasesRequested += made;
+    releasesNotMade += countReleases(batch.slice(0, written.considered)) - made;
     at += written.considered;
     applied.push(...written.applied);
     for (const nodeId of written.newOwners) writer.untold.add(nodeId);
@@ -139,14 +152,20 @@ export async function applyPlan(writer: RoundWriter, snapshot: ClusterSnapshot, 
     for (const nodeId of told) writer.untold.delete(nodeId);
   }
   if (applied.length > 0) await fenced(writer, (conn) => trimTransitions(conn, cluster, auditRetentionMs));
-  return { markedInactive, deletedMembers, applied, bumped };
+  return { markedInactive, deletedMembers, applied, releasesRequested, releasesNotMade, bumped };
+}
+
+function countReleases(transitions: readonly Transition[]): number {
+  let releases = 0;
+  for (const t of transitions) if (t.type === "release") releases++;
+  return releases;
 }
 
 /**
  * How long one batch's transaction may take: a tenth of the shortest TTL it can hold up. The
- * transaction holds the involved members' rows, blocking their heartbeats, and (through the fence)
- * the lease row, blocking the leader's own renewal; a tenth leaves both most of their TTL, and
- * well over their statement timeouts, after waiting for it.
+ * transaction holds the involved members' rows, blocking their heartbeats, and at its end (through
+ * the fence) the lease row, blocking the leader's own renewal; a tenth leaves both most of their
+ * TTL, and well over their statement timeouts, after waiting for it.
  */
 export function batchBudgetMs(options: ResolvedCoordinatorOptions, snapshot: ClusterSnapshot): number {
   let shortestTtlMs = options.leaseTtlMs;
@@ -156,11 +175,18 @@ export function batchBudgetMs(options: ResolvedCoordinatorOptions, snapshot: Clu
   return Math.max(1, Math.floor(shortestTtlMs / 10));
 }
 
-/** Runs `fn` in a transaction fenced by the leadership lease. */
+/**
+ * Runs `fn` in a transaction fenced by the leadership lease. The fence comes last, just before the
+ * commit: it holds the lease's row (shared) until the transaction ends, and the leader's own renewal
+ * waits for it. Taken first, a batch slowed by a loaded database would hold it the whole batch long
+ * and the renewal could miss the lease's deadline. Either way the writes commit only while the lease
+ * is held, and no new leader can take it before they do; a deposed leader's writes roll back.
+ */
 function fenced<T>(writer: RoundWriter, fn: (conn: QueryClient) => Promise<T>): Promise<T> {
   return transaction(writer.source, async (conn) => {
+    const result = await fn(conn);
     await writer.lease.fence(conn);
-    return fn(conn);
+    return result;
   });
 }
 
@@ -171,8 +197,6 @@ export function roundReport(
   plan: Plan,
   writes: RoundWrites,
 ): RoundReport {
-  const releases = writes.applied.filter((t) => t.type === "release").length;
-  const plannedReleases = plan.transitions.filter((t) => t.type === "release").length;
   const { membership, catalog, ownership: owned } = writes.bumped;
   return {
     ...round,
@@ -182,8 +206,9 @@ export function roundReport(
     deletedMembers: writes.deletedMembers,
     planned: plan.transitions.length,
     applied: writes.applied,
+    releasesRequested: writes.releasesRequested,
     // Releases the plan counted as pending but that were not made are not pending.
-    pendingHandoffs: plan.pendingHandoffs - (plannedReleases - releases),
+    pendingHandoffs: plan.pendingHandoffs - writes.releasesNotMade,
     wrote: membership + catalog + owned > 0,
   };
 }

@@ -220,10 +220,12 @@ describe.each(clients)("through %s", (_, makePool) => {
     const assign = track("cluster.assignPartitions", cluster.assignPartitions);
     const p0 = { ...key, partitionId: 0 };
     const force = { forceAfterUs: 60_000_000, ownerVersion: 1 };
-    expect(await assign(pool, { ...key, partitionIds: [0, 2], ...n1, ...force })).toBe(2);
-    // n1 holds them, live: the hand-off rule keeps them from anyone else.
-    expect(await assign(pool, { ...key, partitionIds: [0, 2, 1], ...n9, ...force })).toBe(1);
-    expect(await assign(pool, { ...key, partitionIds: [], ...n9, ...force })).toBe(0);
+    expect(await assign(pool, { ...key, partitionIds: [0, 2], ...n1, ...force, generation: 0 })).toBe(2);
+    // n1 holds them, live: the hand-off rule keeps them from anyone else; at the generation they
+    // left, only the free one is taken.
+    expect(await assign(pool, { ...key, partitionIds: [0, 2], ...n9, ...force, generation: 1 })).toBe(0);
+    expect(await assign(pool, { ...key, partitionIds: [0, 2, 1], ...n9, ...force, generation: 0 })).toBe(1);
+    expect(await assign(pool, { ...key, partitionIds: [], ...n9, ...force, generation: 0 })).toBe(0);
     expect((await lockRows(pool, { ...key, partitionIds: [2, 0, 1, 7] })).map((r) => [r.partitionId, r.nodeId, r.incarnation, r.state, r.generation])).toEqual([
       [0, "n1", J, PartitionState.Assigned, 1],
       [1, "n9", n9.incarnation, PartitionState.Assigned, 1],
@@ -235,14 +237,16 @@ describe.each(clients)("through %s", (_, makePool) => {
     const request = track("cluster.requestPartitionsRelease", cluster.requestPartitionsRelease);
     expect(await request(pool, { ...key, partitionIds: [0], targetNodeId: "n9", ownerVersion: 2 })).toBe(1);
     expect(await request(pool, { ...key, partitionIds: [0], targetNodeId: "n9", ownerVersion: 3 })).toBe(0);
-    expect(await assign(pool, { ...key, partitionIds: [0], ...n9, ...force })).toBe(0);
+    expect(await assign(pool, { ...key, partitionIds: [0], ...n9, ...force, generation: 1 })).toBe(0);
     // Forcing never comes before the owner's TTL (60 s here) has passed since the request.
-    expect(await assign(pool, { ...key, partitionIds: [0], ...n9, forceAfterUs: 0, ownerVersion: 1 })).toBe(0);
+    expect(await assign(pool, { ...key, partitionIds: [0], ...n9, forceAfterUs: 0, ownerVersion: 1, generation: 1 })).toBe(0);
     const confirm = track("cluster.confirmPartitionsRelease", cluster.confirmPartitionsRelease);
     // Another process with the same node id cannot confirm for the owner.
     expect(await confirm(pool, { ...key, partitionIds: [0], nodeId: "n1", incarnation: "i".repeat(32) })).toBe(0);
     expect(await confirm(pool, { ...key, partitionIds: [0, 2], ...n1 })).toBe(1);
-    expect(await assign(pool, { ...key, partitionIds: [0], ...n1, ...force })).toBe(1);
+    // Released: free to go, but only at the generation it is at.
+    expect(await assign(pool, { ...key, partitionIds: [0], ...n1, ...force, generation: 0 })).toBe(0);
+    expect(await assign(pool, { ...key, partitionIds: [0], ...n1, ...force, generation: 1 })).toBe(1);
     // n9 (never registered) owns partition 1 only here; free it for what follows.
     await pool.query("UPDATE helix_ownership SET node_id = NULL, incarnation = NULL, state = 0 WHERE cluster = 'c' AND partition_id = 1");
 
@@ -342,7 +346,7 @@ describe.each(clients)("through %s", (_, makePool) => {
     const key = { cluster: "w", domain: "d", taskList: "t" };
     await cluster.putTaskList(pool, { ...key, partitions: 2, metadata: "{}" });
     await cluster.insertPartitions(pool, { ...key, partitions: 2 });
-    await cluster.assignPartitions(pool, { ...key, partitionIds: [1], nodeId: "live", incarnation: "i".repeat(32), forceAfterUs: 0, ownerVersion: 2 });
+    await cluster.assignPartitions(pool, { ...key, partitionIds: [1], nodeId: "live", incarnation: "i".repeat(32), generation: 0, forceAfterUs: 0, ownerVersion: 2 });
     await cluster.requestPartitionsRelease(pool, { ...key, partitionIds: [1], targetNodeId: null, ownerVersion: 2 });
     const table = await track("coordinator.listPlanningOwnership", coordinator.listPlanningOwnership)(pool, c);
     expect(table.map((r) => [r.partitionId, r.nodeId, r.incarnation, r.state, r.generation])).toEqual([

@@ -298,9 +298,9 @@ FOR UPDATE;
 -- incarnation of a reused node id), or asked to be released longer ago than both `force_after_us`
 -- and the owner's TTL (by then the owner has stopped on its own: it extends its ownership only from
 -- heartbeats after which it read its partitions, and a heartbeat read after the request shows it).
--- The caller passes only partitions it locked at the generation it saw (LockPartitions); each
--- generation grows by one. `owner_version`: the new owner's next assignment version, read under
--- its row lock (see 0008_owner_versions.sql).
+-- Each only if it is still at `generation`, the generation the caller saw (so the count tells the
+-- caller whether all were written); each generation grows by one. `owner_version`: the new owner's
+-- next assignment version, read under its row lock (see 0008_owner_versions.sql).
 UPDATE helix_ownership
 SET node_id = sqlc.arg(node_id),
     incarnation = sqlc.arg(incarnation),
@@ -315,6 +315,7 @@ WHERE helix_ownership.cluster = sqlc.arg(cluster)
   AND helix_ownership.domain = sqlc.arg(domain)
   AND helix_ownership.task_list = sqlc.arg(task_list)
   AND helix_ownership.partition_id IN (sqlc.slice(partition_ids))
+  AND helix_ownership.generation = sqlc.arg(generation)
   AND (
     helix_ownership.state IN (0, 3)
     OR helix_ownership.node_id IS NULL

@@ -917,6 +917,7 @@ WHERE helix_ownership.cluster = ?
   AND helix_ownership.domain = ?
   AND helix_ownership.task_list = ?
   AND helix_ownership.partition_id IN (/*SLICE:partition_ids*/?)
+  AND helix_ownership.generation = ?
   AND (
     helix_ownership.state IN (0, 3)
     OR helix_ownership.node_id IS NULL
@@ -948,6 +949,8 @@ export interface AssignPartitionsArgs {
   taskList: string;
   /** The values of the list `partition_ids`, one placeholder each (NULL for none). */
   partitionIds: readonly number[];
+  /** For column `generation` of `helix_ownership`. */
+  generation: number;
   /** The value of parameter `force_after_us`. */
   forceAfterUs: number;
 }
@@ -959,12 +962,12 @@ export interface AssignPartitionsArgs {
  * incarnation of a reused node id), or asked to be released longer ago than both `force_after_us`
  * and the owner's TTL (by then the owner has stopped on its own: it extends its ownership only from
  * heartbeats after which it read its partitions, and a heartbeat read after the request shows it).
- * The caller passes only partitions it locked at the generation it saw (LockPartitions); each
- * generation grows by one. `owner_version`: the new owner's next assignment version, read under
- * its row lock (see 0008_owner_versions.sql).
+ * Each only if it is still at `generation`, the generation the caller saw (so the count tells the
+ * caller whether all were written); each generation grows by one. `owner_version`: the new owner's
+ * next assignment version, read under its row lock (see 0008_owner_versions.sql).
  */
 export async function assignPartitions(client: QueryClient, args: AssignPartitionsArgs): Promise<number> {
-  const [result] = await client.query({ sql: expandSlices(assignPartitionsQuery, { partition_ids: args.partitionIds.length }), values: [args.nodeId, args.incarnation, args.ownerVersion, args.cluster, args.domain, args.taskList, ...args.partitionIds, args.cluster, args.forceAfterUs, args.cluster] });
+  const [result] = await client.query({ sql: expandSlices(assignPartitionsQuery, { partition_ids: args.partitionIds.length }), values: [args.nodeId, args.incarnation, args.ownerVersion, args.cluster, args.domain, args.taskList, ...args.partitionIds, args.generation, args.cluster, args.forceAfterUs, args.cluster] });
   return execResult(result).affectedRows;
 }
 
