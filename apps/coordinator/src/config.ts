@@ -173,6 +173,9 @@ export interface ServiceConfig {
   readonly shutdownTimeoutMs: number;
 }
 
+/** What a variable's name in a configuration file looks like; anything else is not echoed. */
+const HELIX_VARIABLE_NAME = /^HELIX_[A-Z0-9_]{1,64}$/;
+
 /**
  * Reads a configuration file of `NAME=value` lines (`#` starts a comment line). Only the variables
  * of the reference table may appear.
@@ -192,8 +195,12 @@ export function readConfigFile(path: string): Map<string, { value: string; sourc
     if (line === "" || line.startsWith("#")) return;
     const source = `${path}:${index + 1}`;
     const eq = line.indexOf("=");
-    const key = eq === -1 ? line : line.slice(0, eq).trim();
-    if (eq === -1) throw new ConfigError(key, source, "expected NAME=value");
+    const key = eq === -1 ? "" : line.slice(0, eq).trim();
+    // A malformed line is never shown, not even its start: it may be a secret written the wrong way
+    // (`HELIX_MYSQL_URL: mysql://helix:password@db/helix`).
+    if (!HELIX_VARIABLE_NAME.test(key)) {
+      throw new ConfigError("HELIX_CONFIG_FILE", source, "expected HELIX_NAME=value (the line is not shown: it may hold a secret)");
+    }
     if (!(key in variables)) {
       throw new ConfigError(key, source, `unknown variable; known: ${Object.keys(variables).join(", ")}`);
     }

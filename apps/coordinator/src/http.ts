@@ -66,11 +66,12 @@ export function createHttpServer(context: HttpContext): Server {
     handle(context, hostAllowed, request, response).catch((error: unknown) => {
       const status = error instanceof HttpError ? error.status : isHelixError(error, "HELIX_INVALID_ARGUMENT") ? 400 : 500;
       if (status === 500) context.logger.error({ err: error, path: request.url }, "request failed");
-      // Helix's own errors say what happened without secrets; a driver's message may name hosts,
-      // users or SQL, so it goes to the log only.
-      const helix = findHelixError(error);
-      const shown = status !== 500 ? (error as Error).message : (helix?.message ?? "internal error: see the service's log");
-      send(response, status, { error: shown, code: status !== 500 ? (error as { code?: string }).code : helix?.code });
+      if (status !== 500) return send(response, status, { error: (error as Error).message, code: (error as { code?: string }).code });
+      // A failure's message may carry a driver's text (hosts, users, SQL), even inside a Helix
+      // error: it goes to the log only, and the client gets the Helix code at most.
+      const code = findHelixError(error)?.code;
+      const what = code === "HELIX_DATABASE_UNAVAILABLE" ? "the database is unavailable" : "internal error";
+      send(response, 500, { error: `${what}: see the service's log`, code });
     });
   });
 }

@@ -81,6 +81,15 @@ test("bad configuration names the variable and where it came from, and never pri
   expect(await main(["--config", file, "status"], {}, typo)).toBe(2);
   expect(typo.text()).toContain(`HELIX_LOG_LVL (from ${file}:3): unknown variable`);
 
+  // A line that is not NAME=value, or whose name is not a Helix variable's, is never echoed.
+  for (const line of ["HELIX_MYSQL_URL: mysql://helix:s3cret@db/helix", "mysql://helix:s3cret@db/helix?a=b", "s3cret"]) {
+    writeFileSync(file, `HELIX_CLUSTERS=a\n${line}\n`);
+    const malformed = capture();
+    expect(await main(["--config", file, "status"], {}, malformed)).toBe(2);
+    expect(malformed.text()).toContain(`HELIX_CONFIG_FILE (from ${file}:2): expected HELIX_NAME=value`);
+    expect(malformed.text()).not.toContain("s3cret");
+  }
+
   writeFileSync(file, "HELIX_LEASE_TTL_MS=50\n");
   const range = capture();
   expect(await main(["plan"], { HELIX_CONFIG_FILE: file }, range)).toBe(2);
@@ -152,6 +161,24 @@ test("tasklist, nodes, plan and status work against the database", async () => {
   const metadata = capture();
   expect(await main(["tasklist", "put", "sales", "orders", "3", "--metadata", "{oops"], env, metadata)).toBe(2);
   expect(metadata.text()).toContain("--metadata: must be a JSON object");
+});
+
+test("bad numbers and metadata are bad usage (exit 2) naming the argument, before any connection", async () => {
+  // Nothing listens on port 1: a command that connected would fail with the database unavailable (exit 1).
+  const env = { HELIX_MYSQL_URL: "mysql://root@127.0.0.1:1/helix" };
+  for (const partitions of ["", "0x10", "1e3", "-1", "1.5", " 4", "4 ", "+4", "9".repeat(16)]) {
+    const out = capture();
+    expect(await main(["tasklist", "put", "d", "t", partitions], env, out)).toBe(2);
+    expect(out.text()).toContain("partitions must be a whole number written in digits");
+  }
+  for (const metadata of ["[1]", "null", "3", '"text"', "{oops"]) {
+    const out = capture();
+    expect(await main(["tasklist", "put", "d", "t", "3", "--metadata", metadata], env, out)).toBe(2);
+    expect(out.text()).toContain("--metadata: must be a JSON object");
+  }
+  const weight = capture();
+  expect(await main(["worker", "--weight", "1e3"], env, weight)).toBe(2);
+  expect(weight.text()).toContain("--weight must be a whole number written in digits");
 });
 
 test("demo: worker processes come and go and the ownership table is printed as it changes", async () => {

@@ -200,13 +200,18 @@ test("readiness reports a Helix error's code and never a driver's message", asyn
     const url = await listen(http, "127.0.0.1", 0);
     try {
       expect(await request(url, "/readyz")).toEqual({ status: 503, body: answer });
-      // A failed request shows a Helix error's message and code, never a driver's message.
+      // A failed request shows a Helix error's code, never a message with a driver's text in it
+      // (a DatabaseUnavailableError's message carries the driver's).
       const failed = await request(url, "/api/status");
       expect(failed.status).toBe(500);
-      expect(JSON.stringify(failed.body)).not.toContain("db.internal'");
+      expect(JSON.stringify(failed.body)).not.toContain("db.internal");
       expect(failed.body).toEqual(
-        error === sql ? { error: "internal error: see the service's log" } : { error: unavailable.message, code: "HELIX_DATABASE_UNAVAILABLE" },
+        error === sql
+          ? { error: "internal error: see the service's log" }
+          : { error: "the database is unavailable: see the service's log", code: "HELIX_DATABASE_UNAVAILABLE" },
       );
+      // Metrics whose cluster reads fail are served without them, and without the error's text.
+      expect(JSON.stringify((await request(url, "/metrics")).body)).not.toContain("db.internal");
     } finally {
       await new Promise((resolve) => http.close(resolve));
     }

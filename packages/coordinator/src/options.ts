@@ -1,5 +1,7 @@
-import { DEFAULT_FORCE_RELEASE_AFTER_MS, DEFAULT_MEMBER_RETENTION_MS } from "@helix/cluster";
+import { DEFAULT_MEMBER_RETENTION_MS } from "@helix/cluster";
 import { checkInteger, checkMs, checkText, defaultProcessId, InvalidArgumentError, MAX_NAME_LENGTH, MAX_OWNER_LENGTH } from "@helix/db";
+
+import { resolvePlannerOptions } from "./planner";
 
 /** Options of `createCoordinator`. Every field but `cluster` is optional. */
 export interface CoordinatorOptions {
@@ -85,8 +87,8 @@ const DAY_MS = 86_400_000;
 export function resolveCoordinatorOptions(options: CoordinatorOptions): ResolvedCoordinatorOptions {
   if (typeof options !== "object" || options === null) throw new InvalidArgumentError("options", "must be an object");
   const leaseTtlMs = checkMs("leaseTtlMs", options.leaseTtlMs ?? 5000, 100, 3_600_000);
-  const limit = (name: string, value: unknown): number =>
-    value === undefined || value === Infinity ? Infinity : checkInteger(name, value, 1, 1_000_000_000);
+  const { forceReleaseAfterMs, reassignDelayMs, maxMovesPerTaskList, maxMovesPerMember } = options;
+  const planner = resolvePlannerOptions({ forceReleaseAfterMs, reassignDelayMs, maxMovesPerTaskList, maxMovesPerMember });
   return Object.freeze({
     cluster: checkText("cluster", options.cluster, MAX_NAME_LENGTH),
     id: checkText("id", options.id ?? defaultProcessId(), MAX_OWNER_LENGTH),
@@ -94,10 +96,7 @@ export function resolveCoordinatorOptions(options: CoordinatorOptions): Resolved
     electionIntervalMs: checkMs("electionIntervalMs", options.electionIntervalMs ?? 200, 1, 3_600_000),
     pollMs: checkMs("pollMs", options.pollMs ?? 200, 1, 3_600_000),
     fallbackIntervalMs: checkMs("fallbackIntervalMs", options.fallbackIntervalMs ?? 30_000, 1, DAY_MS),
-    forceReleaseAfterMs: checkMs("forceReleaseAfterMs", options.forceReleaseAfterMs ?? DEFAULT_FORCE_RELEASE_AFTER_MS, 0, DAY_MS),
-    reassignDelayMs: checkMs("reassignDelayMs", options.reassignDelayMs ?? 0, 0, DAY_MS),
-    maxMovesPerTaskList: limit("maxMovesPerTaskList", options.maxMovesPerTaskList),
-    maxMovesPerMember: limit("maxMovesPerMember", options.maxMovesPerMember),
+    ...planner,
     batchSize: checkInteger("batchSize", options.batchSize ?? 5000, 1, 100_000),
     auditRetentionMs: checkMs("auditRetentionMs", options.auditRetentionMs ?? 7 * DAY_MS, 1, 3650 * DAY_MS),
     memberRetentionMs: checkMs("memberRetentionMs", options.memberRetentionMs ?? DEFAULT_MEMBER_RETENTION_MS, 60_000, 3650 * DAY_MS),

@@ -1,8 +1,9 @@
-import { classified, leaseFenceQuery, lockQueries, SafeEmitter, serverEngine, setLongTimeout, type Engine, type LongTimeout, type QueryClient } from "@helix/db";
+import { checkInteger, classified, leaseFenceQuery, lockQueries, SafeEmitter, serverEngine, setLongTimeout, type Engine, type LongTimeout, type QueryClient } from "@helix/db";
 
 import { FencedOutError, LeaseLostError, type LeaseEndReason } from "./errors";
 import type { Database } from "./database";
 import { LocalDeadline } from "./deadline";
+import { checkKey } from "./options";
 
 /** Where a lease stands: `held` until it is `released` by its holder or `lost`. */
 export type LeaseState = "held" | "released" | "lost";
@@ -278,11 +279,16 @@ export class Lease extends SafeEmitter<LeaseEvents> implements AsyncDisposable {
 
 /**
  * Fences a write in the caller's transaction by key and epoch, for code that received the epoch
- * from elsewhere (a job payload, another service). See {@link Lease.fence}.
+ * from elsewhere (a job payload, another service). See {@link Lease.fence}. The key and epoch are
+ * checked before anything is sent.
+ * @throws `InvalidArgumentError` (argument `key` or `epoch`) for a key that is not 1 to 255
+ *   characters of text, or an epoch that is not a whole number from 0 to 2^53 - 1.
  * @throws {@link FencedOutError} unless `epoch` is the key's current, unexpired lease.
  */
 export async function fence(connection: QueryClient, key: string, epoch: number): Promise<void> {
-  await fenceOn(connection, key, epoch, serverEngine(connection));
+  const checkedKey = checkKey(key);
+  const checkedEpoch = checkInteger("epoch", epoch, 0, Number.MAX_SAFE_INTEGER);
+  await fenceOn(connection, checkedKey, checkedEpoch, serverEngine(connection));
 }
 
 /** {@link fence}, locking as `engine` needs: the engine of the connection, or of the lease's own pool. */

@@ -8,6 +8,7 @@ import {
   ClosedError,
   createLocker,
   DatabaseUnavailableError,
+  fence,
   FencedOutError,
   InvalidArgumentError,
   LeaseLostError,
@@ -377,6 +378,31 @@ describe("fencing the user's own writes", () => {
     const [rows] = await fx.pool.query("SELECT balance, epoch FROM account WHERE id = 1");
     expect(rows).toEqual([{ balance: 20, epoch: 2 }]);
     await current.release();
+  });
+
+  test("fence() by key and epoch refuses a bad key or epoch, naming it, before anything is sent", async () => {
+    const sent: unknown[] = [];
+    const recording = { query: (...args: unknown[]) => (sent.push(args), Promise.reject(new Error("nothing may be sent"))) };
+    const cases: [unknown, unknown, string][] = [
+      [undefined, 1, "key"],
+      ["", 1, "key"],
+      ["k".repeat(256), 1, "key"],
+      [42, 1, "key"],
+      ["k", Number.NaN, "epoch"],
+      ["k", Number.POSITIVE_INFINITY, "epoch"],
+      ["k", -1, "epoch"],
+      ["k", 1.5, "epoch"],
+      ["k", 2 ** 53, "epoch"],
+      ["k", "1", "epoch"],
+    ];
+    for (const [key, epoch, argument] of cases) {
+      const error = await fence(recording as never, key as string, epoch as number).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(InvalidArgumentError);
+      expect(error).toMatchObject({ argument, code: "HELIX_INVALID_ARGUMENT" });
+    }
+    expect(sent).toEqual([]);
+    // A well-formed key and epoch no lease has are fenced out by the database.
+    await expect(fence(fx.pool, freshKey(), 1)).rejects.toBeInstanceOf(FencedOutError);
   });
 
   test("a fenced transaction keeps a new owner out until it ends", async () => {

@@ -2,7 +2,7 @@ import type { Command } from "commander";
 
 import { runDemo } from "../demo";
 import { FORCED_EXIT_CODE, type CommandContext } from "./context";
-import { positiveInteger } from "./helpers";
+import { wholeNumber } from "./helpers";
 
 /** `helix demo`: a coordinator and workers that come and go, with the ownership table printed as it changes. */
 export function registerDemo(program: Command, context: CommandContext): void {
@@ -10,9 +10,9 @@ export function registerDemo(program: Command, context: CommandContext): void {
     .command("demo")
     .description("run a coordinator and worker processes that come and go on the local MySQL, printing ownership as it changes")
     .option("-c, --cluster <name>", "the demo's cluster", "demo")
-    .option("--workers <n>", "workers at the start", positiveInteger("--workers"), 3)
-    .option("--interval <seconds>", "seconds between membership changes", positiveInteger("--interval"), 5)
-    .option("--seconds <n>", "stop after this many seconds (0: at Ctrl-C)", positiveInteger("--seconds"), 0)
+    .option("--workers <n>", "workers at the start", wholeNumber("--workers"), 3)
+    .option("--interval <seconds>", "seconds between membership changes", wholeNumber("--interval"), 5)
+    .option("--seconds <n>", "stop after this many seconds (0: at Ctrl-C)", wholeNumber("--seconds"), 0)
     .action(async (options: { cluster: string; workers: number; interval: number; seconds: number }) => {
       const cfg = context.config();
       const stop = new AbortController();

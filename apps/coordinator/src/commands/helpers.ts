@@ -13,13 +13,19 @@ export const clusterOption = (): Option =>
 export const clusterOf = (context: CommandContext, options: { cluster?: string }): string =>
   options.cluster ?? context.config().clusters[0]!;
 
-/** Parses a whole number argument, refusing anything else as bad usage (exit code 2). */
-export const positiveInteger =
+/**
+ * Parses a whole number argument written in decimal digits (0, 7, 120), refusing anything else —
+ * an empty string, a sign, `0x10`, `1e3`, more than 15 digits — as bad usage (exit code 2), before
+ * any connection.
+ */
+export const wholeNumber =
   (name: string) =>
   (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < 0) throw new UsageError(`${name} must be a whole number`);
-    return n;
+    if (!/^(0|[1-9][0-9]{0,14})$/.test(value)) {
+      const shown = value.length > 20 ? `${JSON.stringify(value.slice(0, 20))}...` : JSON.stringify(value);
+      throw new UsageError(`${name} must be a whole number written in digits, such as 3 (got ${shown})`);
+    }
+    return Number(value);
   };
 
 /** Prints `items` as JSON with `--json`, else a line each, or `none` when there are none. */

@@ -3,7 +3,7 @@ import type { Command } from "commander";
 import { createCatalog, InvalidArgumentError, Status, type Catalog } from "@helix/coordinator";
 
 import type { CommandContext } from "./context";
-import { clusterOf, clusterOption, positiveInteger, printList } from "./helpers";
+import { clusterOf, clusterOption, wholeNumber, printList } from "./helpers";
 
 /** `helix tasklist put | ls | rm`: the task lists of a cluster's catalog. */
 export function registerTaskList(program: Command, context: CommandContext): void {
@@ -22,7 +22,7 @@ export function registerTaskList(program: Command, context: CommandContext): voi
     .description("create a task list, or change its partition count or metadata")
     .argument("<domain>")
     .argument("<taskList>")
-    .argument("<partitions>", "1 to 10000", positiveInteger("partitions"))
+    .argument("<partitions>", "1 to 10000", wholeNumber("partitions"))
     .addOption(clusterOption())
     .option("--metadata <json>", "a JSON object stored with the task list")
     .action(async (domain: string, name: string, partitions: number, options: { cluster?: string; metadata?: string }) => {
@@ -60,13 +60,18 @@ export function registerTaskList(program: Command, context: CommandContext): voi
 /**
  * `--metadata` as an object. Parsed before the catalog is opened, so that a typo is reported as bad
  * usage (exit code 2) without touching the database.
- * @throws `InvalidArgumentError` when it is not JSON.
+ * @throws `InvalidArgumentError` when it is not a JSON object (an array, `null` or a number is not).
  */
 function parseMetadata(json: string | undefined): Record<string, unknown> | undefined {
   if (json === undefined) return undefined;
+  let parsed: unknown;
   try {
-    return JSON.parse(json) as Record<string, unknown>;
+    parsed = JSON.parse(json);
   } catch {
+    parsed = undefined;
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
     throw new InvalidArgumentError("--metadata", 'must be a JSON object, such as \'{"team": "payments"}\'');
   }
+  return parsed as Record<string, unknown>;
 }

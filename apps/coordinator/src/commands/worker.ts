@@ -3,7 +3,7 @@ import type { Command } from "commander";
 import { join, type PartitionChange } from "@helix/coordinator";
 
 import { FORCED_EXIT_CODE, type CommandContext } from "./context";
-import { clusterOf, clusterOption, positiveInteger } from "./helpers";
+import { clusterOf, clusterOption, wholeNumber } from "./helpers";
 
 /**
  * `helix worker`: joins a cluster and prints its partitions as they change, until a stop signal
@@ -15,8 +15,8 @@ export function registerWorker(program: Command, context: CommandContext): void 
     .description("join a cluster as a worker that prints its partitions as they change (for trying things out)")
     .addOption(clusterOption())
     .option("--node-id <id>", "the member's id (default: host:pid:random)")
-    .option("--weight <n>", "share of partitions relative to others (0 takes none)", positiveInteger("--weight"))
-    .option("--ttl-ms <ms>", "member TTL", positiveInteger("--ttl-ms"))
+    .option("--weight <n>", "share of partitions relative to others (0 takes none)", wholeNumber("--weight"))
+    .option("--ttl-ms <ms>", "member TTL", wholeNumber("--ttl-ms"))
     .action(async (options: { cluster?: string; nodeId?: string; weight?: number; ttlMs?: number }) => {
       const { output } = context;
       const cluster = clusterOf(context, options);

@@ -23,6 +23,7 @@
  * release requests), `checked.ts` (array reads at indices in range by construction).
  */
 import { DEFAULT_FORCE_RELEASE_AFTER_MS } from "@helix/cluster";
+import { checkInteger, checkMs, InvalidArgumentError } from "@helix/db";
 
 import { assignExtras } from "./extras";
 import { Quotas, Roster } from "./quotas";
@@ -203,12 +204,22 @@ export function planAllocation(input: PlannerInput): Plan {
   return planTransitions({ roster, quotas, extras, lists, options });
 }
 
-/** @internal Applies the planner's defaults. */
+const DAY_MS = 86_400_000;
+
+/**
+ * @internal Applies the planner's defaults and checks its options (the coordinator's options of
+ * the same names are checked here too).
+ * @throws `InvalidArgumentError` naming the option: a time that is not a whole number of
+ *   milliseconds from 0 to a day, or a move limit that is not Infinity or a whole number from 1.
+ */
 export function resolvePlannerOptions(options: PlannerOptions | undefined): ResolvedPlannerOptions {
+  if (options !== undefined && (typeof options !== "object" || options === null)) throw new InvalidArgumentError("options", "must be an object");
+  const limit = (name: string, value: unknown): number =>
+    value === undefined || value === Infinity ? Infinity : checkInteger(name, value, 1, 1_000_000_000);
   return {
-    forceReleaseAfterMs: options?.forceReleaseAfterMs ?? DEFAULT_FORCE_RELEASE_AFTER_MS,
-    reassignDelayMs: options?.reassignDelayMs ?? 0,
-    maxMovesPerTaskList: options?.maxMovesPerTaskList ?? Infinity,
-    maxMovesPerMember: options?.maxMovesPerMember ?? Infinity,
+    forceReleaseAfterMs: checkMs("forceReleaseAfterMs", options?.forceReleaseAfterMs ?? DEFAULT_FORCE_RELEASE_AFTER_MS, 0, DAY_MS),
+    reassignDelayMs: checkMs("reassignDelayMs", options?.reassignDelayMs ?? 0, 0, DAY_MS),
+    maxMovesPerTaskList: limit("maxMovesPerTaskList", options?.maxMovesPerTaskList),
+    maxMovesPerMember: limit("maxMovesPerMember", options?.maxMovesPerMember),
   };
 }
