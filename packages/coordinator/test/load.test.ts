@@ -12,7 +12,10 @@ import { migratedDatabase, until, type Fixture } from "./helpers";
 // taken by other processes, for longer than a TTL, must not make a member fence itself, nor the
 // coordinator lose its lease; the work planned meanwhile (a join) moves no more than balance needs.
 
-const TTL_MS = 2000;
+// Slow is not dead, but a heartbeat must still be answered within the TTL: at a 2 s TTL, TiDB on two
+// cores that the hogs keep busy at times answered none in time and members fenced themselves, as
+// they must. The TTL here is 3 s on every engine.
+const TTL_MS = 3000;
 const PARTITIONS = 240;
 const cluster = "load";
 let fx: Fixture;
