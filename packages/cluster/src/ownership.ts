@@ -145,6 +145,9 @@ export async function leaveCluster(
  */
 export const DEFAULT_MEMBER_RETENTION_MS = 7 * 86_400_000;
 
+/** A member's TTL unless `join()` is told otherwise: 10 s. */
+export const DEFAULT_MEMBER_TTL_MS = 10_000;
+
 /** Most member rows one sweep deletes: the statement stays short however many are due. */
 export const MEMBER_DELETE_BATCH = 100;
 
@@ -337,18 +340,16 @@ async function applyToTaskList<T extends OwnershipChange>(
   forceAfterMs: number,
 ): Promise<AppliedChange<T>[]> {
   const list = { cluster, domain: changes[0]!.domain, taskList: changes[0]!.taskList };
-  const named = new Set<number>();
-  const firsts = changes.filter((c) => !named.has(c.partition) && named.add(c.partition) !== undefined);
+  const firsts = firstPerPartition(changes);
   const releases = firsts.filter((c) => c.type === "release");
   const locked = releases.length === 0 ? new Map<number, LockedPartition>() : await lockPartitions(conn, list, releases.map((c) => c.partition));
-  const eligible = firsts.filter((change) => {
-    if (change.type === "assign") return change.to !== null && live.has(change.to);
+  const eligible = [
     // A release is asked of the live owner the caller saw, while it still holds the partition.
-    const row = locked.get(change.partition);
-    return row !== undefined && row.generation === change.generation && row.state === PartitionState.Assigned &&
-      change.from !== null && row.nodeId === change.from && row.incarnation === live.get(change.from)?.liveIncarnation &&
-      (change.to === null || live.has(change.to));
-  });
+    ...asSeen(releases, locked, (change, row) =>
+      row.state === PartitionState.Assigned && change.from !== null && row.nodeId === change.from &&
+      row.incarnation === live.get(change.from)?.liveIncarnation && (change.to === null || live.has(change.to))),
+    ...firsts.filter((c) => c.type === "assign" && c.to !== null && live.has(c.to)),
+  ];
   const applied: AppliedChange<T>[] = [];
   // A release is written per owner: each owner's rows are stamped with its own next version.
   const statementOf = (c: T) => (c.type === "release" ? `release\0${c.to ?? ""}\0${c.from}` : `assign\0${c.to}\0${c.generation}`);
@@ -481,6 +482,18 @@ function asSeen<I extends { partition: number; generation: number }>(
     taken.add(item.partition);
     return true;
   });
+}
+
+/** The first of `items` naming each partition, in their order. */
+function firstPerPartition<I extends { partition: number }>(items: readonly I[]): I[] {
+  const named = new Set<number>();
+  const firsts: I[] = [];
+  for (const item of items) {
+    if (named.has(item.partition)) continue;
+    named.add(item.partition);
+    firsts.push(item);
+  }
+  return firsts;
 }
 
 /** `items` grouped by `key`, groups and items in their first order. */
