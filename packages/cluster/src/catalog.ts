@@ -6,10 +6,12 @@ import {
   transaction,
   type ConnectionSource,
   type DatabaseSource,
+  type OpenedDatabase,
+  type QueryClient,
 } from "@helix/db";
 
 import { UnknownTaskListError } from "./errors";
-import { putTaskList, removeTaskList } from "./ownership";
+import { DEFAULT_MEMBER_TTL_MS, putTaskList, removeTaskList } from "./ownership";
 import { checkName, checkPartitions, metadataJson } from "./validate";
 
 /** A task list as the catalog holds it. */
@@ -56,6 +58,7 @@ export class Catalog implements AsyncDisposable {
     /** The cluster whose task lists this catalog reads and writes. */
     readonly cluster: string,
     private readonly closeSource: () => Promise<void>,
+    private readonly writes: BoundedWrites,
   ) {}
 
   /**
@@ -68,7 +71,7 @@ export class Catalog implements AsyncDisposable {
     const taskList = checkName("taskList", spec.taskList);
     const partitions = checkPartitions(spec.partitions);
     const metadata = metadataJson(spec.metadata);
-    const { result } = await transaction(this.client, (conn) =>
+    const { result } = await this.writes.transaction((conn) =>
       putTaskList(conn, { cluster: this.cluster, domain, taskList, partitions, metadata }),
     );
     return result;
@@ -95,7 +98,7 @@ export class Catalog implements AsyncDisposable {
    */
   async removeTaskList(domain: string, taskList: string): Promise<void> {
     const key = { cluster: this.cluster, domain: checkName("domain", domain), taskList: checkName("taskList", taskList) };
-    const { found } = await transaction(this.client, (conn) => removeTaskList(conn, key));
+    const { found } = await this.writes.transaction((conn) => removeTaskList(conn, key));
     if (!found) throw new UnknownTaskListError(this.cluster, key.domain, key.taskList);
   }
 
@@ -134,8 +137,37 @@ export interface ClusterOptions {
  * Given a URL or options it makes its own pool, closed by `close()`.
  */
 export function createCatalog(source: DatabaseSource, options: ClusterOptions): Promise<Catalog> {
-  return openForCluster(source, options, (client, cluster, close) => new Catalog(client, cluster, close));
+  return openForCluster(source, options, (client, cluster, close, writes) => new Catalog(client, cluster, close, writes));
 }
+
+/** The share of the shortest member TTL that one statement of a catalog or store write may take. */
+const WRITE_BOUND_SHARE_OF_TTL = 0.4;
+
+/**
+ * @internal How a catalog or an ownership store writes: each write one transaction, every statement
+ * of it bounded by a share of the shortest TTL among the cluster's registered members (read just
+ * before; the default member TTL when none is registered). Such a write locks member rows (a
+ * shrink's owners, a move's members) and those members' heartbeats wait for them: unbounded, a
+ * write whose connection hung before COMMIT would keep them locked as long as the socket stayed
+ * open, and the members would fence themselves. The bound ends the statement (and the session,
+ * rolling the transaction back) while they still have most of their TTL.
+ */
+export class BoundedWrites {
+  constructor(
+    private readonly opened: OpenedDatabase,
+    private readonly cluster: string,
+  ) {}
+
+  /** Runs `fn` in one transaction whose statements are bounded as above. */
+  async transaction<T>(fn: (conn: QueryClient) => Promise<T>): Promise<T> {
+    const defaultBoundMs = boundFor(DEFAULT_MEMBER_TTL_MS);
+    const shortest = await q.shortestMemberTtl(this.opened.withTimeout(defaultBoundMs), { cluster: this.cluster });
+    const ttlUs = shortest?.ttlUs ?? 0;
+    return transaction(this.opened.withTimeout(ttlUs === 0 ? defaultBoundMs : boundFor(ttlUs / 1000)), fn);
+  }
+}
+
+const boundFor = (ttlMs: number): number => Math.max(1, Math.floor(ttlMs * WRITE_BOUND_SHARE_OF_TTL));
 
 /**
  * @internal Validates the cluster name, opens the source, checks the schema and builds the object;
@@ -144,13 +176,13 @@ export function createCatalog(source: DatabaseSource, options: ClusterOptions): 
 export async function openForCluster<T>(
   source: DatabaseSource,
   options: ClusterOptions,
-  make: (client: ConnectionSource, cluster: string, close: () => Promise<void>) => T,
+  make: (client: ConnectionSource, cluster: string, close: () => Promise<void>, writes: BoundedWrites) => T,
 ): Promise<T> {
   const cluster = checkName("cluster", options?.cluster);
   const opened = await openDatabase(source);
   try {
     await assertMigrated(opened.client);
-    return make(opened.client, cluster, () => opened.close());
+    return make(opened.client, cluster, () => opened.close(), new BoundedWrites(opened, cluster));
   } catch (error) {
     await opened.close().catch(() => undefined);
     throw error;

@@ -10,7 +10,7 @@ import {
 import { createLocker, MAX_TTL_MS, resolveMarginMs, type Locker } from "@helix/lock";
 
 import { AlreadyJoinedError } from "./errors";
-import { DEFAULT_MEMBER_RETENTION_MS } from "./ownership";
+import { DEFAULT_MEMBER_RETENTION_MS, DEFAULT_MEMBER_TTL_MS } from "./ownership";
 import { Member } from "./member";
 import type { OwnedPartition } from "./member-events";
 import { checkName, MAX_WEIGHT, metadataJson } from "./validate";
@@ -107,7 +107,7 @@ export function resolveJoinOptions(options: JoinOptions): ResolvedJoinOptions {
   const nodeId = checkName("nodeId", options.nodeId ?? defaultProcessId());
   const metadata = metadataJson(options.metadata);
   const weight = checkInteger("weight", options.weight ?? 1, 0, MAX_WEIGHT);
-  const ttlMs = checkMs("ttlMs", options.ttlMs ?? 10_000, 100, 3_600_000);
+  const ttlMs = checkMs("ttlMs", options.ttlMs ?? DEFAULT_MEMBER_TTL_MS, 100, 3_600_000);
   const marginMs = resolveMarginMs(ttlMs, options.safetyMarginMs, Math.floor(ttlMs / 2));
   // A failed heartbeat is retried at least once before the member must stop.
   const maxHeartbeatMs = Math.floor((ttlMs - marginMs) / 2);

@@ -1,6 +1,6 @@
-import { checkInteger, checkMs, clusterQueries as q, transaction, type ConnectionSource, type DatabaseSource } from "@helix/db";
+import { checkInteger, checkMs, clusterQueries as q, type ConnectionSource, type DatabaseSource } from "@helix/db";
 
-import { openForCluster, type ClusterOptions } from "./catalog";
+import { openForCluster, type BoundedWrites, type ClusterOptions } from "./catalog";
 import {
   applyOwnershipChanges,
   currentOwner,
@@ -82,6 +82,7 @@ export class OwnershipStore implements AsyncDisposable {
     /** The cluster whose members and partitions this store reads and writes. */
     readonly cluster: string,
     private readonly closeSource: () => Promise<void>,
+    private readonly writes: BoundedWrites,
   ) {}
 
   /** The cluster's change counters (all 0 for a cluster that has seen no change). */
@@ -155,7 +156,7 @@ export class OwnershipStore implements AsyncDisposable {
    */
   async prune(): Promise<number> {
     const taskLists = await q.listTaskLists(this.client, { cluster: this.cluster });
-    const { finished } = await transaction(this.client, (conn) => pruneRetired(conn, this.cluster, taskLists));
+    const { finished } = await this.writes.transaction((conn) => pruneRetired(conn, this.cluster, taskLists));
     return finished;
   }
 
@@ -164,7 +165,7 @@ export class OwnershipStore implements AsyncDisposable {
    * those gone longer than `DEFAULT_MEMBER_RETENTION_MS` that own nothing. @returns how many were marked.
    */
   async sweepExpiredMembers(): Promise<number> {
-    const { marked } = await transaction(this.client, (conn) => sweepExpiredMembers(conn, this.cluster));
+    const { marked } = await this.writes.transaction((conn) => sweepExpiredMembers(conn, this.cluster));
     return marked;
   }
 
@@ -187,7 +188,7 @@ export class OwnershipStore implements AsyncDisposable {
       partition: checkPartition(ref.partition),
     };
     const generation = checkInteger("generation", ref.generation, 0, Number.MAX_SAFE_INTEGER);
-    return transaction(this.client, async (conn) => {
+    return this.writes.transaction(async (conn) => {
       // Read without a lock: the change applies only at `generation`, and at one generation the
       // owner can only have left (a stale read then tells it once more, which is harmless).
       const owner = await currentOwner(conn, partition);
@@ -220,5 +221,5 @@ function toRecord(r: {
 
 /** Opens the ownership table of a cluster after checking the database and its schema. */
 export function createOwnershipStore(source: DatabaseSource, options: ClusterOptions): Promise<OwnershipStore> {
-  return openForCluster(source, options, (client, cluster, close) => new OwnershipStore(client, cluster, close));
+  return openForCluster(source, options, (client, cluster, close, writes) => new OwnershipStore(client, cluster, close, writes));
 }

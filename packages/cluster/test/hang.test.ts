@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 
+import { DatabaseUnavailableError } from "@helix/db";
 import { proxiedPool, type ProxiedPool } from "@helix/testing";
 
 import { createCatalog, createOwnershipStore, join, type Member, type PartitionChange } from "../src";
@@ -59,6 +60,44 @@ test("a member whose connections hang keeps its partitions: it gives them up in 
       ["m", 1],
     ]);
   } finally {
+    await member.leave();
+  }
+});
+
+test("a shrink whose COMMIT never reaches the database gives up in time: the owner it locked goes on heartbeating", async () => {
+  const cluster = "hang-catalog";
+  const ttlMs = 2000;
+  await using store = await createOwnershipStore(fx.pool, { cluster });
+  await using direct = await createCatalog(fx.pool, { cluster });
+  await direct.putTaskList({ domain: "d", taskList: "t", partitions: 4 });
+  const member: Member = await join(fx.pool, { cluster, nodeId: "owner", ttlMs, sweepIntervalMs: 0 });
+  // The shrink below goes through the proxy; its COMMIT is held there, never sent.
+  await using catalog = await createCatalog(path.pool, { cluster });
+  try {
+    for (const p of await store.taskListPartitions("d", "t")) {
+      expect(await store.assign({ domain: "d", taskList: "t", partition: p.partition, generation: p.generation }, "owner")).not.toBeNull();
+    }
+    await until(() => member.partitions().length === 4, 5000);
+    let fenced = false;
+    member.on("member:fenced", () => (fenced = true));
+
+    path.proxy.holdStatements("COMMIT");
+    // 4 -> 2 partitions: the shrink locks the owner's member row to ask it to release 2 and 3.
+    const shrink = catalog.putTaskList({ domain: "d", taskList: "t", partitions: 2 }).then(
+      () => null,
+      (error: unknown) => error,
+    );
+    await until(() => path.proxy.heldStatements() > 0, 5000);
+    await sleep(2 * ttlMs);
+
+    // Bounded by 40% of the owner's TTL, the shrink's session was ended and its locks with it.
+    expect(await Promise.race([shrink, sleep(ttlMs, "still waiting for its COMMIT")])).toBeInstanceOf(DatabaseUnavailableError);
+    expect(fenced).toBe(false);
+    expect(member.state).toBe("active");
+    expect((await direct.getTaskList("d", "t"))?.partitions).toBe(4);
+    expect(member.partitions()).toHaveLength(4);
+  } finally {
+    path.proxy.releaseStatements();
     await member.leave();
   }
 });

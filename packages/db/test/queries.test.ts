@@ -160,6 +160,15 @@ describe.each(clients)("through %s", (_, makePool) => {
     expect(nodes[0]!.heartbeatAt).toBeInstanceOf(Date);
     expect(Math.abs(nodes[0]!.heartbeatAt.getTime() - Date.now())).toBeLessThan(60_000);
 
+    const shortest = track("cluster.shortestMemberTtl", cluster.shortestMemberTtl);
+    await register(pool, { ...node, nodeId: "n2", ttlUs: 2_000_000 });
+    expect(await shortest(pool, { cluster: "c" })).toEqual({ ttlUs: 2_000_000 });
+    expect(await cluster.deregisterMember(pool, { cluster: "c", nodeId: "n2", incarnation: "i".repeat(32) })).toBe(1);
+    // A member that left holds up nothing; no registered member at all reads 0.
+    expect(await shortest(pool, { cluster: "c" })).toEqual({ ttlUs: 60_000_000 });
+    expect(await shortest(pool, { cluster: "nobody" })).toEqual({ ttlUs: 0 });
+    await pool.query("DELETE FROM helix_members WHERE cluster = 'c' AND node_id = 'n2'");
+
     expect(await track("cluster.markExpiredMembersInactive", cluster.markExpiredMembersInactive)(pool, { cluster: "c" })).toBe(0);
     expect(await track("cluster.deregisterMember", cluster.deregisterMember)(pool, { cluster: "c", nodeId: "n1", incarnation: "i".repeat(32) })).toBe(1);
     expect((await cluster.listMembers(pool, { cluster: "c" }))[0]).toMatchObject({ status: Status.Inactive, live: 0 });

@@ -97,6 +97,13 @@ FROM helix_members
 WHERE cluster = sqlc.arg(cluster)
 ORDER BY node_id;
 
+-- name: ShortestMemberTtl :one
+-- The shortest TTL among a cluster's registered members, in microseconds (0 when none is): a write
+-- that locks member rows is bounded by it, since those members' heartbeats wait for the locks.
+SELECT CAST(COALESCE(MIN(ttl_us), 0) AS UNSIGNED) AS ttl_us
+FROM helix_members
+WHERE cluster = sqlc.arg(cluster) AND status = 1;
+
 -- name: BumpAssignmentVersions :execrows
 -- Tells members that their partitions changed; the next heartbeat or watch of each returns its new
 -- version.

@@ -277,6 +277,37 @@ export async function listMembers(client: QueryClient, args: ListMembersArgs): P
   }));
 }
 
+/** The SQL of {@link shortestMemberTtl}. */
+export const shortestMemberTtlQuery = `-- name: ShortestMemberTtl :one
+SELECT CAST(COALESCE(MIN(ttl_us), 0) AS UNSIGNED) AS ttl_us
+FROM helix_members
+WHERE cluster = ? AND status = 1`;
+
+/** The parameters of {@link shortestMemberTtl}. */
+export interface ShortestMemberTtlArgs {
+  /** For column `cluster` of `helix_members`. */
+  cluster: string;
+}
+
+/** A row that {@link shortestMemberTtl} returns. */
+export interface ShortestMemberTtlRow {
+  /** Result column `ttl_us`. */
+  ttlUs: number;
+}
+
+/**
+ * The shortest TTL among a cluster's registered members, in microseconds (0 when none is): a write
+ * that locks member rows is bounded by it, since those members' heartbeats wait for the locks.
+ */
+export async function shortestMemberTtl(client: QueryClient, args: ShortestMemberTtlArgs): Promise<ShortestMemberTtlRow | null> {
+  const [rows] = await client.query({ sql: shortestMemberTtlQuery, values: [args.cluster], rowsAsArray: true, timezone: "Z" });
+  const row = (rows as unknown[][])[0];
+  if (row === undefined) return null;
+  return {
+    ttlUs: numberValue(row[0]),
+  };
+}
+
 /** The SQL of {@link bumpAssignmentVersions}. */
 export const bumpAssignmentVersionsQuery = `-- name: BumpAssignmentVersions :execrows
 UPDATE helix_members
