@@ -371,6 +371,39 @@ describe("members", () => {
     }
   });
 
+  test("a shrink that waits for an owner's fenced transaction dates its release request once the owner can see it", async () => {
+    await catalog.putTaskList({ domain: "d", taskList: "t", partitions: 8 });
+    // A TTL whose write bound (40%) outlasts the wait below.
+    const a = await member({ nodeId: "a", ttlMs: 10_000 });
+    await assignAll("d", "t", "a");
+    await until(() => a.partitions().length === 8);
+    const owned = a.partitions().find((p) => p.partition === 5)!;
+
+    const conn = await fx.pool.getConnection();
+    let fencedUntil: string;
+    try {
+      await conn.beginTransaction();
+      await owned.fence(conn);
+      // 8 -> 4 asks a to release 4 to 7; partition 5 is held by the fenced transaction meanwhile.
+      const shrinking = catalog.putTaskList({ domain: "d", taskList: "t", partitions: 4 });
+      await sleep(1500);
+      const [[now]] = await conn.query<RowDataPacket[]>("SELECT DATE_FORMAT(UTC_TIMESTAMP(6), '%Y-%m-%d %H:%i:%s.%f') AS t");
+      fencedUntil = String(now!.t);
+      await conn.commit();
+      expect(await shrinking).toBe("changed");
+    } finally {
+      conn.release();
+    }
+    // The force bound counts from the request's time: dated before the owner could see it (while
+    // the fenced transaction held the row), the bound would pass that much early.
+    const [rows] = await fx.pool.query<RowDataPacket[]>(
+      "SELECT partition_id, TIMESTAMPDIFF(MICROSECOND, ?, release_asked_at) AS after_us FROM helix_ownership WHERE cluster = ? AND partition_id >= 4 ORDER BY partition_id",
+      [fencedUntil, cluster],
+    );
+    expect(rows.map((r) => Number(r.partition_id))).toEqual([4, 5, 6, 7]);
+    for (const row of rows) expect(Number(row.after_us)).toBeGreaterThanOrEqual(0);
+  });
+
   test("a member that cannot read its partitions stops them before a release may be forced", async () => {
     const watched = new FaultyPool(fx.pool);
     await catalog.putTaskList({ domain: "d", taskList: "t", partitions: 1 });
