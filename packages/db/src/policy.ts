@@ -301,13 +301,18 @@ function boundedStatement(
 /**
  * Gives up a hung connection: destroys it, and ends its session on the server, so that its
  * transaction's locks are gone by the time the caller tries again (or soon after: see
- * {@link endSession}).
+ * {@link endSession}). A connection that cannot be destroyed (a pool that is not mysql2's) goes
+ * back to its pool only once its session was ended: released first, the next borrower could have
+ * it killed under it, in the middle of its own transaction; released after, it finds it closed.
  */
 async function discardConnection(conn: DiscardableConnection, kill: (threadId: number) => Promise<void>): Promise<void> {
   const threadId = conn.threadId;
-  if (conn.destroy === undefined) conn.release();
-  else conn.destroy();
-  if (typeof threadId === "number") await kill(threadId);
+  conn.destroy?.();
+  try {
+    if (typeof threadId === "number") await kill(threadId);
+  } finally {
+    if (conn.destroy === undefined) conn.release();
+  }
 }
 
 /**

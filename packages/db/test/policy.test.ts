@@ -396,6 +396,29 @@ describe("ending the session of a connection given up", () => {
     expect(server.looks).toBe(0);
   });
 
+  test("a connection that cannot be destroyed goes back to its pool only after its session was killed", async () => {
+    const server = new HungServer("10.11.6-MariaDB", []);
+    const order: string[] = [];
+    const source = {
+      query: (options: QueryOptions) => {
+        if (options.sql.startsWith("KILL")) order.push("kill");
+        return server.query(options);
+      },
+      // A pool other than mysql2's: its connections have no destroy().
+      getConnection: async () => {
+        const conn: Partial<Awaited<ReturnType<HungServer["getConnection"]>>> = await server.getConnection();
+        delete conn.destroy;
+        return { ...conn, release: () => void order.push("release") };
+      },
+    };
+    const error = await guardClient(source as unknown as QueryClient, "db.example:3306/helix", { statementTimeoutMs: 100 })
+      .query(select())
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DatabaseUnavailableError);
+    await until(() => order.length >= 2, 2_000);
+    expect(order).toEqual(["kill", "release"]);
+  });
+
   test("on TiDB a session still running its statement is not killed: it ends by itself", async () => {
     const server = new HungServer(TIDB, ["Query", "Query", "Query", null]);
     expect(await hang(server)).toBeInstanceOf(DatabaseUnavailableError);
