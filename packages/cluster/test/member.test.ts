@@ -223,6 +223,10 @@ describe("members", () => {
     expect(assigned.map((p) => [p.partition, p.generation]).sort()).toEqual([[0, 1], [1, 1], [2, 1]]);
     expect(assigned.every((p) => p.isOwned() && !p.signal.aborted)).toBe(true);
 
+    // A read already under way when the last assignment arrived (the watch's or a heartbeat's) ends
+    // first; from then on, heartbeats read nothing.
+    const settling = watched.count("HeartbeatMember");
+    await until(() => watched.count("HeartbeatMember") >= settling + 2);
     const reads = partitionReads(watched);
     const beats = watched.count("HeartbeatMember");
     await until(() => watched.count("HeartbeatMember") >= beats + 5);

@@ -1,5 +1,6 @@
 import { join as joinPath } from "node:path";
 
+import { DatabaseUnavailableError } from "@helix/db";
 import { JsonChild } from "@helix/testing";
 
 import type { RowDataPacket } from "mysql2/promise";
@@ -89,7 +90,14 @@ test("a member paused past its TTL loses its partitions only after the TTL, and 
   while (moved.size < 4) {
     for (const p of await store.taskListPartitions("d", "t")) {
       if (moved.has(p.partition)) continue;
-      const generation = await store.assign({ domain: "d", taskList: "t", partition: p.partition, generation: p.generation }, "successor", 600_000);
+      const ref = { domain: "d", taskList: "t", partition: p.partition, generation: p.generation };
+      const generation = await store.assign(ref, "successor", 600_000).catch((error: unknown) => {
+        // While a fenced unit of work of the paused process holds the row, the write waits, and
+        // gives up at its bound (40% of the shortest TTL) rather than hold the members' rows it
+        // locked: it is tried again.
+        if (error instanceof DatabaseUnavailableError) return null;
+        throw error;
+      });
       if (generation !== null) moved.add(p.partition);
     }
     await new Promise((resolve) => setTimeout(resolve, 20));
