@@ -50,6 +50,11 @@ export interface TaskListSpec {
  * The task lists of one cluster. Growing a task list adds unassigned partitions; shrinking or
  * removing it asks the owners of the partitions that disappear to release them, and the rows go
  * once they are free (see `OwnershipStore.prune`; the coordinator prunes in its rounds).
+ *
+ * A write locks the rows of the members it asks to release, and their heartbeats wait for it: each
+ * of its statements is bounded by 40% of the shortest TTL among the cluster's members, and a write
+ * that waits longer (for a connection that stopped answering, or for rows an owner's fenced
+ * transaction holds) fails with `DatabaseUnavailableError`, changing nothing; try it again.
  */
 export class Catalog implements AsyncDisposable {
   /** @internal Use {@link createCatalog}. */

@@ -74,6 +74,9 @@ export interface PartitionRef {
  * unassigned, released by its owner, owned by a process that is no longer live, or asked to be
  * released longer ago than both the caller's force timeout and the owner's TTL; and only at the
  * generation the caller saw.
+ *
+ * Writes are bounded as the catalog's are (see `Catalog`): one that waits longer than 40% of the
+ * shortest member TTL fails with `DatabaseUnavailableError`, changing nothing; try it again.
  */
 export class OwnershipStore implements AsyncDisposable {
   /** @internal Use {@link createOwnershipStore}. */
