@@ -148,6 +148,11 @@ export function createCatalog(source: DatabaseSource, options: ClusterOptions): 
 /** The share of the shortest member TTL that one statement of a catalog or store write may take. */
 const WRITE_BOUND_SHARE_OF_TTL = 0.4;
 
+const boundFor = (ttlMs: number): number => Math.max(1, Math.floor(ttlMs * WRITE_BOUND_SHARE_OF_TTL));
+
+/** The bound when no member is registered, and of the read that finds the shortest TTL. */
+const DEFAULT_WRITE_BOUND_MS = boundFor(DEFAULT_MEMBER_TTL_MS);
+
 /**
  * @internal How a catalog or an ownership store writes: each write one transaction, every statement
  * of it bounded by a share of the shortest TTL among the cluster's registered members (read just
@@ -165,14 +170,11 @@ export class BoundedWrites {
 
   /** Runs `fn` in one transaction whose statements are bounded as above. */
   async transaction<T>(fn: (conn: QueryClient) => Promise<T>): Promise<T> {
-    const defaultBoundMs = boundFor(DEFAULT_MEMBER_TTL_MS);
-    const shortest = await q.shortestMemberTtl(this.opened.withTimeout(defaultBoundMs), { cluster: this.cluster });
+    const shortest = await q.shortestMemberTtl(this.opened.withTimeout(DEFAULT_WRITE_BOUND_MS), { cluster: this.cluster });
     const ttlUs = shortest?.ttlUs ?? 0;
-    return transaction(this.opened.withTimeout(ttlUs === 0 ? defaultBoundMs : boundFor(ttlUs / 1000)), fn);
+    return transaction(this.opened.withTimeout(ttlUs === 0 ? DEFAULT_WRITE_BOUND_MS : boundFor(ttlUs / 1000)), fn);
   }
 }
-
-const boundFor = (ttlMs: number): number => Math.max(1, Math.floor(ttlMs * WRITE_BOUND_SHARE_OF_TTL));
 
 /**
  * @internal Validates the cluster name, opens the source, checks the schema and builds the object;

@@ -138,7 +138,7 @@ export async function applyPlan(writer: RoundWriter, snapshot: ClusterSnapshot, 
     });
     const made = countReleases(written.applied);
     releasesRequested += made;
-    releasesNotMade += countReleases(batch.slice(0, written.considered)) - made;
+    releasesNotMade += countReleases(batch, written.considered) - made;
     at += written.considered;
     applied.push(...written.applied);
     for (const nodeId of written.newOwners) writer.untold.add(nodeId);
@@ -155,9 +155,10 @@ export async function applyPlan(writer: RoundWriter, snapshot: ClusterSnapshot, 
   return { markedInactive, deletedMembers, applied, releasesRequested, releasesNotMade, bumped };
 }
 
-function countReleases(transitions: readonly Transition[]): number {
+/** How many of the first `count` transitions (all by default) are release requests. */
+function countReleases(transitions: readonly Transition[], count = transitions.length): number {
   let releases = 0;
-  for (const t of transitions) if (t.type === "release") releases++;
+  for (let i = 0; i < count; i++) if (transitions[i]!.type === "release") releases++;
   return releases;
 }
 
