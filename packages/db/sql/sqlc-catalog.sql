@@ -7,9 +7,16 @@
 -- column by itself; they select expressions over it (TIMESTAMPDIFF, comparisons) instead.
 CREATE PROCEDURE `utc_timestamp`(fsp INT) BEGIN END;
 
--- sqlc's MySQL catalog has no information_schema; this declares the part of it Helix reads (TiDB's).
+-- sqlc's MySQL catalog has no information_schema; this declares the part of it Helix reads.
 CREATE SCHEMA information_schema;
+CREATE TABLE information_schema.PROCESSLIST (
+  ID BIGINT UNSIGNED NOT NULL,
+  USER VARCHAR(128) NOT NULL,
+  HOST VARCHAR(261) NOT NULL
+);
 CREATE TABLE information_schema.CLUSTER_PROCESSLIST (
   ID BIGINT UNSIGNED NOT NULL,
-  COMMAND VARCHAR(16) NOT NULL
+  COMMAND VARCHAR(16) NOT NULL,
+  USER VARCHAR(128) NOT NULL,
+  HOST VARCHAR(261) NOT NULL
 );

@@ -1,12 +1,11 @@
-import { setTimeout as delay } from "node:timers/promises";
-
 import { Backoff } from "./backoff";
 import { serverEngine, type Engine } from "./engine";
 import { DatabaseUnavailableError } from "./errors";
 import type { QueryClient, QueryOptions } from "./generated/db";
-import { tidbSessionCommand } from "./generated/server";
 import { attemptTransaction } from "./isolation";
+import { endSession, identifySession, isIdentified, sessionOf, type BoundedSource, type DiscardableConnection, type SessionIdentity } from "./session";
 import type { ConnectionSource, TransactionConnection } from "./transaction";
+import { isStatementTimeout, STATEMENT_TIMEOUT, statementTimeoutError, within } from "./within";
 
 /**
  * Driver errors that mean "try the same statement again": deadlock (1213), lock wait timeout (1205),
@@ -18,7 +17,7 @@ export function isRetryableConflict(error: unknown): boolean {
 }
 
 const connectionErrorCodes = new Set([
-  "HELIX_STATEMENT_TIMEOUT",
+  STATEMENT_TIMEOUT,
   "ECONNREFUSED",
   "ECONNRESET",
   "EPIPE",
@@ -171,7 +170,7 @@ export function guardClient(client: QueryClient, server = "the database", option
   const bound = options.statementTimeoutMs ?? 0;
   const timeoutOf = (): number => (typeof bound === "function" ? Math.max(1, Math.ceil(bound())) : bound);
   const getConnection = (client as Partial<BoundedSource>).getConnection?.bind(client);
-  const kill = (threadId: number, timeoutMs: number): Promise<void> => endSession(client, threadId, timeoutMs);
+  const kill = (session: SessionIdentity, timeoutMs: number): Promise<void> => endSession(client, session, timeoutMs);
   const connect = async (): Promise<BoundedConnection> => {
     if (getConnection === undefined) {
       throw new TypeError("this client has no getConnection(): pass a mysql2 Pool (transactions need a connection of their own)");
@@ -179,7 +178,14 @@ export function guardClient(client: QueryClient, server = "the database", option
     const timeoutMs = timeoutOf();
     // A connection that arrives after the wait gave up goes straight back to the pool.
     const conn = await within(timeoutMs, getConnection(), (late) => late.release());
-    return new BoundedConnection(conn, timeoutMs, (threadId) => kill(threadId, timeoutMs));
+    const bounded = new BoundedConnection(conn, timeoutMs, (session) => kill(session, timeoutMs));
+    try {
+      await bounded.identify();
+    } catch (error) {
+      bounded.release();
+      throw error;
+    }
+    return bounded;
   };
   // On its own connection when bounded, so that a hung one can be destroyed (the pool's query would
   // return it to the pool).
@@ -187,7 +193,7 @@ export function guardClient(client: QueryClient, server = "the database", option
     const timeoutMs = timeoutOf();
     return timeoutMs === 0 || getConnection === undefined
       ? within(timeoutMs, client.query(query))
-      : boundedStatement(getConnection, query, timeoutMs, (threadId) => kill(threadId, timeoutMs));
+      : boundedStatement(getConnection, query, timeoutMs, (session) => kill(session, timeoutMs));
   };
   let engine: Engine | undefined;
   // On TiDB a write goes in a transaction of its own (see WRITE_STATEMENT).
@@ -219,13 +225,8 @@ export function guardClient(client: QueryClient, server = "the database", option
   } as ConnectionSource;
 }
 
-/** What the guard needs of a pool's connection: a transaction's, and a way to destroy a hung one. */
-type DiscardableConnection = TransactionConnection & { destroy?(): void; threadId?: number | null };
-
-/** A pool whose connections can be destroyed: what mysql2's `Pool` offers. */
-interface BoundedSource extends QueryClient {
-  getConnection(): Promise<DiscardableConnection>;
-}
+/** Ends a given-up connection's session (see {@link endSession}). */
+type Kill = (session: SessionIdentity) => Promise<void>;
 
 /**
  * One statement outside a transaction, on a connection of its own, bounded as
@@ -237,7 +238,7 @@ function boundedStatement(
   getConnection: () => Promise<DiscardableConnection>,
   query: QueryOptions,
   timeoutMs: number,
-  kill: (threadId: number) => Promise<void>,
+  kill: Kill,
 ): Promise<[unknown, unknown]> {
   return new Promise((resolve, reject) => {
     let conn: DiscardableConnection | undefined;
@@ -280,7 +281,7 @@ function boundedStatement(
       timer.refresh();
       let answer: Promise<[unknown, unknown]>;
       try {
-        answer = c.query(query);
+        answer = isIdentified(c) ? c.query(query) : identifySession(c).then(() => c.query(query));
       } catch (error) {
         fail(error as Error);
         return;
@@ -305,73 +306,14 @@ function boundedStatement(
  * back to its pool only once its session was ended: released first, the next borrower could have
  * it killed under it, in the middle of its own transaction; released after, it finds it closed.
  */
-async function discardConnection(conn: DiscardableConnection, kill: (threadId: number) => Promise<void>): Promise<void> {
-  const threadId = conn.threadId;
+async function discardConnection(conn: DiscardableConnection, kill: Kill): Promise<void> {
+  const session = sessionOf(conn);
   conn.destroy?.();
   try {
-    if (typeof threadId === "number") await kill(threadId);
+    if (session !== undefined) await kill(session);
   } finally {
     if (conn.destroy === undefined) conn.release();
   }
-}
-
-/**
- * Ends a hung connection's session on the server from another connection. Closing the socket is
- * not enough: on a black-holed path the server never hears of it, and would hold the session's
- * transaction and row locks until its own timeouts (hours). Best effort: errors are ignored. Waits
- * at most about `timeoutMs` for the session to end (on TiDB it may end later, see
- * {@link endTidbSession}).
- */
-async function endSession(client: QueryClient, threadId: number, timeoutMs: number): Promise<void> {
-  const engine = await within(timeoutMs, serverEngine(client)).catch(() => undefined);
-  if (engine !== "tidb") {
-    await killSession(client, threadId, timeoutMs);
-    return;
-  }
-  await Promise.race([endTidbSession(client, threadId, timeoutMs), delay(timeoutMs, undefined, { ref: false })]);
-}
-
-/** How often {@link endTidbSession} looks at the session it is ending. */
-const TIDB_SESSION_POLL_MS = 100;
-
-/**
- * How long a given-up TiDB session may go on with its statement before it is killed all the same:
- * past TiDB's default lock wait timeout (50 s), the one wait a Helix statement can be in that long.
- */
-const TIDB_SESSION_RUN_LIMIT_MS = 60_000;
-
-/**
- * Ends a given-up connection's session on TiDB, killing it only when it must. TiDB does not roll
- * back the pessimistic locks of a session killed at the wrong moment (while an autocommit
- * statement retries after a write conflict, for one: pingcap/tidb#61454, #70974): they stay until
- * their TTL, about 20 s, and every statement that meets them waits, times out and is given up in
- * turn, its session killed and its own locks left behind, so one slow moment becomes a stall that
- * feeds itself. A session whose socket was closed ends by itself, with a clean rollback, once its
- * statement is done. So the session is watched: gone, nothing to do; running a statement (a lock
- * wait, a slow server), left to finish, killed only past {@link TIDB_SESSION_RUN_LIMIT_MS}; idle
- * in two looks in a row, it never heard of the close (a black-holed path), and is killed.
- */
-async function endTidbSession(client: QueryClient, threadId: number, timeoutMs: number): Promise<void> {
-  const giveUpAt = performance.now() + TIDB_SESSION_RUN_LIMIT_MS;
-  let idle = false;
-  try {
-    for (;;) {
-      const session = await within(timeoutMs, tidbSessionCommand(client, { id: threadId }));
-      if (session === null) return;
-      if ((idle && session.command === "Sleep") || performance.now() >= giveUpAt) break;
-      idle = session.command === "Sleep";
-      await delay(TIDB_SESSION_POLL_MS, undefined, { ref: false });
-    }
-  } catch {
-    // The server cannot be asked, so it cannot be told either.
-    return;
-  }
-  await killSession(client, threadId, timeoutMs);
-}
-
-/** KILLs a session from another connection. Best effort: errors are ignored. */
-async function killSession(client: QueryClient, threadId: number, timeoutMs: number): Promise<void> {
-  await within(timeoutMs, client.query({ sql: "KILL CONNECTION ?", values: [threadId] })).catch(() => undefined);
 }
 
 /** A connection whose every call is bounded in time; one that timed out is destroyed, never reused. */
@@ -382,7 +324,7 @@ class BoundedConnection implements TransactionConnection {
   constructor(
     private readonly conn: DiscardableConnection,
     private readonly timeoutMs: number,
-    private readonly kill: (threadId: number) => Promise<void>,
+    private readonly kill: Kill,
   ) {}
 
   query(query: QueryOptions): Promise<[unknown, unknown]> {
@@ -407,6 +349,11 @@ class BoundedConnection implements TransactionConnection {
     else this.conn.release();
   }
 
+  /** Records the connection's session before its first statement (see {@link identifySession}). */
+  async identify(): Promise<void> {
+    if (!isIdentified(this.conn)) await this.#bounded(identifySession(this.conn));
+  }
+
   /** Gives up a hung connection (see {@link discardConnection}). Once; later calls wait for it. */
   discard(): Promise<void> {
     this.#discarded ??= discardConnection(this.conn, this.kill);
@@ -426,41 +373,4 @@ class BoundedConnection implements TransactionConnection {
       throw error;
     }
   }
-}
-
-const STATEMENT_TIMEOUT = "HELIX_STATEMENT_TIMEOUT";
-
-/** Whether the error is {@link within}'s: no answer in time. */
-const isStatementTimeout = (error: unknown): boolean => (error as { code?: unknown } | null)?.code === STATEMENT_TIMEOUT;
-
-/** {@link within}'s error: no answer in `timeoutMs`. Classified as a connection error. */
-const statementTimeoutError = (timeoutMs: number): Error =>
-  Object.assign(new Error(`no answer from the database within ${timeoutMs} ms; the connection is given up`), { code: STATEMENT_TIMEOUT });
-
-/**
- * `promise`, or a timeout error once `timeoutMs` has passed without it settling (0: no bound).
- * `onLate` gets a value that arrives after the timeout, to clean it up.
- */
-function within<T>(timeoutMs: number, promise: Promise<T>, onLate?: (value: T) => void): Promise<T> {
-  if (timeoutMs === 0) return promise;
-  return new Promise<T>((resolve, reject) => {
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      reject(statementTimeoutError(timeoutMs));
-    }, timeoutMs);
-    promise.then(
-      (value) => {
-        if (!timedOut) {
-          clearTimeout(timer);
-          resolve(value);
-        } else onLate?.(value);
-      },
-      (error: Error) => {
-        if (timedOut) return;
-        clearTimeout(timer);
-        reject(error);
-      },
-    );
-  });
 }

@@ -29,6 +29,8 @@ const typeByName: Readonly<Record<string, string>> = {
   decimal: "string",
   char: "string",
   varchar: "string",
+  // What sqlc names the type of `CAST(… AS CHAR)`.
+  var_string: "string",
   tinytext: "string",
   text: "string",
   mediumtext: "string",

@@ -47,31 +47,121 @@ export async function serverVersion(client: QueryClient): Promise<ServerVersionR
   };
 }
 
-/** The SQL of {@link tidbSessionCommand}. */
-export const tidbSessionCommandQuery = `-- name: TidbSessionCommand :one
-SELECT COMMAND AS command FROM information_schema.CLUSTER_PROCESSLIST WHERE ID = ?`;
+/** The SQL of {@link ownSession}. */
+export const ownSessionQuery = `-- name: OwnSession :one
+SELECT ID AS id, USER AS user_name, HOST AS client_address,
+  CAST(@@hostname AS CHAR) AS server_host, CAST(@@port AS SIGNED) AS server_port
+FROM information_schema.PROCESSLIST WHERE ID = CONNECTION_ID()`;
 
-/** The parameters of {@link tidbSessionCommand}. */
-export interface TidbSessionCommandArgs {
+/** A row that {@link ownSession} returns. */
+export interface OwnSessionRow {
+  /** Column `id` of `processlist`. */
+  id: number;
+  /** Column `user_name` of `processlist`. */
+  userName: string;
+  /** Column `client_address` of `processlist`. */
+  clientAddress: string;
+  /** Result column `server_host`. */
+  serverHost: string;
+  /** Result column `server_port`. */
+  serverPort: number;
+}
+
+/**
+ * This connection's session as the server it reached sees it: its id (behind a proxy, the one the
+ * server gave, not the one the proxy's greeting named), its user, the address it came from (with
+ * the client's port over TCP), and the server's host and port. Recorded when a connection is first
+ * used, so that a hung connection's session can later be found again, and only then ended.
+ */
+export async function ownSession(client: QueryClient): Promise<OwnSessionRow | null> {
+  const [rows] = await client.query({ sql: ownSessionQuery, values: [], rowsAsArray: true, timezone: "Z" });
+  const row = (rows as unknown[][])[0];
+  if (row === undefined) return null;
+  return {
+    id: numberValue(row[0]),
+    userName: row[1] as string,
+    clientAddress: row[2] as string,
+    serverHost: row[3] as string,
+    serverPort: numberValue(row[4]),
+  };
+}
+
+/** The SQL of {@link sessionById}. */
+export const sessionByIdQuery = `-- name: SessionById :one
+SELECT ID AS id, USER AS user_name, HOST AS client_address,
+  CAST(@@hostname AS CHAR) AS server_host, CAST(@@port AS SIGNED) AS server_port
+FROM information_schema.PROCESSLIST WHERE ID = ?`;
+
+/** The parameters of {@link sessionById}. */
+export interface SessionByIdArgs {
+  /** For column `id` of `processlist`. */
+  id: number;
+}
+
+/** A row that {@link sessionById} returns. */
+export interface SessionByIdRow {
+  /** Column `id` of `processlist`. */
+  id: number;
+  /** Column `user_name` of `processlist`. */
+  userName: string;
+  /** Column `client_address` of `processlist`. */
+  clientAddress: string;
+  /** Result column `server_host`. */
+  serverHost: string;
+  /** Result column `server_port`. */
+  serverPort: number;
+}
+
+/**
+ * A session of the server this connection reached, as OwnSession describes one: asked on the
+ * connection that would end it, just before, to make sure it is the session that was recorded.
+ */
+export async function sessionById(client: QueryClient, args: SessionByIdArgs): Promise<SessionByIdRow | null> {
+  const [rows] = await client.query({ sql: sessionByIdQuery, values: [args.id], rowsAsArray: true, timezone: "Z" });
+  const row = (rows as unknown[][])[0];
+  if (row === undefined) return null;
+  return {
+    id: numberValue(row[0]),
+    userName: row[1] as string,
+    clientAddress: row[2] as string,
+    serverHost: row[3] as string,
+    serverPort: numberValue(row[4]),
+  };
+}
+
+/** The SQL of {@link tidbSession}. */
+export const tidbSessionQuery = `-- name: TidbSession :one
+SELECT COMMAND AS command, USER AS user_name, HOST AS client_address
+FROM information_schema.CLUSTER_PROCESSLIST WHERE ID = ?`;
+
+/** The parameters of {@link tidbSession}. */
+export interface TidbSessionArgs {
   /** For column `id` of `cluster_processlist`. */
   id: number;
 }
 
-/** A row that {@link tidbSessionCommand} returns. */
-export interface TidbSessionCommandRow {
+/** A row that {@link tidbSession} returns. */
+export interface TidbSessionRow {
   /** Column `command` of `cluster_processlist`. */
   command: string;
+  /** Column `user_name` of `cluster_processlist`. */
+  userName: string;
+  /** Column `client_address` of `cluster_processlist`. */
+  clientAddress: string;
 }
 
 /**
- * What a session of a TiDB cluster is doing, whichever tidb-server it is on: "Sleep" between
- * statements, "Query" while it runs one; no row once it has ended.
+ * A session of a TiDB cluster, whichever tidb-server it is on (a session id is the cluster's):
+ * what it is doing ("Sleep" between statements, "Query" while it runs one), its user and the
+ * address it came from; no row once it has ended.
  */
-export async function tidbSessionCommand(client: QueryClient, args: TidbSessionCommandArgs): Promise<TidbSessionCommandRow | null> {
-  const [rows] = await client.query({ sql: tidbSessionCommandQuery, values: [args.id], rowsAsArray: true, timezone: "Z" });
+export async function tidbSession(client: QueryClient, args: TidbSessionArgs): Promise<TidbSessionRow | null> {
+  const [rows] = await client.query({ sql: tidbSessionQuery, values: [args.id], rowsAsArray: true, timezone: "Z" });
   const row = (rows as unknown[][])[0];
   if (row === undefined) return null;
   return {
     command: row[0] as string,
+    userName: row[1] as string,
+    clientAddress: row[2] as string,
   };
 }
