@@ -229,7 +229,10 @@ export function loadConfig(env: NodeJS.ProcessEnv, file?: string): ServiceConfig
     const result = spec.schema.safeParse(entry?.value ?? spec.default);
     if (!result.success) {
       const issue = result.error.issues[0];
-      const shown = key === "HELIX_MYSQL_URL" || key === "HELIX_ADMIN_TOKEN" ? "" : ` (got "${entry?.value ?? spec.default}")`;
+      const value = entry?.value ?? spec.default;
+      // A long value is cut short: the message says what to fix, and the value is the caller's.
+      const cut = value.length > 40 ? `${value.slice(0, 40)}..." (${value.length} characters)` : `${value}"`;
+      const shown = key === "HELIX_MYSQL_URL" || key === "HELIX_ADMIN_TOKEN" ? "" : ` (got "${cut})`;
       throw new ConfigError(key, entry?.source ?? "the defaults", `${issue?.message ?? "invalid"}${shown}`);
     }
     parsed[key] = result.data;

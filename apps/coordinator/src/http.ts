@@ -2,7 +2,7 @@ import { timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 
-import { isHelixError, UnknownTaskListError, type Catalog } from "@helix/coordinator";
+import { isHelixError, resolveTaskListSpec, UnknownTaskListError, type Catalog } from "@helix/coordinator";
 import { findHelixError, schemaStatus, type ConnectionSource } from "@helix/db";
 import type { Logger } from "pino";
 
@@ -94,7 +94,7 @@ async function handle(
     // Debug, like the other refusals: the answer tells the client what to do, and a page that keeps
     // trying must not fill the log.
     context.logger.debug({ host, path }, "request refused: Host not allowed");
-    throw new HttpError(403, `Host ${JSON.stringify(host ?? "")} is not allowed: add its name to HELIX_ALLOWED_HOSTS (a defence against DNS rebinding)`);
+    throw new HttpError(403, `Host ${shown(host ?? "")} is not allowed: add its name to HELIX_ALLOWED_HOSTS (a defence against DNS rebinding)`);
   }
   if (method === "GET" && path === "/metrics") {
     const text = await context.metrics.registry.metrics();
@@ -104,7 +104,7 @@ async function handle(
   }
   if (method === "GET" && path === "/api/status") {
     const only = url.searchParams.get("cluster");
-    if (only !== null && !context.clusters.includes(only)) throw new HttpError(404, `cluster "${only}" is not served here`);
+    if (only !== null && !context.clusters.includes(only)) throw new HttpError(404, `cluster ${shown(only)} is not served here`);
     const clusters = await Promise.all((only === null ? context.clusters : [only]).map((c) => context.status(c)));
     return send(response, 200, { clusters });
   }
@@ -113,12 +113,16 @@ async function handle(
     response.end(statusPage());
     return;
   }
-  const taskList = /^\/api\/clusters\/([^/]+)\/tasklists\/([^/]+)\/([^/]+)$/.exec(path);
+  const taskList = /^\/api\/clusters\/([^/]+)\/tasklists\/([^/]*)\/([^/]*)$/.exec(path);
   if (taskList !== null && (method === "PUT" || method === "DELETE")) {
     authorize(context, request);
     const segment = (i: number, part: string): string => decodeSegment(taskList[i] ?? "", part);
     const [cluster, domain, name] = [segment(1, "cluster"), segment(2, "domain"), segment(3, "task list")];
-    if (!context.clusters.includes(cluster)) throw new HttpError(404, `cluster "${cluster}" is not served here`);
+    if (!context.clusters.includes(cluster)) throw new HttpError(404, `cluster ${shown(cluster)} is not served here`);
+    // Checked before the catalog is opened: bad input is the client's (400) and touches nothing.
+    const body = method === "PUT" ? ((await readJson(request)) as { partitions?: unknown; metadata?: unknown }) : { partitions: 1 };
+    const spec = { domain, taskList: name, partitions: body.partitions as number, metadata: body.metadata as Record<string, unknown> | undefined };
+    resolveTaskListSpec(spec);
     const catalog = await context.catalog(cluster);
     try {
       if (method === "DELETE") {
@@ -126,13 +130,7 @@ async function handle(
         context.logger.info({ cluster, domain, taskList: name }, "task list removed");
         return send(response, 200, { removed: `${domain}/${name}` });
       }
-      const body = (await readJson(request)) as { partitions?: unknown; metadata?: unknown };
-      const result = await catalog.putTaskList({
-        domain,
-        taskList: name,
-        partitions: body.partitions as number,
-        metadata: body.metadata as Record<string, unknown> | undefined,
-      });
+      const result = await catalog.putTaskList(spec);
       context.logger.info({ cluster, domain, taskList: name, partitions: body.partitions, result }, "task list put");
       return send(response, 200, { result });
     } catch (error) {
@@ -140,8 +138,13 @@ async function handle(
       throw error;
     }
   }
-  if (taskList !== null || path.startsWith("/api/")) throw new HttpError(405, `${method} ${path} is not supported`);
-  throw new HttpError(404, `nothing at ${path}`);
+  if (taskList !== null || path.startsWith("/api/")) throw new HttpError(405, `${shown(method)} ${shown(path)} is not supported`);
+  throw new HttpError(404, `nothing at ${shown(path)}`);
+}
+
+/** A value from the request as an answer quotes it: cut short when long (the answer says what to fix). */
+function shown(value: string): string {
+  return value.length > 60 ? `${JSON.stringify(value.slice(0, 60))}... (${value.length} characters)` : JSON.stringify(value);
 }
 
 /** `/readyz`: 200 when the database answers and its schema is current, else 503. */
@@ -166,7 +169,7 @@ function decodeSegment(segment: string, part: string): string {
   } catch {
     throw new HttpError(
       400,
-      `the ${part} in the path has a malformed percent-escape (${JSON.stringify(segment)}): write "%" as %25 and other characters as their UTF-8 bytes in %XX`,
+      `the ${part} in the path has a malformed percent-escape (${shown(segment)}): write "%" as %25 and other characters as their UTF-8 bytes in %XX`,
     );
   }
 }

@@ -298,3 +298,49 @@ describe("the Host header (DNS-rebinding protection)", () => {
     expect(() => config({ HELIX_ALLOWED_HOSTS: "*.example.com" })).toThrow(/\.example\.com/);
   });
 });
+
+describe("hostile input over HTTP", () => {
+  const long = "x".repeat(10_000);
+  const send = (method: string, path: string, body?: string) =>
+    request(service.url, path, {
+      method,
+      headers: { host: "127.0.0.1", "content-type": "application/json", authorization: `Bearer ${TOKEN}` },
+      body,
+    });
+  const put = (domain: string, taskList: string, body: unknown) =>
+    send("PUT", `/api/clusters/web/tasklists/${encodeURIComponent(domain)}/${encodeURIComponent(taskList)}`, JSON.stringify(body));
+
+  /** [what is hostile, the argument the answer names, the request]. */
+  const cases: [string, string, () => ReturnType<typeof send>][] = [
+    ...["", long, " padded", "new\nline"].map((v): [string, string, () => ReturnType<typeof send>] => [`domain ${JSON.stringify(v.slice(0, 12))}`, "domain", () => put(v, "t", { partitions: 1 })]),
+    ...["", long, " padded", "new\nline"].map((v): [string, string, () => ReturnType<typeof send>] => [`taskList ${JSON.stringify(v.slice(0, 12))}`, "taskList", () => put("d", v, { partitions: 1 })]),
+    ...[-1, 0, 1.5, 2 ** 53, 1e308, "1", "", null, {}, [], true].map((v): [string, string, () => ReturnType<typeof send>] => [`partitions ${JSON.stringify(v)}`, "partitions", () => put("d", "t", { partitions: v })]),
+    ["partitions left out", "partitions", () => put("d", "t", {})],
+    ...[null, [1], "x", 3].map((v): [string, string, () => ReturnType<typeof send>] => [`metadata ${JSON.stringify(v)}`, "metadata", () => put("d", "t", { partitions: 1, metadata: v })]),
+    ...["", long, "new\nline"].map((v): [string, string, () => ReturnType<typeof send>] => [
+      `DELETE domain ${JSON.stringify(v.slice(0, 12))}`,
+      "domain",
+      () => send("DELETE", `/api/clusters/web/tasklists/${encodeURIComponent(v)}/t`),
+    ]),
+  ];
+
+  test.each(cases)("%s: 400 naming %s, the value never echoed whole, nothing written", async (_what, argument, call) => {
+    await using catalog = await createCatalog(fx.pool, { cluster: "web" });
+    const before = await catalog.listTaskLists();
+    const answer = await call();
+    expect(answer.status).toBe(400);
+    expect(answer.body).toMatchObject({ code: "HELIX_INVALID_ARGUMENT", error: expect.stringContaining(`${argument}:`) as unknown });
+    expect(JSON.stringify(answer.body).length).toBeLessThan(1_000);
+    expect(await catalog.listTaskLists()).toEqual(before);
+  });
+
+  test.each([
+    ["/api/status?cluster=" + "c".repeat(10_000), "GET", 404],
+    ["/" + "p".repeat(10_000), "GET", 404],
+    ["/api/" + "p".repeat(10_000), "POST", 405],
+  ])("a long path or cluster is never echoed whole (%#)", async (path, method, status) => {
+    const answer = await send(method, path);
+    expect(answer.status).toBe(status);
+    expect(JSON.stringify(answer.body).length).toBeLessThan(1_000);
+  });
+});

@@ -1,13 +1,14 @@
 import {
   assertMigrated,
+  checkOptions,
   clusterQueries as q,
-  openDatabase,
-  Status,
-  transaction,
   type ConnectionSource,
   type DatabaseSource,
+  openDatabase,
   type OpenedDatabase,
   type QueryClient,
+  Status,
+  transaction,
 } from "@helix/db";
 
 import { UnknownTaskListError } from "./errors";
@@ -72,10 +73,7 @@ export class Catalog implements AsyncDisposable {
    * @throws `InvalidArgumentError` for bad names, counts or metadata, before anything is written.
    */
   async putTaskList(spec: TaskListSpec): Promise<"created" | "changed" | "unchanged"> {
-    const domain = checkName("domain", spec?.domain);
-    const taskList = checkName("taskList", spec.taskList);
-    const partitions = checkPartitions(spec.partitions);
-    const metadata = metadataJson(spec.metadata);
+    const { domain, taskList, partitions, metadata } = resolveTaskListSpec(spec);
     const { result } = await this.writes.transaction((conn) =>
       putTaskList(conn, { cluster: this.cluster, domain, taskList, partitions, metadata }),
     );
@@ -128,6 +126,33 @@ function toTaskList(row: q.GetTaskListRow): TaskList {
     version: row.version,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
+  };
+}
+
+/** A {@link TaskListSpec} after its checks, with its metadata as JSON text. */
+export interface ResolvedTaskListSpec {
+  /** The domain, checked. */
+  readonly domain: string;
+  /** The task list's name, checked. */
+  readonly taskList: string;
+  /** The partition count, 1 to 10,000. */
+  readonly partitions: number;
+  /** The metadata as JSON text (`{}` when none was given). */
+  readonly metadata: string;
+}
+
+/**
+ * Checks a task list's spec as {@link Catalog.putTaskList} does, without writing anything: for
+ * tools that want bad input reported before they connect.
+ * @throws `InvalidArgumentError` naming the bad field.
+ */
+export function resolveTaskListSpec(spec: TaskListSpec): ResolvedTaskListSpec {
+  const given = checkOptions("spec", spec);
+  return {
+    domain: checkName("domain", given.domain),
+    taskList: checkName("taskList", given.taskList),
+    partitions: checkPartitions(given.partitions),
+    metadata: metadataJson(given.metadata),
   };
 }
 
@@ -185,7 +210,7 @@ export async function openForCluster<T>(
   options: ClusterOptions,
   make: (client: ConnectionSource, cluster: string, close: () => Promise<void>, writes: BoundedWrites) => T,
 ): Promise<T> {
-  const cluster = checkName("cluster", options?.cluster);
+  const cluster = checkName("cluster", checkOptions("options", options).cluster);
   const opened = await openDatabase(source);
   try {
     await assertMigrated(opened.client);

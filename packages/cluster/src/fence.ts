@@ -1,4 +1,4 @@
-import { checkInteger, classified, partitionFenceQuery, serverEngine, type Engine, type QueryClient } from "@helix/db";
+import { checkClient, checkInteger, checkOptions, classified, type Engine, partitionFenceQuery, type QueryClient, serverEngine } from "@helix/db";
 
 import { PartitionFencedError } from "./errors";
 import { checkName, checkPartition } from "./validate";
@@ -40,14 +40,16 @@ export async function fencePartition(connection: QueryClient, ownership: Partiti
  * member's own pool. Arguments are checked before anything is sent.
  */
 export async function fencePartitionOn(connection: QueryClient, ownership: PartitionOwnership, engine: () => Promise<Engine>): Promise<void> {
+  checkClient("connection", connection);
+  const given = checkOptions("ownership", ownership);
   const args = {
-    cluster: checkName("cluster", ownership?.cluster),
-    domain: checkName("domain", ownership.domain),
-    taskList: checkName("taskList", ownership.taskList),
-    partitionId: checkPartition(ownership.partition),
-    nodeId: checkName("nodeId", ownership.nodeId),
-    incarnation: checkName("incarnation", ownership.incarnation),
-    generation: checkInteger("generation", ownership.generation, 0, Number.MAX_SAFE_INTEGER),
+    cluster: checkName("cluster", given.cluster),
+    domain: checkName("domain", given.domain),
+    taskList: checkName("taskList", given.taskList),
+    partitionId: checkPartition(given.partition),
+    nodeId: checkName("nodeId", given.nodeId),
+    incarnation: checkName("incarnation", given.incarnation),
+    generation: checkInteger("generation", given.generation, 0, Number.MAX_SAFE_INTEGER),
   };
   let row: unknown;
   try {

@@ -4,7 +4,7 @@
  *
  * @packageDocumentation
  */
-export { Catalog, createCatalog, type ClusterOptions, type TaskList, type TaskListSpec } from "./catalog";
+export { Catalog, createCatalog, resolveTaskListSpec, type ClusterOptions, type ResolvedTaskListSpec, type TaskList, type TaskListSpec } from "./catalog";
 export { AlreadyJoinedError, PartitionFencedError, UnknownTaskListError } from "./errors";
 export { fencePartition, type PartitionOwnership } from "./fence";
 export { coordinatorLeaseKey, partitionKey, sweepLeaseKey, taskListKey } from "./keys";

@@ -2,10 +2,12 @@ import {
   assertMigrated,
   checkInteger,
   checkMs,
+  checkOptions,
+  type DatabaseSource,
   defaultProcessId,
   InvalidArgumentError,
   openDatabase,
-  type DatabaseSource,
+  orDefault,
 } from "@helix/db";
 import { createLocker, MAX_TTL_MS, resolveMarginMs, type Locker } from "@helix/lock";
 
@@ -102,24 +104,25 @@ const MIN_SWEEP_INTERVAL_MS = 100;
  * @throws `InvalidArgumentError` naming the bad option.
  */
 export function resolveJoinOptions(options: JoinOptions): ResolvedJoinOptions {
-  if (typeof options !== "object" || options === null) throw new InvalidArgumentError("options", "must be an object");
-  const cluster = checkName("cluster", options.cluster);
-  const nodeId = checkName("nodeId", options.nodeId ?? defaultProcessId());
-  const metadata = metadataJson(options.metadata);
-  const weight = checkInteger("weight", options.weight ?? 1, 0, MAX_WEIGHT);
-  const ttlMs = checkMs("ttlMs", options.ttlMs ?? DEFAULT_MEMBER_TTL_MS, 100, 3_600_000);
-  const marginMs = resolveMarginMs(ttlMs, options.safetyMarginMs, Math.floor(ttlMs / 2));
+  if (options === undefined) throw new InvalidArgumentError("options", "must be given: { cluster }");
+  const given = checkOptions("options", options);
+  const cluster = checkName("cluster", given.cluster);
+  const nodeId = checkName("nodeId", orDefault(given.nodeId, defaultProcessId()));
+  const metadata = metadataJson(given.metadata);
+  const weight = checkInteger("weight", orDefault(given.weight, 1), 0, MAX_WEIGHT);
+  const ttlMs = checkMs("ttlMs", orDefault(given.ttlMs, DEFAULT_MEMBER_TTL_MS), 100, 3_600_000);
+  const marginMs = resolveMarginMs(ttlMs, given.safetyMarginMs, Math.floor(ttlMs / 2));
   // A failed heartbeat is retried at least once before the member must stop.
   const maxHeartbeatMs = Math.floor((ttlMs - marginMs) / 2);
-  const heartbeatMs = checkMs("heartbeatMs", options.heartbeatMs ?? Math.min(Math.floor(ttlMs / 3), maxHeartbeatMs), 1, maxHeartbeatMs);
-  const sweepIntervalMs = checkMs("sweepIntervalMs", options.sweepIntervalMs ?? ttlMs, 0, MAX_TTL_MS / 2);
+  const heartbeatMs = checkMs("heartbeatMs", orDefault(given.heartbeatMs, Math.min(Math.floor(ttlMs / 3), maxHeartbeatMs)), 1, maxHeartbeatMs);
+  const sweepIntervalMs = checkMs("sweepIntervalMs", orDefault(given.sweepIntervalMs, ttlMs), 0, MAX_TTL_MS / 2);
   if (sweepIntervalMs > 0 && sweepIntervalMs < MIN_SWEEP_INTERVAL_MS) {
     throw new InvalidArgumentError("sweepIntervalMs", `must be 0 (never sweep) or at least ${MIN_SWEEP_INTERVAL_MS} ms`);
   }
-  if (options.onRelease !== undefined && typeof options.onRelease !== "function") {
+  if (given.onRelease !== undefined && typeof given.onRelease !== "function") {
     throw new InvalidArgumentError("onRelease", "must be a function");
   }
-  const confirmReleases = options.confirmReleases ?? "auto";
+  const confirmReleases = orDefault(given.confirmReleases, "auto");
   if (confirmReleases !== "auto" && confirmReleases !== "manual") {
     throw new InvalidArgumentError("confirmReleases", 'must be "auto" or "manual"');
   }
@@ -133,8 +136,8 @@ export function resolveJoinOptions(options: JoinOptions): ResolvedJoinOptions {
     marginMs,
     statementTimeoutMs: Math.max(1, Math.floor((ttlMs - marginMs - heartbeatMs) / 2)),
     sweepIntervalMs,
-    memberRetentionMs: checkMs("memberRetentionMs", options.memberRetentionMs ?? DEFAULT_MEMBER_RETENTION_MS, 60_000, 3650 * 86_400_000),
-    onRelease: options.onRelease,
+    memberRetentionMs: checkMs("memberRetentionMs", orDefault(given.memberRetentionMs, DEFAULT_MEMBER_RETENTION_MS), 60_000, 3650 * 86_400_000),
+    onRelease: given.onRelease,
     autoConfirm: confirmReleases === "auto",
   };
 }

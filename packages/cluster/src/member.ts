@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { on } from "node:events";
 
-import { Backoff, ClosedError, clusterQueries as q, isHelixError, PartitionState, SafeEmitter, serverEngine, setLongTimeout, transaction } from "@helix/db";
+import { Backoff, checkOptions, ClosedError, clusterQueries as q, isHelixError, PartitionState, SafeEmitter, serverEngine, setLongTimeout, transaction } from "@helix/db";
 import type { ConnectionSource, Lane, LongTimeout, OpenedDatabase } from "@helix/db";
 import { LocalDeadline, type Locker } from "@helix/lock";
 
@@ -123,7 +123,8 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
    */
   async confirmRelease(partition: OwnedPartition): Promise<boolean> {
     if (this.#state === "left") throw new ClosedError("member");
-    const ownership = this.#owned.get(partitionKey(partition.domain, partition.taskList, partition.partition));
+    const given = checkOptions("partition", partition);
+    const ownership = this.#owned.get(partitionKey(given.domain as string, given.taskList as string, given.partition as number));
     if (ownership === undefined || ownership.partition.generation !== partition.generation || !ownership.releasing) {
       return false;
     }

@@ -1,7 +1,8 @@
-import { checkMs, PartitionState, SafeEmitter, setLongTimeout, type DatabaseSource, type LongTimeout } from "@helix/db";
+import { checkMs, checkOptions, type DatabaseSource, type LongTimeout, orDefault, PartitionState, SafeEmitter, setLongTimeout } from "@helix/db";
 
 import type { ClusterOptions } from "./catalog";
 import { partitionKey } from "./keys";
+import { checkName, checkPartition } from "./validate";
 import { createOwnershipStore, type OwnershipStore } from "./store";
 
 /** Events of a {@link RoutingTable}. */
@@ -42,7 +43,7 @@ export class RoutingTable extends SafeEmitter<RoutingEvents> implements AsyncDis
 
   /** The member that owns a partition now (also while it is being released), or undefined. */
   ownerOf(domain: string, taskList: string, partition: number): string | undefined {
-    return this.#owners.get(partitionKey(domain, taskList, partition));
+    return this.#owners.get(partitionKey(checkName("domain", domain), checkName("taskList", taskList), checkPartition(partition)));
   }
 
   /** The ownership version the table reflects. */
@@ -100,7 +101,7 @@ export async function createRoutingTable(
   source: DatabaseSource,
   options: ClusterOptions & { /** @default 1000 */ refreshMs?: number },
 ): Promise<RoutingTable> {
-  const refreshMs = checkMs("refreshMs", options?.refreshMs ?? 1000, 10, 3_600_000);
+  const refreshMs = checkMs("refreshMs", orDefault(checkOptions("options", options).refreshMs, 1000), 10, 3_600_000);
   const store = await createOwnershipStore(source, options);
   const table = new RoutingTable(store, refreshMs);
   try {

@@ -1,4 +1,4 @@
-import { checkInteger, checkMs, clusterQueries as q, type ConnectionSource, type DatabaseSource } from "@helix/db";
+import { checkInteger, checkMs, checkOptions, clusterQueries as q, type ConnectionSource, type DatabaseSource } from "@helix/db";
 
 import { openForCluster, type BoundedWrites, type ClusterOptions } from "./catalog";
 import {
@@ -184,13 +184,14 @@ export class OwnershipStore implements AsyncDisposable {
 
   /** One change, from the owner the table has now; undefined when it did not apply. */
   async #change(ref: PartitionRef, type: OwnershipChange["type"], to: string | null, forceAfterMs: number) {
+    const given = checkOptions("ref", ref);
     const partition = {
       cluster: this.cluster,
-      domain: checkName("domain", ref?.domain),
-      taskList: checkName("taskList", ref.taskList),
-      partition: checkPartition(ref.partition),
+      domain: checkName("domain", given.domain),
+      taskList: checkName("taskList", given.taskList),
+      partition: checkPartition(given.partition),
     };
-    const generation = checkInteger("generation", ref.generation, 0, Number.MAX_SAFE_INTEGER);
+    const generation = checkInteger("generation", given.generation, 0, Number.MAX_SAFE_INTEGER);
     return this.writes.transaction(async (conn) => {
       // Read without a lock: the change applies only at `generation`, and at one generation the
       // owner can only have left (a stale read then tells it once more, which is harmless).

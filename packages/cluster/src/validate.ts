@@ -18,6 +18,19 @@ export const checkPartitions = (value: unknown): number => checkInteger("partiti
 /** Checks a partition number: an integer from 0 to {@link MAX_PARTITIONS} - 1. */
 export const checkPartition = (value: unknown): number => checkInteger("partition", value, 0, MAX_PARTITIONS - 1);
 
+/**
+ * A metadata value as JSON keeps it, or a refusal: JSON would turn NaN and Infinity into null and
+ * drop undefined, functions and symbols, so the metadata read back would not be the one given.
+ */
+function jsonValue(key: string, value: unknown): unknown {
+  const kind = typeof value;
+  if ((kind === "number" && !Number.isFinite(value)) || kind === "undefined" || kind === "function" || kind === "symbol") {
+    const where = key === "" ? "" : ` (at "${key.slice(0, 40)}")`;
+    throw new InvalidArgumentError("metadata", `must hold only JSON values: strings, finite numbers, booleans, null, arrays and objects${where}`);
+  }
+  return value;
+}
+
 /** Checks metadata (a plain JSON object of at most 64 KiB) and returns it as JSON text. */
 export function metadataJson(value: unknown): string {
   if (value === undefined) return "{}";
@@ -26,8 +39,9 @@ export function metadataJson(value: unknown): string {
   }
   let json: string;
   try {
-    json = JSON.stringify(value);
+    json = JSON.stringify(value, jsonValue);
   } catch (error) {
+    if (error instanceof InvalidArgumentError) throw error;
     throw new InvalidArgumentError("metadata", "must be JSON-serialisable", { cause: error });
   }
   if (Buffer.byteLength(json) > MAX_METADATA_BYTES) {

@@ -1,4 +1,16 @@
-import { checkInteger, checkText, chunks, coordinatorQueries as cq, guardClient, MAX_NAME_LENGTH, TransitionKind, type QueryClient } from "@helix/db";
+import {
+  checkClient,
+  checkInteger,
+  checkOptions,
+  checkText,
+  chunks,
+  coordinatorQueries as cq,
+  guardClient,
+  MAX_NAME_LENGTH,
+  orDefault,
+  TransitionKind,
+  type QueryClient,
+} from "@helix/db";
 
 import type { AppliedTransition } from "./round";
 import type { Transition } from "./planner";
@@ -98,7 +110,8 @@ export function trimTransitions(conn: QueryClient, cluster: string, retentionMs:
  * @throws {@link InvalidArgumentError} when `cluster` or `limit` is out of range.
  */
 export async function readHistory(client: QueryClient, cluster: string, options: { limit?: number } = {}): Promise<TransitionRecord[]> {
-  const limit = checkInteger("limit", options.limit ?? 100, 1, 10_000);
+  checkClient("client", client);
+  const limit = checkInteger("limit", orDefault(checkOptions("options", options).limit, 100), 1, 10_000);
   const rows = await cq.listTransitions(guardClient(client), { cluster: checkText("cluster", cluster, MAX_NAME_LENGTH), limit });
   return rows.map((r) => ({
     id: r.id,

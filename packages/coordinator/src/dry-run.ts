@@ -1,4 +1,4 @@
-import { guardClient, type ConnectionSource } from "@helix/db";
+import { checkClient, guardClient, type ConnectionSource } from "@helix/db";
 
 import { resolveCoordinatorOptions, type CoordinatorOptions, type ResolvedCoordinatorOptions } from "./options";
 import type { Plan } from "./planner";
@@ -19,6 +19,7 @@ export type DryRun = Plan & {
  * @throws `InvalidArgumentError` for bad options.
  */
 export async function planNextRound(client: ConnectionSource, options: CoordinatorOptions | ResolvedCoordinatorOptions): Promise<DryRun> {
+  checkClient("client", client);
   const resolved = resolveCoordinatorOptions(options);
   const snapshot = await readSnapshot(guardClient(client), resolved.cluster);
   return { ...planFor(snapshot, resolved), snapshot };

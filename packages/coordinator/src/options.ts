@@ -1,5 +1,15 @@
 import { DEFAULT_MEMBER_RETENTION_MS } from "@helix/cluster";
-import { checkInteger, checkMs, checkText, defaultProcessId, InvalidArgumentError, MAX_NAME_LENGTH, MAX_OWNER_LENGTH } from "@helix/db";
+import {
+  checkInteger,
+  checkMs,
+  checkOptions,
+  checkText,
+  defaultProcessId,
+  InvalidArgumentError,
+  MAX_NAME_LENGTH,
+  MAX_OWNER_LENGTH,
+  orDefault,
+} from "@helix/db";
 
 import { resolvePlannerOptions } from "./planner";
 
@@ -85,20 +95,21 @@ const DAY_MS = 86_400_000;
 
 /** Applies defaults and validates, before anything is connected. @throws `InvalidArgumentError` naming the option. */
 export function resolveCoordinatorOptions(options: CoordinatorOptions): ResolvedCoordinatorOptions {
-  if (typeof options !== "object" || options === null) throw new InvalidArgumentError("options", "must be an object");
-  const leaseTtlMs = checkMs("leaseTtlMs", options.leaseTtlMs ?? 5000, 100, 3_600_000);
-  const { forceReleaseAfterMs, reassignDelayMs, maxMovesPerTaskList, maxMovesPerMember } = options;
+  if (options === undefined) throw new InvalidArgumentError("options", "must be given: { cluster }");
+  const given = checkOptions("options", options);
+  const leaseTtlMs = checkMs("leaseTtlMs", orDefault(given.leaseTtlMs, 5000), 100, 3_600_000);
+  const { forceReleaseAfterMs, reassignDelayMs, maxMovesPerTaskList, maxMovesPerMember } = given;
   const planner = resolvePlannerOptions({ forceReleaseAfterMs, reassignDelayMs, maxMovesPerTaskList, maxMovesPerMember });
   return Object.freeze({
-    cluster: checkText("cluster", options.cluster, MAX_NAME_LENGTH),
-    id: checkText("id", options.id ?? defaultProcessId(), MAX_OWNER_LENGTH),
+    cluster: checkText("cluster", given.cluster, MAX_NAME_LENGTH),
+    id: checkText("id", orDefault(given.id, defaultProcessId()), MAX_OWNER_LENGTH),
     leaseTtlMs,
-    electionIntervalMs: checkMs("electionIntervalMs", options.electionIntervalMs ?? 200, 1, 3_600_000),
-    pollMs: checkMs("pollMs", options.pollMs ?? 200, 1, 3_600_000),
-    fallbackIntervalMs: checkMs("fallbackIntervalMs", options.fallbackIntervalMs ?? 30_000, 1, DAY_MS),
+    electionIntervalMs: checkMs("electionIntervalMs", orDefault(given.electionIntervalMs, 200), 1, 3_600_000),
+    pollMs: checkMs("pollMs", orDefault(given.pollMs, 200), 1, 3_600_000),
+    fallbackIntervalMs: checkMs("fallbackIntervalMs", orDefault(given.fallbackIntervalMs, 30_000), 1, DAY_MS),
     ...planner,
-    batchSize: checkInteger("batchSize", options.batchSize ?? 5000, 1, 100_000),
-    auditRetentionMs: checkMs("auditRetentionMs", options.auditRetentionMs ?? 7 * DAY_MS, 1, 3650 * DAY_MS),
-    memberRetentionMs: checkMs("memberRetentionMs", options.memberRetentionMs ?? DEFAULT_MEMBER_RETENTION_MS, 60_000, 3650 * DAY_MS),
+    batchSize: checkInteger("batchSize", orDefault(given.batchSize, 5000), 1, 100_000),
+    auditRetentionMs: checkMs("auditRetentionMs", orDefault(given.auditRetentionMs, 7 * DAY_MS), 1, 3650 * DAY_MS),
+    memberRetentionMs: checkMs("memberRetentionMs", orDefault(given.memberRetentionMs, DEFAULT_MEMBER_RETENTION_MS), 60_000, 3650 * DAY_MS),
   });
 }

@@ -1,7 +1,9 @@
 import { randomBytes } from "node:crypto";
 
+import { MAX_OWNER_LENGTH } from "./constants";
 import {
   DatabaseUnavailableError,
+  InvalidArgumentError,
   MigrationChecksumError,
   MigrationFailedError,
   MigrationLockError,
@@ -14,7 +16,7 @@ import { acquireLease, type MigrationLease } from "./migrate-lease";
 import { appliedTest, mismatch, ownConnection } from "./migrate-resume";
 import { guardClient } from "./policy";
 import { transaction, type ConnectionSource } from "./transaction";
-import { checkInteger, defaultProcessId } from "./validate";
+import { checkClient, checkMs, checkOptions, checkText, defaultProcessId, orDefault } from "./validate";
 
 /** Longest migration lease or wait migrate() accepts: one day. */
 const MAX_LOCK_MS = 86_400_000;
@@ -78,11 +80,17 @@ export interface SchemaStatus {
  * @throws {@link MigrationFailedError} when a statement fails, naming it.
  */
 export async function migrate(pool: QueryClient, options: MigrateOptions = {}): Promise<MigrateResult> {
-  const lockWaitMs = options.lockWaitMs ?? 120_000;
-  const lockTtlMs = options.lockTtlMs ?? 30_000;
-  const owner = options.owner ?? defaultProcessId();
-  checkInteger("lockWaitMs", lockWaitMs, 0, MAX_LOCK_MS, " number of milliseconds");
-  checkInteger("lockTtlMs", lockTtlMs, 1, MAX_LOCK_MS, " number of milliseconds");
+  checkClient("pool", pool);
+  const given = checkOptions("options", options);
+  const lockWaitMs = checkMs("lockWaitMs", orDefault(given.lockWaitMs, 120_000), 0, MAX_LOCK_MS);
+  const lockTtlMs = checkMs("lockTtlMs", orDefault(given.lockTtlMs, 30_000), 1, MAX_LOCK_MS);
+  const owner = checkText("owner", orDefault(given.owner, defaultProcessId()), MAX_OWNER_LENGTH);
+  if (given.signal !== undefined && !(given.signal instanceof AbortSignal)) {
+    throw new InvalidArgumentError("signal", "must be an AbortSignal");
+  }
+  if (given.onMigration !== undefined && typeof given.onMigration !== "function") {
+    throw new InvalidArgumentError("onMigration", "must be a function");
+  }
 
   const client = guardClient(pool);
   for (const statement of bootstrapStatements) await client.query({ sql: statement, values: [] });
@@ -91,7 +99,7 @@ export async function migrate(pool: QueryClient, options: MigrateOptions = {}): 
   }
 
   const token = randomBytes(16).toString("hex");
-  const lease = await acquireLease(client, owner, token, lockTtlMs, lockWaitMs, options.signal);
+  const lease = await acquireLease(client, owner, token, lockTtlMs, lockWaitMs, given.signal);
   try {
     const applied: { version: number; name: string }[] = [];
     // Read under the lease: no earlier holder can record anything any more.
@@ -101,7 +109,7 @@ export async function migrate(pool: QueryClient, options: MigrateOptions = {}): 
     for (const source of migrationSources) {
       const row = rows.get(source.version);
       if (row?.finishedAt != null) continue;
-      options.onMigration?.({ version: source.version, name: source.name });
+      given.onMigration?.({ version: source.version, name: source.name });
       // Only the first unfinished migration can hold a statement applied but not recorded.
       await applyMigration(run, source, row?.statementsApplied ?? 0, first);
       first = false;
@@ -119,6 +127,7 @@ export async function migrate(pool: QueryClient, options: MigrateOptions = {}): 
  * @throws {@link MigrationChecksumError} when an applied migration differs from this code's copy.
  */
 export async function schemaStatus(client: QueryClient): Promise<SchemaStatus> {
+  checkClient("client", client);
   let rows: q.ListSchemaMigrationsRow[];
   try {
     rows = await checkedRows(guardClient(client));

@@ -4,7 +4,7 @@ import { DatabaseUnavailableError, InvalidArgumentError } from "./errors";
 import { guardClient, type GuardOptions } from "./policy";
 import type { QueryClient } from "./generated/db";
 import type { ConnectionSource } from "./transaction";
-import { checkInteger } from "./validate";
+import { checkInteger, orDefault } from "./validate";
 
 /**
  * Where and how to connect. Every field is optional; give either `url` or the separate fields
@@ -61,21 +61,21 @@ const urlParameters = new Set(["connectionLimit", "connectTimeoutMs"]);
  * Validates connection settings and fills in defaults, without connecting.
  * @throws {@link InvalidArgumentError} naming the bad field; the message never contains the password.
  */
-export function resolveConnectionOptions(input: string | ConnectionOptions): ResolvedConnectionOptions {
-  const options: ConnectionOptions = typeof input === "string" ? { url: input } : { ...input };
-  if (typeof options !== "object" || options === null) {
-    throw new InvalidArgumentError("options", "expected a mysql:// URL or a ConnectionOptions object");
+export function resolveConnectionOptions(input: string | ConnectionOptions, argument = "options"): ResolvedConnectionOptions {
+  if (typeof input !== "string" && (typeof input !== "object" || input === null || Array.isArray(input))) {
+    throw new InvalidArgumentError(argument, "expected a mysql:// URL, a ConnectionOptions object or a mysql2 pool");
   }
+  const options: ConnectionOptions = typeof input === "string" ? { url: input } : { ...input };
   const fromUrl = options.url === undefined ? {} : parseUrl(options.url);
   const merged = { ...fromUrl, ...withoutUndefined({ ...options, url: undefined }) };
   const resolved: ResolvedConnectionOptions = {
-    host: merged.host ?? "127.0.0.1",
-    port: merged.port ?? 3306,
-    user: merged.user ?? "root",
-    password: merged.password ?? "",
-    database: merged.database ?? "",
-    connectionLimit: merged.connectionLimit ?? 10,
-    connectTimeoutMs: merged.connectTimeoutMs ?? 10_000,
+    host: orDefault(merged.host, "127.0.0.1"),
+    port: orDefault(merged.port, 3306),
+    user: orDefault(merged.user, "root"),
+    password: orDefault(merged.password, ""),
+    database: orDefault(merged.database, ""),
+    connectionLimit: orDefault(merged.connectionLimit, 10),
+    connectTimeoutMs: orDefault(merged.connectTimeoutMs, 10_000),
     ssl: merged.ssl,
   };
   if (typeof resolved.host !== "string" || resolved.host === "") {
@@ -322,7 +322,7 @@ export async function openDatabase<C extends QueryClient>(source: DatabaseSource
         : laneBeside(source, madeWith, server, { ...guard, statementTimeoutMs });
     return { client: guardClient(source as C, server, guard), server, close: async () => undefined, withTimeout, lane };
   }
-  const options = resolveConnectionOptions(source as string | ConnectionOptions);
+  const options = resolveConnectionOptions(source as string | ConnectionOptions, "source");
   const pool = await createPool(options);
   const server = describeServer(options);
   const withTimeout = (statementTimeoutMs: number | (() => number)): ConnectionSource => guardClient(pool, server, { ...guard, statementTimeoutMs });

@@ -10,7 +10,8 @@ import { InvalidArgumentError } from "./errors";
 export function checkInteger(argument: string, value: unknown, min: number, max: number, unit = ""): number {
   if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
     const kind = min === 1 ? "a positive integer" : min === 0 ? "a non-negative integer" : "an integer";
-    throw new InvalidArgumentError(argument, `must be ${kind}${unit} from ${min} to ${max} (got ${String(value)})`);
+    const got = typeof value === "number" ? String(value) : describeValue(value);
+    throw new InvalidArgumentError(argument, `must be ${kind}${unit} from ${min} to ${max} (got ${got})`);
   }
   return value;
 }
@@ -30,6 +31,50 @@ export function checkText(argument: string, value: unknown, maxLength: number): 
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(value)) throw new InvalidArgumentError(argument, "must not contain control characters");
   return value;
+}
+
+/**
+ * An optional parameter: `fallback` when it was left out (`undefined`); otherwise the value as it
+ * is, for a check to judge. `null` is not "left out": a check refuses it, so that a config value
+ * that went missing on the way (a JSON `null`) is reported, not quietly replaced by the default.
+ */
+export const orDefault = <T>(value: T | undefined, fallback: T): T => (value === undefined ? fallback : value);
+
+/**
+ * Checks an options object: left out (`undefined`) means `{}`; anything else must be a plain object
+ * (not null, not an array). @throws {@link InvalidArgumentError} naming `argument`.
+ */
+export function checkOptions<T extends object>(argument: string, value: T | undefined): Partial<T> {
+  if (value === undefined) return {};
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new InvalidArgumentError(argument, `must be an object of options (got ${describeValue(value)})`);
+  }
+  return value;
+}
+
+/** Checks a true/false option; left out, `fallback`. @throws {@link InvalidArgumentError} naming `argument`. */
+export function checkBoolean(argument: string, value: unknown, fallback: boolean): boolean {
+  const given = orDefault(value, fallback);
+  if (typeof given !== "boolean") throw new InvalidArgumentError(argument, `must be true or false (got ${describeValue(given)})`);
+  return given;
+}
+
+/**
+ * Checks a database client the caller passes (a pool, a connection): an object with a `query`
+ * method. @throws {@link InvalidArgumentError} naming `argument`.
+ */
+export function checkClient<T>(argument: string, value: T): T {
+  if (typeof value !== "object" || value === null || typeof (value as { query?: unknown }).query !== "function") {
+    throw new InvalidArgumentError(argument, `must be a mysql2 pool or connection (got ${describeValue(value)})`);
+  }
+  return value;
+}
+
+/** A value as an error message names it: its kind, never its content (which may be long or secret). */
+function describeValue(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  return typeof value === "object" ? "an object" : `a ${typeof value}`;
 }
 
 /** Checks an integer number of milliseconds from `min` to `max`. @throws {@link InvalidArgumentError} naming `argument`. */

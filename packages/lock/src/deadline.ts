@@ -1,4 +1,4 @@
-import { setLongTimeout, type LongTimeout } from "@helix/db";
+import { checkMs, InvalidArgumentError, setLongTimeout, type LongTimeout } from "@helix/db";
 
 /**
  * When a holder must stop, by its own monotonic clock: the send time of its last request the
@@ -25,6 +25,10 @@ export class LocalDeadline {
     private readonly marginMs: number,
     private readonly check: () => boolean,
   ) {
+    // A deadline of NaN would never pass: the holder would never stop.
+    checkMs("ttlMs", ttlMs, 2, Number.MAX_SAFE_INTEGER);
+    checkMs("marginMs", marginMs, 1, ttlMs - 1);
+    if (typeof check !== "function") throw new InvalidArgumentError("check", "must be a function");
     this.#at = 0;
   }
 
@@ -45,6 +49,9 @@ export class LocalDeadline {
 
   /** Moves the deadline to (sentAt + ttl - margin) for a request sent at `sentAt` and accepted, and arms the timer. */
   extendFrom(sentAt: number): void {
+    if (typeof sentAt !== "number" || !Number.isFinite(sentAt)) {
+      throw new InvalidArgumentError("sentAt", "must be a time on the performance.now() clock");
+    }
     this.#at = sentAt + this.ttlMs - this.marginMs;
     // A pending timer that fires no later than the new deadline is kept: then the check finds time
     // left and arms again for the rest. So a holder renewing every third of its TTL sets about one

@@ -1,4 +1,4 @@
-import { checkInteger, classified, leaseFenceQuery, lockQueries, SafeEmitter, serverEngine, setLongTimeout, type Engine, type LongTimeout, type QueryClient } from "@helix/db";
+import { checkClient, checkInteger, classified, leaseFenceQuery, lockQueries, SafeEmitter, serverEngine, setLongTimeout, type Engine, type LongTimeout, type QueryClient } from "@helix/db";
 
 import { FencedOutError, LeaseLostError, type LeaseEndReason } from "./errors";
 import type { Database } from "./database";
@@ -195,6 +195,7 @@ export class Lease extends SafeEmitter<LeaseEvents> implements AsyncDisposable {
    *   database has a newer or no lease (roll back).
    */
   async fence(connection: QueryClient): Promise<void> {
+    checkClient("connection", connection);
     this.throwIfNotHeld();
     await fenceOn(connection, this.key, this.epoch, serverEngine(this.#db.client));
   }
@@ -286,6 +287,7 @@ export class Lease extends SafeEmitter<LeaseEvents> implements AsyncDisposable {
  * @throws {@link FencedOutError} unless `epoch` is the key's current, unexpired lease.
  */
 export async function fence(connection: QueryClient, key: string, epoch: number): Promise<void> {
+  checkClient("connection", connection);
   const checkedKey = checkKey(key);
   const checkedEpoch = checkInteger("epoch", epoch, 0, Number.MAX_SAFE_INTEGER);
   await fenceOn(connection, checkedKey, checkedEpoch, serverEngine(connection));

@@ -4,7 +4,9 @@ import { setMaxListeners } from "node:events";
 import {
   assertMigrated,
   Backoff,
+  checkClient,
   checkMs,
+  checkOptions,
   defaultProcessId,
   guardClient,
   ClosedError,
@@ -12,6 +14,7 @@ import {
   InvalidArgumentError,
   lockQueries,
   openDatabase,
+  orDefault,
   type DatabaseSource,
   type QueryClient,
 } from "@helix/db";
@@ -162,7 +165,7 @@ export class Locker implements AsyncDisposable {
   async tryAcquire(key: string, options?: Omit<AcquireOptions, "waitMs" | "retry" | "signal">): Promise<Lease | null> {
     this.#assertOpen();
     const checkedKey = checkKey(key);
-    const o = options === undefined ? this.#tryDefaults : this.#resolve({ ...options, waitMs: 0 });
+    const o = options === undefined ? this.#tryDefaults : this.#resolve({ ...checkOptions("options", options), waitMs: 0 });
     return this.#attempt(checkedKey, o, newToken());
   }
 
@@ -176,7 +179,7 @@ export class Locker implements AsyncDisposable {
    */
   async withLock<T>(key: string, fn: (lease: Lease) => Promise<T> | T, options?: AcquireOptions): Promise<T> {
     if (typeof fn !== "function") throw new InvalidArgumentError("fn", "must be a function");
-    const lease = await this.acquire(key, { ...options, autoRenew: true });
+    const lease = await this.acquire(key, { ...checkOptions("options", options), autoRenew: true });
     try {
       const result = await fn(lease);
       lease.throwIfNotHeld();
@@ -277,7 +280,8 @@ export class Locker implements AsyncDisposable {
  * @throws `InvalidArgumentError` for a bad key.
  */
 export async function inspectLock(client: QueryClient, key: string): Promise<LockInfo | null> {
-  const row = await lockQueries.getLock(guardClient(client), { lockKey: checkKey(key) });
+  const lockKey = checkKey(key);
+  const row = await lockQueries.getLock(guardClient(checkClient("client", client)), { lockKey });
   if (row === null) return null;
   const held = row.held === 1;
   return {
@@ -323,12 +327,11 @@ export type LockerSource = DatabaseSource<QueryClient>;
  *   not answer; `SchemaNotMigratedError` (saying what to run) when the schema is missing or old.
  */
 export async function createLocker(source: LockerSource, options: LockerOptions = {}): Promise<Locker> {
-  if (typeof options !== "object" || options === null) throw new InvalidArgumentError("options", "must be an object");
-  const owner = checkOwner(options.owner ?? defaultProcessId());
-  const ttlMs = checkMs("ttlMs", options.ttlMs ?? 15_000, 1, MAX_TTL_MS);
-  const waitMs = checkMs("waitMs", options.waitMs ?? 10_000, 0, MAX_WAIT_MS);
-  const marginMs =
-    options.safetyMarginMs === undefined ? undefined : checkMs("safetyMarginMs", options.safetyMarginMs, 1, ttlMs - 1);
+  const given = checkOptions("options", options);
+  const owner = checkOwner(orDefault(given.owner, defaultProcessId()));
+  const ttlMs = checkMs("ttlMs", orDefault(given.ttlMs, 15_000), 1, MAX_TTL_MS);
+  const waitMs = checkMs("waitMs", orDefault(given.waitMs, 10_000), 0, MAX_WAIT_MS);
+  const marginMs = given.safetyMarginMs === undefined ? undefined : checkMs("safetyMarginMs", given.safetyMarginMs, 1, ttlMs - 1);
   resolveAcquireOptions(undefined, { ttlMs, waitMs, marginMs });
 
   // A statement that hangs fails in time for a renewal (due at a third of the TTL, then retried

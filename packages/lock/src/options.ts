@@ -1,4 +1,4 @@
-import { checkMs, checkText, InvalidArgumentError, MAX_LOCK_KEY_LENGTH, MAX_OWNER_LENGTH } from "@helix/db";
+import { checkBoolean, checkMs, checkOptions, checkText, InvalidArgumentError, MAX_LOCK_KEY_LENGTH, MAX_OWNER_LENGTH, orDefault } from "@helix/db";
 
 /** Longest lease a caller may ask for: one day. Longer work keeps a shorter lease renewed. */
 export const MAX_TTL_MS = 86_400_000;
@@ -54,6 +54,7 @@ export const checkOwner = (owner: unknown): string => checkText("owner", owner, 
 
 /** The default safety margin: 5% of the TTL, at least 10 ms and at most 1 s. */
 export function defaultMarginMs(ttlMs: number): number {
+  checkMs("ttlMs", ttlMs, 1, MAX_TTL_MS);
   return Math.min(1000, Math.max(10, Math.round(ttlMs / 20)));
 }
 
@@ -63,6 +64,7 @@ export function defaultMarginMs(ttlMs: number): number {
  * little slower than the database's.
  */
 export function minMarginMs(ttlMs: number): number {
+  checkMs("ttlMs", ttlMs, 1, MAX_TTL_MS);
   return Math.max(1, Math.ceil(ttlMs / 100));
 }
 
@@ -72,7 +74,7 @@ export function minMarginMs(ttlMs: number): number {
  * @throws `InvalidArgumentError` naming `safetyMarginMs`.
  */
 export function resolveMarginMs(ttlMs: number, givenMs: unknown, maxMs: number): number {
-  const marginMs = checkMs("safetyMarginMs", givenMs ?? defaultMarginMs(ttlMs), 1, Math.max(1, maxMs));
+  const marginMs = checkMs("safetyMarginMs", orDefault(givenMs, defaultMarginMs(ttlMs)), 1, Math.max(1, maxMs));
   if (marginMs < minMarginMs(ttlMs)) {
     throw new InvalidArgumentError(
       "safetyMarginMs",
@@ -87,21 +89,21 @@ export function resolveAcquireOptions(
   options: AcquireOptions | undefined,
   defaults: { ttlMs: number; waitMs: number; marginMs: number | undefined },
 ): ResolvedAcquireOptions {
-  if (options !== undefined && (typeof options !== "object" || options === null)) {
-    throw new InvalidArgumentError("options", "must be an object");
-  }
-  const ttlMs = checkMs("ttlMs", options?.ttlMs ?? defaults.ttlMs, 1, MAX_TTL_MS);
-  const waitMs = checkMs("waitMs", options?.waitMs ?? defaults.waitMs, 0, MAX_WAIT_MS);
-  const minDelayMs = checkMs("retry.minDelayMs", options?.retry?.minDelayMs ?? 10, 1, 60_000);
-  const maxDelayMs = checkMs("retry.maxDelayMs", options?.retry?.maxDelayMs ?? 250, minDelayMs, 60_000);
+  const given = checkOptions("options", options);
+  const ttlMs = checkMs("ttlMs", orDefault(given.ttlMs, defaults.ttlMs), 1, MAX_TTL_MS);
+  const waitMs = checkMs("waitMs", orDefault(given.waitMs, defaults.waitMs), 0, MAX_WAIT_MS);
+  const retry = checkOptions("retry", given.retry);
+  const minDelayMs = checkMs("retry.minDelayMs", orDefault(retry.minDelayMs, 10), 1, 60_000);
+  const maxDelayMs = checkMs("retry.maxDelayMs", orDefault(retry.maxDelayMs, 250), minDelayMs, 60_000);
   const givenMarginMs = defaults.marginMs ?? defaultMarginMs(ttlMs);
   if (givenMarginMs >= ttlMs) {
     throw new InvalidArgumentError("ttlMs", `must be larger than the safety margin of ${givenMarginMs} ms`);
   }
   const marginMs = resolveMarginMs(ttlMs, givenMarginMs, ttlMs - 1);
-  const signal = options?.signal;
+  const signal = given.signal;
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw new InvalidArgumentError("signal", "must be an AbortSignal");
   }
-  return { ttlMs, waitMs, signal, minDelayMs, maxDelayMs, autoRenew: options?.autoRenew ?? false, marginMs };
+  const autoRenew = checkBoolean("autoRenew", given.autoRenew, false);
+  return { ttlMs, waitMs, signal, minDelayMs, maxDelayMs, autoRenew, marginMs };
 }

@@ -1,4 +1,4 @@
-import { checkInteger, checkMs, guardClient, InvalidArgumentError, lockQueries, type QueryClient } from "@helix/db";
+import { checkClient, checkInteger, checkMs, checkOptions, guardClient, InvalidArgumentError, lockQueries, orDefault, type QueryClient } from "@helix/db";
 
 /** Options of `Locker.prune` and {@link pruneLocks}. */
 export interface PruneOptions {
@@ -40,7 +40,7 @@ const MAX_IDLE_MS = 3650 * 86_400_000;
  */
 export async function pruneLocks(client: QueryClient, options: PruneOptions): Promise<number> {
   const { idleForMs, limit } = resolvePruneOptions(options);
-  const db = guardClient(client);
+  const db = guardClient(checkClient("client", client));
   const idleUs = idleForMs * 1000;
   const batch = await lockQueries.findIdleLocks(db, { idleUs, limit });
   if (batch === null || batch.idle === 0) return 0;
@@ -50,9 +50,10 @@ export async function pruneLocks(client: QueryClient, options: PruneOptions): Pr
 
 /** Applies defaults to prune options and checks them. @throws `InvalidArgumentError` naming the option. */
 export function resolvePruneOptions(options: PruneOptions): Required<PruneOptions> {
-  if (typeof options !== "object" || options === null) throw new InvalidArgumentError("options", "must be an object");
+  if (options === undefined) throw new InvalidArgumentError("options", "must be given: { idleForMs }");
+  const given = checkOptions("options", options);
   return {
-    idleForMs: checkMs("idleForMs", options.idleForMs, 0, MAX_IDLE_MS),
-    limit: checkInteger("limit", options.limit ?? DEFAULT_PRUNE_LIMIT, 1, MAX_PRUNE_LIMIT),
+    idleForMs: checkMs("idleForMs", given.idleForMs, 0, MAX_IDLE_MS),
+    limit: checkInteger("limit", orDefault(given.limit, DEFAULT_PRUNE_LIMIT), 1, MAX_PRUNE_LIMIT),
   };
 }

@@ -1,9 +1,9 @@
 import type { Command } from "commander";
 
-import { createCatalog, InvalidArgumentError, Status, type Catalog } from "@helix/coordinator";
+import { createCatalog, InvalidArgumentError, MAX_PARTITIONS, resolveTaskListSpec, Status, type Catalog } from "@helix/coordinator";
 
 import type { CommandContext } from "./context";
-import { clusterOf, clusterOption, wholeNumber, printList } from "./helpers";
+import { checkedAsFlags, checkName, clusterOf, clusterOption, printList, wholeNumber } from "./helpers";
 
 /** `helix tasklist put | ls | rm`: the task lists of a cluster's catalog. */
 export function registerTaskList(program: Command, context: CommandContext): void {
@@ -22,11 +22,13 @@ export function registerTaskList(program: Command, context: CommandContext): voi
     .description("create a task list, or change its partition count or metadata")
     .argument("<domain>")
     .argument("<taskList>")
-    .argument("<partitions>", "1 to 10000", wholeNumber("partitions"))
+    .argument("<partitions>", `1 to ${MAX_PARTITIONS}`, wholeNumber("partitions"))
     .addOption(clusterOption())
     .option("--metadata <json>", "a JSON object stored with the task list")
     .action(async (domain: string, name: string, partitions: number, options: { cluster?: string; metadata?: string }) => {
       const metadata = parseMetadata(options.metadata);
+      // Checked before connecting, so that bad input is bad usage (exit code 2).
+      checkedAsFlags({ metadata: "--metadata" }, () => resolveTaskListSpec({ domain, taskList: name, partitions, metadata }));
       await withCatalog(options, async (catalog, cluster) => {
         const result = await catalog.putTaskList({ domain, taskList: name, partitions, metadata });
         output.out(`${cluster}: ${domain}/${name} ${result} (${partitions} partitions)`);
@@ -50,6 +52,8 @@ export function registerTaskList(program: Command, context: CommandContext): voi
     .argument("<taskList>")
     .addOption(clusterOption())
     .action(async (domain: string, name: string, options: { cluster?: string }) => {
+      checkName("domain", domain);
+      checkName("taskList", name);
       await withCatalog(options, async (catalog, cluster) => {
         await catalog.removeTaskList(domain, name);
         output.out(`${cluster}: ${domain}/${name} removed`);

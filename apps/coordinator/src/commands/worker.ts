@@ -1,9 +1,9 @@
 import type { Command } from "commander";
 
-import { join, type PartitionChange } from "@helix/coordinator";
+import { join, resolveJoinOptions, type PartitionChange } from "@helix/coordinator";
 
 import { FORCED_EXIT_CODE, type CommandContext } from "./context";
-import { clusterOf, clusterOption, wholeNumber } from "./helpers";
+import { checkedAsFlags, clusterOf, clusterOption, wholeNumber } from "./helpers";
 
 /**
  * `helix worker`: joins a cluster and prints its partitions as they change, until a stop signal
@@ -19,8 +19,10 @@ export function registerWorker(program: Command, context: CommandContext): void 
     .option("--ttl-ms <ms>", "member TTL", wholeNumber("--ttl-ms"))
     .action(async (options: { cluster?: string; nodeId?: string; weight?: number; ttlMs?: number }) => {
       const { output } = context;
-      const cluster = clusterOf(context, options);
-      const member = await join(context.config().mysqlUrl, { cluster, nodeId: options.nodeId, weight: options.weight, ttlMs: options.ttlMs });
+      const joinOptions = { cluster: clusterOf(context, options), nodeId: options.nodeId, weight: options.weight, ttlMs: options.ttlMs };
+      // Checked before connecting, so that a bad flag is bad usage (exit code 2) named as typed.
+      const { cluster } = checkedAsFlags({ nodeId: "--node-id", weight: "--weight", ttlMs: "--ttl-ms" }, () => resolveJoinOptions(joinOptions));
+      const member = await join(context.config().mysqlUrl, joinOptions);
       const where = (c: PartitionChange): string => `${c.partition.domain}/${c.partition.taskList}#${c.partition.partition}`;
       member.on("change", (c) => {
         const detail = c.type === "lost" ? ` (${c.reason})` : c.type === "assigned" ? ` (generation ${c.partition.generation})` : "";

@@ -23,7 +23,7 @@
  * release requests), `checked.ts` (array reads at indices in range by construction).
  */
 import { DEFAULT_FORCE_RELEASE_AFTER_MS } from "@helix/cluster";
-import { checkInteger, checkMs, InvalidArgumentError } from "@helix/db";
+import { checkInteger, checkMs, checkOptions, InvalidArgumentError, orDefault } from "@helix/db";
 
 import { assignExtras } from "./extras";
 import { Quotas, Roster } from "./quotas";
@@ -196,6 +196,9 @@ export interface ResolvedPlannerOptions {
  * confirmed within `forceReleaseAfterMs`.
  */
 export function planAllocation(input: PlannerInput): Plan {
+  const given = checkOptions("input", input);
+  if (!Array.isArray(given.members)) throw new InvalidArgumentError("members", "must be an array of members");
+  if (!Array.isArray(given.taskLists)) throw new InvalidArgumentError("taskLists", "must be an array of task lists");
   const options = resolvePlannerOptions(input.options);
   const roster = new Roster(input.members, options);
   const lists = input.taskLists;
@@ -213,13 +216,13 @@ const DAY_MS = 86_400_000;
  *   milliseconds from 0 to a day, or a move limit that is not Infinity or a whole number from 1.
  */
 export function resolvePlannerOptions(options: PlannerOptions | undefined): ResolvedPlannerOptions {
-  if (options !== undefined && (typeof options !== "object" || options === null)) throw new InvalidArgumentError("options", "must be an object");
+  const given = checkOptions("options", options);
   const limit = (name: string, value: unknown): number =>
     value === undefined || value === Infinity ? Infinity : checkInteger(name, value, 1, 1_000_000_000);
   return {
-    forceReleaseAfterMs: checkMs("forceReleaseAfterMs", options?.forceReleaseAfterMs ?? DEFAULT_FORCE_RELEASE_AFTER_MS, 0, DAY_MS),
-    reassignDelayMs: checkMs("reassignDelayMs", options?.reassignDelayMs ?? 0, 0, DAY_MS),
-    maxMovesPerTaskList: limit("maxMovesPerTaskList", options?.maxMovesPerTaskList),
-    maxMovesPerMember: limit("maxMovesPerMember", options?.maxMovesPerMember),
+    forceReleaseAfterMs: checkMs("forceReleaseAfterMs", orDefault(given.forceReleaseAfterMs, DEFAULT_FORCE_RELEASE_AFTER_MS), 0, DAY_MS),
+    reassignDelayMs: checkMs("reassignDelayMs", orDefault(given.reassignDelayMs, 0), 0, DAY_MS),
+    maxMovesPerTaskList: limit("maxMovesPerTaskList", given.maxMovesPerTaskList),
+    maxMovesPerMember: limit("maxMovesPerMember", given.maxMovesPerMember),
   };
 }

@@ -1,0 +1,80 @@
+// Every parameter of @helix/coordinator's own public API (the cluster's is swept in
+// @helix/cluster), given each value of its kind that it must refuse: each is refused at once with
+// HELIX_INVALID_ARGUMENT naming the parameter, and nothing is sent.
+import { expectRefusal, FaultyPool, HOSTILE_VALUES, hostileCases, type HostileParameter } from "@helix/testing";
+
+import { createCoordinator, planAllocation, planNextRound, readHistory, type Coordinator } from "../src";
+import { migratedDatabase, type Fixture } from "./helpers";
+
+let fx: Fixture;
+let counted: FaultyPool;
+let coordinator: Coordinator;
+const cluster = "sweep";
+
+beforeAll(async () => {
+  fx = await migratedDatabase();
+  counted = new FaultyPool(fx.pool);
+  // On the plain pool: its election and rounds are not this file's to count.
+  coordinator = await createCoordinator(fx.pool, { cluster, leaseTtlMs: 60_000 });
+});
+
+afterAll(async () => {
+  await coordinator.stop();
+  await fx.close();
+});
+
+const { integer, text } = HOSTILE_VALUES;
+const objects = [null, 42, "x", []];
+const clients = [null, 42, "x", {}];
+const create = (extra: Record<string, unknown>): Promise<Coordinator> => createCoordinator(counted, { cluster, ...extra });
+const plan = (planner: Record<string, unknown>): unknown => planAllocation({ members: [], taskLists: [], options: planner });
+/** A move limit takes Infinity (no limit) besides whole numbers. */
+const limits = integer.filter((v) => v !== Number.POSITIVE_INFINITY).concat([0]);
+
+/** [what is called, the parameter named in the refusal, its hostile values, the call]. */
+const parameters: HostileParameter[] = [
+  ["createCoordinator(pool, options)", "options", objects, (v) => createCoordinator(counted, v as never)],
+  ["createCoordinator(source)", "source", [null, 42, [], true], (v) => createCoordinator(v as never, { cluster })],
+  ["createCoordinator(pool, { cluster })", "cluster", text, (v) => create({ cluster: v })],
+  ["createCoordinator(pool, { id })", "id", text, (v) => create({ id: v })],
+  ...(
+    [
+      "leaseTtlMs",
+      "electionIntervalMs",
+      "pollMs",
+      "fallbackIntervalMs",
+      "forceReleaseAfterMs",
+      "reassignDelayMs",
+      "batchSize",
+      "auditRetentionMs",
+      "memberRetentionMs",
+    ] as const
+  ).map((name): HostileParameter => [`createCoordinator(pool, { ${name} })`, name, integer, (v) => create({ [name]: v })]),
+  ["createCoordinator(pool, { maxMovesPerTaskList })", "maxMovesPerTaskList", limits, (v) => create({ maxMovesPerTaskList: v })],
+  ["createCoordinator(pool, { maxMovesPerMember })", "maxMovesPerMember", limits, (v) => create({ maxMovesPerMember: v })],
+  ["coordinator.history(options)", "options", objects, (v) => coordinator.history(v as never)],
+  ["coordinator.history({ limit })", "limit", integer, (v) => coordinator.history({ limit: v as number })],
+  ["readHistory(client, cluster)", "client", clients, (v) => readHistory(v as never, cluster)],
+  ["readHistory(client, cluster)", "cluster", text, (v) => readHistory(counted, v as string)],
+  ["readHistory(client, cluster, { limit })", "limit", integer, (v) => readHistory(counted, cluster, { limit: v as number })],
+  ["planNextRound(client, options)", "client", clients, (v) => planNextRound(v as never, { cluster })],
+  ["planNextRound(client, options)", "options", objects, (v) => planNextRound(counted, v as never)],
+  ["planNextRound(client, { cluster })", "cluster", text, (v) => planNextRound(counted, { cluster: v as string })],
+  ["planAllocation(input)", "input", objects, (v) => planAllocation(v as never)],
+  ["planAllocation({ members })", "members", [null, 42, "x", {}], (v) => planAllocation({ members: v as never, taskLists: [] })],
+  ["planAllocation({ taskLists })", "taskLists", [null, 42, "x", {}], (v) => planAllocation({ members: [], taskLists: v as never })],
+  ["planAllocation({ options })", "options", objects, (v) => planAllocation({ members: [], taskLists: [], options: v as never })],
+  ["planAllocation({ options: { forceReleaseAfterMs } })", "forceReleaseAfterMs", integer, (v) => plan({ forceReleaseAfterMs: v })],
+  ["planAllocation({ options: { reassignDelayMs } })", "reassignDelayMs", integer, (v) => plan({ reassignDelayMs: v })],
+  ["planAllocation({ options: { maxMovesPerTaskList } })", "maxMovesPerTaskList", limits, (v) => plan({ maxMovesPerTaskList: v })],
+  ["planAllocation({ options: { maxMovesPerMember } })", "maxMovesPerMember", limits, (v) => plan({ maxMovesPerMember: v })],
+];
+
+test.each(hostileCases(parameters))("%s refuses %s = %s at once, naming it, sending nothing", (_name, argument, _label, value, call) =>
+  expectRefusal(() => call(value), argument, () => counted.sent()),
+);
+
+test("options left out take their defaults", async () => {
+  expect(planAllocation({ members: [], taskLists: [] }).transitions).toEqual([]);
+  expect(await readHistory(counted as never, cluster)).toEqual([]);
+});
