@@ -450,12 +450,12 @@ async function converged() {
     return false;
   };
   const [rows] = await admin.query(
-    `SELECT a.task_list, a.partition_id, a.node_id, a.state, a.generation FROM helix_ownership AS a
-     JOIN helix_task_lists AS c ON c.cluster = a.cluster AND c.domain = a.domain AND c.task_list = a.task_list
+    `SELECT a.task_list, a.partition_id, a.node_id, a.state, a.generation FROM helix_allocation AS a
+     JOIN helix_cluster AS c ON c.cluster = a.cluster AND c.domain = a.domain AND c.task_list = a.task_list
      WHERE a.cluster = ? AND c.status = 1 AND a.partition_id < c.partitions`,
     [cluster],
   );
-  const [[{ total }]] = await admin.query("SELECT COALESCE(SUM(partitions), 0) AS total FROM helix_task_lists WHERE cluster = ? AND status = 1", [cluster]);
+  const [[{ total }]] = await admin.query("SELECT COALESCE(SUM(partitions), 0) AS total FROM helix_cluster WHERE cluster = ? AND status = 1", [cluster]);
   const workers = slots.filter((s) => s.kind === "worker");
   const ids = new Set(workers.map((s) => s.id));
   const open = rows.filter((r) => r.state !== 1 || !ids.has(r.node_id));
@@ -475,8 +475,8 @@ async function converged() {
     const mine = rows.filter((r) => r.node_id === slot.id);
     if (believed.size !== mine.length || mine.some((r) => believed.get(`${r.task_list}/${r.partition_id}`) !== Number(r.generation))) {
       const events = slot.child.events.slice(-6).map((e) => JSON.stringify(e)).join(" ");
-      const [[node]] = await admin.query("SELECT incarnation, status, expires_at > UTC_TIMESTAMP(6) AS live FROM helix_members WHERE cluster = ? AND node_id = ?", [cluster, slot.id]);
-      const [owned] = await admin.query("SELECT incarnation, COUNT(*) AS n FROM helix_ownership WHERE cluster = ? AND node_id = ? GROUP BY incarnation", [cluster, slot.id]);
+      const [[node]] = await admin.query("SELECT incarnation, status, expires_at > UTC_TIMESTAMP(6) AS live FROM helix_nodes WHERE cluster = ? AND node_id = ?", [cluster, slot.id]);
+      const [owned] = await admin.query("SELECT incarnation, COUNT(*) AS n FROM helix_allocation WHERE cluster = ? AND node_id = ? GROUP BY incarnation", [cluster, slot.id]);
       return why(
         `${slot.id} believes ${believed.size} partitions, the table gives it ${mine.length} ` +
           `(by incarnation: ${owned.map((o) => `${o.incarnation === node?.incarnation ? "live" : o.incarnation} ${o.n}`).join(", ")}; ` +

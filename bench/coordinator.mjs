@@ -82,7 +82,7 @@ let nextWorker = 0;
 for (let w = 0; w < WORKERS; w++) workers.set(`w${nextWorker}`, startWorker(`w${nextWorker++}`));
 
 async function ownership() {
-  const [rows] = await pool.query("SELECT task_list, node_id, state FROM helix_ownership WHERE cluster = ?", [cluster]);
+  const [rows] = await pool.query("SELECT task_list, node_id, state FROM helix_allocation WHERE cluster = ?", [cluster]);
   return rows;
 }
 /** Every partition owned by a live worker, each task list balanced over them. */

@@ -166,11 +166,11 @@ async function readOwnership(pool, cluster) {
   const [groups] = await pool.query(
     `SELECT node_id AS nodeId, incarnation, state, COUNT(*) AS n,
             TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', MAX(updated_at)) AS lastUs
-     FROM helix_ownership WHERE cluster = ? GROUP BY node_id, incarnation, state`,
+     FROM helix_allocation WHERE cluster = ? GROUP BY node_id, incarnation, state`,
     [cluster],
   );
   const [members] = await pool.query(
-    "SELECT node_id AS nodeId, incarnation, status = 1 AND expires_at > UTC_TIMESTAMP(6) AS live FROM helix_members WHERE cluster = ?",
+    "SELECT node_id AS nodeId, incarnation, status = 1 AND expires_at > UTC_TIMESTAMP(6) AS live FROM helix_nodes WHERE cluster = ?",
     [cluster],
   );
   return { groups, members };
@@ -649,7 +649,7 @@ function print() {
   );
   console.log(
     "Measured from the event (createCoordinator() or join() called, SIGKILL or SIGTERM sent) to the ownership change " +
-      "that made the table balanced, read from helix_ownership (updated_at, the database clock): every partition assigned to " +
+      "that made the table balanced, read from helix_allocation (updated_at, the database clock): every partition assigned to " +
       "the live process of an expected member, each owning floor or ceiling of partitions / members. Moved: partitions that changed owner " +
       "(helix_transitions, release requests not counted); minimum: the newcomer's share, the leaver's partitions, or every partition. " +
       "Members fenced (self-fences), rejoins and coordinator errors (round errors, leadership lost): reported by the processes " +

@@ -135,7 +135,7 @@ describe("the metrics the alerts rely on", () => {
     const rows: [state: number, requestedAgoS: number | null][] = [[2, 40], [2, 5], [1, null]];
     for (const [partition, [state, agoS]] of rows.entries()) {
       await fx.pool.query(
-        `INSERT INTO helix_ownership (cluster, domain, task_list, partition_id, node_id, incarnation, state, generation, release_asked_at, updated_at)
+        `INSERT INTO helix_allocation (cluster, domain, task_list, partition_id, node_id, incarnation, state, generation, release_asked_at, updated_at)
          VALUES ('aging', 'd', 't', ?, 'm', 'i', ?, 1, UTC_TIMESTAMP(6) - INTERVAL ? SECOND, UTC_TIMESTAMP(6))`,
         [partition, state, agoS],
       );

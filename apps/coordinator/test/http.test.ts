@@ -123,13 +123,13 @@ test("/api/status tells a member that left from one whose TTL passed, and names 
   await leaver.leave();
   // What the sweep leaves of a member whose heartbeats stopped: inactive, expired a TTL after its last heartbeat.
   await fx.pool.query(
-    `INSERT INTO helix_members (cluster, node_id, incarnation, metadata, weight, ttl_us, status, assignment_version, registered_at, heartbeat_at, expires_at)
+    `INSERT INTO helix_nodes (cluster, node_id, incarnation, metadata, weight, ttl_us, status, assignment_version, registered_at, heartbeat_at, expires_at)
      VALUES ('web', 'expired', REPEAT('e', 32), '{}', 1, 3000000, 0, 1, UTC_TIMESTAMP(6) - INTERVAL 20 SECOND,
              UTC_TIMESTAMP(6) - INTERVAL 10 SECOND, UTC_TIMESTAMP(6) - INTERVAL 10 SECOND + INTERVAL 3000000 MICROSECOND)`,
   );
   // ... and one the sweep has not reached yet: still marked active.
   await fx.pool.query(
-    `INSERT INTO helix_members (cluster, node_id, incarnation, metadata, weight, ttl_us, status, assignment_version, registered_at, heartbeat_at, expires_at)
+    `INSERT INTO helix_nodes (cluster, node_id, incarnation, metadata, weight, ttl_us, status, assignment_version, registered_at, heartbeat_at, expires_at)
      VALUES ('web', 'unswept', REPEAT('f', 32), '{}', 1, 3000000, 1, 1, UTC_TIMESTAMP(6) - INTERVAL 20 SECOND,
              UTC_TIMESTAMP(6) - INTERVAL 10 SECOND, UTC_TIMESTAMP(6) - INTERVAL 10 SECOND + INTERVAL 3000000 MICROSECOND)`,
   );
@@ -145,7 +145,7 @@ test("/api/status tells a member that left from one whose TTL passed, and names 
     expect(byId.get(local.nodeId)).toMatchObject({ live: true, state: "live", hostsLeader: true });
     expect(status.leader).toMatchObject({ id: service.coordinators.get("web")!.options.id, host: hostname(), pid: process.pid });
   } finally {
-    await fx.pool.query("DELETE FROM helix_members WHERE cluster = 'web' AND node_id IN ('expired', 'unswept')");
+    await fx.pool.query("DELETE FROM helix_nodes WHERE cluster = 'web' AND node_id IN ('expired', 'unswept')");
   }
 });
 

@@ -305,7 +305,7 @@ test("a member whose heartbeats stop shows as dead, before and after the sweep",
   let sweptAt = "";
   await until(async () => {
     const [rows] = await fixture!.pool.query<RowDataPacket[]>(
-      "SELECT status, DATE_FORMAT(UTC_TIMESTAMP(3), '%Y-%m-%dT%H:%i:%s.%fZ') AS now FROM helix_members WHERE cluster = ? AND node_id = 'gamma'",
+      "SELECT status, DATE_FORMAT(UTC_TIMESTAMP(3), '%Y-%m-%dT%H:%i:%s.%fZ') AS now FROM helix_nodes WHERE cluster = ? AND node_id = 'gamma'",
       [CLUSTER],
     );
     sweptAt = String(rows[0]?.now ?? "").replace(/(\.\d{3})\d*Z$/, "$1Z");

@@ -1,6 +1,6 @@
 /**
- * The ownership protocol's writes: the only code that writes the members table (helix_members), the
- * ownership table (helix_ownership) and the change counters (helix_cluster_state). The catalog,
+ * The ownership protocol's writes: the only code that writes the members table (helix_nodes), the
+ * ownership table (helix_allocation) and the change counters (helix_cluster_state). The catalog,
  * the ownership store, the member and the coordinator's rounds all write through these functions,
  * and each returns what it changed, counter bumps included, so that a caller never predicts them.
  *

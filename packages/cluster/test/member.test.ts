@@ -105,7 +105,7 @@ describe("bad input", () => {
       expect(error).toMatchObject({ argument });
     }
     const [rows] = await fx.pool.query<RowDataPacket[]>(
-      "SELECT (SELECT COUNT(*) FROM helix_members WHERE cluster = ?) + (SELECT COUNT(*) FROM helix_task_lists WHERE cluster = ?) AS n",
+      "SELECT (SELECT COUNT(*) FROM helix_nodes WHERE cluster = ?) + (SELECT COUNT(*) FROM helix_cluster WHERE cluster = ?) AS n",
       [cluster, cluster],
     );
     expect(Number(rows[0]!.n)).toBe(0);
@@ -126,7 +126,7 @@ describe("bad input", () => {
     expect(faulty.count("RegisterMember")).toBe(2);
     expect(m.state).toBe("active");
     const [rows] = await fx.pool.query<RowDataPacket[]>(
-      "SELECT incarnation FROM helix_members WHERE cluster = ? AND node_id = ?",
+      "SELECT incarnation FROM helix_nodes WHERE cluster = ? AND node_id = ?",
       [cluster, "lost-reply"],
     );
     expect(rows.map((r) => String(r.incarnation))).toEqual([m.incarnation]);
@@ -401,7 +401,7 @@ describe("members", () => {
     // The force bound counts from the request's time: dated before the owner could see it (while
     // the fenced transaction held the row), the bound would pass that much early.
     const [rows] = await fx.pool.query<RowDataPacket[]>(
-      "SELECT partition_id, TIMESTAMPDIFF(MICROSECOND, ?, release_asked_at) AS after_us FROM helix_ownership WHERE cluster = ? AND partition_id >= 4 ORDER BY partition_id",
+      "SELECT partition_id, TIMESTAMPDIFF(MICROSECOND, ?, release_asked_at) AS after_us FROM helix_allocation WHERE cluster = ? AND partition_id >= 4 ORDER BY partition_id",
       [fencedUntil, cluster],
     );
     expect(rows.map((r) => Number(r.partition_id))).toEqual([4, 5, 6, 7]);
@@ -577,7 +577,7 @@ describe("members", () => {
     await until(() => worker.partitions().length === 1);
     // The database keeps the member live throughout (as heartbeats it did not hear back from would),
     // while its own heartbeats fail from now on: it fences itself by its own deadline.
-    await fx.pool.query("UPDATE helix_members SET expires_at = UTC_TIMESTAMP(6) + INTERVAL 1 HOUR WHERE cluster = ? AND node_id = 'w'", [cluster]);
+    await fx.pool.query("UPDATE helix_nodes SET expires_at = UTC_TIMESTAMP(6) + INTERVAL 1 HOUR WHERE cluster = ? AND node_id = 'w'", [cluster]);
     const beats = pool.count("HeartbeatMember");
     await until(() => pool.count("HeartbeatMember") > beats);
     await sleep(50);
@@ -586,16 +586,16 @@ describe("members", () => {
     // every one after them, queued behind) are held until the member has fenced itself.
     await sleep(6000);
     pool.holding = true;
-    await fx.pool.query("UPDATE helix_members SET assignment_version = assignment_version + 1 WHERE cluster = ? AND node_id = 'w'", [cluster]);
+    await fx.pool.query("UPDATE helix_nodes SET assignment_version = assignment_version + 1 WHERE cluster = ? AND node_id = 'w'", [cluster]);
     await until(() => pool.held.length > 0, 2000);
     await until(() => events.includes("fenced"), 6000);
     pool.release();
     // A read that began while fenced is held now. Meanwhile the partition goes to another member, and
     // the member's heartbeats get through: it is live again.
     await until(() => pool.held.length > 0, 2000);
-    const [[row]] = await fx.pool.query<RowDataPacket[]>("SELECT generation FROM helix_ownership WHERE cluster = ? AND task_list = 't'", [cluster]);
+    const [[row]] = await fx.pool.query<RowDataPacket[]>("SELECT generation FROM helix_allocation WHERE cluster = ? AND task_list = 't'", [cluster]);
     await fx.pool.query(
-      "UPDATE helix_ownership SET node_id = 'other', incarnation = 'x', generation = generation + 1 WHERE cluster = ? AND task_list = 't'",
+      "UPDATE helix_allocation SET node_id = 'other', incarnation = 'x', generation = generation + 1 WHERE cluster = ? AND task_list = 't'",
       [cluster],
     );
     pool.failing.delete("HeartbeatMember");
@@ -611,7 +611,7 @@ describe("members", () => {
   test("a member declared dead registers again as a new incarnation", async () => {
     const worker = await member({ nodeId: "dead", ttlMs: 1500 });
     const rejoined = new Promise<{ reregistered: boolean }>((resolve) => worker.once("member:rejoined", resolve));
-    await fx.pool.query("UPDATE helix_members SET status = 0 WHERE cluster = ? AND node_id = 'dead'", [cluster]);
+    await fx.pool.query("UPDATE helix_nodes SET status = 0 WHERE cluster = ? AND node_id = 'dead'", [cluster]);
     expect(await rejoined).toMatchObject({ reregistered: true });
     expect((await store.members()).find((n) => n.nodeId === "dead")).toMatchObject({ live: true });
   });
@@ -620,11 +620,11 @@ describe("members", () => {
     await member({ nodeId: "sweeper-1", ttlMs: 600, sweepIntervalMs: 100 });
     await member({ nodeId: "sweeper-2", ttlMs: 600, sweepIntervalMs: 100 });
     await fx.pool.query(
-      "INSERT INTO helix_members (cluster, node_id, incarnation, metadata, status, assignment_version, registered_at, heartbeat_at, expires_at) VALUES (?, 'ghost', ?, '{}', 1, 0, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))",
+      "INSERT INTO helix_nodes (cluster, node_id, incarnation, metadata, status, assignment_version, registered_at, heartbeat_at, expires_at) VALUES (?, 'ghost', ?, '{}', 1, 0, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))",
       [cluster, "g".repeat(32)],
     );
     await until(async () => {
-      const [rows] = await fx.pool.query<RowDataPacket[]>("SELECT status FROM helix_members WHERE cluster = ? AND node_id = 'ghost'", [cluster]);
+      const [rows] = await fx.pool.query<RowDataPacket[]>("SELECT status FROM helix_nodes WHERE cluster = ? AND node_id = 'ghost'", [cluster]);
       return Number(rows[0]!.status) === 0;
     });
     const [locks] = await fx.pool.query<RowDataPacket[]>("SELECT owner, epoch FROM helix_locks WHERE lock_key = ?", [`helix/${cluster}/sweep`]);
@@ -635,7 +635,7 @@ describe("members", () => {
     await member({ nodeId: "keeper", ttlMs: 600, sweepIntervalMs: 100, memberRetentionMs: 60_000 });
     const departed = (nodeId: string, agoSeconds: number) =>
       fx.pool.query(
-        "INSERT INTO helix_members (cluster, node_id, incarnation, metadata, status, assignment_version, registered_at, heartbeat_at, expires_at) VALUES (?, ?, ?, '{}', 0, 1, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6), UTC_TIMESTAMP(6) - INTERVAL ? SECOND)",
+        "INSERT INTO helix_nodes (cluster, node_id, incarnation, metadata, status, assignment_version, registered_at, heartbeat_at, expires_at) VALUES (?, ?, ?, '{}', 0, 1, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6), UTC_TIMESTAMP(6) - INTERVAL ? SECOND)",
         [cluster, nodeId, "d".repeat(32), agoSeconds],
       );
     // Gone two minutes (past this member's one-minute retention, far within the 7-day default) and gone now.

@@ -109,14 +109,14 @@ test("members gone longer than the retention are deleted, longest gone first, un
   const retention = 7 * DAY_MS;
   /** Ends a member's registration `ms` ago by the database clock (still marked active). */
   const goneFor = async (nodeId: string, ms: number): Promise<void> => {
-    await fx.pool.query("UPDATE helix_members SET expires_at = UTC_TIMESTAMP(6) - INTERVAL ? MICROSECOND WHERE cluster = ? AND node_id = ?", [
+    await fx.pool.query("UPDATE helix_nodes SET expires_at = UTC_TIMESTAMP(6) - INTERVAL ? MICROSECOND WHERE cluster = ? AND node_id = ?", [
       ms * 1000,
       cluster,
       nodeId,
     ]);
   };
   const names = async (): Promise<string[]> => {
-    const [rows] = await fx.pool.query<RowDataPacket[]>("SELECT node_id FROM helix_members WHERE cluster = ? ORDER BY node_id", [cluster]);
+    const [rows] = await fx.pool.query<RowDataPacket[]>("SELECT node_id FROM helix_nodes WHERE cluster = ? ORDER BY node_id", [cluster]);
     return rows.map((r) => String(r.node_id));
   };
   for (const id of ["left", "owner", "recent", "live"]) await write((c) => ownership.registerMember(c, member(id)));
@@ -234,7 +234,7 @@ test("bulk writes skip, and never overwrite, a partition that is not as the call
   expect(rows.map((r) => r!.nodeId)).toEqual(["a", "a", "a", "a", "a", "a"]);
   const state = async (): Promise<unknown[]> => {
     const [found] = await fx.pool.query<RowDataPacket[]>(
-      "SELECT partition_id, state, generation, target_node_id FROM helix_ownership WHERE domain = 'bulk' ORDER BY partition_id",
+      "SELECT partition_id, state, generation, target_node_id FROM helix_allocation WHERE domain = 'bulk' ORDER BY partition_id",
     );
     return found.map((r): unknown[] => [r.partition_id, r.state, r.generation, r.target_node_id]);
   };

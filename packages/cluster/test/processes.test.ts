@@ -24,7 +24,7 @@ function startMember(nodeId: string, clockOffsetMs: number): JsonChild {
 }
 
 async function nodeRow(nodeId: string): Promise<{ status: number; heartbeatAt: Date }> {
-  const [rows] = await fx.pool.query<RowDataPacket[]>("SELECT status, heartbeat_at FROM helix_members WHERE cluster = ? AND node_id = ?", [cluster, nodeId]);
+  const [rows] = await fx.pool.query<RowDataPacket[]>("SELECT status, heartbeat_at FROM helix_nodes WHERE cluster = ? AND node_id = ?", [cluster, nodeId]);
   return { status: Number(rows[0]!.status), heartbeatAt: rows[0]!.heartbeat_at as Date };
 }
 
@@ -103,7 +103,7 @@ test("a member paused past its TTL loses its partitions only after the TTL, and 
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   const [assigned] = await fx.pool.query<RowDataPacket[]>(
-    "SELECT MIN(assigned_at) AS first FROM helix_ownership WHERE cluster = ? AND node_id = 'successor'",
+    "SELECT MIN(assigned_at) AS first FROM helix_allocation WHERE cluster = ? AND node_id = 'successor'",
     [cluster],
   );
   const firstMove = assigned[0]!.first as Date;
@@ -182,7 +182,7 @@ test("a stale process whose node id was reused cannot release, confirm or work o
   await new Promise((resolve) => setTimeout(resolve, 300));
 
   const [rows] = await fx.pool.query<RowDataPacket[]>(
-    "SELECT node_id, incarnation, state, generation FROM helix_ownership WHERE cluster = ? AND domain = ? AND task_list = ?",
+    "SELECT node_id, incarnation, state, generation FROM helix_allocation WHERE cluster = ? AND domain = ? AND task_list = ?",
     [cluster, list.domain, list.taskList],
   );
   expect(rows.map((r) => [String(r.node_id), String(r.incarnation), Number(r.state), Number(r.generation)])).toEqual(

@@ -61,7 +61,7 @@ test(`${PARTITIONS} partitions moving at once starve neither the members' heartb
     }, 120_000);
     expect(events).toEqual([]);
     expect(coordinator.stats()).toMatchObject({ state: "leading", elections: 1, leaseRenewFailures: 0, fencedOut: 0 });
-    const [rows] = await fx.pool.query("SELECT COUNT(*) AS n FROM helix_ownership WHERE cluster = ? AND state = ?", [cluster, PartitionState.Assigned]);
+    const [rows] = await fx.pool.query("SELECT COUNT(*) AS n FROM helix_allocation WHERE cluster = ? AND state = ?", [cluster, PartitionState.Assigned]);
     expect(rows).toEqual([{ n: PARTITIONS }]);
   } finally {
     await coordinator.stop();

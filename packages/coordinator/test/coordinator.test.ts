@@ -77,7 +77,7 @@ interface OwnerRow {
 
 async function table(pool: Pool = fx.pool): Promise<OwnerRow[]> {
   const [rows] = await pool.query<RowDataPacket[]>(
-    "SELECT task_list AS taskList, partition_id AS `partition`, node_id AS nodeId, state, generation FROM helix_ownership WHERE cluster = ? ORDER BY task_list, partition_id",
+    "SELECT task_list AS taskList, partition_id AS `partition`, node_id AS nodeId, state, generation FROM helix_allocation WHERE cluster = ? ORDER BY task_list, partition_id",
     [cluster],
   );
   return rows as OwnerRow[];
@@ -269,7 +269,7 @@ describe("rounds", () => {
     const before = a.incarnation;
     const rejoined = new Promise((resolve) => a.once("member:rejoined", resolve));
     // Declared dead (as if it had been cut off past its TTL): it registers again as a new incarnation.
-    await fx.pool.query("UPDATE helix_members SET status = 0 WHERE cluster = ? AND node_id = 'a'", [cluster]);
+    await fx.pool.query("UPDATE helix_nodes SET status = 0 WHERE cluster = ? AND node_id = 'a'", [cluster]);
     await rejoined;
     expect(a.incarnation).not.toBe(before);
     await until(() => a.partitions().length === 4, 5000);
@@ -295,7 +295,7 @@ describe("rounds", () => {
     expect(performance.now() - cutAt).toBeLessThan(2 * (500 + 800) + 1000);
     // Not before the delay had passed since the member's registration ended, by the database clock.
     const [early] = await fx.pool.query<RowDataPacket[]>(
-      `SELECT COUNT(*) AS n FROM helix_transitions AS t JOIN helix_members AS n ON n.cluster = t.cluster AND n.node_id = 'doomed'
+      `SELECT COUNT(*) AS n FROM helix_transitions AS t JOIN helix_nodes AS n ON n.cluster = t.cluster AND n.node_id = 'doomed'
        WHERE t.cluster = ? AND t.kind = ? AND t.created_at < n.expires_at + INTERVAL 800000 MICROSECOND`,
       [cluster, TransitionKind.Reclaimed],
     );
@@ -448,7 +448,7 @@ describe("fencing and operations", () => {
     await converged(c, [a]);
     // Gone for half the retention: kept through any number of rounds.
     const setGone = (ms: number) =>
-      fx.pool.query("UPDATE helix_members SET expires_at = UTC_TIMESTAMP(6) - INTERVAL ? MICROSECOND WHERE cluster = ? AND node_id = 'gone'", [ms * 1000, cluster]);
+      fx.pool.query("UPDATE helix_nodes SET expires_at = UTC_TIMESTAMP(6) - INTERVAL ? MICROSECOND WHERE cluster = ? AND node_id = 'gone'", [ms * 1000, cluster]);
     await setGone(30_000);
     await sleep(300);
     expect(faulty.count("DeleteDepartedMembers")).toBe(0);

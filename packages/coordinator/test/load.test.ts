@@ -40,7 +40,7 @@ const cpuHog = (): ChildProcess => spawn(process.execPath, ["-e", "for (;;) Math
 /** Owned partitions per member, as the ownership table has them. */
 async function owned(): Promise<Map<string, number>> {
   const [rows] = await fx.pool.query<RowDataPacket[]>(
-    "SELECT node_id, COUNT(*) AS n FROM helix_ownership WHERE cluster = ? AND state = 1 GROUP BY node_id",
+    "SELECT node_id, COUNT(*) AS n FROM helix_allocation WHERE cluster = ? AND state = 1 GROUP BY node_id",
     [cluster],
   );
   return new Map(rows.map((r) => [String(r.node_id), Number(r.n)]));

@@ -48,7 +48,7 @@ interface Row {
 
 async function table(): Promise<Row[]> {
   const [rows] = await fx.pool.query<RowDataPacket[]>(
-    "SELECT task_list AS taskList, partition_id AS `partition`, node_id AS nodeId, state FROM helix_ownership WHERE cluster = ? ORDER BY task_list, partition_id",
+    "SELECT task_list AS taskList, partition_id AS `partition`, node_id AS nodeId, state FROM helix_allocation WHERE cluster = ? ORDER BY task_list, partition_id",
     [cluster],
   );
   return rows as Row[];

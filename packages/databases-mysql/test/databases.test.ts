@@ -105,9 +105,9 @@ test("a fenced @databases transaction keeps a new owner out until it commits", a
 
 test("the partition fence admits the owner's @databases transaction at its generation and refuses another", async () => {
   const ownership = { cluster: "c", domain: "d", taskList: "t", partition: 0, nodeId: "n1", incarnation: "i".repeat(32), generation: 3 };
-  await pool.query(sql`DELETE FROM helix_ownership`);
+  await pool.query(sql`DELETE FROM helix_allocation`);
   await pool.query(
-    sql`INSERT INTO helix_ownership (cluster, domain, task_list, partition_id, node_id, incarnation, state, generation, updated_at)
+    sql`INSERT INTO helix_allocation (cluster, domain, task_list, partition_id, node_id, incarnation, state, generation, updated_at)
         VALUES ('c', 'd', 't', 0, 'n1', ${ownership.incarnation}, 1, 3, UTC_TIMESTAMP(6))`,
   );
   await transfer(20, (tx) => fencePartition(databasesClient(tx), ownership));
@@ -123,7 +123,7 @@ test("a member joins, heartbeats and leaves through the @databases pool", async 
   const member = await join(databasesPool(pool), { cluster: "dbx", nodeId: "m1", ttlMs: 1000, heartbeatMs: 200 });
   await sleep(500);
   const live = async (): Promise<unknown[]> =>
-    pool.query(sql`SELECT node_id FROM helix_members WHERE cluster = 'dbx' AND status = 1 AND expires_at > UTC_TIMESTAMP(6)`);
+    pool.query(sql`SELECT node_id FROM helix_nodes WHERE cluster = 'dbx' AND status = 1 AND expires_at > UTC_TIMESTAMP(6)`);
   expect(await live()).toEqual([{ node_id: "m1" }]);
   await member.leave();
   expect(await live()).toEqual([]);

@@ -1,5 +1,5 @@
 /**
- * `status` of rows in helix_locks, helix_members and helix_task_lists, stored as a TINYINT.
+ * `status` of rows in helix_locks, helix_nodes and helix_cluster, stored as a TINYINT.
  * - `Active` (1): the lease is held, the member is registered, the task list is in the catalog.
  * - `Inactive` (0): released, left, expired or removed; the row is kept (a lock row keeps its
  *   epoch, a removed task list its generation floor).
@@ -18,7 +18,7 @@ export const Status = {
 export type Status = (typeof Status)[keyof typeof Status];
 
 /**
- * `state` of a partition in helix_ownership, stored as a TINYINT.
+ * `state` of a partition in helix_allocation, stored as a TINYINT.
  * - `Unassigned` (0): no owner.
  * - `Assigned` (1): owned by `node_id`.
  * - `ReleaseRequested` (2): `node_id` has been asked to stop so the partition can move to `target_node_id`.

@@ -12,7 +12,7 @@ export type { MigrationSource } from "./generated/migrations";
 export { migrationSources } from "./generated/migrations";
 /** sqlc-generated queries on helix_locks. */
 export * as lockQueries from "./generated/locks";
-/** sqlc-generated queries on helix_members, helix_task_lists and helix_ownership. */
+/** sqlc-generated queries on helix_nodes, helix_cluster and helix_allocation. */
 export * as clusterQueries from "./generated/cluster";
 /** sqlc-generated queries of the coordinator: watching, planning reads, locking members, the audit trail. */
 export * as coordinatorQueries from "./generated/coordinator";

@@ -89,6 +89,7 @@ const kinds: [RegExp, string][] = [
   [/^ALTER TABLE \w+ ADD COLUMN/, "ADD COLUMN"],
   [/^RENAME TABLE/, "RENAME TABLE"],
   [/^ALTER TABLE \w+ RENAME COLUMN/, "RENAME COLUMN"],
+  [/^ALTER TABLE \w+ RENAME INDEX/, "RENAME INDEX"],
   [/^ALTER TABLE \w+ ADD KEY/, "ADD KEY"],
   [/^ALTER TABLE \w+ DROP KEY/, "DROP KEY"],
 ];

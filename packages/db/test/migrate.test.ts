@@ -20,16 +20,17 @@ import * as schema from "../src/generated/schema";
 
 const run = promisify(execFile);
 const latest = migrationSources.at(-1)!.version;
+/** Every table of the final schema: the design's names for locks, members (helix_nodes), task lists (helix_cluster) and ownership (helix_allocation). */
 const helixTables = [
+  "helix_allocation",
+  "helix_cluster",
   "helix_cluster_state",
   "helix_lock_epoch_floor",
   "helix_locks",
-  "helix_members",
+  "helix_nodes",
   "helix_numbers",
-  "helix_ownership",
   "helix_schema_lock",
   "helix_schema_migrations",
-  "helix_task_lists",
   "helix_transitions",
 ];
 
@@ -144,6 +145,36 @@ test("a migration interrupted part-way resumes after its last applied statement"
   });
 });
 
+test("a database at version 8 gets the design's table names, its rows and the owner index kept", async () => {
+  await withDatabase(async (pool) => {
+    for (const statement of bootstrapStatements) await pool.query(statement);
+    for (const m of migrationSources.filter((s) => s.version <= 8)) {
+      for (const statement of m.statements) await pool.query(statement);
+      await pool.query("INSERT INTO helix_schema_migrations VALUES (?, ?, ?, ?, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))", [
+        m.version,
+        m.name,
+        m.checksum,
+        m.statements.length,
+      ]);
+    }
+    // Rows under the names migration 6 gave, as a running cluster has them.
+    await pool.query(
+      "INSERT INTO helix_members (cluster, node_id, incarnation, metadata, status, registered_at, heartbeat_at, expires_at) VALUES ('c', 'n', ?, '{}', 1, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))",
+      ["i".repeat(32)],
+    );
+    await pool.query("INSERT INTO helix_task_lists (cluster, domain, task_list, partitions, metadata, status, version, created_at, updated_at) VALUES ('c', 'd', 't', 2, '{}', 1, 1, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))");
+    await pool.query("INSERT INTO helix_ownership (cluster, domain, task_list, partition_id, state, generation, updated_at) VALUES ('c', 'd', 't', 0, 0, 4, UTC_TIMESTAMP(6))");
+    expect((await migrate(pool)).applied.map((m) => m.version)).toEqual(migrationSources.filter((s) => s.version > 8).map((s) => s.version));
+    expect(await tables(pool)).toEqual(helixTables);
+    const count = async (table: string): Promise<number> => Number((await pool.query<RowDataPacket[]>(`SELECT COUNT(*) AS n FROM ${table}`))[0][0]!.n);
+    expect([await count("helix_nodes"), await count("helix_cluster"), await count("helix_allocation")]).toEqual([1, 1, 1]);
+    const [keys] = await pool.query<RowDataPacket[]>(
+      "SELECT DISTINCT index_name AS name FROM information_schema.statistics WHERE table_schema = DATABASE() AND table_name = 'helix_allocation'",
+    );
+    expect(keys.map((k) => String(k.name))).toContain("helix_allocation_by_owner_version");
+  });
+});
+
 test("an applied migration that differs from the code's copy is refused", async () => {
   await withDatabase(async (pool) => {
     await migrate(pool);
@@ -181,14 +212,16 @@ test("bad options are rejected before anything is written", async () => {
 test("writers of the protocol before owner versions fail on this schema, and its member reads still work", async () => {
   // The statements an earlier version of Helix sends to ask for a release, to retire partitions
   // and to hand a partition over, as that version's generated code has them (abridged to the
-  // columns they write and read): none may succeed beside members that read only stamped rows.
+  // columns they write and read, and with the tables' names of today: since migration 9 every
+  // statement of an earlier version fails on the names already): none may succeed beside members
+  // that read only stamped rows.
   const earlierWriters = [
-    "UPDATE helix_ownership SET state = 2, target_node_id = 'b', release_requested_at = UTC_TIMESTAMP(6) WHERE cluster = 'c' AND partition_id IN (0) AND state = 1",
-    "UPDATE helix_ownership SET release_requested_at = IF(state = 2, release_requested_at, UTC_TIMESTAMP(6)), state = 2 WHERE cluster = 'c' AND partition_id >= 0",
-    "UPDATE helix_ownership SET node_id = 'b', state = 1, generation = generation + 1, release_requested_at = NULL WHERE cluster = 'c' AND partition_id IN (0)",
+    "UPDATE helix_allocation SET state = 2, target_node_id = 'b', release_requested_at = UTC_TIMESTAMP(6) WHERE cluster = 'c' AND partition_id IN (0) AND state = 1",
+    "UPDATE helix_allocation SET release_requested_at = IF(state = 2, release_requested_at, UTC_TIMESTAMP(6)), state = 2 WHERE cluster = 'c' AND partition_id >= 0",
+    "UPDATE helix_allocation SET node_id = 'b', state = 1, generation = generation + 1, release_requested_at = NULL WHERE cluster = 'c' AND partition_id IN (0)",
   ];
   const earlierMemberRead =
-    "SELECT domain, task_list, partition_id, state, generation, target_node_id FROM helix_ownership WHERE cluster = 'c' AND node_id = 'a' AND incarnation = 'i'";
+    "SELECT domain, task_list, partition_id, state, generation, target_node_id FROM helix_allocation WHERE cluster = 'c' AND node_id = 'a' AND incarnation = 'i'";
   await withDatabase(async (pool) => {
     await migrate(pool);
     for (const sql of earlierWriters) await expect(pool.query(sql)).rejects.toMatchObject({ errno: 1054 });

@@ -6,7 +6,7 @@ import * as cluster from "../src/generated/cluster";
 
 // A member's reads of its own partitions must stay a range of the owner index whatever the
 // optimizer's statistics say (why: ListProcessOwnership in packages/db/sql/queries/cluster.sql).
-const OWNER_INDEX = "helix_ownership_by_owner_version";
+const OWNER_INDEX = "helix_allocation_by_owner_version";
 const ROWS = 20_000;
 
 /** The index each table access of `sql` uses, as EXPLAIN says on MariaDB and MySQL, or on TiDB. */
@@ -49,15 +49,15 @@ describe("a member's reads of its partitions", () => {
 
   /** Fills the cluster with `ROWS` partitions, owned as `owner(partition)` says, and refreshes the statistics. */
   async function fill(owner: (column: string) => string): Promise<void> {
-    await pool.query("DELETE FROM helix_ownership");
+    await pool.query("DELETE FROM helix_allocation");
     await pool.query(
-      `INSERT INTO helix_ownership (cluster, domain, task_list, partition_id, node_id, incarnation, state, generation, updated_at)
+      `INSERT INTO helix_allocation (cluster, domain, task_list, partition_id, node_id, incarnation, state, generation, updated_at)
        SELECT 'c', 'd', CONCAT('t', b.n), a.n, ${owner("a.n")}, IF(${owner("a.n")} IS NULL, NULL, ?), 0, 0, UTC_TIMESTAMP(6)
        FROM helix_numbers AS a CROSS JOIN helix_numbers AS b
        WHERE a.n < ? AND b.n < 2`,
       [identity.incarnation, ROWS / 2],
     );
-    await pool.query("ANALYZE TABLE helix_ownership");
+    await pool.query("ANALYZE TABLE helix_allocation");
   }
 
   test.each([

@@ -167,7 +167,7 @@ describe.each(clients)("through %s", (_, makePool) => {
     // A member that left holds up nothing; no registered member at all reads 0.
     expect(await shortest(pool, { cluster: "c" })).toEqual({ ttlUs: 60_000_000 });
     expect(await shortest(pool, { cluster: "nobody" })).toEqual({ ttlUs: 0 });
-    await pool.query("DELETE FROM helix_members WHERE cluster = 'c' AND node_id = 'n2'");
+    await pool.query("DELETE FROM helix_nodes WHERE cluster = 'c' AND node_id = 'n2'");
 
     expect(await track("cluster.markExpiredMembersInactive", cluster.markExpiredMembersInactive)(pool, { cluster: "c" })).toBe(0);
     expect(await track("cluster.deregisterMember", cluster.deregisterMember)(pool, { cluster: "c", nodeId: "n1", incarnation: "i".repeat(32) })).toBe(1);
@@ -180,7 +180,7 @@ describe.each(clients)("through %s", (_, makePool) => {
     expect(await purge(pool, { cluster: "c", retentionUs: 0, limit: 10 })).toBe(0); // live
     expect(await cluster.deregisterMember(pool, { cluster: "c", nodeId: "n1", incarnation: "j".repeat(32) })).toBe(1);
     expect(await purge(pool, { cluster: "c", retentionUs: day, limit: 10 })).toBe(0); // gone just now
-    await pool.query("UPDATE helix_members SET expires_at = expires_at - INTERVAL 2 DAY WHERE cluster = 'c'");
+    await pool.query("UPDATE helix_nodes SET expires_at = expires_at - INTERVAL 2 DAY WHERE cluster = 'c'");
     expect(await purge(pool, { cluster: "c", retentionUs: day, limit: 10 })).toBe(1);
     expect(await cluster.listMembers(pool, { cluster: "c" })).toEqual([]);
     // Registering again makes a new row (its assignment version starts over); the next test wants J.
@@ -257,7 +257,7 @@ describe.each(clients)("through %s", (_, makePool) => {
     expect(await assign(pool, { ...key, partitionIds: [0], ...n1, ...force, generation: 0 })).toBe(0);
     expect(await assign(pool, { ...key, partitionIds: [0], ...n1, ...force, generation: 1 })).toBe(1);
     // n9 (never registered) owns partition 1 only here; free it for what follows.
-    await pool.query("UPDATE helix_ownership SET node_id = NULL, incarnation = NULL, state = 0 WHERE cluster = 'c' AND partition_id = 1");
+    await pool.query("UPDATE helix_allocation SET node_id = NULL, incarnation = NULL, state = 0 WHERE cluster = 'c' AND partition_id = 1");
 
     const fence = bothForms(
       () => engine,
@@ -273,7 +273,7 @@ describe.each(clients)("through %s", (_, makePool) => {
     // Both of n1's rows were stamped 1 by their assignments; partition 0 again by its release request
     // (2) and its second assignment (1, as the test passes it).
     const changed = track("cluster.listProcessOwnershipChanges", cluster.listProcessOwnershipChanges);
-    await pool.query("UPDATE helix_ownership SET owner_version = 5 WHERE cluster = 'c' AND partition_id = 2");
+    await pool.query("UPDATE helix_allocation SET owner_version = 5 WHERE cluster = 'c' AND partition_id = 2");
     expect((await changed(pool, { cluster: "c", ...n1, since: 4 })).map((r) => [r.partitionId, r.generation])).toEqual([[2, 1]]);
     expect(await changed(pool, { cluster: "c", ...n1, since: 5 })).toEqual([]);
     expect((await changed(pool, { cluster: "c", ...n1, since: 0 })).map((r) => r.partitionId).sort()).toEqual([0, 2]);
@@ -300,7 +300,7 @@ describe.each(clients)("through %s", (_, makePool) => {
     const asked = track("cluster.listProcessReleaseRequests", cluster.listProcessReleaseRequests);
     expect((await asked(pool, { cluster: "c", ...n1 })).map((r) => [r.partitionId, r.generation])).toEqual([[2, 1]]);
     expect(await asked(pool, { cluster: "c", nodeId: "n1", incarnation: "i".repeat(32) })).toEqual([]);
-    await pool.query("UPDATE helix_ownership SET release_asked_at = release_asked_at - INTERVAL 30 SECOND WHERE cluster = 'c' AND state = 2");
+    await pool.query("UPDATE helix_allocation SET release_asked_at = release_asked_at - INTERVAL 30 SECOND WHERE cluster = 'c' AND state = 2");
     const waited = (await oldest(pool, c))!.waitedUs;
     expect(waited).toBeGreaterThanOrEqual(30_000_000);
     expect(waited).toBeLessThan(40_000_000);

@@ -5,7 +5,7 @@
 -- registration sent again by the same incarnation (its first reply was lost) finds its own row: it
 -- is registered, its TTL extended from now, its assignment version unchanged. The conditions read
 -- `incarnation` after its own assignment, which keeps a live other incarnation's row as it is.
-INSERT INTO helix_members (cluster, node_id, incarnation, metadata, weight, ttl_us, status, assignment_version,
+INSERT INTO helix_nodes (cluster, node_id, incarnation, metadata, weight, ttl_us, status, assignment_version,
                          registered_at, heartbeat_at, expires_at)
 VALUES (
   sqlc.arg(cluster), sqlc.arg(node_id), sqlc.arg(incarnation), sqlc.arg(metadata), sqlc.arg(weight), sqlc.arg(ttl_us),
@@ -29,7 +29,7 @@ ON DUPLICATE KEY UPDATE
 -- name: HeartbeatMember :execresult
 -- Extends a live registration. affectedRows 1 = alive, and insertId is the member's assignment
 -- version; 0 = this incarnation is no longer live and must re-register.
-UPDATE helix_members
+UPDATE helix_nodes
 SET heartbeat_at = UTC_TIMESTAMP(6),
     expires_at = UTC_TIMESTAMP(6) + INTERVAL sqlc.arg(ttl_us) MICROSECOND,
     ttl_us = sqlc.arg(ttl_us),
@@ -45,13 +45,13 @@ WHERE cluster = sqlc.arg(cluster)
 -- members of a process that share a pool (a point read for one). A member whose incarnation's
 -- registration has been replaced finds another incarnation (its next heartbeat finds out).
 SELECT node_id, incarnation, assignment_version
-FROM helix_members
+FROM helix_nodes
 WHERE cluster = sqlc.arg(cluster)
   AND node_id IN (sqlc.slice(node_ids));
 
 -- name: DeregisterMember :execrows
 -- A graceful leave: the member is inactive at once, without waiting for its TTL.
-UPDATE helix_members
+UPDATE helix_nodes
 SET status = 0,
     expires_at = UTC_TIMESTAMP(6)
 WHERE cluster = sqlc.arg(cluster)
@@ -61,7 +61,7 @@ WHERE cluster = sqlc.arg(cluster)
 
 -- name: MarkExpiredMembersInactive :execrows
 -- The sweep: members whose last heartbeat + TTL has passed by the database clock become inactive.
-UPDATE helix_members
+UPDATE helix_nodes
 SET status = 0
 WHERE cluster = sqlc.arg(cluster)
   AND status = 1
@@ -74,14 +74,14 @@ WHERE cluster = sqlc.arg(cluster)
 -- the owner's row (its incarnation, liveness and TTL) to judge a stale or gone owner, and such a
 -- row stays until its partitions have moved on. A partition goes only to a live member (its row
 -- locked), so no ownership row comes to name a deleted one; registering again makes a new row.
-DELETE FROM helix_members
-WHERE helix_members.cluster = sqlc.arg(cluster)
-  AND helix_members.expires_at < UTC_TIMESTAMP(6) - INTERVAL sqlc.arg(retention_us) MICROSECOND
+DELETE FROM helix_nodes
+WHERE helix_nodes.cluster = sqlc.arg(cluster)
+  AND helix_nodes.expires_at < UTC_TIMESTAMP(6) - INTERVAL sqlc.arg(retention_us) MICROSECOND
   AND NOT EXISTS (
-    SELECT 1 FROM helix_ownership AS a
-    WHERE a.cluster = sqlc.arg(cluster) AND a.node_id = helix_members.node_id
+    SELECT 1 FROM helix_allocation AS a
+    WHERE a.cluster = sqlc.arg(cluster) AND a.node_id = helix_nodes.node_id
   )
-ORDER BY helix_members.expires_at
+ORDER BY helix_nodes.expires_at
 LIMIT ?;
 
 -- name: ListMembers :many
@@ -93,7 +93,7 @@ LIMIT ?;
 SELECT node_id, incarnation, metadata, weight, status, assignment_version, registered_at, heartbeat_at,
        expires_at, CAST(status = 1 AND expires_at > UTC_TIMESTAMP(6) AS SIGNED) AS live,
        CAST(status = 0 AND expires_at < heartbeat_at + INTERVAL ttl_us MICROSECOND AS SIGNED) AS left_early
-FROM helix_members
+FROM helix_nodes
 WHERE cluster = sqlc.arg(cluster)
 ORDER BY node_id;
 
@@ -101,13 +101,13 @@ ORDER BY node_id;
 -- The shortest TTL among a cluster's registered members, in microseconds (0 when none is): a write
 -- that locks member rows is bounded by it, since those members' heartbeats wait for the locks.
 SELECT CAST(COALESCE(MIN(ttl_us), 0) AS UNSIGNED) AS ttl_us
-FROM helix_members
+FROM helix_nodes
 WHERE cluster = sqlc.arg(cluster) AND status = 1;
 
 -- name: BumpAssignmentVersions :execrows
 -- Tells members that their partitions changed; the next heartbeat or watch of each returns its new
 -- version.
-UPDATE helix_members
+UPDATE helix_nodes
 SET assignment_version = assignment_version + 1
 WHERE cluster = sqlc.arg(cluster)
   AND node_id IN (sqlc.slice(node_ids));
@@ -140,7 +140,7 @@ WHERE cluster = sqlc.arg(cluster);
 -- Creates a task list or changes its partition count or metadata. version grows only when
 -- something changed. The answer is insertId (never affectedRows, whose meaning depends on the
 -- client's FOUND_ROWS flag): 1 = created, the new version (> 1) = changed, 0 = already as given.
-INSERT INTO helix_task_lists (cluster, domain, task_list, partitions, metadata, status, version,
+INSERT INTO helix_cluster (cluster, domain, task_list, partitions, metadata, status, version,
                            created_at, updated_at)
 VALUES (
   sqlc.arg(cluster), sqlc.arg(domain), sqlc.arg(task_list), sqlc.arg(partitions), sqlc.arg(metadata),
@@ -158,7 +158,7 @@ ON DUPLICATE KEY UPDATE
 -- name: GetTaskList :one
 -- One task list of the catalog, whatever its status.
 SELECT domain, task_list, partitions, metadata, status, version, created_at, updated_at
-FROM helix_task_lists
+FROM helix_cluster
 WHERE cluster = sqlc.arg(cluster)
   AND domain = sqlc.arg(domain)
   AND task_list = sqlc.arg(task_list);
@@ -167,14 +167,14 @@ WHERE cluster = sqlc.arg(cluster)
 -- Task lists in the catalog, removed ones still releasing included (status 2); finished removals
 -- (status 0) are not listed.
 SELECT domain, task_list, partitions, metadata, status, version, created_at, updated_at
-FROM helix_task_lists
+FROM helix_cluster
 WHERE cluster = sqlc.arg(cluster)
   AND status <> 0
 ORDER BY domain, task_list;
 
 -- name: MarkTaskListDeletable :execrows
 -- Removes a task list from the catalog; its partitions are released, then the row is deleted.
-UPDATE helix_task_lists
+UPDATE helix_cluster
 SET status = 2,
     version = version + 1,
     updated_at = UTC_TIMESTAMP(6)
@@ -186,16 +186,16 @@ WHERE cluster = sqlc.arg(cluster)
 -- name: FinishTaskListRemoval :execrows
 -- Marks a removed task list finished (status 0) once none of its partitions is left. The row stays,
 -- so that the task list's generation floor outlives it.
-UPDATE helix_task_lists
+UPDATE helix_cluster
 SET status = 0,
     version = version + 1,
     updated_at = UTC_TIMESTAMP(6)
-WHERE helix_task_lists.cluster = sqlc.arg(cluster)
-  AND helix_task_lists.domain = sqlc.arg(domain)
-  AND helix_task_lists.task_list = sqlc.arg(task_list)
-  AND helix_task_lists.status = 2
+WHERE helix_cluster.cluster = sqlc.arg(cluster)
+  AND helix_cluster.domain = sqlc.arg(domain)
+  AND helix_cluster.task_list = sqlc.arg(task_list)
+  AND helix_cluster.status = 2
   AND NOT EXISTS (
-    SELECT 1 FROM helix_ownership AS a
+    SELECT 1 FROM helix_allocation AS a
     WHERE a.cluster = sqlc.arg(cluster) AND a.domain = sqlc.arg(domain) AND a.task_list = sqlc.arg(task_list)
   );
 
@@ -204,7 +204,7 @@ WHERE helix_task_lists.cluster = sqlc.arg(cluster)
 -- clean-up goes by its current partition count and status, whatever its caller read before (a put
 -- in between waits for the commit, or has committed and is seen).
 SELECT partitions, status
-FROM helix_task_lists
+FROM helix_cluster
 WHERE cluster = sqlc.arg(cluster)
   AND domain = sqlc.arg(domain)
   AND task_list = sqlc.arg(task_list)
@@ -213,33 +213,33 @@ FOR UPDATE;
 -- name: InsertPartitions :execrows
 -- Adds the missing unassigned rows of partitions 0 .. partitions-1, at the task list's generation
 -- floor; existing rows are left as they are.
-INSERT IGNORE INTO helix_ownership (cluster, domain, task_list, partition_id, node_id, state,
+INSERT IGNORE INTO helix_allocation (cluster, domain, task_list, partition_id, node_id, state,
                                      generation, updated_at)
 SELECT c.cluster, c.domain, c.task_list, n.n, NULL, 0, c.generation_floor, UTC_TIMESTAMP(6)
 FROM helix_numbers AS n
-JOIN helix_task_lists AS c
+JOIN helix_cluster AS c
   ON c.cluster = sqlc.arg(cluster) AND c.domain = sqlc.arg(domain) AND c.task_list = sqlc.arg(task_list)
 WHERE n.n < sqlc.arg(partitions);
 
 -- name: RaiseGenerationFloor :execrows
 -- Before partitions numbered from `first_partition` up are deleted: the task list's generation floor
 -- rises to their highest generation, so that partitions created again later start above it.
-UPDATE helix_task_lists
+UPDATE helix_cluster
 SET generation_floor = GREATEST(generation_floor, (
-  SELECT COALESCE(MAX(a.generation), 0) FROM helix_ownership AS a
+  SELECT COALESCE(MAX(a.generation), 0) FROM helix_allocation AS a
   WHERE a.cluster = sqlc.arg(cluster) AND a.domain = sqlc.arg(domain) AND a.task_list = sqlc.arg(task_list)
     AND a.partition_id >= sqlc.arg(first_partition)
 ))
-WHERE helix_task_lists.cluster = sqlc.arg(cluster)
-  AND helix_task_lists.domain = sqlc.arg(domain)
-  AND helix_task_lists.task_list = sqlc.arg(task_list);
+WHERE helix_cluster.cluster = sqlc.arg(cluster)
+  AND helix_cluster.domain = sqlc.arg(domain)
+  AND helix_cluster.task_list = sqlc.arg(task_list);
 
 -- name: LockPartitionsFrom :many
 -- Inside a transaction, before partitions numbered from `first_partition` up retire: locks their
 -- rows until commit and returns them, so that their owners are known (and their rows locked next,
 -- see LockMembers) before the release requests are written and dated.
 SELECT partition_id, node_id, incarnation, state, target_node_id
-FROM helix_ownership
+FROM helix_allocation
 WHERE cluster = sqlc.arg(cluster)
   AND domain = sqlc.arg(domain)
   AND task_list = sqlc.arg(task_list)
@@ -254,7 +254,7 @@ FOR UPDATE;
 -- with the owner's next assignment version (see 0008_owner_versions.sql). release_asked_at is
 -- assigned before state, whose old value it reads (see "Changing the SQL" in the README:
 -- assignments run left to right).
-UPDATE helix_ownership
+UPDATE helix_allocation
 SET release_asked_at = IF(state = 2, release_asked_at, UTC_TIMESTAMP(6)),
     state = 2,
     target_node_id = NULL,
@@ -271,18 +271,18 @@ WHERE cluster = sqlc.arg(cluster)
 -- name: DeleteFreePartitionsFrom :execrows
 -- Deletes removed partitions that no live member holds: unassigned, released, or owned by a process
 -- (node id and incarnation) that is no longer live by the database clock.
-DELETE FROM helix_ownership
-WHERE helix_ownership.cluster = sqlc.arg(cluster)
-  AND helix_ownership.domain = sqlc.arg(domain)
-  AND helix_ownership.task_list = sqlc.arg(task_list)
-  AND helix_ownership.partition_id >= sqlc.arg(first_partition)
+DELETE FROM helix_allocation
+WHERE helix_allocation.cluster = sqlc.arg(cluster)
+  AND helix_allocation.domain = sqlc.arg(domain)
+  AND helix_allocation.task_list = sqlc.arg(task_list)
+  AND helix_allocation.partition_id >= sqlc.arg(first_partition)
   AND (
-    helix_ownership.state IN (0, 3)
-    OR helix_ownership.node_id IS NULL
+    helix_allocation.state IN (0, 3)
+    OR helix_allocation.node_id IS NULL
     OR NOT EXISTS (
-      SELECT 1 FROM helix_members AS n
-      WHERE n.cluster = sqlc.arg(cluster) AND n.node_id = helix_ownership.node_id
-        AND n.incarnation = helix_ownership.incarnation AND n.status = 1 AND n.expires_at > UTC_TIMESTAMP(6)
+      SELECT 1 FROM helix_nodes AS n
+      WHERE n.cluster = sqlc.arg(cluster) AND n.node_id = helix_allocation.node_id
+        AND n.incarnation = helix_allocation.incarnation AND n.status = 1 AND n.expires_at > UTC_TIMESTAMP(6)
     )
   );
 
@@ -291,7 +291,7 @@ WHERE helix_ownership.cluster = sqlc.arg(cluster)
 -- returns them, so that the write goes only to the rows still at the generation (and owner and
 -- state) its caller saw: no other transaction can change them in between.
 SELECT partition_id, node_id, incarnation, state, generation
-FROM helix_ownership
+FROM helix_allocation
 WHERE cluster = sqlc.arg(cluster)
   AND domain = sqlc.arg(domain)
   AND task_list = sqlc.arg(task_list)
@@ -308,7 +308,7 @@ FOR UPDATE;
 -- Each only if it is still at `generation`, the generation the caller saw (so the count tells the
 -- caller whether all were written); each generation grows by one. `owner_version`: the new owner's
 -- next assignment version, read under its row lock (see 0008_owner_versions.sql).
-UPDATE helix_ownership
+UPDATE helix_allocation
 SET node_id = sqlc.arg(node_id),
     incarnation = sqlc.arg(incarnation),
     state = 1,
@@ -318,24 +318,24 @@ SET node_id = sqlc.arg(node_id),
     assigned_at = UTC_TIMESTAMP(6),
     release_asked_at = NULL,
     updated_at = UTC_TIMESTAMP(6)
-WHERE helix_ownership.cluster = sqlc.arg(cluster)
-  AND helix_ownership.domain = sqlc.arg(domain)
-  AND helix_ownership.task_list = sqlc.arg(task_list)
-  AND helix_ownership.partition_id IN (sqlc.slice(partition_ids))
-  AND helix_ownership.generation = sqlc.arg(generation)
+WHERE helix_allocation.cluster = sqlc.arg(cluster)
+  AND helix_allocation.domain = sqlc.arg(domain)
+  AND helix_allocation.task_list = sqlc.arg(task_list)
+  AND helix_allocation.partition_id IN (sqlc.slice(partition_ids))
+  AND helix_allocation.generation = sqlc.arg(generation)
   AND (
-    helix_ownership.state IN (0, 3)
-    OR helix_ownership.node_id IS NULL
+    helix_allocation.state IN (0, 3)
+    OR helix_allocation.node_id IS NULL
     OR NOT EXISTS (
-      SELECT 1 FROM helix_members AS n
-      WHERE n.cluster = sqlc.arg(cluster) AND n.node_id = helix_ownership.node_id
-        AND n.incarnation = helix_ownership.incarnation AND n.status = 1 AND n.expires_at > UTC_TIMESTAMP(6)
+      SELECT 1 FROM helix_nodes AS n
+      WHERE n.cluster = sqlc.arg(cluster) AND n.node_id = helix_allocation.node_id
+        AND n.incarnation = helix_allocation.incarnation AND n.status = 1 AND n.expires_at > UTC_TIMESTAMP(6)
     )
-    OR (helix_ownership.state = 2
-        AND TIMESTAMPDIFF(MICROSECOND, helix_ownership.release_asked_at, UTC_TIMESTAMP(6)) >= GREATEST(
+    OR (helix_allocation.state = 2
+        AND TIMESTAMPDIFF(MICROSECOND, helix_allocation.release_asked_at, UTC_TIMESTAMP(6)) >= GREATEST(
           sqlc.arg(force_after_us),
-          (SELECT o.ttl_us FROM helix_members AS o
-           WHERE o.cluster = sqlc.arg(cluster) AND o.node_id = helix_ownership.node_id)))
+          (SELECT o.ttl_us FROM helix_nodes AS o
+           WHERE o.cluster = sqlc.arg(cluster) AND o.node_id = helix_allocation.node_id)))
   );
 
 -- name: RequestPartitionsRelease :execrows
@@ -343,7 +343,7 @@ WHERE helix_ownership.cluster = sqlc.arg(cluster)
 -- `target_node_id`. The caller passes only partitions of one owner that it locked at the
 -- generation it saw (LockPartitions), and the owner's next assignment version, read under its row
 -- lock (see 0008_owner_versions.sql).
-UPDATE helix_ownership
+UPDATE helix_allocation
 SET state = 2,
     target_node_id = sqlc.arg(target_node_id),
     owner_version = sqlc.arg(owner_version),
@@ -359,7 +359,7 @@ WHERE cluster = sqlc.arg(cluster)
 -- The owning process confirms it stopped working on partitions of one task list it was asked to
 -- release. Another process with the same node id (an earlier or later incarnation) cannot confirm
 -- for it. The caller passes only partitions it locked at the generation it owns (LockPartitions).
-UPDATE helix_ownership
+UPDATE helix_allocation
 SET state = 3,
     updated_at = UTC_TIMESTAMP(6)
 WHERE cluster = sqlc.arg(cluster)
@@ -373,7 +373,7 @@ WHERE cluster = sqlc.arg(cluster)
 -- name: ReleaseMemberPartitions :execrows
 -- A graceful leave: every partition of this process (node id and incarnation) becomes unassigned at
 -- once. A stale process leaving cannot release what a newer process with its node id owns.
-UPDATE helix_ownership
+UPDATE helix_allocation
 SET node_id = NULL,
     incarnation = NULL,
     state = 0,
@@ -390,7 +390,7 @@ WHERE cluster = sqlc.arg(cluster)
 -- not yet released), and holds a shared row lock until that transaction ends, so the partition
 -- cannot be handed to anyone before the caller's fenced write commits.
 SELECT generation
-FROM helix_ownership
+FROM helix_allocation
 WHERE cluster = sqlc.arg(cluster)
   AND domain = sqlc.arg(domain)
   AND task_list = sqlc.arg(task_list)
@@ -405,7 +405,7 @@ LOCK IN SHARE MODE;
 -- CheckPartitionForShare for TiDB, which takes no shared row locks: the same check under an
 -- exclusive row lock, held until the caller's transaction ends (see CheckLockEpochForUpdate).
 SELECT generation
-FROM helix_ownership
+FROM helix_allocation
 WHERE cluster = sqlc.arg(cluster)
   AND domain = sqlc.arg(domain)
   AND task_list = sqlc.arg(task_list)
@@ -419,7 +419,7 @@ FOR UPDATE;
 -- name: GetPartition :one
 -- One partition's row, without a lock: writes that act on it check its generation themselves.
 SELECT node_id, state, generation, target_node_id
-FROM helix_ownership
+FROM helix_allocation
 WHERE cluster = sqlc.arg(cluster)
   AND domain = sqlc.arg(domain)
   AND task_list = sqlc.arg(task_list)
@@ -429,7 +429,7 @@ WHERE cluster = sqlc.arg(cluster)
 -- The ownership rows of one task list, by partition.
 SELECT partition_id, node_id, state, generation, target_node_id, assigned_at,
        release_asked_at AS release_requested_at, updated_at
-FROM helix_ownership
+FROM helix_allocation
 WHERE cluster = sqlc.arg(cluster)
   AND domain = sqlc.arg(domain)
   AND task_list = sqlc.arg(task_list)
@@ -439,14 +439,14 @@ ORDER BY partition_id;
 -- How long the oldest pending hand-off of a cluster (a release asked for and not yet confirmed)
 -- has waited, in microseconds by the database clock; 0 when none is pending.
 SELECT CAST(COALESCE(TIMESTAMPDIFF(MICROSECOND, MIN(release_asked_at), UTC_TIMESTAMP(6)), 0) AS SIGNED) AS waited_us
-FROM helix_ownership
+FROM helix_allocation
 WHERE cluster = sqlc.arg(cluster)
   AND state = 2;
 
 -- name: ListClusterOwnership :many
 -- The whole ownership table of a cluster, for routers and the coordinator.
 SELECT domain, task_list, partition_id, node_id, state, generation, target_node_id
-FROM helix_ownership
+FROM helix_allocation
 WHERE cluster = sqlc.arg(cluster)
 ORDER BY domain, task_list, partition_id;
 
@@ -458,7 +458,7 @@ ORDER BY domain, task_list, partition_id;
 -- this ORDER BY, already in its order) and scan the whole cluster's rows, seconds at a million
 -- partitions, on every member that joins.
 SELECT domain, task_list, partition_id, state, generation, target_node_id
-FROM helix_ownership FORCE INDEX (helix_ownership_by_owner_version)
+FROM helix_allocation FORCE INDEX (helix_allocation_by_owner_version)
 WHERE cluster = sqlc.arg(cluster)
   AND node_id = sqlc.arg(node_id)
   AND incarnation = sqlc.arg(incarnation)
@@ -470,7 +470,7 @@ ORDER BY domain, task_list, partition_id;
 -- 0008_owner_versions.sql). A range of one index (forced: see ListProcessOwnership); nothing when
 -- nothing changed.
 SELECT domain, task_list, partition_id, state, generation, target_node_id
-FROM helix_ownership FORCE INDEX (helix_ownership_by_owner_version)
+FROM helix_allocation FORCE INDEX (helix_allocation_by_owner_version)
 WHERE cluster = sqlc.arg(cluster)
   AND node_id = sqlc.arg(node_id)
   AND owner_version > sqlc.arg(since)
@@ -482,7 +482,7 @@ WHERE cluster = sqlc.arg(cluster)
 -- without its confirmation (forced), which leave no row of its own to read. The owner index is
 -- forced (see ListProcessOwnership).
 SELECT domain, task_list, partition_id, generation
-FROM helix_ownership FORCE INDEX (helix_ownership_by_owner_version)
+FROM helix_allocation FORCE INDEX (helix_allocation_by_owner_version)
 WHERE cluster = sqlc.arg(cluster)
   AND node_id = sqlc.arg(node_id)
   AND incarnation = sqlc.arg(incarnation)
@@ -492,7 +492,7 @@ WHERE cluster = sqlc.arg(cluster)
 -- Every partition a member owns, across task lists, in one indexed read (forced: see
 -- ListProcessOwnership).
 SELECT domain, task_list, partition_id, state, generation, target_node_id
-FROM helix_ownership FORCE INDEX (helix_ownership_by_owner_version)
+FROM helix_allocation FORCE INDEX (helix_allocation_by_owner_version)
 WHERE cluster = sqlc.arg(cluster)
   AND node_id = sqlc.arg(node_id)
 ORDER BY domain, task_list, partition_id;

@@ -7,7 +7,7 @@ VALUES (sqlc.arg(cluster), 0, 0, 0);
 -- What the coordinator polls: the change counters, and how many members are still marked active
 -- although their TTL has passed by the database clock (dead, not yet swept).
 SELECT s.membership_version, s.catalog_version, s.ownership_version,
-       (SELECT COUNT(*) FROM helix_members AS n
+       (SELECT COUNT(*) FROM helix_nodes AS n
         WHERE n.cluster = sqlc.arg(cluster) AND n.status = 1 AND n.expires_at <= UTC_TIMESTAMP(6)) AS expired_members
 FROM helix_cluster_state AS s
 WHERE s.cluster = sqlc.arg(cluster);
@@ -18,7 +18,7 @@ WHERE s.cluster = sqlc.arg(cluster);
 SELECT node_id, incarnation, weight, ttl_us,
        CAST(status = 1 AND expires_at > UTC_TIMESTAMP(6) AS SIGNED) AS live,
        TIMESTAMPDIFF(MICROSECOND, expires_at, UTC_TIMESTAMP(6)) AS since_expiry_us
-FROM helix_members
+FROM helix_nodes
 WHERE cluster = sqlc.arg(cluster)
 ORDER BY node_id;
 
@@ -26,7 +26,7 @@ ORDER BY node_id;
 -- The ownership table, with the age (by the database clock) of every pending release request.
 SELECT domain, task_list, partition_id, node_id, incarnation, state, generation, target_node_id,
        CAST(COALESCE(TIMESTAMPDIFF(MICROSECOND, release_asked_at, UTC_TIMESTAMP(6)), -1) AS SIGNED) AS release_age_us
-FROM helix_ownership
+FROM helix_allocation
 WHERE cluster = sqlc.arg(cluster)
 ORDER BY domain, task_list, partition_id;
 
@@ -37,7 +37,7 @@ ORDER BY domain, task_list, partition_id;
 -- rows written for it are stamped with the next one (see 0008_owner_versions.sql).
 SELECT node_id, incarnation, CAST(status = 1 AND expires_at > UTC_TIMESTAMP(6) AS SIGNED) AS live,
        assignment_version
-FROM helix_members
+FROM helix_nodes
 WHERE cluster = sqlc.arg(cluster)
   AND node_id IN (sqlc.slice(node_ids))
 ORDER BY node_id

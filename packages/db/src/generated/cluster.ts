@@ -4,7 +4,7 @@ import { execResult, expandSlices, dateValue, jsonText, numberValue, type ExecRe
 
 /** The SQL of {@link registerMember}. */
 export const registerMemberQuery = `-- name: RegisterMember :execlastid
-INSERT INTO helix_members (cluster, node_id, incarnation, metadata, weight, ttl_us, status, assignment_version,
+INSERT INTO helix_nodes (cluster, node_id, incarnation, metadata, weight, ttl_us, status, assignment_version,
                          registered_at, heartbeat_at, expires_at)
 VALUES (
   ?, ?, ?, ?, ?, ?,
@@ -27,17 +27,17 @@ ON DUPLICATE KEY UPDATE
 
 /** The parameters of {@link registerMember}. */
 export interface RegisterMemberArgs {
-  /** For column `cluster` of `helix_members`. */
+  /** For column `cluster` of `helix_nodes`. */
   cluster: string;
-  /** For column `node_id` of `helix_members`. */
+  /** For column `node_id` of `helix_nodes`. */
   nodeId: string;
-  /** For column `incarnation` of `helix_members`. */
+  /** For column `incarnation` of `helix_nodes`. */
   incarnation: string;
-  /** For column `metadata` of `helix_members`. */
+  /** For column `metadata` of `helix_nodes`. */
   metadata: string;
-  /** For column `weight` of `helix_members`. */
+  /** For column `weight` of `helix_nodes`. */
   weight: number;
-  /** For column `ttl_us` of `helix_members`. */
+  /** For column `ttl_us` of `helix_nodes`. */
   ttlUs: number;
 }
 
@@ -56,7 +56,7 @@ export async function registerMember(client: QueryClient, args: RegisterMemberAr
 
 /** The SQL of {@link heartbeatMember}. */
 export const heartbeatMemberQuery = `-- name: HeartbeatMember :execresult
-UPDATE helix_members
+UPDATE helix_nodes
 SET heartbeat_at = UTC_TIMESTAMP(6),
     expires_at = UTC_TIMESTAMP(6) + INTERVAL ? MICROSECOND,
     ttl_us = ?,
@@ -71,11 +71,11 @@ WHERE cluster = ?
 export interface HeartbeatMemberArgs {
   /** The value of parameter `ttl_us`. */
   ttlUs: number;
-  /** For column `cluster` of `helix_members`. */
+  /** For column `cluster` of `helix_nodes`. */
   cluster: string;
-  /** For column `node_id` of `helix_members`. */
+  /** For column `node_id` of `helix_nodes`. */
   nodeId: string;
-  /** For column `incarnation` of `helix_members`. */
+  /** For column `incarnation` of `helix_nodes`. */
   incarnation: string;
 }
 
@@ -91,13 +91,13 @@ export async function heartbeatMember(client: QueryClient, args: HeartbeatMember
 /** The SQL of {@link watchMembers}. */
 export const watchMembersQuery = `-- name: WatchMembers :many
 SELECT node_id, incarnation, assignment_version
-FROM helix_members
+FROM helix_nodes
 WHERE cluster = ?
   AND node_id IN (/*SLICE:node_ids*/?)`;
 
 /** The parameters of {@link watchMembers}. */
 export interface WatchMembersArgs {
-  /** For column `cluster` of `helix_members`. */
+  /** For column `cluster` of `helix_nodes`. */
   cluster: string;
   /** The values of the list `node_ids`, one placeholder each (NULL for none). */
   nodeIds: readonly string[];
@@ -105,11 +105,11 @@ export interface WatchMembersArgs {
 
 /** A row that {@link watchMembers} returns. */
 export interface WatchMembersRow {
-  /** Column `node_id` of `helix_members`. */
+  /** Column `node_id` of `helix_nodes`. */
   nodeId: string;
-  /** Column `incarnation` of `helix_members`. */
+  /** Column `incarnation` of `helix_nodes`. */
   incarnation: string;
-  /** Column `assignment_version` of `helix_members`. */
+  /** Column `assignment_version` of `helix_nodes`. */
   assignmentVersion: number;
 }
 
@@ -129,7 +129,7 @@ export async function watchMembers(client: QueryClient, args: WatchMembersArgs):
 
 /** The SQL of {@link deregisterMember}. */
 export const deregisterMemberQuery = `-- name: DeregisterMember :execrows
-UPDATE helix_members
+UPDATE helix_nodes
 SET status = 0,
     expires_at = UTC_TIMESTAMP(6)
 WHERE cluster = ?
@@ -139,11 +139,11 @@ WHERE cluster = ?
 
 /** The parameters of {@link deregisterMember}. */
 export interface DeregisterMemberArgs {
-  /** For column `cluster` of `helix_members`. */
+  /** For column `cluster` of `helix_nodes`. */
   cluster: string;
-  /** For column `node_id` of `helix_members`. */
+  /** For column `node_id` of `helix_nodes`. */
   nodeId: string;
-  /** For column `incarnation` of `helix_members`. */
+  /** For column `incarnation` of `helix_nodes`. */
   incarnation: string;
 }
 
@@ -157,7 +157,7 @@ export async function deregisterMember(client: QueryClient, args: DeregisterMemb
 
 /** The SQL of {@link markExpiredMembersInactive}. */
 export const markExpiredMembersInactiveQuery = `-- name: MarkExpiredMembersInactive :execrows
-UPDATE helix_members
+UPDATE helix_nodes
 SET status = 0
 WHERE cluster = ?
   AND status = 1
@@ -165,7 +165,7 @@ WHERE cluster = ?
 
 /** The parameters of {@link markExpiredMembersInactive}. */
 export interface MarkExpiredMembersInactiveArgs {
-  /** For column `cluster` of `helix_members`. */
+  /** For column `cluster` of `helix_nodes`. */
   cluster: string;
 }
 
@@ -179,19 +179,19 @@ export async function markExpiredMembersInactive(client: QueryClient, args: Mark
 
 /** The SQL of {@link deleteDepartedMembers}. */
 export const deleteDepartedMembersQuery = `-- name: DeleteDepartedMembers :execrows
-DELETE FROM helix_members
-WHERE helix_members.cluster = ?
-  AND helix_members.expires_at < UTC_TIMESTAMP(6) - INTERVAL ? MICROSECOND
+DELETE FROM helix_nodes
+WHERE helix_nodes.cluster = ?
+  AND helix_nodes.expires_at < UTC_TIMESTAMP(6) - INTERVAL ? MICROSECOND
   AND NOT EXISTS (
-    SELECT 1 FROM helix_ownership AS a
-    WHERE a.cluster = ? AND a.node_id = helix_members.node_id
+    SELECT 1 FROM helix_allocation AS a
+    WHERE a.cluster = ? AND a.node_id = helix_nodes.node_id
   )
-ORDER BY helix_members.expires_at
+ORDER BY helix_nodes.expires_at
 LIMIT ?`;
 
 /** The parameters of {@link deleteDepartedMembers}. */
 export interface DeleteDepartedMembersArgs {
-  /** For column `cluster` of `helix_members`. */
+  /** For column `cluster` of `helix_nodes`. */
   cluster: string;
   /** The value of parameter `retention_us`. */
   retentionUs: number;
@@ -217,35 +217,35 @@ export const listMembersQuery = `-- name: ListMembers :many
 SELECT node_id, incarnation, metadata, weight, status, assignment_version, registered_at, heartbeat_at,
        expires_at, CAST(status = 1 AND expires_at > UTC_TIMESTAMP(6) AS SIGNED) AS live,
        CAST(status = 0 AND expires_at < heartbeat_at + INTERVAL ttl_us MICROSECOND AS SIGNED) AS left_early
-FROM helix_members
+FROM helix_nodes
 WHERE cluster = ?
 ORDER BY node_id`;
 
 /** The parameters of {@link listMembers}. */
 export interface ListMembersArgs {
-  /** For column `cluster` of `helix_members`. */
+  /** For column `cluster` of `helix_nodes`. */
   cluster: string;
 }
 
 /** A row that {@link listMembers} returns. */
 export interface ListMembersRow {
-  /** Column `node_id` of `helix_members`. */
+  /** Column `node_id` of `helix_nodes`. */
   nodeId: string;
-  /** Column `incarnation` of `helix_members`. */
+  /** Column `incarnation` of `helix_nodes`. */
   incarnation: string;
-  /** Column `metadata` of `helix_members`. */
+  /** Column `metadata` of `helix_nodes`. */
   metadata: string;
-  /** Column `weight` of `helix_members`. */
+  /** Column `weight` of `helix_nodes`. */
   weight: number;
-  /** Column `status` of `helix_members`. */
+  /** Column `status` of `helix_nodes`. */
   status: number;
-  /** Column `assignment_version` of `helix_members`. */
+  /** Column `assignment_version` of `helix_nodes`. */
   assignmentVersion: number;
-  /** Column `registered_at` of `helix_members`. */
+  /** Column `registered_at` of `helix_nodes`. */
   registeredAt: Date;
-  /** Column `heartbeat_at` of `helix_members`. */
+  /** Column `heartbeat_at` of `helix_nodes`. */
   heartbeatAt: Date;
-  /** Column `expires_at` of `helix_members`. */
+  /** Column `expires_at` of `helix_nodes`. */
   expiresAt: Date;
   /** Result column `live`. */
   live: number;
@@ -280,12 +280,12 @@ export async function listMembers(client: QueryClient, args: ListMembersArgs): P
 /** The SQL of {@link shortestMemberTtl}. */
 export const shortestMemberTtlQuery = `-- name: ShortestMemberTtl :one
 SELECT CAST(COALESCE(MIN(ttl_us), 0) AS UNSIGNED) AS ttl_us
-FROM helix_members
+FROM helix_nodes
 WHERE cluster = ? AND status = 1`;
 
 /** The parameters of {@link shortestMemberTtl}. */
 export interface ShortestMemberTtlArgs {
-  /** For column `cluster` of `helix_members`. */
+  /** For column `cluster` of `helix_nodes`. */
   cluster: string;
 }
 
@@ -310,14 +310,14 @@ export async function shortestMemberTtl(client: QueryClient, args: ShortestMembe
 
 /** The SQL of {@link bumpAssignmentVersions}. */
 export const bumpAssignmentVersionsQuery = `-- name: BumpAssignmentVersions :execrows
-UPDATE helix_members
+UPDATE helix_nodes
 SET assignment_version = assignment_version + 1
 WHERE cluster = ?
   AND node_id IN (/*SLICE:node_ids*/?)`;
 
 /** The parameters of {@link bumpAssignmentVersions}. */
 export interface BumpAssignmentVersionsArgs {
-  /** For column `cluster` of `helix_members`. */
+  /** For column `cluster` of `helix_nodes`. */
   cluster: string;
   /** The values of the list `node_ids`, one placeholder each (NULL for none). */
   nodeIds: readonly string[];
@@ -427,7 +427,7 @@ export async function getClusterState(client: QueryClient, args: GetClusterState
 
 /** The SQL of {@link putTaskList}. */
 export const putTaskListQuery = `-- name: PutTaskList :execlastid
-INSERT INTO helix_task_lists (cluster, domain, task_list, partitions, metadata, status, version,
+INSERT INTO helix_cluster (cluster, domain, task_list, partitions, metadata, status, version,
                            created_at, updated_at)
 VALUES (
   ?, ?, ?, ?, ?,
@@ -444,15 +444,15 @@ ON DUPLICATE KEY UPDATE
 
 /** The parameters of {@link putTaskList}. */
 export interface PutTaskListArgs {
-  /** For column `cluster` of `helix_task_lists`. */
+  /** For column `cluster` of `helix_cluster`. */
   cluster: string;
-  /** For column `domain` of `helix_task_lists`. */
+  /** For column `domain` of `helix_cluster`. */
   domain: string;
-  /** For column `task_list` of `helix_task_lists`. */
+  /** For column `task_list` of `helix_cluster`. */
   taskList: string;
-  /** For column `partitions` of `helix_task_lists`. */
+  /** For column `partitions` of `helix_cluster`. */
   partitions: number;
-  /** For column `metadata` of `helix_task_lists`. */
+  /** For column `metadata` of `helix_cluster`. */
   metadata: string;
 }
 
@@ -469,38 +469,38 @@ export async function putTaskList(client: QueryClient, args: PutTaskListArgs): P
 /** The SQL of {@link getTaskList}. */
 export const getTaskListQuery = `-- name: GetTaskList :one
 SELECT domain, task_list, partitions, metadata, status, version, created_at, updated_at
-FROM helix_task_lists
+FROM helix_cluster
 WHERE cluster = ?
   AND domain = ?
   AND task_list = ?`;
 
 /** The parameters of {@link getTaskList}. */
 export interface GetTaskListArgs {
-  /** For column `cluster` of `helix_task_lists`. */
+  /** For column `cluster` of `helix_cluster`. */
   cluster: string;
-  /** For column `domain` of `helix_task_lists`. */
+  /** For column `domain` of `helix_cluster`. */
   domain: string;
-  /** For column `task_list` of `helix_task_lists`. */
+  /** For column `task_list` of `helix_cluster`. */
   taskList: string;
 }
 
 /** A row that {@link getTaskList} returns. */
 export interface GetTaskListRow {
-  /** Column `domain` of `helix_task_lists`. */
+  /** Column `domain` of `helix_cluster`. */
   domain: string;
-  /** Column `task_list` of `helix_task_lists`. */
+  /** Column `task_list` of `helix_cluster`. */
   taskList: string;
-  /** Column `partitions` of `helix_task_lists`. */
+  /** Column `partitions` of `helix_cluster`. */
   partitions: number;
-  /** Column `metadata` of `helix_task_lists`. */
+  /** Column `metadata` of `helix_cluster`. */
   metadata: string;
-  /** Column `status` of `helix_task_lists`. */
+  /** Column `status` of `helix_cluster`. */
   status: number;
-  /** Column `version` of `helix_task_lists`. */
+  /** Column `version` of `helix_cluster`. */
   version: number;
-  /** Column `created_at` of `helix_task_lists`. */
+  /** Column `created_at` of `helix_cluster`. */
   createdAt: Date;
-  /** Column `updated_at` of `helix_task_lists`. */
+  /** Column `updated_at` of `helix_cluster`. */
   updatedAt: Date;
 }
 
@@ -526,34 +526,34 @@ export async function getTaskList(client: QueryClient, args: GetTaskListArgs): P
 /** The SQL of {@link listTaskLists}. */
 export const listTaskListsQuery = `-- name: ListTaskLists :many
 SELECT domain, task_list, partitions, metadata, status, version, created_at, updated_at
-FROM helix_task_lists
+FROM helix_cluster
 WHERE cluster = ?
   AND status <> 0
 ORDER BY domain, task_list`;
 
 /** The parameters of {@link listTaskLists}. */
 export interface ListTaskListsArgs {
-  /** For column `cluster` of `helix_task_lists`. */
+  /** For column `cluster` of `helix_cluster`. */
   cluster: string;
 }
 
 /** A row that {@link listTaskLists} returns. */
 export interface ListTaskListsRow {
-  /** Column `domain` of `helix_task_lists`. */
+  /** Column `domain` of `helix_cluster`. */
   domain: string;
-  /** Column `task_list` of `helix_task_lists`. */
+  /** Column `task_list` of `helix_cluster`. */
   taskList: string;
-  /** Column `partitions` of `helix_task_lists`. */
+  /** Column `partitions` of `helix_cluster`. */
   partitions: number;
-  /** Column `metadata` of `helix_task_lists`. */
+  /** Column `metadata` of `helix_cluster`. */
   metadata: string;
-  /** Column `status` of `helix_task_lists`. */
+  /** Column `status` of `helix_cluster`. */
   status: number;
-  /** Column `version` of `helix_task_lists`. */
+  /** Column `version` of `helix_cluster`. */
   version: number;
-  /** Column `created_at` of `helix_task_lists`. */
+  /** Column `created_at` of `helix_cluster`. */
   createdAt: Date;
-  /** Column `updated_at` of `helix_task_lists`. */
+  /** Column `updated_at` of `helix_cluster`. */
   updatedAt: Date;
 }
 
@@ -577,7 +577,7 @@ export async function listTaskLists(client: QueryClient, args: ListTaskListsArgs
 
 /** The SQL of {@link markTaskListDeletable}. */
 export const markTaskListDeletableQuery = `-- name: MarkTaskListDeletable :execrows
-UPDATE helix_task_lists
+UPDATE helix_cluster
 SET status = 2,
     version = version + 1,
     updated_at = UTC_TIMESTAMP(6)
@@ -588,11 +588,11 @@ WHERE cluster = ?
 
 /** The parameters of {@link markTaskListDeletable}. */
 export interface MarkTaskListDeletableArgs {
-  /** For column `cluster` of `helix_task_lists`. */
+  /** For column `cluster` of `helix_cluster`. */
   cluster: string;
-  /** For column `domain` of `helix_task_lists`. */
+  /** For column `domain` of `helix_cluster`. */
   domain: string;
-  /** For column `task_list` of `helix_task_lists`. */
+  /** For column `task_list` of `helix_cluster`. */
   taskList: string;
 }
 
@@ -606,26 +606,26 @@ export async function markTaskListDeletable(client: QueryClient, args: MarkTaskL
 
 /** The SQL of {@link finishTaskListRemoval}. */
 export const finishTaskListRemovalQuery = `-- name: FinishTaskListRemoval :execrows
-UPDATE helix_task_lists
+UPDATE helix_cluster
 SET status = 0,
     version = version + 1,
     updated_at = UTC_TIMESTAMP(6)
-WHERE helix_task_lists.cluster = ?
-  AND helix_task_lists.domain = ?
-  AND helix_task_lists.task_list = ?
-  AND helix_task_lists.status = 2
+WHERE helix_cluster.cluster = ?
+  AND helix_cluster.domain = ?
+  AND helix_cluster.task_list = ?
+  AND helix_cluster.status = 2
   AND NOT EXISTS (
-    SELECT 1 FROM helix_ownership AS a
+    SELECT 1 FROM helix_allocation AS a
     WHERE a.cluster = ? AND a.domain = ? AND a.task_list = ?
   )`;
 
 /** The parameters of {@link finishTaskListRemoval}. */
 export interface FinishTaskListRemovalArgs {
-  /** For column `cluster` of `helix_task_lists`. */
+  /** For column `cluster` of `helix_cluster`. */
   cluster: string;
-  /** For column `domain` of `helix_task_lists`. */
+  /** For column `domain` of `helix_cluster`. */
   domain: string;
-  /** For column `task_list` of `helix_task_lists`. */
+  /** For column `task_list` of `helix_cluster`. */
   taskList: string;
 }
 
@@ -641,7 +641,7 @@ export async function finishTaskListRemoval(client: QueryClient, args: FinishTas
 /** The SQL of {@link lockTaskList}. */
 export const lockTaskListQuery = `-- name: LockTaskList :one
 SELECT partitions, status
-FROM helix_task_lists
+FROM helix_cluster
 WHERE cluster = ?
   AND domain = ?
   AND task_list = ?
@@ -649,19 +649,19 @@ FOR UPDATE`;
 
 /** The parameters of {@link lockTaskList}. */
 export interface LockTaskListArgs {
-  /** For column `cluster` of `helix_task_lists`. */
+  /** For column `cluster` of `helix_cluster`. */
   cluster: string;
-  /** For column `domain` of `helix_task_lists`. */
+  /** For column `domain` of `helix_cluster`. */
   domain: string;
-  /** For column `task_list` of `helix_task_lists`. */
+  /** For column `task_list` of `helix_cluster`. */
   taskList: string;
 }
 
 /** A row that {@link lockTaskList} returns. */
 export interface LockTaskListRow {
-  /** Column `partitions` of `helix_task_lists`. */
+  /** Column `partitions` of `helix_cluster`. */
   partitions: number;
-  /** Column `status` of `helix_task_lists`. */
+  /** Column `status` of `helix_cluster`. */
   status: number;
 }
 
@@ -682,21 +682,21 @@ export async function lockTaskList(client: QueryClient, args: LockTaskListArgs):
 
 /** The SQL of {@link insertPartitions}. */
 export const insertPartitionsQuery = `-- name: InsertPartitions :execrows
-INSERT IGNORE INTO helix_ownership (cluster, domain, task_list, partition_id, node_id, state,
+INSERT IGNORE INTO helix_allocation (cluster, domain, task_list, partition_id, node_id, state,
                                      generation, updated_at)
 SELECT c.cluster, c.domain, c.task_list, n.n, NULL, 0, c.generation_floor, UTC_TIMESTAMP(6)
 FROM helix_numbers AS n
-JOIN helix_task_lists AS c
+JOIN helix_cluster AS c
   ON c.cluster = ? AND c.domain = ? AND c.task_list = ?
 WHERE n.n < ?`;
 
 /** The parameters of {@link insertPartitions}. */
 export interface InsertPartitionsArgs {
-  /** For column `cluster` of `helix_task_lists`. */
+  /** For column `cluster` of `helix_cluster`. */
   cluster: string;
-  /** For column `domain` of `helix_task_lists`. */
+  /** For column `domain` of `helix_cluster`. */
   domain: string;
-  /** For column `task_list` of `helix_task_lists`. */
+  /** For column `task_list` of `helix_cluster`. */
   taskList: string;
   /** For column `partitions` of `helix_numbers`. */
   partitions: number;
@@ -713,25 +713,25 @@ export async function insertPartitions(client: QueryClient, args: InsertPartitio
 
 /** The SQL of {@link raiseGenerationFloor}. */
 export const raiseGenerationFloorQuery = `-- name: RaiseGenerationFloor :execrows
-UPDATE helix_task_lists
+UPDATE helix_cluster
 SET generation_floor = GREATEST(generation_floor, (
-  SELECT COALESCE(MAX(a.generation), 0) FROM helix_ownership AS a
+  SELECT COALESCE(MAX(a.generation), 0) FROM helix_allocation AS a
   WHERE a.cluster = ? AND a.domain = ? AND a.task_list = ?
     AND a.partition_id >= ?
 ))
-WHERE helix_task_lists.cluster = ?
-  AND helix_task_lists.domain = ?
-  AND helix_task_lists.task_list = ?`;
+WHERE helix_cluster.cluster = ?
+  AND helix_cluster.domain = ?
+  AND helix_cluster.task_list = ?`;
 
 /** The parameters of {@link raiseGenerationFloor}. */
 export interface RaiseGenerationFloorArgs {
-  /** For column `cluster` of `helix_ownership`. */
+  /** For column `cluster` of `helix_allocation`. */
   cluster: string;
-  /** For column `domain` of `helix_ownership`. */
+  /** For column `domain` of `helix_allocation`. */
   domain: string;
-  /** For column `task_list` of `helix_ownership`. */
+  /** For column `task_list` of `helix_allocation`. */
   taskList: string;
-  /** For column `first_partition` of `helix_ownership`. */
+  /** For column `first_partition` of `helix_allocation`. */
   firstPartition: number;
 }
 
@@ -747,7 +747,7 @@ export async function raiseGenerationFloor(client: QueryClient, args: RaiseGener
 /** The SQL of {@link lockPartitionsFrom}. */
 export const lockPartitionsFromQuery = `-- name: LockPartitionsFrom :many
 SELECT partition_id, node_id, incarnation, state, target_node_id
-FROM helix_ownership
+FROM helix_allocation
 WHERE cluster = ?
   AND domain = ?
   AND task_list = ?
@@ -756,27 +756,27 @@ FOR UPDATE`;
 
 /** The parameters of {@link lockPartitionsFrom}. */
 export interface LockPartitionsFromArgs {
-  /** For column `cluster` of `helix_ownership`. */
+  /** For column `cluster` of `helix_allocation`. */
   cluster: string;
-  /** For column `domain` of `helix_ownership`. */
+  /** For column `domain` of `helix_allocation`. */
   domain: string;
-  /** For column `task_list` of `helix_ownership`. */
+  /** For column `task_list` of `helix_allocation`. */
   taskList: string;
-  /** For column `first_partition` of `helix_ownership`. */
+  /** For column `first_partition` of `helix_allocation`. */
   firstPartition: number;
 }
 
 /** A row that {@link lockPartitionsFrom} returns. */
 export interface LockPartitionsFromRow {
-  /** Column `partition_id` of `helix_ownership`. */
+  /** Column `partition_id` of `helix_allocation`. */
   partitionId: number;
-  /** Column `node_id` of `helix_ownership`. */
+  /** Column `node_id` of `helix_allocation`. */
   nodeId: string | null;
-  /** Column `incarnation` of `helix_ownership`. */
+  /** Column `incarnation` of `helix_allocation`. */
   incarnation: string | null;
-  /** Column `state` of `helix_ownership`. */
+  /** Column `state` of `helix_allocation`. */
   state: number;
-  /** Column `target_node_id` of `helix_ownership`. */
+  /** Column `target_node_id` of `helix_allocation`. */
   targetNodeId: string | null;
 }
 
@@ -798,7 +798,7 @@ export async function lockPartitionsFrom(client: QueryClient, args: LockPartitio
 
 /** The SQL of {@link retireOwnedPartitionsFrom}. */
 export const retireOwnedPartitionsFromQuery = `-- name: RetireOwnedPartitionsFrom :execrows
-UPDATE helix_ownership
+UPDATE helix_allocation
 SET release_asked_at = IF(state = 2, release_asked_at, UTC_TIMESTAMP(6)),
     state = 2,
     target_node_id = NULL,
@@ -814,17 +814,17 @@ WHERE cluster = ?
 
 /** The parameters of {@link retireOwnedPartitionsFrom}. */
 export interface RetireOwnedPartitionsFromArgs {
-  /** For column `owner_version` of `helix_ownership`. */
+  /** For column `owner_version` of `helix_allocation`. */
   ownerVersion: number;
-  /** For column `cluster` of `helix_ownership`. */
+  /** For column `cluster` of `helix_allocation`. */
   cluster: string;
-  /** For column `domain` of `helix_ownership`. */
+  /** For column `domain` of `helix_allocation`. */
   domain: string;
-  /** For column `task_list` of `helix_ownership`. */
+  /** For column `task_list` of `helix_allocation`. */
   taskList: string;
-  /** For column `first_partition` of `helix_ownership`. */
+  /** For column `first_partition` of `helix_allocation`. */
   firstPartition: number;
-  /** For column `node_id` of `helix_ownership`. */
+  /** For column `node_id` of `helix_allocation`. */
   nodeId: string | null;
 }
 
@@ -844,30 +844,30 @@ export async function retireOwnedPartitionsFrom(client: QueryClient, args: Retir
 
 /** The SQL of {@link deleteFreePartitionsFrom}. */
 export const deleteFreePartitionsFromQuery = `-- name: DeleteFreePartitionsFrom :execrows
-DELETE FROM helix_ownership
-WHERE helix_ownership.cluster = ?
-  AND helix_ownership.domain = ?
-  AND helix_ownership.task_list = ?
-  AND helix_ownership.partition_id >= ?
+DELETE FROM helix_allocation
+WHERE helix_allocation.cluster = ?
+  AND helix_allocation.domain = ?
+  AND helix_allocation.task_list = ?
+  AND helix_allocation.partition_id >= ?
   AND (
-    helix_ownership.state IN (0, 3)
-    OR helix_ownership.node_id IS NULL
+    helix_allocation.state IN (0, 3)
+    OR helix_allocation.node_id IS NULL
     OR NOT EXISTS (
-      SELECT 1 FROM helix_members AS n
-      WHERE n.cluster = ? AND n.node_id = helix_ownership.node_id
-        AND n.incarnation = helix_ownership.incarnation AND n.status = 1 AND n.expires_at > UTC_TIMESTAMP(6)
+      SELECT 1 FROM helix_nodes AS n
+      WHERE n.cluster = ? AND n.node_id = helix_allocation.node_id
+        AND n.incarnation = helix_allocation.incarnation AND n.status = 1 AND n.expires_at > UTC_TIMESTAMP(6)
     )
   )`;
 
 /** The parameters of {@link deleteFreePartitionsFrom}. */
 export interface DeleteFreePartitionsFromArgs {
-  /** For column `cluster` of `helix_ownership`. */
+  /** For column `cluster` of `helix_allocation`. */
   cluster: string;
-  /** For column `domain` of `helix_ownership`. */
+  /** For column `domain` of `helix_allocation`. */
   domain: string;
-  /** For column `task_list` of `helix_ownership`. */
+  /** For column `task_list` of `helix_allocation`. */
   taskList: string;
-  /** For column `first_partition` of `helix_ownership`. */
+  /** For column `first_partition` of `helix_allocation`. */
   firstPartition: number;
 }
 
@@ -883,7 +883,7 @@ export async function deleteFreePartitionsFrom(client: QueryClient, args: Delete
 /** The SQL of {@link lockPartitions}. */
 export const lockPartitionsQuery = `-- name: LockPartitions :many
 SELECT partition_id, node_id, incarnation, state, generation
-FROM helix_ownership
+FROM helix_allocation
 WHERE cluster = ?
   AND domain = ?
   AND task_list = ?
@@ -892,11 +892,11 @@ FOR UPDATE`;
 
 /** The parameters of {@link lockPartitions}. */
 export interface LockPartitionsArgs {
-  /** For column `cluster` of `helix_ownership`. */
+  /** For column `cluster` of `helix_allocation`. */
   cluster: string;
-  /** For column `domain` of `helix_ownership`. */
+  /** For column `domain` of `helix_allocation`. */
   domain: string;
-  /** For column `task_list` of `helix_ownership`. */
+  /** For column `task_list` of `helix_allocation`. */
   taskList: string;
   /** The values of the list `partition_ids`, one placeholder each (NULL for none). */
   partitionIds: readonly number[];
@@ -904,15 +904,15 @@ export interface LockPartitionsArgs {
 
 /** A row that {@link lockPartitions} returns. */
 export interface LockPartitionsRow {
-  /** Column `partition_id` of `helix_ownership`. */
+  /** Column `partition_id` of `helix_allocation`. */
   partitionId: number;
-  /** Column `node_id` of `helix_ownership`. */
+  /** Column `node_id` of `helix_allocation`. */
   nodeId: string | null;
-  /** Column `incarnation` of `helix_ownership`. */
+  /** Column `incarnation` of `helix_allocation`. */
   incarnation: string | null;
-  /** Column `state` of `helix_ownership`. */
+  /** Column `state` of `helix_allocation`. */
   state: number;
-  /** Column `generation` of `helix_ownership`. */
+  /** Column `generation` of `helix_allocation`. */
   generation: number;
 }
 
@@ -934,7 +934,7 @@ export async function lockPartitions(client: QueryClient, args: LockPartitionsAr
 
 /** The SQL of {@link assignPartitions}. */
 export const assignPartitionsQuery = `-- name: AssignPartitions :execrows
-UPDATE helix_ownership
+UPDATE helix_allocation
 SET node_id = ?,
     incarnation = ?,
     state = 1,
@@ -944,43 +944,43 @@ SET node_id = ?,
     assigned_at = UTC_TIMESTAMP(6),
     release_asked_at = NULL,
     updated_at = UTC_TIMESTAMP(6)
-WHERE helix_ownership.cluster = ?
-  AND helix_ownership.domain = ?
-  AND helix_ownership.task_list = ?
-  AND helix_ownership.partition_id IN (/*SLICE:partition_ids*/?)
-  AND helix_ownership.generation = ?
+WHERE helix_allocation.cluster = ?
+  AND helix_allocation.domain = ?
+  AND helix_allocation.task_list = ?
+  AND helix_allocation.partition_id IN (/*SLICE:partition_ids*/?)
+  AND helix_allocation.generation = ?
   AND (
-    helix_ownership.state IN (0, 3)
-    OR helix_ownership.node_id IS NULL
+    helix_allocation.state IN (0, 3)
+    OR helix_allocation.node_id IS NULL
     OR NOT EXISTS (
-      SELECT 1 FROM helix_members AS n
-      WHERE n.cluster = ? AND n.node_id = helix_ownership.node_id
-        AND n.incarnation = helix_ownership.incarnation AND n.status = 1 AND n.expires_at > UTC_TIMESTAMP(6)
+      SELECT 1 FROM helix_nodes AS n
+      WHERE n.cluster = ? AND n.node_id = helix_allocation.node_id
+        AND n.incarnation = helix_allocation.incarnation AND n.status = 1 AND n.expires_at > UTC_TIMESTAMP(6)
     )
-    OR (helix_ownership.state = 2
-        AND TIMESTAMPDIFF(MICROSECOND, helix_ownership.release_asked_at, UTC_TIMESTAMP(6)) >= GREATEST(
+    OR (helix_allocation.state = 2
+        AND TIMESTAMPDIFF(MICROSECOND, helix_allocation.release_asked_at, UTC_TIMESTAMP(6)) >= GREATEST(
           ?,
-          (SELECT o.ttl_us FROM helix_members AS o
-           WHERE o.cluster = ? AND o.node_id = helix_ownership.node_id)))
+          (SELECT o.ttl_us FROM helix_nodes AS o
+           WHERE o.cluster = ? AND o.node_id = helix_allocation.node_id)))
   )`;
 
 /** The parameters of {@link assignPartitions}. */
 export interface AssignPartitionsArgs {
-  /** For column `node_id` of `helix_ownership`. */
+  /** For column `node_id` of `helix_allocation`. */
   nodeId: string | null;
-  /** For column `incarnation` of `helix_ownership`. */
+  /** For column `incarnation` of `helix_allocation`. */
   incarnation: string | null;
-  /** For column `owner_version` of `helix_ownership`. */
+  /** For column `owner_version` of `helix_allocation`. */
   ownerVersion: number;
-  /** For column `cluster` of `helix_ownership`. */
+  /** For column `cluster` of `helix_allocation`. */
   cluster: string;
-  /** For column `domain` of `helix_ownership`. */
+  /** For column `domain` of `helix_allocation`. */
   domain: string;
-  /** For column `task_list` of `helix_ownership`. */
+  /** For column `task_list` of `helix_allocation`. */
   taskList: string;
   /** The values of the list `partition_ids`, one placeholder each (NULL for none). */
   partitionIds: readonly number[];
-  /** For column `generation` of `helix_ownership`. */
+  /** For column `generation` of `helix_allocation`. */
   generation: number;
   /** The value of parameter `force_after_us`. */
   forceAfterUs: number;
@@ -1004,7 +1004,7 @@ export async function assignPartitions(client: QueryClient, args: AssignPartitio
 
 /** The SQL of {@link requestPartitionsRelease}. */
 export const requestPartitionsReleaseQuery = `-- name: RequestPartitionsRelease :execrows
-UPDATE helix_ownership
+UPDATE helix_allocation
 SET state = 2,
     target_node_id = ?,
     owner_version = ?,
@@ -1018,15 +1018,15 @@ WHERE cluster = ?
 
 /** The parameters of {@link requestPartitionsRelease}. */
 export interface RequestPartitionsReleaseArgs {
-  /** For column `target_node_id` of `helix_ownership`. */
+  /** For column `target_node_id` of `helix_allocation`. */
   targetNodeId: string | null;
-  /** For column `owner_version` of `helix_ownership`. */
+  /** For column `owner_version` of `helix_allocation`. */
   ownerVersion: number;
-  /** For column `cluster` of `helix_ownership`. */
+  /** For column `cluster` of `helix_allocation`. */
   cluster: string;
-  /** For column `domain` of `helix_ownership`. */
+  /** For column `domain` of `helix_allocation`. */
   domain: string;
-  /** For column `task_list` of `helix_ownership`. */
+  /** For column `task_list` of `helix_allocation`. */
   taskList: string;
   /** The values of the list `partition_ids`, one placeholder each (NULL for none). */
   partitionIds: readonly number[];
@@ -1045,7 +1045,7 @@ export async function requestPartitionsRelease(client: QueryClient, args: Reques
 
 /** The SQL of {@link confirmPartitionsRelease}. */
 export const confirmPartitionsReleaseQuery = `-- name: ConfirmPartitionsRelease :execrows
-UPDATE helix_ownership
+UPDATE helix_allocation
 SET state = 3,
     updated_at = UTC_TIMESTAMP(6)
 WHERE cluster = ?
@@ -1058,17 +1058,17 @@ WHERE cluster = ?
 
 /** The parameters of {@link confirmPartitionsRelease}. */
 export interface ConfirmPartitionsReleaseArgs {
-  /** For column `cluster` of `helix_ownership`. */
+  /** For column `cluster` of `helix_allocation`. */
   cluster: string;
-  /** For column `domain` of `helix_ownership`. */
+  /** For column `domain` of `helix_allocation`. */
   domain: string;
-  /** For column `task_list` of `helix_ownership`. */
+  /** For column `task_list` of `helix_allocation`. */
   taskList: string;
   /** The values of the list `partition_ids`, one placeholder each (NULL for none). */
   partitionIds: readonly number[];
-  /** For column `node_id` of `helix_ownership`. */
+  /** For column `node_id` of `helix_allocation`. */
   nodeId: string | null;
-  /** For column `incarnation` of `helix_ownership`. */
+  /** For column `incarnation` of `helix_allocation`. */
   incarnation: string | null;
 }
 
@@ -1084,7 +1084,7 @@ export async function confirmPartitionsRelease(client: QueryClient, args: Confir
 
 /** The SQL of {@link releaseMemberPartitions}. */
 export const releaseMemberPartitionsQuery = `-- name: ReleaseMemberPartitions :execrows
-UPDATE helix_ownership
+UPDATE helix_allocation
 SET node_id = NULL,
     incarnation = NULL,
     state = 0,
@@ -1097,11 +1097,11 @@ WHERE cluster = ?
 
 /** The parameters of {@link releaseMemberPartitions}. */
 export interface ReleaseMemberPartitionsArgs {
-  /** For column `cluster` of `helix_ownership`. */
+  /** For column `cluster` of `helix_allocation`. */
   cluster: string;
-  /** For column `node_id` of `helix_ownership`. */
+  /** For column `node_id` of `helix_allocation`. */
   nodeId: string | null;
-  /** For column `incarnation` of `helix_ownership`. */
+  /** For column `incarnation` of `helix_allocation`. */
   incarnation: string | null;
 }
 
@@ -1117,7 +1117,7 @@ export async function releaseMemberPartitions(client: QueryClient, args: Release
 /** The SQL of {@link checkPartitionForShare}. */
 export const checkPartitionForShareQuery = `-- name: CheckPartitionForShare :one
 SELECT generation
-FROM helix_ownership
+FROM helix_allocation
 WHERE cluster = ?
   AND domain = ?
   AND task_list = ?
@@ -1130,25 +1130,25 @@ LOCK IN SHARE MODE`;
 
 /** The parameters of {@link checkPartitionForShare}. */
 export interface CheckPartitionForShareArgs {
-  /** For column `cluster` of `helix_ownership`. */
+  /** For column `cluster` of `helix_allocation`. */
   cluster: string;
-  /** For column `domain` of `helix_ownership`. */
+  /** For column `domain` of `helix_allocation`. */
   domain: string;
-  /** For column `task_list` of `helix_ownership`. */
+  /** For column `task_list` of `helix_allocation`. */
   taskList: string;
-  /** For column `partition_id` of `helix_ownership`. */
+  /** For column `partition_id` of `helix_allocation`. */
   partitionId: number;
-  /** For column `node_id` of `helix_ownership`. */
+  /** For column `node_id` of `helix_allocation`. */
   nodeId: string | null;
-  /** For column `incarnation` of `helix_ownership`. */
+  /** For column `incarnation` of `helix_allocation`. */
   incarnation: string | null;
-  /** For column `generation` of `helix_ownership`. */
+  /** For column `generation` of `helix_allocation`. */
   generation: number;
 }
 
 /** A row that {@link checkPartitionForShare} returns. */
 export interface CheckPartitionForShareRow {
-  /** Column `generation` of `helix_ownership`. */
+  /** Column `generation` of `helix_allocation`. */
   generation: number;
 }
 
@@ -1170,7 +1170,7 @@ export async function checkPartitionForShare(client: QueryClient, args: CheckPar
 /** The SQL of {@link checkPartitionForUpdate}. */
 export const checkPartitionForUpdateQuery = `-- name: CheckPartitionForUpdate :one
 SELECT generation
-FROM helix_ownership
+FROM helix_allocation
 WHERE cluster = ?
   AND domain = ?
   AND task_list = ?
@@ -1183,25 +1183,25 @@ FOR UPDATE`;
 
 /** The parameters of {@link checkPartitionForUpdate}. */
 export interface CheckPartitionForUpdateArgs {
-  /** For column `cluster` of `helix_ownership`. */
+  /** For column `cluster` of `helix_allocation`. */
   cluster: string;
-  /** For column `domain` of `helix_ownership`. */
+  /** For column `domain` of `helix_allocation`. */
   domain: string;
-  /** For column `task_list` of `helix_ownership`. */
+  /** For column `task_list` of `helix_allocation`. */
   taskList: string;
-  /** For column `partition_id` of `helix_ownership`. */
+  /** For column `partition_id` of `helix_allocation`. */
   partitionId: number;
-  /** For column `node_id` of `helix_ownership`. */
+  /** For column `node_id` of `helix_allocation`. */
   nodeId: string | null;
-  /** For column `incarnation` of `helix_ownership`. */
+  /** For column `incarnation` of `helix_allocation`. */
   incarnation: string | null;
-  /** For column `generation` of `helix_ownership`. */
+  /** For column `generation` of `helix_allocation`. */
   generation: number;
 }
 
 /** A row that {@link checkPartitionForUpdate} returns. */
 export interface CheckPartitionForUpdateRow {
-  /** Column `generation` of `helix_ownership`. */
+  /** Column `generation` of `helix_allocation`. */
   generation: number;
 }
 
@@ -1221,7 +1221,7 @@ export async function checkPartitionForUpdate(client: QueryClient, args: CheckPa
 /** The SQL of {@link getPartition}. */
 export const getPartitionQuery = `-- name: GetPartition :one
 SELECT node_id, state, generation, target_node_id
-FROM helix_ownership
+FROM helix_allocation
 WHERE cluster = ?
   AND domain = ?
   AND task_list = ?
@@ -1229,25 +1229,25 @@ WHERE cluster = ?
 
 /** The parameters of {@link getPartition}. */
 export interface GetPartitionArgs {
-  /** For column `cluster` of `helix_ownership`. */
+  /** For column `cluster` of `helix_allocation`. */
   cluster: string;
-  /** For column `domain` of `helix_ownership`. */
+  /** For column `domain` of `helix_allocation`. */
   domain: string;
-  /** For column `task_list` of `helix_ownership`. */
+  /** For column `task_list` of `helix_allocation`. */
   taskList: string;
-  /** For column `partition_id` of `helix_ownership`. */
+  /** For column `partition_id` of `helix_allocation`. */
   partitionId: number;
 }
 
 /** A row that {@link getPartition} returns. */
 export interface GetPartitionRow {
-  /** Column `node_id` of `helix_ownership`. */
+  /** Column `node_id` of `helix_allocation`. */
   nodeId: string | null;
-  /** Column `state` of `helix_ownership`. */
+  /** Column `state` of `helix_allocation`. */
   state: number;
-  /** Column `generation` of `helix_ownership`. */
+  /** Column `generation` of `helix_allocation`. */
   generation: number;
-  /** Column `target_node_id` of `helix_ownership`. */
+  /** Column `target_node_id` of `helix_allocation`. */
   targetNodeId: string | null;
 }
 
@@ -1270,7 +1270,7 @@ export async function getPartition(client: QueryClient, args: GetPartitionArgs):
 export const listTaskListOwnershipQuery = `-- name: ListTaskListOwnership :many
 SELECT partition_id, node_id, state, generation, target_node_id, assigned_at,
        release_asked_at AS release_requested_at, updated_at
-FROM helix_ownership
+FROM helix_allocation
 WHERE cluster = ?
   AND domain = ?
   AND task_list = ?
@@ -1278,31 +1278,31 @@ ORDER BY partition_id`;
 
 /** The parameters of {@link listTaskListOwnership}. */
 export interface ListTaskListOwnershipArgs {
-  /** For column `cluster` of `helix_ownership`. */
+  /** For column `cluster` of `helix_allocation`. */
   cluster: string;
-  /** For column `domain` of `helix_ownership`. */
+  /** For column `domain` of `helix_allocation`. */
   domain: string;
-  /** For column `task_list` of `helix_ownership`. */
+  /** For column `task_list` of `helix_allocation`. */
   taskList: string;
 }
 
 /** A row that {@link listTaskListOwnership} returns. */
 export interface ListTaskListOwnershipRow {
-  /** Column `partition_id` of `helix_ownership`. */
+  /** Column `partition_id` of `helix_allocation`. */
   partitionId: number;
-  /** Column `node_id` of `helix_ownership`. */
+  /** Column `node_id` of `helix_allocation`. */
   nodeId: string | null;
-  /** Column `state` of `helix_ownership`. */
+  /** Column `state` of `helix_allocation`. */
   state: number;
-  /** Column `generation` of `helix_ownership`. */
+  /** Column `generation` of `helix_allocation`. */
   generation: number;
-  /** Column `target_node_id` of `helix_ownership`. */
+  /** Column `target_node_id` of `helix_allocation`. */
   targetNodeId: string | null;
-  /** Column `assigned_at` of `helix_ownership`. */
+  /** Column `assigned_at` of `helix_allocation`. */
   assignedAt: Date | null;
-  /** Column `release_requested_at` of `helix_ownership`. */
+  /** Column `release_requested_at` of `helix_allocation`. */
   releaseRequestedAt: Date | null;
-  /** Column `updated_at` of `helix_ownership`. */
+  /** Column `updated_at` of `helix_allocation`. */
   updatedAt: Date;
 }
 
@@ -1326,13 +1326,13 @@ export async function listTaskListOwnership(client: QueryClient, args: ListTaskL
 /** The SQL of {@link oldestReleaseRequest}. */
 export const oldestReleaseRequestQuery = `-- name: OldestReleaseRequest :one
 SELECT CAST(COALESCE(TIMESTAMPDIFF(MICROSECOND, MIN(release_asked_at), UTC_TIMESTAMP(6)), 0) AS SIGNED) AS waited_us
-FROM helix_ownership
+FROM helix_allocation
 WHERE cluster = ?
   AND state = 2`;
 
 /** The parameters of {@link oldestReleaseRequest}. */
 export interface OldestReleaseRequestArgs {
-  /** For column `cluster` of `helix_ownership`. */
+  /** For column `cluster` of `helix_allocation`. */
   cluster: string;
 }
 
@@ -1358,31 +1358,31 @@ export async function oldestReleaseRequest(client: QueryClient, args: OldestRele
 /** The SQL of {@link listClusterOwnership}. */
 export const listClusterOwnershipQuery = `-- name: ListClusterOwnership :many
 SELECT domain, task_list, partition_id, node_id, state, generation, target_node_id
-FROM helix_ownership
+FROM helix_allocation
 WHERE cluster = ?
 ORDER BY domain, task_list, partition_id`;
 
 /** The parameters of {@link listClusterOwnership}. */
 export interface ListClusterOwnershipArgs {
-  /** For column `cluster` of `helix_ownership`. */
+  /** For column `cluster` of `helix_allocation`. */
   cluster: string;
 }
 
 /** A row that {@link listClusterOwnership} returns. */
 export interface ListClusterOwnershipRow {
-  /** Column `domain` of `helix_ownership`. */
+  /** Column `domain` of `helix_allocation`. */
   domain: string;
-  /** Column `task_list` of `helix_ownership`. */
+  /** Column `task_list` of `helix_allocation`. */
   taskList: string;
-  /** Column `partition_id` of `helix_ownership`. */
+  /** Column `partition_id` of `helix_allocation`. */
   partitionId: number;
-  /** Column `node_id` of `helix_ownership`. */
+  /** Column `node_id` of `helix_allocation`. */
   nodeId: string | null;
-  /** Column `state` of `helix_ownership`. */
+  /** Column `state` of `helix_allocation`. */
   state: number;
-  /** Column `generation` of `helix_ownership`. */
+  /** Column `generation` of `helix_allocation`. */
   generation: number;
-  /** Column `target_node_id` of `helix_ownership`. */
+  /** Column `target_node_id` of `helix_allocation`. */
   targetNodeId: string | null;
 }
 
@@ -1405,7 +1405,7 @@ export async function listClusterOwnership(client: QueryClient, args: ListCluste
 /** The SQL of {@link listProcessOwnership}. */
 export const listProcessOwnershipQuery = `-- name: ListProcessOwnership :many
 SELECT domain, task_list, partition_id, state, generation, target_node_id
-FROM helix_ownership FORCE INDEX (helix_ownership_by_owner_version)
+FROM helix_allocation FORCE INDEX (helix_allocation_by_owner_version)
 WHERE cluster = ?
   AND node_id = ?
   AND incarnation = ?
@@ -1413,27 +1413,27 @@ ORDER BY domain, task_list, partition_id`;
 
 /** The parameters of {@link listProcessOwnership}. */
 export interface ListProcessOwnershipArgs {
-  /** For column `cluster` of `helix_ownership`. */
+  /** For column `cluster` of `helix_allocation`. */
   cluster: string;
-  /** For column `node_id` of `helix_ownership`. */
+  /** For column `node_id` of `helix_allocation`. */
   nodeId: string | null;
-  /** For column `incarnation` of `helix_ownership`. */
+  /** For column `incarnation` of `helix_allocation`. */
   incarnation: string | null;
 }
 
 /** A row that {@link listProcessOwnership} returns. */
 export interface ListProcessOwnershipRow {
-  /** Column `domain` of `helix_ownership`. */
+  /** Column `domain` of `helix_allocation`. */
   domain: string;
-  /** Column `task_list` of `helix_ownership`. */
+  /** Column `task_list` of `helix_allocation`. */
   taskList: string;
-  /** Column `partition_id` of `helix_ownership`. */
+  /** Column `partition_id` of `helix_allocation`. */
   partitionId: number;
-  /** Column `state` of `helix_ownership`. */
+  /** Column `state` of `helix_allocation`. */
   state: number;
-  /** Column `generation` of `helix_ownership`. */
+  /** Column `generation` of `helix_allocation`. */
   generation: number;
-  /** Column `target_node_id` of `helix_ownership`. */
+  /** Column `target_node_id` of `helix_allocation`. */
   targetNodeId: string | null;
 }
 
@@ -1460,7 +1460,7 @@ export async function listProcessOwnership(client: QueryClient, args: ListProces
 /** The SQL of {@link listProcessOwnershipChanges}. */
 export const listProcessOwnershipChangesQuery = `-- name: ListProcessOwnershipChanges :many
 SELECT domain, task_list, partition_id, state, generation, target_node_id
-FROM helix_ownership FORCE INDEX (helix_ownership_by_owner_version)
+FROM helix_allocation FORCE INDEX (helix_allocation_by_owner_version)
 WHERE cluster = ?
   AND node_id = ?
   AND owner_version > ?
@@ -1468,29 +1468,29 @@ WHERE cluster = ?
 
 /** The parameters of {@link listProcessOwnershipChanges}. */
 export interface ListProcessOwnershipChangesArgs {
-  /** For column `cluster` of `helix_ownership`. */
+  /** For column `cluster` of `helix_allocation`. */
   cluster: string;
-  /** For column `node_id` of `helix_ownership`. */
+  /** For column `node_id` of `helix_allocation`. */
   nodeId: string | null;
-  /** For column `since` of `helix_ownership`. */
+  /** For column `since` of `helix_allocation`. */
   since: number;
-  /** For column `incarnation` of `helix_ownership`. */
+  /** For column `incarnation` of `helix_allocation`. */
   incarnation: string | null;
 }
 
 /** A row that {@link listProcessOwnershipChanges} returns. */
 export interface ListProcessOwnershipChangesRow {
-  /** Column `domain` of `helix_ownership`. */
+  /** Column `domain` of `helix_allocation`. */
   domain: string;
-  /** Column `task_list` of `helix_ownership`. */
+  /** Column `task_list` of `helix_allocation`. */
   taskList: string;
-  /** Column `partition_id` of `helix_ownership`. */
+  /** Column `partition_id` of `helix_allocation`. */
   partitionId: number;
-  /** Column `state` of `helix_ownership`. */
+  /** Column `state` of `helix_allocation`. */
   state: number;
-  /** Column `generation` of `helix_ownership`. */
+  /** Column `generation` of `helix_allocation`. */
   generation: number;
-  /** Column `target_node_id` of `helix_ownership`. */
+  /** Column `target_node_id` of `helix_allocation`. */
   targetNodeId: string | null;
 }
 
@@ -1515,7 +1515,7 @@ export async function listProcessOwnershipChanges(client: QueryClient, args: Lis
 /** The SQL of {@link listProcessReleaseRequests}. */
 export const listProcessReleaseRequestsQuery = `-- name: ListProcessReleaseRequests :many
 SELECT domain, task_list, partition_id, generation
-FROM helix_ownership FORCE INDEX (helix_ownership_by_owner_version)
+FROM helix_allocation FORCE INDEX (helix_allocation_by_owner_version)
 WHERE cluster = ?
   AND node_id = ?
   AND incarnation = ?
@@ -1523,23 +1523,23 @@ WHERE cluster = ?
 
 /** The parameters of {@link listProcessReleaseRequests}. */
 export interface ListProcessReleaseRequestsArgs {
-  /** For column `cluster` of `helix_ownership`. */
+  /** For column `cluster` of `helix_allocation`. */
   cluster: string;
-  /** For column `node_id` of `helix_ownership`. */
+  /** For column `node_id` of `helix_allocation`. */
   nodeId: string | null;
-  /** For column `incarnation` of `helix_ownership`. */
+  /** For column `incarnation` of `helix_allocation`. */
   incarnation: string | null;
 }
 
 /** A row that {@link listProcessReleaseRequests} returns. */
 export interface ListProcessReleaseRequestsRow {
-  /** Column `domain` of `helix_ownership`. */
+  /** Column `domain` of `helix_allocation`. */
   domain: string;
-  /** Column `task_list` of `helix_ownership`. */
+  /** Column `task_list` of `helix_allocation`. */
   taskList: string;
-  /** Column `partition_id` of `helix_ownership`. */
+  /** Column `partition_id` of `helix_allocation`. */
   partitionId: number;
-  /** Column `generation` of `helix_ownership`. */
+  /** Column `generation` of `helix_allocation`. */
   generation: number;
 }
 
@@ -1562,32 +1562,32 @@ export async function listProcessReleaseRequests(client: QueryClient, args: List
 /** The SQL of {@link listMemberOwnership}. */
 export const listMemberOwnershipQuery = `-- name: ListMemberOwnership :many
 SELECT domain, task_list, partition_id, state, generation, target_node_id
-FROM helix_ownership FORCE INDEX (helix_ownership_by_owner_version)
+FROM helix_allocation FORCE INDEX (helix_allocation_by_owner_version)
 WHERE cluster = ?
   AND node_id = ?
 ORDER BY domain, task_list, partition_id`;
 
 /** The parameters of {@link listMemberOwnership}. */
 export interface ListMemberOwnershipArgs {
-  /** For column `cluster` of `helix_ownership`. */
+  /** For column `cluster` of `helix_allocation`. */
   cluster: string;
-  /** For column `node_id` of `helix_ownership`. */
+  /** For column `node_id` of `helix_allocation`. */
   nodeId: string | null;
 }
 
 /** A row that {@link listMemberOwnership} returns. */
 export interface ListMemberOwnershipRow {
-  /** Column `domain` of `helix_ownership`. */
+  /** Column `domain` of `helix_allocation`. */
   domain: string;
-  /** Column `task_list` of `helix_ownership`. */
+  /** Column `task_list` of `helix_allocation`. */
   taskList: string;
-  /** Column `partition_id` of `helix_ownership`. */
+  /** Column `partition_id` of `helix_allocation`. */
   partitionId: number;
-  /** Column `state` of `helix_ownership`. */
+  /** Column `state` of `helix_allocation`. */
   state: number;
-  /** Column `generation` of `helix_ownership`. */
+  /** Column `generation` of `helix_allocation`. */
   generation: number;
-  /** Column `target_node_id` of `helix_ownership`. */
+  /** Column `target_node_id` of `helix_allocation`. */
   targetNodeId: string | null;
 }
 

@@ -24,14 +24,14 @@ export async function ensureClusterState(client: QueryClient, args: EnsureCluste
 /** The SQL of {@link watchCluster}. */
 export const watchClusterQuery = `-- name: WatchCluster :one
 SELECT s.membership_version, s.catalog_version, s.ownership_version,
-       (SELECT COUNT(*) FROM helix_members AS n
+       (SELECT COUNT(*) FROM helix_nodes AS n
         WHERE n.cluster = ? AND n.status = 1 AND n.expires_at <= UTC_TIMESTAMP(6)) AS expired_members
 FROM helix_cluster_state AS s
 WHERE s.cluster = ?`;
 
 /** The parameters of {@link watchCluster}. */
 export interface WatchClusterArgs {
-  /** For column `cluster` of `helix_members`. */
+  /** For column `cluster` of `helix_nodes`. */
   cluster: string;
 }
 
@@ -68,25 +68,25 @@ export const listPlanningMembersQuery = `-- name: ListPlanningMembers :many
 SELECT node_id, incarnation, weight, ttl_us,
        CAST(status = 1 AND expires_at > UTC_TIMESTAMP(6) AS SIGNED) AS live,
        TIMESTAMPDIFF(MICROSECOND, expires_at, UTC_TIMESTAMP(6)) AS since_expiry_us
-FROM helix_members
+FROM helix_nodes
 WHERE cluster = ?
 ORDER BY node_id`;
 
 /** The parameters of {@link listPlanningMembers}. */
 export interface ListPlanningMembersArgs {
-  /** For column `cluster` of `helix_members`. */
+  /** For column `cluster` of `helix_nodes`. */
   cluster: string;
 }
 
 /** A row that {@link listPlanningMembers} returns. */
 export interface ListPlanningMembersRow {
-  /** Column `node_id` of `helix_members`. */
+  /** Column `node_id` of `helix_nodes`. */
   nodeId: string;
-  /** Column `incarnation` of `helix_members`. */
+  /** Column `incarnation` of `helix_nodes`. */
   incarnation: string;
-  /** Column `weight` of `helix_members`. */
+  /** Column `weight` of `helix_nodes`. */
   weight: number;
-  /** Column `ttl_us` of `helix_members`. */
+  /** Column `ttl_us` of `helix_nodes`. */
   ttlUs: number;
   /** Result column `live`. */
   live: number;
@@ -114,33 +114,33 @@ export async function listPlanningMembers(client: QueryClient, args: ListPlannin
 export const listPlanningOwnershipQuery = `-- name: ListPlanningOwnership :many
 SELECT domain, task_list, partition_id, node_id, incarnation, state, generation, target_node_id,
        CAST(COALESCE(TIMESTAMPDIFF(MICROSECOND, release_asked_at, UTC_TIMESTAMP(6)), -1) AS SIGNED) AS release_age_us
-FROM helix_ownership
+FROM helix_allocation
 WHERE cluster = ?
 ORDER BY domain, task_list, partition_id`;
 
 /** The parameters of {@link listPlanningOwnership}. */
 export interface ListPlanningOwnershipArgs {
-  /** For column `cluster` of `helix_ownership`. */
+  /** For column `cluster` of `helix_allocation`. */
   cluster: string;
 }
 
 /** A row that {@link listPlanningOwnership} returns. */
 export interface ListPlanningOwnershipRow {
-  /** Column `domain` of `helix_ownership`. */
+  /** Column `domain` of `helix_allocation`. */
   domain: string;
-  /** Column `task_list` of `helix_ownership`. */
+  /** Column `task_list` of `helix_allocation`. */
   taskList: string;
-  /** Column `partition_id` of `helix_ownership`. */
+  /** Column `partition_id` of `helix_allocation`. */
   partitionId: number;
-  /** Column `node_id` of `helix_ownership`. */
+  /** Column `node_id` of `helix_allocation`. */
   nodeId: string | null;
-  /** Column `incarnation` of `helix_ownership`. */
+  /** Column `incarnation` of `helix_allocation`. */
   incarnation: string | null;
-  /** Column `state` of `helix_ownership`. */
+  /** Column `state` of `helix_allocation`. */
   state: number;
-  /** Column `generation` of `helix_ownership`. */
+  /** Column `generation` of `helix_allocation`. */
   generation: number;
-  /** Column `target_node_id` of `helix_ownership`. */
+  /** Column `target_node_id` of `helix_allocation`. */
   targetNodeId: string | null;
   /** Result column `release_age_us`. */
   releaseAgeUs: number;
@@ -168,7 +168,7 @@ export async function listPlanningOwnership(client: QueryClient, args: ListPlann
 export const lockMembersQuery = `-- name: LockMembers :many
 SELECT node_id, incarnation, CAST(status = 1 AND expires_at > UTC_TIMESTAMP(6) AS SIGNED) AS live,
        assignment_version
-FROM helix_members
+FROM helix_nodes
 WHERE cluster = ?
   AND node_id IN (/*SLICE:node_ids*/?)
 ORDER BY node_id
@@ -176,7 +176,7 @@ FOR UPDATE`;
 
 /** The parameters of {@link lockMembers}. */
 export interface LockMembersArgs {
-  /** For column `cluster` of `helix_members`. */
+  /** For column `cluster` of `helix_nodes`. */
   cluster: string;
   /** The values of the list `node_ids`, one placeholder each (NULL for none). */
   nodeIds: readonly string[];
@@ -184,13 +184,13 @@ export interface LockMembersArgs {
 
 /** A row that {@link lockMembers} returns. */
 export interface LockMembersRow {
-  /** Column `node_id` of `helix_members`. */
+  /** Column `node_id` of `helix_nodes`. */
   nodeId: string;
-  /** Column `incarnation` of `helix_members`. */
+  /** Column `incarnation` of `helix_nodes`. */
   incarnation: string;
   /** Result column `live`. */
   live: number;
-  /** Column `assignment_version` of `helix_members`. */
+  /** Column `assignment_version` of `helix_nodes`. */
   assignmentVersion: number;
 }
 

@@ -196,4 +196,15 @@ CROSS JOIN (SELECT 0 AS d UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT
       `ALTER TABLE helix_ownership RENAME COLUMN release_requested_at TO release_asked_at`,
     ],
   },
+  {
+    version: 9,
+    name: "seed_names",
+    checksum: "1aee97aa59e858fb7d6d84787113b6b2c669cdc6199be4a2a9a88fa25a3e8ca1",
+    statements: [
+      `RENAME TABLE helix_members TO helix_nodes`,
+      `RENAME TABLE helix_task_lists TO helix_cluster`,
+      `RENAME TABLE helix_ownership TO helix_allocation`,
+      `ALTER TABLE helix_allocation RENAME INDEX helix_ownership_by_owner_version TO helix_allocation_by_owner_version`,
+    ],
+  },
 ];
