@@ -22,6 +22,7 @@ pnpm check:exports
 bash scripts/check-deploy.sh
 # The README's figures are the benchmark report's own.
 node scripts/check-readme-figures.mjs
+node scripts/check-cycles.mjs
 
 mariadb=${HELIX_TEST_MYSQL_URL:-mysql://root@127.0.0.1:3306/}
 tidb=${HELIX_TEST_TIDB_URL:-}

@@ -8,7 +8,8 @@ export { Catalog, createCatalog, resolveTaskListSpec, type ClusterOptions, type 
 export { AlreadyJoinedError, PartitionFencedError, UnknownTaskListError } from "./errors";
 export { fencePartition, type PartitionOwnership } from "./fence";
 export { coordinatorLeaseKey, partitionKey, sweepLeaseKey, taskListKey } from "./keys";
-export { join, resolveJoinOptions, type JoinOptions, type ResolvedJoinOptions } from "./join";
+export { join, resolveJoinOptions } from "./join";
+export type { JoinOptions, ResolvedJoinOptions } from "./join-options";
 export { Member } from "./member";
 export { WATCH_INTERVAL_MS } from "./watch";
 export {

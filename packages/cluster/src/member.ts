@@ -6,7 +6,7 @@ import type { ConnectionSource, Lane, LongTimeout, OpenedDatabase } from "@helix
 import { LocalDeadline, type Locker } from "@helix/lock";
 
 import { AlreadyJoinedError } from "./errors";
-import type { ResolvedJoinOptions } from "./join";
+import type { ResolvedJoinOptions } from "./join-options";
 import { partitionKey } from "./keys";
 import type { MemberEvents, MemberState, OwnedPartition, PartitionChange } from "./member-events";
 import { announce, lost, newOwnership, type Ownership } from "./owned";

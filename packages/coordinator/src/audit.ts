@@ -12,8 +12,13 @@ import {
   type QueryClient,
 } from "@helix/db";
 
-import type { AppliedTransition } from "./round";
 import type { Transition } from "./planner";
+
+/** A transition as it was committed. */
+export type AppliedTransition = Transition & {
+  /** The partition's generation after the transition (unchanged by a release request). */
+  readonly newGeneration: number;
+};
 
 /** What a transition in the audit trail did; the word for each `TransitionKind`. */
 export type TransitionKindName = "assigned" | "handed-off" | "reclaimed" | "forced" | "release-requested";

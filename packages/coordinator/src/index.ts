@@ -8,8 +8,8 @@
 export { Coordinator, createCoordinator } from "./coordinator";
 export { planNextRound, type DryRun } from "./dry-run";
 export { type CoordinatorEvents, type CoordinatorState, type CoordinatorStats } from "./events";
-export { readHistory, transitionKindName, type TransitionKindName, type TransitionRecord } from "./audit";
-export { type AppliedTransition, type RoundReport, type RoundTrigger } from "./round";
+export { readHistory, transitionKindName, type AppliedTransition, type TransitionKindName, type TransitionRecord } from "./audit";
+export { type RoundReport, type RoundTrigger } from "./round";
 export { type ClusterSnapshot } from "./snapshot";
 export { type CoordinatorOptions, type ResolvedCoordinatorOptions } from "./options";
 export {

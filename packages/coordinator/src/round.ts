@@ -2,7 +2,7 @@ import { ownershipProtocol as ownership, type ChangeCounters } from "@helix/clus
 import { transaction, type ConnectionSource, type QueryClient } from "@helix/db";
 import type { Lease } from "@helix/lock";
 
-import { recordTransitions, trimTransitions } from "./audit";
+import { recordTransitions, trimTransitions, type AppliedTransition } from "./audit";
 import type { ResolvedCoordinatorOptions } from "./options";
 import { planAllocation, type Plan, type Transition } from "./planner";
 import type { ClusterSnapshot } from "./snapshot";
@@ -17,12 +17,6 @@ export type RoundTrigger =
   | "timer"
   /** The slow fallback tick. */
   | "fallback";
-
-/** A transition as it was committed. */
-export type AppliedTransition = Transition & {
-  /** The partition's generation after the transition (unchanged by a release request). */
-  readonly newGeneration: number;
-};
 
 /** What one round did. */
 export interface RoundReport {

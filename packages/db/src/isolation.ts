@@ -1,6 +1,6 @@
 // How Helix's transactions begin, and one attempt at a transaction: shared by transaction() and the
 // guard, which runs a write on TiDB in a transaction of its own.
-import type { TransactionConnection } from "./transaction";
+import type { TransactionConnection } from "./types";
 
 /**
  * Sent before each writing transaction on TiDB, so that its statements read what InnoDB's writes

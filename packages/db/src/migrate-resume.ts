@@ -12,7 +12,7 @@
 // schema holds what the statement makes.
 
 import type { QueryClient } from "./generated/db";
-import type { ConnectionSource, TransactionConnection } from "./transaction";
+import type { ConnectionSource, TransactionConnection } from "./types";
 
 /** One check of the schema: an object that must be there (or gone) once the statement has run. */
 type Check =

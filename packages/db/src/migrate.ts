@@ -15,7 +15,8 @@ import * as q from "./generated/schema";
 import { acquireLease, type MigrationLease } from "./migrate-lease";
 import { appliedTest, mismatch, ownConnection } from "./migrate-resume";
 import { guardClient } from "./policy";
-import { transaction, type ConnectionSource } from "./transaction";
+import { transaction } from "./transaction";
+import type { ConnectionSource } from "./types";
 import { checkClient, checkMs, checkOptions, checkText, defaultProcessId, orDefault } from "./validate";
 
 /** Longest migration lease or wait migrate() accepts: one day. */

@@ -3,7 +3,7 @@ import { createPool as createMysqlPool, type Pool, type PoolOptions as MysqlPool
 import { DatabaseUnavailableError, InvalidArgumentError } from "./errors";
 import { guardClient, type GuardOptions } from "./policy";
 import type { QueryClient } from "./generated/db";
-import type { ConnectionSource } from "./transaction";
+import type { ConnectionSource } from "./types";
 import { checkInteger, orDefault } from "./validate";
 
 /**

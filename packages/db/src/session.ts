@@ -3,7 +3,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import { serverEngine } from "./engine";
 import type { QueryClient } from "./generated/db";
 import { ownSession, sessionById, tidbSession, type OwnSessionRow } from "./generated/server";
-import type { TransactionConnection } from "./transaction";
+import type { TransactionConnection } from "./types";
 import { within } from "./within";
 
 /**

@@ -1,25 +1,7 @@
 import { serverEngine } from "./engine";
-import type { QueryClient } from "./generated/db";
 import { attemptTransaction, READ_COMMITTED_NEXT, REPEATABLE_READ_NEXT } from "./isolation";
-import { retryConflicts } from "./policy";
-
-/** A connection that can run a transaction: what mysql2's `PoolConnection` offers. */
-export interface TransactionConnection extends QueryClient {
-  /** Starts a transaction on this connection. */
-  beginTransaction(): Promise<void>;
-  /** Commits the transaction. */
-  commit(): Promise<void>;
-  /** Rolls the transaction back. */
-  rollback(): Promise<void>;
-  /** Gives the connection back to its pool. */
-  release(): void;
-}
-
-/** Where transactions get their connection: a mysql2 `Pool`, or anything shaped like it. */
-export interface ConnectionSource extends QueryClient {
-  /** A connection of the caller's own until it releases it. */
-  getConnection(): Promise<TransactionConnection>;
-}
+import { retryConflicts } from "./classify";
+import type { ConnectionSource, TransactionConnection } from "./types";
 
 /** How {@link transaction} runs its transaction. */
 export interface TransactionOptions {

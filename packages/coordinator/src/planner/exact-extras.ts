@@ -1,5 +1,5 @@
 import { FlowNetwork } from "./flow-network";
-import type { PlannerTaskList } from "./index";
+import type { PlannerTaskList } from "./types";
 import { type MembersByList, MembersByListBuilder } from "./members-by-list";
 import type { Quotas } from "./quotas";
 

@@ -1,6 +1,6 @@
 import { addAt, checked } from "./checked";
 import { FlowNetwork } from "./flow-network";
-import type { PlannerTaskList } from "./index";
+import type { PlannerTaskList } from "./types";
 import { MembersByList, MembersByListBuilder } from "./members-by-list";
 import type { Quotas } from "./quotas";
 

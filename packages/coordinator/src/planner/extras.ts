@@ -3,7 +3,7 @@ import { PartitionState } from "@helix/db";
 import { addAt, checked } from "./checked";
 import { EXACT_PAIR_LIMIT, exactExtras } from "./exact-extras";
 import { ExtrasFlow, type FlowChoice } from "./extras-flow";
-import type { PlannerTaskList } from "./index";
+import type { PlannerTaskList } from "./types";
 import { type MembersByList, MembersByListBuilder } from "./members-by-list";
 import type { Quotas } from "./quotas";
 

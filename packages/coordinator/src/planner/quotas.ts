@@ -1,5 +1,5 @@
 import { checked } from "./checked";
-import type { PlannerMember, PlannerTaskList, ResolvedPlannerOptions } from "./index";
+import type { PlannerMember, PlannerTaskList, ResolvedPlannerOptions } from "./types";
 
 /**
  * The members that take part: live ones, and vanished ones still within the reassignment delay, in

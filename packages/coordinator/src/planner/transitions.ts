@@ -1,7 +1,7 @@
 import { PartitionState } from "@helix/db";
 
 import { addAt, checked } from "./checked";
-import type { AssignReason, Plan, PlannerPartition, PlannerTaskList, ResolvedPlannerOptions, Transition } from "./index";
+import type { AssignReason, Plan, PlannerPartition, PlannerTaskList, ResolvedPlannerOptions, Transition } from "./types";
 import type { MembersByList } from "./members-by-list";
 import type { Quotas, Roster } from "./quotas";
 
