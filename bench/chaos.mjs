@@ -32,7 +32,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 
 import { createCatalog } from "@helix/coordinator";
-import { createDatabaseIfMissing, createPool, migrate, serverEngine } from "@helix/db";
+import { createDatabaseIfMissing, createPool, migrate, serverEngine } from "@helix/db/internal";
 import { JsonChild, TcpProxy, seededRandom as random } from "@helix/testing";
 
 const { values: args } = parseArgs({

@@ -4,7 +4,7 @@
 // the grants that did not grow.
 //   pnpm --filter @helix/bench epoch-race
 //   (HELIX_BENCH_MYSQL_URL: a server URL, TiDB's for instance; HELIX_BENCH_SECONDS: default 15)
-import { createDatabaseIfMissing, createPool, migrate, serverEngine } from "@helix/db";
+import { createDatabaseIfMissing, createPool, migrate, serverEngine } from "@helix/db/internal";
 import { createLocker } from "@helix/lock";
 
 const server = new URL(process.env.HELIX_BENCH_MYSQL_URL ?? "mysql://root@127.0.0.1:3306/");

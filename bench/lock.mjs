@@ -3,7 +3,7 @@
 //   pnpm --filter @helix/bench lock    (HELIX_BENCH_MYSQL_URL: a server URL, default the local server)
 import { randomBytes } from "node:crypto";
 
-import { createDatabaseIfMissing, createPool, lockQueries, migrate } from "@helix/db";
+import { createDatabaseIfMissing, createPool, lockQueries, migrate } from "@helix/db/internal";
 import { createLocker } from "@helix/lock";
 
 import { ms, summarize } from "./stats.mjs";

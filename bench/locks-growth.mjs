@@ -12,7 +12,7 @@
 // deletes exactly what a prune at that hour would. Row counts scale with the rate; the figures at
 // 100 keys/s are the measured bytes per row times the formula (rate x time, or rate x (retention +
 // prune interval) when pruned).
-import { createDatabaseIfMissing, createPool, migrate, serverQueries } from "@helix/db";
+import { createDatabaseIfMissing, createPool, migrate, serverQueries } from "@helix/db/internal";
 import { createLocker, fence, pruneLocks } from "@helix/lock";
 
 const server = new URL(process.env.HELIX_BENCH_MYSQL_URL ?? "mysql://root@127.0.0.1:3306/");

@@ -1,5 +1,5 @@
 import { ClosedError, createCatalog, createOwnershipStore, type Catalog, type OwnershipStore } from "@helix/coordinator";
-import { guardClient, type ConnectionSource } from "@helix/db";
+import { guardClient, type ConnectionSource } from "@helix/db/internal";
 
 /** What the registry keeps open: a catalog or an ownership store. */
 interface Closable {

@@ -1,5 +1,5 @@
 import { coordinatorLeaseKey, readHistory, Status, taskListKey, type TransitionRecord } from "@helix/coordinator";
-import { clusterQueries, PartitionState, processOfId, serverQueries, type ConnectionSource } from "@helix/db";
+import { clusterQueries, PartitionState, processOfId, serverQueries, type ConnectionSource } from "@helix/db/internal";
 import { inspectLock } from "@helix/lock";
 
 import { ClusterRegistry } from "./clusters";

@@ -9,7 +9,7 @@ import {
   type QueryClient,
   Status,
   transaction,
-} from "@helix/db";
+} from "@helix/db/internal";
 
 import { UnknownTaskListError } from "./errors";
 import { DEFAULT_MEMBER_TTL_MS, putTaskList, removeTaskList } from "./ownership";

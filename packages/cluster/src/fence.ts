@@ -1,4 +1,4 @@
-import { checkClient, checkInteger, checkOptions, classified, type Engine, partitionFenceQuery, type QueryClient, serverEngine } from "@helix/db";
+import { checkClient, checkInteger, checkOptions, classified, type Engine, partitionFenceQuery, type QueryClient, serverEngine } from "@helix/db/internal";
 
 import { PartitionFencedError } from "./errors";
 import { checkName, checkPartition } from "./validate";

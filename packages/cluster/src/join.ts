@@ -8,7 +8,7 @@ import {
   InvalidArgumentError,
   openDatabase,
   orDefault,
-} from "@helix/db";
+} from "@helix/db/internal";
 import { createLocker, MAX_TTL_MS, resolveMarginMs, type Locker } from "@helix/lock";
 
 import { AlreadyJoinedError } from "./errors";

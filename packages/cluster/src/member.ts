@@ -1,8 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { on } from "node:events";
 
-import { Backoff, checkOptions, ClosedError, clusterQueries as q, isHelixError, PartitionState, SafeEmitter, serverEngine, setLongTimeout, transaction } from "@helix/db";
-import type { ConnectionSource, Lane, LongTimeout, OpenedDatabase } from "@helix/db";
+import { Backoff, checkOptions, ClosedError, clusterQueries as q, isHelixError, PartitionState, SafeEmitter, serverEngine, setLongTimeout, transaction } from "@helix/db/internal";
+import type { ConnectionSource, Lane, LongTimeout, OpenedDatabase } from "@helix/db/internal";
 import { LocalDeadline, type Locker } from "@helix/lock";
 
 import { AlreadyJoinedError } from "./errors";
@@ -296,7 +296,7 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
    *
    * A member that has read its rows as of assignment version V reads only the rows stamped above V
    * (`ListProcessOwnershipChanges`): every write that gives it a partition or asks it to release
-   * one stamps the row above any version it can have read before (see ownership.ts, `LockedMember`).
+   * one stamps the row above any version it can have read before (see `ownership/partitions.ts`, `LockedMember`).
    * Rows that leave it without such a stamp are the ones it gave up itself (a confirmed release, a
    * leave) or lost while it was fenced, after which it reads all its rows again; and a release it
    * was asked for and did not confirm in time, whose work stopped when the request arrived (its

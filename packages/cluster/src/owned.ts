@@ -1,6 +1,6 @@
 import type { EventEmitter } from "node:events";
 
-import type { Engine, QueryClient } from "@helix/db";
+import type { Engine, QueryClient } from "@helix/db/internal";
 
 import { PartitionFencedError } from "./errors";
 import { fencePartitionOn, type PartitionOwnership } from "./fence";

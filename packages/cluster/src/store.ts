@@ -1,4 +1,4 @@
-import { checkInteger, checkMs, checkOptions, clusterQueries as q, type ConnectionSource, type DatabaseSource } from "@helix/db";
+import { checkInteger, checkMs, checkOptions, clusterQueries as q, type ConnectionSource, type DatabaseSource } from "@helix/db/internal";
 
 import { openForCluster, type BoundedWrites, type ClusterOptions } from "./catalog";
 import {
@@ -68,7 +68,7 @@ export interface PartitionRef {
 /**
  * The ownership table of one cluster: reads for routers, status pages and tools, and the writes
  * that move partitions by hand. Each write is one transaction of the ownership protocol
- * (`ownership.ts`), which also tells the affected members and readers.
+ * (`ownership/`), which also tells the affected members and readers.
  *
  * The hand-off rule lives in the database: a partition goes to a new owner only when it is
  * unassigned, released by its owner, owned by a process that is no longer live, or asked to be

@@ -1,4 +1,4 @@
-import { setLongTimeout, transaction, type ConnectionSource, type LongTimeout } from "@helix/db";
+import { setLongTimeout, transaction, type ConnectionSource, type LongTimeout } from "@helix/db/internal";
 import type { Lease, Locker } from "@helix/lock";
 
 import { sweepLeaseKey } from "./keys";

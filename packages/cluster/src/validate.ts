@@ -1,4 +1,4 @@
-import { checkInteger, checkText, InvalidArgumentError, MAX_NAME_LENGTH } from "@helix/db";
+import { checkInteger, checkText, InvalidArgumentError, MAX_NAME_LENGTH } from "@helix/db/internal";
 
 /** Most partitions a task list may have (helix_numbers holds 0..9999). */
 export const MAX_PARTITIONS = 10_000;

@@ -1,4 +1,4 @@
-import { chunks, clusterQueries as q, type ConnectionSource } from "@helix/db";
+import { chunks, clusterQueries as q, type ConnectionSource } from "@helix/db/internal";
 
 /**
  * How often a member reads its assignment version between heartbeats: the default poll of a

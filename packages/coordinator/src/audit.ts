@@ -10,7 +10,7 @@ import {
   orDefault,
   TransitionKind,
   type QueryClient,
-} from "@helix/db";
+} from "@helix/db/internal";
 
 import type { Transition } from "./planner";
 
@@ -40,7 +40,7 @@ const assignKinds = {
 } as const satisfies Record<Extract<Transition, { type: "assign" }>["reason"], TransitionKind>;
 
 /** The audit-trail kind of a planned transition. */
-export function transitionKind(t: Transition): TransitionKind {
+function transitionKind(t: Transition): TransitionKind {
   return t.type === "release" ? TransitionKind.ReleaseRequested : assignKinds[t.reason];
 }
 

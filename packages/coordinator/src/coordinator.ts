@@ -11,7 +11,7 @@ import {
   type ConnectionSource,
   type DatabaseSource,
   type LongTimeout,
-} from "@helix/db";
+} from "@helix/db/internal";
 import { createLocker, type Lease, type Locker } from "@helix/lock";
 
 import { readHistory, type TransitionRecord } from "./audit";
@@ -364,7 +364,7 @@ export class Coordinator extends SafeEmitter<CoordinatorEvents> implements Async
  * for and the lease is renewed on its own meanwhile, so the bound is only for a connection that
  * hung; it grows with the table so that a large cluster's snapshot is never cut short.
  */
-export const SNAPSHOT_TIMEOUT_US_PER_PARTITION = 10;
+const SNAPSHOT_TIMEOUT_US_PER_PARTITION = 10;
 
 /**
  * Creates a coordinator for a cluster, after checking the database and its schema, and starts it

@@ -1,4 +1,4 @@
-import { checkClient, guardClient, type ConnectionSource } from "@helix/db";
+import { checkClient, guardClient, type ConnectionSource } from "@helix/db/internal";
 
 import { resolveCoordinatorOptions, type CoordinatorOptions, type ResolvedCoordinatorOptions } from "./options";
 import type { Plan } from "./planner";

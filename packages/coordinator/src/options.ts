@@ -9,7 +9,7 @@ import {
   MAX_NAME_LENGTH,
   MAX_OWNER_LENGTH,
   orDefault,
-} from "@helix/db";
+} from "@helix/db/internal";
 
 import { resolvePlannerOptions } from "./planner";
 

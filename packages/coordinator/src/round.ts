@@ -162,7 +162,7 @@ function countReleases(transitions: readonly Transition[], count = transitions.l
  * the fence) the lease row, blocking the leader's own renewal; a tenth leaves both most of their
  * TTL, and well over their statement timeouts, after waiting for it.
  */
-export function batchBudgetMs(options: ResolvedCoordinatorOptions, snapshot: ClusterSnapshot): number {
+function batchBudgetMs(options: ResolvedCoordinatorOptions, snapshot: ClusterSnapshot): number {
   let shortestTtlMs = options.leaseTtlMs;
   for (const member of snapshot.members) {
     if (member.live && member.ttlMs !== undefined && member.ttlMs < shortestTtlMs) shortestTtlMs = member.ttlMs;

@@ -1,5 +1,5 @@
 import { taskListKey, type ChangeCounters, type ownershipProtocol } from "@helix/cluster";
-import { clusterQueries as q, coordinatorQueries as cq, Status, transaction, type ConnectionSource, type QueryClient } from "@helix/db";
+import { clusterQueries as q, coordinatorQueries as cq, Status, transaction, type ConnectionSource, type QueryClient } from "@helix/db/internal";
 
 import type { PlannerMember, PlannerPartition, PlannerTaskList } from "./planner";
 

@@ -44,7 +44,7 @@ export const SafeEmitter = SafelyEmitting as {
 };
 
 /** The code of the process warning that reports a listener's exception. */
-export const LISTENER_WARNING_CODE = "HELIX_LISTENER_THREW";
+const LISTENER_WARNING_CODE = "HELIX_LISTENER_THREW";
 
 function reportListenerError(event: string | symbol, error: unknown): void {
   const { message, stack } = describe(error);

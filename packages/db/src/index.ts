@@ -1,25 +1,10 @@
-export * from "./backoff";
-export * from "./bulk";
-export * from "./constants";
-export * from "./emit";
-export * from "./engine";
-export * from "./errors";
-export { classified, isConnectionError, isRetryableConflict, retryConflicts, type RetryConflictsOptions } from "./classify";
-export * from "./policy";
-export * from "./pool";
-export * from "./migrate";
+// What applications use of @helix/db: pools, migrations, transactions, errors and the values its
+// columns hold. Helix's own packages share more through `@helix/db/internal`, which is not public.
+export { ClosedError, DatabaseUnavailableError, findHelixError, HelixError, InvalidArgumentError, isHelixError, MigrationChecksumError, MigrationFailedError, MigrationLockError, SchemaNotMigratedError } from "./errors";
+export { MAX_LOCK_KEY_LENGTH, MAX_NAME_LENGTH, MAX_OWNER_LENGTH, PartitionState, Status, TransitionKind } from "./constants";
+export { SafeEmitter } from "./emit";
+export { createDatabaseIfMissing, createPool, describeServer, resolveConnectionOptions, type ConnectionOptions, type DatabaseSource, type ResolvedConnectionOptions } from "./pool";
+export { assertMigrated, migrate, schemaStatus, type MigrateOptions, type MigrateResult, type SchemaStatus } from "./migrate";
+export { transaction, type TransactionOptions } from "./transaction";
 export type { ExecResult, QueryClient, QueryOptions } from "./generated/db";
-export type { MigrationSource } from "./generated/migrations";
-export { migrationSources } from "./generated/migrations";
-/** sqlc-generated queries on helix_locks. */
-export * as lockQueries from "./generated/locks";
-/** sqlc-generated queries on helix_nodes, helix_cluster and helix_allocation. */
-export * as clusterQueries from "./generated/cluster";
-/** sqlc-generated queries of the coordinator: watching, planning reads, locking members, the audit trail. */
-export * as coordinatorQueries from "./generated/coordinator";
-/** sqlc-generated queries about the server itself (its clock). */
-export * as serverQueries from "./generated/server";
-export * from "./timers";
-export * from "./transaction";
 export type { ConnectionSource, TransactionConnection } from "./types";
-export * from "./validate";

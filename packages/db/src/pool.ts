@@ -161,7 +161,7 @@ export function describeServer(options: ResolvedConnectionOptions): string {
  * - `supportBigNumbers`: BIGINT counters arrive as exact numbers;
  * - `jsonStrings`: JSON columns arrive as strings on MySQL and MariaDB alike.
  */
-export function mysqlPoolOptions(options: ResolvedConnectionOptions): MysqlPoolOptions {
+function mysqlPoolOptions(options: ResolvedConnectionOptions): MysqlPoolOptions {
   return {
     host: options.host,
     port: options.port,

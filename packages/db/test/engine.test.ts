@@ -9,7 +9,7 @@ import {
   serverEngine,
   type QueryClient,
   type QueryOptions,
-} from "../src";
+} from "../src/internal";
 import { checkLockEpochForShare, checkLockEpochForUpdate } from "../src/generated/locks";
 import { checkPartitionForShare, checkPartitionForUpdate } from "../src/generated/cluster";
 

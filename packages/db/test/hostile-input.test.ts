@@ -4,7 +4,7 @@
 import { createTestDatabase, expectRefusal, FaultyPool, HOSTILE_VALUES, hostileCases, type HostileParameter, type TestDatabase } from "@helix/testing";
 import type { Pool } from "mysql2/promise";
 
-import { createPool, migrate, openDatabase, schemaStatus, type ConnectionOptions } from "../src";
+import { createPool, migrate, openDatabase, schemaStatus, type ConnectionOptions } from "../src/internal";
 
 let db: TestDatabase;
 let pool: Pool;

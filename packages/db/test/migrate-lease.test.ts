@@ -4,7 +4,7 @@
 import { createTestDatabase } from "@helix/testing";
 import type { Pool, PoolConnection, RowDataPacket } from "mysql2/promise";
 
-import { createPool, migrate, migrationSources, schemaStatus, type QueryOptions, type TransactionConnection } from "../src";
+import { createPool, migrate, migrationSources, schemaStatus, type QueryOptions, type TransactionConnection } from "../src/internal";
 import * as schema from "../src/generated/schema";
 
 const latest = migrationSources.at(-1)!.version;

@@ -4,7 +4,7 @@
 import { createTestDatabase } from "@helix/testing";
 import type { Pool, RowDataPacket } from "mysql2/promise";
 
-import { createPool, migrate, migrationSources, schemaStatus, type MigrationSource, type QueryOptions, type TransactionConnection } from "../src";
+import { createPool, migrate, migrationSources, schemaStatus, type MigrationSource, type QueryOptions, type TransactionConnection } from "../src/internal";
 import { bootstrapStatements } from "../src/generated/migrations";
 import * as schema from "../src/generated/schema";
 import { appliedTest } from "../src/migrate-resume";

@@ -14,7 +14,7 @@ import {
   schemaStatus,
   type MigrateResult,
   type QueryClient,
-} from "../src";
+} from "../src/internal";
 import { bootstrapStatements } from "../src/generated/migrations";
 import * as schema from "../src/generated/schema";
 

@@ -1,7 +1,7 @@
 import { createTestDatabase, type TestDatabase } from "@helix/testing";
 import type { Pool, RowDataPacket } from "mysql2/promise";
 
-import { createPool, migrate } from "../src";
+import { createPool, migrate } from "../src/internal";
 import * as cluster from "../src/generated/cluster";
 
 // A member's reads of its own partitions must stay a range of the owner index whatever the

@@ -14,7 +14,7 @@ import {
   type QueryClient,
   type QueryOptions,
   type TransactionConnection,
-} from "../src";
+} from "../src/internal";
 
 const deadlock = (): Error => Object.assign(new Error("Deadlock found when trying to get lock"), { errno: 1213, code: "ER_LOCK_DEADLOCK" });
 const lockWaitTimeout = (): Error =>

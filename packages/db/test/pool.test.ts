@@ -8,7 +8,7 @@ import {
   describeServer,
   InvalidArgumentError,
   resolveConnectionOptions,
-} from "../src";
+} from "../src/internal";
 
 const SECRET = "s3cr3t-p@ss";
 

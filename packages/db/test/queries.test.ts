@@ -1,7 +1,7 @@
 import { createTestDatabase, type TestDatabase } from "@helix/testing";
 import { createPool as createMysqlPool, type Pool, type RowDataPacket } from "mysql2/promise";
 
-import { createPool, engineOfVersion, migrate, PartitionState, Status, TransitionKind, type Engine } from "../src";
+import { createPool, engineOfVersion, migrate, PartitionState, Status, TransitionKind, type Engine } from "../src/internal";
 import * as cluster from "../src/generated/cluster";
 import * as coordinator from "../src/generated/coordinator";
 import * as locks from "../src/generated/locks";

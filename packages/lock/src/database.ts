@@ -1,4 +1,4 @@
-import { serverQueries, type QueryClient } from "@helix/db";
+import { serverQueries, type QueryClient } from "@helix/db/internal";
 
 /**
  * The locker's view of its database: the client (guarded by Helix's error policy where it was

@@ -1,4 +1,4 @@
-import { checkMs, InvalidArgumentError, setLongTimeout, type LongTimeout } from "@helix/db";
+import { checkMs, InvalidArgumentError, setLongTimeout, type LongTimeout } from "@helix/db/internal";
 
 /**
  * When a holder must stop, by its own monotonic clock: the send time of its last request the

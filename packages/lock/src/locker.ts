@@ -17,7 +17,7 @@ import {
   orDefault,
   type DatabaseSource,
   type QueryClient,
-} from "@helix/db";
+} from "@helix/db/internal";
 
 import { Database } from "./database";
 import { LockHeldError, LockTimeoutError } from "./errors";

@@ -1,4 +1,4 @@
-import { checkClient, checkInteger, checkMs, checkOptions, guardClient, InvalidArgumentError, lockQueries, orDefault, type QueryClient } from "@helix/db";
+import { checkClient, checkInteger, checkMs, checkOptions, guardClient, InvalidArgumentError, lockQueries, orDefault, type QueryClient } from "@helix/db/internal";
 
 /** Options of `Locker.prune` and {@link pruneLocks}. */
 export interface PruneOptions {

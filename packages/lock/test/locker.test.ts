@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 
 import { createTestDatabase } from "@helix/testing";
-import { createPool, lockQueries } from "@helix/db";
+import { createPool, lockQueries } from "@helix/db/internal";
 import { createPool as createMysqlPool } from "mysql2/promise";
 
 import {

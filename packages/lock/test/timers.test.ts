@@ -2,7 +2,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { runInThisContext } from "node:vm";
 
-import { MAX_TIMER_DELAY_MS, setLongTimeout } from "@helix/db";
+import { MAX_TIMER_DELAY_MS, setLongTimeout } from "@helix/db/internal";
 
 import { LocalDeadline } from "../src";
 

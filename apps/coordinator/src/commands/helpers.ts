@@ -1,6 +1,6 @@
 import { InvalidArgumentError as UsageError, Option } from "commander";
 
-import { checkText, createPool, InvalidArgumentError, MAX_NAME_LENGTH } from "@helix/db";
+import { checkText, createPool, InvalidArgumentError, MAX_NAME_LENGTH } from "@helix/db/internal";
 import type { Pool } from "mysql2/promise";
 
 import type { CommandContext, Output } from "./context";

@@ -24,7 +24,7 @@
  * (what goes in and out, shared by all of them).
  */
 import { DEFAULT_FORCE_RELEASE_AFTER_MS } from "@helix/cluster";
-import { checkInteger, checkMs, checkOptions, InvalidArgumentError, orDefault } from "@helix/db";
+import { checkInteger, checkMs, checkOptions, InvalidArgumentError, orDefault } from "@helix/db/internal";
 
 import { assignExtras } from "./extras";
 import { Quotas, Roster } from "./quotas";
