@@ -57,15 +57,26 @@ if [ -n "$tidb" ]; then on_engine tidb "$tidb"; fi
 HELIX_TEST_REPORT=jest pnpm test --filter @helix/sqlc-gen-ts || status=1
 
 # Runs whose workers ignore self-fencing, or lose the incarnation condition of every statement,
-# must find violations (the checker can fail).
+# must find violations (the checker can fail): the run must report them, so a crash or a timeout
+# does not count. Whether a paused worker still owned partitions that were given away before it
+# resumed depends on timing on a busy machine, so a run that finds none is followed by one more
+# with another seed; both finding none fails.
 unsafe=$(mktemp)
 for mode in no-fencing no-incarnation; do
-  if HELIX_CHAOS_MYSQL_URL=$mariadb node bench/chaos.mjs --seconds 30 --seed 7 --no-db-restart --unsafe "$mode" >"$unsafe" 2>&1; then
+  found=""
+  for seed in 7 8; do
+    HELIX_CHAOS_MYSQL_URL=$mariadb node bench/chaos.mjs --seconds 30 --seed "$seed" --no-db-restart --unsafe "$mode" >"$unsafe" 2>&1 || true
+    if grep -qE "^chaos: [1-9][0-9]* violation\(s\)" "$unsafe"; then
+      found=$seed
+      break
+    fi
+  done
+  if [ -z "$found" ]; then
     cat "$unsafe"
-    echo "chaos: the run with unsafe workers ($mode) found no violation; the checker cannot fail" >&2
+    echo "chaos: the runs with unsafe workers ($mode, seeds 7 and 8) found no violation; the checker cannot fail" >&2
     status=1
   else
-    grep -E "^\| (overlapping ownership|ledger: two)|^chaos:" "$unsafe" | sed "s/^/unsafe run, $mode (expected to fail): /"
+    grep -E "^\| (overlapping ownership|ledger: two)|^chaos:" "$unsafe" | sed "s/^/unsafe run, $mode, seed $found (expected to fail): /"
   fi
 done
 rm -f "$unsafe"

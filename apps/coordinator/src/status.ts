@@ -1,4 +1,5 @@
-import { coordinatorLeaseKey, readHistory, Status, taskListKey, type TransitionRecord } from "@helix/coordinator";
+import { coordinatorLeaseKey, taskListKey } from "@helix/cluster";
+import { readHistory, Status, type TransitionRecord } from "@helix/coordinator";
 import { clusterQueries, PartitionState, processOfId, serverQueries, type ConnectionSource } from "@helix/db/internal";
 import { inspectLock } from "@helix/lock";
 

@@ -1,6 +1,7 @@
 import type { Server } from "node:http";
 
-import { coordinatorLeaseKey, createCatalog } from "@helix/coordinator";
+import { coordinatorLeaseKey } from "@helix/cluster";
+import { createCatalog } from "@helix/coordinator";
 import type { ConnectionSource, QueryOptions } from "@helix/db";
 import { createLocker } from "@helix/lock";
 import { pino } from "pino";

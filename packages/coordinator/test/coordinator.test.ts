@@ -5,12 +5,12 @@ import type { Pool, RowDataPacket } from "mysql2/promise";
 
 import { createLocker } from "@helix/lock";
 
+import { ownershipProtocol as ownership } from "@helix/cluster";
 import {
   createCatalog,
   createCoordinator,
   InvalidArgumentError,
   join,
-  ownershipProtocol as ownership,
   PartitionState,
   TransitionKind,
   type Catalog,

@@ -11,6 +11,7 @@
 // information_schema (or, for an INSERT, against the rows), and counted as applied only when the
 // schema holds what the statement makes.
 
+import { givesConnections } from "./policy";
 import type { QueryClient } from "./generated/db";
 import type { ConnectionSource, TransactionConnection } from "./types";
 
@@ -204,13 +205,7 @@ const indexCheck = (table: string, index: string, present: boolean): Check => ({
  * caller passed a single connection, whose statements migrate() cannot group safely).
  */
 export async function ownConnection(client: ConnectionSource): Promise<TransactionConnection | undefined> {
-  try {
-    return await client.getConnection();
-  } catch (error) {
-    // guardClient's getConnection() throws a TypeError when the client it wraps has none.
-    if (error instanceof TypeError) return undefined;
-    throw error;
-  }
+  return givesConnections(client) ? client.getConnection() : undefined;
 }
 
 /**

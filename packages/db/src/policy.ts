@@ -1,5 +1,6 @@
 import { serverEngine, type Engine } from "./engine";
 import { classified, classifying, retryConflicts } from "./classify";
+import { InvalidArgumentError } from "./errors";
 import type { QueryClient, QueryOptions } from "./generated/db";
 import { attemptTransaction } from "./isolation";
 import { endSession, identifySession, isIdentified, sessionOf, type BoundedSource, type DiscardableConnection, type SessionIdentity } from "./session";
@@ -31,6 +32,17 @@ const WRITE_STATEMENT = /^-- name: \w+ :(exec|execrows|execresult|execlastid|cop
  * COMMITTED, never optimistic).
  */
 const BEGIN_OPTIMISTIC = { sql: "BEGIN OPTIMISTIC", values: [] };
+
+/** Guarded clients that wrap a client without connections of its own (a single connection). */
+const connectionless = new WeakSet<object>();
+
+/**
+ * Whether a client can give connections of its own for transactions: a pool can, a single
+ * connection (or a guard around one) cannot.
+ */
+export function givesConnections(client: QueryClient): boolean {
+  return !connectionless.has(client) && typeof (client as Partial<ConnectionSource>).getConnection === "function";
+}
 
 /** Marks a guarded client, so that guarding it again returns it as it is. */
 const guardedBy = Symbol("helix.guardedClient");
@@ -73,7 +85,7 @@ export function guardClient(client: QueryClient, server = "the database", option
   const kill = (session: SessionIdentity, timeoutMs: number): Promise<void> => endSession(client, session, timeoutMs);
   const connect = async (): Promise<BoundedConnection> => {
     if (getConnection === undefined) {
-      throw new TypeError("this client has no getConnection(): pass a mysql2 Pool (transactions need a connection of their own)");
+      throw new InvalidArgumentError("client", "has no getConnection(): pass a mysql2 Pool (transactions need a connection of their own)");
     }
     const timeoutMs = timeoutOf();
     // A connection that arrives after the wait gave up goes straight back to the pool.
@@ -103,7 +115,7 @@ export function guardClient(client: QueryClient, server = "the database", option
     if (engine !== "tidb") return runOnce(query);
     return attemptTransaction(connect, (conn) => conn.query(BEGIN_OPTIMISTIC), (conn) => conn.query(query));
   };
-  return {
+  const guarded = {
     [guardedBy]: true,
     query: async (query: QueryOptions) => {
       try {
@@ -123,6 +135,8 @@ export function guardClient(client: QueryClient, server = "the database", option
       };
     },
   } as ConnectionSource;
+  if (getConnection === undefined) connectionless.add(guarded);
+  return guarded;
 }
 
 /** Ends a given-up connection's session (see {@link endSession}). */

@@ -7,6 +7,7 @@ import {
   Backoff,
   createPool,
   DatabaseUnavailableError,
+  givesConnections,
   guardClient,
   openDatabase,
   serverQueries,
@@ -213,7 +214,14 @@ describe("guardClient: one error policy for every statement", () => {
 
   test("a client without getConnection says why it cannot run a transaction", async () => {
     const queryOnly: QueryClient = { query: (options) => pool.query(options) };
-    await expect(transaction(guardClient(queryOnly), async () => undefined)).rejects.toThrow(/getConnection/);
+    await expect(transaction(guardClient(queryOnly), async () => undefined)).rejects.toMatchObject({
+      code: "HELIX_INVALID_ARGUMENT",
+      argument: "client",
+      message: expect.stringMatching(/getConnection/) as unknown,
+    });
+    // What migrate asks before it groups statements in a transaction of their own.
+    expect(givesConnections(guardClient(queryOnly))).toBe(false);
+    expect(givesConnections(guardClient(pool))).toBe(true);
   });
 });
 
