@@ -23,15 +23,28 @@ export interface BoundedSource extends QueryClient {
 
 /**
  * The recorded session of each connection, by the object that stands for the connection for its
- * whole life (mysql2 hands out a new wrapper at each checkout around the same `connection`). `null`:
- * the server would not say (a proxy that hides the process list), so the session is never ended.
+ * whole life: mysql2 hands out a new wrapper at each checkout around the same `connection`, so the
+ * question costs one round trip in a connection's life. `null`: the server would not say (a proxy
+ * that hides the process list), so the session is never ended.
  */
 const sessions = new WeakMap<object, SessionIdentity | null>();
 
-const sessionKey = (conn: DiscardableConnection): object => (conn as { connection?: object }).connection ?? conn;
+/**
+ * The object that stands for a pooled connection for its whole life, if it has one (mysql2's
+ * `connection`). A pool that hands out a new object at each checkout and nothing lasting (a wrapper
+ * such as `@databases/mysql`'s) would be asked at every statement: its sessions go unrecorded, and
+ * are never ended (nor were they before: such wrappers show no thread id either).
+ */
+const sessionKey = (conn: DiscardableConnection): object | undefined => {
+  const lasting = (conn as { connection?: unknown }).connection;
+  return typeof lasting === "object" && lasting !== null ? lasting : undefined;
+};
 
-/** Whether the connection's session is recorded (or known not to be identifiable). */
-export const isIdentified = (conn: DiscardableConnection): boolean => sessions.has(sessionKey(conn));
+/** Whether the connection needs no question before its statement: recorded, known unidentifiable, or untrackable. */
+export const isIdentified = (conn: DiscardableConnection): boolean => {
+  const key = sessionKey(conn);
+  return key === undefined || sessions.has(key);
+};
 
 /**
  * Records who the connection's session is, once per connection, before its first statement: the
@@ -49,11 +62,15 @@ export async function identifySession(conn: DiscardableConnection): Promise<void
     if (typeof sqlState !== "string" || fatal === true) throw error;
     session = null;
   }
-  sessions.set(sessionKey(conn), session);
+  const key = sessionKey(conn);
+  if (key !== undefined) sessions.set(key, session);
 }
 
 /** The session recorded for a connection, if it could be identified. */
-export const sessionOf = (conn: DiscardableConnection): SessionIdentity | undefined => sessions.get(sessionKey(conn)) ?? undefined;
+export const sessionOf = (conn: DiscardableConnection): SessionIdentity | undefined => {
+  const key = sessionKey(conn);
+  return key === undefined ? undefined : (sessions.get(key) ?? undefined);
+};
 
 /**
  * Ends a hung connection's session on the server from another connection. Closing the socket is

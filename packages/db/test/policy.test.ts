@@ -212,6 +212,36 @@ describe("guardClient: one error policy for every statement", () => {
     }
   });
 
+  test("a session is asked who it is once in its connection's life, and never through a pool that hands out nothing lasting", async () => {
+    const single = createMysqlPool({ uri: db.url, connectionLimit: 1 });
+    try {
+      let asked = 0;
+      const counting = {
+        query: (options: QueryOptions) => single.query(options),
+        getConnection: async () => {
+          const conn = await single.getConnection();
+          const send = conn.query.bind(conn) as (options: QueryOptions) => Promise<[unknown, unknown]>;
+          return Object.assign(conn, {
+            query: (options: QueryOptions) => {
+              if (options.sql === serverQueries.ownSessionQuery) asked++;
+              return send(options);
+            },
+          });
+        },
+      };
+      const guarded = guardClient(counting, "db.example:3306/helix", { statementTimeoutMs: 5_000 });
+      for (let i = 0; i < 5; i++) await guarded.query(select());
+      expect(asked).toBe(1);
+      // A wrapper with a new object at each checkout and nothing lasting: never asked, never killed.
+      const wrapped = new ScriptedPool(single);
+      const unrecorded = guardClient(wrapped, "db.example:3306/helix", { statementTimeoutMs: 5_000 });
+      for (let i = 0; i < 3; i++) await unrecorded.query(select());
+      expect(wrapped.statements).toBe(3);
+    } finally {
+      await single.end();
+    }
+  });
+
   test("a client without getConnection says why it cannot run a transaction", async () => {
     const queryOnly: QueryClient = { query: (options) => pool.query(options) };
     await expect(transaction(guardClient(queryOnly), async () => undefined)).rejects.toMatchObject({
@@ -418,12 +448,14 @@ describe("ending the session of a connection given up", () => {
       throw new Error(`unexpected statement: ${options.sql}`);
     }
 
-    async getConnection(): Promise<TransactionConnection & { threadId: number; destroy(): void }> {
+    async getConnection(): Promise<TransactionConnection & { threadId: number; connection: object; destroy(): void }> {
       let identified = false;
       // The first connection runs the statement that hangs; the ones after it are the killer's.
       const killer = this.connections++ > 0;
       return {
         threadId: 42,
+        // What lasts across checkouts, as mysql2's `connection` does: the session is recorded on it.
+        connection: {},
         query: async (options: QueryOptions) => {
           if (killer) return this.query(options);
           if (options.sql === serverQueries.ownSessionQuery && !identified) {
