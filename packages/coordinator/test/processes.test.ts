@@ -143,9 +143,12 @@ test("a leader paused past its TTL writes nothing after it resumes", async () =>
   const stoppedAt = new Date();
   const second = await leader([two]);
   expect(second.epoch).toBe(first.epoch + 1);
-  // The new leader works: a third worker joins and gets its share.
+  // The new leader works: a third worker joins and gets its share. A leader stopped inside a
+  // round's transaction keeps that transaction's row locks until it resumes or the server's lock
+  // wait timeout (50 s) passes, and the new leader's rounds wait for them: on a loaded machine
+  // that moment is likelier, so the wait allows for it (what this test checks is what follows).
   workers.set("w3", startWorker("w3"));
-  await until(() => convergedOn(workers), 15_000);
+  await until(() => convergedOn(workers), 70_000);
 
   const roundsBefore = one.events.length;
   one.process.kill("SIGCONT");
@@ -159,7 +162,7 @@ test("a leader paused past its TTL writes nothing after it resumes", async () =>
   );
   expect(Number(late[0]!.n)).toBe(0);
   await catalog.close();
-}, 60_000);
+}, 120_000);
 
 test("end to end: workers join, leave and are killed; ownership converges and is never shared", async () => {
   const catalog = await createCatalog(fx.pool, { cluster });
