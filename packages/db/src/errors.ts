@@ -18,14 +18,14 @@ export class InvalidArgumentError extends HelixError {
 
   /**
    * @param argument - the name of the offending argument or option, such as `ttlMs` or `url`
-   * @param message - what is wrong and how to fix it
+   * @param problem - what is wrong and how to fix it (the message is `argument: problem`)
    */
   constructor(
     readonly argument: string,
-    message: string,
+    readonly problem: string,
     options?: { cause?: unknown },
   ) {
-    super(`${argument}: ${message}`, options);
+    super(`${argument}: ${problem}`, options);
   }
 }
 

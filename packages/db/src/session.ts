@@ -106,8 +106,11 @@ async function killIfSame(client: QueryClient, session: SessionIdentity, timeout
     if (found === null || !sameSession(found, session)) return;
     await within(timeoutMs, conn.query({ sql: "KILL CONNECTION ?", values: [session.id] }));
   } catch {
-    // A killer that gets no answer is not reused.
-    conn?.destroy?.();
+    // A killer that gets no answer is not reused (nor released, below).
+    if (conn?.destroy !== undefined) {
+      conn.destroy();
+      conn = undefined;
+    }
   } finally {
     conn?.release();
   }

@@ -23,7 +23,9 @@ export function checkInteger(argument: string, value: unknown, min: number, max:
  */
 export function checkText(argument: string, value: unknown, maxLength: number): string {
   if (typeof value !== "string") throw new InvalidArgumentError(argument, `must be a string (got ${typeof value})`);
-  const length = [...value].length;
+  // Counted in code points only when the UTF-16 length is over the limit (it is never below the
+  // code point count): names are checked on hot paths such as a router's ownerOf().
+  const length = value.length <= maxLength ? value.length : [...value].length;
   if (length === 0 || length > maxLength) {
     throw new InvalidArgumentError(argument, `must be 1 to ${maxLength} characters (got ${length})`);
   }

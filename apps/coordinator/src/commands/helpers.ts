@@ -45,7 +45,7 @@ export function checkedAsFlags<T>(flags: Readonly<Record<string, string>>, check
     return check();
   } catch (error) {
     if (error instanceof InvalidArgumentError && flags[error.argument] !== undefined) {
-      throw new InvalidArgumentError(flags[error.argument]!, error.message.slice(error.argument.length + 2), { cause: error });
+      throw new InvalidArgumentError(flags[error.argument]!, error.problem, { cause: error });
     }
     throw error;
   }
