@@ -143,7 +143,7 @@ await pool.end();
 
 const sum = (rows, key) => rows.reduce((a, r) => a + r[key], 0);
 console.log(`Coordinator end to end: ${new Date().toISOString()}, ${REPEATS} repeats`);
-console.log(`lease TTL ${LEASE_TTL_MS} ms, node TTL ${NODE_TTL_MS} ms, election interval and poll 200 ms (defaults)`);
+console.log(`lease TTL ${LEASE_TTL_MS} ms, member TTL ${NODE_TTL_MS} ms, election interval and poll 200 ms (defaults)`);
 console.log(`${LISTS} task lists x ${PARTITIONS} partitions over ${WORKERS} worker processes`);
 console.log(`raw upsert round trip (sequential, same server): p50 ${ms(raw.p50)} ms, p99 ${ms(raw.p99)} ms\n`);
 console.log("| measurement | median ms | max ms | target | median / raw p50 |");
@@ -151,7 +151,7 @@ console.log("| --- | ---: | ---: | --- | ---: |");
 const line = (name, xs, target) => console.log(`| ${name} | ${Math.round(median(xs))} | ${Math.round(max(xs))} | ${target} | ${Math.round(median(xs) / raw.p50)}x |`);
 line("leader SIGKILL -> new leader", killed, `TTL + 250 = ${LEASE_TTL_MS + 250}`);
 line("leader graceful stop -> new leader", stopped, "< 300");
-line("worker SIGKILL -> all its partitions owned again", results.kill.map((r) => r.elapsed), `node TTL + 1000 = ${NODE_TTL_MS + 1000}`);
+line("worker SIGKILL -> all its partitions owned again", results.kill.map((r) => r.elapsed), `member TTL + 1000 = ${NODE_TTL_MS + 1000}`);
 line("worker graceful leave -> owned again", results.leave.map((r) => r.elapsed), "< 1000");
 line("worker join -> it owns its share", results.join.map((r) => r.elapsed), "-");
 console.log("\n| membership change | events | partitions moved | theoretical minimum | moved / minimum |");

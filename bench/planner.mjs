@@ -4,7 +4,7 @@
 //   pnpm --filter @helix/bench planner
 //   (HELIX_BENCH_LISTS, HELIX_BENCH_PARTITIONS, HELIX_BENCH_MEMBERS; HELIX_BENCH_WEIGHTED=1 gives
 //   members weights 1, 2 and 3 in turn)
-import { planAllocation } from "@helix/coordinator";
+import { planOwnership } from "@helix/coordinator";
 import { createDatabaseIfMissing, createPool } from "@helix/db";
 
 import { ms, rawUpsertRoundTrip } from "./stats.mjs";
@@ -74,7 +74,7 @@ function measure(label, input) {
     gc();
     const before = process.memoryUsage().heapUsed;
     const started = performance.now();
-    plan = planAllocation(input);
+    plan = planOwnership(input);
     times.push(performance.now() - started);
     heapDelta = Math.max(heapDelta, process.memoryUsage().heapUsed - before);
   }

@@ -1,6 +1,6 @@
 // Scale end to end: a coordinator and worker processes on 100,000 and 1,000,000 partitions, and a
 // join in a small cluster, each figure beside its target and the raw round trip of the same run.
-// - 100k: 4 workers (one member each, node TTL 3 s); the coordinator starts -> first assignment;
+// - 100k: 4 workers (one member each, member TTL 3 s); the coordinator starts -> first assignment;
 //   a 5th worker joins; one is SIGKILLed; one gets SIGTERM and leaves.
 // - 1M: 100 members in 10 worker processes (10 members each, each its own join()), default TTL.
 // - small: 200 partitions over 4 workers with every default (TTL 10 s); a 5th joins, 3 times.
@@ -570,7 +570,7 @@ const rowOrder = [
     key: "kill",
     name: `${short(LARGE)}: a worker SIGKILLed`,
     label: `a worker SIGKILLed (${WORKERS + 1} -> ${WORKERS}) -> re-owned and balanced (${LARGE.toLocaleString("en-US")} partitions)`,
-    target: `≤ node TTL + 1 s = ${seconds(TTL_MS + 1000)}`,
+    target: `≤ member TTL + 1 s = ${seconds(TTL_MS + 1000)}`,
     ms: TTL_MS + 1000,
     calm: true,
   },
@@ -643,9 +643,9 @@ function print() {
   );
   console.log(
     `One coordinator process (library defaults). Worker processes join with ` +
-      `\`join()\`, confirm releases at once ("auto", no onRelease); ${largeLabel} over ${WORKERS}(+1) workers of node TTL ${TTL_MS} ms; ` +
+      `\`join()\`, confirm releases at once ("auto", no onRelease); ${largeLabel} over ${WORKERS}(+1) workers of member TTL ${TTL_MS} ms; ` +
       `the 1M row runs ${MILLION_PROCESSES} worker processes x ${MEMBERS_PER_PROCESS} members (each member its own \`join()\`, one pool per process; ` +
-      `100 processes are too many for the machine), node TTL ${DEFAULT_TTL_MS} ms (default); the small row every default (TTL ${DEFAULT_TTL_MS} ms).`,
+      `100 processes are too many for the machine), member TTL ${DEFAULT_TTL_MS} ms (default); the small row every default (TTL ${DEFAULT_TTL_MS} ms).`,
   );
   console.log(
     "Measured from the event (createCoordinator() or join() called, SIGKILL or SIGTERM sent) to the ownership change " +

@@ -1,12 +1,29 @@
 // Adds up the jest result files that each package's test run writes to reports/<run>.json
 // (reports/jest-<engine>.json for a run against one engine, reports/jest.json for tests that use no
-// database) and prints a line per run, then one closing line: "tests: N passed, N failed".
+// database) and prints a line per run, then one closing line: "tests: N passed, N failed". Above
+// them it names every failed test (or suite that did not run) with the first lines of its failure,
+// so that a log cut to its last lines still says what failed.
 import { existsSync, readFileSync, readdirSync } from "node:fs";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 
 const root = join(import.meta.dirname, "..");
+/** Lines of a failure message kept in the summary: enough for the assertion and where it is. */
+const FAILURE_LINES = 6;
 /** Per run name ("jest-mariadb", "jest-tidb", "jest"): tests passed and failed. */
 const runs = new Map();
+const failures = [];
+
+/** The first lines of a jest failure message, without colour codes and blank lines. */
+function firstLines(message) {
+  return message
+    // eslint-disable-next-line no-control-regex
+    .replace(/\u001b\[[0-9;]*m/g, "")
+    .split("\n")
+    .map((line) => line.trimEnd())
+    .filter((line) => line.trim() !== "")
+    .slice(0, FAILURE_LINES);
+}
+
 for (const group of ["packages", "apps"]) {
   for (const name of readdirSync(join(root, group))) {
     const dir = join(root, group, name, "reports");
@@ -18,8 +35,22 @@ for (const group of ["packages", "apps"]) {
       run.passed += result.numPassedTests;
       run.failed += result.numFailedTests + result.numRuntimeErrorTestSuites;
       runs.set(key, run);
+      for (const suite of result.testResults ?? []) {
+        const where = `${key.replace(/^jest-?/, "") || "no database"}: ${relative(root, suite.name)}`;
+        const failed = (suite.assertionResults ?? []).filter((test) => test.status === "failed");
+        for (const test of failed) {
+          failures.push({ title: `${where} > ${test.fullName}`, lines: firstLines(test.failureMessages.join("\n")) });
+        }
+        if (failed.length === 0 && suite.status === "failed") {
+          failures.push({ title: `${where} (the suite did not run)`, lines: firstLines(suite.message ?? "") });
+        }
+      }
     }
   }
+}
+for (const failure of failures) {
+  console.log(`FAILED ${failure.title}`);
+  for (const line of failure.lines) console.log(`    ${line}`);
 }
 let passed = 0;
 let failed = 0;

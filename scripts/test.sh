@@ -23,6 +23,8 @@ bash scripts/check-deploy.sh
 # The README's figures are the benchmark report's own.
 node scripts/check-readme-figures.mjs
 node scripts/check-cycles.mjs
+# One word per concept: the retired ones stay out of code and docs.
+node scripts/check-words.mjs
 
 mariadb=${HELIX_TEST_MYSQL_URL:-mysql://root@127.0.0.1:3306/}
 tidb=${HELIX_TEST_TIDB_URL:-}

@@ -1,5 +1,5 @@
 import { defineConfig } from "tsup";
 
-import { libraryBuild } from "../../tsup.preset";
+import { libraryWithInternalBuild } from "../../tsup.preset";
 
-export default defineConfig(libraryBuild);
+export default defineConfig(libraryWithInternalBuild);

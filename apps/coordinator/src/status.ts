@@ -1,4 +1,5 @@
-import { coordinatorLeaseKey, taskListKey } from "@helix/cluster";
+import { coordinatorLeaseKey } from "@helix/cluster";
+import { taskListKey } from "@helix/cluster/internal";
 import { readHistory, Status, type TransitionRecord } from "@helix/coordinator";
 import { clusterQueries, PartitionState, processOfId, serverQueries, type ConnectionSource } from "@helix/db/internal";
 import { inspectLock } from "@helix/lock";

@@ -7,7 +7,7 @@
 export { Catalog, createCatalog, resolveTaskListSpec, type ClusterOptions, type ResolvedTaskListSpec, type TaskList, type TaskListSpec } from "./catalog";
 export { AlreadyJoinedError, PartitionFencedError, UnknownTaskListError } from "./errors";
 export { fencePartition, type PartitionOwnership } from "./fence";
-export { coordinatorLeaseKey, partitionKey, sweepLeaseKey, taskListKey } from "./keys";
+export { coordinatorLeaseKey } from "./keys";
 export { join, resolveJoinOptions } from "./join";
 export type { JoinOptions, ResolvedJoinOptions } from "./join-options";
 export { Member } from "./member";
@@ -20,11 +20,6 @@ export {
   type PartitionChange,
 } from "./member-events";
 export { DEFAULT_FORCE_RELEASE_AFTER_MS, DEFAULT_MEMBER_RETENTION_MS, type ChangeCounters } from "./ownership";
-/**
- * The ownership protocol's writes (members, ownership table, change counters), each returning what
- * it changed: for coordinators. Applications use `join`, `Catalog` and `OwnershipStore`.
- */
-export * as ownershipProtocol from "./ownership";
 export { createRoutingTable, RoutingTable, type RoutingEvents } from "./routing";
 export {
   createOwnershipStore,

@@ -16,7 +16,7 @@ export interface JoinOptions {
    * @default 1
    */
   weight?: number;
-  /** Node TTL: the member is dead once the database clock passes last heartbeat + ttl. @default 10000 */
+  /** Member TTL: the member is dead once the database clock passes last heartbeat + ttl. @default 10000 */
   ttlMs?: number;
   /**
    * Time between heartbeats: at most half of (ttlMs - safetyMarginMs), so that a failed heartbeat
@@ -58,7 +58,7 @@ export interface ResolvedJoinOptions {
   readonly metadata: string;
   /** This member's share of partitions relative to others; 0 takes none. */
   readonly weight: number;
-  /** Node TTL: the member is dead once the database clock passes last heartbeat + ttl. */
+  /** Member TTL: the member is dead once the database clock passes last heartbeat + ttl. */
   readonly ttlMs: number;
   /** Time between heartbeats. */
   readonly heartbeatMs: number;

@@ -1,19 +1,20 @@
 import { randomBytes } from "node:crypto";
 import { on } from "node:events";
 
-import { Backoff, checkOptions, ClosedError, clusterQueries as q, isHelixError, PartitionState, SafeEmitter, serverEngine, setLongTimeout, transaction } from "@helix/db/internal";
+import { Backoff, checkOptions, ClosedError, clusterQueries as q, SafeEmitter, serverEngine, setLongTimeout, transaction } from "@helix/db/internal";
 import type { ConnectionSource, Lane, LongTimeout, OpenedDatabase } from "@helix/db/internal";
 import { LocalDeadline, type Locker } from "@helix/lock";
 
 import { AlreadyJoinedError } from "./errors";
 import type { ResolvedJoinOptions } from "./join-options";
-import { partitionKey } from "./keys";
 import type { MemberEvents, MemberState, OwnedPartition, PartitionChange } from "./member-events";
-import { announce, lost, newOwnership, type Ownership } from "./owned";
-import { ConfirmationBatch } from "./confirmations";
-import { confirmReleases, heartbeatMember, leaveCluster, registerMember } from "./ownership";
+import { announce, lost, newOwnership } from "./owned";
+import { OwnedPartitions } from "./owned-partitions";
+import { Releases } from "./releases";
+import { heartbeatMember, leaveCluster, registerMember } from "./ownership";
 import { Sweeper } from "./sweeper";
 import { WATCH_INTERVAL_MS, watchMember } from "./watch";
+import { whileUnavailable } from "./while-unavailable";
 
 /**
  * This process's membership of a cluster: heartbeats, the partitions it owns, and their changes.
@@ -40,7 +41,10 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
   readonly #reads: ConnectionSource;
   readonly #locker: Locker;
   readonly #close: () => Promise<void>;
-  readonly #owned = new Map<string, Ownership>();
+  readonly #owned = new OwnedPartitions((domain, taskList, partition, generation) => {
+    const ref = { cluster: this.cluster, domain, taskList, partition, nodeId: this.nodeId, incarnation: this.#incarnation, generation };
+    return newOwnership(ref, () => this.#checkDeadline(), () => serverEngine(this.#client));
+  });
   readonly #left = new AbortController();
   readonly #deadline: LocalDeadline;
   #incarnation = randomBytes(16).toString("hex");
@@ -51,7 +55,7 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
   /** How many times the member fenced itself: a sync applies only rows read since it was last active. */
   #fences = 0;
   /** Releases being stopped (`onRelease`) and confirmed in the background: leave() waits for them. */
-  readonly #releasing = new Set<Promise<unknown>>();
+  readonly #releases: Releases;
   #heartbeatTimer: LongTimeout | undefined;
   /** Stops the watch between heartbeats (see {@link watchMember}). */
   #unwatch: () => Promise<void> = () => Promise.resolve();
@@ -59,7 +63,6 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
   readonly #pool: object;
   /** When the last heartbeat was sent (performance.now()): a watch due soon after it is skipped. */
   #lastBeatAt = 0;
-  readonly #confirmations = new ConfirmationBatch((partitions) => this.#confirmAll(partitions));
   /** While heartbeats fail: how soon the next one goes out. */
   #retry: Backoff | null = null;
   #sweeper: Sweeper | undefined;
@@ -82,6 +85,15 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
       await opened.opened.close();
     };
     this.#pool = opened.pool;
+    this.#releases = new Releases(this.#client, this, {
+      onRelease: options.onRelease,
+      end: (ownership, change) => this.#announce([this.#owned.drop(ownership, change)]),
+      confirmationFailed: (error) => {
+        this.#version = undefined;
+        this.emit("member:error", error);
+      },
+      releaseFailed: (error) => this.emit("member:error", error),
+    });
     this.#deadline = new LocalDeadline(options.ttlMs, options.marginMs, () => this.#checkDeadline());
   }
 
@@ -102,7 +114,10 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
   /** The partitions this member owns now (releasing ones excluded). */
   partitions(): OwnedPartition[] {
     this.#checkDeadline();
-    return [...this.#owned.values()].filter((o) => !o.releasing).map((o) => o.partition);
+    return this.#owned
+      .all()
+      .filter((o) => !o.releasing)
+      .map((o) => o.partition);
   }
 
   /** Every change of this member's partitions, from now until the member leaves. */
@@ -124,11 +139,11 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
   async confirmRelease(partition: OwnedPartition): Promise<boolean> {
     if (this.#state === "left") throw new ClosedError("member");
     const given = checkOptions("partition", partition);
-    const ownership = this.#owned.get(partitionKey(given.domain as string, given.taskList as string, given.partition as number));
+    const ownership = this.#owned.get(given.domain as string, given.taskList as string, given.partition as number);
     if (ownership === undefined || ownership.partition.generation !== partition.generation || !ownership.releasing) {
       return false;
     }
-    return this.#confirm(ownership);
+    return this.#releases.confirm(ownership);
   }
 
   /**
@@ -147,15 +162,15 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
     // watch (none starts once the member is leaving).
     await Promise.allSettled([this.#beating, unwatched, this.#sweeper?.stop()]);
     await this.#syncing;
-    await Promise.allSettled(this.#releasing);
-    const owned = [...this.#owned.values()];
+    await this.#releases.settled();
+    const owned = this.#owned.all();
     for (const o of owned) o.controller.abort(new Error("the member is leaving"));
-    await Promise.all(owned.map((o) => this.#runOnRelease(o.partition)));
+    await Promise.all(owned.map((o) => this.#releases.stop(o.partition)));
     try {
       // A leave sent again finds nothing more to do: this incarnation's partitions are free and it is inactive.
-      await this.#whileUnavailable(() => transaction(this.#client, (conn) => leaveCluster(conn, this.#identity())));
+      await whileUnavailable(() => transaction(this.#client, (conn) => leaveCluster(conn, this.#identity())), this.#options);
     } finally {
-      const changes = owned.map((o) => this.#drop(o, lost(o, "left")));
+      const changes = owned.map((o) => this.#owned.drop(o, lost(o, "left")));
       this.#state = "left";
       this.#announce(changes);
       this.#left.abort();
@@ -198,26 +213,7 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
    * again finds it instead of being refused as "already joined" until its TTL ends.
    */
   #registerAtJoin(): Promise<boolean> {
-    return this.#whileUnavailable(() => this.#register());
-  }
-
-  /**
-   * Runs `attempt`, and again on a fresh connection while the database is unavailable, for up to a
-   * TTL (after which the member's registration has ended anyway): for writes that find their own
-   * earlier effect when sent again (a registration, a leave).
-   */
-  async #whileUnavailable<T>(attempt: () => Promise<T>): Promise<T> {
-    const giveUpAt = performance.now() + this.#options.ttlMs;
-    const backoff = new Backoff(Math.min(50, this.#options.heartbeatMs), this.#options.heartbeatMs);
-    for (;;) {
-      try {
-        return await attempt();
-      } catch (error) {
-        const left = giveUpAt - performance.now();
-        if (!isHelixError(error, "HELIX_DATABASE_UNAVAILABLE") || left <= 0) throw error;
-        await backoff.wait({ limitMs: left });
-      }
-    }
+    return whileUnavailable(() => this.#register(), this.#options);
   }
 
   async #register(): Promise<boolean> {
@@ -317,64 +313,15 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
           : await q.listProcessOwnershipChanges(this.#reads, { ...this.#identity(), since });
       // Releases asked of this member and not yet confirmed may have been forced meanwhile: a take
       // moves the member's version but leaves it no row to read.
-      const releasing = since !== undefined && [...this.#owned.values()].some((o) => o.releasing && !o.confirming);
-      const stillAsked = releasing ? await q.listProcessReleaseRequests(this.#reads, this.#identity()) : undefined;
+      const stillAsked = since !== undefined && this.#owned.awaitsConfirmation() ? await q.listProcessReleaseRequests(this.#reads, this.#identity()) : undefined;
       if (!this.#checkDeadline() || this.#state !== "active" || this.#fences !== spell) return;
-      const seen = new Set<string>();
-      const changes: (PartitionChange | null)[] = [];
-      const toRelease: Ownership[] = [];
-      const toConfirm: Ownership[] = [];
-      for (const row of rows) {
-        const key = partitionKey(row.domain, row.taskList, row.partitionId);
-        let ownership = this.#owned.get(key);
-        if (row.state !== PartitionState.Assigned && row.state !== PartitionState.ReleaseRequested) {
-          // Released by this process, its confirmation's reply lost (one on its way says so itself).
-          if (ownership !== undefined && ownership.partition.generation === row.generation && !ownership.confirming) {
-            changes.push(this.#drop(ownership, lost(ownership, "taken")));
-          }
-          continue;
-        }
-        seen.add(key);
-        if (ownership !== undefined && ownership.partition.generation !== row.generation) {
-          changes.push(this.#drop(ownership, lost(ownership, "taken")));
-          ownership = undefined;
-        }
-        if (ownership === undefined) {
-          ownership = this.#own(row.domain, row.taskList, row.partitionId, row.generation);
-          changes.push({ type: "assigned", partition: ownership.partition });
-        }
-        if (row.state === PartitionState.ReleaseRequested && !ownership.releasing) {
-          ownership.releasing = true;
-          ownership.controller.abort(new Error("release requested"));
-          changes.push({ type: "release-requested", partition: ownership.partition, targetNodeId: row.targetNodeId });
-          toRelease.push(ownership);
-        } else if (row.state === PartitionState.ReleaseRequested && ownership.confirmPending) {
-          // The work stopped but the confirmation was lost (a dropped connection): send it again, or
-          // the hand-off would wait for the force timeout.
-          toConfirm.push(ownership);
-        }
-      }
-      // A full read shows every partition the member still has: the others are gone. A read of
-      // the release requests shows which releasing ones it still has.
-      if (since === undefined) {
-        for (const [key, ownership] of this.#owned) {
-          if (!seen.has(key)) changes.push(this.#drop(ownership, lost(ownership, "taken")));
-        }
-      } else if (stillAsked !== undefined) {
-        const asked = new Set(stillAsked.map((r) => `${partitionKey(r.domain, r.taskList, r.partitionId)}\0${r.generation}`));
-        for (const [key, ownership] of this.#owned) {
-          const gone = !asked.has(`${key}\0${ownership.partition.generation}`);
-          if (ownership.releasing && !ownership.confirming && !seen.has(key) && gone) {
-            changes.push(this.#drop(ownership, lost(ownership, "taken")));
-          }
-        }
-      }
+      const { changes, toRelease, toConfirm } = this.#owned.apply(rows, since === undefined, stillAsked);
       this.#version = version;
       this.#announce(changes);
       if (this.#options.autoConfirm) {
-        for (const o of toRelease) this.#background(this.#runOnRelease(o.partition).then((ok) => ok && this.#confirm(o)));
+        for (const o of toRelease) this.#releases.stopThenConfirm(o);
       }
-      for (const o of toConfirm) this.#background(this.#confirm(o));
+      for (const o of toConfirm) this.#releases.confirmAgain(o);
     });
     const done = this.#syncing;
     this.#syncing = done.catch(() => undefined);
@@ -403,78 +350,6 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
     return this.#state === "active" ? Math.max(1, this.#deadline.remainingMs()) : this.#options.statementTimeoutMs;
   }
 
-  /** Records a new ownership (its announcement is the caller's). */
-  #own(domain: string, taskList: string, partition: number, generation: number): Ownership {
-    const ref = { cluster: this.cluster, domain, taskList, partition, nodeId: this.nodeId, incarnation: this.#incarnation, generation };
-    const ownership = newOwnership(ref, () => this.#checkDeadline(), () => serverEngine(this.#client));
-    this.#owned.set(partitionKey(domain, taskList, partition), ownership);
-    return ownership;
-  }
-
-  /** Work on a release, done in the background but waited for by leave(). */
-  #background(work: Promise<unknown>): void {
-    const done = (): void => void this.#releasing.delete(work);
-    this.#releasing.add(work);
-    work.then(done, done);
-  }
-
-  async #runOnRelease(partition: OwnedPartition): Promise<boolean> {
-    try {
-      await this.#options.onRelease?.(partition);
-      return true;
-    } catch (error) {
-      this.emit("member:error", error instanceof Error ? error : new Error(String(error)));
-      return false;
-    }
-  }
-
-  async #confirm(ownership: Ownership): Promise<boolean> {
-    const p = ownership.partition;
-    ownership.confirmPending = false;
-    ownership.confirming = true;
-    try {
-      const confirmed = await this.#confirmations.confirm(p);
-      this.#announce([this.#drop(ownership, confirmed ? { type: "released", partition: p } : lost(ownership, "taken"))]);
-      return confirmed;
-    } catch (error) {
-      // Not confirmed: the work is stopped already; the next heartbeat reads the partitions again
-      // and sends the confirmation again.
-      ownership.confirmPending = true;
-      ownership.confirming = false;
-      this.#version = undefined;
-      this.emit("member:error", error as Error);
-      return false;
-    }
-  }
-
-  /** Confirms releases of this turn in one transaction (see {@link ConfirmationBatch}). */
-  async #confirmAll(partitions: readonly OwnedPartition[]): Promise<ReadonlySet<OwnedPartition>> {
-    const confirmed = await transaction(this.#client, async (conn) => {
-      const done: OwnedPartition[] = [];
-      // An ownership belongs to the incarnation it was given to: each confirms its own.
-      for (const incarnation of new Set(partitions.map((p) => p.incarnation))) {
-        const owner = { cluster: this.cluster, nodeId: this.nodeId, incarnation };
-        const mine = partitions.filter((p) => p.incarnation === incarnation);
-        done.push(...(await confirmReleases(conn, owner, mine)).confirmed);
-      }
-      return done;
-    });
-    return new Set(confirmed);
-  }
-
-  /**
-   * Ends an ownership that is still current: forgets it and aborts its work.
-   * @returns the change to announce, or null when the ownership had ended already.
-   */
-  #drop(ownership: Ownership, change: PartitionChange): PartitionChange | null {
-    const p = ownership.partition;
-    const key = partitionKey(p.domain, p.taskList, p.partition);
-    if (this.#owned.get(key) !== ownership) return null;
-    this.#owned.delete(key);
-    ownership.controller.abort(new Error(change.type === "lost" ? `partition lost (${change.reason})` : "partition released"));
-    return change;
-  }
-
   #announce(changes: readonly (PartitionChange | null)[]): void {
     for (const change of changes) if (change !== null) announce(this, change);
   }
@@ -485,8 +360,7 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
     this.#state = "fenced";
     this.#fences++;
     this.#version = undefined;
-    const changes = [...this.#owned.values()].map((o) => this.#drop(o, lost(o, "fenced")));
-    this.#announce(changes);
+    this.#announce(this.#owned.dropAll("fenced"));
     this.emit("member:fenced");
   }
 

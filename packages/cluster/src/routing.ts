@@ -53,7 +53,7 @@ export class RoutingTable extends SafeEmitter<RoutingEvents> implements AsyncDis
 
   /** Checks the version now and reloads if it moved. @returns whether the table changed. */
   async refresh(): Promise<boolean> {
-    const { ownership } = await this.store.versions();
+    const { ownership } = await this.store.counters();
     if (ownership === this.#version) return false;
     const rows = await this.store.partitions();
     const owners = new Map<string, string>();

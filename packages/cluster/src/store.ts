@@ -89,7 +89,7 @@ export class OwnershipStore implements AsyncDisposable {
   ) {}
 
   /** The cluster's change counters (all 0 for a cluster that has seen no change). */
-  async versions(): Promise<ChangeCounters> {
+  async counters(): Promise<ChangeCounters> {
     return readCounters(this.client, this.cluster);
   }
 

@@ -13,7 +13,6 @@ import {
   join,
   MAX_PARTITIONS,
   WATCH_INTERVAL_MS,
-  ownershipProtocol,
   PartitionState,
   UnknownTaskListError,
   type Catalog,
@@ -22,6 +21,7 @@ import {
   type OwnershipStore,
   type PartitionChange,
 } from "../src";
+import { ownershipProtocol } from "../src/internal";
 import { transaction } from "@helix/db";
 
 import { FaultyPool, migratedDatabase, until, type Fixture } from "./helpers";

@@ -5,7 +5,8 @@ import { MAX_ROWS_PER_STATEMENT, transaction, type QueryClient } from "@helix/db
 import { fence } from "@helix/lock";
 import type { RowDataPacket } from "mysql2/promise";
 
-import { DatabaseUnavailableError, fencePartition, ownershipProtocol as ownership, type ChangeCounters } from "../src";
+import { DatabaseUnavailableError, fencePartition, type ChangeCounters } from "../src";
+import { ownershipProtocol as ownership } from "../src/internal";
 import { migratedDatabase, type Fixture } from "./helpers";
 
 let fx: Fixture;

@@ -5,7 +5,8 @@
  *
  * @packageDocumentation
  */
-export { Coordinator, createCoordinator } from "./coordinator";
+export { Coordinator } from "./coordinator";
+export { createCoordinator } from "./create";
 export { planNextRound, type DryRun } from "./dry-run";
 export { type CoordinatorEvents, type CoordinatorState, type CoordinatorStats } from "./events";
 export { readHistory, transitionKindName, type AppliedTransition, type TransitionKindName, type TransitionRecord } from "./audit";
@@ -13,7 +14,7 @@ export { type RoundReport, type RoundTrigger } from "./round";
 export { type ClusterSnapshot } from "./snapshot";
 export { type CoordinatorOptions, type ResolvedCoordinatorOptions } from "./options";
 export {
-  planAllocation,
+  planOwnership,
   type AssignReason,
   type Plan,
   type PlannerInput,

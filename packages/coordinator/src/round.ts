@@ -1,10 +1,11 @@
-import { ownershipProtocol as ownership, type ChangeCounters } from "@helix/cluster";
+import type { ChangeCounters } from "@helix/cluster";
+import { ownershipProtocol as ownership, type RunPace } from "@helix/cluster/internal";
 import { transaction, type ConnectionSource, type QueryClient } from "@helix/db";
 import type { Lease } from "@helix/lock";
 
 import { recordTransitions, trimTransitions, type AppliedTransition } from "./audit";
 import type { ResolvedCoordinatorOptions } from "./options";
-import { planAllocation, type Plan, type Transition } from "./planner";
+import { planOwnership, type Plan, type Transition } from "./planner";
 import type { ClusterSnapshot } from "./snapshot";
 
 /** What started a round. */
@@ -48,7 +49,7 @@ export interface RoundReport {
 
 /** Runs the planner on a snapshot with the coordinator's options. */
 export function planFor(snapshot: ClusterSnapshot, options: ResolvedCoordinatorOptions): Plan {
-  return planAllocation({
+  return planOwnership({
     members: snapshot.members,
     taskLists: snapshot.taskLists,
     options: {
@@ -73,7 +74,7 @@ export interface RoundWriter {
    */
   readonly untold: Set<string>;
   /** How many changes a run takes: shrinks while the database or the machine is slow (see `RunPace`). */
-  readonly pace: ownership.RunPace;
+  readonly pace: RunPace;
 }
 
 /** What a round's writes did, as they reported it. */

@@ -1,4 +1,5 @@
-import { taskListKey, type ChangeCounters, type ownershipProtocol } from "@helix/cluster";
+import type { ChangeCounters } from "@helix/cluster";
+import { taskListKey, type ownershipProtocol } from "@helix/cluster/internal";
 import { clusterQueries as q, coordinatorQueries as cq, Status, transaction, type ConnectionSource, type QueryClient } from "@helix/db/internal";
 
 import type { PlannerMember, PlannerPartition, PlannerTaskList } from "./planner";
@@ -8,7 +9,7 @@ type RetiringTaskList = ownershipProtocol.RetiringTaskList;
 /** Everything a round plans from, read in one consistent snapshot. */
 export interface ClusterSnapshot {
   /** The cluster's change counters the snapshot was read at. */
-  readonly versions: ChangeCounters;
+  readonly counters: ChangeCounters;
   /** Members still marked active whose TTL has passed (to be marked inactive). */
   readonly expiredMembers: number;
   /** Members that are live now, by the database clock. */
@@ -33,7 +34,7 @@ export interface ClusterSnapshot {
   readonly retiring: RetiringTaskList[];
 }
 
-/** Reads versions, catalog, members and the ownership table in one consistent snapshot. */
+/** Reads the change counters, catalog, members and the ownership table in one consistent snapshot. */
 export function readSnapshot(source: ConnectionSource, cluster: string): Promise<ClusterSnapshot> {
   return transaction(source, (conn) => snapshotOn(conn, cluster), { consistentSnapshot: true });
 }
@@ -88,7 +89,7 @@ async function snapshotOn(conn: QueryClient, cluster: string): Promise<ClusterSn
     }
   }
   return {
-    versions: {
+    counters: {
       membership: watch?.membershipVersion ?? 0,
       catalog: watch?.catalogVersion ?? 0,
       ownership: watch?.ownershipVersion ?? 0,

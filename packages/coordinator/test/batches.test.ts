@@ -49,7 +49,7 @@ test(`${PARTITIONS} partitions moving at once starve neither the members' heartb
       return plan.transitions.length === 0 && plan.pendingHandoffs === 0 && members.every((m) => m.partitions().length === PARTITIONS / count);
     };
     await until(() => settled(2), 120_000);
-    // A third member: a third of everything moves (release requests, confirmations, hand-overs).
+    // A third member: a third of everything moves (release requests, confirmations, hand-offs).
     const c = await join(fx.pool, { cluster, nodeId: "c", ttlMs: 2000, sweepIntervalMs: 0 });
     c.on("member:fenced", () => events.push("c fenced"));
     members.push(c);

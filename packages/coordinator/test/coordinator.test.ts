@@ -5,7 +5,7 @@ import type { Pool, RowDataPacket } from "mysql2/promise";
 
 import { createLocker } from "@helix/lock";
 
-import { ownershipProtocol as ownership } from "@helix/cluster";
+import { ownershipProtocol as ownership } from "@helix/cluster/internal";
 import {
   createCatalog,
   createCoordinator,
@@ -132,7 +132,7 @@ describe("options", () => {
 
 describe("election", () => {
   test("one of two coordinators leads; stopping it hands leadership to the other at once", async () => {
-    // A lease that would take 30 s to run out: a hand-over well before that came from the release.
+    // A lease that would take 30 s to run out: a hand-off well before that came from the release.
     const a = await coordinator({ id: "a", leaseTtlMs: 30_000 });
     await nextEvent(a, "leader:elected");
     const b = await coordinator({ id: "b", leaseTtlMs: 30_000 });
@@ -146,11 +146,11 @@ describe("election", () => {
     const stoppedAt = performance.now();
     await a.stop();
     const [{ epoch }] = await elected;
-    const handover = performance.now() - stoppedAt;
+    const handOff = performance.now() - stoppedAt;
     expect(states).toEqual(["stopping", "stopped"]);
     expect(epoch).toBe(firstEpoch + 1);
     // A standby tries every 50 ms here; the lease was released, not left to expire (30 s).
-    expect(handover).toBeLessThan(10_000);
+    expect(handOff).toBeLessThan(10_000);
     expect(b.epoch).toBe(epoch);
   });
 

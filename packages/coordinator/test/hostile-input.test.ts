@@ -3,7 +3,7 @@
 // HELIX_INVALID_ARGUMENT naming the parameter, and nothing is sent.
 import { expectRefusal, FaultyPool, HOSTILE_VALUES, hostileCases, type HostileParameter } from "@helix/testing";
 
-import { createCoordinator, planAllocation, planNextRound, readHistory, type Coordinator } from "../src";
+import { createCoordinator, planOwnership, planNextRound, readHistory, type Coordinator } from "../src";
 import { migratedDatabase, type Fixture } from "./helpers";
 
 let fx: Fixture;
@@ -27,7 +27,7 @@ const { integer, text } = HOSTILE_VALUES;
 const objects = [null, 42, "x", []];
 const clients = [null, 42, "x", {}];
 const create = (extra: Record<string, unknown>): Promise<Coordinator> => createCoordinator(counted, { cluster, ...extra });
-const plan = (planner: Record<string, unknown>): unknown => planAllocation({ members: [], taskLists: [], options: planner });
+const plan = (planner: Record<string, unknown>): unknown => planOwnership({ members: [], taskLists: [], options: planner });
 /** A move limit takes Infinity (no limit) besides whole numbers. */
 const limits = integer.filter((v) => v !== Number.POSITIVE_INFINITY).concat([0]);
 
@@ -60,14 +60,14 @@ const parameters: HostileParameter[] = [
   ["planNextRound(client, options)", "client", clients, (v) => planNextRound(v as never, { cluster })],
   ["planNextRound(client, options)", "options", objects, (v) => planNextRound(counted, v as never)],
   ["planNextRound(client, { cluster })", "cluster", text, (v) => planNextRound(counted, { cluster: v as string })],
-  ["planAllocation(input)", "input", objects, (v) => planAllocation(v as never)],
-  ["planAllocation({ members })", "members", [null, 42, "x", {}], (v) => planAllocation({ members: v as never, taskLists: [] })],
-  ["planAllocation({ taskLists })", "taskLists", [null, 42, "x", {}], (v) => planAllocation({ members: [], taskLists: v as never })],
-  ["planAllocation({ options })", "options", objects, (v) => planAllocation({ members: [], taskLists: [], options: v as never })],
-  ["planAllocation({ options: { forceReleaseAfterMs } })", "forceReleaseAfterMs", integer, (v) => plan({ forceReleaseAfterMs: v })],
-  ["planAllocation({ options: { reassignDelayMs } })", "reassignDelayMs", integer, (v) => plan({ reassignDelayMs: v })],
-  ["planAllocation({ options: { maxMovesPerTaskList } })", "maxMovesPerTaskList", limits, (v) => plan({ maxMovesPerTaskList: v })],
-  ["planAllocation({ options: { maxMovesPerMember } })", "maxMovesPerMember", limits, (v) => plan({ maxMovesPerMember: v })],
+  ["planOwnership(input)", "input", objects, (v) => planOwnership(v as never)],
+  ["planOwnership({ members })", "members", [null, 42, "x", {}], (v) => planOwnership({ members: v as never, taskLists: [] })],
+  ["planOwnership({ taskLists })", "taskLists", [null, 42, "x", {}], (v) => planOwnership({ members: [], taskLists: v as never })],
+  ["planOwnership({ options })", "options", objects, (v) => planOwnership({ members: [], taskLists: [], options: v as never })],
+  ["planOwnership({ options: { forceReleaseAfterMs } })", "forceReleaseAfterMs", integer, (v) => plan({ forceReleaseAfterMs: v })],
+  ["planOwnership({ options: { reassignDelayMs } })", "reassignDelayMs", integer, (v) => plan({ reassignDelayMs: v })],
+  ["planOwnership({ options: { maxMovesPerTaskList } })", "maxMovesPerTaskList", limits, (v) => plan({ maxMovesPerTaskList: v })],
+  ["planOwnership({ options: { maxMovesPerMember } })", "maxMovesPerMember", limits, (v) => plan({ maxMovesPerMember: v })],
 ];
 
 test.each(hostileCases(parameters))("%s refuses %s = %s at once, naming it, sending nothing", (_name, argument, _label, value, call) =>
@@ -75,6 +75,6 @@ test.each(hostileCases(parameters))("%s refuses %s = %s at once, naming it, send
 );
 
 test("options left out take their defaults", async () => {
-  expect(planAllocation({ members: [], taskLists: [] }).transitions).toEqual([]);
+  expect(planOwnership({ members: [], taskLists: [] }).transitions).toEqual([]);
   expect(await readHistory(counted as never, cluster)).toEqual([]);
 });

@@ -2,7 +2,7 @@ import fc from "fast-check";
 
 import { InvalidArgumentError, PartitionState } from "@helix/db";
 
-import { planAllocation, type PlannerMember, type Transition } from "../src";
+import { planOwnership, type PlannerMember, type Transition } from "../src";
 import {
   applyPlan,
   converge,
@@ -73,7 +73,7 @@ const clusterState = arbitraryCluster({ weighted: false });
 const weightedState = arbitraryCluster({ weighted: true });
 const anyState = fc.oneof(clusterState, weightedState);
 
-const plan = (state: ClusterState, options = {}) => planAllocation({ members: state.members, taskLists: toPlannerLists(state), options });
+const plan = (state: ClusterState, options = {}) => planOwnership({ members: state.members, taskLists: toPlannerLists(state), options });
 const releases = (transitions: Transition[]): number => transitions.filter((t) => t.type === "release").length;
 const live = (state: ClusterState): Set<string> => new Set(state.members.filter((m) => m.live).map((m) => m.nodeId));
 
@@ -341,7 +341,7 @@ test("bad planner options are refused with the option's name, never planned with
   for (const [options, argument] of cases) {
     let error: unknown;
     try {
-      planAllocation({ members: [], taskLists: [], options });
+      planOwnership({ members: [], taskLists: [], options });
     } catch (e) {
       error = e;
     }
@@ -350,12 +350,12 @@ test("bad planner options are refused with the option's name, never planned with
   }
   const notAnObject = (() => {
     try {
-      return planAllocation({ members: [], taskLists: [], options: null as never });
+      return planOwnership({ members: [], taskLists: [], options: null as never });
     } catch (e) {
       return e;
     }
   })();
   expect(notAnObject).toMatchObject({ argument: "options" });
   // Infinity and the defaults plan as before.
-  expect(planAllocation({ members: [], taskLists: [], options: { maxMovesPerMember: Infinity } }).transitions).toEqual([]);
+  expect(planOwnership({ members: [], taskLists: [], options: { maxMovesPerMember: Infinity } }).transitions).toEqual([]);
 });

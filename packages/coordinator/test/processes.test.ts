@@ -208,14 +208,14 @@ test("end to end: workers join, leave and are killed; ownership converges and is
   );
   const spans = work as { taskList: string; partition: number; generation: number; workers: number; first: string; last: string }[];
   expect(spans.length).toBeGreaterThan(19);
-  let handOvers = 0;
+  let handOffs = 0;
   for (let k = 0; k < spans.length; k++) {
     expect(Number(spans[k]!.workers)).toBe(1);
     const [previous, current] = [spans[k - 1], spans[k]!];
     if (previous === undefined || previous.taskList !== current.taskList || previous.partition !== current.partition) continue;
-    handOvers++;
+    handOffs++;
     expect(current.first >= previous.last).toBe(true);
   }
-  expect(handOvers).toBeGreaterThan(5);
+  expect(handOffs).toBeGreaterThan(5);
   await catalog.close();
 }, 90_000);

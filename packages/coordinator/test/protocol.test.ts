@@ -5,7 +5,7 @@
 // No database is needed.
 import { explore, MUTANTS, type Config, type InvariantName, type Mutant } from "./support/protocol";
 
-// A node TTL of 3 with margin 1 leaves two ticks between the last synced heartbeat and
+// A member TTL of 3 with margin 1 leaves two ticks between the last synced heartbeat and
 // self-fencing, so a paused process, a lost reply and a pending release can all overlap. A1 may
 // re-register once. (With A2 and B1 re-registering too, and F = 5, the model has 1.6 million states
 // and keeps every invariant as well; too slow for every CI run.)

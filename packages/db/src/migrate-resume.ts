@@ -12,6 +12,7 @@
 // schema holds what the statement makes.
 
 import { givesConnections } from "./policy";
+import { Parser, Unrecognized } from "./statement-parser";
 import type { QueryClient } from "./generated/db";
 import type { ConnectionSource, TransactionConnection } from "./types";
 
@@ -47,7 +48,7 @@ export interface AppliedTest {
 /** How to recognize `statement` as applied, or undefined when it is not a statement this module knows. */
 export function appliedTest(statement: string): AppliedTest | undefined {
   try {
-    const p = new Parser(tokenize(statement));
+    const p = Parser.of(statement);
     const test = parseStatement(p, statement);
     return test !== undefined && p.done() ? test : undefined;
   } catch (error) {
@@ -277,96 +278,4 @@ function checkProblem(check: Check, table: TableShape): string | undefined {
     check.on === "column" ? ["column", check.column, table.columns] : ["key", check.index, table.indexes];
   if (names.has(name.toLowerCase()) === check.present) return undefined;
   return `${what} ${check.table}.${name} ${check.present ? "does not exist" : "still exists"}`;
-}
-
-// A small tokenizer and parser, enough for the DDL that migrations hold. Anything it does not
-// understand makes the statement unrecognized, which is safe: it then fails as it always did.
-
-class Unrecognized extends Error {}
-
-interface Token {
-  readonly text: string;
-  /** word: unquoted keyword, name or number, compared case-insensitively; name: a `quoted` name. */
-  readonly kind: "word" | "name" | "string" | "punct";
-}
-
-const TOKEN = /\s+|--(?:[ \t][^\n]*)?(?=\n|$)|#[^\n]*|\/\*[\s\S]*?\*\/|`((?:[^`]|``)*)`|('(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.|"")*")|([\w$]+)|(.)/gy;
-
-function tokenize(sql: string): Token[] {
-  const tokens: Token[] = [];
-  // Every character matches one alternative (white space and comments are dropped), so the sticky
-  // scan reads the whole statement.
-  for (const [, name, string, word, punct] of sql.matchAll(TOKEN)) {
-    if (name !== undefined) tokens.push({ text: name.replaceAll("``", "`"), kind: "name" });
-    else if (string !== undefined) tokens.push({ text: string, kind: "string" });
-    else if (word !== undefined) tokens.push({ text: word, kind: "word" });
-    else if (punct !== undefined && punct !== ";") tokens.push({ text: punct, kind: "punct" });
-  }
-  return tokens;
-}
-
-class Parser {
-  #at = 0;
-
-  constructor(private readonly tokens: readonly Token[]) {}
-
-  done(): boolean {
-    return this.#at >= this.tokens.length;
-  }
-
-  /** Whether the next token is the keyword or punctuation `text` (a `quoted` name never is). */
-  at(text: string): boolean {
-    const token = this.tokens[this.#at];
-    if (token === undefined) return false;
-    return token.kind === "word" ? token.text.toUpperCase() === text : token.kind === "punct" && token.text === text;
-  }
-
-  /** Takes the next token if it is one of `texts`; returns which. */
-  accept(...texts: string[]): string | undefined {
-    const found = texts.find((t) => this.at(t));
-    if (found !== undefined) this.#at++;
-    return found;
-  }
-
-  /** Takes the next token, which must be one of `texts`; returns which. */
-  expect(...texts: string[]): string {
-    const found = this.accept(...texts);
-    if (found === undefined) throw new Unrecognized();
-    return found;
-  }
-
-  /** Takes an unqualified name, quoted or not (a name qualified by a database is not recognized). */
-  name(): string {
-    const token = this.tokens[this.#at++];
-    if (token === undefined || (token.kind !== "word" && token.kind !== "name") || this.at(".")) throw new Unrecognized();
-    return token.text;
-  }
-
-  skipRest(): void {
-    this.#at = this.tokens.length;
-  }
-
-  /**
-   * Splits what follows into comma-separated parts at the top level. With `inParens`, the list is
-   * the one between the "(" just taken and its ")", and parsing goes on after the ")".
-   */
-  list(inParens = true): Parser[] {
-    const items: Token[][] = [[]];
-    let depth = 0;
-    for (; this.#at < this.tokens.length; this.#at++) {
-      const token = this.tokens[this.#at]!;
-      const punct = token.kind === "punct" ? token.text : "";
-      if (punct === ")" && depth === 0) {
-        if (inParens) break;
-        throw new Unrecognized();
-      }
-      if (punct === "(") depth++;
-      if (punct === ")") depth--;
-      if (punct === "," && depth === 0) items.push([]);
-      else items.at(-1)!.push(token);
-    }
-    if (inParens && this.accept(")") === undefined) throw new Unrecognized();
-    if (items.some((item) => item.length === 0)) throw new Unrecognized();
-    return items.map((item) => new Parser(item));
-  }
 }

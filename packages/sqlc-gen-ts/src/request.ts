@@ -49,3 +49,19 @@ export interface ResponseFile {
   readonly name: string;
   readonly contents: string;
 }
+
+/** The `options` of this plugin's codegen entry in sqlc.yaml. */
+export interface PluginOptions {
+  /** TypeScript types for parameters sqlc cannot type (an INTERVAL amount, say), by parameter name. */
+  readonly param_types?: Readonly<Record<string, string>>;
+  /** A schema file whose statements run before every migration run (must be idempotent). */
+  readonly bootstrap?: string;
+  /** A folder of versioned migrations named `NNNN_name.sql`, embedded into `migrations.ts`. */
+  readonly migrations?: string;
+}
+
+/** Reads the schema files named in the plugin options (relative to where sqlc runs). */
+export interface SourceReader {
+  readFile(path: string): string;
+  listDir(path: string): string[];
+}

@@ -4,7 +4,7 @@ import { join } from "node:path";
 
 import { generate, type SourceReader } from "../src/generate";
 import type { GenerateRequest } from "../src/request";
-import { splitStatements } from "../src/split";
+import { splitStatements, tokenize } from "../src/sql-lexer";
 
 const root = join(__dirname, "..");
 const golden = join(__dirname, "golden");
@@ -137,8 +137,22 @@ describe("splitStatements", () => {
     expect(splitStatements("SELECT 'it''s; \\'ok\\';'; SELECT 2")).toEqual(["SELECT 'it''s; \\'ok\\';'", "SELECT 2"]);
   });
 
+  test("a `--` is a comment only before white space or the end, and a backslash escapes a line break in a string", () => {
+    expect(splitStatements("SELECT 1--2;\nSELECT 'a\\\n;b' -- c;\n--")).toEqual(["SELECT 1--2", "SELECT 'a\\\n;b'"]);
+  });
+
+  test("tokens give the text back, names without their quotes", () => {
+    const sql = "ALTER TABLE `a``b` ADD x INT -- note\n, ADD KEY k (x); # end";
+    const tokens = tokenize(sql);
+    expect(tokens.map((t) => t.raw).join("")).toBe(sql);
+    expect(tokens.filter((t) => t.kind === "name").map((t) => t.text)).toEqual(["a`b"]);
+    expect(tokens.filter((t) => t.kind === "comment").map((t) => t.raw)).toEqual(["-- note", "# end"]);
+    expect(tokens.find((t) => t.raw === ";")).toMatchObject({ kind: "punct", start: sql.indexOf(";") });
+  });
+
   test("refuses unterminated strings and comments", () => {
     expect(() => splitStatements("SELECT 'x")).toThrow(/unterminated ' quote/);
     expect(() => splitStatements("SELECT 1 /* x")).toThrow(/unterminated \/\* comment/);
+    expect(() => tokenize("SELECT `x")).toThrow(/unterminated ` quote/);
   });
 });

@@ -2,9 +2,10 @@
 import { chunks, clusterQueries as q, coordinatorQueries as cq, MAX_ROWS_PER_STATEMENT, PartitionState, type QueryClient } from "@helix/db/internal";
 
 import { bump, NO_CHANGE, type ChangeCounters } from "./counters";
+import { asSeen, firstPerPartition, groupBy, lockPartitions, type LockedPartition } from "./locked-rows";
 
 /**
- * How long after asking a live owner to release a partition a hand-over may go ahead without its
+ * How long after asking a live owner to release a partition a hand-off may go ahead without its
  * confirmation, unless a caller says otherwise; never sooner than the owner's TTL, when the owner
  * has stopped on its own.
  */
@@ -52,7 +53,7 @@ export type AppliedChange<T extends OwnershipChange> = T & {
 /**
  * Applies a batch of ownership changes in the caller's transaction. The rows of the members
  * involved are locked first (in node id order), so that a member cannot register again as a new
- * incarnation between the liveness check and the hand-over, and a partition goes to the
+ * incarnation between the liveness check and the hand-off, and a partition goes to the
  * incarnation that was live then. Each change applies only if the partition is still at the
  * generation the caller saw and the hand-off rule allows it: in SQL, a partition goes to a new
  * owner only when it is unassigned, released by its owner, owned by a process that is no longer
@@ -247,65 +248,6 @@ export class RunPace {
  */
 export async function tellMembers(conn: QueryClient, cluster: string, nodeIds: Iterable<string>): Promise<void> {
   for (const run of chunks([...nodeIds].sort())) await q.bumpAssignmentVersions(conn, { cluster, nodeIds: run });
-}
-
-/** A partition's row as {@link lockPartitions} locked it. */
-type LockedPartition = Awaited<ReturnType<typeof q.lockPartitions>>[number];
-
-/**
- * Locks the rows of some partitions of one task list until the transaction ends (one statement)
- * and returns them by partition: a bulk write may then name those it found as its caller saw them,
- * knowing that none changes before it.
- */
-async function lockPartitions(
-  conn: QueryClient,
-  list: { cluster: string; domain: string; taskList: string },
-  partitionIds: readonly number[],
-): Promise<Map<number, LockedPartition>> {
-  const rows = await q.lockPartitions(conn, { ...list, partitionIds });
-  return new Map(rows.map((row) => [row.partitionId, row]));
-}
-
-/**
- * Keeps the items whose partition's locked row is at the generation the item names and passes
- * `also`, each partition once (the first such item): a bulk statement writes a row at most once.
- */
-function asSeen<I extends { partition: number; generation: number }>(
-  items: readonly I[],
-  locked: ReadonlyMap<number, LockedPartition>,
-  also: (item: I, row: LockedPartition) => boolean,
-): I[] {
-  const taken = new Set<number>();
-  return items.filter((item) => {
-    const row = locked.get(item.partition);
-    if (row === undefined || row.generation !== item.generation || taken.has(item.partition) || !also(item, row)) return false;
-    taken.add(item.partition);
-    return true;
-  });
-}
-
-/** The first of `items` naming each partition, in their order. */
-function firstPerPartition<I extends { partition: number }>(items: readonly I[]): I[] {
-  const named = new Set<number>();
-  const firsts: I[] = [];
-  for (const item of items) {
-    if (named.has(item.partition)) continue;
-    named.add(item.partition);
-    firsts.push(item);
-  }
-  return firsts;
-}
-
-/** `items` grouped by `key`, groups and items in their first order. */
-function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
-  const groups = new Map<string, T[]>();
-  for (const item of items) {
-    const k = key(item);
-    const group = groups.get(k);
-    if (group === undefined) groups.set(k, [item]);
-    else group.push(item);
-  }
-  return groups;
 }
 
 /** The owner as the ownership table has it now, read without a lock (null: no such partition). */

@@ -60,7 +60,7 @@ export type {
  * to its next owner once released, at once when its owner is gone, and when the owner has not
  * confirmed within `forceReleaseAfterMs`.
  */
-export function planAllocation(input: PlannerInput): Plan {
+export function planOwnership(input: PlannerInput): Plan {
   const given = checkOptions("input", input);
   if (!Array.isArray(given.members)) throw new InvalidArgumentError("members", "must be an array of members");
   if (!Array.isArray(given.taskLists)) throw new InvalidArgumentError("taskLists", "must be an array of task lists");

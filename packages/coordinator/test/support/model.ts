@@ -2,7 +2,7 @@
 // independent oracles of the fewest partitions that must move.
 import { PartitionState } from "@helix/db";
 
-import { planAllocation, type Plan, type PlannerMember, type PlannerOptions, type PlannerTaskList } from "../../src";
+import { planOwnership, type Plan, type PlannerMember, type PlannerOptions, type PlannerTaskList } from "../../src";
 
 export interface Row {
   partition: number;
@@ -249,7 +249,7 @@ export function converge(state: ClusterState, options?: PlannerOptions): { owner
   let ownerChanges = 0;
   for (let rounds = 1; rounds <= 1000; rounds++) {
     confirmPending(state);
-    const plan = planAllocation({ members: state.members, taskLists: toPlannerLists(state), options });
+    const plan = planOwnership({ members: state.members, taskLists: toPlannerLists(state), options });
     if (plan.transitions.length === 0) return { ownerChanges, rounds };
     ownerChanges += plan.transitions.filter((t) => t.type === "assign").length;
     applyPlan(state, plan);

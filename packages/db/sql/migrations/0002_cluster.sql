@@ -12,7 +12,7 @@ CREATE TABLE helix_cluster_state (
   PRIMARY KEY (cluster)
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;
 
--- Members of a cluster. A member is live while status = 1 and expires_at (last heartbeat + node TTL,
+-- Members of a cluster. A member is live while status = 1 and expires_at (last heartbeat + member TTL,
 -- computed by the database clock) is in the future. `incarnation` changes on every registration, so
 -- a member that was declared dead and re-registers is told apart from its earlier self.
 -- `assignment_version` grows whenever the member's partitions change; heartbeats return it, so a

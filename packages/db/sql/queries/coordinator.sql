@@ -33,7 +33,7 @@ ORDER BY domain, task_list, partition_id;
 -- name: LockMembers :many
 -- Inside a round's transaction: locks members' rows until commit (in node id order, the primary
 -- key's) and says whether each is live and with which incarnation, so that a member cannot
--- re-register between this check and the hand-over, and with which assignment version, so that the
+-- re-register between this check and the hand-off, and with which assignment version, so that the
 -- rows written for it are stamped with the next one (see 0008_owner_versions.sql).
 SELECT node_id, incarnation, CAST(status = 1 AND expires_at > UTC_TIMESTAMP(6) AS SIGNED) AS live,
        assignment_version

@@ -197,7 +197,7 @@ export interface LockMembersRow {
 /**
  * Inside a round's transaction: locks members' rows until commit (in node id order, the primary
  * key's) and says whether each is live and with which incarnation, so that a member cannot
- * re-register between this check and the hand-over, and with which assignment version, so that the
+ * re-register between this check and the hand-off, and with which assignment version, so that the
  * rows written for it are stamped with the next one (see 0008_owner_versions.sql).
  */
 export async function lockMembers(client: QueryClient, args: LockMembersArgs): Promise<LockMembersRow[]> {

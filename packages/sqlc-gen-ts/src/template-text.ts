@@ -1,0 +1,4 @@
+/** Escapes text for a template literal. */
+export function templateText(text: string): string {
+  return text.replace(/\\/g, "\\\\").replace(/`/g, "\\`").replace(/\$\{/g, "\\${");
+}
