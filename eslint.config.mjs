@@ -1,11 +1,14 @@
 import js from "@eslint/js";
+import globals from "globals";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["**/dist/**", "**/node_modules/**", "**/coverage/**", "**/*.cjs", "**/*.mjs", "**/bin/**"] },
+  { ignores: ["**/dist/**", "**/node_modules/**", "**/coverage/**", "**/reports/**", "docs/api/**"] },
   js.configs.recommended,
-  ...tseslint.configs.recommendedTypeChecked,
+  // TypeScript, with the type-aware rules.
   {
+    files: ["**/*.ts"],
+    extends: [...tseslint.configs.recommendedTypeChecked],
     languageOptions: {
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
     },
@@ -16,4 +19,11 @@ export default tseslint.config(
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_" }],
     },
   },
+  // The JavaScript harness (benchmarks, chaos, scripts, examples, test fixtures): Node globals.
+  {
+    files: ["**/*.mjs", "**/*.cjs", "**/*.js"],
+    languageOptions: { globals: globals.node },
+    rules: { "no-unused-vars": ["error", { argsIgnorePattern: "^_", caughtErrors: "none" }] },
+  },
+  { files: ["**/*.cjs", "**/bin/*"], languageOptions: { sourceType: "commonjs" } },
 );

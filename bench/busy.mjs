@@ -83,7 +83,10 @@ export function killHogs() {
 /** The hog itself. */
 function hog() {
   const parent = process.ppid;
-  process.stdin.on("end", () => process.exit(0)).on("error", () => process.exit(0)).resume();
+  process.stdin
+    .on("end", () => process.exit(0))
+    .on("error", () => process.exit(0))
+    .resume();
   let data = createHash("sha256").update(String(process.pid)).digest();
   const spin = () => {
     if (process.ppid !== parent) process.exit(0);

@@ -150,9 +150,11 @@ const logDir = mkdtempSync(join(tmpdir(), "helix-chaos-"));
 const log = (line) => process.stdout.write(`[${((performance.now() - startedAt) / 1000).toFixed(1).padStart(6)}s] ${line}\n`);
 const startedAt = performance.now();
 
-console.log(`chaos: seed ${SEED}, ${SECONDS} s of faults (${schedule.length} scheduled, schedule ${scheduleHash}), ` +
-  `${COORDINATORS} coordinators, ${WORKERS} workers on ${engine}, node and lease TTL ${NODE_TTL_MS} ms` +
-  `${UNSAFE ? `, UNSAFE workers: ${UNSAFE}` : ""}${DB_RESTART ? "" : ", no database restarts"}`);
+console.log(
+  `chaos: seed ${SEED}, ${SECONDS} s of faults (${schedule.length} scheduled, schedule ${scheduleHash}), ` +
+    `${COORDINATORS} coordinators, ${WORKERS} workers on ${engine}, node and lease TTL ${NODE_TTL_MS} ms` +
+    `${UNSAFE ? `, UNSAFE workers: ${UNSAFE}` : ""}${DB_RESTART ? "" : ", no database restarts"}`,
+);
 
 await migrate(admin);
 await admin.query(`CREATE TABLE chaos_ledger (
@@ -177,7 +179,8 @@ for (let i = 0; i < 4; i++) {
 const offsets = [-5 * 60_000, 0, 3 * 60_000, 90_000, -2 * 60_000, 0, 7 * 60_000, -45_000];
 const slots = [];
 const unexpected = [];
-for (let i = 0; i < COORDINATORS; i++) slots.push({ kind: "coordinator", index: i, id: `coordinator-${i}`, offset: offsets[(i + 3) % offsets.length] });
+for (let i = 0; i < COORDINATORS; i++)
+  slots.push({ kind: "coordinator", index: i, id: `coordinator-${i}`, offset: offsets[(i + 3) % offsets.length] });
 for (let i = 0; i < WORKERS; i++) slots.push({ kind: "worker", index: i, id: `worker-${i}`, offset: offsets[i % offsets.length] });
 const slotOf = (kind, index) => slots.find((s) => s.kind === kind && s.index === index);
 
@@ -189,7 +192,15 @@ function start(slot) {
   slot.run = (slot.run ?? 0) + 1;
   const argv =
     slot.kind === "worker"
-      ? [childUrl, cluster, slot.id, String(NODE_TTL_MS), join(logDir, `${slot.id}.${slot.run}.log`), slot.index % 2 === 0 ? "helix" : "plain", UNSAFE]
+      ? [
+          childUrl,
+          cluster,
+          slot.id,
+          String(NODE_TTL_MS),
+          join(logDir, `${slot.id}.${slot.run}.log`),
+          slot.index % 2 === 0 ? "helix" : "plain",
+          UNSAFE,
+        ]
       : [childUrl, cluster, slot.id, String(LEASE_TTL_MS), "100", "100", "0"];
   const child = JsonChild.start(script, argv, { clockOffsetMs: slot.offset });
   processes.set(`${slot.id}.${slot.run}`, child);
@@ -201,7 +212,12 @@ function start(slot) {
     if (slot.child !== child) return;
     slot.down = true;
     if (!slot.expectExit || (slot.expectCode !== undefined && code !== slot.expectCode)) {
-      unexpected.push({ id: slot.id, code, signal: child.process.signalCode, stderr: child.stderr.trim().split("\n").slice(-5).join(" | ") });
+      unexpected.push({
+        id: slot.id,
+        code,
+        signal: child.process.signalCode,
+        stderr: child.stderr.trim().split("\n").slice(-5).join(" | "),
+      });
       log(`UNEXPECTED exit of ${slot.id}: code ${code} ${child.stderr.trim().split("\n").slice(-1)[0] ?? ""}`);
     }
   });
@@ -279,7 +295,13 @@ function reuseSlot(slot, pauseMs, overlapMs) {
     // The old process leaves the slot's books: its exit is expected, and must be clean.
     slot.child = undefined;
     void old.exited.then((code) => {
-      if (code !== 0) unexpected.push({ id: `${slot.id} (old process)`, code, signal: old.process.signalCode, stderr: old.stderr.trim().split("\n").slice(-5).join(" | ") });
+      if (code !== 0)
+        unexpected.push({
+          id: `${slot.id} (old process)`,
+          code,
+          signal: old.process.signalCode,
+          stderr: old.stderr.trim().split("\n").slice(-5).join(" | "),
+        });
     });
     start(slot);
     later(overlapMs, () => {
@@ -403,7 +425,10 @@ for (const fault of schedule) {
   try {
     const done = await run(fault);
     count(done ? executed : skipped, fault.kind);
-    if (done) log(`${fault.kind}${fault.slot === undefined ? "" : ` #${fault.slot}`}${fault.kind === "slow-database" ? ` (${fault.latencyMs} ms per statement, CPU hog, ${fault.spellMs} ms)` : ""}`);
+    if (done)
+      log(
+        `${fault.kind}${fault.slot === undefined ? "" : ` #${fault.slot}`}${fault.kind === "slow-database" ? ` (${fault.latencyMs} ms per statement, CPU hog, ${fault.spellMs} ms)` : ""}`,
+      );
   } catch (error) {
     count(skipped, fault.kind);
     log(`${fault.kind} could not be carried out: ${error.message}`);
@@ -455,12 +480,20 @@ async function converged() {
      WHERE a.cluster = ? AND c.status = 1 AND a.partition_id < c.partitions`,
     [cluster],
   );
-  const [[{ total }]] = await admin.query("SELECT COALESCE(SUM(partitions), 0) AS total FROM helix_cluster WHERE cluster = ? AND status = 1", [cluster]);
+  const [[{ total }]] = await admin.query(
+    "SELECT COALESCE(SUM(partitions), 0) AS total FROM helix_cluster WHERE cluster = ? AND status = 1",
+    [cluster],
+  );
   const workers = slots.filter((s) => s.kind === "worker");
   const ids = new Set(workers.map((s) => s.id));
   const open = rows.filter((r) => r.state !== 1 || !ids.has(r.node_id));
   if (rows.length !== Number(total) || open.length > 0) {
-    return why(`${Number(total) - rows.length} partitions without a row; not assigned: ${open.slice(0, 5).map((r) => `${r.task_list}/${r.partition_id} state ${r.state} at ${r.node_id}`).join(", ")}`);
+    return why(
+      `${Number(total) - rows.length} partitions without a row; not assigned: ${open
+        .slice(0, 5)
+        .map((r) => `${r.task_list}/${r.partition_id} state ${r.state} at ${r.node_id}`)
+        .join(", ")}`,
+    );
   }
   const perList = new Map();
   for (const r of rows) {
@@ -474,9 +507,18 @@ async function converged() {
     const believed = beliefs(slot);
     const mine = rows.filter((r) => r.node_id === slot.id);
     if (believed.size !== mine.length || mine.some((r) => believed.get(`${r.task_list}/${r.partition_id}`) !== Number(r.generation))) {
-      const events = slot.child.events.slice(-6).map((e) => JSON.stringify(e)).join(" ");
-      const [[node]] = await admin.query("SELECT incarnation, status, expires_at > UTC_TIMESTAMP(6) AS live FROM helix_nodes WHERE cluster = ? AND node_id = ?", [cluster, slot.id]);
-      const [owned] = await admin.query("SELECT incarnation, COUNT(*) AS n FROM helix_allocation WHERE cluster = ? AND node_id = ? GROUP BY incarnation", [cluster, slot.id]);
+      const events = slot.child.events
+        .slice(-6)
+        .map((e) => JSON.stringify(e))
+        .join(" ");
+      const [[node]] = await admin.query(
+        "SELECT incarnation, status, expires_at > UTC_TIMESTAMP(6) AS live FROM helix_nodes WHERE cluster = ? AND node_id = ?",
+        [cluster, slot.id],
+      );
+      const [owned] = await admin.query(
+        "SELECT incarnation, COUNT(*) AS n FROM helix_allocation WHERE cluster = ? AND node_id = ? GROUP BY incarnation",
+        [cluster, slot.id],
+      );
       return why(
         `${slot.id} believes ${believed.size} partitions, the table gives it ${mine.length} ` +
           `(by incarnation: ${owned.map((o) => `${o.incarnation === node?.incarnation ? "live" : o.incarnation} ${o.n}`).join(", ")}; ` +
@@ -512,7 +554,12 @@ log(
 // What the coordinators were doing: who led, and whether their rounds failed, and why.
 if (convergedAfterMs === null) {
   for (const slot of slots.filter((s) => s.kind === "coordinator")) {
-    log(`${slot.id}, last events: ${slot.child.events.slice(-8).map((e) => JSON.stringify(e)).join(" ")}`);
+    log(
+      `${slot.id}, last events: ${slot.child.events
+        .slice(-8)
+        .map((e) => JSON.stringify(e))
+        .join(" ")}`,
+    );
   }
 }
 
@@ -525,7 +572,12 @@ await Promise.all(
     if (slot.kind === "coordinator") slot.child.process.stdin.end();
     else slot.child.process.kill("SIGTERM");
     const timer = setTimeout(() => {
-      log(`${slot.id} did not exit within 15 s of being told to; last events: ${slot.child.events.slice(-4).map((e) => JSON.stringify(e)).join(" ")}`);
+      log(
+        `${slot.id} did not exit within 15 s of being told to; last events: ${slot.child.events
+          .slice(-4)
+          .map((e) => JSON.stringify(e))
+          .join(" ")}`,
+      );
       slot.child.kill();
     }, 15_000);
     await slot.child.exited;
@@ -633,7 +685,8 @@ rmSync(logDir, { recursive: true, force: true, maxRetries: 5 });
 console.log(`\n## Chaos run: seed ${SEED}, schedule ${scheduleHash}, ${SECONDS} s of faults${UNSAFE ? ` (UNSAFE: ${UNSAFE})` : ""}\n`);
 console.log("| fault | carried out | skipped (target down or busy) |");
 console.log("| --- | ---: | ---: |");
-for (const kind of [...new Set(schedule.map((f) => f.kind))].sort()) console.log(`| ${kind} | ${executed.get(kind) ?? 0} | ${skipped.get(kind) ?? 0} |`);
+for (const kind of [...new Set(schedule.map((f) => f.kind))].sort())
+  console.log(`| ${kind} | ${executed.get(kind) ?? 0} | ${skipped.get(kind) ?? 0} |`);
 const violations =
   overlaps.length + disorder.length + ledgerBack.length + ledgerTwoOwners.length + unexpected.length + (convergedAfterMs === null ? 1 : 0);
 console.log("\n| check | result |");
@@ -644,7 +697,9 @@ console.log(`| generations out of order | ${disorder.length} |`);
 console.log(`| fenced ledger | ${ledgerRows.length} units of work from ${ledgerIncarnations} processes |`);
 console.log(`| ledger: a partition's generation going back | ${ledgerBack.length} |`);
 console.log(`| ledger: two processes at one generation | ${ledgerTwoOwners.length} |`);
-console.log(`| owned again, balanced, after the faults stopped | ${convergedAfterMs === null ? `NO, not within ${BOUND_MS} ms` : `${Math.round(convergedAfterMs)} ms (bound ${BOUND_MS} ms)`} |`);
+console.log(
+  `| owned again, balanced, after the faults stopped | ${convergedAfterMs === null ? `NO, not within ${BOUND_MS} ms` : `${Math.round(convergedAfterMs)} ms (bound ${BOUND_MS} ms)`} |`,
+);
 console.log(`| unexpected exits (crashes, unhandled rejections) | ${unexpected.length} |`);
 if (spells.length > 0) {
   const slowMs = spells.reduce((a, s) => a + (s.to - s.from) / 1000, 0);
@@ -654,7 +709,10 @@ if (spells.length > 0) {
       `members declared dead and registered again, ${slowEvents.heartbeatFailed} failed heartbeats, ${slowEvents.leadershipLost} leaderships lost |`,
   );
 }
-for (const o of overlaps.slice(0, 5)) console.log(`  overlap on ${o.partition}: ${o.a.node} gen ${o.a.generation} until ${o.a.to} µs, ${o.b.node} gen ${o.b.generation} from ${o.b.from} µs`);
+for (const o of overlaps.slice(0, 5))
+  console.log(
+    `  overlap on ${o.partition}: ${o.a.node} gen ${o.a.generation} until ${o.a.to} µs, ${o.b.node} gen ${o.b.generation} from ${o.b.from} µs`,
+  );
 // What both processes of the first overlap said in the seconds before it (same clock as the log).
 if (overlaps.length > 0) {
   const { a, b } = overlaps[0];
@@ -665,10 +723,17 @@ if (overlaps.length > 0) {
   console.log(`  audit of ${overlaps[0].partition}: ${firstOverlapAudit.map((r) => JSON.stringify(r)).join(" ")}`);
   for (const slot of slots.filter((x) => x.kind === "coordinator")) {
     const events = [...processes].filter(([name]) => name.startsWith(`${slot.id}.`)).flatMap(([, child]) => child.events);
-    console.log(`  ${slot.id}: ${events.filter((e) => e.t === undefined || (e.t >= a.to - 5_000_000 && e.t <= a.to + 500_000)).slice(-30).map((e) => JSON.stringify(e)).join(" ")}`);
+    console.log(
+      `  ${slot.id}: ${events
+        .filter((e) => e.t === undefined || (e.t >= a.to - 5_000_000 && e.t <= a.to + 500_000))
+        .slice(-30)
+        .map((e) => JSON.stringify(e))
+        .join(" ")}`,
+    );
   }
 }
-for (const d of disorder.slice(0, 5)) console.log(`  out of order on ${d.partition}: gen ${d.a.generation} (${d.a.node}) then gen ${d.b.generation} (${d.b.node})`);
+for (const d of disorder.slice(0, 5))
+  console.log(`  out of order on ${d.partition}: gen ${d.a.generation} (${d.a.node}) then gen ${d.b.generation} (${d.b.node})`);
 for (const b of ledgerBack.slice(0, 5)) console.log(`  ledger on ${b.partition}: gen ${b.to} committed after gen ${b.from}`);
 for (const w of ledgerTwoOwners.slice(0, 5)) console.log(`  ledger on ${w.at}: units from processes ${w.a} and ${w.b}`);
 for (const u of unexpected.slice(0, 5)) console.log(`  ${u.id} exited with ${u.code ?? u.signal}: ${u.stderr}`);
@@ -685,8 +750,15 @@ for (const [i, s] of spells.entries()) {
 if (slowFences.length > 0) {
   const { name, spell, afterMs } = slowFences[0];
   const from = spells[spell].from;
-  const events = processes.get(name).events.filter((e) => e.t >= from && e.t <= from + afterMs * 1000 + 1000 && !["assigned", "released", "lost"].includes(e.event));
-  console.log(`  ${name} in slow spell ${spell + 1} until its fence: ${events.slice(-12).map((e) => JSON.stringify({ ...e, t: e.t - from })).join(" ")}`);
+  const events = processes
+    .get(name)
+    .events.filter((e) => e.t >= from && e.t <= from + afterMs * 1000 + 1000 && !["assigned", "released", "lost"].includes(e.event));
+  console.log(
+    `  ${name} in slow spell ${spell + 1} until its fence: ${events
+      .slice(-12)
+      .map((e) => JSON.stringify({ ...e, t: e.t - from }))
+      .join(" ")}`,
+  );
 }
 console.log(violations === 0 ? "\nchaos: no violations" : `\nchaos: ${violations} violation(s)`);
 process.exit(violations === 0 ? 0 : 1);

@@ -55,7 +55,15 @@ for (const size of sizes) {
   while (members.length < size) {
     const batch = [];
     for (let i = 0; i < 50 && members.length + batch.length < size; i++) {
-      batch.push(join(timedPool, { cluster: "bench", nodeId: `m${members.length + batch.length}`, ttlMs: 3 * HEARTBEAT_MS + 1000, heartbeatMs: HEARTBEAT_MS, sweepIntervalMs: 0 }));
+      batch.push(
+        join(timedPool, {
+          cluster: "bench",
+          nodeId: `m${members.length + batch.length}`,
+          ttlMs: 3 * HEARTBEAT_MS + 1000,
+          heartbeatMs: HEARTBEAT_MS,
+          sweepIntervalMs: 0,
+        }),
+      );
     }
     members.push(...(await Promise.all(batch)));
   }
@@ -82,8 +90,12 @@ await pool.end();
 
 console.log(`\nHeartbeat capacity: ${new Date().toISOString()}, heartbeat every ${HEARTBEAT_MS} ms, ${MEASURE_MS} ms measured per size`);
 console.log(`raw upsert round trip (sequential, same server): p50 ${ms(rawStats.p50)} ms, p99 ${ms(rawStats.p99)} ms\n`);
-console.log("| members | heartbeats/s | heartbeat p50 ms | p99 ms | p50 / raw | watch reads/s | partition reads while idle | members fenced | join all (s) |");
+console.log(
+  "| members | heartbeats/s | heartbeat p50 ms | p99 ms | p50 / raw | watch reads/s | partition reads while idle | members fenced | join all (s) |",
+);
 console.log("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
 for (const r of rows) {
-  console.log(`| ${r.size} | ${Math.round(r.opsPerSec)} | ${ms(r.p50)} | ${ms(r.p99)} | ${(r.p50 / rawStats.p50).toFixed(2)}x | ${Math.round(r.watchesPerSec)} | ${r.reads} | ${r.fenced} | ${(r.joinMs / 1000).toFixed(1)} |`);
+  console.log(
+    `| ${r.size} | ${Math.round(r.opsPerSec)} | ${ms(r.p50)} | ${ms(r.p99)} | ${(r.p50 / rawStats.p50).toFixed(2)}x | ${Math.round(r.watchesPerSec)} | ${r.reads} | ${r.fenced} | ${(r.joinMs / 1000).toFixed(1)} |`,
+  );
 }

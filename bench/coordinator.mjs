@@ -104,7 +104,10 @@ async function lastTransition() {
 }
 /** Partitions that changed owner since transition `after` (a release request alone is not a change). */
 async function ownerChanges(after) {
-  const [[row]] = await pool.query("SELECT COUNT(*) AS n FROM helix_transitions WHERE cluster = ? AND id > ? AND kind <> 5", [cluster, after]);
+  const [[row]] = await pool.query("SELECT COUNT(*) AS n FROM helix_transitions WHERE cluster = ? AND id > ? AND kind <> 5", [
+    cluster,
+    after,
+  ]);
   return Number(row.n);
 }
 const owned = async (id) => (await ownership()).filter((r) => r.node_id === id).length;
@@ -148,14 +151,29 @@ console.log(`${LISTS} task lists x ${PARTITIONS} partitions over ${WORKERS} work
 console.log(`raw upsert round trip (sequential, same server): p50 ${ms(raw.p50)} ms, p99 ${ms(raw.p99)} ms\n`);
 console.log("| measurement | median ms | max ms | target | median / raw p50 |");
 console.log("| --- | ---: | ---: | --- | ---: |");
-const line = (name, xs, target) => console.log(`| ${name} | ${Math.round(median(xs))} | ${Math.round(max(xs))} | ${target} | ${Math.round(median(xs) / raw.p50)}x |`);
+const line = (name, xs, target) =>
+  console.log(`| ${name} | ${Math.round(median(xs))} | ${Math.round(max(xs))} | ${target} | ${Math.round(median(xs) / raw.p50)}x |`);
 line("leader SIGKILL -> new leader", killed, `TTL + 250 = ${LEASE_TTL_MS + 250}`);
 line("leader graceful stop -> new leader", stopped, "< 300");
-line("worker SIGKILL -> all its partitions owned again", results.kill.map((r) => r.elapsed), `member TTL + 1000 = ${NODE_TTL_MS + 1000}`);
-line("worker graceful leave -> owned again", results.leave.map((r) => r.elapsed), "< 1000");
-line("worker join -> it owns its share", results.join.map((r) => r.elapsed), "-");
+line(
+  "worker SIGKILL -> all its partitions owned again",
+  results.kill.map((r) => r.elapsed),
+  `member TTL + 1000 = ${NODE_TTL_MS + 1000}`,
+);
+line(
+  "worker graceful leave -> owned again",
+  results.leave.map((r) => r.elapsed),
+  "< 1000",
+);
+line(
+  "worker join -> it owns its share",
+  results.join.map((r) => r.elapsed),
+  "-",
+);
 console.log("\n| membership change | events | partitions moved | theoretical minimum | moved / minimum |");
 console.log("| --- | ---: | ---: | ---: | ---: |");
 for (const [kind, rows] of Object.entries(results)) {
-  console.log(`| ${kind} | ${rows.length} | ${sum(rows, "moved")} | ${sum(rows, "minimum")} | ${(sum(rows, "moved") / sum(rows, "minimum")).toFixed(2)} |`);
+  console.log(
+    `| ${kind} | ${rows.length} | ${sum(rows, "moved")} | ${sum(rows, "minimum")} | ${(sum(rows, "moved") / sum(rows, "minimum")).toFixed(2)} |`,
+  );
 }

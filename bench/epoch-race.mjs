@@ -44,7 +44,9 @@ const running = [worker(lockers[0]), worker(lockers[1]), worker(lockers[0]), pru
 await new Promise((resolve) => setTimeout(resolve, SECONDS * 1000));
 stop = true;
 await Promise.all(running);
-console.log(`epoch-race on ${await serverEngine(pool)}: ${SECONDS} s, ${grants} grants, ${pruned} rows pruned, ${notGrown.length} grants whose epoch did not grow`);
+console.log(
+  `epoch-race on ${await serverEngine(pool)}: ${SECONDS} s, ${grants} grants, ${pruned} rows pruned, ${notGrown.length} grants whose epoch did not grow`,
+);
 for (const line of notGrown.slice(0, 10)) console.log(`  ${line}`);
 await Promise.all(lockers.map((l) => l.close()));
 await pool.query("DROP DATABASE ??", [new URL(url).pathname.slice(1)]);

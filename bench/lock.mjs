@@ -50,7 +50,9 @@ const raw = {
 };
 // For reference: the smallest single-row upsert, on a 3-column table without a secondary index.
 const minimalUpsert = (k) =>
-  pool.query("INSERT INTO bench_raw (k, v, t) VALUES (?, 1, UTC_TIMESTAMP(6)) ON DUPLICATE KEY UPDATE v = v + 1, t = UTC_TIMESTAMP(6)", [k]);
+  pool.query("INSERT INTO bench_raw (k, v, t) VALUES (?, 1, UTC_TIMESTAMP(6)) ON DUPLICATE KEY UPDATE v = v + 1, t = UTC_TIMESTAMP(6)", [
+    k,
+  ]);
 
 // One at a time: every round sends each kind once, interleaved, so that all see the same server
 // state and warm-up.
@@ -187,7 +189,9 @@ await pool.query("DROP DATABASE ??", [database]);
 await pool.end();
 
 const ratio = (x) => (x === undefined ? "" : `${x.toFixed(2)}x`);
-console.log(`\nLock benchmark: ${new Date().toISOString()}, ${N} interleaved rounds, ${DURATION_MS} ms per concurrent run (${SLICES} slices)\n`);
+console.log(
+  `\nLock benchmark: ${new Date().toISOString()}, ${N} interleaved rounds, ${DURATION_MS} ms per concurrent run (${SLICES} slices)\n`,
+);
 console.log("| operation | p50 ms | p99 ms | ops/s | p50 / raw p50 | p50 / its raw statement | ops/s / raw ops/s | errors | note |");
 console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
 for (const r of rows) {

@@ -79,13 +79,17 @@ async function useWeekly(h) {
   const [[{ n }]] = await pruned.pool.query("SELECT COUNT(*) AS n FROM helix_locks WHERE lock_key = ?", [WEEKLY]);
   if (weeklyEpochs.length > 0 && Number(n) === 0) weeklyPrunedBetween++;
   const lease = await weekly.acquire(WEEKLY, { ttlMs: 60_000 });
-  if (weeklyEpochs.length > 0 && lease.epoch <= Math.max(...weeklyEpochs)) throw new Error(`epoch went back: ${lease.epoch} after ${weeklyEpochs}`);
+  if (weeklyEpochs.length > 0 && lease.epoch <= Math.max(...weeklyEpochs))
+    throw new Error(`epoch went back: ${lease.epoch} after ${weeklyEpochs}`);
   const conn = await pruned.pool.getConnection();
   try {
     await conn.beginTransaction();
     await fence(conn, WEEKLY, lease.epoch);
     for (const old of weeklyEpochs.slice(-3)) {
-      const refused = await fence(conn, WEEKLY, old).then(() => false, (error) => error.code === "HELIX_FENCED_OUT");
+      const refused = await fence(conn, WEEKLY, old).then(
+        () => false,
+        (error) => error.code === "HELIX_FENCED_OUT",
+      );
       if (!refused) throw new Error(`the fence let epoch ${old} through after ${lease.epoch} was granted`);
       weeklyStaleFenced++;
     }
@@ -173,7 +177,9 @@ for (const s of samples) {
   console.log(`| ${s.day} | ${s.created} | ${s.keep.rows} | ${mb(s.keep.bytes)} | ${s.pruned.rows} | ${mb(s.pruned.bytes)} |`);
 }
 console.log("");
-console.log(`- Never pruned, the table grows with every key: ${Math.round(bytesPerRow)} bytes per row (rows and secondary index) at day ${last.day}.`);
+console.log(
+  `- Never pruned, the table grows with every key: ${Math.round(bytesPerRow)} bytes per row (rows and secondary index) at day ${last.day}.`,
+);
 console.log(
   `  At ${REAL_RATE} keys/s that is ${(yearRows / 1e9).toFixed(2)} billion rows, about ${gb(yearRows * bytesPerRow)} GiB, after ${DAYS} days, and growing.`,
 );

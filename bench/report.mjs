@@ -21,7 +21,11 @@ const benchmarks = [
   ["Lock table growth over a simulated year, pruned and not", ["locks-growth.mjs"]],
   // Twice: alone, then beside CPU hogs (scale.mjs --busy). scripts/check-readme-figures.mjs finds
   // these two sections by "Scale" and "quiet" / "busy" in their titles.
-  ["Scale, quiet machine: first assignment, join, SIGKILL and leave at 100,000 and 1,000,000 partitions, with real processes", ["scale.mjs"], { HELIX_BENCH_SCALE_BUSY: "0" }],
+  [
+    "Scale, quiet machine: first assignment, join, SIGKILL and leave at 100,000 and 1,000,000 partitions, with real processes",
+    ["scale.mjs"],
+    { HELIX_BENCH_SCALE_BUSY: "0" },
+  ],
   [
     "Scale, busy machine (CPU hogs beside it): first assignment, join, SIGKILL and leave at 100,000 and 1,000,000 partitions, with real processes",
     ["scale.mjs"],
@@ -38,7 +42,12 @@ let failed = 0;
 for (const [title, argv, env = {}] of benchmarks) {
   process.stderr.write(`bench: ${title}\n`);
   const started = performance.now();
-  const run = spawnSync(process.execPath, argv, { cwd: here, env: { ...process.env, ...env }, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+  const run = spawnSync(process.execPath, argv, {
+    cwd: here,
+    env: { ...process.env, ...env },
+    encoding: "utf8",
+    maxBuffer: 64 * 1024 * 1024,
+  });
   const seconds = ((performance.now() - started) / 1000).toFixed(0);
   if (run.status !== 0) failed++;
   // A benchmark that failed keeps what it printed (the scale benchmark prints its table whatever happened).

@@ -26,7 +26,15 @@ try {
   coordinator.on("leader:elected", ({ epoch }) => say({ event: "elected", epoch, at: Date.now() }));
   coordinator.on("leader:lost", ({ error }) => say({ event: "lost", message: error.message, at: Date.now() }));
   coordinator.on("round:done", (r) => {
-    if (r.wrote) say({ event: "round", trigger: r.trigger, ms: Math.round(r.durationMs), planned: r.planned, applied: r.applied.length, at: Date.now() });
+    if (r.wrote)
+      say({
+        event: "round",
+        trigger: r.trigger,
+        ms: Math.round(r.durationMs),
+        planned: r.planned,
+        applied: r.applied.length,
+        at: Date.now(),
+      });
   });
   coordinator.on("round:error", (error) => say({ event: "round-error", message: error.message, at: Date.now() }));
 } catch (error) {

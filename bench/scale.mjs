@@ -191,13 +191,17 @@ function judge({ groups, members }, expected, total) {
     const n = Number(g.n);
     rowsSeen += n;
     lastChange = Math.max(lastChange, Number(g.lastUs) / 1000);
-    if (Number(g.state) === 1 && expected.has(g.nodeId) && live.get(g.nodeId) === g.incarnation) counts.set(g.nodeId, counts.get(g.nodeId) + n);
+    if (Number(g.state) === 1 && expected.has(g.nodeId) && live.get(g.nodeId) === g.incarnation)
+      counts.set(g.nodeId, counts.get(g.nodeId) + n);
     else strays += n;
   }
   const low = Math.floor(total / expected.size);
   const high = Math.ceil(total / expected.size);
   const balanced =
-    rowsSeen === total && strays === 0 && [...expected].every((id) => live.has(id)) && [...counts.values()].every((c) => c >= low && c <= high);
+    rowsSeen === total &&
+    strays === 0 &&
+    [...expected].every((id) => live.has(id)) &&
+    [...counts.values()].every((c) => c >= low && c <= high);
   return { balanced, counts, lastChange };
 }
 
@@ -208,7 +212,10 @@ async function lastTransition(pool, cluster) {
 
 /** Partitions that changed owner since transition `after` (a release request alone is not a change). */
 async function ownerChanges(pool, cluster, after) {
-  const [[row]] = await pool.query("SELECT COUNT(*) AS n FROM helix_transitions WHERE cluster = ? AND id > ? AND kind <> 5", [cluster, after]);
+  const [[row]] = await pool.query("SELECT COUNT(*) AS n FROM helix_transitions WHERE cluster = ? AND id > ? AND kind <> 5", [
+    cluster,
+    after,
+  ]);
   return Number(row.n);
 }
 
@@ -228,7 +235,10 @@ async function waitBalanced(s, expected, deadline, running) {
   const idleReadMs = s.coordinator === undefined ? 1000 : 30_000;
   for (;;) {
     checkAlive(running);
-    const [[versions]] = await s.pool.query("SELECT membership_version AS m, ownership_version AS o FROM helix_cluster_state WHERE cluster = ?", [s.cluster]);
+    const [[versions]] = await s.pool.query(
+      "SELECT membership_version AS m, ownership_version AS o FROM helix_cluster_state WHERE cluster = ?",
+      [s.cluster],
+    );
     const key = `${versions?.m}/${versions?.o}`;
     const rounds = s.coordinator?.events.filter((e) => e.event === "round").length ?? 0;
     const moved = key !== seen && (s.coordinator === undefined || rounds !== roundsSeen);
@@ -332,7 +342,10 @@ async function closeCluster(s) {
   // Fences between the rows' windows (while a scenario sets up, between steps) are in no row.
   const outside = s.spawned.flatMap((c) => c.events).filter((e) => (e.event === "fenced" || e.event === "rejoined") && !counted.has(e));
   const fenced = outside.filter((e) => e.event === "fenced").length;
-  if (outside.length > 0) notes.push(`- ${s.name}: outside the rows' measurement windows ${fenced} members fenced themselves, ${outside.length - fenced} rejoined`);
+  if (outside.length > 0)
+    notes.push(
+      `- ${s.name}: outside the rows' measurement windows ${fenced} members fenced themselves, ${outside.length - fenced} rejoined`,
+    );
   await killChildren(s.running());
   await s.pool.query("DROP DATABASE IF EXISTS ??", [s.database]).catch(() => undefined);
   databases.delete(s.database);
@@ -377,7 +390,8 @@ function stepDetail(s, window) {
   const parts = [`${rounds.length} coordinator rounds wrote (longest ${Math.max(0, ...rounds.map((r) => r.ms))} ms)`];
   const elected = coordinator.find((e) => e.event === "elected");
   const starting = coordinator.find((e) => e.event === "starting");
-  if (elected !== undefined && starting !== undefined) parts.unshift(`the coordinator led ${elected.at - starting.at} ms after createCoordinator()`);
+  if (elected !== undefined && starting !== undefined)
+    parts.unshift(`the coordinator led ${elected.at - starting.at} ms after createCoordinator()`);
   if (errors.length > 0) parts.push(`${errors.length} coordinator errors (first: ${errors[0].message})`);
   const memberErrors = workers.filter((e) => e.event === "member-error");
   const errorCount = memberErrors.reduce((a, e) => a + e.count, 0);
@@ -419,7 +433,13 @@ async function large() {
         "first",
         async () => {
           await Promise.all(ids.map((id) => startWorker(s, [id], TTL_MS)));
-          const result = await measure(s, { key: "first", expected: liveIds(s), timeoutMs: TIMEOUT_MS, minimum: s.total, act: () => startCoordinator(s) });
+          const result = await measure(s, {
+            key: "first",
+            expected: liveIds(s),
+            timeoutMs: TIMEOUT_MS,
+            minimum: s.total,
+            act: () => startCoordinator(s),
+          });
           row("first", result);
         },
       ],
@@ -450,7 +470,9 @@ async function large() {
         async () => {
           const { result, child } = await stopOneWorker(s, "leave", (child) => child.process.kill("SIGTERM"));
           const left = await eventOf(child, "left", 30_000).catch(() => undefined);
-          row("leave", result, { detail: `${result.detail}; ${left === undefined ? "the worker did not report leaving" : `member.leave() took ${left.ms} ms in the worker`}` });
+          row("leave", result, {
+            detail: `${result.detail}; ${left === undefined ? "the worker did not report leaving" : `member.leave() took ${left.ms} ms in the worker`}`,
+          });
         },
       ],
     ]);
@@ -470,7 +492,12 @@ async function million() {
           const started = performance.now();
           await Promise.all(
             Array.from({ length: MILLION_PROCESSES }, (_, p) =>
-              startWorker(s, Array.from({ length: MEMBERS_PER_PROCESS }, (_, m) => `p${p}m${m}`), "default", 120_000),
+              startWorker(
+                s,
+                Array.from({ length: MEMBERS_PER_PROCESS }, (_, m) => `p${p}m${m}`),
+                "default",
+                120_000,
+              ),
             ),
           );
           const joinedMs = performance.now() - started;
@@ -482,7 +509,9 @@ async function million() {
             minimum: s.total,
             act: () => startCoordinator(s),
           });
-          row("million", result, { detail: `catalog written in ${seconds(s.catalogMs)}, ${s.workers.size} members joined in ${seconds(joinedMs)}; ${result.detail}` });
+          row("million", result, {
+            detail: `catalog written in ${seconds(s.catalogMs)}, ${s.workers.size} members joined in ${seconds(joinedMs)}; ${result.detail}`,
+          });
         },
       ],
     ]);
@@ -502,7 +531,14 @@ async function small() {
         "small",
         async () => {
           await Promise.all(Array.from({ length: 4 }, () => startWorker(s, [`w${next++}`], "default")));
-          await measure(s, { key: "small first", expected: liveIds(s), timeoutMs: TIMEOUT_MS, settleMs: 0, minimum: s.total, act: () => startCoordinator(s) });
+          await measure(s, {
+            key: "small first",
+            expected: liveIds(s),
+            timeoutMs: TIMEOUT_MS,
+            settleMs: 0,
+            minimum: s.total,
+            act: () => startCoordinator(s),
+          });
           for (let r = 0; r < SMALL_REPEATS; r++) {
             await sleep(500);
             const id = `w${next++}`;
@@ -524,7 +560,8 @@ async function small() {
             s.workers.delete(id);
             const at = Date.now();
             child.process.kill("SIGTERM");
-            if ((await waitBalanced(s, liveIds(s), at + TIMEOUT_MS, s.running())) === null) throw new Error("not balanced after the joiner left");
+            if ((await waitBalanced(s, liveIds(s), at + TIMEOUT_MS, s.running())) === null)
+              throw new Error("not balanced after the joiner left");
           }
           const sorted = [...samples].sort((a, b) => a.elapsed - b.elapsed);
           // A join that timed out stands for the row; otherwise the median one.
@@ -532,7 +569,14 @@ async function small() {
           const sum = (field) => samples.reduce((a, r) => a + r[field], 0);
           row(
             "small",
-            { ...median, moved: sum("moved"), minimum: sum("minimum"), fenced: sum("fenced"), rejoined: sum("rejoined"), coordinatorErrors: sum("coordinatorErrors") },
+            {
+              ...median,
+              moved: sum("moved"),
+              minimum: sum("minimum"),
+              fenced: sum("fenced"),
+              rejoined: sum("rejoined"),
+              coordinatorErrors: sum("coordinatorErrors"),
+            },
             {
               detail: `median of ${samples.length} joins (${samples.map((r) => (r.elapsed === null ? "-" : seconds(r.elapsed))).join(", ")}); moves, fences and errors summed over them; ${median.detail}`,
             },
@@ -556,7 +600,14 @@ const short = (n) => (n >= 1e6 && n % 1e6 === 0 ? `${n / 1e6}M` : n >= 1000 && n
  * coordinator error. "meets target" is "yes" only when every part holds.
  */
 const rowOrder = [
-  { key: "first", name: `${short(LARGE)}: first assignment`, label: `first assignment, ${largeLabel}, ${WORKERS} workers`, target: "≤ 5 s", ms: 5000, calm: true },
+  {
+    key: "first",
+    name: `${short(LARGE)}: first assignment`,
+    label: `first assignment, ${largeLabel}, ${WORKERS} workers`,
+    target: "≤ 5 s",
+    ms: 5000,
+    calm: true,
+  },
   {
     key: "join",
     name: `${short(LARGE)}: a worker joins`,
@@ -600,7 +651,10 @@ const rowOrder = [
     calm: true,
   },
 ];
-for (const r of rowOrder) r.target = [r.target, r.moves && "moved = minimum", r.calm && "0 fenced", r.errorFree && "0 coordinator errors"].filter(Boolean).join(", ");
+for (const r of rowOrder)
+  r.target = [r.target, r.moves && "moved = minimum", r.calm && "0 fenced", r.errorFree && "0 coordinator errors"]
+    .filter(Boolean)
+    .join(", ");
 
 /** "yes", or "no (...)" naming the parts of the target missed. */
 function meetsTarget(target, r) {
@@ -686,7 +740,8 @@ function print() {
 }
 
 // A last resort: whatever hangs, the benchmark ends.
-const budgetMs = 4 * (TIMEOUT_MS + SETTLE_MS) + (SKIP_MILLION ? 0 : MILLION_TIMEOUT_MS + 600_000) + (SMALL_REPEATS + 1) * 2 * TIMEOUT_MS + 600_000;
+const budgetMs =
+  4 * (TIMEOUT_MS + SETTLE_MS) + (SKIP_MILLION ? 0 : MILLION_TIMEOUT_MS + 600_000) + (SMALL_REPEATS + 1) * 2 * TIMEOUT_MS + 600_000;
 const watchdog = setTimeout(() => {
   process.stderr.write(`scale: still running after ${budgetMs / 1000} s; giving up\n`);
   killAll();
@@ -716,8 +771,13 @@ try {
     } finally {
       if (hogs !== undefined) {
         const done = await hogs.stop();
-        const cpu = done.cpuSeconds === undefined ? "" : `, using ${done.cpuSeconds.toFixed(0)} CPU-s (${(done.cpuSeconds / done.seconds).toFixed(2)} cores on average)`;
-        busyNotes.push(`- busy, ${scenario.name}: ${done.count} hogs ran ${done.seconds.toFixed(0)} s beside the scenario${cpu}, then were killed`);
+        const cpu =
+          done.cpuSeconds === undefined
+            ? ""
+            : `, using ${done.cpuSeconds.toFixed(0)} CPU-s (${(done.cpuSeconds / done.seconds).toFixed(2)} cores on average)`;
+        busyNotes.push(
+          `- busy, ${scenario.name}: ${done.count} hogs ran ${done.seconds.toFixed(0)} s beside the scenario${cpu}, then were killed`,
+        );
         process.stderr.write(`scale: ${scenario.name}: hogs killed (pids ${done.pids.join(", ")})\n`);
       }
     }

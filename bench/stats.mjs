@@ -46,8 +46,14 @@ export async function rawUpsertRoundTrip(pool, count = 2500) {
   const samples = [];
   for (let i = 0; i < count + 500; i++) {
     const t = performance.now();
-    await pool.query("INSERT INTO bench_raw (k, v, t) VALUES (?, 1, UTC_TIMESTAMP(6)) ON DUPLICATE KEY UPDATE v = v + 1, t = UTC_TIMESTAMP(6)", [`r${i % 100}`]);
+    await pool.query(
+      "INSERT INTO bench_raw (k, v, t) VALUES (?, 1, UTC_TIMESTAMP(6)) ON DUPLICATE KEY UPDATE v = v + 1, t = UTC_TIMESTAMP(6)",
+      [`r${i % 100}`],
+    );
     if (i >= 500) samples.push(performance.now() - t);
   }
-  return summarize(samples, samples.reduce((a, b) => a + b, 0));
+  return summarize(
+    samples,
+    samples.reduce((a, b) => a + b, 0),
+  );
 }

@@ -84,13 +84,17 @@ function scaleRows(report, machine) {
     return /^## .*\bscale\b/.test(title) && new RegExp(`\\b${machine}\\b`).test(title);
   });
   if (sections.length !== 1) {
-    throw new Failure(`the report has ${sections.length} "## ... Scale ... ${machine} ..." sections, not 1: run \`pnpm bench\` (bench/report.mjs)`);
+    throw new Failure(
+      `the report has ${sections.length} "## ... Scale ... ${machine} ..." sections, not 1: run \`pnpm bench\` (bench/report.mjs)`,
+    );
   }
   const title = sections[0].slice(3, sections[0].indexOf("\n"));
   const table = tables(sections[0].split("\n")).find((t) => t.header.includes("row") && t.header.includes("meets target"));
-  if (table === undefined) throw new Failure(`the report's section "${title}" has no table with the columns "row" and "meets target" (did the run fail?)`);
+  if (table === undefined)
+    throw new Failure(`the report's section "${title}" has no table with the columns "row" and "meets target" (did the run fail?)`);
   for (const [, from] of COLUMNS) {
-    if (from !== undefined && !table.header.includes(from)) throw new Failure(`the table of the report's section "${title}" has no column "${from}"`);
+    if (from !== undefined && !table.header.includes(from))
+      throw new Failure(`the table of the report's section "${title}" has no column "${from}"`);
   }
   return table.rows.map((r) => Object.fromEntries(table.header.map((h, i) => [h, r[i] ?? ""])));
 }
@@ -142,7 +146,8 @@ function differences(have, want, readmeName, reportName) {
   const b = keyed(want);
   const found = [];
   if (a.header === undefined) found.push(`the section has no table (the report gives ${b.map.size} rows)`);
-  else if (a.header.join("|") !== b.header.join("|")) found.push(`the table's columns are "${a.header.join(" | ")}", not "${b.header.join(" | ")}"`);
+  else if (a.header.join("|") !== b.header.join("|"))
+    found.push(`the table's columns are "${a.header.join(" | ")}", not "${b.header.join(" | ")}"`);
   else {
     for (const [key, want] of b.map) {
       const row = a.map.get(key);
@@ -160,7 +165,9 @@ function differences(have, want, readmeName, reportName) {
     // Same figures, other text or order: name the first line that differs.
     const i = have.findIndex((l, n) => l !== want[n]);
     const n = i === -1 ? have.length : i;
-    found.push(`line ${n + 1} of the section: ${readmeName} has ${JSON.stringify(have[n] ?? "(nothing)")}, expected ${JSON.stringify(want[n] ?? "(nothing)")}`);
+    found.push(
+      `line ${n + 1} of the section: ${readmeName} has ${JSON.stringify(have[n] ?? "(nothing)")}, expected ${JSON.stringify(want[n] ?? "(nothing)")}`,
+    );
   }
   return found;
 }
@@ -172,7 +179,9 @@ function main() {
   const { before, section, after } = splitReadme(readme, args.readme);
   if (args.write) {
     writeFileSync(args.readme, [...before, "", ...want, "", ...after].join("\n"));
-    process.stdout.write(`check-readme-figures: wrote the figures section of ${args.readme} (${want.length - 4} rows) from ${args.report}\n`);
+    process.stdout.write(
+      `check-readme-figures: wrote the figures section of ${args.readme} (${want.length - 4} rows) from ${args.report}\n`,
+    );
     return 0;
   }
   const have = normal(section);

@@ -96,12 +96,21 @@ try {
 
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
   });
   cleanup.push(() => browser.close());
   const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
   await page.goto(service.url);
   await page.waitForSelector('[data-testid="cell"][data-state="releasing"]');
+  // eslint-disable-next-line no-undef -- the function runs in the page, where document is defined
   await page.waitForFunction(() => document.querySelectorAll('[data-testid="member"]').length === 4);
   mkdirSync(dirname(OUTPUT), { recursive: true });
   await page.screenshot({ path: OUTPUT });

@@ -15,13 +15,15 @@ const failures = [];
 
 /** The first lines of a jest failure message, without colour codes and blank lines. */
 function firstLines(message) {
-  return message
-    // eslint-disable-next-line no-control-regex
-    .replace(/\u001b\[[0-9;]*m/g, "")
-    .split("\n")
-    .map((line) => line.trimEnd())
-    .filter((line) => line.trim() !== "")
-    .slice(0, FAILURE_LINES);
+  return (
+    message
+      // eslint-disable-next-line no-control-regex
+      .replace(/\u001b\[[0-9;]*m/g, "")
+      .split("\n")
+      .map((line) => line.trimEnd())
+      .filter((line) => line.trim() !== "")
+      .slice(0, FAILURE_LINES)
+  );
 }
 
 for (const group of ["packages", "apps"]) {

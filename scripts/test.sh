@@ -15,6 +15,8 @@ bash scripts/setup.sh
 bash scripts/sqlc.sh check
 pnpm build
 pnpm typecheck
+# Every source file as Prettier writes it (`pnpm format` rewrites them), and linted, harness included.
+pnpm format:check
 pnpm lint
 # The API reference builds from the TSDoc: every public symbol documented, every link resolved.
 pnpm run docs

@@ -16,10 +16,9 @@ const epoch = await locker.withLock("example:nightly-report", async (lease) => {
   try {
     await conn.beginTransaction();
     await lease.fence(conn);
-    await conn.query(
-      "INSERT INTO example_report VALUES (1, 1, ?) ON DUPLICATE KEY UPDATE runs = runs + 1, epoch = VALUES(epoch)",
-      [lease.epoch],
-    );
+    await conn.query("INSERT INTO example_report VALUES (1, 1, ?) ON DUPLICATE KEY UPDATE runs = runs + 1, epoch = VALUES(epoch)", [
+      lease.epoch,
+    ]);
     await conn.commit();
   } finally {
     conn.release();

@@ -50,7 +50,12 @@ const integer = (min: number, max: number) =>
     .trim()
     .regex(/^-?\d+$/, { error: `must be a whole number from ${min} to ${max}` })
     .transform(Number)
-    .pipe(z.number().min(min, { error: `must be at least ${min}` }).max(max, { error: `must be at most ${max}` }));
+    .pipe(
+      z
+        .number()
+        .min(min, { error: `must be at least ${min}` })
+        .max(max, { error: `must be at most ${max}` }),
+    );
 
 const name = z
   .string()
@@ -93,11 +98,17 @@ export const variables = {
     default: "",
     schema: z
       .string()
-      .transform((s) => s.split(",").map((h) => h.trim()).filter((h) => h !== ""))
+      .transform((s) =>
+        s
+          .split(",")
+          .map((h) => h.trim())
+          .filter((h) => h !== ""),
+      )
       .pipe(
         z.array(
           z.string().regex(ALLOWED_HOST_ENTRY, {
-            error: 'each entry must be a host name without port or scheme, such as helix.example.com; ".example.com" for it and its subdomains; or *',
+            error:
+              'each entry must be a host name without port or scheme, such as helix.example.com; ".example.com" for it and its subdomains; or *',
           }),
         ),
       ),

@@ -94,10 +94,14 @@ export async function runDemo(config: ServiceConfig, options: DemoOptions): Prom
     const changes = setInterval(change, options.intervalSeconds * 1000);
     await new Promise<void>((resolve) => {
       const timer = options.seconds > 0 ? setTimeout(resolve, options.seconds * 1000) : undefined;
-      options.signal.addEventListener("abort", () => {
-        clearTimeout(timer);
-        resolve();
-      }, { once: true });
+      options.signal.addEventListener(
+        "abort",
+        () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        { once: true },
+      );
     });
     clearInterval(changes);
     clearTimeout(printTimer);

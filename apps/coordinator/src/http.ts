@@ -94,7 +94,10 @@ async function handle(
     // Debug, like the other refusals: the answer tells the client what to do, and a page that keeps
     // trying must not fill the log.
     context.logger.debug({ host, path }, "request refused: Host not allowed");
-    throw new HttpError(403, `Host ${shown(host ?? "")} is not allowed: add its name to HELIX_ALLOWED_HOSTS (a defence against DNS rebinding)`);
+    throw new HttpError(
+      403,
+      `Host ${shown(host ?? "")} is not allowed: add its name to HELIX_ALLOWED_HOSTS (a defence against DNS rebinding)`,
+    );
   }
   if (method === "GET" && path === "/metrics") {
     const text = await context.metrics.registry.metrics();
@@ -121,7 +124,12 @@ async function handle(
     if (!context.clusters.includes(cluster)) throw new HttpError(404, `cluster ${shown(cluster)} is not served here`);
     // Checked before the catalog is opened: bad input is the client's (400) and touches nothing.
     const body = method === "PUT" ? ((await readJson(request)) as { partitions?: unknown; metadata?: unknown }) : { partitions: 1 };
-    const spec = { domain, taskList: name, partitions: body.partitions as number, metadata: body.metadata as Record<string, unknown> | undefined };
+    const spec = {
+      domain,
+      taskList: name,
+      partitions: body.partitions as number,
+      metadata: body.metadata as Record<string, unknown> | undefined,
+    };
     resolveTaskListSpec(spec);
     const catalog = await context.catalog(cluster);
     try {

@@ -18,7 +18,15 @@ export { createHttpServer, type HttpContext } from "./http";
 export { ServiceMetrics } from "./metrics";
 export { STATUS_PAGE_TITLE, statusPage } from "./page";
 export { createLogger, HTTP_POOL_CONNECTIONS, startService, type Service } from "./service";
-export { MAX_DRAWN_PARTITIONS, StatusReader, type ClusterStatus, type LeaderStatus, type MemberState, type MemberStatus, type TaskListStatus } from "./status";
+export {
+  MAX_DRAWN_PARTITIONS,
+  StatusReader,
+  type ClusterStatus,
+  type LeaderStatus,
+  type MemberState,
+  type MemberStatus,
+  type TaskListStatus,
+} from "./status";
 export { renderPlan, renderStatus } from "./terminal";
 
 /** This package's version, from its package.json (next to `src/` and `dist/` alike). */

@@ -25,7 +25,12 @@ export class ServiceMetrics {
   constructor(coordinators: ReadonlyMap<string, Coordinator>, status: (cluster: string) => Promise<ClusterStatus>) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
-    this.#rounds = new Counter({ name: "helix_coordinator_rounds_total", help: "Rounds run by this process's coordinators", labelNames: ["cluster", "wrote"], registers });
+    this.#rounds = new Counter({
+      name: "helix_coordinator_rounds_total",
+      help: "Rounds run by this process's coordinators",
+      labelNames: ["cluster", "wrote"],
+      registers,
+    });
     this.#roundSeconds = new Histogram({
       name: "helix_coordinator_round_seconds",
       help: "How long rounds took",

@@ -84,7 +84,8 @@ export async function startService(config: ServiceConfig, logger: Logger = creat
         client: pool,
         idleForMs: config.lockRetentionMs,
         onRun: (run) => {
-          if (run.deleted > 0) logger.info({ deleted: run.deleted, batches: run.batches, ms: Math.round(run.durationMs) }, "pruned idle lock rows");
+          if (run.deleted > 0)
+            logger.info({ deleted: run.deleted, batches: run.batches, ms: Math.round(run.durationMs) }, "pruned idle lock rows");
         },
         onError: (error) => logger.warn({ err: error }, "pruning idle lock rows failed"),
       });

@@ -144,7 +144,12 @@ export class StatusReader implements AsyncDisposable {
       if (row.nodeId !== null && (row.state === PartitionState.Assigned || row.state === PartitionState.ReleaseRequested)) {
         const seen = owned.get(row.nodeId);
         if (seen === undefined) owned.set(row.nodeId, { count: 1, min: row.generation, max: row.generation });
-        else owned.set(row.nodeId, { count: seen.count + 1, min: Math.min(seen.min, row.generation), max: Math.max(seen.max, row.generation) });
+        else
+          owned.set(row.nodeId, {
+            count: seen.count + 1,
+            min: Math.min(seen.min, row.generation),
+            max: Math.max(seen.max, row.generation),
+          });
       }
     }
     const drawn = rows.length <= MAX_DRAWN_PARTITIONS;
@@ -169,7 +174,13 @@ export class StatusReader implements AsyncDisposable {
     const leaderProcess = lease === null ? null : processOfId(lease.owner);
     const hostsLeader = (nodeId: string): boolean => {
       const member = processOfId(nodeId);
-      return lease?.held === true && leaderProcess !== null && member !== null && member.host === leaderProcess.host && member.pid === leaderProcess.pid;
+      return (
+        lease?.held === true &&
+        leaderProcess !== null &&
+        member !== null &&
+        member.host === leaderProcess.host &&
+        member.pid === leaderProcess.pid
+      );
     };
     return {
       cluster,

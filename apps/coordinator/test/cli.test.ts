@@ -68,7 +68,9 @@ test("unknown commands fail with 2; --help names every command and variable", as
 test("bad configuration names the variable and where it came from, and never prints the password", async () => {
   const port = capture();
   expect(await main(["status"], { HELIX_HTTP_PORT: "eighty" }, port)).toBe(2);
-  expect(port.errors.join("\n")).toMatch(/^helix: HELIX_HTTP_PORT \(from the environment\): must be a whole number from 0 to 65535 \(got "eighty"\) \[HELIX_INVALID_CONFIG\]$/);
+  expect(port.errors.join("\n")).toMatch(
+    /^helix: HELIX_HTTP_PORT \(from the environment\): must be a whole number from 0 to 65535 \(got "eighty"\) \[HELIX_INVALID_CONFIG\]$/,
+  );
 
   const url = capture();
   expect(await main(["status"], { HELIX_MYSQL_URL: "postgres://root:hunter2@db/x" }, url)).toBe(2);
@@ -122,15 +124,21 @@ test("tasklist, nodes, plan and status work against the database", async () => {
     if (code !== 0) throw new Error(`helix ${argv.join(" ")} exited ${code}: ${out.text()}`);
     return out.text();
   };
-  expect(await run("tasklist", "put", "sales", "orders", "4", "--metadata", '{"team":"checkout"}')).toBe("shop: sales/orders created (4 partitions)");
+  expect(await run("tasklist", "put", "sales", "orders", "4", "--metadata", '{"team":"checkout"}')).toBe(
+    "shop: sales/orders created (4 partitions)",
+  );
   expect(await run("tasklist", "put", "sales", "refunds", "2")).toBe("shop: sales/refunds created (2 partitions)");
-  expect(await run("tasklist", "put", "sales", "orders", "4", "--metadata", '{"team":"checkout"}')).toBe("shop: sales/orders unchanged (4 partitions)");
+  expect(await run("tasklist", "put", "sales", "orders", "4", "--metadata", '{"team":"checkout"}')).toBe(
+    "shop: sales/orders unchanged (4 partitions)",
+  );
   expect(await run("tasklist", "ls")).toBe('sales/orders  4 partition(s)  {"team":"checkout"}\nsales/refunds  2 partition(s)  {}');
   expect(JSON.parse(await run("tasklist", "ls", "--json"))).toHaveLength(2);
 
   members.push(await join(fx.pool, { cluster: "shop", nodeId: "m1", sweepIntervalMs: 0 }));
   const m1 = members[0]!;
-  expect(await run("members", "ls")).toMatch(new RegExp(`^m1 {2}live {2}incarnation ${m1.incarnation.slice(0, 8)} {2}weight 1 {2}last heartbeat \\S+ {2}\\{\\}$`));
+  expect(await run("members", "ls")).toMatch(
+    new RegExp(`^m1 {2}live {2}incarnation ${m1.incarnation.slice(0, 8)} {2}weight 1 {2}last heartbeat \\S+ {2}\\{\\}$`),
+  );
   // The older name of the command still works.
   expect(await run("nodes", "ls")).toMatch(/^m1 {2}live/);
 
@@ -143,8 +151,12 @@ test("tasklist, nodes, plan and status work against the database", async () => {
   expect(await run("members", "ls")).toMatch(new RegExp(`^m0 {2}left {2}incarnation ${m0.incarnation.slice(0, 8)} `));
   const status = await run("status");
   expect(status).toContain("cluster shop: no leader, 1 live member(s), 6 partition(s), 0 pending hand-off(s)");
-  expect(status).toMatch(new RegExp(` {2}A m0 {2}left {2}incarnation ${m0.incarnation.slice(0, 8)} {2}weight 1 {2}0 partition\\(s\\) {2}heartbeat`));
-  expect(status).toMatch(new RegExp(` {2}B m1 {2}live {2}incarnation ${members[0]!.incarnation.slice(0, 8)} {2}weight 1 {2}0 partition\\(s\\) {2}heartbeat`));
+  expect(status).toMatch(
+    new RegExp(` {2}A m0 {2}left {2}incarnation ${m0.incarnation.slice(0, 8)} {2}weight 1 {2}0 partition\\(s\\) {2}heartbeat`),
+  );
+  expect(status).toMatch(
+    new RegExp(` {2}B m1 {2}live {2}incarnation ${members[0]!.incarnation.slice(0, 8)} {2}weight 1 {2}0 partition\\(s\\) {2}heartbeat`),
+  );
   expect(status).toContain("  sales/orders (4)   ....");
   expect(JSON.parse(await run("status", "--json"))).toMatchObject({ cluster: "shop", partitions: 6 });
 
@@ -183,10 +195,14 @@ test("bad numbers and metadata are bad usage (exit 2) naming the argument, befor
 
 test("demo: worker processes come and go and the ownership table is printed as it changes", async () => {
   const out = capture();
-  const code = await main(["demo", "--cluster", "demo-test", "--workers", "2", "--interval", "2", "--seconds", "9"], {
-    HELIX_MYSQL_URL: fx.db.url,
-    HELIX_HTTP_PORT: "0",
-  }, out);
+  const code = await main(
+    ["demo", "--cluster", "demo-test", "--workers", "2", "--interval", "2", "--seconds", "9"],
+    {
+      HELIX_MYSQL_URL: fx.db.url,
+      HELIX_HTTP_PORT: "0",
+    },
+    out,
+  );
   expect(code).toBe(0);
   const text = out.text();
   expect(text).toMatch(/^status page: http:\/\/127\.0\.0\.1:\d+/);

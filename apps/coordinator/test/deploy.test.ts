@@ -73,8 +73,9 @@ describe("the metrics the alerts rely on", () => {
   let status = statusAt(0, []);
   const value = async (name: string): Promise<number | undefined> => {
     const metric = (await metrics.registry.getMetricsAsJSON()).find((m) => m.name === name);
-    return (metric as { values: { value: number; labels: Record<string, unknown> }[] } | undefined)?.values.find((v) => v.labels.cluster === "web")
-      ?.value;
+    return (metric as { values: { value: number; labels: Record<string, unknown> }[] } | undefined)?.values.find(
+      (v) => v.labels.cluster === "web",
+    )?.value;
   };
   /** The hand-off age gauge once `next` is the status: after the 100 ms for which the metrics share a status read. */
   const handoffAgeAfter = async (next: ClusterStatus): Promise<number | undefined> => {
@@ -132,7 +133,11 @@ describe("the metrics the alerts rely on", () => {
 
   test("the status reads the oldest pending hand-off's wait from the database clock", async () => {
     // Two partitions asked to release, 40 s and 5 s ago, and one assigned.
-    const rows: [state: number, requestedAgoS: number | null][] = [[2, 40], [2, 5], [1, null]];
+    const rows: [state: number, requestedAgoS: number | null][] = [
+      [2, 40],
+      [2, 5],
+      [1, null],
+    ];
     for (const [partition, [state, agoS]] of rows.entries()) {
       await fx.pool.query(
         `INSERT INTO helix_allocation (cluster, domain, task_list, partition_id, node_id, incarnation, state, generation, release_asked_at, updated_at)

@@ -17,7 +17,11 @@ const commands: [string, readonly string[], (value: string) => string[]][] = [
   ["domain", names, (v) => ["tasklist", "put", v, "t", "3"]],
   ["taskList", names, (v) => ["tasklist", "put", "d", v, "3"]],
   ["partitions", [...counts, "0", "10001"], (v) => ["tasklist", "put", "d", "t", v]],
-  ["--metadata", ["[1]", "null", "3", "{oops", `{"a":"${"x".repeat(70_000)}"}`], (v) => ["tasklist", "put", "d", "t", "3", "--metadata", v]],
+  [
+    "--metadata",
+    ["[1]", "null", "3", "{oops", `{"a":"${"x".repeat(70_000)}"}`],
+    (v) => ["tasklist", "put", "d", "t", "3", "--metadata", v],
+  ],
   ["cluster", names, (v) => ["tasklist", "put", "d", "t", "3", "--cluster", v]],
   ["domain", names, (v) => ["tasklist", "rm", v, "t"]],
   ["taskList", names, (v) => ["tasklist", "rm", "d", v]],

@@ -95,11 +95,23 @@ test("the catalog changes over HTTP only with the token; status and metrics foll
     const body = (await (await get("/api/status?cluster=web")).json()) as { clusters: { taskLists: { owners: string[] }[] }[] };
     return body.clusters[0]!.taskLists[0]?.owners.every((o) => o === "m1") === true;
   });
-  const body = (await (await get("/api/status")).json()) as { clusters: { cluster: string; leader: { epoch: number }; members: unknown[]; recent: unknown[] }[] };
+  const body = (await (await get("/api/status")).json()) as {
+    clusters: { cluster: string; leader: { epoch: number }; members: unknown[]; recent: unknown[] }[];
+  };
   expect(body.clusters.map((c) => c.cluster)).toEqual(["web", "other"]);
   expect(body.clusters[0]).toMatchObject({
     leader: { epoch: 1 },
-    members: [{ nodeId: "m1", live: true, state: "live", incarnation: members[0]!.incarnation, hostsLeader: false, partitions: 4, generations: { min: 1, max: 1 } }],
+    members: [
+      {
+        nodeId: "m1",
+        live: true,
+        state: "live",
+        incarnation: members[0]!.incarnation,
+        hostsLeader: false,
+        partitions: 4,
+        generations: { min: 1, max: 1 },
+      },
+    ],
   });
   expect(body.clusters[0]!.recent).toHaveLength(4);
   const metrics = await (await get("/metrics")).text();
@@ -117,7 +129,12 @@ test("the catalog changes over HTTP only with the token; status and metrics foll
 });
 
 test("/api/status tells a member that left from one whose TTL passed, and names the leader's process", async () => {
-  type Body = { clusters: { leader: { id: string; host: string | null; pid: number | null }; members: { nodeId: string; live: boolean; state: string; hostsLeader: boolean; generations: unknown }[] }[] };
+  type Body = {
+    clusters: {
+      leader: { id: string; host: string | null; pid: number | null };
+      members: { nodeId: string; live: boolean; state: string; hostsLeader: boolean; generations: unknown }[];
+    }[];
+  };
   const read = async (): Promise<Body["clusters"][number]> => ((await (await get("/api/status?cluster=web")).json()) as Body).clusters[0]!;
   const leaver = await join(fx.pool, { cluster: "web", nodeId: "leaver", heartbeatMs: 100, sweepIntervalMs: 0 });
   await leaver.leave();
@@ -178,11 +195,17 @@ test("readiness fails while the database cannot be reached", async () => {
 });
 
 test("readiness reports a Helix error's code and never a driver's message", async () => {
-  const sql = Object.assign(new Error("You have an error in your SQL syntax near 'SELECT version FROM helix_schema_migrations' for user 'admin'@'db.internal'"), {
-    code: "ER_PARSE_ERROR",
-    errno: 1064,
-  });
-  const unavailable = new DatabaseUnavailableError("db.internal:3306/helix", "cannot use MySQL at db.internal:3306/helix as admin: connect ECONNREFUSED");
+  const sql = Object.assign(
+    new Error("You have an error in your SQL syntax near 'SELECT version FROM helix_schema_migrations' for user 'admin'@'db.internal'"),
+    {
+      code: "ER_PARSE_ERROR",
+      errno: 1064,
+    },
+  );
+  const unavailable = new DatabaseUnavailableError(
+    "db.internal:3306/helix",
+    "cannot use MySQL at db.internal:3306/helix as admin: connect ECONNREFUSED",
+  );
   for (const [error, answer] of [
     [sql, { status: "database unavailable" }],
     [unavailable, { status: "database unavailable", code: "HELIX_DATABASE_UNAVAILABLE" }],
@@ -222,7 +245,9 @@ test("a database that refuses the login is reported without the password", async
   const url = new URL(fx.db.url);
   url.username = "nobody";
   url.password = "s3cret-pass";
-  const error = await startService(config({ HELIX_MYSQL_URL: url.toString(), HELIX_AUTO_MIGRATE: "false" }), logger).catch((e: unknown) => e);
+  const error = await startService(config({ HELIX_MYSQL_URL: url.toString(), HELIX_AUTO_MIGRATE: "false" }), logger).catch(
+    (e: unknown) => e,
+  );
   expect((error as { code?: string }).code).toBe("HELIX_DATABASE_UNAVAILABLE");
   expect(String((error as Error).message)).not.toContain("s3cret-pass");
   expect(logs.join("")).not.toContain("s3cret-pass");
@@ -242,7 +267,10 @@ test("a malformed percent-escape in the path is a 400 that says so, not a failur
     expect(answer.status).toBe(400);
     expect((answer.body as { error: string }).error).toContain(`the ${part} in the path has a malformed percent-escape`);
   }
-  expect((await request(service.url, "/api/clusters/web/tasklists/%ZZ/t", { method: "DELETE", headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(400);
+  expect(
+    (await request(service.url, "/api/clusters/web/tasklists/%ZZ/t", { method: "DELETE", headers: { authorization: `Bearer ${TOKEN}` } }))
+      .status,
+  ).toBe(400);
   expect(logs.slice(logged).join("")).not.toContain("request failed");
 });
 
@@ -273,7 +301,10 @@ describe("the Host header (DNS-rebinding protection)", () => {
   });
 
   test("HELIX_ALLOWED_HOSTS adds names (.name: it and its subdomains); * allows any", async () => {
-    await using named = await startService(config({ HELIX_CLUSTERS: "hosts", HELIX_ALLOWED_HOSTS: " helix.example.com, .corp.example " }), logger);
+    await using named = await startService(
+      config({ HELIX_CLUSTERS: "hosts", HELIX_ALLOWED_HOSTS: " helix.example.com, .corp.example " }),
+      logger,
+    );
     for (const [host, status] of [
       ["helix.example.com", 200],
       ["HELIX.example.com", 200],
@@ -312,11 +343,27 @@ describe("hostile input over HTTP", () => {
 
   /** [what is hostile, the argument the answer names, the request]. */
   const cases: [string, string, () => ReturnType<typeof send>][] = [
-    ...["", long, " padded", "new\nline"].map((v): [string, string, () => ReturnType<typeof send>] => [`domain ${JSON.stringify(v.slice(0, 12))}`, "domain", () => put(v, "t", { partitions: 1 })]),
-    ...["", long, " padded", "new\nline"].map((v): [string, string, () => ReturnType<typeof send>] => [`taskList ${JSON.stringify(v.slice(0, 12))}`, "taskList", () => put("d", v, { partitions: 1 })]),
-    ...[-1, 0, 1.5, 2 ** 53, 1e308, "1", "", null, {}, [], true].map((v): [string, string, () => ReturnType<typeof send>] => [`partitions ${JSON.stringify(v)}`, "partitions", () => put("d", "t", { partitions: v })]),
+    ...["", long, " padded", "new\nline"].map((v): [string, string, () => ReturnType<typeof send>] => [
+      `domain ${JSON.stringify(v.slice(0, 12))}`,
+      "domain",
+      () => put(v, "t", { partitions: 1 }),
+    ]),
+    ...["", long, " padded", "new\nline"].map((v): [string, string, () => ReturnType<typeof send>] => [
+      `taskList ${JSON.stringify(v.slice(0, 12))}`,
+      "taskList",
+      () => put("d", v, { partitions: 1 }),
+    ]),
+    ...[-1, 0, 1.5, 2 ** 53, 1e308, "1", "", null, {}, [], true].map((v): [string, string, () => ReturnType<typeof send>] => [
+      `partitions ${JSON.stringify(v)}`,
+      "partitions",
+      () => put("d", "t", { partitions: v }),
+    ]),
     ["partitions left out", "partitions", () => put("d", "t", {})],
-    ...[null, [1], "x", 3].map((v): [string, string, () => ReturnType<typeof send>] => [`metadata ${JSON.stringify(v)}`, "metadata", () => put("d", "t", { partitions: 1, metadata: v })]),
+    ...[null, [1], "x", 3].map((v): [string, string, () => ReturnType<typeof send>] => [
+      `metadata ${JSON.stringify(v)}`,
+      "metadata",
+      () => put("d", "t", { partitions: 1, metadata: v }),
+    ]),
     ...["", long, "new\nline"].map((v): [string, string, () => ReturnType<typeof send>] => [
       `DELETE domain ${JSON.stringify(v.slice(0, 12))}`,
       "domain",

@@ -31,7 +31,14 @@ test("the pruner deletes idle lock rows in full batches on its schedule, and kee
   );
   const runs: LockPruneRun[] = [];
   const errors: Error[] = [];
-  const pruner = new LockPruner({ client: fx.pool, idleForMs: 86_400_000, firstDelayMs: 10, intervalMs: 50, onRun: (r) => runs.push(r), onError: (e) => errors.push(e) });
+  const pruner = new LockPruner({
+    client: fx.pool,
+    idleForMs: 86_400_000,
+    firstDelayMs: 10,
+    intervalMs: 50,
+    onRun: (r) => runs.push(r),
+    onError: (e) => errors.push(e),
+  });
   pruner.start();
   await until(() => runs.length >= 2, 10_000);
   await pruner.stop();

@@ -66,7 +66,16 @@ interface View {
   readonly cells: { owner: string; state: string }[];
   readonly members: { nodeId: string; live: boolean }[];
   /** Per member row: what its cells say. */
-  readonly rows: { nodeId: string; state: string; stateText: string; incarnation: string; incarnationText: string; generations: string; hostsLeader: boolean; badge: string }[];
+  readonly rows: {
+    nodeId: string;
+    state: string;
+    stateText: string;
+    incarnation: string;
+    incarnationText: string;
+    generations: string;
+    hostsLeader: boolean;
+    badge: string;
+  }[];
   readonly taskLists: string[];
   readonly leader: string;
   readonly pending: string;
@@ -133,7 +142,9 @@ function heartbeatsStoppable(pool: ConnectionSource, stopped: () => boolean): Co
   const filtered =
     (client: QueryClient) =>
     (options: QueryOptions): Promise<[unknown, unknown]> =>
-      stopped() && options.sql.includes("name: HeartbeatMember") ? Promise.reject(new Error("heartbeats stopped by the test")) : client.query(options);
+      stopped() && options.sql.includes("name: HeartbeatMember")
+        ? Promise.reject(new Error("heartbeats stopped by the test"))
+        : client.query(options);
   // Statements with a timeout run on a connection of their own, so the connections filter too.
   const connection = (conn: TransactionConnection): TransactionConnection =>
     new Proxy(conn, {
@@ -149,7 +160,9 @@ function heartbeatsStoppable(pool: ConnectionSource, stopped: () => boolean): Co
 /** The lowest and highest generation of the partitions `nodeId` owns, as the page writes them. */
 async function generationsOf(nodeId: string): Promise<string> {
   await using store = await createOwnershipStore(fixture!.pool, { cluster: CLUSTER });
-  const owned = (await store.memberPartitions(nodeId)).filter((p) => p.state === PartitionState.Assigned || p.state === PartitionState.ReleaseRequested);
+  const owned = (await store.memberPartitions(nodeId)).filter(
+    (p) => p.state === PartitionState.Assigned || p.state === PartitionState.ReleaseRequested,
+  );
   const generations = owned.map((p) => p.generation);
   const [min, max] = [Math.min(...generations), Math.max(...generations)];
   return min === max ? String(min) : `${min}\u2013${max}`;
@@ -283,7 +296,11 @@ test("each member shows its incarnation and the generations of the partitions it
   const expected = await generationsOf("alpha");
   // alpha got every partition, gave some to beta and took them back: more than one generation.
   expect(expected).toMatch(/^\d+\u2013\d+$/);
-  const v = await eventually(page, `alpha's generations ${expected}`, (v) => v.rows.find((r) => r.nodeId === "alpha")?.generations === expected);
+  const v = await eventually(
+    page,
+    `alpha's generations ${expected}`,
+    (v) => v.rows.find((r) => r.nodeId === "alpha")?.generations === expected,
+  );
   const row = v.rows.find((r) => r.nodeId === "alpha")!;
   expect(row.incarnation).toBe(alpha!.incarnation);
   expect(row.incarnationText).toBe(alpha!.incarnation.slice(0, 8));

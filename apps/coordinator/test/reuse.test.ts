@@ -59,7 +59,10 @@ test("the service opens a cluster's catalog once for all its HTTP requests and s
   );
   const opened = (): number => jest.mocked(createCatalog).mock.calls.filter(([, options]) => options.cluster === "reuse").length;
   for (let i = 1; i <= 5; i++) expect((await put(service.url, `/api/clusters/reuse/tasklists/shop/list${i}`, i)).status).toBe(200);
-  const removed = await fetch(`${service.url}/api/clusters/reuse/tasklists/shop/list1`, { method: "DELETE", headers: { authorization: `Bearer ${TOKEN}` } });
+  const removed = await fetch(`${service.url}/api/clusters/reuse/tasklists/shop/list1`, {
+    method: "DELETE",
+    headers: { authorization: `Bearer ${TOKEN}` },
+  });
   expect(removed.status).toBe(200);
   expect((await fetch(`${service.url}/api/status?cluster=reuse`)).status).toBe(200);
   expect(await service.status("reuse")).toMatchObject({ partitions: 2 + 3 + 4 + 5 });
@@ -110,6 +113,8 @@ test("helix status reads the leader without a locker of its own", async () => {
   expect(JSON.parse(json.text())).toMatchObject({ cluster, leader: { id: "the-leader", epoch: lease.epoch, held: true } });
 
   expect(createLocker).not.toHaveBeenCalled();
-  const [rows] = await fx.pool.query<import("mysql2").RowDataPacket[]>("SELECT COUNT(*) AS n FROM helix_locks WHERE owner = 'helix-status'");
+  const [rows] = await fx.pool.query<import("mysql2").RowDataPacket[]>(
+    "SELECT COUNT(*) AS n FROM helix_locks WHERE owner = 'helix-status'",
+  );
   expect(Number(rows[0]!.n)).toBe(0);
 });

@@ -19,7 +19,13 @@ afterAll(async () => {
 
 /** The service's configuration for `clusters`, with status reads reused for `statusCacheMs`. */
 function config(clusters: string, statusCacheMs: number): ServiceConfig {
-  const base = loadConfig({ HELIX_MYSQL_URL: fx.db.url, HELIX_CLUSTERS: clusters, HELIX_HTTP_PORT: "0", HELIX_LEASE_TTL_MS: "1000", HELIX_POLL_MS: "50" });
+  const base = loadConfig({
+    HELIX_MYSQL_URL: fx.db.url,
+    HELIX_CLUSTERS: clusters,
+    HELIX_HTTP_PORT: "0",
+    HELIX_LEASE_TTL_MS: "1000",
+    HELIX_POLL_MS: "50",
+  });
   return { ...base, http: { ...base.http, statusCacheMs } };
 }
 
@@ -30,7 +36,9 @@ test("/api/status and /metrics read each cluster once per interval, however many
     // An interval far longer than the test: every request below falls within it.
     await using service = await startService(config("polled,idle", 60_000), logger);
     const status = async (path: string): Promise<number> => (await fetch(`${service.url}${path}`)).status;
-    const together = await Promise.all(Array.from({ length: 20 }, (_, i) => status(i % 2 === 0 ? "/api/status" : "/api/status?cluster=polled")));
+    const together = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => status(i % 2 === 0 ? "/api/status" : "/api/status?cluster=polled")),
+    );
     expect(together).toEqual(Array(20).fill(200));
     for (let i = 0; i < 5; i++) expect(await status("/api/status")).toBe(200);
     expect(await status("/metrics")).toBe(200);

@@ -52,14 +52,7 @@ export class PartitionFencedError extends HelixError {
   /** The generation the fence named, no longer the partition's. */
   readonly generation: number;
 
-  constructor(ownership: {
-    cluster: string;
-    domain: string;
-    taskList: string;
-    partition: number;
-    nodeId: string;
-    generation: number;
-  }) {
+  constructor(ownership: { cluster: string; domain: string; taskList: string; partition: number; nodeId: string; generation: number }) {
     super(
       `partition ${ownership.domain}/${ownership.taskList}/${ownership.partition} of cluster "${ownership.cluster}" ` +
         `is no longer owned by this process of "${ownership.nodeId}" at generation ${ownership.generation}; ` +

@@ -1,4 +1,13 @@
-import { checkClient, checkInteger, checkOptions, classified, type Engine, partitionFenceQuery, type QueryClient, serverEngine } from "@helix/db/internal";
+import {
+  checkClient,
+  checkInteger,
+  checkOptions,
+  classified,
+  type Engine,
+  partitionFenceQuery,
+  type QueryClient,
+  serverEngine,
+} from "@helix/db/internal";
 
 import { PartitionFencedError } from "./errors";
 import { checkName, checkPartition } from "./validate";
@@ -39,7 +48,11 @@ export async function fencePartition(connection: QueryClient, ownership: Partiti
  * {@link fencePartition}, locking as the engine needs: the engine of the connection, or of the
  * member's own pool. Arguments are checked before anything is sent.
  */
-export async function fencePartitionOn(connection: QueryClient, ownership: PartitionOwnership, engine: () => Promise<Engine>): Promise<void> {
+export async function fencePartitionOn(
+  connection: QueryClient,
+  ownership: PartitionOwnership,
+  engine: () => Promise<Engine>,
+): Promise<void> {
   checkClient("connection", connection);
   const given = checkOptions("ownership", ownership);
   const args = {

@@ -4,7 +4,15 @@
  *
  * @packageDocumentation
  */
-export { Catalog, createCatalog, resolveTaskListSpec, type ClusterOptions, type ResolvedTaskListSpec, type TaskList, type TaskListSpec } from "./catalog";
+export {
+  Catalog,
+  createCatalog,
+  resolveTaskListSpec,
+  type ClusterOptions,
+  type ResolvedTaskListSpec,
+  type TaskList,
+  type TaskListSpec,
+} from "./catalog";
 export { AlreadyJoinedError, PartitionFencedError, UnknownTaskListError } from "./errors";
 export { fencePartition, type PartitionOwnership } from "./fence";
 export { coordinatorLeaseKey } from "./keys";
@@ -12,22 +20,10 @@ export { join, resolveJoinOptions } from "./join";
 export type { JoinOptions, ResolvedJoinOptions } from "./join-options";
 export { Member } from "./member";
 export { WATCH_INTERVAL_MS } from "./watch";
-export {
-  type LossReason,
-  type MemberEvents,
-  type MemberState,
-  type OwnedPartition,
-  type PartitionChange,
-} from "./member-events";
+export { type LossReason, type MemberEvents, type MemberState, type OwnedPartition, type PartitionChange } from "./member-events";
 export { DEFAULT_FORCE_RELEASE_AFTER_MS, DEFAULT_MEMBER_RETENTION_MS, type ChangeCounters } from "./ownership";
 export { createRoutingTable, RoutingTable, type RoutingEvents } from "./routing";
-export {
-  createOwnershipStore,
-  OwnershipStore,
-  type MemberRecord,
-  type PartitionRecord,
-  type PartitionRef,
-} from "./store";
+export { createOwnershipStore, OwnershipStore, type MemberRecord, type PartitionRecord, type PartitionRef } from "./store";
 export { MAX_METADATA_BYTES, MAX_PARTITIONS, MAX_WEIGHT } from "./validate";
 export {
   ClosedError,

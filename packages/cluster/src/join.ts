@@ -17,7 +17,6 @@ import { Member } from "./member";
 import type { JoinOptions, ResolvedJoinOptions } from "./join-options";
 import { checkName, MAX_WEIGHT, metadataJson } from "./validate";
 
-
 const MIN_SWEEP_INTERVAL_MS = 100;
 
 /**
@@ -35,7 +34,12 @@ export function resolveJoinOptions(options: JoinOptions): ResolvedJoinOptions {
   const marginMs = resolveMarginMs(ttlMs, given.safetyMarginMs, Math.floor(ttlMs / 2));
   // A failed heartbeat is retried at least once before the member must stop.
   const maxHeartbeatMs = Math.floor((ttlMs - marginMs) / 2);
-  const heartbeatMs = checkMs("heartbeatMs", orDefault(given.heartbeatMs, Math.min(Math.floor(ttlMs / 3), maxHeartbeatMs)), 1, maxHeartbeatMs);
+  const heartbeatMs = checkMs(
+    "heartbeatMs",
+    orDefault(given.heartbeatMs, Math.min(Math.floor(ttlMs / 3), maxHeartbeatMs)),
+    1,
+    maxHeartbeatMs,
+  );
   const sweepIntervalMs = checkMs("sweepIntervalMs", orDefault(given.sweepIntervalMs, ttlMs), 0, MAX_TTL_MS / 2);
   if (sweepIntervalMs > 0 && sweepIntervalMs < MIN_SWEEP_INTERVAL_MS) {
     throw new InvalidArgumentError("sweepIntervalMs", `must be 0 (never sweep) or at least ${MIN_SWEEP_INTERVAL_MS} ms`);
@@ -57,7 +61,12 @@ export function resolveJoinOptions(options: JoinOptions): ResolvedJoinOptions {
     marginMs,
     statementTimeoutMs: Math.max(1, Math.floor((ttlMs - marginMs - heartbeatMs) / 2)),
     sweepIntervalMs,
-    memberRetentionMs: checkMs("memberRetentionMs", orDefault(given.memberRetentionMs, DEFAULT_MEMBER_RETENTION_MS), 60_000, 3650 * 86_400_000),
+    memberRetentionMs: checkMs(
+      "memberRetentionMs",
+      orDefault(given.memberRetentionMs, DEFAULT_MEMBER_RETENTION_MS),
+      60_000,
+      3650 * 86_400_000,
+    ),
     onRelease: given.onRelease,
     autoConfirm: confirmReleases === "auto",
   };

@@ -13,5 +13,4 @@ export const sweepLeaseKey = (cluster: string): string => `helix/${cluster}/swee
 export const taskListKey = (domain: string, taskList: string): string => `${domain}\u0000${taskList}`;
 
 /** A map key for a partition of a task list. */
-export const partitionKey = (domain: string, taskList: string, partition: number): string =>
-  `${domain}\u0000${taskList}\u0000${partition}`;
+export const partitionKey = (domain: string, taskList: string, partition: number): string => `${domain}\u0000${taskList}\u0000${partition}`;

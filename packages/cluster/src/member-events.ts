@@ -97,4 +97,3 @@ export interface MemberEvents {
 
 /** `active`, `fenced` (stopped everything, trying to get back), `leaving`, `left`. */
 export type MemberState = "active" | "fenced" | "leaving" | "left";
-

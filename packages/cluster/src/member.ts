@@ -1,7 +1,16 @@
 import { randomBytes } from "node:crypto";
 import { on } from "node:events";
 
-import { Backoff, checkOptions, ClosedError, clusterQueries as q, SafeEmitter, serverEngine, setLongTimeout, transaction } from "@helix/db/internal";
+import {
+  Backoff,
+  checkOptions,
+  ClosedError,
+  clusterQueries as q,
+  SafeEmitter,
+  serverEngine,
+  setLongTimeout,
+  transaction,
+} from "@helix/db/internal";
 import type { ConnectionSource, Lane, LongTimeout, OpenedDatabase } from "@helix/db/internal";
 import { LocalDeadline, type Locker } from "@helix/lock";
 
@@ -43,7 +52,11 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
   readonly #close: () => Promise<void>;
   readonly #owned = new OwnedPartitions((domain, taskList, partition, generation) => {
     const ref = { cluster: this.cluster, domain, taskList, partition, nodeId: this.nodeId, incarnation: this.#incarnation, generation };
-    return newOwnership(ref, () => this.#checkDeadline(), () => serverEngine(this.#client));
+    return newOwnership(
+      ref,
+      () => this.#checkDeadline(),
+      () => serverEngine(this.#client),
+    );
   });
   readonly #left = new AbortController();
   readonly #deadline: LocalDeadline;
@@ -68,10 +81,7 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
   #sweeper: Sweeper | undefined;
 
   /** @internal Use {@link join}. */
-  constructor(
-    options: ResolvedJoinOptions,
-    opened: { opened: OpenedDatabase; locker: Locker; pool: object },
-  ) {
+  constructor(options: ResolvedJoinOptions, opened: { opened: OpenedDatabase; locker: Locker; pool: object }) {
     super();
     this.cluster = options.cluster;
     this.nodeId = options.nodeId;
@@ -201,7 +211,14 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
     if (this.#options.sweepIntervalMs > 0) {
       const { cluster } = this;
       const onError = (error: Error): boolean => this.emit("member:error", error);
-      this.#sweeper = new Sweeper({ cluster, locker: this.#locker, client: this.#client, intervalMs: this.#options.sweepIntervalMs, retentionMs: this.#options.memberRetentionMs, onError });
+      this.#sweeper = new Sweeper({
+        cluster,
+        locker: this.#locker,
+        client: this.#client,
+        intervalMs: this.#options.sweepIntervalMs,
+        retentionMs: this.#options.memberRetentionMs,
+        onError,
+      });
       this.#sweeper.start();
     }
     return true;
@@ -313,7 +330,10 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
           : await q.listProcessOwnershipChanges(this.#reads, { ...this.#identity(), since });
       // Releases asked of this member and not yet confirmed may have been forced meanwhile: a take
       // moves the member's version but leaves it no row to read.
-      const stillAsked = since !== undefined && this.#owned.awaitsConfirmation() ? await q.listProcessReleaseRequests(this.#reads, this.#identity()) : undefined;
+      const stillAsked =
+        since !== undefined && this.#owned.awaitsConfirmation()
+          ? await q.listProcessReleaseRequests(this.#reads, this.#identity())
+          : undefined;
       if (!this.#checkDeadline() || this.#state !== "active" || this.#fences !== spell) return;
       const { changes, toRelease, toConfirm } = this.#owned.apply(rows, since === undefined, stillAsked);
       this.#version = version;
@@ -409,4 +429,3 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
     return this.#state === "leaving" || this.#state === "left";
   }
 }
-

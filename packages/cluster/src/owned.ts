@@ -44,7 +44,11 @@ export function newOwnership(ref: PartitionOwnership, checkDeadline: () => boole
 }
 
 /** The change that ends an ownership without a release. */
-export const lost = (ownership: Ownership, reason: LossReason): PartitionChange => ({ type: "lost", partition: ownership.partition, reason });
+export const lost = (ownership: Ownership, reason: LossReason): PartitionChange => ({
+  type: "lost",
+  partition: ownership.partition,
+  reason,
+});
 
 /** Emits a change as its own event, then as `change`. */
 export function announce(member: EventEmitter<MemberEvents>, change: PartitionChange): void {

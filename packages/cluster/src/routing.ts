@@ -1,4 +1,13 @@
-import { checkMs, checkOptions, type DatabaseSource, type LongTimeout, orDefault, PartitionState, SafeEmitter, setLongTimeout } from "@helix/db/internal";
+import {
+  checkMs,
+  checkOptions,
+  type DatabaseSource,
+  type LongTimeout,
+  orDefault,
+  PartitionState,
+  SafeEmitter,
+  setLongTimeout,
+} from "@helix/db/internal";
 
 import type { ClusterOptions } from "./catalog";
 import { partitionKey } from "./keys";

@@ -122,9 +122,7 @@ export class OwnershipStore implements AsyncDisposable {
   /** Every partition a member owns, across task lists (one indexed read). */
   async memberPartitions(nodeId: string): Promise<PartitionRecord[]> {
     const id = checkName("nodeId", nodeId);
-    return (await q.listMemberOwnership(this.client, { cluster: this.cluster, nodeId: id })).map((r) =>
-      toRecord({ ...r, nodeId: id }),
-    );
+    return (await q.listMemberOwnership(this.client, { cluster: this.cluster, nodeId: id })).map((r) => toRecord({ ...r, nodeId: id }));
   }
 
   /**

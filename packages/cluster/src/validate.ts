@@ -26,7 +26,10 @@ function jsonValue(key: string, value: unknown): unknown {
   const kind = typeof value;
   if ((kind === "number" && !Number.isFinite(value)) || kind === "undefined" || kind === "function" || kind === "symbol") {
     const where = key === "" ? "" : ` (at "${key.slice(0, 40)}")`;
-    throw new InvalidArgumentError("metadata", `must hold only JSON values: strings, finite numbers, booleans, null, arrays and objects${where}`);
+    throw new InvalidArgumentError(
+      "metadata",
+      `must hold only JSON values: strings, finite numbers, booleans, null, arrays and objects${where}`,
+    );
   }
   return value;
 }

@@ -58,8 +58,18 @@ const parameters: HostileParameter[] = [
   ["createCatalog(source)", "source", [null, 42, [], true], (v) => createCatalog(v as never, { cluster })],
   ["catalog.putTaskList(spec)", "spec", objects, (v) => catalog.putTaskList(v as never)],
   ["catalog.putTaskList({ domain })", "domain", text, (v) => catalog.putTaskList({ domain: v as string, taskList: "t", partitions: 1 })],
-  ["catalog.putTaskList({ taskList })", "taskList", text, (v) => catalog.putTaskList({ domain: "d", taskList: v as string, partitions: 1 })],
-  ["catalog.putTaskList({ partitions })", "partitions", integer, (v) => catalog.putTaskList({ domain: "d", taskList: "t", partitions: v as number })],
+  [
+    "catalog.putTaskList({ taskList })",
+    "taskList",
+    text,
+    (v) => catalog.putTaskList({ domain: "d", taskList: v as string, partitions: 1 }),
+  ],
+  [
+    "catalog.putTaskList({ partitions })",
+    "partitions",
+    integer,
+    (v) => catalog.putTaskList({ domain: "d", taskList: "t", partitions: v as number }),
+  ],
   [
     "catalog.putTaskList({ metadata })",
     "metadata",
@@ -80,10 +90,25 @@ const parameters: HostileParameter[] = [
   ["store.assign({ partition })", "partition", integer, (v) => store.assign({ ...ref, partition: v as number }, "n")],
   ["store.assign({ generation })", "generation", integer, (v) => store.assign({ ...ref, generation: v as number }, "n")],
   ["store.assign(ref, nodeId)", "nodeId", text, (v) => store.assign(ref, v as string)],
-  ["store.assign(ref, nodeId, forceAfterMs)", "forceAfterMs", integer.filter((v) => v !== undefined), (v) => store.assign(ref, "n", v as number)],
+  [
+    "store.assign(ref, nodeId, forceAfterMs)",
+    "forceAfterMs",
+    integer.filter((v) => v !== undefined),
+    (v) => store.assign(ref, "n", v as number),
+  ],
   ["store.requestRelease(ref)", "ref", objects, (v) => store.requestRelease(v as never, null)],
-  ["store.requestRelease(ref, targetNodeId)", "targetNodeId", text.filter((v) => v !== null), (v) => store.requestRelease(ref, v as string)],
-  ["createRoutingTable(pool, { refreshMs })", "refreshMs", integer, (v) => createRoutingTable(counted, { cluster, refreshMs: v as number })],
+  [
+    "store.requestRelease(ref, targetNodeId)",
+    "targetNodeId",
+    text.filter((v) => v !== null),
+    (v) => store.requestRelease(ref, v as string),
+  ],
+  [
+    "createRoutingTable(pool, { refreshMs })",
+    "refreshMs",
+    integer,
+    (v) => createRoutingTable(counted, { cluster, refreshMs: v as number }),
+  ],
   ["createRoutingTable(pool, options)", "options", objects, (v) => createRoutingTable(counted, v as never)],
   ["routing.ownerOf(domain, taskList, partition)", "domain", text, (v) => routing.ownerOf(v as string, "t", 0)],
   ["routing.ownerOf(domain, taskList, partition)", "taskList", text, (v) => routing.ownerOf("d", v as string, 0)],
@@ -95,18 +120,38 @@ const parameters: HostileParameter[] = [
   ["fencePartition(conn, { taskList })", "taskList", text, (v) => fencePartition(counted, { ...ownership, taskList: v as string })],
   ["fencePartition(conn, { partition })", "partition", integer, (v) => fencePartition(counted, { ...ownership, partition: v as number })],
   ["fencePartition(conn, { nodeId })", "nodeId", text, (v) => fencePartition(counted, { ...ownership, nodeId: v as string })],
-  ["fencePartition(conn, { incarnation })", "incarnation", text, (v) => fencePartition(counted, { ...ownership, incarnation: v as string })],
-  ["fencePartition(conn, { generation })", "generation", integer, (v) => fencePartition(counted, { ...ownership, generation: v as number })],
+  [
+    "fencePartition(conn, { incarnation })",
+    "incarnation",
+    text,
+    (v) => fencePartition(counted, { ...ownership, incarnation: v as string }),
+  ],
+  [
+    "fencePartition(conn, { generation })",
+    "generation",
+    integer,
+    (v) => fencePartition(counted, { ...ownership, generation: v as number }),
+  ],
   ["join(pool, options)", "options", objects, (v) => join(counted, v as never)],
   ["join(pool, { cluster })", "cluster", text, (v) => join(counted, { cluster: v as string })],
   ["join(pool, { nodeId })", "nodeId", text, (v) => join(counted, { cluster, nodeId: v as string })],
-  ["join(pool, { metadata })", "metadata", [null, 42, "x", [], { big: "x".repeat(70_000) }], (v) => join(counted, { cluster, metadata: v as never })],
+  [
+    "join(pool, { metadata })",
+    "metadata",
+    [null, 42, "x", [], { big: "x".repeat(70_000) }],
+    (v) => join(counted, { cluster, metadata: v as never }),
+  ],
   ["join(pool, { weight })", "weight", integer, (v) => join(counted, { cluster, weight: v as number })],
   ["join(pool, { ttlMs })", "ttlMs", integer, (v) => join(counted, { cluster, ttlMs: v as number })],
   ["join(pool, { heartbeatMs })", "heartbeatMs", integer, (v) => join(counted, { cluster, heartbeatMs: v as number })],
   ["join(pool, { safetyMarginMs })", "safetyMarginMs", integer, (v) => join(counted, { cluster, safetyMarginMs: v as number })],
   ["join(pool, { onRelease })", "onRelease", [null, 42, "f", {}], (v) => join(counted, { cluster, onRelease: v as never })],
-  ["join(pool, { confirmReleases })", "confirmReleases", [null, "", "yes", 1, "x".repeat(10_000)], (v) => join(counted, { cluster, confirmReleases: v as never })],
+  [
+    "join(pool, { confirmReleases })",
+    "confirmReleases",
+    [null, "", "yes", 1, "x".repeat(10_000)],
+    (v) => join(counted, { cluster, confirmReleases: v as never }),
+  ],
   ["join(pool, { sweepIntervalMs })", "sweepIntervalMs", integer, (v) => join(counted, { cluster, sweepIntervalMs: v as number })],
   ["join(pool, { memberRetentionMs })", "memberRetentionMs", integer, (v) => join(counted, { cluster, memberRetentionMs: v as number })],
   ["resolveJoinOptions(options)", "ttlMs", integer, (v) => resolveJoinOptions({ cluster, ttlMs: v as number })],
@@ -114,11 +159,17 @@ const parameters: HostileParameter[] = [
 ];
 
 test.each(hostileCases(parameters))("%s refuses %s = %s at once, naming it, sending nothing", (_name, argument, _label, value, call) =>
-  expectRefusal(() => call(value), argument, () => counted.sent()),
+  expectRefusal(
+    () => call(value),
+    argument,
+    () => counted.sent(),
+  ),
 );
 
 test("names in any script are taken, and come back as they were given", async () => {
-  expect(await catalog.putTaskList({ domain: UNICODE_TEXT, taskList: UNICODE_TEXT, partitions: 2, metadata: { note: UNICODE_TEXT } })).toBe("created");
+  expect(await catalog.putTaskList({ domain: UNICODE_TEXT, taskList: UNICODE_TEXT, partitions: 2, metadata: { note: UNICODE_TEXT } })).toBe(
+    "created",
+  );
   expect(await catalog.getTaskList(UNICODE_TEXT, UNICODE_TEXT)).toMatchObject({
     domain: UNICODE_TEXT,
     taskList: UNICODE_TEXT,

@@ -125,10 +125,10 @@ describe("bad input", () => {
     expect(faulty.loseReplyOnce.size).toBe(0);
     expect(faulty.count("RegisterMember")).toBe(2);
     expect(m.state).toBe("active");
-    const [rows] = await fx.pool.query<RowDataPacket[]>(
-      "SELECT incarnation FROM helix_nodes WHERE cluster = ? AND node_id = ?",
-      [cluster, "lost-reply"],
-    );
+    const [rows] = await fx.pool.query<RowDataPacket[]>("SELECT incarnation FROM helix_nodes WHERE cluster = ? AND node_id = ?", [
+      cluster,
+      "lost-reply",
+    ]);
     expect(rows.map((r) => String(r.incarnation))).toEqual([m.incarnation]);
     // Another process with the node id is still refused while the member lives.
     await expect(join(fx.pool, { cluster, nodeId: "lost-reply" })).rejects.toBeInstanceOf(AlreadyJoinedError);
@@ -168,7 +168,12 @@ describe("catalog", () => {
     await catalog.putTaskList({ domain: "d", taskList: "t", partitions: 3, metadata: { team: "a" } });
     await until(() => released.length === 3);
     expect(released.sort()).toEqual([3, 4, 5]);
-    expect(worker.partitions().map((p) => p.partition).sort()).toEqual([0, 1, 2]);
+    expect(
+      worker
+        .partitions()
+        .map((p) => p.partition)
+        .sort(),
+    ).toEqual([0, 1, 2]);
     await store.prune();
     expect((await store.taskListPartitions("d", "t")).map((p) => p.partition)).toEqual([0, 1, 2]);
     // Grown again, partitions 3..5 start at the highest generation they had, so their next owner
@@ -220,7 +225,11 @@ describe("members", () => {
     await catalog.putTaskList({ domain: "d", taskList: "t", partitions: 3 });
     await assignAll("d", "t", "w");
     await until(() => assigned.length === 3);
-    expect(assigned.map((p) => [p.partition, p.generation]).sort()).toEqual([[0, 1], [1, 1], [2, 1]]);
+    expect(assigned.map((p) => [p.partition, p.generation]).sort()).toEqual([
+      [0, 1],
+      [1, 1],
+      [2, 1],
+    ]);
     expect(assigned.every((p) => p.isOwned() && !p.signal.aborted)).toBe(true);
 
     // A read already under way when the last assignment arrived (the watch's or a heartbeat's) ends
@@ -252,7 +261,8 @@ describe("members", () => {
 
     const askedAt = performance.now();
     // Both asked in one transaction, so that one watch finds both.
-    const release = (partition: number) => ({ type: "release", domain: "d", taskList: "t", partition, generation: 1, from: "a", to: null }) as const;
+    const release = (partition: number) =>
+      ({ type: "release", domain: "d", taskList: "t", partition, generation: 1, from: "a", to: null }) as const;
     const asked = await transaction(fx.pool, (c) => ownershipProtocol.applyOwnershipChanges(c, cluster, [release(0), release(1)], 30_000));
     expect(asked.applied).toHaveLength(2);
     await until(async () => (await store.taskListPartitions("d", "t")).every((p) => p.state === PartitionState.Released), 2000);
@@ -353,7 +363,9 @@ describe("members", () => {
       await owned.fence(conn);
       // While the fenced transaction is open, the partition cannot be moved.
       let settled = false;
-      const requesting = store.requestRelease({ domain: "d", taskList: "t", partition: 0, generation: 1 }, "b").finally(() => (settled = true));
+      const requesting = store
+        .requestRelease({ domain: "d", taskList: "t", partition: 0, generation: 1 }, "b")
+        .finally(() => (settled = true));
       await sleep(300);
       expect(settled).toBe(false);
       await conn.commit();
@@ -577,7 +589,9 @@ describe("members", () => {
     await until(() => worker.partitions().length === 1);
     // The database keeps the member live throughout (as heartbeats it did not hear back from would),
     // while its own heartbeats fail from now on: it fences itself by its own deadline.
-    await fx.pool.query("UPDATE helix_nodes SET expires_at = UTC_TIMESTAMP(6) + INTERVAL 1 HOUR WHERE cluster = ? AND node_id = 'w'", [cluster]);
+    await fx.pool.query("UPDATE helix_nodes SET expires_at = UTC_TIMESTAMP(6) + INTERVAL 1 HOUR WHERE cluster = ? AND node_id = 'w'", [
+      cluster,
+    ]);
     const beats = pool.count("HeartbeatMember");
     await until(() => pool.count("HeartbeatMember") > beats);
     await sleep(50);
@@ -586,14 +600,18 @@ describe("members", () => {
     // every one after them, queued behind) are held until the member has fenced itself.
     await sleep(6000);
     pool.holding = true;
-    await fx.pool.query("UPDATE helix_nodes SET assignment_version = assignment_version + 1 WHERE cluster = ? AND node_id = 'w'", [cluster]);
+    await fx.pool.query("UPDATE helix_nodes SET assignment_version = assignment_version + 1 WHERE cluster = ? AND node_id = 'w'", [
+      cluster,
+    ]);
     await until(() => pool.held.length > 0, 2000);
     await until(() => events.includes("fenced"), 6000);
     pool.release();
     // A read that began while fenced is held now. Meanwhile the partition goes to another member, and
     // the member's heartbeats get through: it is live again.
     await until(() => pool.held.length > 0, 2000);
-    const [[row]] = await fx.pool.query<RowDataPacket[]>("SELECT generation FROM helix_allocation WHERE cluster = ? AND task_list = 't'", [cluster]);
+    const [[row]] = await fx.pool.query<RowDataPacket[]>("SELECT generation FROM helix_allocation WHERE cluster = ? AND task_list = 't'", [
+      cluster,
+    ]);
     await fx.pool.query(
       "UPDATE helix_allocation SET node_id = 'other', incarnation = 'x', generation = generation + 1 WHERE cluster = ? AND task_list = 't'",
       [cluster],
@@ -624,10 +642,14 @@ describe("members", () => {
       [cluster, "g".repeat(32)],
     );
     await until(async () => {
-      const [rows] = await fx.pool.query<RowDataPacket[]>("SELECT status FROM helix_nodes WHERE cluster = ? AND node_id = 'ghost'", [cluster]);
+      const [rows] = await fx.pool.query<RowDataPacket[]>("SELECT status FROM helix_nodes WHERE cluster = ? AND node_id = 'ghost'", [
+        cluster,
+      ]);
       return Number(rows[0]!.status) === 0;
     });
-    const [locks] = await fx.pool.query<RowDataPacket[]>("SELECT owner, epoch FROM helix_locks WHERE lock_key = ?", [`helix/${cluster}/sweep`]);
+    const [locks] = await fx.pool.query<RowDataPacket[]>("SELECT owner, epoch FROM helix_locks WHERE lock_key = ?", [
+      `helix/${cluster}/sweep`,
+    ]);
     expect(String(locks[0]!.owner)).toMatch(/^c\d+\/sweeper-[12]$/);
   });
 

@@ -206,7 +206,9 @@ test("no source file outside src/ownership/ runs a statement that writes those t
 test("a fence on a connection that died is a DatabaseUnavailableError, for partitions and leases alike", async () => {
   const dead = {
     query: () =>
-      Promise.reject(Object.assign(new Error("Connection lost: The server closed the connection."), { code: "PROTOCOL_CONNECTION_LOST", fatal: true })),
+      Promise.reject(
+        Object.assign(new Error("Connection lost: The server closed the connection."), { code: "PROTOCOL_CONNECTION_LOST", fatal: true }),
+      ),
   };
   const ownershipRef = { cluster, domain: "d", taskList: "t", partition: 0, nodeId: "a", incarnation: "a".repeat(32), generation: 1 };
   await expect(fencePartition(dead, ownershipRef)).rejects.toBeInstanceOf(DatabaseUnavailableError);
@@ -232,8 +234,14 @@ test("bulk writes skip, and never overwrite, a partition that is not as the call
     change("release", 4, 1, "a", "b"),
     change("release", 5, 1, "a", null),
   ]);
-  expect(mixed.applied.map((t) => [t.partition, t.newGeneration])).toEqual([[0, 1], [4, 1], [5, 1]]);
-  const rows = await transaction(fx.pool, (c) => Promise.all([0, 1, 2, 3, 4, 5].map((p) => ownership.currentOwner(c, { ...list, partition: p }))));
+  expect(mixed.applied.map((t) => [t.partition, t.newGeneration])).toEqual([
+    [0, 1],
+    [4, 1],
+    [5, 1],
+  ]);
+  const rows = await transaction(fx.pool, (c) =>
+    Promise.all([0, 1, 2, 3, 4, 5].map((p) => ownership.currentOwner(c, { ...list, partition: p }))),
+  );
   expect(rows.map((r) => r!.nodeId)).toEqual(["a", "a", "a", "a", "a", "a"]);
   const state = async (): Promise<unknown[]> => {
     const [found] = await fx.pool.query<RowDataPacket[]>(
@@ -241,7 +249,14 @@ test("bulk writes skip, and never overwrite, a partition that is not as the call
     );
     return found.map((r): unknown[] => [r.partition_id, r.state, r.generation, r.target_node_id]);
   };
-  expect(await state()).toEqual([[0, 2, 1, "b"], [1, 1, 1, null], [2, 1, 1, null], [3, 1, 1, null], [4, 2, 1, "b"], [5, 2, 1, null]]);
+  expect(await state()).toEqual([
+    [0, 2, 1, "b"],
+    [1, 1, 1, null],
+    [2, 1, 1, null],
+    [3, 1, 1, null],
+    [4, 2, 1, "b"],
+    [5, 2, 1, null],
+  ]);
 
   // a confirms 0 and 4 (and, at a generation it does not own, 5; and 1, which nobody asked for);
   // another incarnation of a confirms nothing.
@@ -257,8 +272,18 @@ test("bulk writes skip, and never overwrite, a partition that is not as the call
   const handed = await apply([change("assign", 0, 1, "a", "b"), change("assign", 4, 1, "a", "b"), change("assign", 5, 1, "a", "b"), change("assign", 0, 0, "a", "b"),
     // Named twice at the generation the first changes: written once.
     change("assign", 4, 1, "a", "a")]);
-  expect(handed.applied.map((t) => [t.partition, t.newGeneration])).toEqual([[0, 2], [4, 2]]);
-  expect(await state()).toEqual([[0, 1, 2, null], [1, 1, 1, null], [2, 1, 1, null], [3, 1, 1, null], [4, 1, 2, null], [5, 2, 1, null]]);
+  expect(handed.applied.map((t) => [t.partition, t.newGeneration])).toEqual([
+    [0, 2],
+    [4, 2],
+  ]);
+  expect(await state()).toEqual([
+    [0, 1, 2, null],
+    [1, 1, 1, null],
+    [2, 1, 1, null],
+    [3, 1, 1, null],
+    [4, 1, 2, null],
+    [5, 2, 1, null],
+  ]);
 
   // Released, so the hand-off rule would let it go, but seen at a generation it has left: skipped.
   expect((await transaction(fx.pool, (c) => ownership.confirmReleases(c, a, [owned(5)]))).confirmed).toEqual([owned(5)]);
@@ -271,14 +296,20 @@ test("a batch with a time budget stops taking changes once it is spent, after at
   const run = MAX_ROWS_PER_STATEMENT;
   await transaction(fx.pool, (c) => ownership.putTaskList(c, { cluster, domain: "d", taskList: "t", partitions: run + 2, metadata: "{}" }));
   await transaction(fx.pool, (c) => ownership.registerMember(c, member("a")));
-  const assign = (partition: number) => ({ type: "assign", domain: "d", taskList: "t", partition, generation: 0, from: null, to: "a" }) as const;
+  const assign = (partition: number) =>
+    ({ type: "assign", domain: "d", taskList: "t", partition, generation: 0, from: null, to: "a" }) as const;
   const batch = Array.from({ length: run + 2 }, (_, p) => assign(p));
   const spent = await transaction(fx.pool, (c) => ownership.applyOwnershipChanges(c, cluster, batch, 0, { budgetMs: 0 }));
   expect(spent.considered).toBe(run);
   expect(spent.applied.map((t) => t.partition)).toEqual(batch.slice(0, run).map((t) => t.partition));
-  const rest = await transaction(fx.pool, (c) => ownership.applyOwnershipChanges(c, cluster, batch.slice(spent.considered), 0, { budgetMs: 60_000 }));
+  const rest = await transaction(fx.pool, (c) =>
+    ownership.applyOwnershipChanges(c, cluster, batch.slice(spent.considered), 0, { budgetMs: 60_000 }),
+  );
   expect(rest.considered).toBe(2);
-  expect(rest.applied.map((t) => [t.partition, t.newGeneration])).toEqual([[run, 1], [run + 1, 1]]);
+  expect(rest.applied.map((t) => [t.partition, t.newGeneration])).toEqual([
+    [run, 1],
+    [run + 1, 1],
+  ]);
 });
 
 test("runs of changes shrink while they are slow for the time budget, down to a floor, and grow back while they are fast", () => {
@@ -304,7 +335,10 @@ test("runs of changes shrink while they are slow for the time budget, down to a 
 test("a slow batch takes smaller runs: each run's transaction holds the members' rows for less", async () => {
   await transaction(fx.pool, (c) => ownership.putTaskList(c, { cluster, domain: "d", taskList: "t", partitions: 300, metadata: "{}" }));
   await transaction(fx.pool, (c) => ownership.registerMember(c, member("a")));
-  const batch = Array.from({ length: 300 }, (_, partition) => ({ type: "assign", domain: "d", taskList: "t", partition, generation: 0, from: null, to: "a" }) as const);
+  const batch = Array.from(
+    { length: 300 },
+    (_, partition) => ({ type: "assign", domain: "d", taskList: "t", partition, generation: 0, from: null, to: "a" }) as const,
+  );
   const pace = new ownership.RunPace();
   pace.record(MAX_ROWS_PER_STATEMENT, 1000, 100);
   pace.record(pace.size, 1000, 100);

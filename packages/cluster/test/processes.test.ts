@@ -24,7 +24,10 @@ function startMember(nodeId: string, clockOffsetMs: number): JsonChild {
 }
 
 async function nodeRow(nodeId: string): Promise<{ status: number; heartbeatAt: Date }> {
-  const [rows] = await fx.pool.query<RowDataPacket[]>("SELECT status, heartbeat_at FROM helix_nodes WHERE cluster = ? AND node_id = ?", [cluster, nodeId]);
+  const [rows] = await fx.pool.query<RowDataPacket[]>("SELECT status, heartbeat_at FROM helix_nodes WHERE cluster = ? AND node_id = ?", [
+    cluster,
+    nodeId,
+  ]);
   return { status: Number(rows[0]!.status), heartbeatAt: rows[0]!.heartbeat_at as Date };
 }
 
@@ -130,11 +133,10 @@ test("a member paused past its TTL loses its partitions only after the TTL, and 
     try {
       await conn.beginTransaction();
       await p.fence(conn);
-      await conn.query("INSERT INTO work (node_id, incarnation, partition_id, generation, at) VALUES ('successor', ?, ?, ?, UTC_TIMESTAMP(6))", [
-        p.incarnation,
-        p.partition,
-        p.generation,
-      ]);
+      await conn.query(
+        "INSERT INTO work (node_id, incarnation, partition_id, generation, at) VALUES ('successor', ?, ?, ?, UTC_TIMESTAMP(6))",
+        [p.incarnation, p.partition, p.generation],
+      );
       await conn.commit();
     } finally {
       conn.release();
@@ -190,9 +192,7 @@ test("a stale process whose node id was reused cannot release, confirm or work o
   );
   expect(fresh.count("lost")).toBe(0);
   // Units of work in the new generation come from the new process only.
-  const [work] = await fx.pool.query<RowDataPacket[]>(
-    "SELECT DISTINCT incarnation FROM work WHERE node_id = 'reused' AND generation = 2",
-  );
+  const [work] = await fx.pool.query<RowDataPacket[]>("SELECT DISTINCT incarnation FROM work WHERE node_id = 'reused' AND generation = 2");
   expect(work.map((r) => String(r.incarnation))).toEqual([freshIncarnation]);
   fresh.process.stdin.end();
   expect(await fresh.exited).toBe(0);

@@ -288,7 +288,11 @@ export class Coordinator extends SafeEmitter<CoordinatorEvents> implements Async
       // leader tells every live member once.
       if (trigger === "elected") for (const member of snapshot.members) if (member.live) this.#untold.add(member.nodeId);
       const plan = planFor(snapshot, this.options);
-      const writes = await applyPlan({ source: this.#source, options: this.options, lease, leading, untold: this.#untold, pace: this.#pace }, snapshot, plan);
+      const writes = await applyPlan(
+        { source: this.#source, options: this.options, lease, leading, untold: this.#untold, pace: this.#pace },
+        snapshot,
+        plan,
+      );
       await this.#recordSeen(snapshot.counters, writes.bumped);
       if (!lease.isHeld() || !leading()) {
         // Deposed (or stopped) during the round: what it wrote was fenced; it reports nothing as the

@@ -124,10 +124,14 @@ export async function applyPlan(writer: RoundWriter, snapshot: ClusterSnapshot, 
   let releasesRequested = 0;
   let releasesNotMade = 0;
   const budgetMs = batchBudgetMs(writer.options, snapshot);
-  for (let at = 0; at < plan.transitions.length && writer.leading(); ) {
+  for (let at = 0; at < plan.transitions.length && writer.leading();) {
     const batch = plan.transitions.slice(at, at + batchSize);
     const written = await fenced(writer, async (conn) => {
-      const result = await ownership.applyOwnershipChanges(conn, cluster, batch, forceReleaseAfterMs, { budgetMs, tellNewOwners: false, pace: writer.pace });
+      const result = await ownership.applyOwnershipChanges(conn, cluster, batch, forceReleaseAfterMs, {
+        budgetMs,
+        tellNewOwners: false,
+        pace: writer.pace,
+      });
       await recordTransitions(conn, cluster, writer.lease.epoch, result.applied);
       return result;
     });

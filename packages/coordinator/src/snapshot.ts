@@ -1,6 +1,13 @@
 import type { ChangeCounters } from "@helix/cluster";
 import { taskListKey, type ownershipProtocol } from "@helix/cluster/internal";
-import { clusterQueries as q, coordinatorQueries as cq, Status, transaction, type ConnectionSource, type QueryClient } from "@helix/db/internal";
+import {
+  clusterQueries as q,
+  coordinatorQueries as cq,
+  Status,
+  transaction,
+  type ConnectionSource,
+  type QueryClient,
+} from "@helix/db/internal";
 
 import type { PlannerMember, PlannerPartition, PlannerTaskList } from "./planner";
 
@@ -105,7 +112,10 @@ async function snapshotOn(conn: QueryClient, cluster: string): Promise<ClusterSn
 }
 
 /** Members not live whose node id no ownership row names (the rows of retiring task lists included). */
-function departedMembers(members: readonly PlannerMember[], rows: readonly { nodeId: string | null }[]): ClusterSnapshot["departedMembers"] {
+function departedMembers(
+  members: readonly PlannerMember[],
+  rows: readonly { nodeId: string | null }[],
+): ClusterSnapshot["departedMembers"] {
   const named = new Set(rows.map((r) => r.nodeId));
   return members.filter((m) => !m.live && !named.has(m.nodeId)).map((m) => ({ nodeId: m.nodeId, sinceExpiryMs: m.sinceExpiryMs }));
 }

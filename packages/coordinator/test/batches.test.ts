@@ -46,7 +46,9 @@ test(`${PARTITIONS} partitions moving at once starve neither the members' heartb
     }
     const settled = async (count: number): Promise<boolean> => {
       const plan = await coordinator.plan();
-      return plan.transitions.length === 0 && plan.pendingHandoffs === 0 && members.every((m) => m.partitions().length === PARTITIONS / count);
+      return (
+        plan.transitions.length === 0 && plan.pendingHandoffs === 0 && members.every((m) => m.partitions().length === PARTITIONS / count)
+      );
     };
     await until(() => settled(2), 120_000);
     // A third member: a third of everything moves (release requests, confirmations, hand-offs).
@@ -57,11 +59,16 @@ test(`${PARTITIONS} partitions moving at once starve neither the members' heartb
       const plan = await coordinator.plan();
       const owned = members.map((m) => m.partitions().length);
       const share = PARTITIONS / 3;
-      return plan.transitions.length === 0 && plan.pendingHandoffs === 0 && owned.every((n) => n >= Math.floor(share) && n <= Math.ceil(share));
+      return (
+        plan.transitions.length === 0 && plan.pendingHandoffs === 0 && owned.every((n) => n >= Math.floor(share) && n <= Math.ceil(share))
+      );
     }, 120_000);
     expect(events).toEqual([]);
     expect(coordinator.stats()).toMatchObject({ state: "leading", elections: 1, leaseRenewFailures: 0, fencedOut: 0 });
-    const [rows] = await fx.pool.query("SELECT COUNT(*) AS n FROM helix_allocation WHERE cluster = ? AND state = ?", [cluster, PartitionState.Assigned]);
+    const [rows] = await fx.pool.query("SELECT COUNT(*) AS n FROM helix_allocation WHERE cluster = ? AND state = ?", [
+      cluster,
+      PartitionState.Assigned,
+    ]);
     expect(rows).toEqual([{ n: PARTITIONS }]);
   } finally {
     await coordinator.stop();

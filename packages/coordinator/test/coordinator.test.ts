@@ -55,13 +55,20 @@ afterAll(async () => {
   await fx.close();
 });
 
-async function coordinator(options: Partial<CoordinatorOptions> = {}, source: Parameters<typeof createCoordinator>[0] = fx.pool): Promise<Coordinator> {
+async function coordinator(
+  options: Partial<CoordinatorOptions> = {},
+  source: Parameters<typeof createCoordinator>[0] = fx.pool,
+): Promise<Coordinator> {
   const c = await createCoordinator(source, { cluster, leaseTtlMs: 1000, electionIntervalMs: 50, pollMs: 20, ...options });
   coordinators.push(c);
   return c;
 }
 
-async function member(nodeId: string, options: Partial<Parameters<typeof join>[1]> = {}, source: Parameters<typeof join>[0] = fx.pool): Promise<Member> {
+async function member(
+  nodeId: string,
+  options: Partial<Parameters<typeof join>[1]> = {},
+  source: Parameters<typeof join>[0] = fx.pool,
+): Promise<Member> {
   const m = await join(source, { cluster, nodeId, ttlMs: 2000, heartbeatMs: 50, sweepIntervalMs: 0, ...options });
   members.push(m);
   return m;
@@ -86,7 +93,8 @@ async function table(pool: Pool = fx.pool): Promise<OwnerRow[]> {
 /** Per member, how many partitions it owns (state Assigned). */
 async function counts(): Promise<Map<string, number>> {
   const result = new Map<string, number>();
-  for (const r of await table()) if (r.state === PartitionState.Assigned && r.nodeId !== null) result.set(r.nodeId, (result.get(r.nodeId) ?? 0) + 1);
+  for (const r of await table())
+    if (r.state === PartitionState.Assigned && r.nodeId !== null) result.set(r.nodeId, (result.get(r.nodeId) ?? 0) + 1);
   return result;
 }
 
@@ -192,7 +200,10 @@ describe("rounds", () => {
     const m3 = await member("m3");
     await converged(c, [m1, m2, m3]);
     expect([...(await counts()).values()].sort()).toEqual([4, 4, 4]);
-    for (const [tl, n] of [["a", 7], ["b", 5]] as const) {
+    for (const [tl, n] of [
+      ["a", 7],
+      ["b", 5],
+    ] as const) {
       const per = new Map<string, number>();
       for (const r of await table()) if (r.taskList === tl) per.set(r.nodeId!, (per.get(r.nodeId!) ?? 0) + 1);
       expect(Math.max(...per.values()) - Math.min(...per.values())).toBeLessThanOrEqual(1);
@@ -333,7 +344,12 @@ describe("rounds", () => {
     const light = await member("light", { weight: 1 });
     const drained = await member("drained", { weight: 0 });
     await converged(c, [heavy, light, drained]);
-    expect(await counts()).toEqual(new Map([["heavy", 8], ["light", 4]]));
+    expect(await counts()).toEqual(
+      new Map([
+        ["heavy", 8],
+        ["light", 4],
+      ]),
+    );
   });
 
   test("shrinking and removing task lists releases and deletes what disappears", async () => {
@@ -384,7 +400,11 @@ describe("fencing and operations", () => {
     const snapshot = await readSnapshot(fx.pool, cluster);
     const plan = planFor(snapshot, options);
     expect(plan.transitions).toMatchObject([{ type: "assign", partition: 0, to: "a", reason: "unassigned" }]);
-    const error = await applyPlan({ source: fx.pool, options, lease, leading: () => true, untold: new Set(), pace: new ownership.RunPace() }, snapshot, plan).catch((e: unknown) => e);
+    const error = await applyPlan(
+      { source: fx.pool, options, lease, leading: () => true, untold: new Set(), pace: new ownership.RunPace() },
+      snapshot,
+      plan,
+    ).catch((e: unknown) => e);
     expect((error as { code?: string }).code).toBe("HELIX_FENCED_OUT");
     expect(await table()).toEqual(before);
     const [audit] = await fx.pool.query<RowDataPacket[]>("SELECT COUNT(*) AS n FROM helix_transitions WHERE cluster = ?", [cluster]);
@@ -405,7 +425,11 @@ describe("fencing and operations", () => {
     // Leading for the batch, not for the telling that ends the round.
     let asked = 0;
     const untold = new Set<string>();
-    const writes = await applyPlan({ source: fx.pool, options, lease, leading: () => ++asked < 2, untold, pace: new ownership.RunPace() }, snapshot, plan);
+    const writes = await applyPlan(
+      { source: fx.pool, options, lease, leading: () => ++asked < 2, untold, pace: new ownership.RunPace() },
+      snapshot,
+      plan,
+    );
     expect(writes.applied).toHaveLength(2);
     expect([...untold]).toEqual(["a"]);
     expect((await table()).map((r) => r.nodeId)).toEqual(["a", "a"]);
@@ -448,7 +472,10 @@ describe("fencing and operations", () => {
     await converged(c, [a]);
     // Gone for half the retention: kept through any number of rounds.
     const setGone = (ms: number) =>
-      fx.pool.query("UPDATE helix_nodes SET expires_at = UTC_TIMESTAMP(6) - INTERVAL ? MICROSECOND WHERE cluster = ? AND node_id = 'gone'", [ms * 1000, cluster]);
+      fx.pool.query(
+        "UPDATE helix_nodes SET expires_at = UTC_TIMESTAMP(6) - INTERVAL ? MICROSECOND WHERE cluster = ? AND node_id = 'gone'",
+        [ms * 1000, cluster],
+      );
     await setGone(30_000);
     await sleep(300);
     expect(faulty.count("DeleteDepartedMembers")).toBe(0);

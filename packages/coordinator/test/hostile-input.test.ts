@@ -71,7 +71,11 @@ const parameters: HostileParameter[] = [
 ];
 
 test.each(hostileCases(parameters))("%s refuses %s = %s at once, naming it, sending nothing", (_name, argument, _label, value, call) =>
-  expectRefusal(() => call(value), argument, () => counted.sent()),
+  expectRefusal(
+    () => call(value),
+    argument,
+    () => counted.sent(),
+  ),
 );
 
 test("options left out take their defaults", async () => {

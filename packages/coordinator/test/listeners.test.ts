@@ -2,15 +2,7 @@
 // error, break stop(), nor escape as an unhandled rejection or an uncaught exception.
 import { ProcessTrap } from "@helix/testing";
 
-import {
-  createCatalog,
-  createCoordinator,
-  join,
-  type Catalog,
-  type Coordinator,
-  type CoordinatorEvents,
-  type Member,
-} from "../src";
+import { createCatalog, createCoordinator, join, type Catalog, type Coordinator, type CoordinatorEvents, type Member } from "../src";
 import { FaultyPool, migratedDatabase, until, type Fixture } from "./helpers";
 
 let fx: Fixture;

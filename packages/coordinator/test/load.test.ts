@@ -72,7 +72,10 @@ test("a database answering 40 ms late and two busy cores, for three TTLs, fence 
     coordinator.on("leader:lost", () => trouble.push("leadership lost"));
     for (const id of ["a", "b", "c"]) await joinMember(id);
     await until(() => balanced(["a", "b", "c"]), 20_000);
-    const [lastRows] = await fx.pool.query<RowDataPacket[]>("SELECT COALESCE(MAX(id), 0) AS last FROM helix_transitions WHERE cluster = ?", [cluster]);
+    const [lastRows] = await fx.pool.query<RowDataPacket[]>(
+      "SELECT COALESCE(MAX(id), 0) AS last FROM helix_transitions WHERE cluster = ?",
+      [cluster],
+    );
     const last = Number(lastRows[0]!.last);
 
     proxy.setLatency(40);

@@ -23,10 +23,10 @@ function arbitraryCluster(options: { weighted: boolean; maxMembers?: number; max
   const maxMembers = options.maxMembers ?? 5;
   return fc
     .record({
-      members: fc.array(
-        fc.record({ live: fc.boolean(), weight: options.weighted ? fc.integer({ min: 0, max: 3 }) : fc.constant(1) }),
-        { minLength: 1, maxLength: maxMembers },
-      ),
+      members: fc.array(fc.record({ live: fc.boolean(), weight: options.weighted ? fc.integer({ min: 0, max: 3 }) : fc.constant(1) }), {
+        minLength: 1,
+        maxLength: maxMembers,
+      }),
       lists: fc.array(
         fc.record({
           partitions: fc.integer({ min: 1, max: options.maxPartitions ?? 12 }),
@@ -44,27 +44,30 @@ function arbitraryCluster(options: { weighted: boolean; maxMembers?: number; max
       ),
     })
     .map(({ members, lists }): ClusterState => {
-      const planned: PlannerMember[] = members.map((m, i) => ({ nodeId: `m${i}`, weight: i === 0 ? Math.max(1, m.weight) : m.weight, live: m.live || i === 0, sinceExpiryMs: m.live || i === 0 ? -1 : 5000 }));
+      const planned: PlannerMember[] = members.map((m, i) => ({
+        nodeId: `m${i}`,
+        weight: i === 0 ? Math.max(1, m.weight) : m.weight,
+        live: m.live || i === 0,
+        sinceExpiryMs: m.live || i === 0 ? -1 : 5000,
+      }));
       return {
         members: planned,
-        lists: lists.map(
-          (l, li): ListState => ({
-            domain: "d",
-            taskList: `t${li}`,
-            partitions: l.partitions,
-            rows: l.rows.slice(0, l.partitions).map((r, p): Row => {
-              const nodeId = r.owner === -1 || r.state === Unassigned ? null : `m${r.owner}`;
-              return {
-                partition: p,
-                nodeId,
-                state: nodeId === null ? Unassigned : r.state,
-                generation: r.generation,
-                targetNodeId: null,
-                releaseAgeMs: nodeId !== null && r.state === ReleaseRequested ? r.releaseAgeMs : -1,
-              };
-            }),
+        lists: lists.map((l, li): ListState => ({
+          domain: "d",
+          taskList: `t${li}`,
+          partitions: l.partitions,
+          rows: l.rows.slice(0, l.partitions).map((r, p): Row => {
+            const nodeId = r.owner === -1 || r.state === Unassigned ? null : `m${r.owner}`;
+            return {
+              partition: p,
+              nodeId,
+              state: nodeId === null ? Unassigned : r.state,
+              generation: r.generation,
+              targetNodeId: null,
+              releaseAgeMs: nodeId !== null && r.state === ReleaseRequested ? r.releaseAgeMs : -1,
+            };
           }),
-        ),
+        })),
       };
     });
 }
@@ -128,18 +131,24 @@ test("after the plan is carried out, every task list and every member's total is
 
 test("releases equal the theoretical minimum, by enumerating every balanced target", () => {
   fc.assert(
-    fc.property(fc.oneof(arbitraryCluster({ weighted: false, maxMembers: 4 }), arbitraryCluster({ weighted: true, maxMembers: 4 })), (state) => {
-      expect(releases(plan(state).transitions)).toBe(minimumMovesByEnumeration(state));
-    }),
+    fc.property(
+      fc.oneof(arbitraryCluster({ weighted: false, maxMembers: 4 }), arbitraryCluster({ weighted: true, maxMembers: 4 })),
+      (state) => {
+        expect(releases(plan(state).transitions)).toBe(minimumMovesByEnumeration(state));
+      },
+    ),
     { numRuns: 400 },
   );
 });
 
 test("the flow oracle agrees with enumeration, so it can judge clusters too large to enumerate", () => {
   fc.assert(
-    fc.property(fc.oneof(arbitraryCluster({ weighted: false, maxMembers: 4 }), arbitraryCluster({ weighted: true, maxMembers: 4 })), (state) => {
-      expect(minimumMovesByFlow(state)).toBe(minimumMovesByEnumeration(state));
-    }),
+    fc.property(
+      fc.oneof(arbitraryCluster({ weighted: false, maxMembers: 4 }), arbitraryCluster({ weighted: true, maxMembers: 4 })),
+      (state) => {
+        expect(minimumMovesByFlow(state)).toBe(minimumMovesByEnumeration(state));
+      },
+    ),
     { numRuns: 300 },
   );
 });
@@ -227,7 +236,14 @@ test("weights: shares follow them, and weight 0 takes nothing", () => {
         domain: "d",
         taskList: "t",
         partitions: 40,
-        rows: Array.from({ length: 40 }, (_, p) => ({ partition: p, nodeId: "drained", state: Assigned, generation: 1, targetNodeId: null, releaseAgeMs: -1 })),
+        rows: Array.from({ length: 40 }, (_, p) => ({
+          partition: p,
+          nodeId: "drained",
+          state: Assigned,
+          generation: 1,
+          targetNodeId: null,
+          releaseAgeMs: -1,
+        })),
       },
     ],
   };
@@ -279,7 +295,14 @@ test("a dead owner's partitions move at once, or after the reassignment delay", 
         domain: "d",
         taskList: "t",
         partitions: 4,
-        rows: [0, 1, 2, 3].map((p) => ({ partition: p, nodeId: p < 2 ? "a" : "b", state: Assigned, generation: 1, targetNodeId: null, releaseAgeMs: -1 })),
+        rows: [0, 1, 2, 3].map((p) => ({
+          partition: p,
+          nodeId: p < 2 ? "a" : "b",
+          state: Assigned,
+          generation: 1,
+          targetNodeId: null,
+          releaseAgeMs: -1,
+        })),
       },
     ],
   };

@@ -17,13 +17,17 @@ let cluster: string;
 const started: JsonChild[] = [];
 
 function startCoordinator(id: string, clockOffsetMs = 0): JsonChild {
-  const child = JsonChild.start(joinPath(fixtures, "coordinator-child.cjs"), [fx.db.url, cluster, id, String(LEASE_TTL_MS)], { clockOffsetMs });
+  const child = JsonChild.start(joinPath(fixtures, "coordinator-child.cjs"), [fx.db.url, cluster, id, String(LEASE_TTL_MS)], {
+    clockOffsetMs,
+  });
   started.push(child);
   return child;
 }
 
 function startWorker(nodeId: string, clockOffsetMs = 0): JsonChild {
-  const child = JsonChild.start(joinPath(fixtures, "worker-child.cjs"), [fx.db.url, cluster, nodeId, String(NODE_TTL_MS)], { clockOffsetMs });
+  const child = JsonChild.start(joinPath(fixtures, "worker-child.cjs"), [fx.db.url, cluster, nodeId, String(NODE_TTL_MS)], {
+    clockOffsetMs,
+  });
   started.push(child);
   return child;
 }
@@ -60,7 +64,8 @@ async function table(): Promise<Row[]> {
  */
 async function convergedOn(workers: Map<string, JsonChild>): Promise<boolean> {
   const rows = await table();
-  if (rows.length === 0 || rows.some((r) => r.state !== PartitionState.Assigned || r.nodeId === null || !workers.has(r.nodeId))) return false;
+  if (rows.length === 0 || rows.some((r) => r.state !== PartitionState.Assigned || r.nodeId === null || !workers.has(r.nodeId)))
+    return false;
   const perList = new Map<string, Map<string, number>>();
   for (const r of rows) {
     const counts = perList.get(r.taskList) ?? new Map<string, number>([...workers.keys()].map((id) => [id, 0]));
@@ -136,7 +141,10 @@ test("a leader paused past its TTL writes nothing after it resumes", async () =>
   const one = startCoordinator("one");
   const first = await leader([one]);
   const two = startCoordinator("two");
-  const workers = new Map([["w1", startWorker("w1")], ["w2", startWorker("w2")]]);
+  const workers = new Map([
+    ["w1", startWorker("w1")],
+    ["w2", startWorker("w2")],
+  ]);
   await until(() => convergedOn(workers), 15_000);
 
   one.process.kill("SIGSTOP");

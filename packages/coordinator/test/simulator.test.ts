@@ -26,10 +26,22 @@ function simulate(seed: number, events: number, weighted: boolean): { tallies: M
     domain: "sim",
     taskList: `list-${listNo++}`,
     partitions,
-    rows: Array.from({ length: partitions }, (_, p) => ({ partition: p, nodeId: null, state: PartitionState.Unassigned, generation: 0, targetNodeId: null, releaseAgeMs: -1 })),
+    rows: Array.from({ length: partitions }, (_, p) => ({
+      partition: p,
+      nodeId: null,
+      state: PartitionState.Unassigned,
+      generation: 0,
+      targetNodeId: null,
+      releaseAgeMs: -1,
+    })),
   });
   const state: ClusterState = {
-    members: Array.from({ length: 4 }, () => ({ nodeId: `m${memberNo++}`, weight: weighted ? between(1, 3) : 1, live: true, sinceExpiryMs: -1 })),
+    members: Array.from({ length: 4 }, () => ({
+      nodeId: `m${memberNo++}`,
+      weight: weighted ? between(1, 3) : 1,
+      live: true,
+      sinceExpiryMs: -1,
+    })),
     lists: Array.from({ length: 5 }, () => newList(between(1, 30))),
   };
   let rounds = converge(state).rounds;
@@ -65,7 +77,14 @@ function simulate(seed: number, events: number, weighted: boolean): { tallies: M
         const partitions = between(1, 40);
         list.rows = list.rows.filter((r) => r.partition < partitions);
         for (let p = list.partitions; p < partitions; p++) {
-          list.rows.push({ partition: p, nodeId: null, state: PartitionState.Unassigned, generation: 0, targetNodeId: null, releaseAgeMs: -1 });
+          list.rows.push({
+            partition: p,
+            nodeId: null,
+            state: PartitionState.Unassigned,
+            generation: 0,
+            targetNodeId: null,
+            releaseAgeMs: -1,
+          });
         }
         list.partitions = partitions;
         break;
@@ -95,7 +114,11 @@ function simulate(seed: number, events: number, weighted: boolean): { tallies: M
 }
 
 function report(title: string, result: ReturnType<typeof simulate>): string {
-  const lines = [`${title}: ${result.rounds} rounds`, "| event | count | partitions moved | theoretical minimum | moved / minimum |", "| --- | ---: | ---: | ---: | ---: |"];
+  const lines = [
+    `${title}: ${result.rounds} rounds`,
+    "| event | count | partitions moved | theoretical minimum | moved / minimum |",
+    "| --- | ---: | ---: | ---: | ---: |",
+  ];
   for (const [kind, t] of [...result.tallies].sort(([a], [b]) => a.localeCompare(b))) {
     const ratio = t.minimum === 0 ? "-" : (t.ownerChanges / t.minimum).toFixed(2);
     lines.push(`| ${kind} | ${t.events} | ${t.ownerChanges} | ${t.minimum} | ${ratio} |`);

@@ -112,10 +112,12 @@ test("the partition fence admits the owner's @databases transaction at its gener
   );
   await transfer(20, (tx) => fencePartition(databasesClient(tx), ownership));
   expect(await balances()).toEqual([80, 20]);
-  await expect(transfer(20, (tx) => fencePartition(databasesClient(tx), { ...ownership, generation: 2 }))).rejects.toBeInstanceOf(PartitionFencedError);
-  await expect(transfer(20, (tx) => fencePartition(databasesClient(tx), { ...ownership, incarnation: "j".repeat(32) }))).rejects.toBeInstanceOf(
+  await expect(transfer(20, (tx) => fencePartition(databasesClient(tx), { ...ownership, generation: 2 }))).rejects.toBeInstanceOf(
     PartitionFencedError,
   );
+  await expect(
+    transfer(20, (tx) => fencePartition(databasesClient(tx), { ...ownership, incarnation: "j".repeat(32) })),
+  ).rejects.toBeInstanceOf(PartitionFencedError);
   expect(await balances()).toEqual([80, 20]);
 });
 

@@ -39,9 +39,7 @@ const connectionErrorCodes = new Set([
 // connections of the user, 3118 (MySQL) / 4151 (MariaDB) account locked. Lost service: 1040 too many
 // connections, 1053 shutdown, 1317 query interrupted, 1927 connection killed (MariaDB), 2006/2013
 // server gone / lost connection, 3032 server offline mode, 4031 idle timeout (MySQL 8).
-const connectionErrnos = new Set([
-  1040, 1044, 1045, 1053, 1129, 1130, 1203, 1317, 1927, 2006, 2013, 3032, 3118, 4031, 4151,
-]);
+const connectionErrnos = new Set([1040, 1044, 1045, 1053, 1129, 1130, 1203, 1317, 1927, 2006, 2013, 3032, 3118, 4031, 4151]);
 
 /**
  * Whether a driver error means the database cannot be used right now (refused, dropped or killed

@@ -249,9 +249,7 @@ async function tableShape(client: QueryClient, table: string): Promise<TableShap
     const [rows] = await client.query({ sql, values: [table], rowsAsArray: true });
     return new Set((rows as unknown[][]).map((row) => String(row[0]).toLowerCase()));
   };
-  const columns = await names(
-    "SELECT column_name FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = ?",
-  );
+  const columns = await names("SELECT column_name FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = ?");
   const indexes = await names(
     "SELECT DISTINCT index_name FROM information_schema.statistics WHERE table_schema = DATABASE() AND table_name = ?",
   );
@@ -274,8 +272,7 @@ function checkProblem(check: Check, table: TableShape): string | undefined {
     return undefined;
   }
   if (!table.exists) return `table ${check.table} does not exist`;
-  const [what, name, names] =
-    check.on === "column" ? ["column", check.column, table.columns] : ["key", check.index, table.indexes];
+  const [what, name, names] = check.on === "column" ? ["column", check.column, table.columns] : ["key", check.index, table.indexes];
   if (names.has(name.toLowerCase()) === check.present) return undefined;
   return `${what} ${check.table}.${name} ${check.present ? "does not exist" : "still exists"}`;
 }

@@ -252,8 +252,7 @@ async function recognizeApplied(
       ? "It is the first statement not recorded as applied. If an interrupted run applied it, check that its " +
           `effect is in place, record it with \`${record}\` and run migrate again; otherwise fix the cause ` +
           "and run migrate again: it resumes with this statement."
-      : "The statements before it are applied and recorded. Fix the cause and run migrate again: it resumes " +
-          "with this statement.",
+      : "The statements before it are applied and recorded. Fix the cause and run migrate again: it resumes " + "with this statement.",
   );
 }
 

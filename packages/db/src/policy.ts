@@ -3,7 +3,15 @@ import { classified, classifying, retryConflicts } from "./classify";
 import { InvalidArgumentError } from "./errors";
 import type { QueryClient, QueryOptions } from "./generated/db";
 import { attemptTransaction } from "./isolation";
-import { endSession, identifySession, isIdentified, sessionOf, type BoundedSource, type DiscardableConnection, type SessionIdentity } from "./session";
+import {
+  endSession,
+  identifySession,
+  isIdentified,
+  sessionOf,
+  type BoundedSource,
+  type DiscardableConnection,
+  type SessionIdentity,
+} from "./session";
 import type { ConnectionSource, TransactionConnection } from "./types";
 import { isStatementTimeout, statementTimeoutError, within } from "./within";
 
@@ -113,7 +121,11 @@ export function guardClient(client: QueryClient, server = "the database", option
     if (getConnection === undefined || !WRITE_STATEMENT.test(query.sql)) return runOnce(query);
     engine ??= await within(timeoutOf(), serverEngine(client));
     if (engine !== "tidb") return runOnce(query);
-    return attemptTransaction(connect, (conn) => conn.query(BEGIN_OPTIMISTIC), (conn) => conn.query(query));
+    return attemptTransaction(
+      connect,
+      (conn) => conn.query(BEGIN_OPTIMISTIC),
+      (conn) => conn.query(query),
+    );
   };
   const guarded = {
     [guardedBy]: true,

@@ -315,7 +315,8 @@ export async function openDatabase<C extends QueryClient>(source: DatabaseSource
   if (typeof source === "object" && source !== null && typeof (source as C).query === "function") {
     const server = "the database";
     const madeWith = madeByHelix.get(source);
-    const withTimeout = (statementTimeoutMs: number | (() => number)): ConnectionSource => guardClient(source as C, server, { ...guard, statementTimeoutMs });
+    const withTimeout = (statementTimeoutMs: number | (() => number)): ConnectionSource =>
+      guardClient(source as C, server, { ...guard, statementTimeoutMs });
     const lane = (statementTimeoutMs: number | (() => number)): Lane =>
       madeWith === undefined
         ? { client: withTimeout(statementTimeoutMs), close: async () => undefined }
@@ -325,7 +326,8 @@ export async function openDatabase<C extends QueryClient>(source: DatabaseSource
   const options = resolveConnectionOptions(source as string | ConnectionOptions, "source");
   const pool = await createPool(options);
   const server = describeServer(options);
-  const withTimeout = (statementTimeoutMs: number | (() => number)): ConnectionSource => guardClient(pool, server, { ...guard, statementTimeoutMs });
+  const withTimeout = (statementTimeoutMs: number | (() => number)): ConnectionSource =>
+    guardClient(pool, server, { ...guard, statementTimeoutMs });
   const lane = (statementTimeoutMs: number | (() => number)): Lane => laneBeside(pool, options, server, { ...guard, statementTimeoutMs });
   return { client: guardClient(pool, server, guard), server, close: () => pool.end(), withTimeout, lane };
 }

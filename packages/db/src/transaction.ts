@@ -26,11 +26,7 @@ export async function transaction<T>(
   options: TransactionOptions = {},
 ): Promise<T> {
   const isolation =
-    options.consistentSnapshot === true
-      ? REPEATABLE_READ_NEXT
-      : (await serverEngine(source)) === "tidb"
-        ? READ_COMMITTED_NEXT
-        : undefined;
+    options.consistentSnapshot === true ? REPEATABLE_READ_NEXT : (await serverEngine(source)) === "tidb" ? READ_COMMITTED_NEXT : undefined;
   const begin = async (conn: TransactionConnection): Promise<void> => {
     if (isolation !== undefined) await conn.query(isolation);
     await conn.beginTransaction();

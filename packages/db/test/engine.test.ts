@@ -69,5 +69,6 @@ test("a default process id names its host and process; an id chosen by its owner
   expect(processOfId(id)).toEqual({ host: hostname(), pid: process.pid });
   expect(processOfId("db-1.internal:4242:a1b2c3")).toEqual({ host: "db-1.internal", pid: 4242 });
   expect(processOfId("fe80::1:4242:a1b2c3")).toEqual({ host: "fe80::1", pid: 4242 });
-  for (const chosen of ["worker-7", "alpha:12", "host:12:zzzzzz", "host:pid:a1b2c3", "host:12:a1b2c3d"]) expect(processOfId(chosen)).toBeNull();
+  for (const chosen of ["worker-7", "alpha:12", "host:12:zzzzzz", "host:pid:a1b2c3", "host:12:a1b2c3d"])
+    expect(processOfId(chosen)).toBeNull();
 });

@@ -1,7 +1,15 @@
 // Every parameter of @helix/db's public entry points, given each value of its kind that it must
 // refuse: each is refused at once with HELIX_INVALID_ARGUMENT naming the parameter, and nothing is
 // sent (no connection is made).
-import { createTestDatabase, expectRefusal, FaultyPool, HOSTILE_VALUES, hostileCases, type HostileParameter, type TestDatabase } from "@helix/testing";
+import {
+  createTestDatabase,
+  expectRefusal,
+  FaultyPool,
+  HOSTILE_VALUES,
+  hostileCases,
+  type HostileParameter,
+  type TestDatabase,
+} from "@helix/testing";
 import type { Pool } from "mysql2/promise";
 
 import { createPool, migrate, openDatabase, schemaStatus, type ConnectionOptions } from "../src/internal";
@@ -29,7 +37,12 @@ const withField = (field: keyof ConnectionOptions) => (v: unknown) => createPool
 const parameters: HostileParameter[] = [
   ["createPool(options)", "options", [null, 42, [], true], (v) => createPool(v as never)],
   ["openDatabase(source)", "source", [null, 42, [], true], (v) => openDatabase(v as never)],
-  ["createPool(url)", "url", ["", "x".repeat(10_000), "http://db.example/helix", "mysql://h/db?poolSize=3"], (v) => createPool(v as string)],
+  [
+    "createPool(url)",
+    "url",
+    ["", "x".repeat(10_000), "http://db.example/helix", "mysql://h/db?poolSize=3"],
+    (v) => createPool(v as string),
+  ],
   ["createPool({ url })", "url", [42, null, {}], (v) => createPool({ url: v as string })],
   ["createPool({ host })", "host", ["", 42, null, {}], withField("host")],
   ["createPool({ port })", "port", integer, withField("port")],
@@ -49,5 +62,9 @@ const parameters: HostileParameter[] = [
 ];
 
 test.each(hostileCases(parameters))("%s refuses %s = %s at once, naming it, sending nothing", (_name, argument, _label, value, call) =>
-  expectRefusal(() => call(value), argument, () => counted.sent()),
+  expectRefusal(
+    () => call(value),
+    argument,
+    () => counted.sent(),
+  ),
 );

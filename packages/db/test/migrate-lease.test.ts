@@ -49,7 +49,10 @@ class LeasePool {
       this.renewals++;
       if (this.renewalFailures > 0) {
         this.renewalFailures--;
-        throw Object.assign(new Error("Connection lost: The server closed the connection."), { code: "PROTOCOL_CONNECTION_LOST", fatal: true });
+        throw Object.assign(new Error("Connection lost: The server closed the connection."), {
+          code: "PROTOCOL_CONNECTION_LOST",
+          fatal: true,
+        });
       }
       if (this.renewalsHanging > 0) {
         this.renewalsHanging--;
@@ -172,7 +175,9 @@ test("a lease lost while a statement runs is reported, the statement is not reco
     expect((error as Error).message).toMatch(
       /^lost the migration lease while statement 1 of 2 of migration 3 \(coordinator\) ran \(the last renewal that succeeded was sent \d+ ms ago, lockTtlMs is 600; \d+ renewal\(s\) failed since, the last with: .*Connection lost/,
     );
-    expect((error as Error).message).toMatch(/another process may have taken it over.*The statement ran but is not recorded.*Run migrate again: it resumes/);
+    expect((error as Error).message).toMatch(
+      /another process may have taken it over.*The statement ran but is not recorded.*Run migrate again: it resumes/,
+    );
   });
 });
 

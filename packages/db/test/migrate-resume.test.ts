@@ -4,7 +4,15 @@
 import { createTestDatabase } from "@helix/testing";
 import type { Pool, RowDataPacket } from "mysql2/promise";
 
-import { createPool, migrate, migrationSources, schemaStatus, type MigrationSource, type QueryOptions, type TransactionConnection } from "../src/internal";
+import {
+  createPool,
+  migrate,
+  migrationSources,
+  schemaStatus,
+  type MigrationSource,
+  type QueryOptions,
+  type TransactionConnection,
+} from "../src/internal";
 import { bootstrapStatements } from "../src/generated/migrations";
 import * as schema from "../src/generated/schema";
 import { appliedTest } from "../src/migrate-resume";
@@ -136,7 +144,9 @@ describe("nothing else counts as already applied", () => {
 
       const error: unknown = await migrate(pool).catch((e: unknown) => e);
       expect(error).toMatchObject({ code: "HELIX_MIGRATION_FAILED", version: 3, statement: 2 });
-      expect((error as Error).message).toMatch(/^statement 2 of 2 of migration 3 \(coordinator\) failed: Table '(\w+\.)?helix_transitions' already exists\./);
+      expect((error as Error).message).toMatch(
+        /^statement 2 of 2 of migration 3 \(coordinator\) failed: Table '(\w+\.)?helix_transitions' already exists\./,
+      );
       expect((error as Error).message).toMatch(/run migrate again: it resumes with this statement/);
       expect((error as Error).cause).toMatchObject({ errno: 1050 });
       expect(await applied(pool, 3)).toBe(1);
@@ -150,7 +160,9 @@ describe("nothing else counts as already applied", () => {
 
       const error: unknown = await migrate(pool).catch((e: unknown) => e);
       expect(error).toMatchObject({ code: "HELIX_MIGRATION_FAILED", version: 3, statement: 2 });
-      expect((error as Error).message).toMatch(/the schema does not show what it does: table helix_transitions has the columns \(cluster, id\)/);
+      expect((error as Error).message).toMatch(
+        /the schema does not show what it does: table helix_transitions has the columns \(cluster, id\)/,
+      );
       expect((error as Error).message).toMatch(/put it back as it was before this statement, then run migrate again/);
       expect(await applied(pool, 3)).toBe(1);
     });
@@ -216,7 +228,8 @@ class CrashingPool {
   }
 }
 
-const gone = (): Error => Object.assign(new Error("Connection lost: The server closed the connection."), { code: "PROTOCOL_CONNECTION_LOST", fatal: true });
+const gone = (): Error =>
+  Object.assign(new Error("Connection lost: The server closed the connection."), { code: "PROTOCOL_CONNECTION_LOST", fatal: true });
 
 test("DDL that a crash left unrecorded is recognized when migrate runs again", async () => {
   await withDatabase(async (pool) => {
@@ -234,7 +247,10 @@ test("DDL that a crash left unrecorded is recognized when migrate runs again", a
 
 test("an INSERT is applied and recorded in one transaction: a crash between them leaves neither", async () => {
   await withDatabase(async (pool) => {
-    const crashing = new CrashingPool(pool, migrationSources[1]!.statements.find((s) => s.startsWith("INSERT"))!);
+    const crashing = new CrashingPool(
+      pool,
+      migrationSources[1]!.statements.find((s) => s.startsWith("INSERT"))!,
+    );
     await expect(migrate(crashing)).rejects.toMatchObject({ code: "HELIX_DATABASE_UNAVAILABLE" });
     expect(await numbers(pool)).toBe(0);
     await pool.query("UPDATE helix_schema_lock SET expires_at = UTC_TIMESTAMP(6) - INTERVAL 1 SECOND");
@@ -285,7 +301,9 @@ describe("appliedTest: which errors of which statements mean 'already there'", (
   });
 
   test("a CREATE TABLE is checked against the columns and named keys it makes", () => {
-    expect(appliedTest("CREATE TABLE x (a INT, `b` TEXT, UNIQUE KEY (a), KEY `k` (a), CONSTRAINT c CHECK (a > 0)) ENGINE = InnoDB")).toEqual({
+    expect(
+      appliedTest("CREATE TABLE x (a INT, `b` TEXT, UNIQUE KEY (a), KEY `k` (a), CONSTRAINT c CHECK (a > 0)) ENGINE = InnoDB"),
+    ).toEqual({
       errnos: new Set([1050]),
       checks: [{ on: "table", table: "x", present: true, columns: ["a", "b"], indexes: ["k"] }],
     });

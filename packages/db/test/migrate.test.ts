@@ -123,10 +123,12 @@ test("a migration interrupted part-way resumes after its last applied statement"
     // Everything before `multi` applied, then `multi`'s first statement, as a crash would leave it.
     for (const m of migrationSources.filter((s) => s.version < multi.version)) {
       for (const statement of m.statements) await pool.query(statement);
-      await pool.query(
-        "INSERT INTO helix_schema_migrations VALUES (?, ?, ?, ?, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))",
-        [m.version, m.name, m.checksum, m.statements.length],
-      );
+      await pool.query("INSERT INTO helix_schema_migrations VALUES (?, ?, ?, ?, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))", [
+        m.version,
+        m.name,
+        m.checksum,
+        m.statements.length,
+      ]);
     }
     await pool.query(multi.statements[0]!);
     await pool.query("INSERT INTO helix_schema_migrations VALUES (?, ?, ?, 1, UTC_TIMESTAMP(6), NULL)", [
@@ -138,9 +140,7 @@ test("a migration interrupted part-way resumes after its last applied statement"
 
     // Re-running the first statement (a CREATE TABLE) would fail, so success shows it was skipped.
     const result = await migrate(pool);
-    expect(result.applied.map((m) => m.version)).toEqual(
-      migrationSources.filter((s) => s.version >= multi.version).map((s) => s.version),
-    );
+    expect(result.applied.map((m) => m.version)).toEqual(migrationSources.filter((s) => s.version >= multi.version).map((s) => s.version));
     expect(await tables(pool)).toEqual(helixTables);
   });
 });
@@ -162,11 +162,18 @@ test("a database at version 8 gets the design's table names, its rows and the ow
       "INSERT INTO helix_members (cluster, node_id, incarnation, metadata, status, registered_at, heartbeat_at, expires_at) VALUES ('c', 'n', ?, '{}', 1, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))",
       ["i".repeat(32)],
     );
-    await pool.query("INSERT INTO helix_task_lists (cluster, domain, task_list, partitions, metadata, status, version, created_at, updated_at) VALUES ('c', 'd', 't', 2, '{}', 1, 1, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))");
-    await pool.query("INSERT INTO helix_ownership (cluster, domain, task_list, partition_id, state, generation, updated_at) VALUES ('c', 'd', 't', 0, 0, 4, UTC_TIMESTAMP(6))");
-    expect((await migrate(pool)).applied.map((m) => m.version)).toEqual(migrationSources.filter((s) => s.version > 8).map((s) => s.version));
+    await pool.query(
+      "INSERT INTO helix_task_lists (cluster, domain, task_list, partitions, metadata, status, version, created_at, updated_at) VALUES ('c', 'd', 't', 2, '{}', 1, 1, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))",
+    );
+    await pool.query(
+      "INSERT INTO helix_ownership (cluster, domain, task_list, partition_id, state, generation, updated_at) VALUES ('c', 'd', 't', 0, 0, 4, UTC_TIMESTAMP(6))",
+    );
+    expect((await migrate(pool)).applied.map((m) => m.version)).toEqual(
+      migrationSources.filter((s) => s.version > 8).map((s) => s.version),
+    );
     expect(await tables(pool)).toEqual(helixTables);
-    const count = async (table: string): Promise<number> => Number((await pool.query<RowDataPacket[]>(`SELECT COUNT(*) AS n FROM ${table}`))[0][0]!.n);
+    const count = async (table: string): Promise<number> =>
+      Number((await pool.query<RowDataPacket[]>(`SELECT COUNT(*) AS n FROM ${table}`))[0][0]!.n);
     expect([await count("helix_nodes"), await count("helix_cluster"), await count("helix_allocation")]).toEqual([1, 1, 1]);
     const [keys] = await pool.query<RowDataPacket[]>(
       "SELECT DISTINCT index_name AS name FROM information_schema.statistics WHERE table_schema = DATABASE() AND table_name = 'helix_allocation'",

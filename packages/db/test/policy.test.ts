@@ -21,7 +21,8 @@ const deadlock = (): Error => Object.assign(new Error("Deadlock found when tryin
 const lockWaitTimeout = (): Error =>
   Object.assign(new Error("Lock wait timeout exceeded; try restarting transaction"), { errno: 1205, code: "ER_LOCK_WAIT_TIMEOUT" });
 /** TiDB's answer to the commit of an optimistic transaction that a concurrent commit conflicts with. */
-const writeConflict = (): Error => Object.assign(new Error("Write conflict, txnStartTS=1, conflictStartTS=2 [try again later]"), { errno: 9007 });
+const writeConflict = (): Error =>
+  Object.assign(new Error("Write conflict, txnStartTS=1, conflictStartTS=2 [try again later]"), { errno: 9007 });
 const dropped = (): Error =>
   Object.assign(new Error("Connection lost: The server closed the connection."), { code: "PROTOCOL_CONNECTION_LOST", fatal: true });
 const syntax = (): Error => Object.assign(new Error("You have an error in your SQL syntax"), { errno: 1064, code: "ER_PARSE_ERROR" });
@@ -101,7 +102,9 @@ describe("guardClient: one error policy for every statement", () => {
   test("a lost connection is a DatabaseUnavailableError naming the server, with the driver's error as cause", async () => {
     const scripted = new ScriptedPool(pool);
     scripted.failures.push(dropped());
-    const error = await guardClient(scripted, "db.example:3306/helix").query(select()).catch((e: unknown) => e);
+    const error = await guardClient(scripted, "db.example:3306/helix")
+      .query(select())
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DatabaseUnavailableError);
     expect(error).toMatchObject({ code: "HELIX_DATABASE_UNAVAILABLE", server: "db.example:3306/helix" });
     expect((error as Error).cause).toMatchObject({ code: "PROTOCOL_CONNECTION_LOST" });
@@ -362,7 +365,13 @@ describe("a hung connection (a black-holed socket: no answer, no error)", () => 
     const guarded = guardClient(through);
     await guarded.query(select());
     proxy.hangOpenConnections();
-    const outcome = await Promise.race([guarded.query(select()).then(() => "answered", () => "failed"), sleep(800).then(() => "waiting")]);
+    const outcome = await Promise.race([
+      guarded.query(select()).then(
+        () => "answered",
+        () => "failed",
+      ),
+      sleep(800).then(() => "waiting"),
+    ]);
     expect(outcome).toBe("waiting");
     // The statement stays stuck on its socket until the proxy closes (afterAll).
   });

@@ -144,7 +144,9 @@ describe.each(clients)("through %s", (_, makePool) => {
     expect(await bumpVersions(pool, { cluster: "c", nodeIds: ["n1", "nobody"] })).toBe(1);
     expect(await bumpVersions(pool, { cluster: "c", nodeIds: [] })).toBe(0);
     const watch = track("cluster.watchMembers", cluster.watchMembers);
-    expect(await watch(pool, { cluster: "c", nodeIds: ["n1", "nobody"] })).toEqual([{ nodeId: "n1", incarnation: "i".repeat(32), assignmentVersion: 2 }]);
+    expect(await watch(pool, { cluster: "c", nodeIds: ["n1", "nobody"] })).toEqual([
+      { nodeId: "n1", incarnation: "i".repeat(32), assignmentVersion: 2 },
+    ]);
     const beat = await track("cluster.heartbeatMember", cluster.heartbeatMember)(pool, {
       ttlUs: 60_000_000,
       cluster: "c",
@@ -170,7 +172,9 @@ describe.each(clients)("through %s", (_, makePool) => {
     await pool.query("DELETE FROM helix_nodes WHERE cluster = 'c' AND node_id = 'n2'");
 
     expect(await track("cluster.markExpiredMembersInactive", cluster.markExpiredMembersInactive)(pool, { cluster: "c" })).toBe(0);
-    expect(await track("cluster.deregisterMember", cluster.deregisterMember)(pool, { cluster: "c", nodeId: "n1", incarnation: "i".repeat(32) })).toBe(1);
+    expect(
+      await track("cluster.deregisterMember", cluster.deregisterMember)(pool, { cluster: "c", nodeId: "n1", incarnation: "i".repeat(32) }),
+    ).toBe(1);
     expect((await cluster.listMembers(pool, { cluster: "c" }))[0]).toMatchObject({ status: Status.Inactive, live: 0 });
     expect(await register(pool, { ...node, incarnation: "j".repeat(32) })).toBe(3);
 
@@ -205,7 +209,11 @@ describe.each(clients)("through %s", (_, makePool) => {
     expect(await put(pool, tl)).toBe(1);
     expect(await put(pool, tl)).toBe(0);
     expect(await put(pool, { ...tl, partitions: 3 })).toBe(2);
-    expect(await track("cluster.getTaskList", cluster.getTaskList)(pool, key)).toMatchObject({ partitions: 3, version: 2, status: Status.Active });
+    expect(await track("cluster.getTaskList", cluster.getTaskList)(pool, key)).toMatchObject({
+      partitions: 3,
+      version: 2,
+      status: Status.Active,
+    });
     expect(await track("cluster.listTaskLists", cluster.listTaskLists)(pool, c)).toHaveLength(1);
     const lockTaskList = track("cluster.lockTaskList", cluster.lockTaskList);
     expect(await lockTaskList(pool, key)).toEqual({ partitions: 3, status: Status.Active });
@@ -235,7 +243,15 @@ describe.each(clients)("through %s", (_, makePool) => {
     expect(await assign(pool, { ...key, partitionIds: [0, 2], ...n9, ...force, generation: 1 })).toBe(0);
     expect(await assign(pool, { ...key, partitionIds: [0, 2, 1], ...n9, ...force, generation: 0 })).toBe(1);
     expect(await assign(pool, { ...key, partitionIds: [], ...n9, ...force, generation: 0 })).toBe(0);
-    expect((await lockRows(pool, { ...key, partitionIds: [2, 0, 1, 7] })).map((r) => [r.partitionId, r.nodeId, r.incarnation, r.state, r.generation])).toEqual([
+    expect(
+      (await lockRows(pool, { ...key, partitionIds: [2, 0, 1, 7] })).map((r) => [
+        r.partitionId,
+        r.nodeId,
+        r.incarnation,
+        r.state,
+        r.generation,
+      ]),
+    ).toEqual([
       [0, "n1", J, PartitionState.Assigned, 1],
       [1, "n9", n9.incarnation, PartitionState.Assigned, 1],
       [2, "n1", J, PartitionState.Assigned, 1],
@@ -268,7 +284,10 @@ describe.each(clients)("through %s", (_, makePool) => {
     expect(await fence(pool, { ...p0, ...n1, generation: 1 })).toBeNull();
     expect(await fence(pool, { ...p0, nodeId: "n1", incarnation: "i".repeat(32), generation: 2 })).toBeNull();
     const mine = track("cluster.listProcessOwnership", cluster.listProcessOwnership);
-    expect((await mine(pool, { cluster: "c", ...n1 })).map((r) => [r.partitionId, r.generation])).toEqual([[0, 2], [2, 1]]);
+    expect((await mine(pool, { cluster: "c", ...n1 })).map((r) => [r.partitionId, r.generation])).toEqual([
+      [0, 2],
+      [2, 1],
+    ]);
     expect(await mine(pool, { cluster: "c", nodeId: "n1", incarnation: "i".repeat(32) })).toEqual([]);
     // Both of n1's rows were stamped 1 by their assignments; partition 0 again by its release request
     // (2) and its second assignment (1, as the test passes it).
@@ -290,17 +309,21 @@ describe.each(clients)("through %s", (_, makePool) => {
     expect(await track("cluster.deleteFreePartitionsFrom", cluster.deleteFreePartitionsFrom)(pool, from2)).toBe(0);
     const oldest = track("cluster.oldestReleaseRequest", cluster.oldestReleaseRequest);
     expect(await oldest(pool, c)).toEqual({ waitedUs: 0 });
-    expect((await track("cluster.lockPartitionsFrom", cluster.lockPartitionsFrom)(pool, from2)).map((r) => [r.partitionId, r.nodeId, r.state])).toEqual([
-      [2, "n1", PartitionState.Assigned],
-    ]);
+    expect(
+      (await track("cluster.lockPartitionsFrom", cluster.lockPartitionsFrom)(pool, from2)).map((r) => [r.partitionId, r.nodeId, r.state]),
+    ).toEqual([[2, "n1", PartitionState.Assigned]]);
     const retire = track("cluster.retireOwnedPartitionsFrom", cluster.retireOwnedPartitionsFrom);
     expect(await retire(pool, { ...from2, nodeId: "n9", ownerVersion: 7 })).toBe(0);
     expect(await retire(pool, { ...from2, nodeId: "n1", ownerVersion: 7 })).toBe(1);
-    expect((await changed(pool, { cluster: "c", ...n1, since: 6 })).map((r) => [r.partitionId, r.state])).toEqual([[2, PartitionState.ReleaseRequested]]);
+    expect((await changed(pool, { cluster: "c", ...n1, since: 6 })).map((r) => [r.partitionId, r.state])).toEqual([
+      [2, PartitionState.ReleaseRequested],
+    ]);
     const asked = track("cluster.listProcessReleaseRequests", cluster.listProcessReleaseRequests);
     expect((await asked(pool, { cluster: "c", ...n1 })).map((r) => [r.partitionId, r.generation])).toEqual([[2, 1]]);
     expect(await asked(pool, { cluster: "c", nodeId: "n1", incarnation: "i".repeat(32) })).toEqual([]);
-    await pool.query("UPDATE helix_allocation SET release_asked_at = release_asked_at - INTERVAL 30 SECOND WHERE cluster = 'c' AND state = 2");
+    await pool.query(
+      "UPDATE helix_allocation SET release_asked_at = release_asked_at - INTERVAL 30 SECOND WHERE cluster = 'c' AND state = 2",
+    );
     const waited = (await oldest(pool, c))!.waitedUs;
     expect(waited).toBeGreaterThanOrEqual(30_000_000);
     expect(waited).toBeLessThan(40_000_000);
@@ -330,7 +353,12 @@ describe.each(clients)("through %s", (_, makePool) => {
     const ensure = track("coordinator.ensureClusterState", coordinator.ensureClusterState);
     expect(await ensure(pool, c)).toBe(1);
     expect(await ensure(pool, c)).toBe(0);
-    expect(await coordinator.watchCluster(pool, c)).toEqual({ membershipVersion: 0, catalogVersion: 0, ownershipVersion: 0, expiredMembers: 0 });
+    expect(await coordinator.watchCluster(pool, c)).toEqual({
+      membershipVersion: 0,
+      catalogVersion: 0,
+      ownershipVersion: 0,
+      expiredMembers: 0,
+    });
 
     const node = { cluster: "w", incarnation: "i".repeat(32), metadata: "{}", weight: 2 };
     await cluster.registerMember(pool, { ...node, nodeId: "live", ttlUs: 60_000_000 });
@@ -355,7 +383,15 @@ describe.each(clients)("through %s", (_, makePool) => {
     const key = { cluster: "w", domain: "d", taskList: "t" };
     await cluster.putTaskList(pool, { ...key, partitions: 2, metadata: "{}" });
     await cluster.insertPartitions(pool, { ...key, partitions: 2 });
-    await cluster.assignPartitions(pool, { ...key, partitionIds: [1], nodeId: "live", incarnation: "i".repeat(32), generation: 0, forceAfterUs: 0, ownerVersion: 2 });
+    await cluster.assignPartitions(pool, {
+      ...key,
+      partitionIds: [1],
+      nodeId: "live",
+      incarnation: "i".repeat(32),
+      generation: 0,
+      forceAfterUs: 0,
+      ownerVersion: 2,
+    });
     await cluster.requestPartitionsRelease(pool, { ...key, partitionIds: [1], targetNodeId: null, ownerVersion: 2 });
     const table = await track("coordinator.listPlanningOwnership", coordinator.listPlanningOwnership)(pool, c);
     expect(table.map((r) => [r.partitionId, r.nodeId, r.incarnation, r.state, r.generation])).toEqual([
@@ -367,9 +403,20 @@ describe.each(clients)("through %s", (_, makePool) => {
 
     const insert = track("coordinator.insertTransitions", coordinator.insertTransitions);
     const createdAt = new Date().toISOString().replace("T", " ").replace("Z", "");
-    const transition = { ...key, createdAt, epoch: 7, kind: TransitionKind.Assigned, partitionId: 0, fromNodeId: null, toNodeId: "live", generation: 1 };
+    const transition = {
+      ...key,
+      createdAt,
+      epoch: 7,
+      kind: TransitionKind.Assigned,
+      partitionId: 0,
+      fromNodeId: null,
+      toNodeId: "live",
+      generation: 1,
+    };
     expect(await insert(pool, [])).toBe(0);
-    expect(await insert(pool, [transition, { ...transition, kind: TransitionKind.ReleaseRequested, fromNodeId: "live", toNodeId: "dead" }])).toBe(2);
+    expect(
+      await insert(pool, [transition, { ...transition, kind: TransitionKind.ReleaseRequested, fromNodeId: "live", toNodeId: "dead" }]),
+    ).toBe(2);
     const history = await track("coordinator.listTransitions", coordinator.listTransitions)(pool, { cluster: "w", limit: 10 });
     expect(history.map((t) => [t.kind, t.fromNodeId, t.toNodeId])).toEqual([
       [TransitionKind.ReleaseRequested, "live", "dead"],
@@ -392,7 +439,11 @@ describe.each(clients)("through %s", (_, makePool) => {
     expect(await acquire(pool, { owner: "b", token: "b".repeat(32), ttlUs: 60_000_000 })).toBe(0);
     expect(await track("schema.renewSchemaLock", schema.renewSchemaLock)(pool, { ttlUs: 60_000_000, token: "a".repeat(32) })).toBe(1);
 
-    await track("schema.startSchemaMigration", schema.startSchemaMigration)(pool, { version: 999, name: "probe", checksum: "0".repeat(64) });
+    await track("schema.startSchemaMigration", schema.startSchemaMigration)(pool, {
+      version: 999,
+      name: "probe",
+      checksum: "0".repeat(64),
+    });
     const record = track("schema.recordSchemaStatement", schema.recordSchemaStatement);
     expect(await record(pool, { statementsApplied: 1, version: 999, token: "a".repeat(32) })).toBe(1);
     expect(await record(pool, { statementsApplied: 2, version: 999, token: "b".repeat(32) })).toBe(0);

@@ -9,15 +9,7 @@ export { LocalDeadline } from "./deadline";
 export { DEFAULT_PRUNE_LIMIT, MAX_PRUNE_LIMIT, pruneLocks, type PruneOptions } from "./prune";
 export { fence, Lease, type LeaseEvents, type LeaseState } from "./lease";
 export { FencedOutError, LeaseLostError, LockHeldError, LockTimeoutError, type LeaseEndReason } from "./errors";
-export {
-  defaultMarginMs,
-  MAX_TTL_MS,
-  MAX_WAIT_MS,
-  minMarginMs,
-  resolveMarginMs,
-  type AcquireOptions,
-  type RetryOptions,
-} from "./options";
+export { defaultMarginMs, MAX_TTL_MS, MAX_WAIT_MS, minMarginMs, resolveMarginMs, type AcquireOptions, type RetryOptions } from "./options";
 export {
   ClosedError,
   DatabaseUnavailableError,

@@ -1,4 +1,16 @@
-import { checkClient, checkInteger, classified, leaseFenceQuery, lockQueries, SafeEmitter, serverEngine, setLongTimeout, type Engine, type LongTimeout, type QueryClient } from "@helix/db/internal";
+import {
+  checkClient,
+  checkInteger,
+  classified,
+  leaseFenceQuery,
+  lockQueries,
+  SafeEmitter,
+  serverEngine,
+  setLongTimeout,
+  type Engine,
+  type LongTimeout,
+  type QueryClient,
+} from "@helix/db/internal";
 
 import { FencedOutError, LeaseLostError, type LeaseEndReason } from "./errors";
 import type { Database } from "./database";

@@ -1,4 +1,13 @@
-import { checkBoolean, checkMs, checkOptions, checkText, InvalidArgumentError, MAX_LOCK_KEY_LENGTH, MAX_OWNER_LENGTH, orDefault } from "@helix/db/internal";
+import {
+  checkBoolean,
+  checkMs,
+  checkOptions,
+  checkText,
+  InvalidArgumentError,
+  MAX_LOCK_KEY_LENGTH,
+  MAX_OWNER_LENGTH,
+  orDefault,
+} from "@helix/db/internal";
 
 /** Longest lease a caller may ask for: one day. Longer work keeps a shorter lease renewed. */
 export const MAX_TTL_MS = 86_400_000;

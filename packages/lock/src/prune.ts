@@ -1,4 +1,14 @@
-import { checkClient, checkInteger, checkMs, checkOptions, guardClient, InvalidArgumentError, lockQueries, orDefault, type QueryClient } from "@helix/db/internal";
+import {
+  checkClient,
+  checkInteger,
+  checkMs,
+  checkOptions,
+  guardClient,
+  InvalidArgumentError,
+  lockQueries,
+  orDefault,
+  type QueryClient,
+} from "@helix/db/internal";
 
 /** Options of `Locker.prune` and {@link pruneLocks}. */
 export interface PruneOptions {

@@ -49,8 +49,18 @@ const parameters: HostileParameter[] = [
   ["locker.acquire(key, { autoRenew })", "autoRenew", [null, 1, "yes"], (v) => locker.acquire("k", { autoRenew: v as boolean })],
   ["locker.acquire(key, { signal })", "signal", [null, 1, {}], (v) => locker.acquire("k", { signal: v as AbortSignal })],
   ["locker.acquire(key, { retry })", "retry", options, (v) => locker.acquire("k", { retry: v as never })],
-  ["locker.acquire(key, { retry: { minDelayMs } })", "retry.minDelayMs", integer, (v) => locker.acquire("k", { retry: { minDelayMs: v as number } })],
-  ["locker.acquire(key, { retry: { maxDelayMs } })", "retry.maxDelayMs", integer, (v) => locker.acquire("k", { retry: { maxDelayMs: v as number } })],
+  [
+    "locker.acquire(key, { retry: { minDelayMs } })",
+    "retry.minDelayMs",
+    integer,
+    (v) => locker.acquire("k", { retry: { minDelayMs: v as number } }),
+  ],
+  [
+    "locker.acquire(key, { retry: { maxDelayMs } })",
+    "retry.maxDelayMs",
+    integer,
+    (v) => locker.acquire("k", { retry: { maxDelayMs: v as number } }),
+  ],
   ["locker.tryAcquire(key)", "key", text, (v) => locker.tryAcquire(v as string)],
   ["locker.tryAcquire(key, { ttlMs })", "ttlMs", integer, (v) => locker.tryAcquire("k", { ttlMs: v as number })],
   ["locker.withLock(key, fn)", "key", text, (v) => locker.withLock(v as string, async () => undefined)],
@@ -71,11 +81,20 @@ const parameters: HostileParameter[] = [
   ["new LocalDeadline(ttlMs)", "ttlMs", integer, (v) => new LocalDeadline(v as number, 1, () => true)],
   ["new LocalDeadline(ttlMs, marginMs)", "marginMs", integer, (v) => new LocalDeadline(10_000, v as number, () => true)],
   ["new LocalDeadline(ttlMs, marginMs, check)", "check", [null, 42, "f", {}], (v) => new LocalDeadline(10_000, 100, v as never)],
-  ["deadline.extendFrom(sentAt)", "sentAt", [Number.NaN, Number.POSITIVE_INFINITY, "1", null, {}], (v) => new LocalDeadline(10_000, 100, () => true).extendFrom(v as number)],
+  [
+    "deadline.extendFrom(sentAt)",
+    "sentAt",
+    [Number.NaN, Number.POSITIVE_INFINITY, "1", null, {}],
+    (v) => new LocalDeadline(10_000, 100, () => true).extendFrom(v as number),
+  ],
 ];
 
 test.each(hostileCases(parameters))("%s refuses %s = %s at once, naming it, sending nothing", (_name, argument, _label, value, call) =>
-  expectRefusal(() => call(value), argument, () => counted.sent()),
+  expectRefusal(
+    () => call(value),
+    argument,
+    () => counted.sent(),
+  ),
 );
 
 test("a key in any script is taken, and comes back as it was given", async () => {

@@ -46,8 +46,10 @@ test("a lease renews, retries and is lost as usual although its listeners throw"
   try {
     const lease = await own.acquire(`key-${++keyNo}`, { ttlMs: 300, autoRenew: true });
     // What a listener sees is complete: renewed with the deadline already moved, lost once ended.
-    const seen = listen(lease, ["lease:renewed", "lease:renew-failed", "lease:lost"], () =>
-      `${lease.state} ${lease.remainingMs() > 150 ? "fresh" : "stale"} ${lease.signal.aborted ? "aborted" : "running"}`,
+    const seen = listen(
+      lease,
+      ["lease:renewed", "lease:renew-failed", "lease:lost"],
+      () => `${lease.state} ${lease.remainingMs() > 150 ? "fresh" : "stale"} ${lease.signal.aborted ? "aborted" : "running"}`,
     );
     await until(() => seen.filter((s) => s.startsWith("lease:renewed")).length >= 3, 3000);
     expect(new Set(seen)).toEqual(new Set(["lease:renewed: held fresh running"]));

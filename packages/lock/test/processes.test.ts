@@ -39,9 +39,24 @@ afterAll(async () => {
 
 test("the overlap check finds overlapping and out-of-order grants", () => {
   const at = (ms: number): Date => new Date(1_700_000_000_000 + ms);
-  expect(findViolations([{ epoch: 1, owner: "a", startedAt: at(0), endedAt: at(10) }, { epoch: 2, owner: "b", startedAt: at(10), endedAt: at(20) }])).toEqual([]);
-  expect(findViolations([{ epoch: 1, owner: "a", startedAt: at(0), endedAt: at(10) }, { epoch: 2, owner: "b", startedAt: at(5), endedAt: at(20) }])).toHaveLength(1);
-  expect(findViolations([{ epoch: 2, owner: "a", startedAt: at(0), endedAt: at(10) }, { epoch: 1, owner: "b", startedAt: at(11), endedAt: at(20) }])).toHaveLength(1);
+  expect(
+    findViolations([
+      { epoch: 1, owner: "a", startedAt: at(0), endedAt: at(10) },
+      { epoch: 2, owner: "b", startedAt: at(10), endedAt: at(20) },
+    ]),
+  ).toEqual([]);
+  expect(
+    findViolations([
+      { epoch: 1, owner: "a", startedAt: at(0), endedAt: at(10) },
+      { epoch: 2, owner: "b", startedAt: at(5), endedAt: at(20) },
+    ]),
+  ).toHaveLength(1);
+  expect(
+    findViolations([
+      { epoch: 2, owner: "a", startedAt: at(0), endedAt: at(10) },
+      { epoch: 1, owner: "b", startedAt: at(11), endedAt: at(20) },
+    ]),
+  ).toHaveLength(1);
 });
 
 test("8 processes, some with clocks minutes off, never hold one key at once", async () => {
@@ -49,9 +64,7 @@ test("8 processes, some with clocks minutes off, never hold one key at once", as
     "CREATE TABLE grants (epoch BIGINT PRIMARY KEY, owner VARCHAR(64) NOT NULL, started_at DATETIME(6) NOT NULL, ended_at DATETIME(6) NULL)",
   );
   const offsets = [0, 0, 0, 0, 7 * 60_000, -7 * 60_000, 3 * 60_000, -3 * 60_000];
-  const children = offsets.map((offset, i) =>
-    startChild("contender.cjs", [fx.db.url, "contended", "6000", `c${i}`], offset),
-  );
+  const children = offsets.map((offset, i) => startChild("contender.cjs", [fx.db.url, "contended", "6000", `c${i}`], offset));
   const codes = await Promise.all(children.map((c) => c.exited));
   expect(children.map((c) => c.stderr).join("")).toBe("");
   expect(codes).toEqual(offsets.map(() => 0));

@@ -67,8 +67,7 @@ function queryModule(queries: Query[], paramTypes: Readonly<Record<string, strin
     returns && "type ExecResult",
     "type QueryClient",
   ].filter(Boolean);
-  const imports =
-    names.length > 1 ? `import { ${names.join(", ")} } from "./db.js";\n` : `import type { QueryClient } from "./db.js";\n`;
+  const imports = names.length > 1 ? `import { ${names.join(", ")} } from "./db.js";\n` : `import type { QueryClient } from "./db.js";\n`;
   return imports + queries.map((q) => queryCode(q, paramTypes)).join("");
 }
 
@@ -95,7 +94,10 @@ function queryCode(query: Query, paramTypes: Readonly<Record<string, string>>): 
   const rowType = `${query.name}Row`;
   const columns = query.columns.map((c, i) => [fieldName(c, i), tsType(c, {}, where)] as const);
   if (query.cmd === ":one" || query.cmd === ":many") {
-    assertUniqueColumns(columns.map(([name]) => name), where);
+    assertUniqueColumns(
+      columns.map(([name]) => name),
+      where,
+    );
     out += `\n/** A row that {@link ${fn}} returns. */\nexport interface ${rowType} {\n`;
     columns.forEach(([name, type], i) => (out += `  /** ${resultColumnDoc(query.columns[i]!)} */\n  ${name}: ${type};\n`));
     out += `}\n`;
@@ -108,7 +110,8 @@ function queryCode(query: Query, paramTypes: Readonly<Record<string, string>>): 
   );
   const sql = sliceLengths.length > 0 ? `expandSlices(${constName}, { ${sliceLengths.join(", ")} })` : constName;
   const docLines = query.comments.map((c) => ` *${c.trimEnd()}`);
-  if (query.cmd === ":copyfrom") docLines.push(...(docLines.length > 0 ? [" *"] : []), " * @returns rows inserted (0, and no statement sent, for none).");
+  if (query.cmd === ":copyfrom")
+    docLines.push(...(docLines.length > 0 ? [" *"] : []), " * @returns rows inserted (0, and no statement sent, for none).");
   const doc = docLines.length > 0 ? `\n/**\n${docLines.join("\n")}\n */` : "";
   const readers = query.columns.map((c) => readerFor(c));
   const mapRow = (indent: string): string =>

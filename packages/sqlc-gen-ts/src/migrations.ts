@@ -11,7 +11,10 @@ import { templateText } from "./template-text";
 export function migrationsModule(options: PluginOptions, reader: SourceReader): string {
   const bootstrap = options.bootstrap === undefined ? [] : splitStatements(reader.readFile(options.bootstrap));
   const dir = options.migrations ?? "";
-  const files = reader.listDir(dir).filter((f) => f.endsWith(".sql")).sort();
+  const files = reader
+    .listDir(dir)
+    .filter((f) => f.endsWith(".sql"))
+    .sort();
   const versions = new Set<number>();
   let out =
     `/** One versioned schema migration: its statements, run in order, and a checksum of them. */\n` +

@@ -86,7 +86,10 @@ describe("the generated bulk queries, run against a recording client", () => {
   const client = {
     query(options: Call): Promise<[unknown, unknown]> {
       calls.push(options);
-      return Promise.resolve([options.sql.startsWith("-- name: LockItems") ? [] : { affectedRows: options.values.length, insertId: 0 }, []]);
+      return Promise.resolve([
+        options.sql.startsWith("-- name: LockItems") ? [] : { affectedRows: options.values.length, insertId: 0 },
+        [],
+      ]);
     },
   };
   // eslint-disable-next-line @typescript-eslint/no-require-imports

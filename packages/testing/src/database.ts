@@ -48,10 +48,7 @@ export async function createTestDatabase(prefix = "helix_test"): Promise<TestDat
 }
 
 /** Runs `fn` on a short-lived connection to the test server (no database selected). */
-export async function withServer<T>(
-  server: URL,
-  fn: (conn: Awaited<ReturnType<typeof createConnection>>) => Promise<T>,
-): Promise<T> {
+export async function withServer<T>(server: URL, fn: (conn: Awaited<ReturnType<typeof createConnection>>) => Promise<T>): Promise<T> {
   const conn = await createConnection({
     host: server.hostname,
     port: Number(server.port || 3306),

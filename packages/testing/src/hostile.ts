@@ -48,7 +48,11 @@ export type HostileParameter = readonly [name: string, argument: string, values:
 
 /** A sweep's parameters as one case per hostile value: [name, argument, label, value, call]. */
 export function hostileCases(parameters: readonly HostileParameter[]): [string, string, string, unknown, (value: unknown) => unknown][] {
-  return parameters.flatMap(([name, argument, values, call]) => values.map((value) => [name, argument, hostileLabel(value), value, call] as [string, string, string, unknown, (value: unknown) => unknown]));
+  return parameters.flatMap(([name, argument, values, call]) =>
+    values.map(
+      (value) => [name, argument, hostileLabel(value), value, call] as [string, string, string, unknown, (value: unknown) => unknown],
+    ),
+  );
 }
 
 /**
@@ -60,8 +64,11 @@ export async function expectRefusal(call: () => unknown, argument: string, sent:
   const before = sent();
   const error = (await refusalOf(call)) as { code?: unknown; argument?: unknown; message?: unknown } | null;
   if (error?.code !== "HELIX_INVALID_ARGUMENT" || error.argument !== argument) {
-    throw new Error(`expected HELIX_INVALID_ARGUMENT naming ${argument}, got ${String(error?.code)} naming ${String(error?.argument)}: ${String(error?.message)}`);
+    throw new Error(
+      `expected HELIX_INVALID_ARGUMENT naming ${argument}, got ${String(error?.code)} naming ${String(error?.argument)}: ${String(error?.message)}`,
+    );
   }
-  if (typeof error.message !== "string" || error.message.length >= 300) throw new Error(`the message is ${String(error.message).length} characters long`);
+  if (typeof error.message !== "string" || error.message.length >= 300)
+    throw new Error(`the message is ${String(error.message).length} characters long`);
   if (sent() !== before) throw new Error(`${sent() - before} statement(s) were sent before the refusal`);
 }

@@ -20,9 +20,7 @@ export function registerDemo(program: Command, context: CommandContext): void {
       const cluster = checkName("cluster", options.cluster);
       const cfg = context.config();
       const stop = new AbortController();
-      void context.signals
-        .wait(() => process.exit(FORCED_EXIT_CODE))
-        .then(() => stop.abort());
+      void context.signals.wait(() => process.exit(FORCED_EXIT_CODE)).then(() => stop.abort());
       // A fixed seed: the same run of joins, leaves and crashes every time, so that demos can be compared.
       let seed = 7;
       await runDemo(
@@ -35,7 +33,7 @@ export function registerDemo(program: Command, context: CommandContext): void {
           seconds: options.seconds,
           signal: stop.signal,
           out: (line) => context.output.out(line),
-          random: () => ((seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648) / 2_147_483_648),
+          random: () => (seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648) / 2_147_483_648,
         },
       );
     });

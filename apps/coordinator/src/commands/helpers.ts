@@ -7,7 +7,7 @@ import type { CommandContext, Output } from "./context";
 
 /** The `-c, --cluster` option of the commands that work on one cluster (read with {@link clusterOf}). */
 export const clusterOption = (): Option =>
-  new Option("-c, --cluster <name>", "the cluster (default: the first of HELIX_CLUSTERS, else \"default\")");
+  new Option("-c, --cluster <name>", 'the cluster (default: the first of HELIX_CLUSTERS, else "default")');
 
 /**
  * The cluster a command works on: `--cluster`, else the first configured one; checked as a
@@ -52,7 +52,13 @@ export function checkedAsFlags<T>(flags: Readonly<Record<string, string>>, check
 }
 
 /** Prints `items` as JSON with `--json`, else a line each, or `none` when there are none. */
-export function printList<T>(output: Output, items: readonly T[], json: boolean | undefined, none: string, line: (item: T) => string): void {
+export function printList<T>(
+  output: Output,
+  items: readonly T[],
+  json: boolean | undefined,
+  none: string,
+  line: (item: T) => string,
+): void {
   if (json === true) output.out(JSON.stringify(items, null, 2));
   else if (items.length === 0) output.out(none);
   else for (const item of items) output.out(line(item));

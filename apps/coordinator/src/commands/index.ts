@@ -14,7 +14,16 @@ export { consoleOutput, FORCED_EXIT_CODE, processSignals, type CommandContext, t
 
 /** Registers every `helix` command on `program`, in the order `--help` lists them. */
 export function registerCommands(program: Command, context: CommandContext): void {
-  for (const register of [registerServe, registerMigrate, registerTaskList, registerMembers, registerStatus, registerPlan, registerWorker, registerDemo]) {
+  for (const register of [
+    registerServe,
+    registerMigrate,
+    registerTaskList,
+    registerMembers,
+    registerStatus,
+    registerPlan,
+    registerWorker,
+    registerDemo,
+  ]) {
     register(program, context);
   }
 }

@@ -18,8 +18,13 @@ export function registerMembers(program: Command, context: CommandContext): void
     .option("--json", "print JSON")
     .action(async (options: { cluster?: string; json?: boolean }) => {
       await using store = await createOwnershipStore(context.config().mysqlUrl, { cluster: clusterOf(context, options) });
-      printList(context.output, await store.members(), options.json, "no members", (n) =>
-        `${n.nodeId}  ${memberState(n)}  incarnation ${n.incarnation.slice(0, 8)}  weight ${n.weight}  last heartbeat ${n.heartbeatAt.toISOString()}  ${JSON.stringify(n.metadata)}`,
+      printList(
+        context.output,
+        await store.members(),
+        options.json,
+        "no members",
+        (n) =>
+          `${n.nodeId}  ${memberState(n)}  incarnation ${n.incarnation.slice(0, 8)}  weight ${n.weight}  last heartbeat ${n.heartbeatAt.toISOString()}  ${JSON.stringify(n.metadata)}`,
       );
     });
 }

@@ -41,8 +41,13 @@ export function registerTaskList(program: Command, context: CommandContext): voi
     .option("--json", "print JSON")
     .action(async (options: { cluster?: string; json?: boolean }) => {
       const lists = await withCatalog(options, (catalog) => catalog.listTaskLists());
-      printList(output, lists, options.json, "no task lists", (l) =>
-        `${l.domain}/${l.taskList}  ${l.partitions} partition(s)${l.status === Status.Active ? "" : "  (being removed)"}  ${JSON.stringify(l.metadata)}`,
+      printList(
+        output,
+        lists,
+        options.json,
+        "no task lists",
+        (l) =>
+          `${l.domain}/${l.taskList}  ${l.partitions} partition(s)${l.status === Status.Active ? "" : "  (being removed)"}  ${JSON.stringify(l.metadata)}`,
       );
     });
   tasklist

@@ -21,7 +21,9 @@ export function registerWorker(program: Command, context: CommandContext): void 
       const { output } = context;
       const joinOptions = { cluster: clusterOf(context, options), nodeId: options.nodeId, weight: options.weight, ttlMs: options.ttlMs };
       // Checked before connecting, so that a bad flag is bad usage (exit code 2) named as typed.
-      const { cluster } = checkedAsFlags({ nodeId: "--node-id", weight: "--weight", ttlMs: "--ttl-ms" }, () => resolveJoinOptions(joinOptions));
+      const { cluster } = checkedAsFlags({ nodeId: "--node-id", weight: "--weight", ttlMs: "--ttl-ms" }, () =>
+        resolveJoinOptions(joinOptions),
+      );
       const member = await join(context.config().mysqlUrl, joinOptions);
       const where = (c: PartitionChange): string => `${c.partition.domain}/${c.partition.taskList}#${c.partition.partition}`;
       member.on("change", (c) => {

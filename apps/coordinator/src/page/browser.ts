@@ -70,7 +70,8 @@ export function statusPageScript(pollMs: number): void {
     for (const id of slots.keys()) if (!shown.has(id)) slots.delete(id);
     for (const c of clusters) for (const m of c.members) colour(m.nodeId);
   };
-  const swatch = (id: string | null): HTMLElement => h("span", { class: "swatch", style: { background: id === null ? "var(--free)" : colour(id) } });
+  const swatch = (id: string | null): HTMLElement =>
+    h("span", { class: "swatch", style: { background: id === null ? "var(--free)" : colour(id) } });
 
   const count = (n: number): string => Number(n).toLocaleString("en-US");
   const pad = (n: number): string => String(n).padStart(2, "0");
@@ -89,7 +90,9 @@ export function statusPageScript(pollMs: number): void {
       { class: "fact" + (leader.held ? "" : " alert"), "data-testid": "leader", "data-epoch": leader.epoch },
       "leader ",
       h("b", { class: "id", text: leader.id }),
-      leader.host === null ? null : h("span", { "data-testid": "leader-host" }, " on ", h("b", { text: leader.host }), " pid ", h("b", { text: leader.pid })),
+      leader.host === null
+        ? null
+        : h("span", { "data-testid": "leader-host" }, " on ", h("b", { text: leader.host }), " pid ", h("b", { text: leader.pid })),
       " \u00b7 epoch ",
       h("b", { text: leader.epoch }),
       leader.held ? null : " (lease expired)",
@@ -101,7 +104,8 @@ export function statusPageScript(pollMs: number): void {
     left: "left the cluster gracefully",
     dead: "its heartbeats stopped and its registration expired",
   };
-  const generations = (g: MemberStatus["generations"]): string => (g === null ? "\u2013" : g.min === g.max ? String(g.min) : `${g.min}\u2013${g.max}`);
+  const generations = (g: MemberStatus["generations"]): string =>
+    g === null ? "\u2013" : g.min === g.max ? String(g.min) : `${g.min}\u2013${g.max}`;
   const heading = (text: string, numeric = false): HTMLElement => h("th", { class: numeric ? "num" : null, text });
   const membersView = (members: readonly MemberStatus[]): HTMLElement => {
     if (members.length === 0) return h("p", { class: "empty", text: "No members have joined." });
@@ -110,14 +114,26 @@ export function statusPageScript(pollMs: number): void {
     const row = (m: MemberStatus): HTMLElement =>
       h(
         "tr",
-        { class: m.state, "data-testid": "member", "data-node-id": m.nodeId, "data-live": m.live, "data-state": m.state, "data-hosts-leader": m.hostsLeader },
+        {
+          class: m.state,
+          "data-testid": "member",
+          "data-node-id": m.nodeId,
+          "data-live": m.live,
+          "data-state": m.state,
+          "data-hosts-leader": m.hostsLeader,
+        },
         h("td", {}, swatch(m.nodeId)),
         h(
           "td",
           { class: "id" },
           m.nodeId,
           m.hostsLeader
-            ? h("span", { class: "badge", "data-testid": "coordinator-host", title: "runs in the process of the leading coordinator", text: "coordinator host" })
+            ? h("span", {
+                class: "badge",
+                "data-testid": "coordinator-host",
+                title: "runs in the process of the leading coordinator",
+                text: "coordinator host",
+              })
             : null,
         ),
         h("td", {}, h("span", { class: "pill " + m.state, title: STATE_TITLES[m.state], text: m.state })),
@@ -125,7 +141,12 @@ export function statusPageScript(pollMs: number): void {
         h("td", { class: "num", text: m.weight }),
         h("td", { class: "num", text: age(m.heartbeatAgeMs) + " ago" }),
         h("td", { class: "num", text: m.partitions }),
-        h("td", { class: "num", "data-testid": "generations", title: "lowest and highest generation of the partitions it owns", text: generations(m.generations) }),
+        h("td", {
+          class: "num",
+          "data-testid": "generations",
+          title: "lowest and highest generation of the partitions it owns",
+          text: generations(m.generations),
+        }),
       );
     return h("table", {}, h("thead", {}, head), h("tbody", {}, members.map(row)));
   };
@@ -178,7 +199,9 @@ export function statusPageScript(pollMs: number): void {
   };
 
   const nodeRef = (id: string | null): HTMLElement =>
-    id === null ? h("span", { class: "nobody", text: "none" }) : h("span", { class: "node" }, swatch(id), h("span", { class: "id", text: id }));
+    id === null
+      ? h("span", { class: "nobody", text: "none" })
+      : h("span", { class: "node" }, swatch(id), h("span", { class: "id", text: id }));
   const eventView = (e: Transition): HTMLElement =>
     h(
       "li",
@@ -186,7 +209,12 @@ export function statusPageScript(pollMs: number): void {
       h(
         "div",
         { class: "line" },
-        h("span", { class: "move" }, h("span", { class: "kind " + e.kind, text: e.kind }), h("span", { class: "where", text: `${e.domain}/${e.taskList} #${e.partition}` })),
+        h(
+          "span",
+          { class: "move" },
+          h("span", { class: "kind " + e.kind, text: e.kind }),
+          h("span", { class: "where", text: `${e.domain}/${e.taskList} #${e.partition}` }),
+        ),
         h("span", { class: "when", text: clock(new Date(e.at)) }),
       ),
       h(
@@ -217,10 +245,17 @@ export function statusPageScript(pollMs: number): void {
       leaderView(c.leader),
       h("span", { class: "fact" }, "members ", h("b", { text: live + " live" }), " / " + c.members.length),
       h("span", { class: "fact" }, "partitions ", h("b", { text: count(c.partitions) })),
-      h("span", { class: "fact" + (c.pendingHandoffs > 0 ? " alert" : "") }, "pending hand-offs ", h("b", { "data-testid": "pending", text: c.pendingHandoffs })),
+      h(
+        "span",
+        { class: "fact" + (c.pendingHandoffs > 0 ? " alert" : "") },
+        "pending hand-offs ",
+        h("b", { "data-testid": "pending", text: c.pendingHandoffs }),
+      ),
     );
     const partitions =
-      c.taskLists.length === 0 ? h("p", { class: "empty", text: "No task lists in the catalog." }) : c.taskLists.map((t) => taskListView(c.cluster, t));
+      c.taskLists.length === 0
+        ? h("p", { class: "empty", text: "No task lists in the catalog." })
+        : c.taskLists.map((t) => taskListView(c.cluster, t));
     const feed = h(
       "div",
       { class: "feed" },
@@ -234,7 +269,15 @@ export function statusPageScript(pollMs: number): void {
       h(
         "div",
         { class: "body" },
-        h("div", {}, h("h3", { text: "Members" }), membersView(c.members), h("h3", { text: "Partitions" }), c.taskLists.some((t) => t.owners !== null) && legend(), partitions),
+        h(
+          "div",
+          {},
+          h("h3", { text: "Members" }),
+          membersView(c.members),
+          h("h3", { text: "Partitions" }),
+          c.taskLists.some((t) => t.owners !== null) && legend(),
+          partitions,
+        ),
         h("aside", {}, feed),
       ),
     );
@@ -263,7 +306,8 @@ export function statusPageScript(pollMs: number): void {
       banner.hidden = true;
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
-      banner.textContent = `Could not refresh the status: ${message}` + (hasData ? `. Showing the last data received (${updated.textContent}).` : ".");
+      banner.textContent =
+        `Could not refresh the status: ${message}` + (hasData ? `. Showing the last data received (${updated.textContent}).` : ".");
       banner.hidden = false;
     } finally {
       setTimeout(() => void poll(), pollMs);

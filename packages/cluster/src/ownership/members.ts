@@ -24,7 +24,10 @@ export interface Registration {
  * no longer live.
  * @returns `registered` false when a live member has this node id (nothing changed).
  */
-export async function registerMember(conn: QueryClient, member: Registration): Promise<{
+export async function registerMember(
+  conn: QueryClient,
+  member: Registration,
+): Promise<{
   /** False when a live member has this node id (nothing changed). */
   registered: boolean;
   /** The change counters this call moved. */

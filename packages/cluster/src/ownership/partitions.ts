@@ -1,5 +1,12 @@
 // The ownership table's writes: assignments, release requests, confirmations, and the locks they take.
-import { chunks, clusterQueries as q, coordinatorQueries as cq, MAX_ROWS_PER_STATEMENT, PartitionState, type QueryClient } from "@helix/db/internal";
+import {
+  chunks,
+  clusterQueries as q,
+  coordinatorQueries as cq,
+  MAX_ROWS_PER_STATEMENT,
+  PartitionState,
+  type QueryClient,
+} from "@helix/db/internal";
 
 import { bump, NO_CHANGE, type ChangeCounters } from "./counters";
 import { asSeen, firstPerPartition, groupBy, lockPartitions, type LockedPartition } from "./locked-rows";
@@ -143,12 +150,26 @@ async function applyToTaskList<T extends OwnershipChange>(
   const list = { cluster, domain: changes[0]!.domain, taskList: changes[0]!.taskList };
   const firsts = firstPerPartition(changes);
   const releases = firsts.filter((c) => c.type === "release");
-  const locked = releases.length === 0 ? new Map<number, LockedPartition>() : await lockPartitions(conn, list, releases.map((c) => c.partition));
+  const locked =
+    releases.length === 0
+      ? new Map<number, LockedPartition>()
+      : await lockPartitions(
+          conn,
+          list,
+          releases.map((c) => c.partition),
+        );
   const eligible = [
     // A release is asked of the live owner the caller saw, while it still holds the partition.
-    ...asSeen(releases, locked, (change, row) =>
-      row.state === PartitionState.Assigned && change.from !== null && row.nodeId === change.from &&
-      row.incarnation === live.get(change.from)?.liveIncarnation && (change.to === null || live.has(change.to))),
+    ...asSeen(
+      releases,
+      locked,
+      (change, row) =>
+        row.state === PartitionState.Assigned &&
+        change.from !== null &&
+        row.nodeId === change.from &&
+        row.incarnation === live.get(change.from)?.liveIncarnation &&
+        (change.to === null || live.has(change.to)),
+    ),
     ...firsts.filter((c) => c.type === "assign" && c.to !== null && live.has(c.to)),
   ];
   const applied: AppliedChange<T>[] = [];
@@ -251,7 +272,10 @@ export async function tellMembers(conn: QueryClient, cluster: string, nodeIds: I
 }
 
 /** The owner as the ownership table has it now, read without a lock (null: no such partition). */
-export async function currentOwner(conn: QueryClient, partition: PartitionKey): Promise<{
+export async function currentOwner(
+  conn: QueryClient,
+  partition: PartitionKey,
+): Promise<{
   /** The owner's node id; null when the partition is unassigned. */
   nodeId: string | null;
 } | null> {
@@ -291,7 +315,11 @@ export async function confirmReleases<P extends OwnedPartitionKey>(
   for (const run of chunks(partitions)) {
     for (const [, ofList] of groupBy(run, (p) => `${p.domain}\0${p.taskList}`)) {
       const list = { cluster: owner.cluster, domain: ofList[0]!.domain, taskList: ofList[0]!.taskList };
-      const locked = await lockPartitions(conn, list, ofList.map((p) => p.partition));
+      const locked = await lockPartitions(
+        conn,
+        list,
+        ofList.map((p) => p.partition),
+      );
       const asked = asSeen(
         ofList,
         locked,

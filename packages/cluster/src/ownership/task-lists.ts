@@ -23,7 +23,10 @@ export async function putTaskList(
   const key = { cluster: spec.cluster, domain: spec.domain, taskList: spec.taskList };
   await q.insertPartitions(conn, { ...key, partitions: spec.partitions });
   await retireFrom(conn, { ...key, firstPartition: spec.partitions });
-  return { result: answer === 1 ? "created" : "changed", bumped: await bump(conn, spec.cluster, { membership: 0, catalog: 1, ownership: 1 }) };
+  return {
+    result: answer === 1 ? "created" : "changed",
+    bumped: await bump(conn, spec.cluster, { membership: 0, catalog: 1, ownership: 1 }),
+  };
 }
 
 /**

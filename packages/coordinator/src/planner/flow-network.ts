@@ -117,7 +117,7 @@ export class FlowNetwork {
       }
       // The shortest path, from the sink back to the source.
       path.length = 0;
-      for (let node = sink; node !== source; ) {
+      for (let node = sink; node !== source;) {
         const edge = checked(via[node]);
         path.push(edge);
         node = this.#sourceOf(edge);

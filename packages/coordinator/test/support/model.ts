@@ -220,7 +220,13 @@ export function applyPlan(state: ClusterState, plan: Plan, options: { confirm: b
     const row = byKey.get(`${t.domain}/${t.taskList}/${t.partition}`)!;
     if (row.generation !== t.generation) throw new Error(`stale transition ${JSON.stringify(t)}`);
     if (t.type === "assign") {
-      Object.assign(row, { nodeId: t.to, state: PartitionState.Assigned, generation: row.generation + 1, targetNodeId: null, releaseAgeMs: -1 });
+      Object.assign(row, {
+        nodeId: t.to,
+        state: PartitionState.Assigned,
+        generation: row.generation + 1,
+        targetNodeId: null,
+        releaseAgeMs: -1,
+      });
     } else {
       Object.assign(row, {
         state: options.confirm ? PartitionState.Released : PartitionState.ReleaseRequested,
@@ -236,7 +242,8 @@ function confirmPending(state: ClusterState): void {
   const alive = new Set(state.members.filter((m) => m.live).map((m) => m.nodeId));
   for (const list of state.lists) {
     for (const row of list.rows) {
-      if (row.state === PartitionState.ReleaseRequested && row.nodeId !== null && alive.has(row.nodeId)) row.state = PartitionState.Released;
+      if (row.state === PartitionState.ReleaseRequested && row.nodeId !== null && alive.has(row.nodeId))
+        row.state = PartitionState.Released;
     }
   }
 }

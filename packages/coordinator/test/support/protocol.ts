@@ -51,8 +51,18 @@ const RELEASE_REQUESTED = 2;
 const RELEASED = 3;
 const NONE = -1; // NULL in a row, "nothing" in a process
 
-interface NodeRow { inc: number; status: number; expires: number } // inc 0: no row yet
-interface PartitionRow { owner: number; inc: number; state: number; gen: number; reqAt: number } // owner: node index
+interface NodeRow {
+  inc: number;
+  status: number;
+  expires: number;
+} // inc 0: no row yet
+interface PartitionRow {
+  owner: number;
+  inc: number;
+  state: number;
+  gen: number;
+  reqAt: number;
+} // owner: node index
 const PHASES = ["new", "running", "left"] as const;
 interface Proc {
   phase: (typeof PHASES)[number];
@@ -77,9 +87,21 @@ export interface State {
   fenced: { gen: number; inc: number }[];
 }
 
-export interface Step { op: string; proc?: number; coord?: number; describe: () => string }
-export interface Violation { invariant: InvariantName; trace: string[] }
-export interface Result { states: number; transitions: number; violation?: Violation }
+export interface Step {
+  op: string;
+  proc?: number;
+  coord?: number;
+  describe: () => string;
+}
+export interface Violation {
+  invariant: InvariantName;
+  trace: string[];
+}
+export interface Result {
+  states: number;
+  transitions: number;
+  violation?: Violation;
+}
 
 const live = (s: State, n: number): boolean => s.nodes[n]!.status === 1 && s.nodes[n]!.expires > s.t;
 const holds = (r: PartitionRow): boolean => r.state === ASSIGNED || r.state === RELEASE_REQUESTED;
@@ -94,8 +116,13 @@ function clone(s: State): State {
     lease: { epoch: s.lease.epoch, holder: s.lease.holder, expires: s.lease.expires },
     coords: s.coords.slice(),
     procs: s.procs.map((p) => ({
-      phase: p.phase, inc: p.inc, regs: p.regs, hbSent: p.hbSent, deadline: p.deadline,
-      owns: p.owns.slice(), releasing: p.releasing.slice(),
+      phase: p.phase,
+      inc: p.inc,
+      regs: p.regs,
+      hbSent: p.hbSent,
+      deadline: p.deadline,
+      owns: p.owns.slice(),
+      releasing: p.releasing.slice(),
     })),
     fenced: s.fenced.map((l) => ({ gen: l.gen, inc: l.inc })),
   };
@@ -125,7 +152,13 @@ export class Protocol {
       lease: { epoch: 0, holder: NONE, expires: 0 },
       coords: Array.from({ length: cfg.coordinators }, () => 0),
       procs: cfg.processes.map(() => ({
-        phase: "new" as const, inc: 0, regs: 0, hbSent: NONE, deadline: 0, owns: perPartition(), releasing: perPartition(),
+        phase: "new" as const,
+        inc: 0,
+        regs: 0,
+        hbSent: NONE,
+        deadline: 0,
+        owns: perPartition(),
+        releasing: perPartition(),
       })),
       fenced: perPartition().map(() => ({ gen: NONE, inc: NONE })),
     });
@@ -134,7 +167,9 @@ export class Protocol {
   /** What holds after every step: self-fencing, and the partition fence's record. */
   settle(s: State): State {
     for (const p of s.procs) if (s.t >= p.deadline) p.owns.fill(NONE); // stops believing the moment T >= deadline
-    s.parts.forEach((r, k) => { if (holds(r)) s.fenced[k] = { gen: r.gen, inc: r.inc }; });
+    s.parts.forEach((r, k) => {
+      if (holds(r)) s.fenced[k] = { gen: r.gen, inc: r.inc };
+    });
     return s;
   }
 
@@ -172,7 +207,10 @@ export class Protocol {
       p.owns.forEach((g, part) => k.push(gen(part, g)));
       p.releasing.forEach((g, part) => k.push(gen(part, g)));
     }
-    return String.fromCharCode.apply(null, k.map((v) => 80 + v));
+    return String.fromCharCode.apply(
+      null,
+      k.map((v) => 80 + v),
+    );
   }
 
   /** Every action enabled in s, with the state it leads to. Attempts that change nothing are left out. */
@@ -188,7 +226,14 @@ export class Protocol {
       out.push({ step, next: this.settle(next) });
     };
 
-    emit("tick", {}, () => "tick", (n) => { n.t++; });
+    emit(
+      "tick",
+      {},
+      () => "tick",
+      (n) => {
+        n.t++;
+      },
+    );
 
     s.procs.forEach((p, i) => {
       const node = this.procNode[i]!;
@@ -198,24 +243,35 @@ export class Protocol {
 
       // RegisterMember: the row is missing or not live (status <> 1 OR expires_at <= T). Of two identical
       // processes (same node id and budget) the first starts first: the other order is only a renaming.
-      const twinFirst = s.procs.some((q, j) =>
-        j < i && q.phase === "new" && cfg.processes[j] === cfg.processes[i] && cfg.registrations[j] === cfg.registrations[i]);
+      const twinFirst = s.procs.some(
+        (q, j) => j < i && q.phase === "new" && cfg.processes[j] === cfg.processes[i] && cfg.registrations[j] === cfg.registrations[i],
+      );
       if (p.regs < cfg.registrations[i]! && !live(s, node) && !twinFirst) {
         const inc = 1 + i + cfg.processes.length * p.regs; // unique per registration
-        emit("register", me, () => `registers node ${this.nodeIds[node]} as inc ${inc}`, (n) => {
-          n.nodes[node] = { inc, status: 1, expires: s.t + cfg.nodeTtl };
-          Object.assign(n.procs[i]!, { phase: "running", inc, regs: p.regs + 1, hbSent: s.t }); // its reply is a heartbeat
-        });
+        emit(
+          "register",
+          me,
+          () => `registers node ${this.nodeIds[node]} as inc ${inc}`,
+          (n) => {
+            n.nodes[node] = { inc, status: 1, expires: s.t + cfg.nodeTtl };
+            Object.assign(n.procs[i]!, { phase: "running", inc, regs: p.regs + 1, hbSent: s.t }); // its reply is a heartbeat
+          },
+        );
       }
       if (p.phase !== "running") return;
 
       // HeartbeatMember: incarnation = mine AND status = 1 AND expires_at > T (step 1 of 2).
       if (row.inc === p.inc && live(s, node) && !(p.hbSent === s.t && row.expires === s.t + cfg.nodeTtl)) {
-        emit("heartbeat", me, () => "heartbeat", (n) => {
-          n.nodes[node]!.expires = s.t + cfg.nodeTtl;
-          n.procs[i]!.hbSent = s.t;
-          if (cfg.mutant === "deadline-before-sync") n.procs[i]!.deadline = s.t + cfg.nodeTtl - cfg.margin;
-        });
+        emit(
+          "heartbeat",
+          me,
+          () => "heartbeat",
+          (n) => {
+            n.nodes[node]!.expires = s.t + cfg.nodeTtl;
+            n.procs[i]!.hbSent = s.t;
+            if (cfg.mutant === "deadline-before-sync") n.procs[i]!.deadline = s.t + cfg.nodeTtl - cfg.margin;
+          },
+        );
       }
 
       // ListMemberOwnership: owner = my node AND incarnation = my inc AND state IN (1,2) (step 2, may
@@ -226,15 +282,20 @@ export class Protocol {
         const deadline = p.hbSent + cfg.nodeTtl - cfg.margin;
         const seen = (): string =>
           s.parts.map((r, k) => (mine(r) ? ` p${k}@${r.gen}${r.state === ASSIGNED ? "" : " (release requested)"}` : "")).join("");
-        emit("sync", me, () => `syncs:${seen() || " nothing"}, deadline ${deadline}`, (n) => {
-          const q = n.procs[i]!;
-          s.parts.forEach((r, k) => {
-            q.owns[k] = mine(r) && r.state === ASSIGNED ? r.gen : NONE; // a new gen ends the old belief
-            q.releasing[k] = mine(r) && r.state === RELEASE_REQUESTED ? r.gen : NONE; // stop work, then confirm
-          });
-          q.deadline = deadline;
-          q.hbSent = NONE;
-        });
+        emit(
+          "sync",
+          me,
+          () => `syncs:${seen() || " nothing"}, deadline ${deadline}`,
+          (n) => {
+            const q = n.procs[i]!;
+            s.parts.forEach((r, k) => {
+              q.owns[k] = mine(r) && r.state === ASSIGNED ? r.gen : NONE; // a new gen ends the old belief
+              q.releasing[k] = mine(r) && r.state === RELEASE_REQUESTED ? r.gen : NONE; // stop work, then confirm
+            });
+            q.deadline = deadline;
+            q.hbSent = NONE;
+          },
+        );
       }
 
       // ConfirmPartitionRelease: owner = my node AND incarnation = my inc AND gen = the gen seen AND state = 2.
@@ -243,37 +304,59 @@ export class Protocol {
         const r = s.parts[k]!;
         const myRow = r.owner === node && (r.inc === p.inc || cfg.mutant === "confirm-without-incarnation");
         const lands = myRow && r.gen === g && r.state === RELEASE_REQUESTED;
-        emit("confirm", me, () => `confirms release of p${k}@${g}${lands ? "" : " (matches no row)"}`, (n) => {
-          if (lands) n.parts[k]!.state = RELEASED;
-          n.procs[i]!.releasing[k] = NONE;
-        });
+        emit(
+          "confirm",
+          me,
+          () => `confirms release of p${k}@${g}${lands ? "" : " (matches no row)"}`,
+          (n) => {
+            if (lands) n.parts[k]!.state = RELEASED;
+            n.procs[i]!.releasing[k] = NONE;
+          },
+        );
       });
 
       // ReleaseMemberPartitions: owner = my node AND incarnation = my inc; then
       // DeregisterMember: incarnation = my inc AND status = 1.
-      emit("leave", me, () => "leaves", (n) => {
-        for (const r of n.parts) {
-          if (r.owner === node && (r.inc === p.inc || cfg.mutant === "leave-without-incarnation")) {
-            Object.assign(r, { owner: NONE, inc: NONE, state: UNASSIGNED });
+      emit(
+        "leave",
+        me,
+        () => "leaves",
+        (n) => {
+          for (const r of n.parts) {
+            if (r.owner === node && (r.inc === p.inc || cfg.mutant === "leave-without-incarnation")) {
+              Object.assign(r, { owner: NONE, inc: NONE, state: UNASSIGNED });
+            }
           }
-        }
-        if (row.inc === p.inc && row.status === 1) n.nodes[node]!.status = 0;
-        Object.assign(n.procs[i]!, { phase: "left", hbSent: NONE, deadline: 0 });
-        n.procs[i]!.owns.fill(NONE); // it believes nothing any more
-        n.procs[i]!.releasing.fill(NONE);
-      });
+          if (row.inc === p.inc && row.status === 1) n.nodes[node]!.status = 0;
+          Object.assign(n.procs[i]!, { phase: "left", hbSent: NONE, deadline: 0 });
+          n.procs[i]!.owns.fill(NONE); // it believes nothing any more
+          n.procs[i]!.releasing.fill(NONE);
+        },
+      );
     });
 
     s.coords.forEach((epoch, c) => {
       const me = { coord: c };
       // Lease acquire (expires <= T: epoch + 1) or renew (holder = me AND expires > T), one statement.
       if (s.lease.expires <= s.t) {
-        emit("acquire", me, () => `acquires the lease at epoch ${s.lease.epoch + 1}`, (n) => {
-          n.lease = { epoch: s.lease.epoch + 1, holder: c, expires: s.t + cfg.leaseTtl };
-          n.coords[c] = s.lease.epoch + 1;
-        });
+        emit(
+          "acquire",
+          me,
+          () => `acquires the lease at epoch ${s.lease.epoch + 1}`,
+          (n) => {
+            n.lease = { epoch: s.lease.epoch + 1, holder: c, expires: s.t + cfg.leaseTtl };
+            n.coords[c] = s.lease.epoch + 1;
+          },
+        );
       } else if (s.lease.holder === c && s.lease.expires < s.t + cfg.leaseTtl) {
-        emit("renew", me, () => "renews the lease", (n) => { n.lease.expires = s.t + cfg.leaseTtl; });
+        emit(
+          "renew",
+          me,
+          () => "renews the lease",
+          (n) => {
+            n.lease.expires = s.t + cfg.leaseTtl;
+          },
+        );
       }
       // A coordinator writes whether or not it still believes it leads (it may wake from a pause),
       // so its local lease deadline constrains nothing and is not modelled.
@@ -285,9 +368,14 @@ export class Protocol {
         // RequestPartitionRelease: gen = the gen read AND state = 1. It plans from the current row;
         // the gen condition turns any staler plan into a no-op, so no behaviour is lost.
         if (r.state === ASSIGNED) {
-          emit("request", me, () => `requests release of p${k}@${r.gen}`, (n) => {
-            Object.assign(n.parts[k]!, { state: RELEASE_REQUESTED, reqAt: s.t });
-          });
+          emit(
+            "request",
+            me,
+            () => `requests release of p${k}@${r.gen}`,
+            (n) => {
+              Object.assign(n.parts[k]!, { state: RELEASE_REQUESTED, reqAt: s.t });
+            },
+          );
         }
         // AssignPartition to live node N (its incarnation read under a row lock): gen = the gen read AND
         // (state IN (0,3) OR owner IS NULL OR NOT EXISTS live (owner, inc) OR (state = 2 AND T >= reqAt + bound)).
@@ -296,17 +384,27 @@ export class Protocol {
         if (!(r.state === UNASSIGNED || r.state === RELEASED || r.owner === NONE || !ownerLive || forced)) return;
         s.nodes.forEach((target, node) => {
           if (!live(s, node)) return;
-          emit("assign", me, () => `assigns p${k}@${r.gen + 1} to ${this.nodeIds[node]} inc ${target.inc}`, (n) => {
-            n.parts[k] = { owner: node, inc: target.inc, state: ASSIGNED, gen: r.gen + 1, reqAt: 0 };
-          });
+          emit(
+            "assign",
+            me,
+            () => `assigns p${k}@${r.gen + 1} to ${this.nodeIds[node]} inc ${target.inc}`,
+            (n) => {
+              n.parts[k] = { owner: node, inc: target.inc, state: ASSIGNED, gen: r.gen + 1, reqAt: 0 };
+            },
+          );
         });
       });
       // MarkExpiredMembersInactive: status = 1 AND expires_at <= T. (No guard can tell: every one reads
       // liveness as status = 1 AND expires_at > T. It is here as one more write to fence.)
       if (s.nodes.some((r) => r.status === 1 && r.expires <= s.t)) {
-        emit("sweep", me, () => "marks expired nodes inactive", (n) => {
-          for (const r of n.nodes) if (r.status === 1 && r.expires <= s.t) r.status = 0;
-        });
+        emit(
+          "sweep",
+          me,
+          () => "marks expired nodes inactive",
+          (n) => {
+            for (const r of n.nodes) if (r.status === 1 && r.expires <= s.t) r.status = 0;
+          },
+        );
       }
     });
     return out;
