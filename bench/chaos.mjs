@@ -22,7 +22,7 @@
 // is one of the faults when the server is the local MariaDB started by scripts/setup.sh.
 import { execFileSync, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { isAbsolute, join } from "node:path";
@@ -34,6 +34,9 @@ import { parseArgs } from "node:util";
 import { createCatalog } from "@helix/coordinator";
 import { createDatabaseIfMissing, createPool, migrate, serverEngine } from "@helix/db/internal";
 import { JsonChild, TcpProxy, seededRandom as random } from "@helix/testing";
+
+import { ledgerViolations, overlapsAndDisorder, ownershipIntervals } from "./chaos/checks.mjs";
+import { faultSchedule } from "./chaos/schedule.mjs";
 
 const { values: args } = parseArgs({
   options: {
@@ -83,68 +86,15 @@ const PID_FILE = localMariaDb ? (isAbsolute(pidFile) ? pidFile : join(datadir, p
 const proxy = await TcpProxy.start(server);
 const childUrl = proxy.url(url);
 
-/** The fault schedule: a pure function of the seed and the run's shape. */
-function faultSchedule() {
-  const rnd = random(SEED);
-  const between = (lo, hi) => Math.round(lo + rnd() * (hi - lo));
-  const kinds = [
-    ["kill-worker", 3],
-    ["leave-worker", 2],
-    ["pause-worker", 3],
-    ["reuse-worker", 2],
-    ["kill-coordinator", 1.5],
-    ["pause-coordinator", 1.5],
-    ["kill-connections", 2],
-    ["restart-database", DB_RESTART ? 0.6 : 0],
-    ["slow-database", 2],
-    ["resize", 2],
-    ["add-task-list", 1],
-    ["remove-task-list", 1],
-  ];
-  const total = kinds.reduce((a, [, w]) => a + w, 0);
-  const faults = [];
-  let lastRestart = -Infinity;
-  // Slow spells do not overlap, are some seconds apart, and no restart falls in one (so that the
-  // members fenced in a spell are the spell's doing, or a pause's).
-  let slowUntil = -Infinity;
-  for (let at = 3000; at < SECONDS * 1000; at += between(500, 3000)) {
-    let roll = rnd() * total;
-    let kind = kinds[0][0];
-    for (const [k, w] of kinds) {
-      if ((roll -= w) < 0) {
-        kind = k;
-        break;
-      }
-    }
-    if (kind === "restart-database" && (at - lastRestart < 30_000 || at < slowUntil)) kind = "kill-connections";
-    if (kind === "restart-database") lastRestart = at;
-    if (kind === "slow-database" && (at < slowUntil + 5000 || at - lastRestart < 10_000)) kind = "kill-connections";
-    const fault = { at, kind };
-    if (kind.endsWith("-worker")) fault.slot = between(0, WORKERS - 1);
-    if (kind.endsWith("-coordinator")) fault.slot = between(0, COORDINATORS - 1);
-    if (kind.startsWith("kill-") && kind !== "kill-connections") fault.downMs = between(200, 3000);
-    if (kind === "leave-worker") fault.downMs = between(200, 3000);
-    if (kind === "pause-worker") fault.pauseMs = between(NODE_TTL_MS * 1.3, NODE_TTL_MS * 3);
-    if (kind === "reuse-worker") {
-      fault.pauseMs = between(NODE_TTL_MS * 1.3, NODE_TTL_MS * 2);
-      fault.overlapMs = between(500, 2500);
-    }
-    if (kind === "pause-coordinator") fault.pauseMs = between(LEASE_TTL_MS * 1.3, LEASE_TTL_MS * 3);
-    if (kind === "kill-connections") fault.fraction = Math.round((0.3 + 0.7 * rnd()) * 100) / 100;
-    if (kind === "restart-database") fault.downMs = between(500, 2500);
-    if (kind === "resize" || kind === "remove-task-list") fault.pick = rnd();
-    if (kind === "resize" || kind === "add-task-list") fault.partitions = between(1, 24);
-    if (kind === "slow-database") {
-      fault.spellMs = between(NODE_TTL_MS * 2, NODE_TTL_MS * 4);
-      fault.latencyMs = between(2, 20);
-      slowUntil = at + fault.spellMs;
-    }
-    faults.push(fault);
-  }
-  return faults;
-}
-
-const schedule = faultSchedule();
+const schedule = faultSchedule({
+  seed: SEED,
+  seconds: SECONDS,
+  workers: WORKERS,
+  coordinators: COORDINATORS,
+  dbRestart: DB_RESTART,
+  memberTtlMs: NODE_TTL_MS,
+  leaseTtlMs: LEASE_TTL_MS,
+});
 const scheduleHash = createHash("sha256").update(JSON.stringify(schedule)).digest("hex").slice(0, 12);
 const logDir = mkdtempSync(join(tmpdir(), "helix-chaos-"));
 const log = (line) => process.stdout.write(`[${((performance.now() - startedAt) / 1000).toFixed(1).padStart(6)}s] ${line}\n`);
@@ -609,43 +559,8 @@ for (const [name, child] of processes) {
   }
 }
 
-// The ownership intervals every worker recorded: per partition, per (worker, generation).
-// Each file is one worker process: a node id reused by a new process is another owner.
-const intervals = new Map();
-let ticks = 0;
-for (const name of readdirSync(logDir).filter((f) => f.endsWith(".log"))) {
-  const file = join(logDir, name);
-  const slot = { id: name.replace(/\.log$/, "") };
-  for (const line of readFileSync(file, "utf8").split("\n")) {
-    if (line === "") continue;
-    const { t, owned } = JSON.parse(line);
-    ticks++;
-    for (const [taskList, partition, generation] of owned) {
-      const partitionKey = `${taskList}/${partition}`;
-      const byOwner = intervals.get(partitionKey) ?? new Map();
-      const ownerKey = `${slot.id}@${generation}`;
-      const span = byOwner.get(ownerKey) ?? { node: slot.id, generation, from: t, to: t };
-      span.from = Math.min(span.from, t);
-      span.to = Math.max(span.to, t);
-      byOwner.set(ownerKey, span);
-      intervals.set(partitionKey, byOwner);
-    }
-  }
-}
-const overlaps = [];
-const disorder = [];
-let spans = 0;
-for (const [partition, byOwner] of intervals) {
-  const sorted = [...byOwner.values()].sort((a, b) => a.from - b.from);
-  spans += sorted.length;
-  let reach = null;
-  for (let i = 0; i < sorted.length; i++) {
-    const span = sorted[i];
-    if (reach !== null && span.from <= reach.to) overlaps.push({ partition, a: reach, b: span });
-    if (i > 0 && span.generation <= sorted[i - 1].generation) disorder.push({ partition, a: sorted[i - 1], b: span });
-    if (reach === null || span.to > reach.to) reach = span;
-  }
-}
+const { intervals, ticks } = ownershipIntervals(logDir);
+const { overlaps, disorder, spans } = overlapsAndDisorder(intervals);
 
 // The audit trail of the first overlap's partition (read before the database goes).
 let firstOverlapAudit = [];
@@ -657,25 +572,9 @@ if (overlaps.length > 0) {
   );
 }
 
-// The fenced ledger, in commit order per partition (a fenced unit holds the partition until it
-// commits, so the next owner's units come later).
+// The fenced ledger, in commit order.
 const [ledgerRows] = await admin.query("SELECT task_list, partition_id, generation, incarnation FROM chaos_ledger ORDER BY id");
-const ledgerBack = [];
-const ledgerTwoOwners = [];
-const lastGeneration = new Map();
-const writers = new Map();
-for (const row of ledgerRows) {
-  const partition = `${row.task_list}/${row.partition_id}`;
-  const generation = Number(row.generation);
-  const last = lastGeneration.get(partition);
-  if (last !== undefined && generation < last) ledgerBack.push({ partition, from: last, to: generation });
-  lastGeneration.set(partition, Math.max(last ?? 0, generation));
-  const at = `${partition}@${generation}`;
-  const writer = writers.get(at);
-  if (writer === undefined) writers.set(at, row.incarnation);
-  else if (writer !== row.incarnation) ledgerTwoOwners.push({ at, a: writer, b: row.incarnation });
-}
-const ledgerIncarnations = new Set(ledgerRows.map((r) => r.incarnation)).size;
+const { back: ledgerBack, twoOwners: ledgerTwoOwners, processes: ledgerIncarnations } = ledgerViolations(ledgerRows);
 
 await catalog.close();
 await admin.query("DROP DATABASE ??", [database]).catch(() => undefined);

@@ -1,17 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { on } from "node:events";
 
-import {
-  Backoff,
-  checkOptions,
-  ClosedError,
-  clusterQueries as q,
-  SafeEmitter,
-  serverEngine,
-  setLongTimeout,
-  transaction,
-} from "@helix/db/internal";
-import type { ConnectionSource, Lane, LongTimeout, OpenedDatabase } from "@helix/db/internal";
+import { checkOptions, ClosedError, clusterQueries as q, SafeEmitter, serverEngine, transaction } from "@helix/db/internal";
+import type { ConnectionSource, Lane, OpenedDatabase } from "@helix/db/internal";
 import { LocalDeadline, type Locker } from "@helix/lock";
 
 import { AlreadyJoinedError } from "./errors";
@@ -24,6 +15,8 @@ import { heartbeatMember, leaveCluster, registerMember } from "./ownership";
 import { Sweeper } from "./sweeper";
 import { WATCH_INTERVAL_MS, watchMember } from "./watch";
 import { whileUnavailable } from "./while-unavailable";
+import { HeartbeatSchedule } from "./heartbeat-schedule";
+import { heartbeatBoundMs, readBoundMs } from "./statement-bounds";
 
 /**
  * This process's membership of a cluster: heartbeats, the partitions it owns, and their changes.
@@ -43,7 +36,7 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
   readonly #client: ConnectionSource;
   /**
    * Heartbeats, on a lane of their own where the pool allows (see `OpenedDatabase.lane`), so that
-   * they never wait for a connection behind reads; each bounded by {@link Member.#heartbeatBoundMs}.
+   * they never wait for a connection behind reads; each bounded by `heartbeatBoundMs`.
    */
   readonly #heartbeats: Lane;
   /** Reads of the member's partitions, each bounded by the time left before it must stop. */
@@ -64,20 +57,15 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
   #state: MemberState = "active";
   #version: number | undefined;
   #syncing: Promise<void> = Promise.resolve();
-  #beating: Promise<void> = Promise.resolve();
   /** How many times the member fenced itself: a sync applies only rows read since it was last active. */
   #fences = 0;
   /** Releases being stopped (`onRelease`) and confirmed in the background: leave() waits for them. */
   readonly #releases: Releases;
-  #heartbeatTimer: LongTimeout | undefined;
+  readonly #schedule: HeartbeatSchedule;
   /** Stops the watch between heartbeats (see {@link watchMember}). */
   #unwatch: () => Promise<void> = () => Promise.resolve();
   /** What the member's pool is shared by: members sharing it share a watch. */
   readonly #pool: object;
-  /** When the last heartbeat was sent (performance.now()): a watch due soon after it is skipped. */
-  #lastBeatAt = 0;
-  /** While heartbeats fail: how soon the next one goes out. */
-  #retry: Backoff | null = null;
   #sweeper: Sweeper | undefined;
 
   /** @internal Use {@link join}. */
@@ -87,8 +75,10 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
     this.nodeId = options.nodeId;
     this.#options = options;
     this.#client = opened.opened.client;
-    this.#heartbeats = opened.opened.lane(() => this.#heartbeatBoundMs());
-    this.#reads = opened.opened.withTimeout(() => this.#readBoundMs());
+    // While not active (joining, fenced) there is no deadline: null.
+    const left = (): number | null => (this.#state === "active" ? this.#deadline.remainingMs() : null);
+    this.#heartbeats = opened.opened.lane(() => heartbeatBoundMs(left(), options.statementTimeoutMs));
+    this.#reads = opened.opened.withTimeout(() => readBoundMs(left(), options.statementTimeoutMs));
     this.#locker = opened.locker;
     this.#close = async () => {
       await this.#heartbeats.close();
@@ -105,6 +95,7 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
       releaseFailed: (error) => this.emit("member:error", error),
     });
     this.#deadline = new LocalDeadline(options.ttlMs, options.marginMs, () => this.#checkDeadline());
+    this.#schedule = new HeartbeatSchedule(options.heartbeatMs, () => this.#beatOnce());
   }
 
   /**
@@ -163,14 +154,14 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
   async leave(): Promise<void> {
     if (this.#state === "leaving" || this.#state === "left") return;
     this.#state = "leaving";
-    this.#heartbeatTimer?.clear();
+    const beaten = this.#schedule.stop();
     const unwatched = this.#unwatch();
     this.#deadline.stop();
     // Nothing in flight may outlive the deregistration or the pool: a heartbeat may be re-registering,
     // a watch reading, a sweep taking the sweep lease, a release being confirmed (once confirmed, it
     // is not stopped again); a read of the partitions started by a watch is waited for after the
     // watch (none starts once the member is leaving).
-    await Promise.allSettled([this.#beating, unwatched, this.#sweeper?.stop()]);
+    await Promise.allSettled([beaten, unwatched, this.#sweeper?.stop()]);
     await this.#syncing;
     await this.#releases.settled();
     const owned = this.#owned.all();
@@ -206,19 +197,12 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
       await this.#heartbeats.close();
       return false;
     }
-    await this.#beat();
+    await this.#schedule.beat();
     this.#startWatch();
-    if (this.#options.sweepIntervalMs > 0) {
-      const { cluster } = this;
+    const { sweepIntervalMs: intervalMs, memberRetentionMs: retentionMs } = this.#options;
+    if (intervalMs > 0) {
       const onError = (error: Error): boolean => this.emit("member:error", error);
-      this.#sweeper = new Sweeper({
-        cluster,
-        locker: this.#locker,
-        client: this.#client,
-        intervalMs: this.#options.sweepIntervalMs,
-        retentionMs: this.#options.memberRetentionMs,
-        onError,
-      });
+      this.#sweeper = new Sweeper({ cluster: this.cluster, locker: this.#locker, client: this.#client, intervalMs, retentionMs, onError });
       this.#sweeper.start();
     }
     return true;
@@ -243,21 +227,13 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
     return registered;
   }
 
-  /** One heartbeat, remembered so that `leave()` can wait for it. */
-  #beat(): Promise<void> {
-    const beat = this.#beatOnce();
-    this.#beating = beat;
-    return beat;
-  }
-
   /** One heartbeat; reads the partitions when the assignment version moved. */
   async #beatOnce(): Promise<void> {
     if (this.#stopped()) return;
     const sentAt = performance.now();
-    this.#lastBeatAt = sentAt;
     try {
       const heartbeat = await heartbeatMember(this.#heartbeats.client, { ...this.#identity(), ttlMs: this.#options.ttlMs });
-      this.#retry = null;
+      this.#schedule.succeeded();
       if (heartbeat.alive) {
         if (this.#state === "fenced") {
           // A fenced member owns nothing, so a longer deadline cannot prolong any ownership.
@@ -283,14 +259,8 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
       }
     } catch (error) {
       if (this.#stopped()) return;
-      // Sent again soon, not a whole interval later: the failure (a hung connection given up at
-      // its statement timeout, a dropped one) took time out of the deadline already, and the next
-      // attempt goes out on a fresh connection.
-      const heartbeatMs = this.#options.heartbeatMs;
-      this.#retry ??= new Backoff(Math.max(1, Math.floor(heartbeatMs / 10)), heartbeatMs);
+      this.#schedule.failed();
       this.emit("member:heartbeat-failed", error as Error);
-    } finally {
-      this.#scheduleHeartbeat();
     }
   }
 
@@ -348,28 +318,6 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
     return done;
   }
 
-  /**
-   * How long a heartbeat may go unanswered before its connection is given up: the time left before
-   * the member must stop, less half a statement timeout (enough for one sent again on a fresh
-   * connection, after one lost on a black-holed connection), and never less than a statement
-   * timeout: a heartbeat that waits for a busy database, or for a round that holds its row, waits
-   * as long as it can.
-   */
-  #heartbeatBoundMs(): number {
-    const { statementTimeoutMs } = this.#options;
-    const left = this.#deadline.remainingMs();
-    return this.#state === "active" ? Math.max(statementTimeoutMs, left - statementTimeoutMs / 2) : statementTimeoutMs;
-  }
-
-  /**
-   * How long a read of the member's partitions may take: all the time left before the member must
-   * stop (a read that answers in time, however slowly, moves the deadline; one that cannot, cannot).
-   * While not active (joining, fenced) there is no deadline: the statement timeout.
-   */
-  #readBoundMs(): number {
-    return this.#state === "active" ? Math.max(1, this.#deadline.remainingMs()) : this.#options.statementTimeoutMs;
-  }
-
   #announce(changes: readonly (PartitionChange | null)[]): void {
     for (const change of changes) if (change !== null) announce(this, change);
   }
@@ -390,12 +338,6 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
     return this.#state === "active";
   }
 
-  #scheduleHeartbeat(): void {
-    this.#heartbeatTimer?.clear();
-    if (this.#stopped()) return;
-    this.#heartbeatTimer = setLongTimeout(() => void this.#beat(), this.#retry?.next() ?? this.#options.heartbeatMs);
-  }
-
   /**
    * Between heartbeats, a watch: the member's assignment version read every
    * {@link WATCH_INTERVAL_MS} (one point read, shared by the members of a pool), so that a release
@@ -410,7 +352,7 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
       nodeId: this.nodeId,
       incarnation: () => this.#incarnation,
       client: this.#client,
-      due: () => this.#state === "active" && performance.now() - this.#lastBeatAt >= WATCH_INTERVAL_MS,
+      due: () => this.#state === "active" && performance.now() - this.#schedule.lastSentAt >= WATCH_INTERVAL_MS,
       seen: (version) => {
         // null: this incarnation was replaced; its next heartbeat registers again.
         if (version === null || version === this.#version || this.#state !== "active") return;

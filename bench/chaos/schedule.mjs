@@ -1,0 +1,74 @@
+// The chaos harness's fault schedule (see ../chaos.mjs).
+import { seededRandom as random } from "@helix/testing";
+
+/**
+ * The fault schedule: a pure function of the seed and the run's shape (the same seed replays the
+ * same schedule). `dbRestart`: whether restarting the database is one of the faults.
+ */
+export function faultSchedule({
+  seed: SEED,
+  seconds: SECONDS,
+  workers: WORKERS,
+  coordinators: COORDINATORS,
+  dbRestart: DB_RESTART,
+  memberTtlMs: NODE_TTL_MS,
+  leaseTtlMs: LEASE_TTL_MS,
+}) {
+  const rnd = random(SEED);
+  const between = (lo, hi) => Math.round(lo + rnd() * (hi - lo));
+  const kinds = [
+    ["kill-worker", 3],
+    ["leave-worker", 2],
+    ["pause-worker", 3],
+    ["reuse-worker", 2],
+    ["kill-coordinator", 1.5],
+    ["pause-coordinator", 1.5],
+    ["kill-connections", 2],
+    ["restart-database", DB_RESTART ? 0.6 : 0],
+    ["slow-database", 2],
+    ["resize", 2],
+    ["add-task-list", 1],
+    ["remove-task-list", 1],
+  ];
+  const total = kinds.reduce((a, [, w]) => a + w, 0);
+  const faults = [];
+  let lastRestart = -Infinity;
+  // Slow spells do not overlap, are some seconds apart, and no restart falls in one (so that the
+  // members fenced in a spell are the spell's doing, or a pause's).
+  let slowUntil = -Infinity;
+  for (let at = 3000; at < SECONDS * 1000; at += between(500, 3000)) {
+    let roll = rnd() * total;
+    let kind = kinds[0][0];
+    for (const [k, w] of kinds) {
+      if ((roll -= w) < 0) {
+        kind = k;
+        break;
+      }
+    }
+    if (kind === "restart-database" && (at - lastRestart < 30_000 || at < slowUntil)) kind = "kill-connections";
+    if (kind === "restart-database") lastRestart = at;
+    if (kind === "slow-database" && (at < slowUntil + 5000 || at - lastRestart < 10_000)) kind = "kill-connections";
+    const fault = { at, kind };
+    if (kind.endsWith("-worker")) fault.slot = between(0, WORKERS - 1);
+    if (kind.endsWith("-coordinator")) fault.slot = between(0, COORDINATORS - 1);
+    if (kind.startsWith("kill-") && kind !== "kill-connections") fault.downMs = between(200, 3000);
+    if (kind === "leave-worker") fault.downMs = between(200, 3000);
+    if (kind === "pause-worker") fault.pauseMs = between(NODE_TTL_MS * 1.3, NODE_TTL_MS * 3);
+    if (kind === "reuse-worker") {
+      fault.pauseMs = between(NODE_TTL_MS * 1.3, NODE_TTL_MS * 2);
+      fault.overlapMs = between(500, 2500);
+    }
+    if (kind === "pause-coordinator") fault.pauseMs = between(LEASE_TTL_MS * 1.3, LEASE_TTL_MS * 3);
+    if (kind === "kill-connections") fault.fraction = Math.round((0.3 + 0.7 * rnd()) * 100) / 100;
+    if (kind === "restart-database") fault.downMs = between(500, 2500);
+    if (kind === "resize" || kind === "remove-task-list") fault.pick = rnd();
+    if (kind === "resize" || kind === "add-task-list") fault.partitions = between(1, 24);
+    if (kind === "slow-database") {
+      fault.spellMs = between(NODE_TTL_MS * 2, NODE_TTL_MS * 4);
+      fault.latencyMs = between(2, 20);
+      slowUntil = at + fault.spellMs;
+    }
+    faults.push(fault);
+  }
+  return faults;
+}
