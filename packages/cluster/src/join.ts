@@ -74,7 +74,9 @@ export function resolveJoinOptions(options: JoinOptions): ResolvedJoinOptions {
 
 /**
  * Joins a cluster: registers this process as a member (checking the database and its schema),
- * reads its partitions, and starts heartbeating.
+ * reads its partitions, and starts heartbeating. The partitions its first read finds (a coordinator
+ * may give some before it returns) are announced on the next turn of the event loop after the
+ * returned promise resolves, so that listeners attached at once see every one.
  * @throws `InvalidArgumentError` for bad options, before anything is written.
  * @throws {@link AlreadyJoinedError} when a live member with this node id exists.
  */

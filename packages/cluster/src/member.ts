@@ -52,6 +52,12 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
     );
   });
   readonly #left = new AbortController();
+  /**
+   * The changes made before `join()` returned the member (its first read may find partitions
+   * already given to it), announced on the next turn of the event loop after it does: listeners
+   * attached as soon as `join()` resolves see them. Null once announced.
+   */
+  #held: (PartitionChange | null)[] | null = [];
   readonly #deadline: LocalDeadline;
   #incarnation = randomBytes(16).toString("hex");
   #state: MemberState = "active";
@@ -199,6 +205,11 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
     }
     await this.#schedule.beat();
     this.#startWatch();
+    setImmediate(() => {
+      const held = this.#held ?? [];
+      this.#held = null;
+      this.#announce(held);
+    });
     const { sweepIntervalMs: intervalMs, memberRetentionMs: retentionMs } = this.#options;
     if (intervalMs > 0) {
       const onError = (error: Error): boolean => this.emit("member:error", error);
@@ -319,6 +330,10 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
   }
 
   #announce(changes: readonly (PartitionChange | null)[]): void {
+    if (this.#held !== null) {
+      this.#held.push(...changes);
+      return;
+    }
     for (const change of changes) if (change !== null) announce(this, change);
   }
 

@@ -120,7 +120,8 @@ test("a routing table refreshes although its listeners throw", async () => {
     });
     table.on("routing:error", (error) => errors.push(error));
     await store.assign({ domain: "d", taskList: "t", partition: 0, generation: 0 }, "r");
-    await expect(table.refresh()).resolves.toBe(true);
+    // This refresh or a timed one, whichever reads first, finds the change (and its listener throws).
+    await table.refresh();
     expect(table.ownerOf("d", "t", 0)).toBe("r");
 
     // Two refreshes fail (the error listener throws too); the next ones go on.

@@ -31,6 +31,7 @@ export {
   AlreadyJoinedError,
   Catalog,
   ClosedError,
+  coordinatorLeaseKey,
   createCatalog,
   createOwnershipStore,
   createRoutingTable,
