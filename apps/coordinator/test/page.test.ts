@@ -1,16 +1,13 @@
 import { hostname } from "node:os";
 
-import { createCatalog, createOwnershipStore, join, PartitionState, type Member } from "@helix/coordinator";
+import { createOwnershipStore, join, PartitionState, type Member } from "@helix/coordinator";
 import type { ConnectionSource, QueryClient, QueryOptions, TransactionConnection } from "@helix/db";
 import type { RowDataPacket } from "mysql2";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Page } from "playwright-core";
 
-import { loadConfig, startService, STATUS_PAGE_TITLE, type Service } from "../src";
-import { migratedDatabase, until, type Fixture } from "./helpers";
-
-const CLUSTER = "pagetest";
-/** A task list name with markup in it: the page must show it as text. */
-const MARKUP = "<em>mail</em>";
+import { STATUS_PAGE_TITLE } from "../src";
+import { until } from "./helpers";
+import { CLUSTER, fixture, MARKUP, member, others, page, service, usePageFixture } from "./page-fixture";
 
 /** What the tests read of an element: its attributes and text. */
 interface Drawn {
@@ -122,17 +119,11 @@ async function eventually(page: Page, what: string, accept: (v: View) => boolean
   return last!;
 }
 
-let fixture: Fixture | undefined;
-let service: Service | undefined;
-let browser: Browser | undefined;
-let page: Page;
+// The members the tests join and leave one after the other; any still in leave after the tests.
 let alpha: Member | undefined;
 let beta: Member | undefined;
-/** Members the tests leave themselves, whatever happens. */
-const others: Member[] = [];
 
-const member = (nodeId: string): Promise<Member> =>
-  join(fixture!.pool, { cluster: CLUSTER, nodeId, ttlMs: 2000, heartbeatMs: 100, sweepIntervalMs: 0 });
+usePageFixture(() => [beta, alpha]);
 
 /**
  * The test pool, except that once `stopped` says so, heartbeats fail before they reach the
@@ -167,50 +158,6 @@ async function generationsOf(nodeId: string): Promise<string> {
   const [min, max] = [Math.min(...generations), Math.max(...generations)];
   return min === max ? String(min) : `${min}\u2013${max}`;
 }
-
-beforeAll(async () => {
-  fixture = await migratedDatabase();
-  const catalog = await createCatalog(fixture.pool, { cluster: CLUSTER });
-  try {
-    await catalog.putTaskList({ domain: "orders", taskList: "eu", partitions: 6 });
-    await catalog.putTaskList({ domain: MARKUP, taskList: "outbox", partitions: 4 });
-  } finally {
-    await catalog.close();
-  }
-  service = await startService(
-    loadConfig({
-      HELIX_MYSQL_URL: fixture.db.url,
-      HELIX_CLUSTERS: CLUSTER,
-      HELIX_HTTP_PORT: "0",
-      HELIX_LOG_LEVEL: "silent",
-      HELIX_LEASE_TTL_MS: "1000",
-      HELIX_POLL_MS: "50",
-    }),
-  );
-  browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
-  page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
-});
-
-afterAll(async () => {
-  try {
-    for (const m of [...others, beta, alpha]) if (m !== undefined && m.state !== "left") await m.leave();
-    await browser?.close();
-    await service?.stop();
-  } finally {
-    await fixture?.close();
-  }
-});
 
 test("the page loads and draws one cell per partition before anyone joins", async () => {
   const response = await page.goto(service!.url);

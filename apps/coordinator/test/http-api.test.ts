@@ -1,0 +1,108 @@
+import { hostname } from "node:os";
+
+import { createCatalog, join } from "@helix/coordinator";
+
+import { startService } from "../src";
+import { until } from "./helpers";
+import { config, fx, get, logger, logs, members, service, TOKEN, useHttpFixture } from "./http-fixture";
+
+useHttpFixture();
+
+test("the catalog changes over HTTP only with the token; status and metrics follow", async () => {
+  const put = (path: string, body: unknown, token?: string) =>
+    fetch(`${service.url}${path}`, {
+      method: "PUT",
+      headers: { "content-type": "application/json", ...(token === undefined ? {} : { authorization: `Bearer ${token}` }) },
+      body: JSON.stringify(body),
+    });
+  const path = "/api/clusters/web/tasklists/shop/orders";
+  expect((await put(path, { partitions: 4 })).status).toBe(401);
+  expect((await put(path, { partitions: 4 }, "wrong-token-wrong-token")).status).toBe(401);
+  const bad = await put(path, { partitions: 0 }, TOKEN);
+  expect(bad.status).toBe(400);
+  expect(await bad.json()).toMatchObject({ code: "HELIX_INVALID_ARGUMENT" });
+  expect((await put("/api/clusters/nowhere/tasklists/a/b", { partitions: 1 }, TOKEN)).status).toBe(404);
+  expect(await (await put(path, { partitions: 4, metadata: { team: "checkout" } }, TOKEN)).json()).toEqual({ result: "created" });
+
+  members.push(await join(fx.pool, { cluster: "web", nodeId: "m1", heartbeatMs: 100, sweepIntervalMs: 0 }));
+  await until(async () => {
+    const body = (await (await get("/api/status?cluster=web")).json()) as { clusters: { taskLists: { owners: string[] }[] }[] };
+    return body.clusters[0]!.taskLists[0]?.owners.every((o) => o === "m1") === true;
+  });
+  const body = (await (await get("/api/status")).json()) as {
+    clusters: { cluster: string; leader: { epoch: number }; members: unknown[]; recent: unknown[] }[];
+  };
+  expect(body.clusters.map((c) => c.cluster)).toEqual(["web", "other"]);
+  expect(body.clusters[0]).toMatchObject({
+    leader: { epoch: 1 },
+    members: [
+      {
+        nodeId: "m1",
+        live: true,
+        state: "live",
+        incarnation: members[0]!.incarnation,
+        hostsLeader: false,
+        partitions: 4,
+        generations: { min: 1, max: 1 },
+      },
+    ],
+  });
+  expect(body.clusters[0]!.recent).toHaveLength(4);
+  const metrics = await (await get("/metrics")).text();
+  expect(metrics).toContain('helix_cluster_members{cluster="web"} 1');
+  expect(metrics).toContain('helix_cluster_partitions{cluster="web"} 4');
+  expect(metrics).toMatch(/helix_coordinator_transitions_total\{cluster="web",kind="assigned"\} 4/);
+
+  const removed = await fetch(`${service.url}${path}`, { method: "DELETE", headers: { authorization: `Bearer ${TOKEN}` } });
+  expect(await removed.json()).toEqual({ removed: "shop/orders" });
+  await using catalog = await createCatalog(fx.pool, { cluster: "web" });
+  await until(async () => (await catalog.listTaskLists()).length === 0);
+  expect((await get("/api/status?cluster=elsewhere")).status).toBe(404);
+  expect((await get("/nothing")).status).toBe(404);
+  expect(logs.join("")).not.toContain(TOKEN);
+});
+
+test("/api/status tells a member that left from one whose TTL passed, and names the leader's process", async () => {
+  type Body = {
+    clusters: {
+      leader: { id: string; host: string | null; pid: number | null };
+      members: { nodeId: string; live: boolean; state: string; hostsLeader: boolean; generations: unknown }[];
+    }[];
+  };
+  const read = async (): Promise<Body["clusters"][number]> => ((await (await get("/api/status?cluster=web")).json()) as Body).clusters[0]!;
+  const leaver = await join(fx.pool, { cluster: "web", nodeId: "leaver", heartbeatMs: 100, sweepIntervalMs: 0 });
+  await leaver.leave();
+  // What the sweep leaves of a member whose heartbeats stopped: inactive, expired a TTL after its last heartbeat.
+  await fx.pool.query(
+    `INSERT INTO helix_nodes (cluster, node_id, incarnation, metadata, weight, ttl_us, status, assignment_version, registered_at, heartbeat_at, expires_at)
+     VALUES ('web', 'expired', REPEAT('e', 32), '{}', 1, 3000000, 0, 1, UTC_TIMESTAMP(6) - INTERVAL 20 SECOND,
+             UTC_TIMESTAMP(6) - INTERVAL 10 SECOND, UTC_TIMESTAMP(6) - INTERVAL 10 SECOND + INTERVAL 3000000 MICROSECOND)`,
+  );
+  // ... and one the sweep has not reached yet: still marked active.
+  await fx.pool.query(
+    `INSERT INTO helix_nodes (cluster, node_id, incarnation, metadata, weight, ttl_us, status, assignment_version, registered_at, heartbeat_at, expires_at)
+     VALUES ('web', 'unswept', REPEAT('f', 32), '{}', 1, 3000000, 1, 1, UTC_TIMESTAMP(6) - INTERVAL 20 SECOND,
+             UTC_TIMESTAMP(6) - INTERVAL 10 SECOND, UTC_TIMESTAMP(6) - INTERVAL 10 SECOND + INTERVAL 3000000 MICROSECOND)`,
+  );
+  members.push(await join(fx.pool, { cluster: "web", heartbeatMs: 100, sweepIntervalMs: 0 }));
+  const local = members.at(-1)!;
+  await until(async () => (await read()).members.some((m) => m.nodeId === local.nodeId && m.live && m.hostsLeader));
+  try {
+    const status = await read();
+    const byId = new Map(status.members.map((m) => [m.nodeId, m]));
+    expect(byId.get("leaver")).toMatchObject({ live: false, state: "left", hostsLeader: false, generations: null });
+    expect(byId.get("expired")).toMatchObject({ live: false, state: "dead" });
+    expect(byId.get("unswept")).toMatchObject({ live: false, state: "dead" });
+    expect(byId.get(local.nodeId)).toMatchObject({ live: true, state: "live", hostsLeader: true });
+    expect(status.leader).toMatchObject({ id: service.coordinators.get("web")!.options.id, host: hostname(), pid: process.pid });
+  } finally {
+    await fx.pool.query("DELETE FROM helix_nodes WHERE cluster = 'web' AND node_id IN ('expired', 'unswept')");
+  }
+});
+
+test("without a token, endpoints that change state are refused", async () => {
+  await using other = await startService(config({ HELIX_ADMIN_TOKEN: "", HELIX_CLUSTERS: "quiet" }), logger);
+  const response = await fetch(`${other.url}/api/clusters/quiet/tasklists/a/b`, { method: "PUT", body: "{}" });
+  expect(response.status).toBe(403);
+  expect(((await response.json()) as { error: string }).error).toContain("HELIX_ADMIN_TOKEN");
+});

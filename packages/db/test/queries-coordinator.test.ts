@@ -1,0 +1,93 @@
+import { PartitionState, TransitionKind } from "../src/internal";
+import * as cluster from "../src/generated/cluster";
+import * as coordinator from "../src/generated/coordinator";
+import { clients, expectEveryQueryCalled, pool, track, useQueriesFixture } from "./queries-fixture";
+
+describe.each(clients)("through %s", (_, makePool) => {
+  useQueriesFixture(makePool);
+
+  test("coordinator queries: watching, planning reads, member locks, audit trail", async () => {
+    const c = { cluster: "w" };
+    expect(await track("coordinator.watchCluster", coordinator.watchCluster)(pool, c)).toBeNull();
+    const ensure = track("coordinator.ensureClusterState", coordinator.ensureClusterState);
+    expect(await ensure(pool, c)).toBe(1);
+    expect(await ensure(pool, c)).toBe(0);
+    expect(await coordinator.watchCluster(pool, c)).toEqual({
+      membershipVersion: 0,
+      catalogVersion: 0,
+      ownershipVersion: 0,
+      expiredMembers: 0,
+    });
+
+    const node = { cluster: "w", incarnation: "i".repeat(32), metadata: "{}", weight: 2 };
+    await cluster.registerMember(pool, { ...node, nodeId: "live", ttlUs: 60_000_000 });
+    await cluster.registerMember(pool, { ...node, nodeId: "dead", ttlUs: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect((await coordinator.watchCluster(pool, c))!.expiredMembers).toBe(1);
+    const nodes = await track("coordinator.listPlanningMembers", coordinator.listPlanningMembers)(pool, c);
+    expect(nodes.map((n) => [n.nodeId, n.incarnation, n.weight, n.ttlUs, n.live])).toEqual([
+      ["dead", "i".repeat(32), 2, 1, 0],
+      ["live", "i".repeat(32), 2, 60_000_000, 1],
+    ]);
+    expect(nodes[0]!.sinceExpiryUs).toBeGreaterThan(0);
+    expect(nodes[1]!.sinceExpiryUs).toBeLessThan(0);
+
+    const lock = track("coordinator.lockMembers", coordinator.lockMembers);
+    expect(await lock(pool, { cluster: "w", nodeIds: ["nobody", "live", "dead"] })).toEqual([
+      { nodeId: "dead", incarnation: "i".repeat(32), live: 0, assignmentVersion: 1 },
+      { nodeId: "live", incarnation: "i".repeat(32), live: 1, assignmentVersion: 1 },
+    ]);
+    expect(await lock(pool, { cluster: "w", nodeIds: [] })).toEqual([]);
+
+    const key = { cluster: "w", domain: "d", taskList: "t" };
+    await cluster.putTaskList(pool, { ...key, partitions: 2, metadata: "{}" });
+    await cluster.insertPartitions(pool, { ...key, partitions: 2 });
+    await cluster.assignPartitions(pool, {
+      ...key,
+      partitionIds: [1],
+      nodeId: "live",
+      incarnation: "i".repeat(32),
+      generation: 0,
+      forceAfterUs: 0,
+      ownerVersion: 2,
+    });
+    await cluster.requestPartitionsRelease(pool, { ...key, partitionIds: [1], targetNodeId: null, ownerVersion: 2 });
+    const table = await track("coordinator.listPlanningOwnership", coordinator.listPlanningOwnership)(pool, c);
+    expect(table.map((r) => [r.partitionId, r.nodeId, r.incarnation, r.state, r.generation])).toEqual([
+      [0, null, null, PartitionState.Unassigned, 0],
+      [1, "live", "i".repeat(32), PartitionState.ReleaseRequested, 1],
+    ]);
+    expect(table[0]!.releaseAgeUs).toBe(-1);
+    expect(table[1]!.releaseAgeUs).toBeGreaterThanOrEqual(0);
+
+    const insert = track("coordinator.insertTransitions", coordinator.insertTransitions);
+    const createdAt = new Date().toISOString().replace("T", " ").replace("Z", "");
+    const transition = {
+      ...key,
+      createdAt,
+      epoch: 7,
+      kind: TransitionKind.Assigned,
+      partitionId: 0,
+      fromNodeId: null,
+      toNodeId: "live",
+      generation: 1,
+    };
+    expect(await insert(pool, [])).toBe(0);
+    expect(
+      await insert(pool, [transition, { ...transition, kind: TransitionKind.ReleaseRequested, fromNodeId: "live", toNodeId: "dead" }]),
+    ).toBe(2);
+    const history = await track("coordinator.listTransitions", coordinator.listTransitions)(pool, { cluster: "w", limit: 10 });
+    expect(history.map((t) => [t.kind, t.fromNodeId, t.toNodeId])).toEqual([
+      [TransitionKind.ReleaseRequested, "live", "dead"],
+      [TransitionKind.Assigned, null, "live"],
+    ]);
+    expect(history[0]!.id).toBeGreaterThan(history[1]!.id);
+    const trim = track("coordinator.deleteTransitionsBefore", coordinator.deleteTransitionsBefore);
+    expect(await trim(pool, { cluster: "w", retentionUs: 60_000_000, limit: 10 })).toBe(0);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(await trim(pool, { cluster: "w", retentionUs: 1, limit: 1 })).toBe(1);
+    expect(await coordinator.listTransitions(pool, { cluster: "w", limit: 10 })).toHaveLength(1);
+  });
+});
+
+expectEveryQueryCalled("coordinator");
