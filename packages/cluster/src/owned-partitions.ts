@@ -1,26 +1,14 @@
-import { PartitionState } from "@helix/db/internal";
+import { PartitionState, type clusterQueries } from "@helix/db/internal";
 
 import { partitionKey } from "./keys";
 import type { PartitionChange } from "./member-events";
 import { lost, type Ownership } from "./owned";
 
-/** A row of the member's partitions as `ListProcessOwnership` and `ListProcessOwnershipChanges` read it. */
-export interface OwnershipRow {
-  domain: string;
-  taskList: string;
-  partitionId: number;
-  state: number;
-  generation: number;
-  targetNodeId: string | null;
-}
+/** A row of the member's partitions as `ListProcessOwnership` (all of them) reads it; `ListProcessOwnershipChanges` reads the same columns. */
+type OwnershipRow = clusterQueries.ListProcessOwnershipRow;
 
 /** A release request the member still holds, as `ListProcessReleaseRequests` reads it. */
-export interface ReleaseRequestRow {
-  domain: string;
-  taskList: string;
-  partitionId: number;
-  generation: number;
-}
+type ReleaseRequestRow = clusterQueries.ListProcessReleaseRequestsRow;
 
 /** What applying one read of the member's rows changed, and what it leaves to do. */
 export interface AppliedRead {
