@@ -100,7 +100,7 @@ const startedAt = performance.now();
 
 console.log(
   `chaos: seed ${SEED}, ${SECONDS} s of faults (${schedule.length} scheduled, schedule ${scheduleHash}), ` +
-    `${COORDINATORS} coordinators, ${WORKERS} workers on ${engine}, node and lease TTL ${NODE_TTL_MS} ms` +
+    `${COORDINATORS} coordinators, ${WORKERS} workers on ${engine}, member and lease TTL ${NODE_TTL_MS} ms` +
     `${UNSAFE ? `, UNSAFE workers: ${UNSAFE}` : ""}${DB_RESTART ? "" : ", no database restarts"}`,
 );
 

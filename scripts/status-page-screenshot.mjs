@@ -1,4 +1,4 @@
-// Refreshes docs/status-page.png, the status page screenshot in the README. It runs the built
+// Refreshes docs/status-page.png, the status page screenshot in docs/operations.md. It runs the built
 // service (`pnpm build` first) against a throwaway database on a local MySQL server, puts three task
 // lists in cluster "demo", joins four members in this process (one of weight 2, one that leaves a
 // release unconfirmed so that a pending hand-off shows), and screenshots the page in headless

@@ -66,7 +66,7 @@ const name = z
   .regex(/^[^\u0000-\u001f\u007f]+$/);
 
 /**
- * Every variable the service reads, with its default and rule. The reference table in the README
+ * Every variable the service reads, with its default and rule. The reference table in docs/operations.md
  * lists the same; `helix serve --help` prints it.
  */
 export const variables = {

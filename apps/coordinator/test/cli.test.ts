@@ -107,8 +107,8 @@ test("--version prints the package's version and exits 0", async () => {
   }
 });
 
-test("the README's configuration table lists every variable with its default", () => {
-  const readme = readFileSync(joinPath(__dirname, "..", "..", "..", "README.md"), "utf8");
+test("the operations guide's configuration table lists every variable with its default", () => {
+  const readme = readFileSync(joinPath(__dirname, "..", "..", "..", "docs", "operations.md"), "utf8");
   for (const [name, spec] of Object.entries(variables)) {
     const row = readme.split("\n").find((line) => line.startsWith(`| \`${name}\` |`));
     expect(row).toBeDefined();

@@ -13,7 +13,7 @@ import { createLocker, MAX_TTL_MS, resolveMarginMs, type Locker } from "@helix/l
 
 import { AlreadyJoinedError } from "./errors";
 import { DEFAULT_MEMBER_RETENTION_MS, DEFAULT_MEMBER_TTL_MS } from "./ownership";
-import { Member } from "./member";
+import { Member, startMember } from "./member";
 import type { JoinOptions, ResolvedJoinOptions } from "./join-options";
 import { checkName, MAX_WEIGHT, metadataJson } from "./validate";
 
@@ -90,7 +90,7 @@ export async function join(source: DatabaseSource, options: JoinOptions): Promis
     // Members given the same pool share their watch; one that made its own pool has its own.
     const pool = typeof source === "object" && source !== null ? source : opened.client;
     const member = new Member(resolved, { opened, locker, pool });
-    if (!(await member.start())) throw new AlreadyJoinedError(resolved.cluster, resolved.nodeId);
+    if (!(await startMember(member))) throw new AlreadyJoinedError(resolved.cluster, resolved.nodeId);
     return member;
   } catch (error) {
     await locker?.close().catch(() => undefined);

@@ -19,6 +19,13 @@ import { HeartbeatSchedule } from "./heartbeat-schedule";
 import { heartbeatBoundMs, readBoundMs } from "./statement-bounds";
 
 /**
+ * Starts a member made by {@link join}: registers it, reads its partitions and starts its timers.
+ * @returns false if a live member holds its node id. Not exported from the package: a member is
+ * started once, by `join`.
+ */
+export let startMember: (member: Member) => Promise<boolean>;
+
+/**
  * This process's membership of a cluster: heartbeats, the partitions it owns, and their changes.
  * Made by {@link join}; `leave()` (or `await using`) hands everything back at once.
  *
@@ -191,8 +198,12 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
     await this.leave();
   }
 
-  /** @internal Registers, reads the partitions and starts the timers; false if the id is taken. */
-  async start(): Promise<boolean> {
+  static {
+    startMember = (member) => member.#start();
+  }
+
+  /** Registers, reads the partitions and starts the timers; false if the id is taken. */
+  async #start(): Promise<boolean> {
     // A member that does not start is dropped by its caller, which closes what it opened: the
     // heartbeat lane is the member's own.
     const registered = await this.#registerAtJoin().catch(async (error: unknown) => {

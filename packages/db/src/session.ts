@@ -94,7 +94,7 @@ export async function endSession(client: QueryClient, session: SessionIdentity, 
 /**
  * KILLs the session on one connection, after finding it there as recorded: both statements reach
  * the same server (a proxy that spreads one client connection's statements over servers could
- * send them to different ones: Helix needs a proxy that does not, see the README).
+ * send them to different ones: Helix needs a proxy that does not, see docs/engines.md).
  */
 async function killIfSame(client: QueryClient, session: SessionIdentity, timeoutMs: number): Promise<void> {
   const getConnection = (client as Partial<BoundedSource>).getConnection?.bind(client);

@@ -252,7 +252,7 @@ FOR UPDATE;
 -- already pending keeps its time. The caller locked the rows (LockPartitionsFrom) and the owner's
 -- member row (LockMembers) first, so the request is dated once its owner can see it, and stamped
 -- with the owner's next assignment version (see 0008_owner_versions.sql). release_asked_at is
--- assigned before state, whose old value it reads (see "Changing the SQL" in the README:
+-- assigned before state, whose old value it reads (see "Changing the SQL" in docs/development.md:
 -- assignments run left to right).
 UPDATE helix_allocation
 SET release_asked_at = IF(state = 2, release_asked_at, UTC_TIMESTAMP(6)),
