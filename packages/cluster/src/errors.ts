@@ -1,3 +1,4 @@
+import type { PartitionAddress } from "./address";
 import { HelixError } from "@helix/db";
 
 /** A live member with this node id is already in the cluster. */
@@ -37,7 +38,7 @@ export class UnknownTaskListError extends HelixError {
  * A partition fence failed: the process no longer owns the partition at that generation (it was
  * handed over, forced, or its member expired and re-registered). Roll the transaction back.
  */
-export class PartitionFencedError extends HelixError {
+export class PartitionFencedError extends HelixError implements PartitionAddress {
   readonly code = "HELIX_PARTITION_FENCED";
   /** The partition's cluster. */
   readonly cluster: string;
@@ -52,7 +53,7 @@ export class PartitionFencedError extends HelixError {
   /** The generation the fence named, no longer the partition's. */
   readonly generation: number;
 
-  constructor(ownership: { cluster: string; domain: string; taskList: string; partition: number; nodeId: string; generation: number }) {
+  constructor(ownership: PartitionAddress & { cluster: string; nodeId: string; generation: number }) {
     super(
       `partition ${ownership.domain}/${ownership.taskList}/${ownership.partition} of cluster "${ownership.cluster}" ` +
         `is no longer owned by this process of "${ownership.nodeId}" at generation ${ownership.generation}; ` +

@@ -9,19 +9,14 @@ import {
   serverEngine,
 } from "@helix/db/internal";
 
+import type { PartitionAddress } from "./address";
 import { PartitionFencedError } from "./errors";
 import { checkName, checkPartition } from "./validate";
 
 /** Which ownership a fenced write belongs to: the partition, the owning process and its generation. */
-export interface PartitionOwnership {
+export interface PartitionOwnership extends PartitionAddress {
   /** The partition's cluster. */
   readonly cluster: string;
-  /** The partition's task-list domain. */
-  readonly domain: string;
-  /** The partition's task list. */
-  readonly taskList: string;
-  /** The partition's number. */
-  readonly partition: number;
   /** The owner's node id. */
   readonly nodeId: string;
   /** The owning process's incarnation (`member.incarnation` when it was given the partition). */

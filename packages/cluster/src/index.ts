@@ -23,7 +23,8 @@ export { WATCH_INTERVAL_MS } from "./watch";
 export { type LossReason, type MemberEvents, type MemberState, type OwnedPartition, type PartitionChange } from "./member-events";
 export { DEFAULT_FORCE_RELEASE_AFTER_MS, DEFAULT_MEMBER_RETENTION_MS, type ChangeCounters } from "./ownership";
 export { createRoutingTable, RoutingTable, type RoutingEvents } from "./routing";
-export { createOwnershipStore, OwnershipStore, type MemberRecord, type PartitionRecord, type PartitionRef } from "./store";
+export type { PartitionAddress, PartitionRef } from "./address";
+export { createOwnershipStore, OwnershipStore, type MemberRecord, type PartitionRecord } from "./store";
 export { MAX_METADATA_BYTES, MAX_PARTITIONS, MAX_WEIGHT } from "./validate";
 export {
   ClosedError,

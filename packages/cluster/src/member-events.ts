@@ -1,3 +1,4 @@
+import type { PartitionAddress } from "./address";
 import type { QueryClient } from "@helix/db";
 
 /** Why an ownership ended without a confirmed release. */
@@ -10,13 +11,7 @@ export type LossReason =
   | "left";
 
 /** A partition this member owns, with the ownership's fencing generation and signal. */
-export interface OwnedPartition {
-  /** The partition's task-list domain. */
-  readonly domain: string;
-  /** The partition's task list. */
-  readonly taskList: string;
-  /** The partition's number, from 0. */
-  readonly partition: number;
+export interface OwnedPartition extends PartitionAddress {
   /** Grows on every change of owner: fence the partition's side effects with it. */
   readonly generation: number;
   /** The incarnation of the process that owns it (this member's when the partition was given). */

@@ -12,15 +12,10 @@ import {
   type OwnershipChange,
 } from "./ownership";
 import { checkName, checkPartition } from "./validate";
+import type { PartitionAddress, PartitionRef } from "./address";
 
 /** One partition's row of the ownership table. */
-export interface PartitionRecord {
-  /** The partition's task-list domain. */
-  readonly domain: string;
-  /** The partition's task list. */
-  readonly taskList: string;
-  /** The partition's number, from 0. */
-  readonly partition: number;
+export interface PartitionRecord extends PartitionAddress {
   /** The owner, or null when unassigned. */
   readonly nodeId: string | null;
   /** A {@link PartitionState} value. */
@@ -51,18 +46,6 @@ export interface MemberRecord {
   readonly heartbeatAt: Date;
   /** When it stops being live unless a heartbeat arrives first, by the database clock. */
   readonly expiresAt: Date;
-}
-
-/** A partition to act on, at the generation the caller last saw. */
-export interface PartitionRef {
-  /** The partition's task-list domain. */
-  domain: string;
-  /** The partition's task list. */
-  taskList: string;
-  /** The partition's number, from 0. */
-  partition: number;
-  /** The generation the caller last saw; the write applies only if the partition is still at it. */
-  generation: number;
 }
 
 /**

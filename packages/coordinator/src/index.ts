@@ -68,6 +68,7 @@ export {
   type PartitionChange,
   type PartitionOwnership,
   type PartitionRecord,
+  type PartitionAddress,
   type PartitionRef,
   type ResolvedJoinOptions,
   type ResolvedTaskListSpec,

@@ -35,7 +35,6 @@ export {
   RunPace,
   tellMembers,
   type AppliedChange,
-  type OwnedPartitionKey,
   type OwnershipChange,
   type PartitionKey,
 } from "./partitions";

@@ -8,6 +8,7 @@ import {
   type QueryClient,
 } from "@helix/db/internal";
 
+import type { PartitionAddress, PartitionRef } from "../address";
 import { bump, NO_CHANGE, type ChangeCounters } from "./counters";
 import { asSeen, firstPerPartition, groupBy, lockPartitions, type LockedPartition } from "./locked-rows";
 
@@ -19,32 +20,18 @@ import { asSeen, firstPerPartition, groupBy, lockPartitions, type LockedPartitio
 export const DEFAULT_FORCE_RELEASE_AFTER_MS = 30_000;
 
 /** One partition of a task list. */
-export interface PartitionKey {
+export interface PartitionKey extends PartitionAddress {
   /** The partition's cluster. */
   readonly cluster: string;
-  /** The partition's task-list domain. */
-  readonly domain: string;
-  /** The partition's task list. */
-  readonly taskList: string;
-  /** The partition's number, from 0. */
-  readonly partition: number;
 }
 
 /**
  * A change of owner a caller wants, from what it saw: `assign` gives the partition to `to`;
  * `release` asks its owner `from` to release it so that it can go to `to`.
  */
-export interface OwnershipChange {
+export interface OwnershipChange extends PartitionRef {
   /** `assign` gives the partition to `to`; `release` asks its owner `from` to release it. */
   readonly type: "assign" | "release";
-  /** The partition's task-list domain. */
-  readonly domain: string;
-  /** The partition's task list. */
-  readonly taskList: string;
-  /** The partition's number, from 0. */
-  readonly partition: number;
-  /** The generation the caller saw: the change applies only at it. */
-  readonly generation: number;
   /** The owner the caller saw (null: none); told of the change. */
   readonly from: string | null;
   /** The next owner (null for a release with no destination). */
@@ -283,25 +270,13 @@ export async function currentOwner(
   return q.getPartition(conn, { ...rest, partitionId });
 }
 
-/** A partition a process owns, at the generation of its ownership. */
-export interface OwnedPartitionKey {
-  /** The partition's task-list domain. */
-  readonly domain: string;
-  /** The partition's task list. */
-  readonly taskList: string;
-  /** The partition's number, from 0. */
-  readonly partition: number;
-  /** The generation the process owns the partition at. */
-  readonly generation: number;
-}
-
 /**
  * The owning process (node id and incarnation) confirms it stopped working on partitions it was
  * asked to release, each at the generation it owns; they may then go to their next owners. One
  * statement per task list and `MAX_ROWS_PER_STATEMENT` partitions, after locking them.
  * @returns the partitions confirmed; the others' ownership no longer stands (nothing changed).
  */
-export async function confirmReleases<P extends OwnedPartitionKey>(
+export async function confirmReleases<P extends PartitionRef>(
   conn: QueryClient,
   owner: { cluster: string; nodeId: string; incarnation: string },
   partitions: readonly P[],

@@ -1,5 +1,6 @@
 // What the planner takes and gives, shared by its modules (which index.ts imports, so they cannot
 // import it back).
+import type { PartitionRef } from "@helix/cluster";
 
 /** A member as the planner sees it. */
 export interface PlannerMember {
@@ -92,40 +93,24 @@ export type AssignReason =
 
 /** One step of a plan, valid only while the partition is still at `generation`. */
 export type Transition =
-  | {
+  | (PartitionRef & {
       /** Give the partition to `to`. */
       readonly type: "assign";
-      /** The partition's task-list domain. */
-      readonly domain: string;
-      /** The partition's task list. */
-      readonly taskList: string;
-      /** The partition's number, from 0. */
-      readonly partition: number;
-      /** The generation the partition was seen at. */
-      readonly generation: number;
       /** The previous owner (gone, released or overruled), or null. */
       readonly from: string | null;
       /** The next owner. */
       readonly to: string;
       /** Why the partition goes to `to`. */
       readonly reason: AssignReason;
-    }
-  | {
+    })
+  | (PartitionRef & {
       /** Ask the owner `from` to release the partition. */
       readonly type: "release";
-      /** The partition's task-list domain. */
-      readonly domain: string;
-      /** The partition's task list. */
-      readonly taskList: string;
-      /** The partition's number, from 0. */
-      readonly partition: number;
-      /** The generation the partition was seen at. */
-      readonly generation: number;
       /** The live owner asked to release the partition. */
       readonly from: string;
       /** Where the partition is meant to go once released. */
       readonly to: string;
-    };
+    });
 
 /** What the planner decided. */
 export interface Plan {
