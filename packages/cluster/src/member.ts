@@ -8,7 +8,7 @@ import { LocalDeadline, type Locker } from "@helix/lock";
 import { AlreadyJoinedError } from "./errors";
 import type { ResolvedJoinOptions } from "./join-options";
 import type { MemberEvents, MemberState, OwnedPartition, PartitionChange } from "./member-events";
-import { announce, lost, newOwnership } from "./owned";
+import { Announcer, lost, newOwnership } from "./owned";
 import { OwnedPartitions } from "./owned-partitions";
 import { Releases } from "./releases";
 import { heartbeatMember, leaveCluster, registerMember } from "./ownership";
@@ -59,12 +59,8 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
     );
   });
   readonly #left = new AbortController();
-  /**
-   * The changes made before `join()` returned the member (its first read may find partitions
-   * already given to it), announced on the next turn of the event loop after it does: listeners
-   * attached as soon as `join()` resolves see them. Null once announced.
-   */
-  #held: (PartitionChange | null)[] | null = [];
+  /** Announces changes, holding those made before `join()` returned the member (see `Announcer`). */
+  readonly #announcer = new Announcer(this);
   readonly #deadline: LocalDeadline;
   #incarnation = randomBytes(16).toString("hex");
   #state: MemberState = "active";
@@ -100,7 +96,7 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
     this.#pool = opened.pool;
     this.#releases = new Releases(this.#client, this, {
       onRelease: options.onRelease,
-      end: (ownership, change) => this.#announce([this.#owned.drop(ownership, change)]),
+      end: (ownership, change) => this.#announcer.announce([this.#owned.drop(ownership, change)]),
       confirmationFailed: (error) => {
         this.#version = undefined;
         this.emit("member:error", error);
@@ -186,7 +182,7 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
     } finally {
       const changes = owned.map((o) => this.#owned.drop(o, lost(o, "left")));
       this.#state = "left";
-      this.#announce(changes);
+      this.#announcer.announce(changes);
       this.#left.abort();
       await this.#locker.close();
       await this.#close();
@@ -216,11 +212,7 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
     }
     await this.#schedule.beat();
     this.#startWatch();
-    setImmediate(() => {
-      const held = this.#held ?? [];
-      this.#held = null;
-      this.#announce(held);
-    });
+    this.#announcer.releaseSoon();
     const { sweepIntervalMs: intervalMs, memberRetentionMs: retentionMs } = this.#options;
     if (intervalMs > 0) {
       const onError = (error: Error): boolean => this.emit("member:error", error);
@@ -329,7 +321,7 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
       if (!this.#checkDeadline() || this.#state !== "active" || this.#fences !== spell) return;
       const { changes, toRelease, toConfirm } = this.#owned.apply(rows, since === undefined, stillAsked);
       this.#version = version;
-      this.#announce(changes);
+      this.#announcer.announce(changes);
       if (this.#options.autoConfirm) {
         for (const o of toRelease) this.#releases.stopThenConfirm(o);
       }
@@ -340,21 +332,13 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
     return done;
   }
 
-  #announce(changes: readonly (PartitionChange | null)[]): void {
-    if (this.#held !== null) {
-      this.#held.push(...changes);
-      return;
-    }
-    for (const change of changes) if (change !== null) announce(this, change);
-  }
-
   /** Self-fencing: stop every partition before anyone else can be given them. */
   #fence(): void {
     if (this.#state !== "active") return;
     this.#state = "fenced";
     this.#fences++;
     this.#version = undefined;
-    this.#announce(this.#owned.dropAll("fenced"));
+    this.#announcer.announce(this.#owned.dropAll("fenced"));
     this.emit("member:fenced");
   }
 
@@ -364,14 +348,7 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
     return this.#state === "active";
   }
 
-  /**
-   * Between heartbeats, a watch: the member's assignment version read every
-   * {@link WATCH_INTERVAL_MS} (one point read, shared by the members of a pool), so that a release
-   * request (or a new partition) reaches the member within about a coordinator's poll rather than
-   * at its next heartbeat. When it moved, the member reads its partitions, as a heartbeat would;
-   * only heartbeats move the deadline. A watch due within an interval of a heartbeat is skipped
-   * (the heartbeat returns the version), and none runs when heartbeats are that frequent already.
-   */
+  /** Between heartbeats, a watch of the member's assignment version (see {@link watchMember}). */
   #startWatch(): void {
     if (this.#options.heartbeatMs <= WATCH_INTERVAL_MS) return;
     this.#unwatch = watchMember(this.#pool, this.cluster, {

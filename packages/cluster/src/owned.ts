@@ -68,3 +68,37 @@ export function announce(member: EventEmitter<MemberEvents>, change: PartitionCh
   }
   member.emit("change", change);
 }
+
+/**
+ * Announces a member's changes (see {@link announce}), holding them until {@link Announcer.releaseSoon}:
+ * the changes made before `join()` returned the member (its first read may find partitions already
+ * given to it) are announced on the next turn of the event loop after it does, so that listeners
+ * attached as soon as `join()` resolves see them.
+ */
+export class Announcer {
+  readonly #member: EventEmitter<MemberEvents>;
+  /** The changes held; null once released. */
+  #held: (PartitionChange | null)[] | null = [];
+
+  constructor(member: EventEmitter<MemberEvents>) {
+    this.#member = member;
+  }
+
+  /** Announces the changes (null: an ownership that had ended already), or holds them. */
+  announce(changes: readonly (PartitionChange | null)[]): void {
+    if (this.#held !== null) {
+      this.#held.push(...changes);
+      return;
+    }
+    for (const change of changes) if (change !== null) announce(this.#member, change);
+  }
+
+  /** Announces what is held on the next turn of the event loop, and every change at once from then on. */
+  releaseSoon(): void {
+    setImmediate(() => {
+      const held = this.#held ?? [];
+      this.#held = null;
+      this.announce(held);
+    });
+  }
+}

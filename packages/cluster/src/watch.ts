@@ -101,7 +101,13 @@ const groups = new WeakMap<object, Map<string, WatchGroup>>();
 
 /**
  * Starts watching a member's assignment version with the other members of its cluster that share
- * `pool`. @returns a function that stops it, and resolves once no read for it is in flight.
+ * `pool`: read every {@link WATCH_INTERVAL_MS} (one point read, shared by the members of a pool),
+ * so that a release request (or a new partition) reaches the member within about a coordinator's
+ * poll rather than at its next heartbeat. When it moved, the member reads its partitions, as a
+ * heartbeat would; only heartbeats move the deadline. A watch due within an interval of a heartbeat
+ * is skipped (the heartbeat returns the version), and a member whose heartbeats are that frequent
+ * already is not watched. @returns a function that stops it, and resolves once no read for it is
+ * in flight.
  */
 export function watchMember(pool: object, cluster: string, watcher: Watcher): () => Promise<void> {
   let byCluster = groups.get(pool);

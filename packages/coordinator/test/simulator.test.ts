@@ -16,6 +16,16 @@ interface Tally {
   minimum: number;
 }
 
+/** A partition's row before anyone owned it. */
+const unassigned = (partition: number): ListState["rows"][number] => ({
+  partition,
+  nodeId: null,
+  state: PartitionState.Unassigned,
+  generation: 0,
+  targetNodeId: null,
+  releaseAgeMs: -1,
+});
+
 function simulate(seed: number, events: number, weighted: boolean): { tallies: Map<EventKind, Tally>; rounds: number } {
   const next = seededRandom(seed);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)]!;
@@ -26,14 +36,7 @@ function simulate(seed: number, events: number, weighted: boolean): { tallies: M
     domain: "sim",
     taskList: `list-${listNo++}`,
     partitions,
-    rows: Array.from({ length: partitions }, (_, p) => ({
-      partition: p,
-      nodeId: null,
-      state: PartitionState.Unassigned,
-      generation: 0,
-      targetNodeId: null,
-      releaseAgeMs: -1,
-    })),
+    rows: Array.from({ length: partitions }, (_, p) => unassigned(p)),
   });
   const state: ClusterState = {
     members: Array.from({ length: 4 }, () => ({
@@ -77,14 +80,7 @@ function simulate(seed: number, events: number, weighted: boolean): { tallies: M
         const partitions = between(1, 40);
         list.rows = list.rows.filter((r) => r.partition < partitions);
         for (let p = list.partitions; p < partitions; p++) {
-          list.rows.push({
-            partition: p,
-            nodeId: null,
-            state: PartitionState.Unassigned,
-            generation: 0,
-            targetNodeId: null,
-            releaseAgeMs: -1,
-          });
+          list.rows.push(unassigned(p));
         }
         list.partitions = partitions;
         break;
