@@ -61,7 +61,7 @@ const WORKERS = Number(args.workers);
 const COORDINATORS = Number(args.coordinators);
 const UNSAFE = args.unsafe;
 const BOUND_MS = Number(args["bound-seconds"]) * 1000;
-const NODE_TTL_MS = 1500;
+const MEMBER_TTL_MS = 1500;
 const LEASE_TTL_MS = 1500;
 const UNSAFE_MODES = ["no-fencing", "no-confirmation", "no-incarnation"];
 if (UNSAFE !== "" && !UNSAFE_MODES.includes(UNSAFE)) throw new Error(`--unsafe must be one of ${UNSAFE_MODES.join(", ")}`);
@@ -90,7 +90,7 @@ const schedule = faultSchedule({
   workers: WORKERS,
   coordinators: COORDINATORS,
   dbRestart: DB_RESTART,
-  memberTtlMs: NODE_TTL_MS,
+  memberTtlMs: MEMBER_TTL_MS,
   leaseTtlMs: LEASE_TTL_MS,
 });
 const scheduleHash = createHash("sha256").update(JSON.stringify(schedule)).digest("hex").slice(0, 12);
@@ -100,7 +100,7 @@ const startedAt = performance.now();
 
 console.log(
   `chaos: seed ${SEED}, ${SECONDS} s of faults (${schedule.length} scheduled, schedule ${scheduleHash}), ` +
-    `${COORDINATORS} coordinators, ${WORKERS} workers on ${engine}, member and lease TTL ${NODE_TTL_MS} ms` +
+    `${COORDINATORS} coordinators, ${WORKERS} workers on ${engine}, member and lease TTL ${MEMBER_TTL_MS} ms` +
     `${UNSAFE ? `, UNSAFE workers: ${UNSAFE}` : ""}${DB_RESTART ? "" : ", no database restarts"}`,
 );
 
@@ -131,7 +131,7 @@ const slots = new Slots({
   childUrl,
   cluster,
   logDir,
-  nodeTtlMs: NODE_TTL_MS,
+  nodeTtlMs: MEMBER_TTL_MS,
   leaseTtlMs: LEASE_TTL_MS,
   unsafe: UNSAFE,
   log,
@@ -212,7 +212,7 @@ log("faults stopped; waiting for the cluster to converge");
 
 // Converged means settled: the state must hold for STABLE_MS (longer than a TTL), so that a process
 // resumed from a pause and still to learn that it lost its partitions does not count as settled.
-const STABLE_MS = 2 * Math.max(NODE_TTL_MS, LEASE_TTL_MS);
+const STABLE_MS = 2 * Math.max(MEMBER_TTL_MS, LEASE_TTL_MS);
 /** Why the cluster is not converged yet (the last reason is reported when it never converges). */
 let notConverged = "";
 let convergedAfterMs = null;
@@ -253,7 +253,7 @@ await slots.shutdown();
 await proxy.close();
 
 // Slow spells: who fenced itself in one (information only: safety is the checks below).
-const ttlUs = Math.max(NODE_TTL_MS, LEASE_TTL_MS) * 1000;
+const ttlUs = Math.max(MEMBER_TTL_MS, LEASE_TTL_MS) * 1000;
 const { slowFences, pausedFences, slowEvents } = databaseFaults.fencesInSpells(slots.processes, slots.stoppedSpans, ttlUs);
 
 const { intervals, ticks } = ownershipIntervals(logDir);

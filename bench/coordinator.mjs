@@ -18,7 +18,7 @@ const server = new URL(process.env.HELIX_BENCH_MYSQL_URL ?? "mysql://root@127.0.
 const database = `helix_bench_coordinator_${process.pid}`;
 const url = new URL(`/${database}`, server).toString();
 const LEASE_TTL_MS = Number(process.env.HELIX_BENCH_LEASE_TTL_MS ?? 2000);
-const NODE_TTL_MS = Number(process.env.HELIX_BENCH_NODE_TTL_MS ?? 2000);
+const MEMBER_TTL_MS = Number(process.env.HELIX_BENCH_NODE_TTL_MS ?? 2000);
 const REPEATS = Number(process.env.HELIX_BENCH_REPEATS ?? 5);
 const WORKERS = Number(process.env.HELIX_BENCH_WORKERS ?? 6);
 const LISTS = 20;
@@ -38,7 +38,7 @@ const startCoordinator = (id) => {
   return child;
 };
 const startWorker = (id) => {
-  const child = JsonChild.start(fixture("worker-child.cjs"), [url, cluster, id, String(NODE_TTL_MS), "0"]);
+  const child = JsonChild.start(fixture("worker-child.cjs"), [url, cluster, id, String(MEMBER_TTL_MS), "0"]);
   children.add(child);
   return child;
 };
@@ -146,7 +146,7 @@ await pool.end();
 
 const sum = (rows, key) => rows.reduce((a, r) => a + r[key], 0);
 console.log(`Coordinator end to end: ${new Date().toISOString()}, ${REPEATS} repeats`);
-console.log(`lease TTL ${LEASE_TTL_MS} ms, member TTL ${NODE_TTL_MS} ms, election interval and poll 200 ms (defaults)`);
+console.log(`lease TTL ${LEASE_TTL_MS} ms, member TTL ${MEMBER_TTL_MS} ms, election interval and poll 200 ms (defaults)`);
 console.log(`${LISTS} task lists x ${PARTITIONS} partitions over ${WORKERS} worker processes`);
 console.log(`raw upsert round trip (sequential, same server): p50 ${ms(raw.p50)} ms, p99 ${ms(raw.p99)} ms\n`);
 console.log("| measurement | median ms | max ms | target | median / raw p50 |");
@@ -158,7 +158,7 @@ line("leader graceful stop -> new leader", stopped, "< 300");
 line(
   "worker SIGKILL -> all its partitions owned again",
   results.kill.map((r) => r.elapsed),
-  `member TTL + 1000 = ${NODE_TTL_MS + 1000}`,
+  `member TTL + 1000 = ${MEMBER_TTL_MS + 1000}`,
 );
 line(
   "worker graceful leave -> owned again",

@@ -5,16 +5,8 @@ import { seededRandom as random } from "@helix/testing";
  * The fault schedule: a pure function of the seed and the run's shape (the same seed replays the
  * same schedule). `dbRestart`: whether restarting the database is one of the faults.
  */
-export function faultSchedule({
-  seed: SEED,
-  seconds: SECONDS,
-  workers: WORKERS,
-  coordinators: COORDINATORS,
-  dbRestart: DB_RESTART,
-  memberTtlMs: NODE_TTL_MS,
-  leaseTtlMs: LEASE_TTL_MS,
-}) {
-  const rnd = random(SEED);
+export function faultSchedule({ seed, seconds, workers, coordinators, dbRestart, memberTtlMs, leaseTtlMs }) {
+  const rnd = random(seed);
   const between = (lo, hi) => Math.round(lo + rnd() * (hi - lo));
   const kinds = [
     ["kill-worker", 3],
@@ -24,7 +16,7 @@ export function faultSchedule({
     ["kill-coordinator", 1.5],
     ["pause-coordinator", 1.5],
     ["kill-connections", 2],
-    ["restart-database", DB_RESTART ? 0.6 : 0],
+    ["restart-database", dbRestart ? 0.6 : 0],
     ["slow-database", 2],
     ["resize", 2],
     ["add-task-list", 1],
@@ -36,7 +28,7 @@ export function faultSchedule({
   // Slow spells do not overlap, are some seconds apart, and no restart falls in one (so that the
   // members fenced in a spell are the spell's doing, or a pause's).
   let slowUntil = -Infinity;
-  for (let at = 3000; at < SECONDS * 1000; at += between(500, 3000)) {
+  for (let at = 3000; at < seconds * 1000; at += between(500, 3000)) {
     let roll = rnd() * total;
     let kind = kinds[0][0];
     for (const [k, w] of kinds) {
@@ -49,22 +41,22 @@ export function faultSchedule({
     if (kind === "restart-database") lastRestart = at;
     if (kind === "slow-database" && (at < slowUntil + 5000 || at - lastRestart < 10_000)) kind = "kill-connections";
     const fault = { at, kind };
-    if (kind.endsWith("-worker")) fault.slot = between(0, WORKERS - 1);
-    if (kind.endsWith("-coordinator")) fault.slot = between(0, COORDINATORS - 1);
+    if (kind.endsWith("-worker")) fault.slot = between(0, workers - 1);
+    if (kind.endsWith("-coordinator")) fault.slot = between(0, coordinators - 1);
     if (kind.startsWith("kill-") && kind !== "kill-connections") fault.downMs = between(200, 3000);
     if (kind === "leave-worker") fault.downMs = between(200, 3000);
-    if (kind === "pause-worker") fault.pauseMs = between(NODE_TTL_MS * 1.3, NODE_TTL_MS * 3);
+    if (kind === "pause-worker") fault.pauseMs = between(memberTtlMs * 1.3, memberTtlMs * 3);
     if (kind === "reuse-worker") {
-      fault.pauseMs = between(NODE_TTL_MS * 1.3, NODE_TTL_MS * 2);
+      fault.pauseMs = between(memberTtlMs * 1.3, memberTtlMs * 2);
       fault.overlapMs = between(500, 2500);
     }
-    if (kind === "pause-coordinator") fault.pauseMs = between(LEASE_TTL_MS * 1.3, LEASE_TTL_MS * 3);
+    if (kind === "pause-coordinator") fault.pauseMs = between(leaseTtlMs * 1.3, leaseTtlMs * 3);
     if (kind === "kill-connections") fault.fraction = Math.round((0.3 + 0.7 * rnd()) * 100) / 100;
     if (kind === "restart-database") fault.downMs = between(500, 2500);
     if (kind === "resize" || kind === "remove-task-list") fault.pick = rnd();
     if (kind === "resize" || kind === "add-task-list") fault.partitions = between(1, 24);
     if (kind === "slow-database") {
-      fault.spellMs = between(NODE_TTL_MS * 2, NODE_TTL_MS * 4);
+      fault.spellMs = between(memberTtlMs * 2, memberTtlMs * 4);
       fault.latencyMs = between(2, 20);
       slowUntil = at + fault.spellMs;
     }

@@ -9,7 +9,7 @@ import { migratedDatabase, until, type Fixture } from "./helpers";
 
 const fixtures = joinPath(__dirname, "fixtures");
 const LEASE_TTL_MS = 1000;
-const NODE_TTL_MS = 1000;
+const MEMBER_TTL_MS = 1000;
 
 let fx: Fixture;
 let clusterNo = 0;
@@ -25,7 +25,7 @@ function startCoordinator(id: string, clockOffsetMs = 0): JsonChild {
 }
 
 function startWorker(nodeId: string, clockOffsetMs = 0): JsonChild {
-  const child = JsonChild.start(joinPath(fixtures, "worker-child.cjs"), [fx.db.url, cluster, nodeId, String(NODE_TTL_MS)], {
+  const child = JsonChild.start(joinPath(fixtures, "worker-child.cjs"), [fx.db.url, cluster, nodeId, String(MEMBER_TTL_MS)], {
     clockOffsetMs,
   });
   started.push(child);
