@@ -18,6 +18,7 @@ export { fencePartition, type PartitionOwnership } from "./fence";
 export { coordinatorLeaseKey } from "./keys";
 export { join, resolveJoinOptions } from "./join";
 export type { JoinOptions, ResolvedJoinOptions } from "./join-options";
+export { resolveLeaveOptions, type LeaveOptions, type ResolvedLeaveOptions } from "./leave-options";
 export { Member } from "./member";
 export { WATCH_INTERVAL_MS } from "./watch";
 export { type LossReason, type MemberEvents, type MemberState, type OwnedPartition, type PartitionChange } from "./member-events";

@@ -7,6 +7,7 @@ import { LocalDeadline, type Locker } from "@helix/lock";
 
 import { AlreadyJoinedError } from "./errors";
 import type { ResolvedJoinOptions } from "./join-options";
+import { resolveLeaveOptions, type LeaveOptions } from "./leave-options";
 import type { MemberEvents, MemberState, OwnedPartition, PartitionChange } from "./member-events";
 import { Announcer, lost, newOwnership } from "./owned";
 import { OwnedPartitions } from "./owned-partitions";
@@ -157,10 +158,13 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
   }
 
   /**
-   * Leaves the cluster at once: stops every partition (running `onRelease`), hands them all back,
-   * deregisters, and closes the pool if the member made it. Safe to call more than once.
+   * Leaves the cluster at once: stops every partition (running `onRelease`), hands them all back
+   * (or, with `returningWithinMs`, keeps them reserved for this node id), deregisters, and closes
+   * the pool if the member made it. Safe to call more than once.
+   * @throws `InvalidArgumentError` for bad options, before anything is stopped.
    */
-  async leave(): Promise<void> {
+  async leave(options: LeaveOptions = {}): Promise<void> {
+    const { returningWithinMs } = resolveLeaveOptions(options);
     if (this.#state === "leaving" || this.#state === "left") return;
     this.#state = "leaving";
     const beaten = this.#schedule.stop();
@@ -178,7 +182,10 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
     await Promise.all(owned.map((o) => this.#releases.stop(o.partition)));
     try {
       // A leave sent again finds nothing more to do: this incarnation's partitions are free and it is inactive.
-      await whileUnavailable(() => transaction(this.#client, (conn) => leaveCluster(conn, this.#identity())), this.#options);
+      await whileUnavailable(
+        () => transaction(this.#client, (conn) => leaveCluster(conn, this.#identity(), returningWithinMs)),
+        this.#options,
+      );
     } finally {
       const changes = owned.map((o) => this.#owned.drop(o, lost(o, "left")));
       this.#state = "left";

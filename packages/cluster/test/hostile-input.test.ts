@@ -11,6 +11,7 @@ import {
   fencePartition,
   join,
   resolveJoinOptions,
+  resolveLeaveOptions,
   type Catalog,
   type Member,
   type OwnershipStore,
@@ -40,6 +41,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  // Every refused leave left it as it was.
+  expect(member.state).toBe("active");
   await member.leave();
   await routing.close();
   await store.close();
@@ -156,6 +159,10 @@ const parameters: HostileParameter[] = [
   ["join(pool, { memberRetentionMs })", "memberRetentionMs", integer, (v) => join(counted, { cluster, memberRetentionMs: v as number })],
   ["resolveJoinOptions(options)", "ttlMs", integer, (v) => resolveJoinOptions({ cluster, ttlMs: v as number })],
   ["member.confirmRelease(partition)", "partition", objects, (v) => member.confirmRelease(v as never)],
+  // Refused before the member stops: it is still active for the cases after these.
+  ["member.leave(options)", "options", objects, (v) => member.leave(v as never)],
+  ["member.leave({ returningWithinMs })", "returningWithinMs", integer, (v) => member.leave({ returningWithinMs: v as number })],
+  ["resolveLeaveOptions(options)", "returningWithinMs", integer, (v) => resolveLeaveOptions({ returningWithinMs: v as number })],
 ];
 
 test.each(hostileCases(parameters))("%s refuses %s = %s at once, naming it, sending nothing", (_name, argument, _label, value, call) =>

@@ -16,8 +16,24 @@ import { readHistory, type TransitionRecord } from "./audit";
 import { planNextRound, type DryRun } from "./dry-run";
 import type { CoordinatorEvents, CoordinatorState, CoordinatorStats } from "./events";
 import type { ResolvedCoordinatorOptions } from "./options";
-import { applyPlan, planFor, roundReport, type RoundReport, type RoundTrigger } from "./round";
+import { readFreePartitions, RequestedHandoffs } from "./follow";
+import {
+  applyPlan,
+  applyTransitions,
+  batchBudgetMs,
+  planFor,
+  roundReport,
+  type RoundReport,
+  type RoundTrigger,
+  type RoundWriter,
+} from "./round";
 import { readSnapshot } from "./snapshot";
+
+/** A round done: when to look again (undefined: keep the check armed), and its report once timed. */
+interface DoneRound {
+  readonly nextCheckMs: number | null | undefined;
+  readonly report: (durationMs: number) => RoundReport;
+}
 
 /**
  * One cluster's coordinator. Every coordinator of a cluster competes for one leadership lease; the
@@ -45,6 +61,15 @@ export class Coordinator extends SafeEmitter<CoordinatorEvents> implements Async
   readonly #untold = new Set<string>();
   /** How many changes a run of a round's batch takes, learnt from the runs before (see `RunPace`). */
   readonly #pace = new ownership.RunPace();
+  /** The hand-offs the leader asked for, followed between rounds as their owners confirm. */
+  readonly #handoffs = new RequestedHandoffs();
+  /**
+   * Whether hand-offs are followed: not under a move limit, where a planned round must follow each
+   * step of a rebalance spread over rounds (its next releases are planned as the last ones land).
+   */
+  readonly #follows: boolean;
+  /** The batch budget of the last planned round, which a round following hand-offs keeps. */
+  #budgetMs = 1;
   readonly #locker: Locker;
   readonly #closeSource: () => Promise<void>;
   readonly #leaseKey: string;
@@ -60,6 +85,8 @@ export class Coordinator extends SafeEmitter<CoordinatorEvents> implements Async
   #polling: Promise<void> = Promise.resolve();
   #round: Promise<void> | null = null;
   #queued: RoundTrigger | null = null;
+  /** A poll saw the counters move while a round ran: look again once it ends. */
+  #pollWhenDone = false;
   #stats: { -readonly [K in Exclude<keyof CoordinatorStats, "state" | "epoch">]: CoordinatorStats[K] } = {
     elections: 0,
     rounds: 0,
@@ -90,6 +117,7 @@ export class Coordinator extends SafeEmitter<CoordinatorEvents> implements Async
     this.#locker = init.locker;
     this.#closeSource = init.closeSource;
     this.#leaseKey = coordinatorLeaseKey(init.options.cluster);
+    this.#follows = init.options.maxMovesPerTaskList === Infinity && init.options.maxMovesPerMember === Infinity;
   }
 
   /** The cluster this coordinator works on. */
@@ -138,6 +166,7 @@ export class Coordinator extends SafeEmitter<CoordinatorEvents> implements Async
     this.#clearTimers();
     this.#electionTimer?.clear();
     this.#queued = null;
+    this.#pollWhenDone = false;
     announce();
     // An election in flight may yet take the lease, a poll or a round may yet write: wait for them,
     // so that the lease is released and nothing uses the pool once it is closed.
@@ -195,6 +224,7 @@ export class Coordinator extends SafeEmitter<CoordinatorEvents> implements Async
     }
     this.#lease = lease;
     this.#seen = null;
+    this.#handoffs.clear();
     this.#stats.elections++;
     lease.signal.addEventListener("abort", () => this.#onLeaseEnded(lease), { once: true });
     lease.on("lease:renew-failed", (error) => {
@@ -214,6 +244,7 @@ export class Coordinator extends SafeEmitter<CoordinatorEvents> implements Async
     this.#lease = null;
     this.#clearTimers();
     this.#queued = null;
+    this.#pollWhenDone = false;
     const announce = this.#moveTo("following");
     this.#scheduleElection(this.options.electionIntervalMs);
     announce();
@@ -251,7 +282,9 @@ export class Coordinator extends SafeEmitter<CoordinatorEvents> implements Async
           watch.membershipVersion !== seen.membership ||
           watch.catalogVersion !== seen.catalog ||
           watch.ownershipVersion !== seen.ownership;
-        if (moved || watch.expiredMembers > 0) this.#trigger("change");
+        const now = { membership: watch.membershipVersion, catalog: watch.catalogVersion, ownership: watch.ownershipVersion };
+        if (this.#follows && this.#handoffs.followable(seen, now, watch.expiredMembers)) this.#trigger("confirmed");
+        else if (moved || watch.expiredMembers > 0) this.#trigger("change");
       }
     } catch (error) {
       if (this.#state === "leading") this.emit("round:error", error as Error);
@@ -260,49 +293,55 @@ export class Coordinator extends SafeEmitter<CoordinatorEvents> implements Async
     }
   }
 
-  /** Starts a round, or queues one behind the round in progress. */
+  /**
+   * Starts a round, or queues one behind the round in progress. What a poll saw during a round is
+   * not queued: it compared the counters with what the round before had seen, and the round in
+   * progress may account for the change (a member's join seen at every poll while the round it
+   * started runs, say); the counters are looked at again, against what this round saw, as it ends.
+   */
   #trigger(trigger: RoundTrigger): void {
     if (this.#state !== "leading") return;
     if (this.#round !== null) {
-      this.#queued ??= trigger;
+      if (trigger === "change" || trigger === "confirmed") this.#pollWhenDone = true;
+      else this.#queued ??= trigger;
       return;
     }
     this.#round = this.#runRound(trigger).finally(() => {
       this.#round = null;
       const next = this.#queued;
       this.#queued = null;
-      if (next !== null) this.#trigger(next);
+      if (next !== null) {
+        this.#trigger(next);
+      } else if (this.#pollWhenDone && this.#state === "leading") {
+        this.#pollWhenDone = false;
+        // After any poll in flight, so that stop() waits for both.
+        this.#polling = this.#polling.then(() => this.#poll());
+      }
     });
   }
 
-  /** One round, top-down: read a snapshot, plan, apply (fenced batches), record what was seen, report. */
+  /**
+   * One round, top-down: read a snapshot, plan, apply (fenced batches), record what was seen, report.
+   * A round triggered by confirmations follows the hand-offs instead when it can (see `follow.ts`).
+   */
   async #runRound(trigger: RoundTrigger): Promise<void> {
     const lease = this.#lease;
     if (lease === null || !lease.isHeld()) return;
     const leading = (): boolean => this.#state === "leading" && this.#lease === lease;
     const started = performance.now();
+    const writer: RoundWriter = { source: this.#source, options: this.options, lease, leading, untold: this.#untold, pace: this.#pace };
     try {
-      const lists = await q.listTaskLists(this.#source, { cluster: this.cluster });
-      const snapshot = await readSnapshot(this.#readsFor(lists.reduce((n, l) => n + l.partitions, 0)), this.cluster);
-      // A leader that stopped between a batch and its round's end left new owners untold: a new
-      // leader tells every live member once.
-      if (trigger === "elected") for (const member of snapshot.members) if (member.live) this.#untold.add(member.nodeId);
-      const plan = planFor(snapshot, this.options);
-      const writes = await applyPlan(
-        { source: this.#source, options: this.options, lease, leading, untold: this.#untold, pace: this.#pace },
-        snapshot,
-        plan,
-      );
-      await this.#recordSeen(snapshot.counters, writes.bumped);
+      const round =
+        (trigger === "confirmed" ? await this.#followHandoffs(writer) : null) ??
+        (await this.#plannedRound(writer, trigger === "confirmed" ? "change" : trigger));
       if (!lease.isHeld() || !leading()) {
         // Deposed (or stopped) during the round: what it wrote was fenced; it reports nothing as the
         // leader, and arms no timer.
         this.#stats.fencedOut++;
         return;
       }
-      this.#scheduleCheck(plan.nextCheckMs);
-      const durationMs = performance.now() - started;
-      this.#report(roundReport({ epoch: lease.epoch, trigger, durationMs }, snapshot, plan, writes));
+      if (round.nextCheckMs !== undefined) this.#scheduleCheck(round.nextCheckMs);
+      this.#report(round.report(performance.now() - started));
     } catch (error) {
       if (isHelixError(error, "HELIX_LEASE_LOST") || isHelixError(error, "HELIX_FENCED_OUT")) {
         // Deposed while planning or writing: the fenced transaction changed nothing.
@@ -313,6 +352,53 @@ export class Coordinator extends SafeEmitter<CoordinatorEvents> implements Async
       this.#stats.roundErrors++;
       if (this.#state === "leading") this.emit("round:error", error as Error);
     }
+  }
+
+  /** A round that reads the whole cluster and plans. */
+  async #plannedRound(writer: RoundWriter, trigger: RoundTrigger): Promise<DoneRound> {
+    const lists = await q.listTaskLists(this.#source, { cluster: this.cluster });
+    const snapshot = await readSnapshot(this.#readsFor(lists.reduce((n, l) => n + l.partitions, 0)), this.cluster);
+    // A leader that stopped between a batch and its round's end left new owners untold: a new
+    // leader tells every live member once.
+    if (trigger === "elected") for (const member of snapshot.members) if (member.live) this.#untold.add(member.nodeId);
+    const plan = planFor(snapshot, this.options);
+    this.#budgetMs = batchBudgetMs(this.options, snapshot);
+    const writes = await applyPlan(writer, snapshot, plan);
+    await this.#recordSeen(snapshot.counters, writes.bumped);
+    const { epoch } = writer.lease;
+    const report = (durationMs: number): RoundReport => roundReport({ epoch, trigger, durationMs }, snapshot, plan, writes);
+    this.#handoffs.recordRound(snapshot.counters, writes.applied, plan.pendingHandoffs - writes.releasesNotMade);
+    return { nextCheckMs: plan.nextCheckMs, report };
+  }
+
+  /**
+   * A round that gives released partitions to the members they were meant for, from a read of the
+   * partitions without an owner; null when what it read calls for a planned round instead.
+   */
+  async #followHandoffs(writer: RoundWriter): Promise<DoneRound | null> {
+    const read = await readFreePartitions(this.#source, this.cluster);
+    const transitions = this.#handoffs.plan(read, this.#seen);
+    if (transitions === null) return null;
+    const writes = await applyTransitions(writer, transitions, this.#budgetMs);
+    await this.#recordSeen(read.counters, writes.bumped);
+    this.#handoffs.recordApplied(writes.applied);
+    const { epoch } = writer.lease;
+    const { members, partitions, pendingHandoffs } = this.#stats;
+    const report = (durationMs: number): RoundReport => ({
+      epoch,
+      trigger: "confirmed",
+      durationMs,
+      members,
+      partitions,
+      markedInactive: 0,
+      deletedMembers: 0,
+      planned: transitions.length,
+      applied: writes.applied,
+      releasesRequested: 0,
+      pendingHandoffs: Math.max(0, pendingHandoffs - writes.applied.length),
+      wrote: writes.bumped.ownership > 0,
+    });
+    return { nextCheckMs: undefined, report };
   }
 
   #report(report: RoundReport): void {

@@ -17,7 +17,14 @@ export type RoundTrigger =
   /** A pending release may now be forced, or a vanished member's delay ended. */
   | "timer"
   /** The slow fallback tick. */
-  | "fallback";
+  | "fallback"
+  /**
+   * Owners confirmed releases the leader asked for, and nothing else changed: the round gives the
+   * released partitions to the members they were meant for, from a read of the partitions without
+   * an owner rather than of the whole cluster (a round of this kind plans nothing else; its
+   * `members` and `partitions` are those of the round before).
+   */
+  | "confirmed";
 
 /** What one round did. */
 export interface RoundReport {
@@ -95,15 +102,12 @@ export interface RoundWrites {
  * while the lease is the key's current one, and holds it against a takeover until the commit):
  * marks expired members inactive and deletes those gone longer than `memberRetentionMs` (only
  * when the snapshot shows some: a quiet round writes nothing), cleans up retired partitions, then
- * applies the transitions in batches of at most `batchSize`, each cut short at
- * {@link batchBudgetMs}, with their audit rows, tells the members partitions went to, and trims the
- * audit trail. A batch's transitions that find their partition changed are skipped and left to the
- * next round.
+ * applies the transitions ({@link applyTransitions}, each batch cut short at {@link batchBudgetMs}).
  * @throws `LeaseLostError` or `FencedOutError` when this coordinator is no longer the leader; the
  *   transaction is rolled back and nothing of it is written.
  */
 export async function applyPlan(writer: RoundWriter, snapshot: ClusterSnapshot, plan: Plan): Promise<RoundWrites> {
-  const { cluster, batchSize, forceReleaseAfterMs, auditRetentionMs, memberRetentionMs } = writer.options;
+  const { cluster, memberRetentionMs } = writer.options;
   let bumped: ChangeCounters = ownership.NO_CHANGE;
   let markedInactive = 0;
   let deletedMembers = 0;
@@ -118,14 +122,29 @@ export async function applyPlan(writer: RoundWriter, snapshot: ClusterSnapshot, 
     const pruned = await fenced(writer, (conn) => ownership.pruneRetired(conn, cluster, snapshot.retiring));
     bumped = ownership.addCounters(bumped, pruned.bumped);
   }
+  const written = await applyTransitions(writer, plan.transitions, batchBudgetMs(writer.options, snapshot));
+  return { markedInactive, deletedMembers, ...written, bumped: ownership.addCounters(bumped, written.bumped) };
+}
+
+/**
+ * Applies transitions in fenced batches of at most `batchSize`, each cut short at `budgetMs`, with
+ * their audit rows; tells the members partitions went to, and trims the audit trail. A batch's
+ * transitions that find their partition changed are skipped and left to the next round.
+ */
+export async function applyTransitions(
+  writer: RoundWriter,
+  transitions: readonly Transition[],
+  budgetMs: number,
+): Promise<Omit<RoundWrites, "markedInactive" | "deletedMembers">> {
+  const { cluster, batchSize, forceReleaseAfterMs, auditRetentionMs } = writer.options;
+  let bumped: ChangeCounters = ownership.NO_CHANGE;
   const applied: AppliedTransition[] = [];
   // Counted batch by batch: at a million transitions, a pass over all of them at the round's end
   // holds the event loop long enough, on a loaded machine, to miss a lease renewal.
   let releasesRequested = 0;
   let releasesNotMade = 0;
-  const budgetMs = batchBudgetMs(writer.options, snapshot);
-  for (let at = 0; at < plan.transitions.length && writer.leading();) {
-    const batch = plan.transitions.slice(at, at + batchSize);
+  for (let at = 0; at < transitions.length && writer.leading();) {
+    const batch = transitions.slice(at, at + batchSize);
     const written = await fenced(writer, async (conn) => {
       const result = await ownership.applyOwnershipChanges(conn, cluster, batch, forceReleaseAfterMs, {
         budgetMs,
@@ -151,7 +170,7 @@ export async function applyPlan(writer: RoundWriter, snapshot: ClusterSnapshot, 
     for (const nodeId of told) writer.untold.delete(nodeId);
   }
   if (applied.length > 0) await fenced(writer, (conn) => trimTransitions(conn, cluster, auditRetentionMs));
-  return { markedInactive, deletedMembers, applied, releasesRequested, releasesNotMade, bumped };
+  return { applied, releasesRequested, releasesNotMade, bumped };
 }
 
 /** How many of the first `count` transitions (all by default) are release requests. */
@@ -167,7 +186,7 @@ function countReleases(transitions: readonly Transition[], count = transitions.l
  * the fence) the lease row, blocking the leader's own renewal; a tenth leaves both most of their
  * TTL, and well over their statement timeouts, after waiting for it.
  */
-function batchBudgetMs(options: ResolvedCoordinatorOptions, snapshot: ClusterSnapshot): number {
+export function batchBudgetMs(options: ResolvedCoordinatorOptions, snapshot: ClusterSnapshot): number {
   let shortestTtlMs = options.leaseTtlMs;
   for (const member of snapshot.members) {
     if (member.live && member.ttlMs !== undefined && member.ttlMs < shortestTtlMs) shortestTtlMs = member.ttlMs;

@@ -59,8 +59,10 @@ async function snapshotOn(conn: QueryClient, cluster: string): Promise<ClusterSn
     live: n.live === 1,
     sinceExpiryMs: n.sinceExpiryUs / 1000,
     ttlMs: n.ttlUs / 1000,
+    returnWithinMs: n.returnWithinUs / 1000,
   }));
   const incarnations = new Map(memberRows.map((n) => [n.nodeId, n.incarnation]));
+  const live = new Set(members.filter((m) => m.live).map((m) => m.nodeId));
   const byKey = new Map<string, { list: PlannerTaskList & { rows: PlannerPartition[] }; status: number }>();
   const taskLists: (PlannerTaskList & { rows: PlannerPartition[] })[] = [];
   let partitions = 0;
@@ -87,7 +89,7 @@ async function snapshotOn(conn: QueryClient, cluster: string): Promise<ClusterSn
       generation: r.generation,
       targetNodeId: r.targetNodeId,
       releaseAgeMs: r.releaseAgeUs < 0 ? -1 : r.releaseAgeUs / 1000,
-      staleOwner: r.nodeId !== null && incarnations.has(r.nodeId) && incarnations.get(r.nodeId) !== r.incarnation,
+      staleOwner: r.nodeId !== null && incarnations.has(r.nodeId) && incarnations.get(r.nodeId) !== r.incarnation && (r.incarnation !== null || live.has(r.nodeId)),
     });
   }
   for (const [key, entry] of byKey) {

@@ -4,7 +4,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 
 import type { RowDataPacket } from "mysql2/promise";
 
-import { PartitionState, TransitionKind, type OwnedPartition } from "../src";
+import { PartitionState, TransitionKind, type OwnedPartition, type RoundReport } from "../src";
 import { FaultyPool, until } from "./helpers";
 import { catalog, cluster, converged, coordinator, counts, fx, member, table, useCoordinatorFixture } from "./coordinator-fixture";
 
@@ -75,6 +75,33 @@ describe("rounds", () => {
     await converged(c, [a, b], 10_000);
     expect((await c.history()).find((t) => t.partition === moving.partition && t.to === "b")).toMatchObject({ kind: "handed-off" });
     expect(b.partitions().map((p) => [p.partition, p.generation])).toEqual([[moving.partition, moving.generation + 1]]);
+  });
+
+  test("a join's hand-offs go to the newcomer as their owners confirm, with no second planned round", async () => {
+    await catalog.putTaskList({ domain: "d", taskList: "a", partitions: 30 });
+    await catalog.putTaskList({ domain: "d", taskList: "b", partitions: 30 });
+    const faulty = new FaultyPool(fx.pool);
+    const c = await coordinator({ fallbackIntervalMs: 60_000 }, faulty);
+    const m1 = await member("m1");
+    const m2 = await member("m2");
+    await converged(c, [m1, m2]);
+    // The rounds that moved partitions towards the newcomer (the last rounds of the two members'
+    // balancing may yet report).
+    const rounds: RoundReport[] = [];
+    c.on("round:done", (r) => void (r.applied.some((t) => t.to === "m3") && rounds.push(r)));
+
+    const m3 = await member("m3");
+    await converged(c, [m1, m2, m3]);
+    const planned = rounds.filter((r) => r.trigger !== "confirmed");
+    const followed = rounds.filter((r) => r.trigger === "confirmed");
+    // One planned round asked for the newcomer's share; rounds that read only the partitions
+    // without an owner gave each to the newcomer once its owner confirmed.
+    expect(planned.map((r) => [r.releasesRequested, r.applied.length])).toEqual([[20, 20]]);
+    const handedOff = followed.flatMap((r) => r.applied);
+    expect(handedOff).toHaveLength(20);
+    expect(handedOff.every((t) => t.type === "assign" && t.reason === "released" && t.to === "m3")).toBe(true);
+    expect(faulty.count("ListFreePartitions")).toBeGreaterThanOrEqual(followed.length);
+    expect(m3.partitions()).toHaveLength(20);
   });
 
   test("an unconfirmed release is forced only after the timeout and the owner's TTL", async () => {

@@ -113,3 +113,49 @@ test("a dead owner's partitions move at once, or after the reassignment delay", 
   state.members[1] = { ...state.members[1]!, sinceExpiryMs: 5000 };
   expect(plan(state, { reassignDelayMs: 5000 }).transitions).toHaveLength(2);
 });
+
+test("a member that said it would be back keeps its partitions that long; its next process gets them back", () => {
+  const rows = (owner: (p: number) => string | null, stale = false) =>
+    [0, 1, 2, 3].map((p) => ({
+      partition: p,
+      nodeId: owner(p),
+      state: owner(p) === null ? Unassigned : Assigned,
+      generation: 1,
+      targetNodeId: null,
+      releaseAgeMs: -1,
+      staleOwner: stale && owner(p) === "z",
+    }));
+  const away: ClusterState = {
+    members: [
+      { nodeId: "a", weight: 1, live: true, sinceExpiryMs: -1 },
+      { nodeId: "z", weight: 1, live: false, sinceExpiryMs: 2000, returnWithinMs: 5000 },
+    ],
+    lists: [{ domain: "d", taskList: "t", partitions: 4, rows: rows((p) => (p < 2 ? "a" : "z")) }],
+  };
+  const waiting = plan(away);
+  expect(waiting.transitions).toEqual([]);
+  expect(waiting.nextCheckMs).toBe(3000);
+  // Longer than the reassignment delay, which it outlasts; once past, the partitions move.
+  expect(plan(away, { reassignDelayMs: 1000 }).transitions).toEqual([]);
+  away.members[1] = { ...away.members[1]!, sinceExpiryMs: 5000 };
+  expect(plan(away).transitions.map((t) => [t.partition, t.to])).toEqual([
+    [2, "a"],
+    [3, "a"],
+  ]);
+
+  // Back (a new process of z): its earlier process's partitions go to it, the free ones to a,
+  // although a comes first and needs two.
+  const back: ClusterState = {
+    members: [
+      { nodeId: "a", weight: 1, live: true, sinceExpiryMs: -1 },
+      { nodeId: "z", weight: 1, live: true, sinceExpiryMs: -1 },
+    ],
+    lists: [{ domain: "d", taskList: "t", partitions: 4, rows: rows((p) => (p < 2 ? "z" : null), true) }],
+  };
+  expect(plan(back).transitions.map((t) => [t.partition, t.to, t.type === "assign" && t.reason])).toEqual([
+    [0, "z", "owner-gone"],
+    [1, "z", "owner-gone"],
+    [2, "a", "unassigned"],
+    [3, "a", "unassigned"],
+  ]);
+});

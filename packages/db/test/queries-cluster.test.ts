@@ -1,5 +1,6 @@
 import { PartitionState, Status } from "../src/internal";
 import * as cluster from "../src/generated/cluster";
+import * as coordinator from "../src/generated/coordinator";
 import { bothForms, clients, engine, expectEveryQueryCalled, pool, track, useQueriesFixture } from "./queries-fixture";
 
 describe.each(clients)("through %s", (_, makePool) => {
@@ -38,7 +39,7 @@ describe.each(clients)("through %s", (_, makePool) => {
     const shortest = track("cluster.shortestMemberTtl", cluster.shortestMemberTtl);
     await register(pool, { ...node, nodeId: "n2", ttlUs: 2_000_000 });
     expect(await shortest(pool, { cluster: "c" })).toEqual({ ttlUs: 2_000_000 });
-    expect(await cluster.deregisterMember(pool, { cluster: "c", nodeId: "n2", incarnation: "i".repeat(32) })).toBe(1);
+    expect(await cluster.deregisterMember(pool, { cluster: "c", nodeId: "n2", incarnation: "i".repeat(32), returnWithinUs: 0 })).toBe(1);
     // A member that left holds up nothing; no registered member at all reads 0.
     expect(await shortest(pool, { cluster: "c" })).toEqual({ ttlUs: 60_000_000 });
     expect(await shortest(pool, { cluster: "nobody" })).toEqual({ ttlUs: 0 });
@@ -46,16 +47,26 @@ describe.each(clients)("through %s", (_, makePool) => {
 
     expect(await track("cluster.markExpiredMembersInactive", cluster.markExpiredMembersInactive)(pool, { cluster: "c" })).toBe(0);
     expect(
-      await track("cluster.deregisterMember", cluster.deregisterMember)(pool, { cluster: "c", nodeId: "n1", incarnation: "i".repeat(32) }),
+      await track("cluster.deregisterMember", cluster.deregisterMember)(pool, {
+        cluster: "c",
+        nodeId: "n1",
+        incarnation: "i".repeat(32),
+        returnWithinUs: 5_000_000,
+      }),
     ).toBe(1);
     expect((await cluster.listMembers(pool, { cluster: "c" }))[0]).toMatchObject({ status: Status.Inactive, live: 0 });
+    const returnWithin = async () =>
+      (await coordinator.listPlanningMembers(pool, { cluster: "c" })).find((m) => m.nodeId === "n1")!.returnWithinUs;
+    expect(await returnWithin()).toBe(5_000_000);
     expect(await register(pool, { ...node, incarnation: "j".repeat(32) })).toBe(3);
+    // Its next process is back: its own leave starts from 0 again.
+    expect(await returnWithin()).toBe(0);
 
     // Retention: a member gone longer than it, named by no ownership row, is deleted.
     const day = 86_400_000_000;
     const purge = track("cluster.deleteDepartedMembers", cluster.deleteDepartedMembers);
     expect(await purge(pool, { cluster: "c", retentionUs: 0, limit: 10 })).toBe(0); // live
-    expect(await cluster.deregisterMember(pool, { cluster: "c", nodeId: "n1", incarnation: "j".repeat(32) })).toBe(1);
+    expect(await cluster.deregisterMember(pool, { cluster: "c", nodeId: "n1", incarnation: "j".repeat(32), returnWithinUs: 0 })).toBe(1);
     expect(await purge(pool, { cluster: "c", retentionUs: day, limit: 10 })).toBe(0); // gone just now
     await pool.query("UPDATE helix_nodes SET expires_at = expires_at - INTERVAL 2 DAY WHERE cluster = 'c'");
     expect(await purge(pool, { cluster: "c", retentionUs: day, limit: 10 })).toBe(1);
@@ -218,6 +229,27 @@ describe.each(clients)("through %s", (_, makePool) => {
     expect(await put(pool, tl)).toBeGreaterThan(1);
     expect(await insert(pool, { ...key, partitions: 2 })).toBe(2);
     expect((await cluster.listTaskListOwnership(pool, key)).map((r) => r.generation)).toEqual([2, 2]);
+  });
+
+  test("a leave saying the member will be back keeps its partitions with its node id, out of its process's reach", async () => {
+    const key = { cluster: "r", domain: "d", taskList: "t" };
+    const owner = { nodeId: "n1", incarnation: "k".repeat(32) };
+    await cluster.putTaskList(pool, { ...key, partitions: 3, metadata: "{}" });
+    await cluster.insertPartitions(pool, { ...key, partitions: 3 });
+    await cluster.assignPartitions(pool, { ...key, partitionIds: [0, 1], ...owner, generation: 0, forceAfterUs: 0, ownerVersion: 1 });
+    await cluster.requestPartitionsRelease(pool, { ...key, partitionIds: [1], targetNodeId: "n2", ownerVersion: 2 });
+    const reserve = track("cluster.reserveMemberPartitions", cluster.reserveMemberPartitions);
+    expect(await reserve(pool, { cluster: "r", nodeId: "n1", incarnation: "i".repeat(32) })).toBe(0);
+    expect(await reserve(pool, { cluster: "r", ...owner })).toBe(2);
+    const rows = await coordinator.listPlanningOwnership(pool, { cluster: "r" });
+    expect(rows.map((r) => [r.partitionId, r.nodeId, r.incarnation, r.state, r.generation, r.targetNodeId])).toEqual([
+      [0, "n1", null, PartitionState.Assigned, 1, null],
+      // A release it was asked for counts as confirmed.
+      [1, "n1", null, PartitionState.Released, 1, "n2"],
+      [2, null, null, PartitionState.Unassigned, 0, null],
+    ]);
+    expect(await cluster.checkPartitionForUpdate(pool, { ...key, partitionId: 0, ...owner, generation: 1 })).toBeNull();
+    expect(await cluster.listProcessOwnership(pool, { cluster: "r", ...owner })).toEqual([]);
   });
 });
 

@@ -60,6 +60,18 @@ describe.each(clients)("through %s", (_, makePool) => {
     expect(table[0]!.releaseAgeUs).toBe(-1);
     expect(table[1]!.releaseAgeUs).toBeGreaterThanOrEqual(0);
 
+    // Without an owner: unassigned, or released by its owner once it confirmed (not while asked).
+    const free = track("coordinator.listFreePartitions", coordinator.listFreePartitions);
+    const describe = (rows: Awaited<ReturnType<typeof free>>) =>
+      rows.map((r) => [r.partitionId, r.nodeId, r.state, r.generation, r.targetNodeId]);
+    expect(describe(await free(pool, c))).toEqual([[0, null, PartitionState.Unassigned, 0, null]]);
+    await cluster.confirmPartitionsRelease(pool, { ...key, partitionIds: [1], nodeId: "live", incarnation: "i".repeat(32) });
+    expect(describe(await free(pool, c))).toEqual([
+      [0, null, PartitionState.Unassigned, 0, null],
+      [1, "live", PartitionState.Released, 1, null],
+    ]);
+    expect(await free(pool, { cluster: "other" })).toEqual([]);
+
     const insert = track("coordinator.insertTransitions", coordinator.insertTransitions);
     const createdAt = new Date().toISOString().replace("T", " ").replace("Z", "");
     const transition = {

@@ -67,17 +67,20 @@ export async function heartbeatMember(
 
 /**
  * A graceful leave: every partition of this incarnation becomes unassigned at once and the member
- * inactive. A stale incarnation leaving changes nothing of a newer one with the same node id.
+ * inactive. With `returnWithinMs` > 0 (a restart: the member will be back) its partitions stay
+ * reserved for its node id instead, that long, out of reach of this incarnation's fences. A stale
+ * incarnation leaving changes nothing of a newer one with the same node id.
  */
 export async function leaveCluster(
   conn: QueryClient,
   member: { cluster: string; nodeId: string; incarnation: string },
+  returnWithinMs = 0,
 ): Promise<{
   /** The change counters this call moved. */
   bumped: ChangeCounters;
 }> {
-  const released = await q.releaseMemberPartitions(conn, member);
-  const left = await q.deregisterMember(conn, member);
+  const released = returnWithinMs > 0 ? await q.reserveMemberPartitions(conn, member) : await q.releaseMemberPartitions(conn, member);
+  const left = await q.deregisterMember(conn, { ...member, returnWithinUs: returnWithinMs * 1000 });
   return { bumped: await bump(conn, member.cluster, { membership: left > 0 ? 1 : 0, catalog: 0, ownership: released > 0 ? 1 : 0 }) };
 }
 

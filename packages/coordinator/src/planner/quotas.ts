@@ -2,8 +2,8 @@ import { checked } from "./checked";
 import type { PlannerMember, PlannerTaskList, ResolvedPlannerOptions } from "./types";
 
 /**
- * The members that take part: live ones, and vanished ones still within the reassignment delay, in
- * node id order. The planner refers to a member by its index here.
+ * The members that take part: live ones, and vanished ones still within the reassignment delay (or
+ * the time they said they would be back within), in node id order. The planner refers to a member by its index here.
  */
 export class Roster {
   /** Node ids, by member index. */
@@ -29,8 +29,9 @@ export class Roster {
     const taking = members
       .filter((member) => {
         if (member.live) return true;
-        if (reassignDelayMs > 0 && member.sinceExpiryMs < reassignDelayMs) {
-          graceEndsMs = Math.min(graceEndsMs, reassignDelayMs - member.sinceExpiryMs);
+        const delayMs = Math.max(reassignDelayMs, member.returnWithinMs ?? 0);
+        if (delayMs > 0 && member.sinceExpiryMs < delayMs) {
+          graceEndsMs = Math.min(graceEndsMs, delayMs - member.sinceExpiryMs);
           return true;
         }
         return false;

@@ -235,11 +235,14 @@ class TaskListPass {
     return -1;
   }
 
-  /** Gives free partitions to receivers, each to the member a release meant it for when it still needs one. */
+  /**
+   * Gives free partitions to receivers, each to the member a release meant it for when it still
+   * needs one, and one an earlier process of a node id owned back to that node id's new process.
+   */
   #assignFree(free: readonly FreePartition[]): void {
     const round = this.#round;
     for (const { row, from, reason } of free) {
-      const to = this.#nextReceiver(row.targetNodeId);
+      const to = this.#nextReceiver(row.targetNodeId ?? (row.staleOwner === true ? row.nodeId : null));
       if (to === -1) continue;
       addAt(round.need, to, -1);
       const { domain, taskList } = this.#taskList;

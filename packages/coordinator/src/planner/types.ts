@@ -13,6 +13,11 @@ export interface PlannerMember {
   /** For a member that is not live: milliseconds since its registration ended, by the database clock. */
   readonly sinceExpiryMs: number;
   /**
+   * For a member that left saying it would be back: how long after its registration ended its
+   * partitions stay reserved for it (as within the reassignment delay, when that is longer). @default 0
+   */
+  readonly returnWithinMs?: number;
+  /**
    * The member's TTL: a release it was asked for is forced no sooner than this after the request,
    * whatever `forceReleaseAfterMs` says (by then it has stopped on its own). @default 0
    */
@@ -36,6 +41,8 @@ export interface PlannerPartition {
   /**
    * The row's owner is a process that is gone although its node id is live again: a later process
    * (incarnation) registered with the same node id, and does not resume what the earlier one owned.
+   * The planner gives such a partition back to the node id when it needs one (a restart keeps its
+   * partitions): with `returningWithinMs`, a leaving member's rows keep its node id for that.
    */
   readonly staleOwner?: boolean;
 }

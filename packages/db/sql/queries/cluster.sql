@@ -12,6 +12,7 @@ VALUES (
   1, LAST_INSERT_ID(1), UTC_TIMESTAMP(6), UTC_TIMESTAMP(6), UTC_TIMESTAMP(6) + INTERVAL sqlc.arg(ttl_us) MICROSECOND
 )
 ON DUPLICATE KEY UPDATE
+  return_within_us = IF(status <> 1 OR expires_at <= UTC_TIMESTAMP(6), 0, return_within_us),
   assignment_version = IF(status <> 1 OR expires_at <= UTC_TIMESTAMP(6), LAST_INSERT_ID(assignment_version + 1),
                           IF(incarnation = VALUES(incarnation), LAST_INSERT_ID(assignment_version),
                              assignment_version + LAST_INSERT_ID(0 * assignment_version))),
@@ -50,10 +51,13 @@ WHERE cluster = sqlc.arg(cluster)
   AND node_id IN (sqlc.slice(node_ids));
 
 -- name: DeregisterMember :execrows
--- A graceful leave: the member is inactive at once, without waiting for its TTL.
+-- A graceful leave: the member is inactive at once, without waiting for its TTL. With
+-- `return_within_us` > 0 its partitions stay reserved for its node id that long (see
+-- ReserveMemberPartitions); a registration of the node id clears it.
 UPDATE helix_nodes
 SET status = 0,
-    expires_at = UTC_TIMESTAMP(6)
+    expires_at = UTC_TIMESTAMP(6),
+    return_within_us = sqlc.arg(return_within_us)
 WHERE cluster = sqlc.arg(cluster)
   AND node_id = sqlc.arg(node_id)
   AND incarnation = sqlc.arg(incarnation)
@@ -379,6 +383,19 @@ SET node_id = NULL,
     state = 0,
     target_node_id = NULL,
     release_asked_at = NULL,
+    updated_at = UTC_TIMESTAMP(6)
+WHERE cluster = sqlc.arg(cluster)
+  AND node_id = sqlc.arg(node_id)
+  AND incarnation = sqlc.arg(incarnation);
+
+-- name: ReserveMemberPartitions :execrows
+-- A leave saying the member will be back: every partition of this process (node id and
+-- incarnation) stays with its node id but no longer with the process (incarnation NULL), so that
+-- no fence of the leaving process succeeds any more, and the node id's next process takes them
+-- back. A release it was asked for counts as confirmed: it has stopped working on everything.
+UPDATE helix_allocation
+SET incarnation = NULL,
+    state = IF(state = 2, 3, state),
     updated_at = UTC_TIMESTAMP(6)
 WHERE cluster = sqlc.arg(cluster)
   AND node_id = sqlc.arg(node_id)

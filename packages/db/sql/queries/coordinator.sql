@@ -14,8 +14,9 @@ WHERE s.cluster = sqlc.arg(cluster);
 
 -- name: ListPlanningMembers :many
 -- Every member with its weight, its live incarnation and TTL, whether it is live, and for one that is
--- not, how long ago (by the database clock) its registration ended.
-SELECT node_id, incarnation, weight, ttl_us,
+-- not, how long ago (by the database clock) its registration ended, and how long after that its
+-- partitions stay reserved for it (it left saying it would be back).
+SELECT node_id, incarnation, weight, ttl_us, return_within_us,
        CAST(status = 1 AND expires_at > UTC_TIMESTAMP(6) AS SIGNED) AS live,
        TIMESTAMPDIFF(MICROSECOND, expires_at, UTC_TIMESTAMP(6)) AS since_expiry_us
 FROM helix_nodes
@@ -28,6 +29,16 @@ SELECT domain, task_list, partition_id, node_id, incarnation, state, generation,
        CAST(COALESCE(TIMESTAMPDIFF(MICROSECOND, release_asked_at, UTC_TIMESTAMP(6)), -1) AS SIGNED) AS release_age_us
 FROM helix_allocation
 WHERE cluster = sqlc.arg(cluster)
+ORDER BY domain, task_list, partition_id;
+
+-- name: ListFreePartitions :many
+-- The partitions a round may give away without waiting that have no owner: unassigned, or released
+-- by their owner (with the member the release was asked for). A leader reads them, between rounds,
+-- to complete the hand-offs it asked for as their owners confirm (see the coordinator's `follow.ts`).
+SELECT domain, task_list, partition_id, node_id, state, generation, target_node_id
+FROM helix_allocation
+WHERE cluster = sqlc.arg(cluster)
+  AND (state IN (0, 3) OR node_id IS NULL)
 ORDER BY domain, task_list, partition_id;
 
 -- name: LockMembers :many

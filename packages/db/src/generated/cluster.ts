@@ -11,6 +11,7 @@ VALUES (
   1, LAST_INSERT_ID(1), UTC_TIMESTAMP(6), UTC_TIMESTAMP(6), UTC_TIMESTAMP(6) + INTERVAL ? MICROSECOND
 )
 ON DUPLICATE KEY UPDATE
+  return_within_us = IF(status <> 1 OR expires_at <= UTC_TIMESTAMP(6), 0, return_within_us),
   assignment_version = IF(status <> 1 OR expires_at <= UTC_TIMESTAMP(6), LAST_INSERT_ID(assignment_version + 1),
                           IF(incarnation = VALUES(incarnation), LAST_INSERT_ID(assignment_version),
                              assignment_version + LAST_INSERT_ID(0 * assignment_version))),
@@ -131,7 +132,8 @@ export async function watchMembers(client: QueryClient, args: WatchMembersArgs):
 export const deregisterMemberQuery = `-- name: DeregisterMember :execrows
 UPDATE helix_nodes
 SET status = 0,
-    expires_at = UTC_TIMESTAMP(6)
+    expires_at = UTC_TIMESTAMP(6),
+    return_within_us = ?
 WHERE cluster = ?
   AND node_id = ?
   AND incarnation = ?
@@ -139,6 +141,8 @@ WHERE cluster = ?
 
 /** The parameters of {@link deregisterMember}. */
 export interface DeregisterMemberArgs {
+  /** For column `return_within_us` of `helix_nodes`. */
+  returnWithinUs: number;
   /** For column `cluster` of `helix_nodes`. */
   cluster: string;
   /** For column `node_id` of `helix_nodes`. */
@@ -148,10 +152,12 @@ export interface DeregisterMemberArgs {
 }
 
 /**
- * A graceful leave: the member is inactive at once, without waiting for its TTL.
+ * A graceful leave: the member is inactive at once, without waiting for its TTL. With
+ * `return_within_us` > 0 its partitions stay reserved for its node id that long (see
+ * ReserveMemberPartitions); a registration of the node id clears it.
  */
 export async function deregisterMember(client: QueryClient, args: DeregisterMemberArgs): Promise<number> {
-  const [result] = await client.query({ sql: deregisterMemberQuery, values: [args.cluster, args.nodeId, args.incarnation] });
+  const [result] = await client.query({ sql: deregisterMemberQuery, values: [args.returnWithinUs, args.cluster, args.nodeId, args.incarnation] });
   return execResult(result).affectedRows;
 }
 
@@ -1111,6 +1117,37 @@ export interface ReleaseMemberPartitionsArgs {
  */
 export async function releaseMemberPartitions(client: QueryClient, args: ReleaseMemberPartitionsArgs): Promise<number> {
   const [result] = await client.query({ sql: releaseMemberPartitionsQuery, values: [args.cluster, args.nodeId, args.incarnation] });
+  return execResult(result).affectedRows;
+}
+
+/** The SQL of {@link reserveMemberPartitions}. */
+export const reserveMemberPartitionsQuery = `-- name: ReserveMemberPartitions :execrows
+UPDATE helix_allocation
+SET incarnation = NULL,
+    state = IF(state = 2, 3, state),
+    updated_at = UTC_TIMESTAMP(6)
+WHERE cluster = ?
+  AND node_id = ?
+  AND incarnation = ?`;
+
+/** The parameters of {@link reserveMemberPartitions}. */
+export interface ReserveMemberPartitionsArgs {
+  /** For column `cluster` of `helix_allocation`. */
+  cluster: string;
+  /** For column `node_id` of `helix_allocation`. */
+  nodeId: string | null;
+  /** For column `incarnation` of `helix_allocation`. */
+  incarnation: string | null;
+}
+
+/**
+ * A leave saying the member will be back: every partition of this process (node id and
+ * incarnation) stays with its node id but no longer with the process (incarnation NULL), so that
+ * no fence of the leaving process succeeds any more, and the node id's next process takes them
+ * back. A release it was asked for counts as confirmed: it has stopped working on everything.
+ */
+export async function reserveMemberPartitions(client: QueryClient, args: ReserveMemberPartitionsArgs): Promise<number> {
+  const [result] = await client.query({ sql: reserveMemberPartitionsQuery, values: [args.cluster, args.nodeId, args.incarnation] });
   return execResult(result).affectedRows;
 }
 

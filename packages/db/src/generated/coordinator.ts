@@ -65,7 +65,7 @@ export async function watchCluster(client: QueryClient, args: WatchClusterArgs):
 
 /** The SQL of {@link listPlanningMembers}. */
 export const listPlanningMembersQuery = `-- name: ListPlanningMembers :many
-SELECT node_id, incarnation, weight, ttl_us,
+SELECT node_id, incarnation, weight, ttl_us, return_within_us,
        CAST(status = 1 AND expires_at > UTC_TIMESTAMP(6) AS SIGNED) AS live,
        TIMESTAMPDIFF(MICROSECOND, expires_at, UTC_TIMESTAMP(6)) AS since_expiry_us
 FROM helix_nodes
@@ -88,6 +88,8 @@ export interface ListPlanningMembersRow {
   weight: number;
   /** Column `ttl_us` of `helix_nodes`. */
   ttlUs: number;
+  /** Column `return_within_us` of `helix_nodes`. */
+  returnWithinUs: number;
   /** Result column `live`. */
   live: number;
   /** Result column `since_expiry_us`. */
@@ -96,7 +98,8 @@ export interface ListPlanningMembersRow {
 
 /**
  * Every member with its weight, its live incarnation and TTL, whether it is live, and for one that is
- * not, how long ago (by the database clock) its registration ended.
+ * not, how long ago (by the database clock) its registration ended, and how long after that its
+ * partitions stay reserved for it (it left saying it would be back).
  */
 export async function listPlanningMembers(client: QueryClient, args: ListPlanningMembersArgs): Promise<ListPlanningMembersRow[]> {
   const [rows] = await client.query({ sql: listPlanningMembersQuery, values: [args.cluster], rowsAsArray: true, timezone: "Z" });
@@ -105,8 +108,9 @@ export async function listPlanningMembers(client: QueryClient, args: ListPlannin
     incarnation: row[1] as string,
     weight: numberValue(row[2]),
     ttlUs: numberValue(row[3]),
-    live: numberValue(row[4]),
-    sinceExpiryUs: numberValue(row[5]),
+    returnWithinUs: numberValue(row[4]),
+    live: numberValue(row[5]),
+    sinceExpiryUs: numberValue(row[6]),
   }));
 }
 
@@ -161,6 +165,56 @@ export async function listPlanningOwnership(client: QueryClient, args: ListPlann
     generation: numberValue(row[6]),
     targetNodeId: row[7] as string | null,
     releaseAgeUs: numberValue(row[8]),
+  }));
+}
+
+/** The SQL of {@link listFreePartitions}. */
+export const listFreePartitionsQuery = `-- name: ListFreePartitions :many
+SELECT domain, task_list, partition_id, node_id, state, generation, target_node_id
+FROM helix_allocation
+WHERE cluster = ?
+  AND (state IN (0, 3) OR node_id IS NULL)
+ORDER BY domain, task_list, partition_id`;
+
+/** The parameters of {@link listFreePartitions}. */
+export interface ListFreePartitionsArgs {
+  /** For column `cluster` of `helix_allocation`. */
+  cluster: string;
+}
+
+/** A row that {@link listFreePartitions} returns. */
+export interface ListFreePartitionsRow {
+  /** Column `domain` of `helix_allocation`. */
+  domain: string;
+  /** Column `task_list` of `helix_allocation`. */
+  taskList: string;
+  /** Column `partition_id` of `helix_allocation`. */
+  partitionId: number;
+  /** Column `node_id` of `helix_allocation`. */
+  nodeId: string | null;
+  /** Column `state` of `helix_allocation`. */
+  state: number;
+  /** Column `generation` of `helix_allocation`. */
+  generation: number;
+  /** Column `target_node_id` of `helix_allocation`. */
+  targetNodeId: string | null;
+}
+
+/**
+ * The partitions a round may give away without waiting that have no owner: unassigned, or released
+ * by their owner (with the member the release was asked for). A leader reads them, between rounds,
+ * to complete the hand-offs it asked for as their owners confirm (see the coordinator's `follow.ts`).
+ */
+export async function listFreePartitions(client: QueryClient, args: ListFreePartitionsArgs): Promise<ListFreePartitionsRow[]> {
+  const [rows] = await client.query({ sql: listFreePartitionsQuery, values: [args.cluster], rowsAsArray: true, timezone: "Z" });
+  return (rows as unknown[][]).map((row) => ({
+    domain: row[0] as string,
+    taskList: row[1] as string,
+    partitionId: numberValue(row[2]),
+    nodeId: row[3] as string | null,
+    state: numberValue(row[4]),
+    generation: numberValue(row[5]),
+    targetNodeId: row[6] as string | null,
   }));
 }
 

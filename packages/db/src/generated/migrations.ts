@@ -207,4 +207,12 @@ CROSS JOIN (SELECT 0 AS d UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT
       `ALTER TABLE helix_allocation RENAME INDEX helix_ownership_by_owner_version TO helix_allocation_by_owner_version`,
     ],
   },
+  {
+    version: 10,
+    name: "returning_members",
+    checksum: "60e30fe5130aad89edf2877d720027742d00e3b8827b4874e1fad8103a78c37b",
+    statements: [
+      `ALTER TABLE helix_nodes ADD COLUMN return_within_us BIGINT NOT NULL DEFAULT 0`,
+    ],
+  },
 ];

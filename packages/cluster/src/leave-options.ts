@@ -1,0 +1,32 @@
+import { checkMs, checkOptions, orDefault } from "@helix/db/internal";
+
+/** The longest a member may say it will be away for: a day. */
+const DAY_MS = 86_400_000;
+
+/** How a member leaves (see `Member.leave`). */
+export interface LeaveOptions {
+  /**
+   * The member will be back (a rolling restart, a redeploy with the same node id): its partitions
+   * stay reserved for its node id this long after it left, and the node id's next process takes
+   * them back, at new generations, without any other member owning them in between. This process's
+   * fences fail from the leave on. If no process of the node id joins in time they move as after a
+   * crash. 0 (the default): they go to the other members at once. Whole milliseconds, up to a day.
+   */
+  readonly returningWithinMs?: number;
+}
+
+/** {@link LeaveOptions} with their defaults. */
+export interface ResolvedLeaveOptions {
+  readonly returningWithinMs: number;
+}
+
+/**
+ * Applies the defaults of {@link LeaveOptions} and checks them, as `Member.leave` does before it
+ * stops anything (for a caller that takes them from its own configuration and wants to refuse bad
+ * ones up front).
+ * @throws `InvalidArgumentError` naming the option.
+ */
+export function resolveLeaveOptions(options: LeaveOptions | undefined): ResolvedLeaveOptions {
+  const given = checkOptions("options", options === undefined ? {} : options);
+  return { returningWithinMs: checkMs("returningWithinMs", orDefault(given.returningWithinMs, 0), 0, DAY_MS) };
+}
