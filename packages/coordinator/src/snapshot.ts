@@ -89,7 +89,11 @@ async function snapshotOn(conn: QueryClient, cluster: string): Promise<ClusterSn
       generation: r.generation,
       targetNodeId: r.targetNodeId,
       releaseAgeMs: r.releaseAgeUs < 0 ? -1 : r.releaseAgeUs / 1000,
-      staleOwner: r.nodeId !== null && incarnations.has(r.nodeId) && incarnations.get(r.nodeId) !== r.incarnation && (r.incarnation !== null || live.has(r.nodeId)),
+      staleOwner:
+        r.nodeId !== null &&
+        incarnations.has(r.nodeId) &&
+        incarnations.get(r.nodeId) !== r.incarnation &&
+        (r.incarnation !== null || live.has(r.nodeId)),
     });
   }
   for (const [key, entry] of byKey) {
