@@ -178,7 +178,7 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
     await this.#syncing;
     await this.#releases.settled();
     const owned = this.#owned.all();
-    for (const o of owned) o.controller.abort(new Error("the member is leaving"));
+    for (const o of owned) o.abort(new Error("the member is leaving"));
     await Promise.all(owned.map((o) => this.#releases.stop(o.partition)));
     try {
       // A leave sent again finds nothing more to do: this incarnation's partitions are free and it is inactive.

@@ -53,7 +53,7 @@ export class OwnedPartitions {
     const key = partitionKey(p.domain, p.taskList, p.partition);
     if (this.#byKey.get(key) !== ownership) return null;
     this.#byKey.delete(key);
-    ownership.controller.abort(new Error(change.type === "lost" ? `partition lost (${change.reason})` : "partition released"));
+    ownership.abort(new Error(change.type === "lost" ? `partition lost (${change.reason})` : "partition released"));
     return change;
   }
 
@@ -94,7 +94,7 @@ export class OwnedPartitions {
       }
       if (row.state === PartitionState.ReleaseRequested && !ownership.releasing) {
         ownership.releasing = true;
-        ownership.controller.abort(new Error("release requested"));
+        ownership.abort(new Error("release requested"));
         changes.push({ type: "release-requested", partition: ownership.partition, targetNodeId: row.targetNodeId });
         applied.toRelease.push(ownership);
       } else if (row.state === PartitionState.ReleaseRequested && ownership.confirmPending) {

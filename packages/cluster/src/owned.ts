@@ -9,7 +9,8 @@ import type { LossReason, MemberEvents, OwnedPartition, PartitionChange } from "
 /** A member's record of one partition it owns. */
 export interface Ownership {
   readonly partition: OwnedPartition;
-  readonly controller: AbortController;
+  /** Aborts the partition's signal, once: the work must stop (lost, released, asked to release). */
+  abort(reason: Error): void;
   releasing: boolean;
   /** The work stopped (onRelease returned) but the confirmation did not reach the database. */
   confirmPending: boolean;
@@ -23,24 +24,44 @@ export interface Ownership {
  * `engine` is the member's database's, which decides how the fence locks.
  */
 export function newOwnership(ref: PartitionOwnership, checkDeadline: () => boolean, engine: () => Promise<Engine>): Ownership {
-  const controller = new AbortController();
+  // The signal is made when first read: a member given 25,000 partitions at once would otherwise
+  // make as many AbortControllers, most never looked at, while its heartbeats wait for the event
+  // loop (on a busy machine that took seconds).
+  let controller: AbortController | undefined;
+  let abortedWith: Error | undefined;
   const owned: OwnedPartition = {
     domain: ref.domain,
     taskList: ref.taskList,
     partition: ref.partition,
     generation: ref.generation,
     incarnation: ref.incarnation,
-    signal: controller.signal,
+    get signal(): AbortSignal {
+      if (controller === undefined) {
+        controller = new AbortController();
+        if (abortedWith !== undefined) controller.abort(abortedWith);
+      }
+      return controller.signal;
+    },
     isOwned() {
       checkDeadline();
-      return !controller.signal.aborted;
+      return abortedWith === undefined;
     },
     async fence(connection: QueryClient) {
       if (!owned.isOwned()) throw new PartitionFencedError(ref);
       await fencePartitionOn(connection, ref, engine);
     },
   };
-  return { partition: owned, controller, releasing: false, confirmPending: false, confirming: false };
+  return {
+    partition: owned,
+    abort(reason: Error) {
+      if (abortedWith !== undefined) return;
+      abortedWith = reason;
+      controller?.abort(reason);
+    },
+    releasing: false,
+    confirmPending: false,
+    confirming: false,
+  };
 }
 
 /** The change that ends an ownership without a release. */
