@@ -2,7 +2,9 @@
 // random from a seeded schedule (the same seed replays the same schedule). Half the workers use a
 // plain mysql2 pool (mysql2's default flags) instead of Helix's; coordinators force unconfirmed
 // releases as early as they may (forceReleaseAfterMs 0). Faults include a node id reused by a new
-// process while the old one is paused, then resumed and told to leave, and a slow database (longer
+// process while the old one is paused, then resumed and told to leave, a worker that leaves saying
+// it will be back (its partitions reserved for its node id) and comes back sooner or later than it
+// said, and a slow database (longer
 // than a TTL: latency added to every statement, and a CPU hog beside the processes). Every child
 // reaches the server through one TCP proxy of the harness, which adds that latency. Afterwards it checks:
 // - no two worker processes (or two generations) believed they owned a partition at the same moment;
@@ -152,6 +154,8 @@ async function run(fault) {
       return slots.kill(slots.slot(fault.kind.slice(5), fault.slot), "SIGKILL", fault.downMs);
     case "leave-worker":
       return slots.kill(slots.slot("worker", fault.slot), "SIGTERM", fault.downMs);
+    case "restart-worker":
+      return slots.kill(slots.slot("worker", fault.slot), "SIGUSR2", fault.downMs);
     case "pause-worker":
     case "pause-coordinator":
       return slots.pause(slots.slot(fault.kind.slice(6), fault.slot), fault.pauseMs);

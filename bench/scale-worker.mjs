@@ -1,4 +1,5 @@
-// A worker process of the scale benchmark:  node scale-worker.mjs <url> <cluster> <ttlMs|default> <nodeId>...
+// A worker process of the scale benchmark:
+//   node scale-worker.mjs <url> <cluster> <ttlMs|default> [--returning-within-ms=N] <nodeId>...
 // Every node id is a member of its own (its own `join`), all sharing one pool of this process. It
 // prints JSON lines: `joining` (with the wall clock, just before the first join() is called) and
 // `joined` per member, `ready` once all joined, then only trouble: `fenced` and `rejoined` (with
@@ -8,7 +9,10 @@
 import { createPool } from "@helix/db";
 import { join } from "@helix/cluster";
 
-const [url, cluster, ttl, ...nodeIds] = process.argv.slice(2);
+const [url, cluster, ttl, ...rest] = process.argv.slice(2);
+// --returning-within-ms=N: leave saying the members will be back within N ms (a restart).
+const returningWithinMs = Number(rest.find((a) => a.startsWith("--returning-within-ms="))?.split("=")[1] ?? 0);
+const nodeIds = rest.filter((a) => !a.startsWith("--"));
 const say = (event) => process.stdout.write(`${JSON.stringify(event)}\n`);
 const options = ttl === "default" ? { cluster } : { cluster, ttlMs: Number(ttl) };
 
@@ -19,7 +23,7 @@ let leaving;
 function leave(why) {
   leaving ??= (async () => {
     const started = Date.now();
-    const results = await Promise.allSettled(members.map((m) => m.leave()));
+    const results = await Promise.allSettled(members.map((m) => m.leave({ returningWithinMs })));
     const failed = results.filter((r) => r.status === "rejected").map((r) => r.reason.message);
     await pool.end().catch(() => undefined);
     say({ event: "left", why, failed, ms: Date.now() - started });

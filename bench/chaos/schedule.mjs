@@ -11,6 +11,7 @@ export function faultSchedule({ seed, seconds, workers, coordinators, dbRestart,
   const kinds = [
     ["kill-worker", 3],
     ["leave-worker", 2],
+    ["restart-worker", 2],
     ["pause-worker", 3],
     ["reuse-worker", 2],
     ["kill-coordinator", 1.5],
@@ -45,6 +46,8 @@ export function faultSchedule({ seed, seconds, workers, coordinators, dbRestart,
     if (kind.endsWith("-coordinator")) fault.slot = between(0, coordinators - 1);
     if (kind.startsWith("kill-") && kind !== "kill-connections") fault.downMs = between(200, 3000);
     if (kind === "leave-worker") fault.downMs = between(200, 3000);
+    // Back within the three TTLs it said (its partitions wait for it), or later (they move then).
+    if (kind === "restart-worker") fault.downMs = between(200, memberTtlMs * 4);
     if (kind === "pause-worker") fault.pauseMs = between(memberTtlMs * 1.3, memberTtlMs * 3);
     if (kind === "reuse-worker") {
       fault.pauseMs = between(memberTtlMs * 1.3, memberTtlMs * 2);

@@ -100,9 +100,9 @@ export class Slots {
   kill(slot, signal, downMs) {
     if (slot.down || slot.child === undefined) return false;
     slot.expectExit = true;
-    // SIGTERM makes a worker leave and exit 0 once it is running; one still starting up (no "joined"
+    // SIGTERM (SIGUSR2: saying it will be back) makes a worker leave and exit 0 once it is running; one still starting up (no "joined"
     // yet: Node may not even have loaded the script) just dies of it, like a kill.
-    slot.expectCode = signal === "SIGTERM" && slot.child.count("joined") > 0 ? 0 : undefined;
+    slot.expectCode = (signal === "SIGTERM" || signal === "SIGUSR2") && slot.child.count("joined") > 0 ? 0 : undefined;
     // A pause (or a node-id reuse waiting on one) ends with the process: its timer must not act on it.
     if (slot.paused) this.#resume(slot.child);
     slot.paused = false;

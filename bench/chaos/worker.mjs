@@ -5,7 +5,7 @@
 // [taskList, partition, generation] for each). Every 50 ms it writes one unit of work for one of
 // its partitions into the ledger table `chaos_ledger`, in a transaction fenced by the partition
 // (`partition.fence(conn)`). A release is confirmed after the unit of work in flight. SIGTERM makes
-// it leave. Events go to stdout as JSON lines (`fenced` when the member fences itself).
+// it leave; SIGUSR2 makes it leave saying it will be back. Events go to stdout as JSON lines (`fenced` when the member fences itself).
 //
 // <pool>: `helix` (the member makes its pool from the URL) or `plain` (a mysql2 pool with mysql2's
 // default flags, FOUND_ROWS on, handed to join()).
@@ -68,17 +68,19 @@ let inFlight = Promise.resolve();
 let member;
 let tick;
 let ledger;
-// SIGTERM leaves (or, before the member joined, just exits). A second SIGTERM (the harness resumes
-// and stops every process when the faults end) must not cut a leave in progress short.
+// SIGTERM leaves (or, before the member joined, just exits); SIGUSR2 leaves saying the member will
+// be back within three TTLs (a restart: the harness starts the node id again, sooner or later than
+// that). A second signal (the harness resumes and stops every process when the faults end) must not
+// cut a leave in progress short.
 let leaving = false;
-process.on("SIGTERM", () => {
+const leaveOn = (returningWithinMs) => {
   if (leaving) return;
   leaving = true;
   if (member === undefined) process.exit(0);
   clearInterval(tick);
   clearInterval(ledger);
   void inFlight
-    .then(() => member.leave())
+    .then(() => member.leave({ returningWithinMs }))
     .then(
       () => say({ event: "left" }),
       // The database may be down (a fault): the member then expires by its TTL instead.
@@ -86,7 +88,9 @@ process.on("SIGTERM", () => {
     )
     .then(() => pool.end().catch(() => undefined))
     .then(() => process.exit(0));
-});
+};
+process.on("SIGTERM", () => leaveOn(0));
+process.on("SIGUSR2", () => leaveOn(3 * Number(ttlMs)));
 for (;;) {
   try {
     member = await join(source, {

@@ -37,12 +37,16 @@ export async function openCluster(run, name, total, lists) {
   return s;
 }
 
-/** A worker process with members `nodeIds`; resolves once all joined (their join() wall-clock start in `at`). */
-export async function startWorker(s, nodeIds, ttl, timeoutMs = 60_000) {
+/**
+ * A worker process with members `nodeIds`; resolves once all joined (their join() wall-clock start
+ * in `at`). With `returningWithinMs`, a SIGTERM makes them leave saying they will be back.
+ */
+export async function startWorker(s, nodeIds, ttl, timeoutMs = 60_000, returningWithinMs = 0) {
   // Members share their process's pool; 6 connections for 10 members keep 100 members within the
   // server's default max_connections (151) beside the coordinator and this process.
   const url = nodeIds.length > 1 ? `${s.url}?connectionLimit=6` : s.url;
-  const child = s.processes.spawn(workerScript, [url, s.cluster, String(ttl), ...nodeIds]);
+  const flags = returningWithinMs > 0 ? [`--returning-within-ms=${returningWithinMs}`] : [];
+  const child = s.processes.spawn(workerScript, [url, s.cluster, String(ttl), ...flags, ...nodeIds]);
   child.name = `worker ${nodeIds[0]}${nodeIds.length > 1 ? `..${nodeIds.at(-1)}` : ""}`;
   s.spawned.push(child);
   for (const id of nodeIds) s.workers.set(id, child);

@@ -17,6 +17,7 @@ export interface LeaveOptions {
 
 /** {@link LeaveOptions} with their defaults. */
 export interface ResolvedLeaveOptions {
+  /** See {@link LeaveOptions.returningWithinMs}; 0 when not given. */
   readonly returningWithinMs: number;
 }
 

@@ -62,7 +62,7 @@ export class Coordinator extends SafeEmitter<CoordinatorEvents> implements Async
   /** How many changes a run of a round's batch takes, learnt from the runs before (see `RunPace`). */
   readonly #pace = new ownership.RunPace();
   /** The hand-offs the leader asked for, followed between rounds as their owners confirm. */
-  readonly #handoffs = new RequestedHandoffs();
+  readonly #requestedHandoffs = new RequestedHandoffs();
   /**
    * Whether hand-offs are followed: not under a move limit, where a planned round must follow each
    * step of a rebalance spread over rounds (its next releases are planned as the last ones land).
@@ -224,7 +224,7 @@ export class Coordinator extends SafeEmitter<CoordinatorEvents> implements Async
     }
     this.#lease = lease;
     this.#seen = null;
-    this.#handoffs.clear();
+    this.#requestedHandoffs.clear();
     this.#stats.elections++;
     lease.signal.addEventListener("abort", () => this.#onLeaseEnded(lease), { once: true });
     lease.on("lease:renew-failed", (error) => {
@@ -283,7 +283,7 @@ export class Coordinator extends SafeEmitter<CoordinatorEvents> implements Async
           watch.catalogVersion !== seen.catalog ||
           watch.ownershipVersion !== seen.ownership;
         const now = { membership: watch.membershipVersion, catalog: watch.catalogVersion, ownership: watch.ownershipVersion };
-        if (this.#follows && this.#handoffs.followable(seen, now, watch.expiredMembers)) this.#trigger("confirmed");
+        if (this.#follows && this.#requestedHandoffs.followable(seen, now, watch.expiredMembers)) this.#trigger("confirmed");
         else if (moved || watch.expiredMembers > 0) this.#trigger("change");
       }
     } catch (error) {
@@ -367,7 +367,7 @@ export class Coordinator extends SafeEmitter<CoordinatorEvents> implements Async
     await this.#recordSeen(snapshot.counters, writes.bumped);
     const { epoch } = writer.lease;
     const report = (durationMs: number): RoundReport => roundReport({ epoch, trigger, durationMs }, snapshot, plan, writes);
-    this.#handoffs.recordRound(snapshot.counters, writes.applied, plan.pendingHandoffs - writes.releasesNotMade);
+    this.#requestedHandoffs.recordRound(snapshot.counters, writes.applied, plan.pendingHandoffs - writes.releasesNotMade);
     return { nextCheckMs: plan.nextCheckMs, report };
   }
 
@@ -377,11 +377,11 @@ export class Coordinator extends SafeEmitter<CoordinatorEvents> implements Async
    */
   async #followHandoffs(writer: RoundWriter): Promise<DoneRound | null> {
     const read = await readFreePartitions(this.#source, this.cluster);
-    const transitions = this.#handoffs.plan(read, this.#seen);
+    const transitions = this.#requestedHandoffs.plan(read, this.#seen);
     if (transitions === null) return null;
     const writes = await applyTransitions(writer, transitions, this.#budgetMs);
     await this.#recordSeen(read.counters, writes.bumped);
-    this.#handoffs.recordApplied(writes.applied);
+    this.#requestedHandoffs.recordApplied(writes.applied);
     const { epoch } = writer.lease;
     const { members, partitions, pendingHandoffs } = this.#stats;
     const report = (durationMs: number): RoundReport => ({

@@ -5,6 +5,7 @@ import { coordinatorQueries as cq, PartitionState, transaction, type ConnectionS
 
 import type { AppliedTransition } from "./audit";
 import type { Transition } from "./planner";
+import { watched } from "./snapshot";
 
 /** What a leader reads to follow its hand-offs: the counters and the partitions without an owner, in one snapshot. */
 export interface FreePartitions {
@@ -31,15 +32,7 @@ export function readFreePartitions(source: ConnectionSource, cluster: string): P
     async (conn) => {
       const watch = await cq.watchCluster(conn, { cluster });
       const rows = await cq.listFreePartitions(conn, { cluster });
-      return {
-        counters: {
-          membership: watch?.membershipVersion ?? 0,
-          catalog: watch?.catalogVersion ?? 0,
-          ownership: watch?.ownershipVersion ?? 0,
-        },
-        expiredMembers: watch?.expiredMembers ?? 0,
-        rows,
-      };
+      return { ...watched(watch), rows };
     },
     { consistentSnapshot: true },
   );

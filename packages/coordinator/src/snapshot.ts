@@ -102,18 +102,25 @@ async function snapshotOn(conn: QueryClient, cluster: string): Promise<ClusterSn
     }
   }
   return {
-    counters: {
-      membership: watch?.membershipVersion ?? 0,
-      catalog: watch?.catalogVersion ?? 0,
-      ownership: watch?.ownershipVersion ?? 0,
-    },
-    expiredMembers: watch?.expiredMembers ?? 0,
+    ...watched(watch),
     liveMembers: members.filter((m) => m.live).length,
     departedMembers: departedMembers(members, rows),
     members,
     taskLists,
     partitions,
     retiring: [...retiring.values()],
+  };
+}
+
+/** The change counters and the expired members' count of a `WatchCluster` answer (none yet: zeros). */
+export function watched(watch: Awaited<ReturnType<typeof cq.watchCluster>>): { counters: ChangeCounters; expiredMembers: number } {
+  return {
+    counters: {
+      membership: watch?.membershipVersion ?? 0,
+      catalog: watch?.catalogVersion ?? 0,
+      ownership: watch?.ownershipVersion ?? 0,
+    },
+    expiredMembers: watch?.expiredMembers ?? 0,
   };
 }
 

@@ -27,12 +27,12 @@ function freeRows(state: ClusterState): FreePartitions["rows"] {
 }
 
 /** A leader that planned `state`'s round, whose releases were asked and not yet confirmed. */
-function afterPlannedRound(state: ClusterState): { handoffs: RequestedHandoffs; requested: Transition[] } {
+function afterPlannedRound(state: ClusterState): { requestedHandoffs: RequestedHandoffs; requested: Transition[] } {
   const first = plan(state);
   applyPlan(state, first, { confirm: false });
-  const handoffs = new RequestedHandoffs();
-  handoffs.recordRound(counters, applied(first.transitions), first.pendingHandoffs);
-  return { handoffs, requested: first.transitions.filter((t) => t.type === "release") };
+  const requestedHandoffs = new RequestedHandoffs();
+  requestedHandoffs.recordRound(counters, applied(first.transitions), first.pendingHandoffs);
+  return { requestedHandoffs, requested: first.transitions.filter((t) => t.type === "release") };
 }
 
 /** Owners confirm the releases of `requested` that `confirms` picks. */
@@ -55,9 +55,9 @@ test("a round that follows hand-offs gives each confirmed release where a planne
         converge(state);
         state.members.push({ nodeId: "newcomer", weight: 1, live: true, sinceExpiryMs: -1 });
       }
-      const { handoffs, requested } = afterPlannedRound(state);
+      const { requestedHandoffs, requested } = afterPlannedRound(state);
       if (confirm(state, requested, confirms) > 0) confirmed++;
-      const follow = handoffs.plan({ counters: moved, expiredMembers: 0, rows: freeRows(state) }, counters);
+      const follow = requestedHandoffs.plan({ counters: moved, expiredMembers: 0, rows: freeRows(state) }, counters);
       const next = plan(state).transitions.filter(
         (t) => t.type === "assign" && freeRows(state).some((r) => keyOf({ ...r, partition: r.partitionId }) === keyOf(t)),
       );
@@ -79,9 +79,9 @@ test("once every release of a join is confirmed and followed, the cluster is bal
     fc.property(anyState, (state) => {
       converge(state);
       state.members.push({ nodeId: "newcomer", weight: 1, live: true, sinceExpiryMs: -1 });
-      const { handoffs, requested } = afterPlannedRound(state);
+      const { requestedHandoffs, requested } = afterPlannedRound(state);
       confirm(state, requested, [true]);
-      const follow = handoffs.plan({ counters: moved, expiredMembers: 0, rows: freeRows(state) }, counters);
+      const follow = requestedHandoffs.plan({ counters: moved, expiredMembers: 0, rows: freeRows(state) }, counters);
       if (requested.length === 0) return;
       expect(follow).not.toBeNull();
       applyPlan(state, { transitions: follow!, pendingHandoffs: 0, nextCheckMs: null, targets: new Map() });
@@ -111,7 +111,7 @@ test("hand-offs are followed only while members, catalog and liveness stay as th
       },
     ],
   };
-  const { handoffs, requested } = afterPlannedRound(state);
+  const { requestedHandoffs, requested } = afterPlannedRound(state);
   expect(requested).toHaveLength(2);
   confirm(state, requested, [true]);
   const read = (over: Partial<FreePartitions> = {}): FreePartitions => ({
@@ -121,35 +121,35 @@ test("hand-offs are followed only while members, catalog and liveness stay as th
     ...over,
   });
 
-  expect(handoffs.plan(read(), counters)?.map((t) => [t.partition, t.to, t.type === "assign" && t.reason])).toEqual([
+  expect(requestedHandoffs.plan(read(), counters)?.map((t) => [t.partition, t.to, t.type === "assign" && t.reason])).toEqual([
     [requested[0]!.partition, "m1", "released"],
     [requested[1]!.partition, "m1", "released"],
   ]);
   // Members or catalog moved, a member expired, nothing seen yet, the ownership counter unmoved: a planned round.
-  expect(handoffs.plan(read({ counters: { ...moved, membership: 5 } }), counters)).toBeNull();
-  expect(handoffs.plan(read({ counters: { ...moved, catalog: 8 } }), counters)).toBeNull();
-  expect(handoffs.plan(read({ expiredMembers: 1 }), counters)).toBeNull();
-  expect(handoffs.plan(read(), null)).toBeNull();
-  expect(handoffs.plan(read({ counters }), counters)).toBeNull();
+  expect(requestedHandoffs.plan(read({ counters: { ...moved, membership: 5 } }), counters)).toBeNull();
+  expect(requestedHandoffs.plan(read({ counters: { ...moved, catalog: 8 } }), counters)).toBeNull();
+  expect(requestedHandoffs.plan(read({ expiredMembers: 1 }), counters)).toBeNull();
+  expect(requestedHandoffs.plan(read(), null)).toBeNull();
+  expect(requestedHandoffs.plan(read({ counters }), counters)).toBeNull();
   // A partition freed otherwise (its owner left, say), or released towards another member: a planned round.
   const free = freeRows(state);
   expect(
-    handoffs.plan(
+    requestedHandoffs.plan(
       read({ rows: [...free, { ...free[0]!, partitionId: 9, state: Unassigned, nodeId: null, targetNodeId: null }] }),
       counters,
     ),
   ).toBeNull();
-  expect(handoffs.plan(read({ rows: [{ ...free[0]!, targetNodeId: "m0" }] }), counters)).toBeNull();
+  expect(requestedHandoffs.plan(read({ rows: [{ ...free[0]!, targetNodeId: "m0" }] }), counters)).toBeNull();
   // Nothing confirmed yet: nothing to follow, a planned round decides.
-  expect(handoffs.plan(read({ rows: [] }), counters)).toBeNull();
+  expect(requestedHandoffs.plan(read({ rows: [] }), counters)).toBeNull();
 
   // Once assigned, a hand-off is no longer followed; a round planned under other members starts afresh.
-  handoffs.recordApplied(applied(handoffs.plan(read(), counters)!));
-  expect(handoffs.size).toBe(0);
-  handoffs.recordRound(counters, applied(requested), 2);
-  expect(handoffs.size).toBe(2);
-  handoffs.recordRound({ ...counters, membership: 5 }, [], 2);
-  expect(handoffs.size).toBe(0);
-  handoffs.recordRound(counters, applied(requested), 0);
-  expect(handoffs.followable(counters, moved, 0)).toBe(false);
+  requestedHandoffs.recordApplied(applied(requestedHandoffs.plan(read(), counters)!));
+  expect(requestedHandoffs.size).toBe(0);
+  requestedHandoffs.recordRound(counters, applied(requested), 2);
+  expect(requestedHandoffs.size).toBe(2);
+  requestedHandoffs.recordRound({ ...counters, membership: 5 }, [], 2);
+  expect(requestedHandoffs.size).toBe(0);
+  requestedHandoffs.recordRound(counters, applied(requested), 0);
+  expect(requestedHandoffs.followable(counters, moved, 0)).toBe(false);
 });

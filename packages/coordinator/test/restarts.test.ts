@@ -10,13 +10,20 @@ import { catalog, cluster, converged, coordinator, fx, member, table, useCoordin
 
 useCoordinatorFixture();
 
+/** One task list of `partitions` balanced over members a and b by a coordinator. */
+async function twoMembers(partitions: number, options: Parameters<typeof coordinator>[0] = {}) {
+  await catalog.putTaskList({ domain: "d", taskList: "t", partitions });
+  const c = await coordinator(options);
+  const a = await member("a");
+  const b = await member("b");
+  await converged(c, [a, b]);
+  return { c, a, b };
+}
+
 describe("restarts", () => {
   test("a member back within the time it gave gets its own partitions again; nobody else owned them meanwhile", async () => {
-    await catalog.putTaskList({ domain: "d", taskList: "t", partitions: 8 });
-    const c = await coordinator({ fallbackIntervalMs: 50 });
-    const a = await member("a");
-    const b = await member("b");
-    await converged(c, [a, b]);
+    // Rounds at least every 50 ms, so that many come and go while a is away.
+    const { c, a, b } = await twoMembers(8, { fallbackIntervalMs: 50 });
     const mine = a.partitions();
     const others = b.partitions().map((p) => p.partition);
     expect(mine).toHaveLength(4);
@@ -46,11 +53,7 @@ describe("restarts", () => {
   });
 
   test("a member not back within the time it gave has its partitions moved then, not before", async () => {
-    await catalog.putTaskList({ domain: "d", taskList: "t", partitions: 4 });
-    const c = await coordinator();
-    const a = await member("a");
-    const b = await member("b");
-    await converged(c, [a, b]);
+    const { c, a, b } = await twoMembers(4);
     const leftAt = performance.now();
     await a.leave({ returningWithinMs: 1500 });
     await until(async () => (await table()).every((r) => r.nodeId === "b" && r.state === PartitionState.Assigned), 10_000);
@@ -61,11 +64,7 @@ describe("restarts", () => {
   });
 
   test("a member that left for good, or gave no time, has its partitions moved at once", async () => {
-    await catalog.putTaskList({ domain: "d", taskList: "t", partitions: 4 });
-    const c = await coordinator();
-    const a = await member("a");
-    const b = await member("b");
-    await converged(c, [a, b]);
+    const { c, a, b } = await twoMembers(4);
     const leftAt = performance.now();
     await a.leave({ returningWithinMs: 0 });
     await converged(c, [b]);
