@@ -5,7 +5,7 @@
 // `joined` per member, `ready` once all joined, then only trouble: `fenced` and `rejoined` (with
 // the wall clock), errors at most once a second per member with their count. A release is
 // confirmed at once (the default "auto", no onRelease). SIGTERM, or stdin closing (the benchmark
-// ended or died), makes every member leave; then it exits.
+// ended or died), makes every member leave; SIGUSR2 drains them (`drained`); then it exits.
 import { createPool } from "@helix/db";
 import { join } from "@helix/cluster";
 
@@ -32,6 +32,18 @@ function leave(why) {
   return leaving;
 }
 process.on("SIGTERM", () => void leave("SIGTERM"));
+// SIGUSR2 drains every member (their partitions go to the others through the hand-off), then exits.
+process.on("SIGUSR2", () => {
+  leaving ??= (async () => {
+    const started = Date.now();
+    const results = await Promise.allSettled(members.map((m) => m.drain()));
+    const failed = results.filter((r) => r.status === "rejected").map((r) => r.reason.message);
+    const remaining = results.reduce((n, r) => n + (r.status === "fulfilled" ? r.value.remaining : 0), 0);
+    await pool.end().catch(() => undefined);
+    say({ event: "drained", failed, remaining, ms: Date.now() - started });
+    process.exit(failed.length > 0 ? 1 : 0);
+  })();
+});
 process.stdin.on("end", () => void leave("stdin")).resume();
 
 /** Reports a member's errors at most once a second (a slow database makes thousands), with their count. */

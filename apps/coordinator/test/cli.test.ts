@@ -160,6 +160,13 @@ test("tasklist, nodes, plan and status work against the database", async () => {
   expect(status).toContain("  sales/orders (4)   ....");
   expect(JSON.parse(await run("status", "--json"))).toMatchObject({ cluster: "shop", partitions: 6 });
 
+  // A drain sets the live member's weight to 0 (its partitions move once a coordinator runs).
+  expect(await run("members", "drain", "m1")).toMatch(/^m1: draining;/);
+  expect(await run("members", "ls")).toMatch(/^m1 {2}live {2}incarnation \S+ {2}weight 0 /m);
+  const gone = capture();
+  expect(await main(["members", "drain", "m0"], env, gone)).toBe(1);
+  expect(gone.text()).toContain('no live member "m0" in cluster shop');
+
   expect(await run("tasklist", "rm", "sales", "refunds")).toBe("shop: sales/refunds removed");
   await using catalog = await createCatalog(fx.pool, { cluster: "shop" });
   expect((await catalog.listTaskLists()).map((l) => l.taskList)).toEqual(["orders"]);
@@ -188,6 +195,12 @@ test("bad numbers and metadata are bad usage (exit 2) naming the argument, befor
     expect(await main(["tasklist", "put", "d", "t", "3", "--metadata", metadata], env, out)).toBe(2);
     expect(out.text()).toContain("--metadata: must be a JSON object");
   }
+  const returning = capture();
+  expect(await main(["worker", "--returning-within-ms", "86400001"], env, returning)).toBe(2);
+  expect(returning.text()).toContain("--returning-within-ms");
+  const drain = capture();
+  expect(await main(["members", "drain", " padded"], env, drain)).toBe(2);
+  expect(drain.text()).toContain("<node-id>");
   const weight = capture();
   expect(await main(["worker", "--weight", "1e3"], env, weight)).toBe(2);
   expect(weight.text()).toContain("--weight must be a whole number written in digits");

@@ -18,7 +18,14 @@ export { fencePartition, type PartitionOwnership } from "./fence";
 export { coordinatorLeaseKey } from "./keys";
 export { join, resolveJoinOptions } from "./join";
 export type { JoinOptions, ResolvedJoinOptions } from "./join-options";
-export { resolveLeaveOptions, type LeaveOptions, type ResolvedLeaveOptions } from "./leave-options";
+export {
+  resolveDrainOptions,
+  resolveLeaveOptions,
+  type DrainOptions,
+  type LeaveOptions,
+  type ResolvedDrainOptions,
+  type ResolvedLeaveOptions,
+} from "./leave-options";
 export { Member } from "./member";
 export { WATCH_INTERVAL_MS } from "./watch";
 export { type LossReason, type MemberEvents, type MemberState, type OwnedPartition, type PartitionChange } from "./member-events";

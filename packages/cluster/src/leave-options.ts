@@ -31,3 +31,27 @@ export function resolveLeaveOptions(options: LeaveOptions | undefined): Resolved
   const given = checkOptions("options", options === undefined ? {} : options);
   return { returningWithinMs: checkMs("returningWithinMs", orDefault(given.returningWithinMs, 0), 0, DAY_MS) };
 }
+
+/** How a member drains (see `Member.drain`). */
+export interface DrainOptions {
+  /**
+   * How long to wait for the coordinator to hand every partition to the others before leaving all
+   * the same (the leave hands the rest back at once). Whole milliseconds, 1 to a day. @default 60000
+   */
+  readonly timeoutMs?: number;
+}
+
+/** {@link DrainOptions} with their defaults. */
+export interface ResolvedDrainOptions {
+  /** See {@link DrainOptions.timeoutMs}. */
+  readonly timeoutMs: number;
+}
+
+/**
+ * Applies the defaults of {@link DrainOptions} and checks them, as `Member.drain` does first.
+ * @throws `InvalidArgumentError` naming the option.
+ */
+export function resolveDrainOptions(options: DrainOptions | undefined): ResolvedDrainOptions {
+  const given = checkOptions("options", options === undefined ? {} : options);
+  return { timeoutMs: checkMs("timeoutMs", orDefault(given.timeoutMs, 60_000), 1, DAY_MS) };
+}

@@ -1,23 +1,27 @@
 import { randomBytes } from "node:crypto";
 import { on } from "node:events";
+import { setTimeout as delay } from "node:timers/promises";
 
-import { checkOptions, ClosedError, clusterQueries as q, SafeEmitter, serverEngine, transaction } from "@helix/db/internal";
+import { checkOptions, ClosedError, clusterQueries as q, PartitionState, SafeEmitter, serverEngine, transaction } from "@helix/db/internal";
 import type { ConnectionSource, Lane, OpenedDatabase } from "@helix/db/internal";
 import { LocalDeadline, type Locker } from "@helix/lock";
 
 import { AlreadyJoinedError } from "./errors";
 import type { ResolvedJoinOptions } from "./join-options";
-import { resolveLeaveOptions, type LeaveOptions } from "./leave-options";
+import { resolveDrainOptions, resolveLeaveOptions, type DrainOptions, type LeaveOptions } from "./leave-options";
 import type { MemberEvents, MemberState, OwnedPartition, PartitionChange } from "./member-events";
 import { Announcer, lost, newOwnership } from "./owned";
 import { OwnedPartitions } from "./owned-partitions";
 import { Releases } from "./releases";
-import { heartbeatMember, leaveCluster, registerMember } from "./ownership";
+import { heartbeatMember, leaveCluster, registerMember, setMemberWeight } from "./ownership";
 import { Sweeper } from "./sweeper";
 import { WATCH_INTERVAL_MS, watchMember } from "./watch";
 import { whileUnavailable } from "./while-unavailable";
 import { HeartbeatSchedule } from "./heartbeat-schedule";
 import { heartbeatBoundMs, readBoundMs } from "./statement-bounds";
+
+/** How often a drain looks at what the member still owns. */
+const DRAIN_CHECK_MS = 50;
 
 /**
  * Starts a member made by {@link join}: registers it, reads its partitions and starts its timers.
@@ -77,6 +81,8 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
   /** What the member's pool is shared by: members sharing it share a watch. */
   readonly #pool: object;
   #sweeper: Sweeper | undefined;
+  /** The weight it registers with: the option's, 0 once it drains (a registration after a fence keeps it). */
+  #weight: number;
 
   /** @internal Use {@link join}. */
   constructor(options: ResolvedJoinOptions, opened: { opened: OpenedDatabase; locker: Locker; pool: object }) {
@@ -84,6 +90,7 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
     this.cluster = options.cluster;
     this.nodeId = options.nodeId;
     this.#options = options;
+    this.#weight = options.weight;
     this.#client = opened.opened.client;
     // While not active (joining, fenced) there is no deadline: null.
     const left = (): number | null => (this.#state === "active" ? this.#deadline.remainingMs() : null);
@@ -155,6 +162,48 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
       return false;
     }
     return this.#releases.confirm(ownership);
+  }
+
+  /**
+   * Drains the member, then leaves. It takes no more partitions (its weight is 0 from now on, a
+   * registration after a fence included), and the coordinator hands each partition it owns to the
+   * others through the acknowledged hand-off, at the coordinator's pace (its move limits): a release
+   * request (`partition:release-requested`), the work stopped (`onRelease`), the confirmation, the
+   * next owner. The member goes on working the partitions not yet asked for, and a partition is
+   * without an owner only between its confirmation and the next owner's assignment. Once it owns
+   * none (or `timeoutMs` passed: the leave then hands the rest back at once) it leaves.
+   * `partitions()` shows the progress. Needs a running coordinator and other members to take the
+   * partitions.
+   * @returns how many partitions it still owned when it left: 0 when every one went through the
+   *   hand-off.
+   * @throws `InvalidArgumentError` for bad options; `ClosedError` once the member is leaving.
+   */
+  async drain(options: DrainOptions = {}): Promise<{ remaining: number }> {
+    const { timeoutMs } = resolveDrainOptions(options);
+    if (this.#state === "leaving" || this.#state === "left") throw new ClosedError("member");
+    this.#weight = 0;
+    const member = { cluster: this.cluster, nodeId: this.nodeId, weight: 0 };
+    await whileUnavailable(() => transaction(this.#client, (conn) => setMemberWeight(conn, member)), this.#options);
+    const giveUpAt = performance.now() + timeoutMs;
+    // A leave called meanwhile ends the drain; the leave below then returns at once.
+    const leaving = (): boolean => this.#state === "leaving" || this.#state === "left";
+    while ((await this.#ownsAny()) && !leaving() && performance.now() < giveUpAt) {
+      await delay(DRAIN_CHECK_MS, undefined, { ref: false });
+    }
+    const remaining = this.#owned.all().length;
+    await this.leave();
+    return { remaining };
+  }
+
+  /**
+   * Whether this process owns a partition, by its own record or, when that has none, by the table
+   * (a round may have given it partitions it has not read yet: a drain must wait for those too).
+   * A failed read counts as owning: the drain looks again.
+   */
+  async #ownsAny(): Promise<boolean> {
+    if (this.#owned.all().length > 0) return true;
+    const rows = await q.listProcessOwnership(this.#reads, this.#identity()).catch(() => null);
+    return rows === null || rows.some((r) => r.state === PartitionState.Assigned || r.state === PartitionState.ReleaseRequested);
   }
 
   /**
@@ -240,7 +289,8 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
 
   async #register(): Promise<boolean> {
     const sentAt = performance.now();
-    const { metadata, weight, ttlMs } = this.#options;
+    const { metadata, ttlMs } = this.#options;
+    const weight = this.#weight;
     const { registered } = await transaction(this.#client, (conn) =>
       registerMember(conn, { ...this.#identity(), metadata, weight, ttlMs }),
     );

@@ -7,6 +7,7 @@ import {
   DEFAULT_FORCE_RELEASE_AFTER_MS,
   pruneRetired,
   readCounters,
+  setMemberWeight,
   sweepExpiredMembers,
   type ChangeCounters,
   type OwnershipChange,
@@ -131,6 +132,20 @@ export class OwnershipStore implements AsyncDisposable {
   async requestRelease(ref: PartitionRef, targetNodeId: string | null): Promise<boolean> {
     const target = targetNodeId === null ? null : checkName("targetNodeId", targetNodeId);
     return (await this.#change(ref, "release", target, 0)) !== undefined;
+  }
+
+  /**
+   * Drains a live member for an operator (`helix members drain`): its weight is 0 for the rest of its
+   * registration, so it takes no partitions and the coordinator hands what it owns to the others
+   * through the acknowledged hand-off while it goes on working the rest (see `Member.drain`, which a
+   * member calls on itself, and which also leaves once it owns nothing). A registration of the node
+   * id after this one brings its own weight.
+   * @returns false when no live member has that node id (nothing changed).
+   */
+  async drain(nodeId: string): Promise<boolean> {
+    const member = { cluster: this.cluster, nodeId: checkName("nodeId", nodeId), weight: 0 };
+    const { found } = await this.writes.transaction((conn) => setMemberWeight(conn, member));
+    return found;
   }
 
   /**

@@ -11,6 +11,7 @@ import {
   fencePartition,
   join,
   resolveJoinOptions,
+  resolveDrainOptions,
   resolveLeaveOptions,
   type Catalog,
   type Member,
@@ -41,7 +42,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  // Every refused leave left it as it was.
+  // Every refused leave or drain left it as it was.
   expect(member.state).toBe("active");
   await member.leave();
   await routing.close();
@@ -163,6 +164,10 @@ const parameters: HostileParameter[] = [
   ["member.leave(options)", "options", objects, (v) => member.leave(v as never)],
   ["member.leave({ returningWithinMs })", "returningWithinMs", integer, (v) => member.leave({ returningWithinMs: v as number })],
   ["resolveLeaveOptions(options)", "returningWithinMs", integer, (v) => resolveLeaveOptions({ returningWithinMs: v as number })],
+  ["member.drain(options)", "options", objects, (v) => member.drain(v as never)],
+  ["member.drain({ timeoutMs })", "timeoutMs", integer, (v) => member.drain({ timeoutMs: v as number })],
+  ["resolveDrainOptions(options)", "timeoutMs", integer, (v) => resolveDrainOptions({ timeoutMs: v as number })],
+  ["store.drain(nodeId)", "nodeId", text, (v) => store.drain(v as string)],
 ];
 
 test.each(hostileCases(parameters))("%s refuses %s = %s at once, naming it, sending nothing", (_name, argument, _label, value, call) =>

@@ -29,6 +29,9 @@ import {
 } from "./round";
 import { readSnapshot } from "./snapshot";
 
+/** How often the leader polls while owners are confirming releases it asked for (see `pollMs`). */
+const HANDOFF_POLL_MS = 25;
+
 /** A round done: when to look again (undefined: keep the check armed), and its report once timed. */
 interface DoneRound {
   readonly nextCheckMs: number | null | undefined;
@@ -254,9 +257,11 @@ export class Coordinator extends SafeEmitter<CoordinatorEvents> implements Async
   #schedulePoll(): void {
     this.#pollTimer?.clear();
     if (this.#state !== "leading") return;
+    // A partition its owner confirmed has no owner until the next round: look sooner meanwhile.
+    const delayMs = this.#requestedHandoffs.size > 0 ? Math.min(this.options.pollMs, HANDOFF_POLL_MS) : this.options.pollMs;
     this.#pollTimer = setLongTimeout(() => {
       this.#polling = this.#poll();
-    }, this.options.pollMs);
+    }, delayMs);
   }
 
   #scheduleFallback(): void {

@@ -36,6 +36,13 @@ describe.each(clients)("through %s", (_, makePool) => {
     expect(nodes[0]!.heartbeatAt).toBeInstanceOf(Date);
     expect(Math.abs(nodes[0]!.heartbeatAt.getTime() - Date.now())).toBeLessThan(60_000);
 
+    // A weight set on the live registration only (n1 is live here).
+    const setWeight = track("cluster.setMemberWeight", cluster.setMemberWeight);
+    expect(await setWeight(pool, { cluster: "c", nodeId: "n1", weight: 0 })).toBe(1);
+    expect(await setWeight(pool, { cluster: "c", nodeId: "nobody", weight: 0 })).toBe(0);
+    expect((await cluster.listMembers(pool, { cluster: "c" }))[0]).toMatchObject({ nodeId: "n1", weight: 0 });
+    expect(await setWeight(pool, { cluster: "c", nodeId: "n1", weight: 3 })).toBe(1);
+
     const shortest = track("cluster.shortestMemberTtl", cluster.shortestMemberTtl);
     await register(pool, { ...node, nodeId: "n2", ttlUs: 2_000_000 });
     expect(await shortest(pool, { cluster: "c" })).toEqual({ ttlUs: 2_000_000 });
@@ -229,6 +236,22 @@ describe.each(clients)("through %s", (_, makePool) => {
     expect(await put(pool, tl)).toBeGreaterThan(1);
     expect(await insert(pool, { ...key, partitions: 2 })).toBe(2);
     expect((await cluster.listTaskListOwnership(pool, key)).map((r) => r.generation)).toEqual([2, 2]);
+  });
+
+  test("a leave makes what the process owns unassigned and leaves what it released to its hand-off", async () => {
+    const key = { cluster: "q", domain: "d", taskList: "t" };
+    const owner = { nodeId: "n1", incarnation: "k".repeat(32) };
+    await cluster.putTaskList(pool, { ...key, partitions: 2, metadata: "{}" });
+    await cluster.insertPartitions(pool, { ...key, partitions: 2 });
+    await cluster.assignPartitions(pool, { ...key, partitionIds: [0, 1], ...owner, generation: 0, forceAfterUs: 0, ownerVersion: 1 });
+    await cluster.requestPartitionsRelease(pool, { ...key, partitionIds: [1], targetNodeId: "n2", ownerVersion: 2 });
+    await cluster.confirmPartitionsRelease(pool, { ...key, partitionIds: [1], ...owner });
+    expect(await cluster.releaseMemberPartitions(pool, { cluster: "q", ...owner })).toBe(1);
+    const rows = await coordinator.listPlanningOwnership(pool, { cluster: "q" });
+    expect(rows.map((r) => [r.partitionId, r.nodeId, r.state, r.targetNodeId])).toEqual([
+      [0, null, PartitionState.Unassigned, null],
+      [1, "n1", PartitionState.Released, "n2"],
+    ]);
   });
 
   test("a leave saying the member will be back keeps its partitions with its node id, out of its process's reach", async () => {

@@ -22,6 +22,7 @@ export {
   deleteDepartedMembers,
   heartbeatMember,
   leaveCluster,
+  setMemberWeight,
   MEMBER_DELETE_BATCH,
   registerMember,
   sweepExpiredMembers,

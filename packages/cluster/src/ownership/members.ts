@@ -2,6 +2,7 @@
 import { clusterQueries as q, type QueryClient } from "@helix/db/internal";
 
 import { bump, NO_CHANGE, type ChangeCounters } from "./counters";
+import { lockMembers } from "./partitions";
 
 /** A process registering as a member. */
 export interface Registration {
@@ -63,6 +64,27 @@ export async function heartbeatMember(
   const { ttlMs, ...key } = member;
   const result = await q.heartbeatMember(client, { ...key, ttlUs: ttlMs * 1000 });
   return result.affectedRows === 1 ? { alive: true, assignmentVersion: result.insertId } : { alive: false };
+}
+
+/**
+ * Sets a live member's weight (0: a drain, see `Member.drain`), and tells the coordinator.
+ * @returns whether a live member with that node id was found.
+ */
+export async function setMemberWeight(
+  conn: QueryClient,
+  member: { cluster: string; nodeId: string; weight: number },
+): Promise<{
+  /** Whether a live member with that node id was found. */
+  found: boolean;
+  /** The change counters this call moved. */
+  bumped: ChangeCounters;
+}> {
+  // Found by a read under the row's lock, not by the count of changed rows: a weight set again
+  // changes nothing, and that count depends on the client's FOUND_ROWS flag.
+  const locked = await lockMembers(conn, member.cluster, [member.nodeId]);
+  if (locked.get(member.nodeId)?.liveIncarnation === undefined) return { found: false, bumped: NO_CHANGE };
+  await q.setMemberWeight(conn, member);
+  return { found: true, bumped: await bump(conn, member.cluster, { ...NO_CHANGE, membership: 1 }) };
 }
 
 /**

@@ -63,6 +63,17 @@ WHERE cluster = sqlc.arg(cluster)
   AND incarnation = sqlc.arg(incarnation)
   AND status = 1;
 
+-- name: SetMemberWeight :execrows
+-- Sets a live member's weight. 0 drains it: it takes no partitions, and the coordinator moves what
+-- it owns to the others through the acknowledged hand-off, as for any member over its share. It
+-- lasts for this registration only: a later registration of the node id brings its own weight.
+UPDATE helix_nodes
+SET weight = sqlc.arg(weight)
+WHERE cluster = sqlc.arg(cluster)
+  AND node_id = sqlc.arg(node_id)
+  AND status = 1
+  AND expires_at > UTC_TIMESTAMP(6);
+
 -- name: MarkExpiredMembersInactive :execrows
 -- The sweep: members whose last heartbeat + TTL has passed by the database clock become inactive.
 UPDATE helix_nodes
@@ -375,8 +386,10 @@ WHERE cluster = sqlc.arg(cluster)
   AND state = 2;
 
 -- name: ReleaseMemberPartitions :execrows
--- A graceful leave: every partition of this process (node id and incarnation) becomes unassigned at
--- once. A stale process leaving cannot release what a newer process with its node id owns.
+-- A graceful leave: every partition this process (node id and incarnation) owns becomes unassigned
+-- at once. One it released already stays released: it goes to the member its release was asked for
+-- (a drain's last hand-offs complete as planned). A stale process leaving cannot release what a
+-- newer process with its node id owns.
 UPDATE helix_allocation
 SET node_id = NULL,
     incarnation = NULL,
@@ -386,7 +399,8 @@ SET node_id = NULL,
     updated_at = UTC_TIMESTAMP(6)
 WHERE cluster = sqlc.arg(cluster)
   AND node_id = sqlc.arg(node_id)
-  AND incarnation = sqlc.arg(incarnation);
+  AND incarnation = sqlc.arg(incarnation)
+  AND state IN (1, 2);
 
 -- name: ReserveMemberPartitions :execrows
 -- A leave saying the member will be back: every partition of this process (node id and

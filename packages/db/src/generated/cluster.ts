@@ -161,6 +161,35 @@ export async function deregisterMember(client: QueryClient, args: DeregisterMemb
   return execResult(result).affectedRows;
 }
 
+/** The SQL of {@link setMemberWeight}. */
+export const setMemberWeightQuery = `-- name: SetMemberWeight :execrows
+UPDATE helix_nodes
+SET weight = ?
+WHERE cluster = ?
+  AND node_id = ?
+  AND status = 1
+  AND expires_at > UTC_TIMESTAMP(6)`;
+
+/** The parameters of {@link setMemberWeight}. */
+export interface SetMemberWeightArgs {
+  /** For column `weight` of `helix_nodes`. */
+  weight: number;
+  /** For column `cluster` of `helix_nodes`. */
+  cluster: string;
+  /** For column `node_id` of `helix_nodes`. */
+  nodeId: string;
+}
+
+/**
+ * Sets a live member's weight. 0 drains it: it takes no partitions, and the coordinator moves what
+ * it owns to the others through the acknowledged hand-off, as for any member over its share. It
+ * lasts for this registration only: a later registration of the node id brings its own weight.
+ */
+export async function setMemberWeight(client: QueryClient, args: SetMemberWeightArgs): Promise<number> {
+  const [result] = await client.query({ sql: setMemberWeightQuery, values: [args.weight, args.cluster, args.nodeId] });
+  return execResult(result).affectedRows;
+}
+
 /** The SQL of {@link markExpiredMembersInactive}. */
 export const markExpiredMembersInactiveQuery = `-- name: MarkExpiredMembersInactive :execrows
 UPDATE helix_nodes
@@ -1099,7 +1128,8 @@ SET node_id = NULL,
     updated_at = UTC_TIMESTAMP(6)
 WHERE cluster = ?
   AND node_id = ?
-  AND incarnation = ?`;
+  AND incarnation = ?
+  AND state IN (1, 2)`;
 
 /** The parameters of {@link releaseMemberPartitions}. */
 export interface ReleaseMemberPartitionsArgs {
@@ -1112,8 +1142,10 @@ export interface ReleaseMemberPartitionsArgs {
 }
 
 /**
- * A graceful leave: every partition of this process (node id and incarnation) becomes unassigned at
- * once. A stale process leaving cannot release what a newer process with its node id owns.
+ * A graceful leave: every partition this process (node id and incarnation) owns becomes unassigned
+ * at once. One it released already stays released: it goes to the member its release was asked for
+ * (a drain's last hand-offs complete as planned). A stale process leaving cannot release what a
+ * newer process with its node id owns.
  */
 export async function releaseMemberPartitions(client: QueryClient, args: ReleaseMemberPartitionsArgs): Promise<number> {
   const [result] = await client.query({ sql: releaseMemberPartitionsQuery, values: [args.cluster, args.nodeId, args.incarnation] });
