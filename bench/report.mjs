@@ -19,7 +19,10 @@ const benchmarks = [
   ["Planner scale, weighted members", ["--expose-gc", "--max-old-space-size=4096", "planner.mjs"], { HELIX_BENCH_WEIGHTED: "1" }],
   ["Failover, convergence and moves, with real processes", ["coordinator.mjs"]],
   ["Lock table growth over a simulated year, pruned and not", ["locks-growth.mjs"]],
-  ["Planned events: a rolling restart, with and without static membership (leave({ returningWithinMs })), and a drain", ["planned-events.mjs"]],
+  [
+    "Planned events: a rolling restart, with and without static membership (leave({ returningWithinMs })), and a drain",
+    ["planned-events.mjs"],
+  ],
   // Twice: alone, then beside CPU hogs (scale.mjs --busy). scripts/check-readme-figures.mjs finds
   // these two sections by "Scale" and "quiet" / "busy" in their titles.
   [
