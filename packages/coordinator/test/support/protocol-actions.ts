@@ -117,21 +117,43 @@ export function successors(model: Protocol, s: State): { step: Step; next: State
       );
     });
 
-    // ReleaseMemberPartitions: owner = my node AND incarnation = my inc; then
-    // DeregisterMember: incarnation = my inc AND status = 1.
+    // ReleaseMemberPartitions: owner = my node AND incarnation = my inc AND state IN (1, 2) (a
+    // released row stays with its hand-off); then DeregisterMember: incarnation = my inc AND status = 1.
     emit(
       "leave",
       me,
       () => "leaves",
       (n) => {
         for (const r of n.parts) {
-          if (r.owner === node && (r.inc === p.inc || cfg.mutant === "leave-without-incarnation")) {
+          if (
+            r.owner === node &&
+            (r.inc === p.inc || cfg.mutant === "leave-without-incarnation") &&
+            (r.state === ASSIGNED || r.state === RELEASE_REQUESTED)
+          ) {
             Object.assign(r, { owner: NONE, inc: NONE, state: UNASSIGNED });
           }
         }
         if (row.inc === p.inc && row.status === 1) n.nodes[node]!.status = 0;
         Object.assign(n.procs[i]!, { phase: "left", hbSent: NONE, deadline: 0 });
         n.procs[i]!.owns.fill(NONE); // it believes nothing any more
+        n.procs[i]!.releasing.fill(NONE);
+      },
+    );
+    // A leave saying the member will be back (static membership). ReserveMemberPartitions: owner = my
+    // node AND incarnation = my inc -> incarnation NULL, state 2 -> 3 (its releases count as
+    // confirmed); then DeregisterMember as above. The rows keep the node id for its next process.
+    emit(
+      "leave-returning",
+      me,
+      () => "leaves, saying it will be back",
+      (n) => {
+        for (const r of n.parts) {
+          if (r.owner === node && r.inc === p.inc)
+            Object.assign(r, { inc: NONE, state: r.state === RELEASE_REQUESTED ? RELEASED : r.state });
+        }
+        if (row.inc === p.inc && row.status === 1) n.nodes[node]!.status = 0;
+        Object.assign(n.procs[i]!, { phase: "left", hbSent: NONE, deadline: 0 });
+        n.procs[i]!.owns.fill(NONE);
         n.procs[i]!.releasing.fill(NONE);
       },
     );

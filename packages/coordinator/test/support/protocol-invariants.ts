@@ -17,7 +17,8 @@ export function stateViolation(s: State): InvariantName | undefined {
 export function stepViolation(model: Protocol, prev: State, step: Step, next: State): InvariantName | undefined {
   for (let k = 0; k < prev.parts.length; k++) {
     const [a, b] = [prev.parts[k]!, next.parts[k]!];
-    const newOwner = b.owner !== NONE && (a.owner !== b.owner || a.inc !== b.inc);
+    // A row that names no process (reserved for a node id by a leave saying it will be back) has no owner.
+    const newOwner = b.owner !== NONE && b.inc !== NONE && (a.owner !== b.owner || a.inc !== b.inc);
     if (b.gen < a.gen || (newOwner && b.gen === a.gen)) return "generation-grows";
     const [x, y] = [prev.fenced[k]!, next.fenced[k]!];
     if (y.gen < x.gen || (y.gen === x.gen && y.inc !== x.inc)) return "ledger-order";
@@ -27,7 +28,7 @@ export function stepViolation(model: Protocol, prev: State, step: Step, next: St
     const landed = prev.nodes.some((r, n) => !sameRow(r, next.nodes[n]!)) || prev.parts.some((r, k) => !sameRow(r, next.parts[k]!));
     if (landed && !fenceHolds) return "lease-fence";
   }
-  if (step.proc !== undefined && (step.op === "confirm" || step.op === "leave")) {
+  if (step.proc !== undefined && (step.op === "confirm" || step.op === "leave" || step.op === "leave-returning")) {
     const inc = prev.procs[step.proc]!.inc;
     const node = model.procNode[step.proc]!;
     if (prev.parts.some((r, k) => r.inc !== inc && !sameRow(r, next.parts[k]!))) return "incarnation-fence";

@@ -99,7 +99,8 @@ export interface Result {
 }
 
 export const live = (s: State, n: number): boolean => s.nodes[n]!.status === 1 && s.nodes[n]!.expires > s.t;
-export const holds = (r: PartitionRow): boolean => r.state === ASSIGNED || r.state === RELEASE_REQUESTED;
+/** Whether the partition fence passes for the row's process: a row that names none (reserved) passes for nobody. */
+export const holds = (r: PartitionRow): boolean => r.inc !== NONE && (r.state === ASSIGNED || r.state === RELEASE_REQUESTED);
 export const sameRow = (a: NodeRow | PartitionRow, b: NodeRow | PartitionRow): boolean =>
   (Object.keys(a) as (keyof typeof a)[]).every((f) => a[f] === b[f]);
 
