@@ -10,13 +10,15 @@
 // most without a live owner at once, how long each partition was without one (sampled every
 // 20 ms: p50, p99, max), beside the restart times (SIGTERM to the new process's members joined) or
 // the drain's time (SIGUSR2 to owning none), and the partitions whose generation moved.
-//   node planned-events.mjs            HELIX_BENCH_MYSQL_URL names the server
+//   node planned-events.mjs [--busy]     HELIX_BENCH_MYSQL_URL names the server; --busy (or
+//   HELIX_BENCH_SCALE_BUSY=1) runs it beside CPU hogs, as the scale benchmark's busy mode
 import { setTimeout as sleep } from "node:timers/promises";
 
 import { closeCluster, liveIds, openCluster, startCoordinator, startWorker } from "./scale/cluster.mjs";
 import { readScaleConfig } from "./scale/config.mjs";
 import { createDatabaseTracker } from "./scale/databases.mjs";
 import { waitBalanced } from "./scale/measure.mjs";
+import { killBusyNeighbours, startBusyNeighbours } from "./scale/neighbours.mjs";
 import { createProcessGroup, eventOf } from "./scale/processes.mjs";
 import { createResults } from "./scale/rows.mjs";
 import { summarize } from "./stats.mjs";
@@ -30,9 +32,12 @@ const RETURNING_WITHIN_MS = 10_000;
 const SAMPLE_MS = 20;
 const POLL_MS = 200;
 
-const config = readScaleConfig([], { ...process.env, HELIX_BENCH_SCALE_BUSY: "0" });
+const config = readScaleConfig();
 const run = { config, processes: createProcessGroup(), databases: createDatabaseTracker(config.server), results: createResults() };
-process.on("exit", () => run.processes.killAll());
+process.on("exit", () => {
+  killBusyNeighbours();
+  run.processes.killAll();
+});
 
 /** The partitions without a live owner now: not assigned (or asked to release) to a live process. */
 async function unowned(s) {
@@ -196,16 +201,21 @@ async function drain() {
 
 const rows = [];
 let drained;
+// Busy (--busy or HELIX_BENCH_SCALE_BUSY=1): CPU hogs spin beside everything, as in the scale benchmark.
+const neighbours = config.busy ? await startBusyNeighbours(config.busyHogs, "planned events") : undefined;
+let busyNote = "";
 try {
   for (const returningWithinMs of [0, RETURNING_WITHIN_MS]) rows.push(await rollingRestart(returningWithinMs));
   drained = await drain();
 } finally {
+  if (neighbours !== undefined) busyNote = await neighbours.stop();
   run.processes.killAll();
   await run.databases.dropAll();
 }
 
 const f = (x) => x.toFixed(0);
 const total = LISTS * PER_LIST;
+console.log(`Machine: ${config.busy ? `busy (${config.busyHogs} CPU hogs beside it, bench/busy.mjs)` : "quiet"}.`);
 console.log(
   `Rolling restart: ${WORKERS} worker processes (member TTL ${TTL_MS} ms) owning ${LISTS} task lists x ${PER_LIST} partitions, each in turn SIGTERMed and started again with the same node id as soon as it exited; one coordinator (poll ${POLL_MS} ms). Without a live owner: sampled every ${SAMPLE_MS} ms. Raw upsert round trip p50 ${run.results.raw.p50.toFixed(3)} ms.`,
 );
@@ -237,4 +247,5 @@ console.log(
 );
 console.log("");
 console.log(`- drain: the coordinator's rounds that wrote, by trigger, with their time and changes: ${d.rounds.join(", ")}`);
+if (busyNote !== "") console.log(busyNote);
 process.exit(0);

@@ -22,7 +22,9 @@ const benchmarks = [
   [
     "Planned events: a rolling restart, with and without static membership (leave({ returningWithinMs })), and a drain",
     ["planned-events.mjs"],
+    { HELIX_BENCH_SCALE_BUSY: "0" },
   ],
+  ["Planned events, busy machine (CPU hogs beside it)", ["planned-events.mjs"], { HELIX_BENCH_SCALE_BUSY: "1" }],
   // Twice: alone, then beside CPU hogs (scale.mjs --busy). scripts/check-readme-figures.mjs finds
   // these two sections by "Scale" and "quiet" / "busy" in their titles.
   [
