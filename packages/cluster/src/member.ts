@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { on } from "node:events";
+import { on, once } from "node:events";
 import { setTimeout as delay } from "node:timers/promises";
 
 import { checkOptions, ClosedError, clusterQueries as q, PartitionState, SafeEmitter, serverEngine, transaction } from "@helix/db/internal";
@@ -81,6 +81,8 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
   /** What the member's pool is shared by: members sharing it share a watch. */
   readonly #pool: object;
   #sweeper: Sweeper | undefined;
+  /** How many partitions the member owned when it started leaving (what a drain did not move). */
+  #ownedAtLeave = 0;
   /** The weight it registers with: the option's, 0 once it drains (a registration after a fence keeps it). */
   #weight: number;
 
@@ -174,8 +176,8 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
    * none (or `timeoutMs` passed: the leave then hands the rest back at once) it leaves.
    * `partitions()` shows the progress. Needs a running coordinator and other members to take the
    * partitions.
-   * @returns how many partitions it still owned when it left: 0 when every one went through the
-   *   hand-off.
+   * @returns how many partitions it still owned when it started leaving (a leave called meanwhile
+   *   ends the drain): 0 when every one went through the hand-off.
    * @throws `InvalidArgumentError` for bad options; `ClosedError` once the member is leaving.
    */
   async drain(options: DrainOptions = {}): Promise<{ remaining: number }> {
@@ -190,9 +192,10 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
     while ((await this.#ownsAny()) && !leaving() && performance.now() < giveUpAt) {
       await delay(DRAIN_CHECK_MS, undefined, { ref: false });
     }
-    const remaining = this.#owned.all().length;
     await this.leave();
-    return { remaining };
+    // A leave called meanwhile may still be under way (ours then returned at once): its count is the answer.
+    if (!this.#left.signal.aborted) await once(this.#left.signal, "abort");
+    return { remaining: this.#ownedAtLeave };
   }
 
   /**
@@ -227,6 +230,7 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
     await this.#syncing;
     await this.#releases.settled();
     const owned = this.#owned.all();
+    this.#ownedAtLeave = owned.length;
     for (const o of owned) o.abort(new Error("the member is leaving"));
     await Promise.all(owned.map((o) => this.#releases.stop(o.partition)));
     try {

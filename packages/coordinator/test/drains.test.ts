@@ -58,6 +58,35 @@ describe("drains", () => {
     expect(await store.drain("a")).toBe(false);
   });
 
+  test("a drain nobody takes partitions from leaves after its timeout, handing the rest back", async () => {
+    await catalog.putTaskList({ domain: "d", taskList: "t", partitions: 4 });
+    const c = await coordinator();
+    const a = await member("a");
+    await converged(c, [a]);
+    // No other member: the coordinator has nobody to give a's partitions to.
+    const started = performance.now();
+    const { remaining } = await a.drain({ timeoutMs: 600 });
+    expect(performance.now() - started).toBeGreaterThanOrEqual(590);
+    expect(remaining).toBe(4);
+    expect(a.state).toBe("left");
+    // Handed back by the leave: unassigned until a member comes.
+    const b = await member("b");
+    await converged(c, [b]);
+  });
+
+  test("a leave during a drain ends it", async () => {
+    await catalog.putTaskList({ domain: "d", taskList: "t", partitions: 4 });
+    const c = await coordinator();
+    const a = await member("a");
+    await converged(c, [a]);
+    const draining = a.drain({ timeoutMs: 60_000 });
+    await a.leave();
+    // Nothing had moved yet (a is the only member): the leave handed all 4 back.
+    expect(await draining).toEqual({ remaining: 4 });
+    expect(a.state).toBe("left");
+    await expect(a.drain()).rejects.toMatchObject({ code: "HELIX_CLOSED" });
+  });
+
   test("bad drain options are refused before anything changes", async () => {
     const a = await member("a");
     for (const bad of [0, -1, 1.5, Number.NaN, 86_400_001, "10"]) {
