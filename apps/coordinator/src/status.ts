@@ -9,10 +9,12 @@ import { ClusterRegistry } from "./clusters";
 /**
  * Where a member's registration stands, by the database clock:
  * - `live`: registered, its TTL not passed;
+ * - `returning`: it left saying it would be back (`leave({ returningWithinMs })`), and that time has
+ *   not passed: its partitions wait for its node id's next process;
  * - `left`: it deregistered (a graceful leave) while it was live;
  * - `dead`: its TTL passed without a heartbeat (swept or not yet).
  */
-export type MemberState = "live" | "left" | "dead";
+export type MemberState = "live" | "returning" | "left" | "dead";
 
 /** A member as the status page shows it. */
 export interface MemberStatus {
@@ -91,8 +93,9 @@ const stateNames: Record<number, PartitionStateName> = {
 };
 
 /** A member's state from its row: live, else whether it left or its TTL passed. */
-export function memberState(member: { readonly live: boolean; readonly left: boolean }): MemberState {
+export function memberState(member: { readonly live: boolean; readonly left: boolean; readonly returning: boolean }): MemberState {
   if (member.live) return "live";
+  if (member.returning) return "returning";
   return member.left ? "left" : "dead";
 }
 

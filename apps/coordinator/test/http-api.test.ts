@@ -72,6 +72,8 @@ test("/api/status tells a member that left from one whose TTL passed, and names 
   const read = async (): Promise<Body["clusters"][number]> => ((await (await get("/api/status?cluster=web")).json()) as Body).clusters[0]!;
   const leaver = await join(fx.pool, { cluster: "web", nodeId: "leaver", heartbeatMs: 100, sweepIntervalMs: 0 });
   await leaver.leave();
+  const returner = await join(fx.pool, { cluster: "web", nodeId: "returner", heartbeatMs: 100, sweepIntervalMs: 0 });
+  await returner.leave({ returningWithinMs: 60_000 });
   // What the sweep leaves of a member whose heartbeats stopped: inactive, expired a TTL after its last heartbeat.
   await fx.pool.query(
     `INSERT INTO helix_nodes (cluster, node_id, incarnation, metadata, weight, ttl_us, status, assignment_version, registered_at, heartbeat_at, expires_at)
@@ -91,6 +93,7 @@ test("/api/status tells a member that left from one whose TTL passed, and names 
     const status = await read();
     const byId = new Map(status.members.map((m) => [m.nodeId, m]));
     expect(byId.get("leaver")).toMatchObject({ live: false, state: "left", hostsLeader: false, generations: null });
+    expect(byId.get("returner")).toMatchObject({ live: false, state: "returning" });
     expect(byId.get("expired")).toMatchObject({ live: false, state: "dead" });
     expect(byId.get("unswept")).toMatchObject({ live: false, state: "dead" });
     expect(byId.get(local.nodeId)).toMatchObject({ live: true, state: "live", hostsLeader: true });

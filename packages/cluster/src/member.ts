@@ -180,7 +180,10 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
    *   ends the drain): 0 when every one went through the hand-off.
    * @throws `InvalidArgumentError` for bad options; `ClosedError` once the member is leaving.
    */
-  async drain(options: DrainOptions = {}): Promise<{ remaining: number }> {
+  async drain(options: DrainOptions = {}): Promise<{
+    /** How many partitions the member still owned when it started leaving. */
+    remaining: number;
+  }> {
     const { timeoutMs } = resolveDrainOptions(options);
     if (this.#state === "leaving" || this.#state === "left") throw new ClosedError("member");
     this.#weight = 0;

@@ -39,6 +39,11 @@ export interface MemberRecord {
   readonly live: boolean;
   /** Whether it is not live because it left (a graceful leave before its TTL passed), not because its TTL passed. */
   readonly left: boolean;
+  /**
+   * Whether it left saying it would be back (`leave({ returningWithinMs })`) and that time has not
+   * passed: its partitions wait for its node id's next process.
+   */
+  readonly returning: boolean;
   /** The process (incarnation) that holds, or last held, the registration. */
   readonly incarnation: string;
   /** When the member (this incarnation) registered, by the database clock. */
@@ -85,6 +90,7 @@ export class OwnershipStore implements AsyncDisposable {
       weight: r.weight,
       live: r.live === 1,
       left: r.leftEarly === 1,
+      returning: r.willReturn === 1,
       incarnation: r.incarnation,
       registeredAt: r.registeredAt,
       heartbeatAt: r.heartbeatAt,

@@ -101,6 +101,7 @@ export function statusPageScript(pollMs: number): void {
 
   const STATE_TITLES: Record<MemberState, string> = {
     live: "registered, heartbeats arriving",
+    returning: "left saying it will be back: its partitions wait for its node id",
     left: "left the cluster gracefully",
     dead: "its heartbeats stopped and its registration expired",
   };

@@ -43,6 +43,7 @@ tr.left td, tr.dead td { color: var(--muted); }
 .pill { display: inline-block; padding: 0 8px; border-radius: 999px; font-size: 12px; font-weight: 600; }
 .pill.live { background: var(--ok-bg); color: var(--ok); }
 .pill.left { background: var(--free); color: var(--text); }
+.pill.returning { background: var(--warn-bg); color: var(--warn); }
 .pill.dead { background: var(--bad-bg); color: var(--bad); }
 .badge { display: inline-block; margin-left: 6px; padding: 0 6px; border-radius: 4px; font-family: system-ui, sans-serif; font-size: 11px; font-weight: 600; background: #e0e7ff; color: #3730a3; white-space: nowrap; }
 .pill.removing { background: var(--warn-bg); color: var(--warn); }

@@ -104,10 +104,13 @@ LIMIT ?;
 -- database clock. `left_early` tells a graceful leave from a TTL that passed: registering and
 -- heartbeating write expires_at = heartbeat_at + ttl_us in one statement and the sweep of expired
 -- members changes only status, while a leave (DeregisterMember) sets expires_at to the leave time,
--- before that sum when the member was still live.
+-- before that sum when the member was still live. `will_return`: it left saying it would be back, and
+-- the time it gave has not passed (its partitions wait for its node id).
 SELECT node_id, incarnation, metadata, weight, status, assignment_version, registered_at, heartbeat_at,
        expires_at, CAST(status = 1 AND expires_at > UTC_TIMESTAMP(6) AS SIGNED) AS live,
-       CAST(status = 0 AND expires_at < heartbeat_at + INTERVAL ttl_us MICROSECOND AS SIGNED) AS left_early
+       CAST(status = 0 AND expires_at < heartbeat_at + INTERVAL ttl_us MICROSECOND AS SIGNED) AS left_early,
+       CAST(status = 0 AND return_within_us > 0
+            AND expires_at + INTERVAL return_within_us MICROSECOND > UTC_TIMESTAMP(6) AS SIGNED) AS will_return
 FROM helix_nodes
 WHERE cluster = sqlc.arg(cluster)
 ORDER BY node_id;
