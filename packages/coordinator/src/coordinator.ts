@@ -1,8 +1,7 @@
-import { coordinatorLeaseKey, type ChangeCounters } from "@helix/cluster";
+import { coordinatorLeaseKey } from "@helix/cluster";
 import { ownershipProtocol as ownership } from "@helix/cluster/internal";
 import {
   ClosedError,
-  clusterQueries as q,
   coordinatorQueries as cq,
   isHelixError,
   SafeEmitter,
@@ -16,27 +15,11 @@ import { readHistory, type TransitionRecord } from "./audit";
 import { planNextRound, type DryRun } from "./dry-run";
 import type { CoordinatorEvents, CoordinatorState, CoordinatorStats } from "./events";
 import type { ResolvedCoordinatorOptions } from "./options";
-import { readFreePartitions, RequestedHandoffs } from "./follow";
-import {
-  applyPlan,
-  applyTransitions,
-  batchBudgetMs,
-  planFor,
-  roundReport,
-  type RoundReport,
-  type RoundTrigger,
-  type RoundWriter,
-} from "./round";
-import { readSnapshot } from "./snapshot";
+import type { RoundReport, RoundTrigger } from "./round";
+import { Rounds } from "./rounds";
 
 /** How often the leader polls while owners are confirming releases it asked for (see `pollMs`). */
 const HANDOFF_POLL_MS = 25;
-
-/** A round done: when to look again (undefined: keep the check armed), and its report once timed. */
-interface DoneRound {
-  readonly nextCheckMs: number | null | undefined;
-  readonly report: (durationMs: number) => RoundReport;
-}
 
 /**
  * One cluster's coordinator. Every coordinator of a cluster competes for one leadership lease; the
@@ -58,21 +41,13 @@ export class Coordinator extends SafeEmitter<CoordinatorEvents> implements Async
   readonly options: ResolvedCoordinatorOptions;
 
   readonly #source: ConnectionSource;
-  /** The source for a snapshot's reads, with a statement timeout for a catalog of that many partitions. */
-  readonly #readsFor: (partitions: number) => ConnectionSource;
-  /** Members given partitions and not yet told of them (see `RoundWriter.untold`). */
-  readonly #untold = new Set<string>();
-  /** How many changes a run of a round's batch takes, learnt from the runs before (see `RunPace`). */
-  readonly #pace = new ownership.RunPace();
-  /** The hand-offs the leader asked for, followed between rounds as their owners confirm. */
-  readonly #requestedHandoffs = new RequestedHandoffs();
   /**
    * Whether hand-offs are followed: not under a move limit, where a planned round must follow each
    * step of a rebalance spread over rounds (its next releases are planned as the last ones land).
    */
   readonly #follows: boolean;
-  /** The batch budget of the last planned round, which a round following hand-offs keeps. */
-  #budgetMs = 1;
+  /** What the rounds keep from one to the next, and the rounds themselves. */
+  readonly #rounds: Rounds;
   readonly #locker: Locker;
   readonly #closeSource: () => Promise<void>;
   readonly #leaseKey: string;
@@ -82,7 +57,6 @@ export class Coordinator extends SafeEmitter<CoordinatorEvents> implements Async
   #pollTimer: LongTimeout | undefined;
   #checkTimer: LongTimeout | undefined;
   #fallbackTimer: LongTimeout | undefined;
-  #seen: ChangeCounters | null = null;
   /** The election and the poll in flight (or the last ones): stop() waits for them, and for the round. */
   #electing: Promise<void> = Promise.resolve();
   #polling: Promise<void> = Promise.resolve();
@@ -116,7 +90,7 @@ export class Coordinator extends SafeEmitter<CoordinatorEvents> implements Async
     super();
     this.options = init.options;
     this.#source = init.source;
-    this.#readsFor = init.readsFor;
+    this.#rounds = new Rounds(init.source, init.readsFor, init.options);
     this.#locker = init.locker;
     this.#closeSource = init.closeSource;
     this.#leaseKey = coordinatorLeaseKey(init.options.cluster);
@@ -226,8 +200,7 @@ export class Coordinator extends SafeEmitter<CoordinatorEvents> implements Async
       return;
     }
     this.#lease = lease;
-    this.#seen = null;
-    this.#requestedHandoffs.clear();
+    this.#rounds.reset();
     this.#stats.elections++;
     lease.signal.addEventListener("abort", () => this.#onLeaseEnded(lease), { once: true });
     lease.on("lease:renew-failed", (error) => {
@@ -258,7 +231,7 @@ export class Coordinator extends SafeEmitter<CoordinatorEvents> implements Async
     this.#pollTimer?.clear();
     if (this.#state !== "leading") return;
     // A partition its owner confirmed has no owner until the next round: look sooner meanwhile.
-    const delayMs = this.#requestedHandoffs.size > 0 ? Math.min(this.options.pollMs, HANDOFF_POLL_MS) : this.options.pollMs;
+    const delayMs = this.#rounds.requestedHandoffs.size > 0 ? Math.min(this.options.pollMs, HANDOFF_POLL_MS) : this.options.pollMs;
     this.#pollTimer = setLongTimeout(() => {
       this.#polling = this.#poll();
     }, delayMs);
@@ -281,14 +254,14 @@ export class Coordinator extends SafeEmitter<CoordinatorEvents> implements Async
       if (watch === null) {
         await ownership.ensureCounters(this.#source, this.cluster);
       } else {
-        const seen = this.#seen;
+        const seen = this.#rounds.seen;
         const moved =
           seen === null ||
           watch.membershipVersion !== seen.membership ||
           watch.catalogVersion !== seen.catalog ||
           watch.ownershipVersion !== seen.ownership;
         const now = { membership: watch.membershipVersion, catalog: watch.catalogVersion, ownership: watch.ownershipVersion };
-        if (this.#follows && this.#requestedHandoffs.followable(seen, now, watch.expiredMembers)) this.#trigger("confirmed");
+        if (this.#follows && this.#rounds.requestedHandoffs.followable(seen, now, watch.expiredMembers)) this.#trigger("confirmed");
         else if (moved || watch.expiredMembers > 0) this.#trigger("change");
       }
     } catch (error) {
@@ -334,11 +307,11 @@ export class Coordinator extends SafeEmitter<CoordinatorEvents> implements Async
     if (lease === null || !lease.isHeld()) return;
     const leading = (): boolean => this.#state === "leading" && this.#lease === lease;
     const started = performance.now();
-    const writer: RoundWriter = { source: this.#source, options: this.options, lease, leading, untold: this.#untold, pace: this.#pace };
+    const writer = this.#rounds.writer(lease, leading);
     try {
       const round =
-        (trigger === "confirmed" ? await this.#followHandoffs(writer) : null) ??
-        (await this.#plannedRound(writer, trigger === "confirmed" ? "change" : trigger));
+        (trigger === "confirmed" ? await this.#rounds.following(writer, this.#stats) : null) ??
+        (await this.#rounds.planned(writer, trigger === "confirmed" ? "change" : trigger));
       if (!lease.isHeld() || !leading()) {
         // Deposed (or stopped) during the round: what it wrote was fenced; it reports nothing as the
         // leader, and arms no timer.
@@ -359,53 +332,6 @@ export class Coordinator extends SafeEmitter<CoordinatorEvents> implements Async
     }
   }
 
-  /** A round that reads the whole cluster and plans. */
-  async #plannedRound(writer: RoundWriter, trigger: RoundTrigger): Promise<DoneRound> {
-    const lists = await q.listTaskLists(this.#source, { cluster: this.cluster });
-    const snapshot = await readSnapshot(this.#readsFor(lists.reduce((n, l) => n + l.partitions, 0)), this.cluster);
-    // A leader that stopped between a batch and its round's end left new owners untold: a new
-    // leader tells every live member once.
-    if (trigger === "elected") for (const member of snapshot.members) if (member.live) this.#untold.add(member.nodeId);
-    const plan = planFor(snapshot, this.options);
-    this.#budgetMs = batchBudgetMs(this.options, snapshot);
-    const writes = await applyPlan(writer, snapshot, plan);
-    await this.#recordSeen(snapshot.counters, writes.bumped);
-    const { epoch } = writer.lease;
-    const report = (durationMs: number): RoundReport => roundReport({ epoch, trigger, durationMs }, snapshot, plan, writes);
-    this.#requestedHandoffs.recordRound(snapshot.counters, writes.applied, plan.pendingHandoffs - writes.releasesNotMade);
-    return { nextCheckMs: plan.nextCheckMs, report };
-  }
-
-  /**
-   * A round that gives released partitions to the members they were meant for, from a read of the
-   * partitions without an owner; null when what it read calls for a planned round instead.
-   */
-  async #followHandoffs(writer: RoundWriter): Promise<DoneRound | null> {
-    const read = await readFreePartitions(this.#source, this.cluster);
-    const transitions = this.#requestedHandoffs.plan(read, this.#seen);
-    if (transitions === null) return null;
-    const writes = await applyTransitions(writer, transitions, this.#budgetMs);
-    await this.#recordSeen(read.counters, writes.bumped);
-    this.#requestedHandoffs.recordApplied(writes.applied);
-    const { epoch } = writer.lease;
-    const { members, partitions, pendingHandoffs } = this.#stats;
-    const report = (durationMs: number): RoundReport => ({
-      epoch,
-      trigger: "confirmed",
-      durationMs,
-      members,
-      partitions,
-      markedInactive: 0,
-      deletedMembers: 0,
-      planned: transitions.length,
-      applied: writes.applied,
-      releasesRequested: 0,
-      pendingHandoffs: Math.max(0, pendingHandoffs - writes.applied.length),
-      wrote: writes.bumped.ownership > 0,
-    });
-    return { nextCheckMs: undefined, report };
-  }
-
   #report(report: RoundReport): void {
     const releases = report.releasesRequested;
     const s = this.#stats;
@@ -418,22 +344,6 @@ export class Coordinator extends SafeEmitter<CoordinatorEvents> implements Async
     s.partitions = report.partitions;
     s.lastRound = report;
     this.emit("round:done", report);
-  }
-
-  /**
-   * Remembers which counters this round accounted for: the ones it read plus the bumps its own
-   * writes reported, when nobody else wrote in between; otherwise the ones it read, so that the
-   * next poll runs another round.
-   */
-  async #recordSeen(read: ChangeCounters, bumped: ChangeCounters): Promise<void> {
-    if (bumped.membership + bumped.catalog + bumped.ownership === 0) {
-      this.#seen = read;
-      return;
-    }
-    const expected = ownership.addCounters(read, bumped);
-    const now = await ownership.readCounters(this.#source, this.cluster);
-    const same = now.membership === expected.membership && now.catalog === expected.catalog && now.ownership === expected.ownership;
-    this.#seen = same ? expected : read;
   }
 
   #scheduleCheck(delayMs: number | null): void {
