@@ -128,7 +128,6 @@ async function rollingRestart(returningWithinMs) {
 
     const sampler = sampleUnowned(s);
     const restartMs = [];
-    const otherNodeIds = new Set();
     const startedAt = performance.now();
     for (const id of ids) {
       const old = s.workers.get(id);
@@ -139,12 +138,11 @@ async function rollingRestart(returningWithinMs) {
       await startWorker(s, [id], TTL_MS, 60_000, returningWithinMs);
       restartMs.push(performance.now() - sent);
       if ((await waitBalanced(s, liveIds(s), Date.now() + 60_000, s.running())) === null) throw new Error(`${name}: ${id} never balanced`);
-      // Who owned what between restarts: a partition that went to another node id and came back counts.
-      for (const [p, row] of await owners(s)) if (row.nodeId !== before.get(p).nodeId) otherNodeIds.add(p);
     }
     const totalMs = performance.now() - startedAt;
     const { mostAtOnce, spells } = await sampler.stop();
-    for (const p of await movedAway(s, before, mark)) otherNodeIds.add(p);
+    // A partition that went to another node id and came back counts: the audit trail has both moves.
+    const otherNodeIds = await movedAway(s, before, mark);
     const after = await owners(s);
     const generationsMoved = [...after].filter(([p, row]) => row.generation !== before.get(p).generation).length;
     const unownedMs = summarize(spells.length > 0 ? spells : [0], 1);

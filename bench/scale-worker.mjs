@@ -20,29 +20,35 @@ const pool = await createPool(url);
 const members = [];
 let leaving;
 
-function leave(why) {
+/**
+ * Ends the process once, with every member doing `act` (leaving, or draining), and says `event` with
+ * how long it took; `detail` adds to what is said from the members' results.
+ */
+function end(event, act, detail = () => ({})) {
   leaving ??= (async () => {
     const started = Date.now();
-    const results = await Promise.allSettled(members.map((m) => m.leave({ returningWithinMs })));
+    const results = await Promise.allSettled(members.map(act));
     const failed = results.filter((r) => r.status === "rejected").map((r) => r.reason.message);
     await pool.end().catch(() => undefined);
-    say({ event: "left", why, failed, ms: Date.now() - started });
+    say({ event, ...detail(results), failed, ms: Date.now() - started });
     process.exit(failed.length > 0 ? 1 : 0);
   })();
   return leaving;
 }
+const leave = (why) =>
+  end(
+    "left",
+    (m) => m.leave({ returningWithinMs }),
+    () => ({ why }),
+  );
 process.on("SIGTERM", () => void leave("SIGTERM"));
 // SIGUSR2 drains every member (their partitions go to the others through the hand-off), then exits.
 process.on("SIGUSR2", () => {
-  leaving ??= (async () => {
-    const started = Date.now();
-    const results = await Promise.allSettled(members.map((m) => m.drain()));
-    const failed = results.filter((r) => r.status === "rejected").map((r) => r.reason.message);
-    const remaining = results.reduce((n, r) => n + (r.status === "fulfilled" ? r.value.remaining : 0), 0);
-    await pool.end().catch(() => undefined);
-    say({ event: "drained", failed, remaining, ms: Date.now() - started });
-    process.exit(failed.length > 0 ? 1 : 0);
-  })();
+  void end(
+    "drained",
+    (m) => m.drain(),
+    (results) => ({ remaining: results.reduce((n, r) => n + (r.status === "fulfilled" ? r.value.remaining : 0), 0) }),
+  );
 });
 process.stdin.on("end", () => void leave("stdin")).resume();
 

@@ -14,15 +14,7 @@ export interface FreePartitions {
   /** Members still marked active whose TTL has passed. */
   readonly expiredMembers: number;
   /** The unassigned and released partitions. */
-  readonly rows: readonly {
-    readonly domain: string;
-    readonly taskList: string;
-    readonly partitionId: number;
-    readonly nodeId: string | null;
-    readonly state: number;
-    readonly generation: number;
-    readonly targetNodeId: string | null;
-  }[];
+  readonly rows: readonly cq.ListFreePartitionsRow[];
 }
 
 /** Reads the change counters and the partitions without an owner in one consistent snapshot. */
