@@ -34,7 +34,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 
-import { createCatalog } from "@helix/coordinator";
+import { createCatalog, endMaintenance, startMaintenance } from "@helix/coordinator";
 import { createDatabaseIfMissing, createPool, migrate, serverEngine } from "@helix/db/internal";
 import { TcpProxy, seededRandom as random } from "@helix/testing";
 
@@ -146,6 +146,9 @@ const executed = new Map();
 const skipped = new Map();
 const count = (map, kind) => map.set(kind, (map.get(kind) ?? 0) + 1);
 
+/** The harness's timer that ends a maintenance spell early. */
+let maintenanceEnd;
+
 /** Carries out one fault of the schedule; false if it could not be (its target down or busy). */
 async function run(fault) {
   switch (fault.kind) {
@@ -179,6 +182,16 @@ async function run(fault) {
       lists.push(name);
       return true;
     }
+    case "maintenance": {
+      await startMaintenance(admin, cluster, { reason: "chaos", actor: "chaos harness", expiresInMs: fault.spellMs });
+      if (fault.endEarly) {
+        clearTimeout(maintenanceEnd);
+        maintenanceEnd = setTimeout(() => {
+          endMaintenance(admin, cluster).catch((error) => log(`maintenance could not be ended early: ${error.message}`));
+        }, fault.spellMs / 2);
+      }
+      return true;
+    }
     case "remove-task-list": {
       if (lists.length <= 1) return false;
       const [name] = lists.splice(Math.floor(fault.pick * lists.length), 1);
@@ -199,7 +212,7 @@ for (const fault of schedule) {
     count(done ? executed : skipped, fault.kind);
     if (done)
       log(
-        `${fault.kind}${fault.slot === undefined ? "" : ` #${fault.slot}`}${fault.kind === "slow-database" ? ` (${fault.latencyMs} ms per statement, CPU hog, ${fault.spellMs} ms)` : ""}`,
+        `${fault.kind}${fault.slot === undefined ? "" : ` #${fault.slot}`}${fault.kind === "slow-database" ? ` (${fault.latencyMs} ms per statement, CPU hog, ${fault.spellMs} ms)` : ""}${fault.kind === "maintenance" ? ` (${fault.spellMs} ms, ${fault.endEarly ? "ended halfway" : "until it expires"})` : ""}`,
       );
   } catch (error) {
     count(skipped, fault.kind);
@@ -211,6 +224,8 @@ await sleep(Math.max(0, phaseStart + SECONDS * 1000 - performance.now()));
 // Faults stop: everything paused resumes, everything down starts again, the database is fast again.
 await databaseFaults.endFaults();
 slots.endFaults();
+clearTimeout(maintenanceEnd);
+await endMaintenance(admin, cluster);
 const faultsStoppedAt = performance.now();
 log("faults stopped; waiting for the cluster to converge");
 

@@ -22,6 +22,7 @@ export function faultSchedule({ seed, seconds, workers, coordinators, dbRestart,
     ["resize", 2],
     ["add-task-list", 1],
     ["remove-task-list", 1],
+    ["maintenance", 1],
   ];
   const total = kinds.reduce((a, [, w]) => a + w, 0);
   const faults = [];
@@ -58,6 +59,12 @@ export function faultSchedule({ seed, seconds, workers, coordinators, dbRestart,
     if (kind === "restart-database") fault.downMs = between(500, 2500);
     if (kind === "resize" || kind === "remove-task-list") fault.pick = rnd();
     if (kind === "resize" || kind === "add-task-list") fault.partitions = between(1, 24);
+    // The cluster's moves held for one to three TTLs; the spell ends by its expiry (the database
+    // clock) or, half the time, by the harness halfway through.
+    if (kind === "maintenance") {
+      fault.spellMs = between(memberTtlMs, memberTtlMs * 3);
+      fault.endEarly = rnd() < 0.5;
+    }
     if (kind === "slow-database") {
       fault.spellMs = between(memberTtlMs * 2, memberTtlMs * 4);
       fault.latencyMs = between(2, 20);

@@ -86,6 +86,7 @@ export class Slots {
     slot.paused = false;
     slot.expectExit = false;
     slot.down = false;
+    slot.restartPending = false;
     void child.exited.then((code) => {
       if (slot.child !== child) return;
       slot.down = true;
@@ -107,6 +108,7 @@ export class Slots {
     if (slot.paused) this.#resume(slot.child);
     slot.paused = false;
     slot.child.process.kill(signal);
+    slot.restartPending = true;
     this.#later(downMs, () => this.start(slot));
     return true;
   }
@@ -166,7 +168,16 @@ export class Slots {
         slot.paused = false;
         this.#resume(slot.child);
       }
-      if (slot.down) this.start(slot);
+      if (slot.down) {
+        this.start(slot);
+      } else if (slot.restartPending) {
+        // Killed, its restart timer just dropped, and still exiting (a leave takes a moment): it
+        // starts again once it has exited, as it would have.
+        const child = slot.child;
+        void child.exited.then(() => {
+          if (slot.child === child) this.start(slot);
+        });
+      }
     }
     for (const old of this.orphans) {
       if (old.process.exitCode !== null || old.process.signalCode !== null) continue;

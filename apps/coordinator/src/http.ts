@@ -2,7 +2,15 @@ import { timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 
-import { isHelixError, resolveTaskListSpec, UnknownTaskListError, type Catalog } from "@helix/coordinator";
+import {
+  endMaintenance,
+  isHelixError,
+  resolveTaskListSpec,
+  startMaintenance,
+  UnknownTaskListError,
+  type Catalog,
+  type MaintenanceOptions,
+} from "@helix/coordinator";
 import { findHelixError, schemaStatus, type ConnectionSource } from "@helix/db";
 import type { Logger } from "pino";
 
@@ -57,8 +65,13 @@ const MAX_BODY_BYTES = 64 * 1024;
  * - `GET /api/status` (`?cluster=` for one): each cluster's status as JSON;
  * - `GET /`: the live status page;
  * - `PUT /api/clusters/:cluster/tasklists/:domain/:taskList` with `{"partitions": n, "metadata": {}}`
- *   and `DELETE` of the same path: change the catalog; these need `Authorization: Bearer <token>`
- *   and are refused when the service has no token.
+ *   and `DELETE` of the same path: change the catalog;
+ * - `PUT /api/clusters/:cluster/maintenance` (or `.../tasklists/:domain/:taskList/maintenance`) with
+ *   `{"reason": "...", "expiresInMs": n, "actor": "..."}` and `DELETE` of the same path: start (or
+ *   change) and end maintenance of the cluster or the task list (see `startMaintenance`);
+ *
+ * the endpoints that change state need `Authorization: Bearer <token>` and are refused when the
+ * service has no token.
  */
 export function createHttpServer(context: HttpContext): Server {
   const hostAllowed = hostCheck(context.allowedHosts ?? []);
@@ -116,6 +129,8 @@ async function handle(
     response.end(statusPage());
     return;
   }
+  const maintenance = /^\/api\/clusters\/([^/]+)(?:\/tasklists\/([^/]*)\/([^/]*))?\/maintenance$/.exec(path);
+  if (maintenance !== null && (method === "PUT" || method === "DELETE")) return changeMaintenance(context, maintenance, request, response);
   const taskList = /^\/api\/clusters\/([^/]+)\/tasklists\/([^/]*)\/([^/]*)$/.exec(path);
   if (taskList !== null && (method === "PUT" || method === "DELETE")) {
     authorize(context, request);
@@ -123,7 +138,10 @@ async function handle(
     const [cluster, domain, name] = [segment(1, "cluster"), segment(2, "domain"), segment(3, "task list")];
     if (!context.clusters.includes(cluster)) throw new HttpError(404, `cluster ${shown(cluster)} is not served here`);
     // Checked before the catalog is opened: bad input is the client's (400) and touches nothing.
-    const body = method === "PUT" ? ((await readJson(request)) as { partitions?: unknown; metadata?: unknown }) : { partitions: 1 };
+    const body =
+      method === "PUT"
+        ? ((await readJson(request, '{"partitions": 8}')) as { partitions?: unknown; metadata?: unknown })
+        : { partitions: 1 };
     const spec = {
       domain,
       taskList: name,
@@ -146,8 +164,51 @@ async function handle(
       throw error;
     }
   }
-  if (taskList !== null || path.startsWith("/api/")) throw new HttpError(405, `${shown(method)} ${shown(path)} is not supported`);
+  if (taskList !== null || maintenance !== null || path.startsWith("/api/"))
+    throw new HttpError(405, `${shown(method)} ${shown(path)} is not supported`);
   throw new HttpError(404, `nothing at ${shown(path)}`);
+}
+
+/**
+ * `PUT` / `DELETE` of a maintenance path: starts (or changes) or ends the maintenance of a served
+ * cluster or of one of its task lists. The actor is the body's, or the client's address.
+ */
+async function changeMaintenance(
+  context: HttpContext,
+  match: RegExpExecArray,
+  request: IncomingMessage,
+  response: ServerResponse,
+): Promise<void> {
+  authorize(context, request);
+  const cluster = decodeSegment(match[1] ?? "", "cluster");
+  if (!context.clusters.includes(cluster)) throw new HttpError(404, `cluster ${shown(cluster)} is not served here`);
+  const taskList =
+    match[2] === undefined
+      ? undefined
+      : { domain: decodeSegment(match[2], "domain"), taskList: decodeSegment(match[3] ?? "", "task list") };
+  const scope = taskList === undefined ? { cluster } : { cluster, ...taskList };
+  if (request.method === "DELETE") {
+    const ended = await endMaintenance(context.pool, cluster, taskList);
+    if (ended) context.logger.info(scope, "maintenance ended");
+    return send(response, 200, { ended });
+  }
+  const body = (await readJson(request, '{"reason": "upgrading the database", "expiresInMs": 3600000}')) as Partial<
+    Record<keyof MaintenanceOptions, unknown>
+  >;
+  const options = {
+    reason: body.reason,
+    actor: body.actor ?? `http ${request.socket.remoteAddress ?? "client"}`,
+    expiresInMs: body.expiresInMs,
+    taskList,
+  } as MaintenanceOptions;
+  try {
+    const started = await startMaintenance(context.pool, cluster, options);
+    context.logger.info({ ...scope, reason: started.reason, actor: started.actor, expiresAt: started.expiresAt }, "maintenance on");
+    return send(response, 200, { maintenance: started });
+  } catch (error) {
+    if (error instanceof UnknownTaskListError) throw new HttpError(404, error.message);
+    throw error;
+  }
 }
 
 /** A value from the request as an answer quotes it: cut short when long (the answer says what to fix). */
@@ -194,7 +255,8 @@ function authorize(context: HttpContext, request: IncomingMessage): void {
   }
 }
 
-async function readJson(request: IncomingMessage): Promise<unknown> {
+/** The request's body, a JSON object; `example` shows one in the answer to a body that is not. */
+async function readJson(request: IncomingMessage, example: string): Promise<unknown> {
   let size = 0;
   const chunks: Buffer[] = [];
   for await (const chunk of request as AsyncIterable<Buffer>) {
@@ -207,7 +269,7 @@ async function readJson(request: IncomingMessage): Promise<unknown> {
     if (typeof value !== "object" || value === null || Array.isArray(value)) throw new Error("not an object");
     return value;
   } catch {
-    throw new HttpError(400, 'the body must be a JSON object such as {"partitions": 8}');
+    throw new HttpError(400, `the body must be a JSON object such as ${example}`);
   }
 }
 

@@ -127,6 +127,22 @@ export class ServiceMetrics {
       "How long the oldest pending hand-off has waited since its release was asked for, by the database clock (0 when none is pending)",
       (s) => s.oldestHandoffMs / 1000,
     );
+    // One series per maintenance in force, gone when it ends: an alert finds maintenance left on.
+    new Gauge({
+      name: "helix_cluster_maintenance_seconds",
+      help: "How long maintenance has been on, by the database clock, per scope (the cluster, or a task list as domain/name); no series when it is off",
+      labelNames: ["cluster", "scope"],
+      registers,
+      async collect() {
+        this.reset();
+        for (const cluster of coordinators.keys()) {
+          for (const m of (await read(cluster)).maintenance) {
+            const scope = m.taskList === null ? "cluster" : `${m.taskList.domain}/${m.taskList.taskList}`;
+            this.set({ cluster, scope }, m.onForMs / 1000);
+          }
+        }
+      },
+    });
 
     for (const [cluster, c] of coordinators) {
       c.on("round:done", (report) => {

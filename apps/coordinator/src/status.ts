@@ -1,6 +1,6 @@
 import { coordinatorLeaseKey } from "@helix/cluster";
 import { taskListKey } from "@helix/cluster/internal";
-import { readHistory, Status, type TransitionRecord } from "@helix/coordinator";
+import { readHistory, readMaintenance, Status, type Maintenance, type TransitionRecord } from "@helix/coordinator";
 import { clusterQueries, PartitionState, processOfId, serverQueries, type ConnectionSource } from "@helix/db/internal";
 import { inspectLock } from "@helix/lock";
 
@@ -78,6 +78,14 @@ export interface ClusterStatus {
   readonly pendingHandoffs: number;
   /** How long the oldest pending hand-off has waited since its release was asked for, by the database clock; 0 when none is pending. */
   readonly oldestHandoffMs: number;
+  /**
+   * The maintenance in force (the cluster's first, then its task lists'): while it is on, the
+   * coordinator moves nothing in its scope. Times are ISO 8601.
+   */
+  readonly maintenance: (Omit<Maintenance, "startedAt" | "expiresAt"> & {
+    readonly startedAt: string;
+    readonly expiresAt: string | null;
+  })[];
   /** The latest transitions from the audit trail, newest first. */
   readonly recent: (Omit<TransitionRecord, "at"> & { readonly at: string })[];
 }
@@ -127,7 +135,7 @@ export class StatusReader implements AsyncDisposable {
   async read(cluster: string, options: { recent?: number } = {}): Promise<ClusterStatus> {
     const { pool } = this.#clusters;
     const [catalog, store] = await Promise.all([this.#clusters.catalog(cluster), this.#clusters.store(cluster)]);
-    const [now, lease, nodes, lists, rows, recent, oldestHandoff] = await Promise.all([
+    const [now, lease, nodes, lists, rows, recent, oldestHandoff, maintenance] = await Promise.all([
       serverQueries.serverTime(pool),
       inspectLock(pool, coordinatorLeaseKey(cluster)),
       store.members(),
@@ -135,6 +143,7 @@ export class StatusReader implements AsyncDisposable {
       store.partitions(),
       readHistory(pool, cluster, { limit: options.recent ?? 20 }),
       clusterQueries.oldestReleaseRequest(pool, { cluster }),
+      readMaintenance(pool, cluster),
     ]);
     const nowMs = (now?.nowUs ?? 0) / 1000;
     const owned = new Map<string, { count: number; min: number; max: number }>();
@@ -218,6 +227,7 @@ export class StatusReader implements AsyncDisposable {
       partitions: taskLists.filter((t) => t.status === "active").reduce((a, t) => a + t.partitions, 0),
       pendingHandoffs: taskLists.reduce((a, t) => a + t.pendingHandoffs, 0),
       oldestHandoffMs: Math.round((oldestHandoff?.waitedUs ?? 0) / 1000),
+      maintenance: maintenance.map((m) => ({ ...m, startedAt: m.startedAt.toISOString(), expiresAt: m.expiresAt?.toISOString() ?? null })),
       recent: recent.map((t) => ({ ...t, at: t.at.toISOString() })),
     };
   }

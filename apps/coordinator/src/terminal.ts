@@ -1,4 +1,4 @@
-import type { DryRun } from "@helix/coordinator";
+import type { DryRun, Maintenance } from "@helix/coordinator";
 
 import type { ClusterStatus } from "./status";
 
@@ -15,6 +15,15 @@ const shortIncarnation = (incarnation: string): string => incarnation.slice(0, 8
 
 const range = (r: { min: number; max: number }): string => (r.min === r.max ? `${r.min}` : `${r.min}-${r.max}`);
 
+/** A maintenance in force as one line (its times as `Date`s, or as the ISO text of a status). */
+export function describeMaintenance(
+  m: Omit<Maintenance, "startedAt" | "expiresAt"> & { readonly startedAt: Date | string; readonly expiresAt: Date | string | null },
+): string {
+  const scope = m.taskList === null ? "whole cluster" : `${m.taskList.domain}/${m.taskList.taskList}`;
+  const ends = m.expiresAt === null ? "until ended" : `until ${new Date(m.expiresAt).toISOString()}`;
+  return `${scope}: ${JSON.stringify(m.reason)} by ${m.actor}, since ${new Date(m.startedAt).toISOString()}, ${ends}`;
+}
+
 /**
  * The ownership table of a cluster as terminal lines: the leader, the members with a letter each
  * (live, left or dead; incarnation; generations of the partitions they own), and a row per task
@@ -29,6 +38,7 @@ export function renderStatus(status: ClusterStatus): string[] {
     `cluster ${status.cluster}: ${leader}, ${live.length} live member(s), ${status.partitions} partition(s), ` +
       `${status.pendingHandoffs} pending hand-off(s)`,
   ];
+  for (const m of status.maintenance) lines.push(`  maintenance on, nothing moves: ${describeMaintenance(m)}`);
   for (const m of status.members) {
     const generations = m.generations === null ? "" : `  generation(s) ${range(m.generations)}`;
     lines.push(
@@ -66,6 +76,9 @@ export function renderPlan(plan: DryRun, cluster: string): string[] {
         ? `  ask ${t.from} to release ${where} for ${t.to}`
         : `  give ${where} to ${t.to} (${t.reason}${t.from === null ? "" : `, from ${t.from}`})`,
     );
+  }
+  if (plan.heldForMaintenance > 0) {
+    lines.push(`  maintenance holds ${plan.heldForMaintenance} of these until it ends (helix maintenance ls)`);
   }
   if (plan.nextCheckMs !== null) lines.push(`  something waits on time: next check in ${Math.round(plan.nextCheckMs)} ms`);
   return lines;

@@ -22,6 +22,16 @@ afterAll(async () => {
   await fx.close();
 });
 
+/** Runs `helix` with `env`, returning what it printed; a non-zero exit fails the test with the output. */
+const runner =
+  (env: Record<string, string>) =>
+  async (...argv: string[]): Promise<string> => {
+    const out = capture();
+    const code = await main(argv, env, out);
+    if (code !== 0) throw new Error(`helix ${argv.join(" ")} exited ${code}: ${out.text()}`);
+    return out.text();
+  };
+
 test("migrate creates a missing database, applies the schema, and is a no-op the second time", async () => {
   const url = new URL(testServerUrl());
   const name = `helix_test_cli_${process.pid}`;
@@ -118,12 +128,7 @@ test("the operations guide's configuration table lists every variable with its d
 
 test("tasklist, nodes, plan and status work against the database", async () => {
   const env = { HELIX_MYSQL_URL: fx.db.url, HELIX_CLUSTERS: "shop" };
-  const run = async (...argv: string[]): Promise<string> => {
-    const out = capture();
-    const code = await main(argv, env, out);
-    if (code !== 0) throw new Error(`helix ${argv.join(" ")} exited ${code}: ${out.text()}`);
-    return out.text();
-  };
+  const run = runner(env);
   expect(await run("tasklist", "put", "sales", "orders", "4", "--metadata", '{"team":"checkout"}')).toBe(
     "shop: sales/orders created (4 partitions)",
   );
@@ -182,6 +187,35 @@ test("tasklist, nodes, plan and status work against the database", async () => {
   expect(metadata.text()).toContain("--metadata: must be a JSON object");
 });
 
+test("maintenance on, ls and off, for the cluster and for a task list; status and plan show it", async () => {
+  const env = { HELIX_MYSQL_URL: fx.db.url, HELIX_CLUSTERS: "upkeep" };
+  const run = runner(env);
+  await run("tasklist", "put", "mail", "outbox", "2");
+  expect(await run("maintenance", "ls")).toBe("upkeep: no maintenance");
+  expect(await run("maintenance", "on", "--reason", "disk swap", "--actor", "ops@example")).toMatch(
+    /^upkeep: maintenance on \(whole cluster: "disk swap" by ops@example, since \S+Z, until ended\)$/,
+  );
+  expect(await run("maintenance", "on", "mail", "outbox", "--reason", "reindex", "--expires-in-ms", "600000")).toMatch(
+    /^upkeep: maintenance on \(mail\/outbox: "reindex" by \S+@\S+, since \S+Z, until \S+Z\)$/,
+  );
+  expect((await run("maintenance", "ls")).split("\n")).toEqual([
+    expect.stringMatching(/^whole cluster: "disk swap" by ops@example/),
+    expect.stringMatching(/^mail\/outbox: "reindex"/),
+  ]);
+  expect(JSON.parse(await run("maintenance", "ls", "--json"))).toHaveLength(2);
+  expect(await run("status")).toContain('  maintenance on, nothing moves: whole cluster: "disk swap" by ops@example');
+  members.push(await join(fx.pool, { cluster: "upkeep", nodeId: "u1", sweepIntervalMs: 0 }));
+  expect(await run("plan")).toContain("  maintenance holds 2 of these until it ends (helix maintenance ls)");
+
+  expect(await run("maintenance", "off", "mail", "outbox")).toBe("upkeep mail/outbox: maintenance off");
+  expect(await run("maintenance", "off")).toBe("upkeep: maintenance off");
+  expect(await run("maintenance", "off")).toBe("upkeep: maintenance was not on");
+  expect(await run("plan")).not.toContain("maintenance holds");
+  const unknown = capture();
+  expect(await main(["maintenance", "on", "mail", "nothing", "--reason", "x"], env, unknown)).toBe(1);
+  expect(unknown.text()).toMatch(/\[HELIX_UNKNOWN_TASK_LIST\]/);
+});
+
 test("bad numbers and metadata are bad usage (exit 2) naming the argument, before any connection", async () => {
   // Nothing listens on port 1: a command that connected would fail with the database unavailable (exit 1).
   const env = { HELIX_MYSQL_URL: "mysql://root@127.0.0.1:1/helix" };
@@ -201,6 +235,18 @@ test("bad numbers and metadata are bad usage (exit 2) naming the argument, befor
   const drain = capture();
   expect(await main(["members", "drain", " padded"], env, drain)).toBe(2);
   expect(drain.text()).toContain("<node-id>");
+  for (const [argv, named] of [
+    [["maintenance", "on"], "--reason"],
+    [["maintenance", "on", "--reason", ""], "--reason"],
+    [["maintenance", "on", "--reason", "x", "--expires-in-ms", "0"], "--expires-in-ms"],
+    [["maintenance", "on", "--reason", "x", "--expires-in-ms", "2592000001"], "--expires-in-ms"],
+    [["maintenance", "on", "mail", "--reason", "x"], "<taskList>"],
+    [["maintenance", "off", "mail"], "<taskList>"],
+  ] as const) {
+    const out = capture();
+    expect(await main([...argv], env, out)).toBe(2);
+    expect(out.text()).toContain(named);
+  }
   const weight = capture();
   expect(await main(["worker", "--weight", "1e3"], env, weight)).toBe(2);
   expect(weight.text()).toContain("--weight must be a whole number written in digits");

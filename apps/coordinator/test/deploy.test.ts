@@ -68,6 +68,7 @@ describe("the metrics the alerts rely on", () => {
     partitions: 3,
     pendingHandoffs,
     oldestHandoffMs: 0,
+    maintenance: [],
     recent: [],
   });
   let status = statusAt(0, []);
@@ -116,6 +117,7 @@ describe("the metrics the alerts rely on", () => {
       applied: [],
       releasesRequested: 0,
       pendingHandoffs: 0,
+      heldForMaintenance: 0,
       wrote: true,
     };
     coordinator.emit("round:done", report);
@@ -129,6 +131,31 @@ describe("the metrics the alerts rely on", () => {
   test("the oldest pending hand-off's age is the status's, in seconds", async () => {
     expect(await handoffAgeAfter({ ...statusAt(0, []), pendingHandoffs: 2, oldestHandoffMs: 40_500 })).toBe(40.5);
     expect(await handoffAgeAfter({ ...statusAt(0, []), pendingHandoffs: 0, oldestHandoffMs: 0 })).toBe(0);
+  });
+
+  test("maintenance in force has a series per scope with how long it has been on, and none once it ends", async () => {
+    const on = (taskList: { domain: string; taskList: string } | null, onForMs: number): ClusterStatus["maintenance"][number] => ({
+      taskList,
+      reason: "upgrade",
+      actor: "ops",
+      startedAt: new Date(0).toISOString(),
+      expiresAt: null,
+      onForMs,
+      remainingMs: null,
+    });
+    const series = async (): Promise<[unknown, number][]> => {
+      const metric = (await metrics.registry.getMetricsAsJSON()).find((m) => m.name === "helix_cluster_maintenance_seconds");
+      return (metric as { values: { value: number; labels: Record<string, unknown> }[] }).values.map((v) => [v.labels.scope, v.value]);
+    };
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    status = { ...statusAt(0, []), maintenance: [on(null, 7_200_000), on({ domain: "mail", taskList: "outbox" }, 1500)] };
+    expect(await series()).toEqual([
+      ["cluster", 7200],
+      ["mail/outbox", 1.5],
+    ]);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    status = statusAt(0, []);
+    expect(await series()).toEqual([]);
   });
 
   test("the status reads the oldest pending hand-off's wait from the database clock", async () => {

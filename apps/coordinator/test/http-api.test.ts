@@ -109,3 +109,43 @@ test("without a token, endpoints that change state are refused", async () => {
   expect(response.status).toBe(403);
   expect(((await response.json()) as { error: string }).error).toContain("HELIX_ADMIN_TOKEN");
 });
+
+test("maintenance starts and ends over HTTP only with the token, for the cluster or a task list; status and metrics show it", async () => {
+  const send = (method: string, path: string, body?: unknown, token: string | null = TOKEN) =>
+    fetch(`${service.url}${path}`, {
+      method,
+      headers: { "content-type": "application/json", ...(token === null ? {} : { authorization: `Bearer ${token}` }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+  const path = "/api/clusters/other/maintenance";
+  expect((await send("PUT", path, { reason: "upgrade" }, null)).status).toBe(401);
+  expect((await send("DELETE", path, undefined, "wrong-token-wrong-token")).status).toBe(401);
+  const bad = await send("PUT", path, { reason: "upgrade", expiresInMs: 0 }, TOKEN);
+  expect(bad.status).toBe(400);
+  const refusal = (await bad.json()) as { code: string; error: string };
+  expect(refusal.code).toBe("HELIX_INVALID_ARGUMENT");
+  expect(refusal.error).toContain("expiresInMs");
+  const notObject = await send("PUT", path, [1], TOKEN);
+  expect(notObject.status).toBe(400);
+  expect(((await notObject.json()) as { error: string }).error).toContain('"reason"');
+  expect((await send("PUT", "/api/clusters/nowhere/maintenance", { reason: "x" })).status).toBe(404);
+  expect((await send("PUT", "/api/clusters/other/tasklists/no/such/maintenance", { reason: "x" })).status).toBe(404);
+  expect((await send("GET", path)).status).toBe(405);
+
+  const started = await send("PUT", path, { reason: "database upgrade", expiresInMs: 3_600_000 });
+  expect(started.status).toBe(200);
+  const { maintenance } = (await started.json()) as { maintenance: { taskList: unknown; reason: string; actor: string } };
+  expect([maintenance.taskList, maintenance.reason]).toEqual([null, "database upgrade"]);
+  expect(maintenance.actor).toMatch(/^http /);
+  const status = (await (await get("/api/status?cluster=other")).json()) as {
+    clusters: { maintenance: { reason: string; expiresAt: string | null }[] }[];
+  };
+  expect(status.clusters[0]!.maintenance.map((m) => [m.reason, typeof m.expiresAt])).toEqual([["database upgrade", "string"]]);
+  await until(async () =>
+    /helix_cluster_maintenance_seconds\{cluster="other",scope="cluster"\} \d/.test(await (await get("/metrics")).text()),
+  );
+
+  expect(await (await send("DELETE", path)).json()).toEqual({ ended: true });
+  expect(await (await send("DELETE", path)).json()).toEqual({ ended: false });
+  expect(logs.join("\n")).toContain("maintenance ended");
+});

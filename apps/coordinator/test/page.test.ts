@@ -1,6 +1,6 @@
 import { hostname } from "node:os";
 
-import { createOwnershipStore, join, PartitionState, type Member } from "@helix/coordinator";
+import { createOwnershipStore, endMaintenance, join, PartitionState, startMaintenance, type Member } from "@helix/coordinator";
 import type { ConnectionSource, QueryClient, QueryOptions, TransactionConnection } from "@helix/db";
 import type { RowDataPacket } from "mysql2";
 import type { Page } from "playwright-core";
@@ -295,6 +295,21 @@ test("the leader's host shows in the header, and a member in the leader's proces
   expect(v.rows.find((r) => r.nodeId === local.nodeId)?.badge).toBe("coordinator host");
   expect(v.rows.find((r) => r.nodeId === "alpha")?.badge).toBe("");
   expect(await page.locator('[data-testid="leader-host"]').textContent()).toBe(` on ${hostname()} pid ${process.pid}`);
+});
+
+test("maintenance in force shows above the cluster, its reason as text, and goes when it ends", async () => {
+  const notice = async (): Promise<string[]> => (await drawn(page, '[data-testid="maintenance"]')).map((d) => d.text);
+  await startMaintenance(fixture!.pool, CLUSTER, { reason: `swap ${MARKUP}`, actor: "ops", expiresInMs: 3_600_000 });
+  try {
+    await until(async () => (await notice()).length === 1, 15_000);
+    const [text] = await notice();
+    expect(text).toMatch(
+      /^Maintenance on \(whole cluster\): nothing moves\. swap <em>mail<\/em> \u2014 ops, since \S+ \S+ UTC, until \S+ \S+ UTC$/,
+    );
+  } finally {
+    await endMaintenance(fixture!.pool, CLUSTER);
+  }
+  await until(async () => (await notice()).length === 0, 15_000);
 });
 
 test("sixteen members get sixteen clearly different colours, the same in their cells", async () => {

@@ -11,6 +11,19 @@ export { planNextRound, type DryRun } from "./dry-run";
 export { type CoordinatorEvents, type CoordinatorState, type CoordinatorStats } from "./events";
 export { readHistory, transitionKindName, type AppliedTransition, type TransitionKindName, type TransitionRecord } from "./audit";
 export { type RoundReport, type RoundTrigger } from "./round";
+export {
+  endMaintenance,
+  MAX_MAINTENANCE_ACTOR_LENGTH,
+  MAX_MAINTENANCE_EXPIRY_MS,
+  MAX_MAINTENANCE_REASON_LENGTH,
+  readMaintenance,
+  resolveMaintenanceOptions,
+  startMaintenance,
+  type Maintenance,
+  type MaintenanceOptions,
+  type ResolvedMaintenanceOptions,
+  type MaintenanceScope,
+} from "./maintenance";
 export { type ClusterSnapshot } from "./snapshot";
 export { type CoordinatorOptions, type ResolvedCoordinatorOptions } from "./options";
 export {

@@ -4,6 +4,7 @@ import { transaction, type ConnectionSource, type QueryClient } from "@helix/db"
 import type { Lease } from "@helix/lock";
 
 import { recordTransitions, trimTransitions, type AppliedTransition } from "./audit";
+import { holdForMaintenance, type HeldPlan } from "./maintenance";
 import type { ResolvedCoordinatorOptions } from "./options";
 import { planOwnership, type Plan, type Transition } from "./planner";
 import type { ClusterSnapshot } from "./snapshot";
@@ -50,11 +51,16 @@ export interface RoundReport {
   readonly releasesRequested: number;
   /** Hand-offs waiting for their owner's confirmation after this round. */
   readonly pendingHandoffs: number;
+  /** Transitions the plan would have made that maintenance held back (see `startMaintenance`). */
+  readonly heldForMaintenance: number;
   /** Whether the round wrote anything. A round with nothing to do writes nothing. */
   readonly wrote: boolean;
 }
 
-/** Runs the planner on a snapshot with the coordinator's options. */
+/**
+ * Runs the planner on a snapshot with the coordinator's options: what a round would do, were no
+ * maintenance on (a round holds back what maintenance says, see {@link roundPlan}).
+ */
 export function planFor(snapshot: ClusterSnapshot, options: ResolvedCoordinatorOptions): Plan {
   return planOwnership({
     members: snapshot.members,
@@ -66,6 +72,11 @@ export function planFor(snapshot: ClusterSnapshot, options: ResolvedCoordinatorO
       maxMovesPerMember: options.maxMovesPerMember,
     },
   });
+}
+
+/** What a round does of the plan for a snapshot: the plan less what maintenance holds back. */
+export function roundPlan(snapshot: ClusterSnapshot, options: ResolvedCoordinatorOptions): HeldPlan {
+  return holdForMaintenance(planFor(snapshot, options), snapshot.taskLists, snapshot.maintenance);
 }
 
 /** Where a round writes, and how: as the holder of `lease`, while `leading()` says it still is. */
@@ -213,7 +224,7 @@ function fenced<T>(writer: RoundWriter, fn: (conn: QueryClient) => Promise<T>): 
 export function roundReport(
   round: { epoch: number; trigger: RoundTrigger; durationMs: number },
   snapshot: ClusterSnapshot,
-  plan: Plan,
+  { plan, held }: HeldPlan,
   writes: RoundWrites,
 ): RoundReport {
   const { membership, catalog, ownership: owned } = writes.bumped;
@@ -228,6 +239,7 @@ export function roundReport(
     releasesRequested: writes.releasesRequested,
     // Releases the plan counted as pending but that were not made are not pending.
     pendingHandoffs: plan.pendingHandoffs - writes.releasesNotMade,
+    heldForMaintenance: held,
     wrote: membership + catalog + owned > 0,
   };
 }

@@ -11,7 +11,7 @@ import {
   applyPlan,
   applyTransitions,
   batchBudgetMs,
-  planFor,
+  roundPlan,
   roundReport,
   type RoundReport,
   type RoundTrigger,
@@ -75,12 +75,13 @@ export class Rounds {
     // A leader that stopped between a batch and its round's end left new owners untold: a new
     // leader tells every live member once.
     if (trigger === "elected") for (const member of snapshot.members) if (member.live) this.#untold.add(member.nodeId);
-    const plan = planFor(snapshot, this.options);
+    const held = roundPlan(snapshot, this.options);
+    const { plan } = held;
     this.#budgetMs = batchBudgetMs(this.options, snapshot);
     const writes = await applyPlan(writer, snapshot, plan);
     await this.#recordSeen(snapshot.counters, writes.bumped);
     const { epoch } = writer.lease;
-    const report = (durationMs: number): RoundReport => roundReport({ epoch, trigger, durationMs }, snapshot, plan, writes);
+    const report = (durationMs: number): RoundReport => roundReport({ epoch, trigger, durationMs }, snapshot, held, writes);
     this.requestedHandoffs.recordRound(snapshot.counters, writes.applied, plan.pendingHandoffs - writes.releasesNotMade);
     return { nextCheckMs: plan.nextCheckMs, report };
   }
@@ -109,6 +110,7 @@ export class Rounds {
       applied: writes.applied,
       releasesRequested: 0,
       pendingHandoffs: Math.max(0, last.pendingHandoffs - writes.applied.length),
+      heldForMaintenance: 0,
       wrote: writes.bumped.ownership > 0,
     });
     return { nextCheckMs: undefined, report };

@@ -9,6 +9,7 @@ import {
   type QueryClient,
 } from "@helix/db/internal";
 
+import { maintenanceOn, type Maintenance } from "./maintenance";
 import type { PlannerMember, PlannerPartition, PlannerTaskList } from "./planner";
 
 type RetiringTaskList = ownershipProtocol.RetiringTaskList;
@@ -39,6 +40,8 @@ export interface ClusterSnapshot {
   readonly partitions: number;
   /** Task lists with rows to clean up: removed ones and shrunk ones (the clean-up reads each again). */
   readonly retiring: RetiringTaskList[];
+  /** The maintenance in force (see `startMaintenance`): what a round moves, it holds back. */
+  readonly maintenance: readonly Maintenance[];
 }
 
 /** Reads the change counters, catalog, members and the ownership table in one consistent snapshot. */
@@ -52,6 +55,7 @@ async function snapshotOn(conn: QueryClient, cluster: string): Promise<ClusterSn
   const lists = await q.listTaskLists(conn, { cluster });
   const memberRows = await cq.listPlanningMembers(conn, { cluster });
   const rows = await cq.listPlanningOwnership(conn, { cluster });
+  const maintenance = await maintenanceOn(conn, cluster);
 
   const members: PlannerMember[] = memberRows.map((n) => ({
     nodeId: n.nodeId,
@@ -109,6 +113,7 @@ async function snapshotOn(conn: QueryClient, cluster: string): Promise<ClusterSn
     taskLists,
     partitions,
     retiring: [...retiring.values()],
+    maintenance,
   };
 }
 

@@ -3,7 +3,16 @@
 // HELIX_INVALID_ARGUMENT naming the parameter, and nothing is sent.
 import { expectRefusal, FaultyPool, HOSTILE_VALUES, hostileCases, type HostileParameter } from "@helix/testing";
 
-import { createCoordinator, planOwnership, planNextRound, readHistory, type Coordinator } from "../src";
+import {
+  createCoordinator,
+  endMaintenance,
+  planOwnership,
+  planNextRound,
+  readHistory,
+  readMaintenance,
+  startMaintenance,
+  type Coordinator,
+} from "../src";
 import { migratedDatabase, type Fixture } from "./helpers";
 
 let fx: Fixture;
@@ -27,6 +36,7 @@ const { integer, text } = HOSTILE_VALUES;
 const objects = [null, 42, "x", []];
 const clients = [null, 42, "x", {}];
 const create = (extra: Record<string, unknown>): Promise<Coordinator> => createCoordinator(counted, { cluster, ...extra });
+const maintain = (options: Record<string, unknown>): unknown => startMaintenance(counted, cluster, { reason: "r", ...options });
 const plan = (planner: Record<string, unknown>): unknown => planOwnership({ members: [], taskLists: [], options: planner });
 /** A move limit takes Infinity (no limit) besides whole numbers. */
 const limits = integer.filter((v) => v !== Number.POSITIVE_INFINITY).concat([0]);
@@ -60,6 +70,30 @@ const parameters: HostileParameter[] = [
   ["planNextRound(client, options)", "client", clients, (v) => planNextRound(v as never, { cluster })],
   ["planNextRound(client, options)", "options", objects, (v) => planNextRound(counted, v as never)],
   ["planNextRound(client, { cluster })", "cluster", text, (v) => planNextRound(counted, { cluster: v as string })],
+  ["startMaintenance(client, cluster, options)", "client", clients, (v) => startMaintenance(v as never, cluster, { reason: "r" })],
+  ["startMaintenance(client, cluster, options)", "cluster", text, (v) => startMaintenance(counted, v as string, { reason: "r" })],
+  ["startMaintenance(client, cluster, options)", "options", objects, (v) => startMaintenance(counted, cluster, v as never)],
+  ["startMaintenance(client, cluster, { reason })", "reason", text, (v) => startMaintenance(counted, cluster, { reason: v as string })],
+  ["startMaintenance(client, cluster, { actor })", "actor", text, (v) => maintain({ actor: v })],
+  ["startMaintenance(client, cluster, { expiresInMs })", "expiresInMs", integer, (v) => maintain({ expiresInMs: v })],
+  ["startMaintenance(client, cluster, { taskList })", "taskList", objects, (v) => maintain({ taskList: v })],
+  [
+    "startMaintenance(client, cluster, { taskList: { domain } })",
+    "taskList.domain",
+    text,
+    (v) => maintain({ taskList: { domain: v, taskList: "t" } }),
+  ],
+  [
+    "startMaintenance(client, cluster, { taskList: { taskList } })",
+    "taskList.taskList",
+    text,
+    (v) => maintain({ taskList: { domain: "d", taskList: v } }),
+  ],
+  ["endMaintenance(client, cluster)", "client", clients, (v) => endMaintenance(v as never, cluster)],
+  ["endMaintenance(client, cluster)", "cluster", text, (v) => endMaintenance(counted, v as string)],
+  ["endMaintenance(client, cluster, taskList)", "taskList", [null, 42, "x", []], (v) => endMaintenance(counted, cluster, v as never)],
+  ["readMaintenance(client, cluster)", "client", clients, (v) => readMaintenance(v as never, cluster)],
+  ["readMaintenance(client, cluster)", "cluster", text, (v) => readMaintenance(counted, v as string)],
   ["planOwnership(input)", "input", objects, (v) => planOwnership(v as never)],
   ["planOwnership({ members })", "members", [null, 42, "x", {}], (v) => planOwnership({ members: v as never, taskLists: [] })],
   ["planOwnership({ taskLists })", "taskLists", [null, 42, "x", {}], (v) => planOwnership({ members: [], taskLists: v as never })],

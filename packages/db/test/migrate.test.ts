@@ -27,6 +27,7 @@ const helixTables = [
   "helix_cluster_state",
   "helix_lock_epoch_floor",
   "helix_locks",
+  "helix_maintenance",
   "helix_nodes",
   "helix_numbers",
   "helix_schema_lock",

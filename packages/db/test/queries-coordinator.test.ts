@@ -100,6 +100,37 @@ describe.each(clients)("through %s", (_, makePool) => {
     expect(await trim(pool, { cluster: "w", retentionUs: 1, limit: 1 })).toBe(1);
     expect(await coordinator.listTransitions(pool, { cluster: "w", limit: 10 })).toHaveLength(1);
   });
+
+  test("coordinator queries: maintenance started, changed, expired and ended", async () => {
+    const scope = { cluster: "m", domain: "", taskList: "" };
+    const put = track("coordinator.putMaintenance", coordinator.putMaintenance);
+    const list = track("coordinator.listMaintenance", coordinator.listMaintenance);
+    const deleteEnded = track("coordinator.deleteEndedMaintenance", coordinator.deleteEndedMaintenance);
+    await put(pool, { ...scope, reason: "one", actor: "a", expiresInUs: 0 });
+    await put(pool, { ...scope, domain: "d", taskList: "t", reason: "short", actor: "b", expiresInUs: 1000 });
+    const [first] = await list(pool, { cluster: "m" });
+    // 0: no expiry, and -1 left.
+    expect(first).toMatchObject({ domain: "", taskList: "", reason: "one", actor: "a", expiresAt: null, remainingUs: -1 });
+    expect(first!.onForUs).toBeGreaterThanOrEqual(0);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    // The one whose expiry passed is listed with no time left.
+    const [, ended] = await list(pool, { cluster: "m" });
+    expect(ended).toMatchObject({ domain: "d", taskList: "t", reason: "short" });
+    expect(ended!.remainingUs).toBeLessThanOrEqual(0);
+    // A second put changes the reason, actor and expiry, and keeps the start.
+    await put(pool, { ...scope, reason: "two", actor: "c", expiresInUs: 60_000_000 });
+    const [second] = await list(pool, { cluster: "m" });
+    expect(second).toMatchObject({ reason: "two", actor: "c", startedAt: first!.startedAt });
+    expect(second!.remainingUs).toBeGreaterThan(59_000_000);
+    expect(second!.expiresAt!.getTime() - second!.startedAt.getTime()).toBeGreaterThanOrEqual(60_000);
+    // Only the ended one is deleted by deleteEndedMaintenance.
+    expect(await deleteEnded(pool, scope)).toBe(0);
+    expect(await deleteEnded(pool, { ...scope, domain: "d", taskList: "t" })).toBe(1);
+    const remove = track("coordinator.deleteMaintenance", coordinator.deleteMaintenance);
+    expect(await remove(pool, scope)).toBe(1);
+    expect(await remove(pool, scope)).toBe(0);
+    expect(await list(pool, { cluster: "m" })).toEqual([]);
+  });
 });
 
 expectEveryQueryCalled("coordinator");

@@ -3,6 +3,7 @@ import type { Command } from "commander";
 import type { CommandContext } from "./context";
 import { registerDemo } from "./demo";
 import { registerMigrate } from "./migrate";
+import { registerMaintenance } from "./maintenance";
 import { registerMembers } from "./members";
 import { registerPlan } from "./plan";
 import { registerServe } from "./serve";
@@ -19,6 +20,7 @@ export function registerCommands(program: Command, context: CommandContext): voi
     registerMigrate,
     registerTaskList,
     registerMembers,
+    registerMaintenance,
     registerStatus,
     registerPlan,
     registerWorker,

@@ -253,6 +253,18 @@ export function statusPageScript(pollMs: number): void {
         h("b", { "data-testid": "pending", text: c.pendingHandoffs }),
       ),
     );
+    // Maintenance holds every move in its scope: said above everything else of the cluster.
+    const maintenance = c.maintenance.map((m) =>
+      h(
+        "p",
+        { class: "maintenance", "data-testid": "maintenance" },
+        h("b", {
+          text: `Maintenance on (${m.taskList === null ? "whole cluster" : m.taskList.domain + "/" + m.taskList.taskList}): nothing moves. `,
+        }),
+        `${m.reason} \u2014 ${m.actor}, since ${m.startedAt.slice(0, 19).replace("T", " ")} UTC` +
+          (m.expiresAt === null ? ", until ended" : `, until ${m.expiresAt.slice(0, 19).replace("T", " ")} UTC`),
+      ),
+    );
     const partitions =
       c.taskLists.length === 0
         ? h("p", { class: "empty", text: "No task lists in the catalog." })
@@ -267,6 +279,7 @@ export function statusPageScript(pollMs: number): void {
       "section",
       { class: "cluster", "data-testid": "cluster", "data-cluster": c.cluster },
       head,
+      ...maintenance,
       h(
         "div",
         { class: "body" },

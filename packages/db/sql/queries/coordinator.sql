@@ -80,3 +80,42 @@ WHERE cluster = sqlc.arg(cluster)
   AND created_at < UTC_TIMESTAMP(6) - INTERVAL sqlc.arg(retention_us) MICROSECOND
 ORDER BY created_at
 LIMIT ?;
+
+-- name: DeleteEndedMaintenance :execrows
+-- Forgets a scope's maintenance whose expiry the database clock has passed, so that starting it
+-- again starts it anew (its start time included).
+DELETE FROM helix_maintenance
+WHERE cluster = sqlc.arg(cluster)
+  AND domain = sqlc.arg(domain)
+  AND task_list = sqlc.arg(task_list)
+  AND expires_at IS NOT NULL
+  AND expires_at <= UTC_TIMESTAMP(6);
+
+-- name: PutMaintenance :exec
+-- Starts maintenance for a scope, or changes the reason, actor and expiry of the one in force (it
+-- keeps its start). `expires_in_us` 0: until it is ended (an INTERVAL of NULL makes the sum NULL).
+INSERT INTO helix_maintenance (cluster, domain, task_list, reason, actor, started_at, expires_at)
+VALUES (
+  sqlc.arg(cluster), sqlc.arg(domain), sqlc.arg(task_list), sqlc.arg(reason), sqlc.arg(actor),
+  UTC_TIMESTAMP(6), UTC_TIMESTAMP(6) + INTERVAL NULLIF(sqlc.arg(expires_in_us), 0) MICROSECOND
+)
+ON DUPLICATE KEY UPDATE reason = VALUES(reason), actor = VALUES(actor), expires_at = VALUES(expires_at);
+
+-- name: DeleteMaintenance :execrows
+-- Ends a scope's maintenance (one in force, or one whose expiry passed).
+DELETE FROM helix_maintenance
+WHERE cluster = sqlc.arg(cluster)
+  AND domain = sqlc.arg(domain)
+  AND task_list = sqlc.arg(task_list);
+
+-- name: ListMaintenance :many
+-- A cluster's maintenance rows, with how long each has been on and how long it has left, by the
+-- database clock: in force while it has no expiry (`remaining_us` -1) or some time left (> 0). Rows
+-- whose expiry passed are listed too (<= 0), so that a writer can read back what it wrote whatever
+-- the expiry it gave; readers skip them.
+SELECT domain, task_list, reason, actor, started_at, expires_at,
+       TIMESTAMPDIFF(MICROSECOND, started_at, UTC_TIMESTAMP(6)) AS on_for_us,
+       CAST(COALESCE(TIMESTAMPDIFF(MICROSECOND, UTC_TIMESTAMP(6), expires_at), -1) AS SIGNED) AS remaining_us
+FROM helix_maintenance
+WHERE cluster = sqlc.arg(cluster)
+ORDER BY domain, task_list;

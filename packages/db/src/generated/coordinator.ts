@@ -402,3 +402,144 @@ export async function deleteTransitionsBefore(client: QueryClient, args: DeleteT
   const [result] = await client.query({ sql: deleteTransitionsBeforeQuery, values: [args.cluster, args.retentionUs, args.limit] });
   return execResult(result).affectedRows;
 }
+
+/** The SQL of {@link deleteEndedMaintenance}. */
+export const deleteEndedMaintenanceQuery = `-- name: DeleteEndedMaintenance :execrows
+DELETE FROM helix_maintenance
+WHERE cluster = ?
+  AND domain = ?
+  AND task_list = ?
+  AND expires_at IS NOT NULL
+  AND expires_at <= UTC_TIMESTAMP(6)`;
+
+/** The parameters of {@link deleteEndedMaintenance}. */
+export interface DeleteEndedMaintenanceArgs {
+  /** For column `cluster` of `helix_maintenance`. */
+  cluster: string;
+  /** For column `domain` of `helix_maintenance`. */
+  domain: string;
+  /** For column `task_list` of `helix_maintenance`. */
+  taskList: string;
+}
+
+/**
+ * Forgets a scope's maintenance whose expiry the database clock has passed, so that starting it
+ * again starts it anew (its start time included).
+ */
+export async function deleteEndedMaintenance(client: QueryClient, args: DeleteEndedMaintenanceArgs): Promise<number> {
+  const [result] = await client.query({ sql: deleteEndedMaintenanceQuery, values: [args.cluster, args.domain, args.taskList] });
+  return execResult(result).affectedRows;
+}
+
+/** The SQL of {@link putMaintenance}. */
+export const putMaintenanceQuery = `-- name: PutMaintenance :exec
+INSERT INTO helix_maintenance (cluster, domain, task_list, reason, actor, started_at, expires_at)
+VALUES (
+  ?, ?, ?, ?, ?,
+  UTC_TIMESTAMP(6), UTC_TIMESTAMP(6) + INTERVAL NULLIF(?, 0) MICROSECOND
+)
+ON DUPLICATE KEY UPDATE reason = VALUES(reason), actor = VALUES(actor), expires_at = VALUES(expires_at)`;
+
+/** The parameters of {@link putMaintenance}. */
+export interface PutMaintenanceArgs {
+  /** For column `cluster` of `helix_maintenance`. */
+  cluster: string;
+  /** For column `domain` of `helix_maintenance`. */
+  domain: string;
+  /** For column `task_list` of `helix_maintenance`. */
+  taskList: string;
+  /** For column `reason` of `helix_maintenance`. */
+  reason: string;
+  /** For column `actor` of `helix_maintenance`. */
+  actor: string;
+  /** The value of parameter `expires_in_us`. */
+  expiresInUs: number;
+}
+
+/**
+ * Starts maintenance for a scope, or changes the reason, actor and expiry of the one in force (it
+ * keeps its start). `expires_in_us` 0: until it is ended (an INTERVAL of NULL makes the sum NULL).
+ */
+export async function putMaintenance(client: QueryClient, args: PutMaintenanceArgs): Promise<void> {
+  await client.query({ sql: putMaintenanceQuery, values: [args.cluster, args.domain, args.taskList, args.reason, args.actor, args.expiresInUs] });
+}
+
+/** The SQL of {@link deleteMaintenance}. */
+export const deleteMaintenanceQuery = `-- name: DeleteMaintenance :execrows
+DELETE FROM helix_maintenance
+WHERE cluster = ?
+  AND domain = ?
+  AND task_list = ?`;
+
+/** The parameters of {@link deleteMaintenance}. */
+export interface DeleteMaintenanceArgs {
+  /** For column `cluster` of `helix_maintenance`. */
+  cluster: string;
+  /** For column `domain` of `helix_maintenance`. */
+  domain: string;
+  /** For column `task_list` of `helix_maintenance`. */
+  taskList: string;
+}
+
+/**
+ * Ends a scope's maintenance (one in force, or one whose expiry passed).
+ */
+export async function deleteMaintenance(client: QueryClient, args: DeleteMaintenanceArgs): Promise<number> {
+  const [result] = await client.query({ sql: deleteMaintenanceQuery, values: [args.cluster, args.domain, args.taskList] });
+  return execResult(result).affectedRows;
+}
+
+/** The SQL of {@link listMaintenance}. */
+export const listMaintenanceQuery = `-- name: ListMaintenance :many
+SELECT domain, task_list, reason, actor, started_at, expires_at,
+       TIMESTAMPDIFF(MICROSECOND, started_at, UTC_TIMESTAMP(6)) AS on_for_us,
+       CAST(COALESCE(TIMESTAMPDIFF(MICROSECOND, UTC_TIMESTAMP(6), expires_at), -1) AS SIGNED) AS remaining_us
+FROM helix_maintenance
+WHERE cluster = ?
+ORDER BY domain, task_list`;
+
+/** The parameters of {@link listMaintenance}. */
+export interface ListMaintenanceArgs {
+  /** For column `cluster` of `helix_maintenance`. */
+  cluster: string;
+}
+
+/** A row that {@link listMaintenance} returns. */
+export interface ListMaintenanceRow {
+  /** Column `domain` of `helix_maintenance`. */
+  domain: string;
+  /** Column `task_list` of `helix_maintenance`. */
+  taskList: string;
+  /** Column `reason` of `helix_maintenance`. */
+  reason: string;
+  /** Column `actor` of `helix_maintenance`. */
+  actor: string;
+  /** Column `started_at` of `helix_maintenance`. */
+  startedAt: Date;
+  /** Column `expires_at` of `helix_maintenance`. */
+  expiresAt: Date | null;
+  /** Result column `on_for_us`. */
+  onForUs: number;
+  /** Result column `remaining_us`. */
+  remainingUs: number;
+}
+
+/**
+ * A cluster's maintenance rows, with how long each has been on and how long it has left, by the
+ * database clock: in force while it has no expiry (`remaining_us` -1) or some time left (> 0). Rows
+ * whose expiry passed are listed too (<= 0), so that a writer can read back what it wrote whatever
+ * the expiry it gave; readers skip them.
+ */
+export async function listMaintenance(client: QueryClient, args: ListMaintenanceArgs): Promise<ListMaintenanceRow[]> {
+  const [rows] = await client.query({ sql: listMaintenanceQuery, values: [args.cluster], rowsAsArray: true, timezone: "Z" });
+  return (rows as unknown[][]).map((row) => ({
+    domain: row[0] as string,
+    taskList: row[1] as string,
+    reason: row[2] as string,
+    actor: row[3] as string,
+    startedAt: dateValue(row[4]),
+    expiresAt: row[5] === null ? null : dateValue(row[5]),
+    onForUs: numberValue(row[6]),
+    remainingUs: numberValue(row[7]),
+  }));
+}

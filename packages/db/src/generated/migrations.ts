@@ -215,4 +215,21 @@ CROSS JOIN (SELECT 0 AS d UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT
       `ALTER TABLE helix_nodes ADD COLUMN return_within_us BIGINT NOT NULL DEFAULT 0`,
     ],
   },
+  {
+    version: 11,
+    name: "maintenance",
+    checksum: "a32f82df5b57ca4197f166f143ce15c53d97392f38718d228dcfe39a770b1ea7",
+    statements: [
+      `CREATE TABLE helix_maintenance (
+  cluster    VARCHAR(128) NOT NULL,
+  domain     VARCHAR(128) NOT NULL,
+  task_list  VARCHAR(128) NOT NULL,
+  reason     VARCHAR(512) NOT NULL,
+  actor      VARCHAR(255) NOT NULL,
+  started_at DATETIME(6) NOT NULL,
+  expires_at DATETIME(6) NULL,
+  PRIMARY KEY (cluster, domain, task_list)
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin`,
+    ],
+  },
 ];
