@@ -3,7 +3,7 @@
 // starting, ending and reading it.
 import { hostname } from "node:os";
 
-import { taskListKey } from "@helix/cluster/internal";
+import { ownershipProtocol as ownership, taskListKey } from "@helix/cluster/internal";
 import {
   checkClient,
   checkInteger,
@@ -103,6 +103,9 @@ export interface Maintenance {
 
 const CLUSTER_SCOPE = { domain: "", taskList: "" } as const;
 
+/** Maintenance is part of what the leader plans from: starting or ending it moves the catalog counter. */
+const CATALOG_CHANGED = { membership: 0, catalog: 1, ownership: 0 } as const;
+
 /**
  * Starts maintenance for a cluster or one of its task lists, or changes the reason, actor and
  * expiry of the one in force (which keeps its start). While it is on, the coordinator moves nothing
@@ -125,7 +128,7 @@ export async function startMaintenance(client: ConnectionSource, cluster: string
     }
     await cq.deleteEndedMaintenance(conn, { cluster, ...scope });
     await cq.putMaintenance(conn, { cluster, ...scope, reason, actor, expiresInUs: (expiresInMs ?? 0) * 1000 });
-    await q.bumpCatalogVersion(conn, { cluster });
+    await ownership.bump(conn, cluster, CATALOG_CHANGED);
     // Read back in the transaction that wrote it (already ended, with `remainingMs` 0, when the
     // expiry given was shorter than the statements took).
     return (await maintenanceRows(conn, cluster)).find((m) => sameScope(m.taskList, taskList))!;
@@ -144,7 +147,7 @@ export async function endMaintenance(client: ConnectionSource, cluster: string, 
   const scope = taskList === undefined ? CLUSTER_SCOPE : checkScope("taskList", taskList);
   return transaction(guardClient(client), async (conn) => {
     const ended = (await cq.deleteMaintenance(conn, { cluster, ...scope })) > 0;
-    if (ended) await q.bumpCatalogVersion(conn, { cluster });
+    if (ended) await ownership.bump(conn, cluster, CATALOG_CHANGED);
     return ended;
   });
 }

@@ -15,7 +15,7 @@
  *   swept, `catalog` when a task list is put or removed, `ownership` when any partition changes.
  */
 
-export { addCounters, ensureCounters, NO_CHANGE, readCounters, type ChangeCounters } from "./counters";
+export { addCounters, bump, ensureCounters, NO_CHANGE, readCounters, type ChangeCounters } from "./counters";
 export {
   DEFAULT_MEMBER_RETENTION_MS,
   DEFAULT_MEMBER_TTL_MS,
