@@ -1,10 +1,13 @@
-// Planned events with real processes: a rolling restart, and a drain.
+// Planned events with real processes: a rolling restart, a drain, and maintenance mode.
 // - Rolling restart: 4 worker processes own 4 task lists x 256 partitions; each worker in turn gets
 //   SIGTERM (its members leave) and a new process with the same node id is started as soon as the
 //   old one has exited; the next follows once the table is balanced again. Once with a plain leave,
 //   once with `leave({ returningWithinMs })` (static membership).
 // - Drain: 4 worker processes own 4 task lists x 2,000 partitions; one gets SIGUSR2 and drains
 //   (`member.drain()`, the coordinator's default throttle) its 2,000 partitions to the others.
+// - Maintenance: 4 worker processes own 4 task lists x 256 partitions; with maintenance on, a fifth
+//   worker joins, one leaves (SIGTERM) and one is SIGKILLed; once the killed one's TTL has passed and
+//   the leader has polled for some seconds, maintenance is turned off and the moves it held are made.
 // Member TTL 3 s; one coordinator process with the library's defaults (polling every 200 ms).
 // Reported, all read from the database: the partitions owned by another node id at some point, the
 // most without a live owner at once, how long each partition was without one (sampled every
@@ -13,6 +16,8 @@
 //   node planned-events.mjs [--busy]     HELIX_BENCH_MYSQL_URL names the server; --busy (or
 //   HELIX_BENCH_SCALE_BUSY=1) runs it beside CPU hogs, as the scale benchmark's busy mode
 import { setTimeout as sleep } from "node:timers/promises";
+
+import { endMaintenance, startMaintenance } from "@helix/coordinator";
 
 import { closeCluster, liveIds, openCluster, startCoordinator, startWorker } from "./scale/cluster.mjs";
 import { readScaleConfig } from "./scale/config.mjs";
@@ -197,14 +202,75 @@ async function drain() {
   }
 }
 
+/** Audit rows after `mark`: owner changes, and release requests. */
+async function auditSince(s, mark) {
+  const [[row]] = await s.pool.query(
+    "SELECT COALESCE(SUM(kind <> 5), 0) AS moves, COALESCE(SUM(kind = 5), 0) AS releases FROM helix_transitions WHERE cluster = ? AND id > ?",
+    [s.cluster, mark],
+  );
+  return { moves: Number(row.moves), releases: Number(row.releases) };
+}
+
+/**
+ * The fewest partitions that must change owner for `live` to be balanced: those without a live
+ * owner, and what a live member owns beyond its ceiling.
+ */
+function minimumMoves(table, live, total) {
+  const ceiling = Math.ceil(total / live.size);
+  const owned = new Map([...live].map((id) => [id, 0]));
+  let free = 0;
+  for (const row of table.values()) {
+    if (row.nodeId !== null && owned.has(row.nodeId)) owned.set(row.nodeId, owned.get(row.nodeId) + 1);
+    else free++;
+  }
+  return free + [...owned.values()].reduce((n, c) => n + Math.max(0, c - ceiling), 0);
+}
+
+/** A join, a leave and a crash under maintenance, then maintenance off. */
+async function maintenance() {
+  const { s } = await balancedCluster("maintenance", PER_LIST, 0);
+  try {
+    const before = await owners(s);
+    const mark = await auditMark(s);
+    await startMaintenance(s.pool, s.cluster, { reason: "planned-events benchmark", actor: "bench" });
+    await startWorker(s, ["w4"], TTL_MS);
+    for (const [id, signal] of [
+      ["w0", "SIGTERM"],
+      ["w1", "SIGKILL"],
+    ]) {
+      const child = s.workers.get(id);
+      s.workers.delete(id);
+      child.process.kill(signal);
+      await child.exited;
+    }
+    // The killed member's TTL passes, and the leader polls (every 200 ms) for some seconds more.
+    await sleep(TTL_MS + 3000);
+    const during = await auditSince(s, mark);
+    const table = await owners(s);
+    const tookOver = [...table].filter(([p, row]) => row.nodeId !== null && row.nodeId !== before.get(p).nodeId).length;
+    const minimum = minimumMoves(table, liveIds(s), s.total);
+    const offMark = await auditMark(s);
+    const offAt = performance.now();
+    await endMaintenance(s.pool, s.cluster);
+    if ((await waitBalanced(s, liveIds(s), Date.now() + 60_000, s.running())) === null) throw new Error("maintenance: never balanced");
+    const settleMs = performance.now() - offAt;
+    const after = await auditSince(s, offMark);
+    return { during, tookOver, minimum, after, settleMs };
+  } finally {
+    await closeCluster(run, s);
+  }
+}
+
 const rows = [];
 let drained;
+let maintained;
 // Busy (--busy or HELIX_BENCH_SCALE_BUSY=1): CPU hogs spin beside everything, as in the scale benchmark.
 const neighbours = config.busy ? await startBusyNeighbours(config.busyHogs, "planned events") : undefined;
 let busyNote = "";
 try {
   for (const returningWithinMs of [0, RETURNING_WITHIN_MS]) rows.push(await rollingRestart(returningWithinMs));
   drained = await drain();
+  maintained = await maintenance();
 } finally {
   if (neighbours !== undefined) busyNote = await neighbours.stop();
   run.processes.killAll();
@@ -245,5 +311,19 @@ console.log(
 );
 console.log("");
 console.log(`- drain: the coordinator's rounds that wrote, by trigger, with their time and changes: ${d.rounds.join(", ")}`);
+console.log("");
+console.log(
+  `Maintenance: ${WORKERS} worker processes (member TTL ${TTL_MS} ms) owning ${LISTS} task lists x ${PER_LIST} partitions; maintenance on, a fifth worker joins, one leaves (SIGTERM), one is SIGKILLed; ${(TTL_MS + 3000) / 1000} s later maintenance is turned off.`,
+);
+console.log("");
+console.log(
+  "| while on: owner changes / release requests in the audit trail | while on: partitions owned by another node id | after off: owner changes / minimum | after off: release requests | balanced after off | meets targets (0 while on, the minimum after) |",
+);
+console.log("| ---: | ---: | ---: | ---: | ---: | --- |");
+const m = maintained;
+const meetsMaintenance = m.during.moves + m.during.releases + m.tookOver === 0 && m.after.moves === m.minimum && m.after.releases === 0;
+console.log(
+  `| ${m.during.moves} / ${m.during.releases} | ${m.tookOver} | ${m.after.moves} / ${m.minimum} | ${m.after.releases} | ${(m.settleMs / 1000).toFixed(2)} s | ${meetsMaintenance ? "yes" : "no"} |`,
+);
 if (busyNote !== "") console.log(busyNote);
 process.exit(0);
