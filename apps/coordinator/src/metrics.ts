@@ -13,6 +13,7 @@ export class ServiceMetrics {
   readonly #rounds: Counter<"cluster" | "wrote">;
   readonly #roundSeconds: Histogram<"cluster">;
   readonly #transitions: Counter<"cluster" | "kind">;
+  readonly #transitionCauses: Counter<"cluster" | "cause">;
   readonly #leaderChanges: Counter<"cluster" | "change">;
   readonly #renewFailures: Counter<"cluster">;
   readonly #roundFailures: Counter<"cluster">;
@@ -42,6 +43,12 @@ export class ServiceMetrics {
       name: "helix_coordinator_transitions_total",
       help: "Ownership transitions committed, by kind (assigned, handed-off, reclaimed, forced, release-requested)",
       labelNames: ["cluster", "kind"],
+      registers,
+    });
+    this.#transitionCauses = new Counter({
+      name: "helix_coordinator_transitions_by_cause_total",
+      help: "Ownership transitions committed, by why they happened (join, leave, expiry, restart, drain, rebalance, task-list)",
+      labelNames: ["cluster", "cause"],
       registers,
     });
     this.#leaderChanges = new Counter({
@@ -157,6 +164,7 @@ export class ServiceMetrics {
           byKind.set(kind, (byKind.get(kind) ?? 0) + 1);
         }
         for (const [kind, n] of byKind) this.#transitions.inc({ cluster, kind }, n);
+        for (const [cause, n] of Object.entries(report.causes)) this.#transitionCauses.inc({ cluster, cause }, n);
       });
       c.on("leader:elected", () => this.#leaderChanges.inc({ cluster, change: "elected" }));
       c.on("leader:lost", () => this.#leaderChanges.inc({ cluster, change: "lost" }));

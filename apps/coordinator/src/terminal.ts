@@ -1,4 +1,4 @@
-import type { DryRun, Maintenance } from "@helix/coordinator";
+import type { DryRun, Maintenance, TransitionRecord } from "@helix/coordinator";
 
 import type { ClusterStatus } from "./status";
 
@@ -22,6 +22,16 @@ export function describeMaintenance(
   const scope = m.taskList === null ? "whole cluster" : `${m.taskList.domain}/${m.taskList.taskList}`;
   const ends = m.expiresAt === null ? "until ended" : `until ${new Date(m.expiresAt).toISOString()}`;
   return `${scope}: ${JSON.stringify(m.reason)} by ${m.actor}, since ${new Date(m.startedAt).toISOString()}, ${ends}`;
+}
+
+/** A transition of the audit trail as one line: when, what, where, from whom to whom, why and by whom. */
+export function describeTransition(t: TransitionRecord): string {
+  const cause = t.cause === "unknown" ? "" : ` (${t.cause})`;
+  const by = t.actor === null ? "" : ` by ${t.actor}`;
+  return (
+    `${t.at.toISOString()}  ${t.kind} ${t.domain}/${t.taskList}#${t.partition}  ${t.from ?? "none"} -> ${t.to ?? "none"}` +
+    `  generation ${t.generation}${cause}  epoch ${t.epoch}${by}`
+  );
 }
 
 /**

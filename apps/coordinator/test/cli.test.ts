@@ -2,10 +2,10 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join as joinPath } from "node:path";
 
-import { createCatalog, join, type Member } from "@helix/coordinator";
+import { createCatalog, createCoordinator, join, type Member } from "@helix/coordinator";
 
 import { main, variables } from "../src";
-import { capture, migratedDatabase, testServerUrl, withServer, type Fixture } from "./helpers";
+import { capture, migratedDatabase, testServerUrl, until, withServer, type Fixture } from "./helpers";
 
 let fx: Fixture;
 const members: Member[] = [];
@@ -211,6 +211,26 @@ test("maintenance on, ls and off, for the cluster and for a task list; status an
   expect(await run("maintenance", "off")).toBe("upkeep: maintenance off");
   expect(await run("maintenance", "off")).toBe("upkeep: maintenance was not on");
   expect(await run("plan")).not.toContain("maintenance holds");
+
+  // A coordinator gives u1 the two partitions: the history says why, and which coordinator.
+  expect(await run("history")).toBe("upkeep: no transitions recorded");
+  const leader = await createCoordinator(fx.pool, { cluster: "upkeep", pollMs: 20 });
+  try {
+    await until(async () => (await run("history")).split("\n").length === 2);
+    expect((await run("history", "--limit", "1")).split("\n")).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^\\S+Z {2}assigned mail/outbox#[01] {2}none -> u1 {2}generation 1 \\(task-list\\) {2}epoch 1 by ${leader.options.id.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`,
+        ),
+      ),
+    ]);
+    expect(JSON.parse(await run("history", "--json"))).toEqual([
+      expect.objectContaining({ cause: "task-list", actor: leader.options.id }),
+      expect.objectContaining({ cause: "task-list", actor: leader.options.id }),
+    ]);
+  } finally {
+    await leader.stop();
+  }
   const unknown = capture();
   expect(await main(["maintenance", "on", "mail", "nothing", "--reason", "x"], env, unknown)).toBe(1);
   expect(unknown.text()).toMatch(/\[HELIX_UNKNOWN_TASK_LIST\]/);
@@ -242,6 +262,7 @@ test("bad numbers and metadata are bad usage (exit 2) naming the argument, befor
     [["maintenance", "on", "--reason", "x", "--expires-in-ms", "2592000001"], "--expires-in-ms"],
     [["maintenance", "on", "mail", "--reason", "x"], "<taskList>"],
     [["maintenance", "off", "mail"], "<taskList>"],
+    [["history", "--limit", "0"], "--limit"],
   ] as const) {
     const out = capture();
     expect(await main([...argv], env, out)).toBe(2);

@@ -118,6 +118,7 @@ describe("the metrics the alerts rely on", () => {
       releasesRequested: 0,
       pendingHandoffs: 0,
       heldForMaintenance: 0,
+      causes: {},
       wrote: true,
     };
     coordinator.emit("round:done", report);

@@ -181,7 +181,9 @@ test("every cell is alpha's once alpha joins, and the leader and events show", a
   expect(v.cells.every((c) => c.state === "assigned")).toBe(true);
   expect(v.members).toEqual([{ nodeId: "alpha", live: true }]);
   expect(v.leader).toMatch(/epoch \d+/);
-  await eventually(page, "recent events", (v) => v.events.some((e) => /assigned/.test(e) && e.includes("alpha")));
+  await eventually(page, "recent events with their cause", (v) =>
+    v.events.some((e) => /assigned/.test(e) && e.includes("alpha") && e.includes("(task-list)")),
+  );
   expect(await page.locator('[data-testid="cell"]').first().getAttribute("title")).toBe("partition 0: alpha (assigned)");
 });
 

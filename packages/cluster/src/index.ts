@@ -43,5 +43,6 @@ export {
   PartitionState,
   SchemaNotMigratedError,
   Status,
+  TransitionCause,
   TransitionKind,
 } from "@helix/db";

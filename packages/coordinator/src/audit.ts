@@ -1,3 +1,4 @@
+import { taskListKey } from "@helix/cluster/internal";
 import {
   checkClient,
   checkInteger,
@@ -8,11 +9,12 @@ import {
   guardClient,
   MAX_NAME_LENGTH,
   orDefault,
+  TransitionCause,
   TransitionKind,
   type QueryClient,
 } from "@helix/db/internal";
 
-import type { Transition } from "./planner";
+import type { PlannerMember, PlannerTaskList, Transition } from "./planner";
 
 /** A transition as it was committed. */
 export type AppliedTransition = Transition & {
@@ -49,6 +51,75 @@ export function transitionKindName(t: Transition): TransitionKindName {
   return kindNames[transitionKind(t)];
 }
 
+/** Why a transition happened; the word for each `TransitionCause` (`unknown`: not recorded). */
+export type TransitionCauseName = "unknown" | "join" | "leave" | "expiry" | "restart" | "drain" | "rebalance" | "task-list";
+
+const causeNames = {
+  [TransitionCause.Unknown]: "unknown",
+  [TransitionCause.Join]: "join",
+  [TransitionCause.Leave]: "leave",
+  [TransitionCause.Expiry]: "expiry",
+  [TransitionCause.Restart]: "restart",
+  [TransitionCause.Drain]: "drain",
+  [TransitionCause.Rebalance]: "rebalance",
+  [TransitionCause.TaskList]: "task-list",
+} as const satisfies Record<TransitionCause, TransitionCauseName>;
+
+/**
+ * Why a round's transitions happen, judged from the cluster it planned from (the one home of that
+ * judgement):
+ * - a partition going back to its own node id: `restart` (a new process of the node id);
+ * - a partition without an owner: `task-list` when nobody ever owned it (a new or grown task
+ *   list), else `leave` (its owner left);
+ * - a partition of an owner no longer live: `leave` when the owner left saying it would be back
+ *   and did not come back in time, else `expiry` (its TTL passed); one whose owner did not confirm
+ *   a release in time: `expiry`;
+ * - a release request, and the assignment that completes one: `drain` from a member of weight 0,
+ *   else `join` towards a member that owned nothing in the cluster read, else `rebalance`.
+ */
+export class TransitionCauses {
+  readonly #members: ReadonlyMap<string, PlannerMember>;
+  /** Live members that owned no partition in the cluster read: the ones that just joined. */
+  readonly #newcomers: ReadonlySet<string>;
+  readonly #lists: ReadonlyMap<string, PlannerTaskList>;
+
+  constructor(members: readonly PlannerMember[], taskLists: readonly PlannerTaskList[]) {
+    this.#members = new Map(members.map((m) => [m.nodeId, m]));
+    const owners = new Set<string>();
+    for (const list of taskLists) for (const row of list.rows) if (row.nodeId !== null) owners.add(row.nodeId);
+    this.#newcomers = new Set(members.filter((m) => m.live && !owners.has(m.nodeId)).map((m) => m.nodeId));
+    this.#lists = new Map(taskLists.map((l) => [taskListKey(l.domain, l.taskList), l]));
+  }
+
+  /** Why `t` happens. */
+  of(t: Transition): TransitionCause {
+    if (t.type === "assign") {
+      if (t.to === t.from) return TransitionCause.Restart;
+      if (t.reason === "unassigned") return this.#neverOwned(t) ? TransitionCause.TaskList : TransitionCause.Leave;
+      if (t.reason === "forced") return TransitionCause.Expiry;
+      if (t.reason === "owner-gone") {
+        const owner = t.from === null ? undefined : this.#members.get(t.from);
+        return owner !== undefined && !owner.live && (owner.returnWithinMs ?? 0) > 0 ? TransitionCause.Leave : TransitionCause.Expiry;
+      }
+    }
+    if (t.from !== null && this.#members.get(t.from)?.weight === 0) return TransitionCause.Drain;
+    return this.#newcomers.has(t.to) ? TransitionCause.Join : TransitionCause.Rebalance;
+  }
+
+  #neverOwned(t: Transition): boolean {
+    const rows = this.#lists.get(taskListKey(t.domain, t.taskList))?.rows;
+    if (rows === undefined) return false;
+    // Rows come in partition order, one per partition from 0: the index is the partition's number.
+    const row = rows[t.partition]?.partition === t.partition ? rows[t.partition] : rows.find((r) => r.partition === t.partition);
+    return row?.neverOwned === true;
+  }
+}
+
+/** The name of a cause, as the audit trail and metrics show it. */
+export function transitionCauseName(cause: number): TransitionCauseName {
+  return cause in causeNames ? causeNames[cause as TransitionCause] : "unknown";
+}
+
 /** A row of the audit trail. */
 export interface TransitionRecord {
   /** The row's id; grows with every transition recorded. */
@@ -71,6 +142,10 @@ export interface TransitionRecord {
   readonly to: string | null;
   /** The partition's generation after the change. */
   readonly generation: number;
+  /** Why it happened (judged by the round that made it); `unknown` for a row written without a cause. */
+  readonly cause: TransitionCauseName;
+  /** Who made it: the coordinator's id; null for a row written without one. */
+  readonly actor: string | null;
 }
 
 /**
@@ -79,10 +154,10 @@ export interface TransitionRecord {
  */
 export async function recordTransitions(
   conn: QueryClient,
-  cluster: string,
-  epoch: number,
+  writer: { readonly cluster: string; readonly epoch: number; readonly actor: string; readonly causes: TransitionCauses },
   applied: readonly AppliedTransition[],
 ): Promise<void> {
+  const { cluster, epoch, actor, causes } = writer;
   const createdAt = new Date().toISOString().replace("T", " ").replace("Z", "");
   for (const run of chunks(applied)) {
     await cq.insertTransitions(
@@ -98,6 +173,8 @@ export async function recordTransitions(
         fromNodeId: t.from,
         toNodeId: t.to,
         generation: t.newGeneration,
+        cause: causes.of(t),
+        actor,
       })),
     );
   }
@@ -129,6 +206,8 @@ export async function readHistory(client: QueryClient, cluster: string, options:
     from: r.fromNodeId,
     to: r.toNodeId,
     generation: r.generation,
+    cause: transitionCauseName(r.cause),
+    actor: r.actor,
   }));
 }
 

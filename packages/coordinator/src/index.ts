@@ -9,7 +9,15 @@ export { Coordinator } from "./coordinator";
 export { createCoordinator } from "./create";
 export { planNextRound, type DryRun } from "./dry-run";
 export { type CoordinatorEvents, type CoordinatorState, type CoordinatorStats } from "./events";
-export { readHistory, transitionKindName, type AppliedTransition, type TransitionKindName, type TransitionRecord } from "./audit";
+export {
+  readHistory,
+  transitionCauseName,
+  transitionKindName,
+  type AppliedTransition,
+  type TransitionCauseName,
+  type TransitionKindName,
+  type TransitionRecord,
+} from "./audit";
 export { type RoundReport, type RoundTrigger } from "./round";
 export {
   endMaintenance,
@@ -70,6 +78,7 @@ export {
   RoutingTable,
   SchemaNotMigratedError,
   Status,
+  TransitionCause,
   TransitionKind,
   UnknownTaskListError,
   type ChangeCounters,

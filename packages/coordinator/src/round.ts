@@ -3,7 +3,14 @@ import { ownershipProtocol as ownership, type RunPace } from "@helix/cluster/int
 import { transaction, type ConnectionSource, type QueryClient } from "@helix/db";
 import type { Lease } from "@helix/lock";
 
-import { recordTransitions, trimTransitions, type AppliedTransition } from "./audit";
+import {
+  recordTransitions,
+  transitionCauseName,
+  TransitionCauses,
+  trimTransitions,
+  type AppliedTransition,
+  type TransitionCauseName,
+} from "./audit";
 import { holdForMaintenance, type HeldPlan } from "./maintenance";
 import type { ResolvedCoordinatorOptions } from "./options";
 import { planOwnership, type Plan, type Transition } from "./planner";
@@ -53,6 +60,8 @@ export interface RoundReport {
   readonly pendingHandoffs: number;
   /** Transitions the plan would have made that maintenance held back (see `startMaintenance`). */
   readonly heldForMaintenance: number;
+  /** How many of `applied` happened for each cause (see `TransitionCauses`); causes with none are left out. */
+  readonly causes: Readonly<Partial<Record<TransitionCauseName, number>>>;
   /** Whether the round wrote anything. A round with nothing to do writes nothing. */
   readonly wrote: boolean;
 }
@@ -104,6 +113,8 @@ export interface RoundWrites {
   readonly releasesRequested: number;
   /** Release requests the plan made that were not written (their partition had changed). */
   readonly releasesNotMade: number;
+  /** How many of `applied` happened for each cause. */
+  readonly causes: Partial<Record<TransitionCauseName, number>>;
   /** Counter bumps of the round's own writes: the coordinator adds them to what it read. */
   readonly bumped: ChangeCounters;
 }
@@ -117,7 +128,12 @@ export interface RoundWrites {
  * @throws `LeaseLostError` or `FencedOutError` when this coordinator is no longer the leader; the
  *   transaction is rolled back and nothing of it is written.
  */
-export async function applyPlan(writer: RoundWriter, snapshot: ClusterSnapshot, plan: Plan): Promise<RoundWrites> {
+export async function applyPlan(
+  writer: RoundWriter,
+  snapshot: ClusterSnapshot,
+  plan: Plan,
+  causes = new TransitionCauses(snapshot.members, snapshot.taskLists),
+): Promise<RoundWrites> {
   const { cluster, memberRetentionMs } = writer.options;
   let bumped: ChangeCounters = ownership.NO_CHANGE;
   let markedInactive = 0;
@@ -133,21 +149,24 @@ export async function applyPlan(writer: RoundWriter, snapshot: ClusterSnapshot, 
     const pruned = await fenced(writer, (conn) => ownership.pruneRetired(conn, cluster, snapshot.retiring));
     bumped = ownership.addCounters(bumped, pruned.bumped);
   }
-  const written = await applyTransitions(writer, plan.transitions, batchBudgetMs(writer.options, snapshot));
+  const written = await applyTransitions(writer, plan.transitions, batchBudgetMs(writer.options, snapshot), causes);
   return { markedInactive, deletedMembers, ...written, bumped: ownership.addCounters(bumped, written.bumped) };
 }
 
 /**
  * Applies transitions in fenced batches of at most `batchSize`, each cut short at `budgetMs`, with
- * their audit rows; tells the members partitions went to, and trims the audit trail. A batch's
+ * their audit rows (their causes judged by `causes`); tells the members partitions went to, and
+ * trims the audit trail. A batch's
  * transitions that find their partition changed are skipped and left to the next round.
  */
 export async function applyTransitions(
   writer: RoundWriter,
   transitions: readonly Transition[],
   budgetMs: number,
+  causes: TransitionCauses,
 ): Promise<Omit<RoundWrites, "markedInactive" | "deletedMembers">> {
-  const { cluster, batchSize, forceReleaseAfterMs, auditRetentionMs } = writer.options;
+  const { cluster, batchSize, forceReleaseAfterMs, auditRetentionMs, id: actor } = writer.options;
+  const byCause: Partial<Record<TransitionCauseName, number>> = {};
   let bumped: ChangeCounters = ownership.NO_CHANGE;
   const applied: AppliedTransition[] = [];
   // Counted batch by batch: at a million transitions, a pass over all of them at the round's end
@@ -162,9 +181,13 @@ export async function applyTransitions(
         tellNewOwners: false,
         pace: writer.pace,
       });
-      await recordTransitions(conn, cluster, writer.lease.epoch, result.applied);
+      await recordTransitions(conn, { cluster, epoch: writer.lease.epoch, actor, causes }, result.applied);
       return result;
     });
+    for (const t of written.applied) {
+      const name = transitionCauseName(causes.of(t));
+      byCause[name] = (byCause[name] ?? 0) + 1;
+    }
     const made = countReleases(written.applied);
     releasesRequested += made;
     releasesNotMade += countReleases(batch, written.considered) - made;
@@ -181,7 +204,7 @@ export async function applyTransitions(
     for (const nodeId of told) writer.untold.delete(nodeId);
   }
   if (applied.length > 0) await fenced(writer, (conn) => trimTransitions(conn, cluster, auditRetentionMs));
-  return { applied, releasesRequested, releasesNotMade, bumped };
+  return { applied, releasesRequested, releasesNotMade, causes: byCause, bumped };
 }
 
 /** How many of the first `count` transitions (all by default) are release requests. */
@@ -240,6 +263,7 @@ export function roundReport(
     // Releases the plan counted as pending but that were not made are not pending.
     pendingHandoffs: plan.pendingHandoffs - writes.releasesNotMade,
     heldForMaintenance: held,
+    causes: writes.causes,
     wrote: membership + catalog + owned > 0,
   };
 }

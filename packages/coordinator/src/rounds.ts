@@ -5,6 +5,7 @@ import { ownershipProtocol as ownership } from "@helix/cluster/internal";
 import { clusterQueries as q, type ConnectionSource } from "@helix/db/internal";
 import type { Lease } from "@helix/lock";
 
+import { TransitionCauses } from "./audit";
 import { readFreePartitions, RequestedHandoffs } from "./follow";
 import type { ResolvedCoordinatorOptions } from "./options";
 import {
@@ -48,6 +49,8 @@ export class Rounds {
   readonly #pace = new ownership.RunPace();
   /** The batch budget of the last planned round, which a round following hand-offs keeps. */
   #budgetMs = 1;
+  /** The causes as the last planned round judged them, which a round following its hand-offs keeps. */
+  #causes = new TransitionCauses([], []);
 
   constructor(
     private readonly source: ConnectionSource,
@@ -78,7 +81,8 @@ export class Rounds {
     const held = roundPlan(snapshot, this.options);
     const { plan } = held;
     this.#budgetMs = batchBudgetMs(this.options, snapshot);
-    const writes = await applyPlan(writer, snapshot, plan);
+    this.#causes = new TransitionCauses(snapshot.members, snapshot.taskLists);
+    const writes = await applyPlan(writer, snapshot, plan, this.#causes);
     await this.#recordSeen(snapshot.counters, writes.bumped);
     const { epoch } = writer.lease;
     const report = (durationMs: number): RoundReport => roundReport({ epoch, trigger, durationMs }, snapshot, held, writes);
@@ -94,7 +98,7 @@ export class Rounds {
     const read = await readFreePartitions(this.source, this.options.cluster);
     const transitions = this.requestedHandoffs.plan(read, this.seen);
     if (transitions === null) return null;
-    const writes = await applyTransitions(writer, transitions, this.#budgetMs);
+    const writes = await applyTransitions(writer, transitions, this.#budgetMs, this.#causes);
     await this.#recordSeen(read.counters, writes.bumped);
     this.requestedHandoffs.recordApplied(writes.applied);
     const { epoch } = writer.lease;
@@ -111,6 +115,7 @@ export class Rounds {
       releasesRequested: 0,
       pendingHandoffs: Math.max(0, last.pendingHandoffs - writes.applied.length),
       heldForMaintenance: 0,
+      causes: writes.causes,
       wrote: writes.bumped.ownership > 0,
     });
     return { nextCheckMs: undefined, report };

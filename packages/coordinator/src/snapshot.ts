@@ -98,6 +98,7 @@ async function snapshotOn(conn: QueryClient, cluster: string): Promise<ClusterSn
         incarnations.has(r.nodeId) &&
         incarnations.get(r.nodeId) !== r.incarnation &&
         (r.incarnation !== null || live.has(r.nodeId)),
+      neverOwned: r.neverOwned === 1,
     });
   }
   for (const [key, entry] of byKey) {

@@ -62,6 +62,29 @@ export const TransitionKind = {
 /** One of the values of {@link TransitionKind}. */
 export type TransitionKind = (typeof TransitionKind)[keyof typeof TransitionKind];
 
+/** Why a transition of the audit trail happened (`helix_transitions.cause`). */
+export const TransitionCause = {
+  /** Not recorded: written before causes were, or by an earlier version. */
+  Unknown: 0,
+  /** A member joined: its share was asked of the others. */
+  Join: 1,
+  /** A member left: its partitions went to the others. */
+  Leave: 2,
+  /** A member's TTL passed (it crashed or hung), or it did not confirm a release in time. */
+  Expiry: 3,
+  /** A node id's new process took its partition back. */
+  Restart: 4,
+  /** A member drains: its partitions were asked of it for the others. */
+  Drain: 5,
+  /** Balance among members already there (a weight changed, an earlier move ended). */
+  Rebalance: 6,
+  /** A partition never owned before was given out: a task list was created or grew. */
+  TaskList: 7,
+} as const;
+
+/** One of the values of {@link TransitionCause}. */
+export type TransitionCause = (typeof TransitionCause)[keyof typeof TransitionCause];
+
 /** Longest lock key, in characters (helix_locks.lock_key is VARCHAR(255)). */
 export const MAX_LOCK_KEY_LENGTH = 255;
 

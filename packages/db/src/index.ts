@@ -12,7 +12,15 @@ export {
   MigrationLockError,
   SchemaNotMigratedError,
 } from "./errors";
-export { MAX_LOCK_KEY_LENGTH, MAX_NAME_LENGTH, MAX_OWNER_LENGTH, PartitionState, Status, TransitionKind } from "./constants";
+export {
+  MAX_LOCK_KEY_LENGTH,
+  MAX_NAME_LENGTH,
+  MAX_OWNER_LENGTH,
+  PartitionState,
+  Status,
+  TransitionCause,
+  TransitionKind,
+} from "./constants";
 export { SafeEmitter } from "./emit";
 export {
   createDatabaseIfMissing,

@@ -1,4 +1,4 @@
-import { PartitionState, TransitionKind } from "../src/internal";
+import { PartitionState, TransitionCause, TransitionKind } from "../src/internal";
 import * as cluster from "../src/generated/cluster";
 import * as coordinator from "../src/generated/coordinator";
 import { clients, expectEveryQueryCalled, pool, track, useQueriesFixture } from "./queries-fixture";
@@ -53,9 +53,10 @@ describe.each(clients)("through %s", (_, makePool) => {
     });
     await cluster.requestPartitionsRelease(pool, { ...key, partitionIds: [1], targetNodeId: null, ownerVersion: 2 });
     const table = await track("coordinator.listPlanningOwnership", coordinator.listPlanningOwnership)(pool, c);
-    expect(table.map((r) => [r.partitionId, r.nodeId, r.incarnation, r.state, r.generation])).toEqual([
-      [0, null, null, PartitionState.Unassigned, 0],
-      [1, "live", "i".repeat(32), PartitionState.ReleaseRequested, 1],
+    // Partition 0 was never given to anyone; 1 was.
+    expect(table.map((r) => [r.partitionId, r.nodeId, r.incarnation, r.state, r.generation, r.neverOwned])).toEqual([
+      [0, null, null, PartitionState.Unassigned, 0, 1],
+      [1, "live", "i".repeat(32), PartitionState.ReleaseRequested, 1, 0],
     ]);
     expect(table[0]!.releaseAgeUs).toBe(-1);
     expect(table[1]!.releaseAgeUs).toBeGreaterThanOrEqual(0);
@@ -83,15 +84,27 @@ describe.each(clients)("through %s", (_, makePool) => {
       fromNodeId: null,
       toNodeId: "live",
       generation: 1,
+      cause: TransitionCause.TaskList,
+      actor: "leader-1",
     };
     expect(await insert(pool, [])).toBe(0);
     expect(
-      await insert(pool, [transition, { ...transition, kind: TransitionKind.ReleaseRequested, fromNodeId: "live", toNodeId: "dead" }]),
+      await insert(pool, [
+        transition,
+        {
+          ...transition,
+          kind: TransitionKind.ReleaseRequested,
+          fromNodeId: "live",
+          toNodeId: "dead",
+          cause: TransitionCause.Join,
+          actor: null,
+        },
+      ]),
     ).toBe(2);
     const history = await track("coordinator.listTransitions", coordinator.listTransitions)(pool, { cluster: "w", limit: 10 });
-    expect(history.map((t) => [t.kind, t.fromNodeId, t.toNodeId])).toEqual([
-      [TransitionKind.ReleaseRequested, "live", "dead"],
-      [TransitionKind.Assigned, null, "live"],
+    expect(history.map((t) => [t.kind, t.fromNodeId, t.toNodeId, t.cause, t.actor])).toEqual([
+      [TransitionKind.ReleaseRequested, "live", "dead", TransitionCause.Join, null],
+      [TransitionKind.Assigned, null, "live", TransitionCause.TaskList, "leader-1"],
     ]);
     expect(history[0]!.id).toBeGreaterThan(history[1]!.id);
     const trim = track("coordinator.deleteTransitionsBefore", coordinator.deleteTransitionsBefore);

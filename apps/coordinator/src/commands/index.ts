@@ -3,6 +3,7 @@ import type { Command } from "commander";
 import type { CommandContext } from "./context";
 import { registerDemo } from "./demo";
 import { registerMigrate } from "./migrate";
+import { registerHistory } from "./history";
 import { registerMaintenance } from "./maintenance";
 import { registerMembers } from "./members";
 import { registerPlan } from "./plan";
@@ -23,6 +24,7 @@ export function registerCommands(program: Command, context: CommandContext): voi
     registerMaintenance,
     registerStatus,
     registerPlan,
+    registerHistory,
     registerWorker,
     registerDemo,
   ]) {

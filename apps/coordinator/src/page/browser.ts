@@ -215,6 +215,7 @@ export function statusPageScript(pollMs: number): void {
           { class: "move" },
           h("span", { class: "kind " + e.kind, text: e.kind }),
           h("span", { class: "where", text: `${e.domain}/${e.taskList} #${e.partition}` }),
+          e.cause === "unknown" ? null : h("span", { class: "cause", "data-testid": "cause", text: `(${e.cause})` }),
         ),
         h("span", { class: "when", text: clock(new Date(e.at)) }),
       ),

@@ -27,6 +27,7 @@ main { max-width: 1180px; margin: 0 auto; padding: 18px 20px 32px; }
 .fact { color: var(--muted); font-size: 13px; }
 .fact b { color: var(--text); font-weight: 600; }
 .fact.alert b { color: var(--warn); }
+.cause { color: var(--muted); font-size: 12px; margin-left: 6px; }
 .maintenance { margin: 0 0 12px; padding: 8px 12px; border: 1px solid #fcd34d; border-radius: 8px; background: #fffbeb; color: #92400e; font-size: 13px; }
 .body { display: grid; grid-template-columns: minmax(0, 1fr) 360px; }
 .body > div { padding: 14px 18px 18px; min-width: 0; }

@@ -45,6 +45,11 @@ export interface PlannerPartition {
    * partitions): with `returningWithinMs`, a leaving member's rows keep its node id for that.
    */
   readonly staleOwner?: boolean;
+  /**
+   * Nobody ever owned the partition (a new or grown task list's). The planner does not read it;
+   * the audit trail's causes do (see `TransitionCauses`). @default false
+   */
+  readonly neverOwned?: boolean;
 }
 
 /** A task list with its partition count and its rows (rows numbered at or past `partitions` are ignored). */

@@ -24,9 +24,12 @@ WHERE cluster = sqlc.arg(cluster)
 ORDER BY node_id;
 
 -- name: ListPlanningOwnership :many
--- The ownership table, with the age (by the database clock) of every pending release request.
+-- The ownership table, with the age (by the database clock) of every pending release request, and
+-- whether each partition was ever given to anyone (why a partition without an owner has none: new,
+-- or left by its owner).
 SELECT domain, task_list, partition_id, node_id, incarnation, state, generation, target_node_id,
-       CAST(COALESCE(TIMESTAMPDIFF(MICROSECOND, release_asked_at, UTC_TIMESTAMP(6)), -1) AS SIGNED) AS release_age_us
+       CAST(COALESCE(TIMESTAMPDIFF(MICROSECOND, release_asked_at, UTC_TIMESTAMP(6)), -1) AS SIGNED) AS release_age_us,
+       CAST(assigned_at IS NULL AS SIGNED) AS never_owned
 FROM helix_allocation
 WHERE cluster = sqlc.arg(cluster)
 ORDER BY domain, task_list, partition_id;
@@ -58,16 +61,17 @@ FOR UPDATE;
 -- Audit rows, many in one statement. `created_at` is UTC text ('YYYY-MM-DD hh:mm:ss.ffffff'), so
 -- that it is stored as given whatever the time zone of the client's session.
 INSERT INTO helix_transitions (cluster, created_at, epoch, kind, domain, task_list, partition_id,
-                               from_node_id, to_node_id, generation)
+                               from_node_id, to_node_id, generation, cause, actor)
 VALUES (
   sqlc.arg(cluster), sqlc.arg(created_at), sqlc.arg(epoch), sqlc.arg(kind), sqlc.arg(domain),
   sqlc.arg(task_list), sqlc.arg(partition_id), sqlc.arg(from_node_id), sqlc.arg(to_node_id),
-  sqlc.arg(generation)
+  sqlc.arg(generation), sqlc.arg(cause), sqlc.arg(actor)
 );
 
 -- name: ListTransitions :many
 -- The most recent transitions, newest first.
-SELECT id, created_at, epoch, kind, domain, task_list, partition_id, from_node_id, to_node_id, generation
+SELECT id, created_at, epoch, kind, domain, task_list, partition_id, from_node_id, to_node_id, generation,
+       cause, actor
 FROM helix_transitions
 WHERE cluster = sqlc.arg(cluster)
 ORDER BY id DESC

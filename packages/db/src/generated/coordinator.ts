@@ -117,7 +117,8 @@ export async function listPlanningMembers(client: QueryClient, args: ListPlannin
 /** The SQL of {@link listPlanningOwnership}. */
 export const listPlanningOwnershipQuery = `-- name: ListPlanningOwnership :many
 SELECT domain, task_list, partition_id, node_id, incarnation, state, generation, target_node_id,
-       CAST(COALESCE(TIMESTAMPDIFF(MICROSECOND, release_asked_at, UTC_TIMESTAMP(6)), -1) AS SIGNED) AS release_age_us
+       CAST(COALESCE(TIMESTAMPDIFF(MICROSECOND, release_asked_at, UTC_TIMESTAMP(6)), -1) AS SIGNED) AS release_age_us,
+       CAST(assigned_at IS NULL AS SIGNED) AS never_owned
 FROM helix_allocation
 WHERE cluster = ?
 ORDER BY domain, task_list, partition_id`;
@@ -148,10 +149,14 @@ export interface ListPlanningOwnershipRow {
   targetNodeId: string | null;
   /** Result column `release_age_us`. */
   releaseAgeUs: number;
+  /** Result column `never_owned`. */
+  neverOwned: number;
 }
 
 /**
- * The ownership table, with the age (by the database clock) of every pending release request.
+ * The ownership table, with the age (by the database clock) of every pending release request, and
+ * whether each partition was ever given to anyone (why a partition without an owner has none: new,
+ * or left by its owner).
  */
 export async function listPlanningOwnership(client: QueryClient, args: ListPlanningOwnershipArgs): Promise<ListPlanningOwnershipRow[]> {
   const [rows] = await client.query({ sql: listPlanningOwnershipQuery, values: [args.cluster], rowsAsArray: true, timezone: "Z" });
@@ -165,6 +170,7 @@ export async function listPlanningOwnership(client: QueryClient, args: ListPlann
     generation: numberValue(row[6]),
     targetNodeId: row[7] as string | null,
     releaseAgeUs: numberValue(row[8]),
+    neverOwned: numberValue(row[9]),
   }));
 }
 
@@ -269,13 +275,13 @@ export const insertTransitionsQuery = {
   /** The statement up to its VALUES tuple. */
   head: `-- name: InsertTransitions :copyfrom
 INSERT INTO helix_transitions (cluster, created_at, epoch, kind, domain, task_list, partition_id,
-                               from_node_id, to_node_id, generation)
+                               from_node_id, to_node_id, generation, cause, actor)
 VALUES `,
   /** The VALUES tuple of one row. */
   row: `(
   ?, ?, ?, ?, ?,
   ?, ?, ?, ?,
-  ?
+  ?, ?, ?
 )`,
   /** The statement after its VALUES tuple. */
   tail: ``,
@@ -303,6 +309,10 @@ export interface InsertTransitionsArgs {
   toNodeId: string | null;
   /** For column `generation` of `helix_transitions`. */
   generation: number;
+  /** For column `cause` of `helix_transitions`. */
+  cause: number;
+  /** For column `actor` of `helix_transitions`. */
+  actor: string | null;
 }
 
 /**
@@ -313,14 +323,15 @@ export interface InsertTransitionsArgs {
  */
 export async function insertTransitions(client: QueryClient, rows: readonly InsertTransitionsArgs[]): Promise<number> {
   if (rows.length === 0) return 0;
-  const values = rows.flatMap((args) => [args.cluster, args.createdAt, args.epoch, args.kind, args.domain, args.taskList, args.partitionId, args.fromNodeId, args.toNodeId, args.generation]);
+  const values = rows.flatMap((args) => [args.cluster, args.createdAt, args.epoch, args.kind, args.domain, args.taskList, args.partitionId, args.fromNodeId, args.toNodeId, args.generation, args.cause, args.actor]);
   const [result] = await client.query({ sql: repeatRows(insertTransitionsQuery, rows.length), values });
   return execResult(result).affectedRows;
 }
 
 /** The SQL of {@link listTransitions}. */
 export const listTransitionsQuery = `-- name: ListTransitions :many
-SELECT id, created_at, epoch, kind, domain, task_list, partition_id, from_node_id, to_node_id, generation
+SELECT id, created_at, epoch, kind, domain, task_list, partition_id, from_node_id, to_node_id, generation,
+       cause, actor
 FROM helix_transitions
 WHERE cluster = ?
 ORDER BY id DESC
@@ -356,6 +367,10 @@ export interface ListTransitionsRow {
   toNodeId: string | null;
   /** Column `generation` of `helix_transitions`. */
   generation: number;
+  /** Column `cause` of `helix_transitions`. */
+  cause: number;
+  /** Column `actor` of `helix_transitions`. */
+  actor: string | null;
 }
 
 /**
@@ -374,6 +389,8 @@ export async function listTransitions(client: QueryClient, args: ListTransitions
     fromNodeId: row[7] as string | null,
     toNodeId: row[8] as string | null,
     generation: numberValue(row[9]),
+    cause: numberValue(row[10]),
+    actor: row[11] as string | null,
   }));
 }
 

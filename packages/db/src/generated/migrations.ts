@@ -232,4 +232,13 @@ CROSS JOIN (SELECT 0 AS d UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin`,
     ],
   },
+  {
+    version: 12,
+    name: "transition_causes",
+    checksum: "4759c1ce568dd0f45ce03c967fee28006f96fe55a87178f09098170befd52c04",
+    statements: [
+      `ALTER TABLE helix_transitions ADD COLUMN cause TINYINT NOT NULL DEFAULT 0`,
+      `ALTER TABLE helix_transitions ADD COLUMN actor VARCHAR(255) NULL`,
+    ],
+  },
 ];
