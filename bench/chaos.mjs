@@ -159,6 +159,8 @@ async function run(fault) {
       return slots.kill(slots.slot("worker", fault.slot), "SIGTERM", fault.downMs);
     case "restart-worker":
       return slots.kill(slots.slot("worker", fault.slot), "SIGUSR2", fault.downMs);
+    case "drain-worker":
+      return slots.kill(slots.slot("worker", fault.slot), "SIGUSR1", fault.downMs);
     case "pause-worker":
     case "pause-coordinator":
       return slots.pause(slots.slot(fault.kind.slice(6), fault.slot), fault.pauseMs);

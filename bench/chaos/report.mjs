@@ -41,6 +41,14 @@ function printTables({ run, ownership, ledger, convergence, slots, slow }) {
     `| owned again, balanced, after the faults stopped | ${convergedAfterMs === null ? `NO, not within ${boundMs} ms` : `${Math.round(convergedAfterMs)} ms (bound ${boundMs} ms)`} |`,
   );
   console.log(`| unexpected exits (crashes, unhandled rejections) | ${slots.unexpected.length} |`);
+  // What the drains did (a drain cut short by a stop, or whose process was reused, reports nothing).
+  const drains = [...slots.processes.values()].flatMap((c) => c.events.filter((e) => e.event === "drained"));
+  if (drains.length > 0) {
+    const complete = drains.filter((e) => e.remaining === 0).length;
+    console.log(
+      `| drains (information, not a violation) | ${drains.length} ended: ${complete} handed every partition over, the others left ${drains.reduce((n, e) => n + e.remaining, 0)} to their leave |`,
+    );
+  }
   const { spells, slowFences, pausedFences, slowEvents } = slow;
   if (spells.length > 0) {
     const slowMs = spells.reduce((a, s) => a + (s.to - s.from) / 1000, 0);

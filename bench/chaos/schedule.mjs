@@ -12,6 +12,7 @@ export function faultSchedule({ seed, seconds, workers, coordinators, dbRestart,
     ["kill-worker", 3],
     ["leave-worker", 2],
     ["restart-worker", 2],
+    ["drain-worker", 1.5],
     ["pause-worker", 3],
     ["reuse-worker", 2],
     ["kill-coordinator", 1.5],
@@ -49,6 +50,9 @@ export function faultSchedule({ seed, seconds, workers, coordinators, dbRestart,
     if (kind === "leave-worker") fault.downMs = between(200, 3000);
     // Back within the three TTLs it said (its partitions wait for it), or later (they move then).
     if (kind === "restart-worker") fault.downMs = between(200, memberTtlMs * 4);
+    // Started again once its drain (at most two TTLs) is likely over, or while it still drains (a
+    // node id reused by a new process).
+    if (kind === "drain-worker") fault.downMs = between(memberTtlMs, memberTtlMs * 4);
     if (kind === "pause-worker") fault.pauseMs = between(memberTtlMs * 1.3, memberTtlMs * 3);
     if (kind === "reuse-worker") {
       fault.pauseMs = between(memberTtlMs * 1.3, memberTtlMs * 2);

@@ -101,13 +101,16 @@ export class Slots {
   kill(slot, signal, downMs) {
     if (slot.down || slot.child === undefined) return false;
     slot.expectExit = true;
-    // SIGTERM (SIGUSR2: saying it will be back) makes a worker leave and exit 0 once it is running; one still starting up (no "joined"
-    // yet: Node may not even have loaded the script) just dies of it, like a kill.
-    slot.expectCode = (signal === "SIGTERM" || signal === "SIGUSR2") && slot.child.count("joined") > 0 ? 0 : undefined;
+    // SIGTERM (SIGUSR2: saying it will be back; SIGUSR1: after a drain) makes a worker leave and exit 0 once it is running; one still
+    // starting up (no "joined" yet: Node may not even have loaded the script) just dies of it, like a kill.
+    const graceful = signal === "SIGTERM" || signal === "SIGUSR2" || signal === "SIGUSR1";
+    slot.expectCode = graceful && slot.child.count("joined") > 0 ? 0 : undefined;
     // A pause (or a node-id reuse waiting on one) ends with the process: its timer must not act on it.
     if (slot.paused) this.#resume(slot.child);
     slot.paused = false;
-    slot.child.process.kill(signal);
+    // Before its handler is installed, SIGUSR1 opens Node's inspector instead of ending the process:
+    // a worker not yet joined is killed instead, as it would die of the other signals.
+    slot.child.process.kill(signal === "SIGUSR1" && slot.expectCode === undefined ? "SIGKILL" : signal);
     slot.restartPending = true;
     this.#later(downMs, () => this.start(slot));
     return true;

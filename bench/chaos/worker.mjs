@@ -5,7 +5,8 @@
 // [taskList, partition, generation] for each). Every 50 ms it writes one unit of work for one of
 // its partitions into the ledger table `chaos_ledger`, in a transaction fenced by the partition
 // (`partition.fence(conn)`). A release is confirmed after the unit of work in flight. SIGTERM makes
-// it leave; SIGUSR2 makes it leave saying it will be back. Events go to stdout as JSON lines (`fenced` when the member fences itself).
+// it leave; SIGUSR2 makes it leave saying it will be back; SIGUSR1 makes it drain (its partitions go
+// to the others while it works the rest), then leave. Events go to stdout as JSON lines (`fenced` when the member fences itself).
 //
 // <pool>: `helix` (the member makes its pool from the URL) or `plain` (a mysql2 pool with mysql2's
 // default flags, FOUND_ROWS on, handed to join()).
@@ -91,6 +92,28 @@ const leaveOn = (returningWithinMs) => {
 };
 process.on("SIGTERM", () => leaveOn(0));
 process.on("SIGUSR2", () => leaveOn(3 * Number(ttlMs)));
+// A drain keeps the work going on the partitions not yet handed over; it leaves when it owns none, or
+// after two TTLs whatever it still owns (the harness may stop the process before: a SIGTERM then
+// leaves at once, ending the drain).
+let draining = false;
+process.on("SIGUSR1", () => {
+  if (leaving || draining) return;
+  if (member === undefined) process.exit(0);
+  draining = true;
+  void member
+    .drain({ timeoutMs: 2 * Number(ttlMs) })
+    .then(
+      ({ remaining }) => say({ event: "drained", remaining }),
+      (error) => say({ event: "drain-failed", message: error.message }),
+    )
+    .then(() => {
+      clearInterval(tick);
+      clearInterval(ledger);
+      return inFlight;
+    })
+    .then(() => pool.end().catch(() => undefined))
+    .then(() => process.exit(0));
+});
 for (;;) {
   try {
     member = await join(source, {
