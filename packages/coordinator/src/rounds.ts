@@ -49,6 +49,8 @@ export class Rounds {
   readonly #pace = new ownership.RunPace();
   /** The batch budget of the last planned round, which a round following hand-offs keeps. */
   #budgetMs = 1;
+  /** The last planned round left a draining member's next wave for later (see `Plan.drainWaiting`). */
+  #drainWaiting = false;
   /** The causes as the last planned round judged them, which a round following its hand-offs keeps. */
   #causes = new TransitionCauses([], []);
 
@@ -80,6 +82,7 @@ export class Rounds {
     if (trigger === "elected") for (const member of snapshot.members) if (member.live) this.#untold.add(member.nodeId);
     const held = roundPlan(snapshot, this.options);
     const { plan } = held;
+    this.#drainWaiting = plan.drainWaiting === true;
     this.#budgetMs = batchBudgetMs(this.options, snapshot);
     this.#causes = new TransitionCauses(snapshot.members, snapshot.taskLists);
     const writes = await applyPlan(writer, snapshot, plan, this.#causes);
@@ -118,7 +121,9 @@ export class Rounds {
       causes: writes.causes,
       wrote: writes.bumped.ownership > 0,
     });
-    return { nextCheckMs: undefined, report };
+    // A drain's wave handed over: plan at once, so that the next wave is asked for.
+    const waveDone = this.#drainWaiting && this.requestedHandoffs.size === 0;
+    return { nextCheckMs: waveDone ? 0 : undefined, report };
   }
 
   /**

@@ -1,6 +1,7 @@
 // Drains: a member's partitions go to the others one by one through the acknowledged hand-off while
 // it works the rest; then it leaves.
 import { createOwnershipStore, type OwnedPartition } from "../src";
+import { DRAIN_WAVE } from "../src/planner/transitions";
 import { until } from "./helpers";
 import { catalog, cluster, converged, coordinator, fx, member, useCoordinatorFixture } from "./coordinator-fixture";
 
@@ -40,6 +41,21 @@ describe("drains", () => {
     // Every partition went through the hand-off (confirmed, then given), none was reclaimed or forced.
     const moves = (await c.history()).filter((t) => mine.some((p) => p.partition === t.partition) && t.generation > p0(mine, t.partition));
     expect(moves.filter((t) => t.kind !== "release-requested").map((t) => t.kind)).toEqual(Array(4).fill("handed-off"));
+  });
+
+  test("a drain of more than a wave is asked for a wave at a time, the next as soon as the last is handed over", async () => {
+    await catalog.putTaskList({ domain: "d", taskList: "t", partitions: 600 });
+    // No fallback round comes within the test: the next wave must follow the last one's hand-offs.
+    const c = await coordinator({ fallbackIntervalMs: 600_000 });
+    const a = await member("a");
+    const b = await member("b");
+    await converged(c, [a, b]);
+    const asked: number[] = [];
+    c.on("round:done", (r) => void (r.releasesRequested > 0 && asked.push(r.releasesRequested)));
+    const { remaining } = await a.drain({ timeoutMs: 20_000 });
+    expect(remaining).toBe(0);
+    await converged(c, [b]);
+    expect(asked).toEqual([DRAIN_WAVE, 300 - DRAIN_WAVE]);
   });
 
   test("an operator drains a member by node id; an unknown or gone one is reported", async () => {

@@ -7,6 +7,15 @@ import type { Quotas, Roster } from "./quotas";
 
 const { Unassigned, ReleaseRequested, Released } = PartitionState;
 
+/**
+ * Most releases a draining member (weight 0) has in flight at once, over all task lists. A
+ * partition is without an owner from its owner's confirmation until the round that gives it away:
+ * asked for in waves, a drain's thousands are given away a wave at a time by small rounds, instead
+ * of all waiting for one round that writes thousands. The next wave is asked for once a wave is
+ * handed over (see `Plan.drainWaiting`).
+ */
+export const DRAIN_WAVE = 250;
+
 /** What the transitions are planned from: the members, their quotas and who gets which extras. */
 export interface TransitionInput {
   readonly roster: Roster;
@@ -54,6 +63,10 @@ class Round {
   readonly totals: Float64Array;
   /** Per member, the release requests made from it, and to it, this round. */
   readonly movesOut: Int32Array;
+  /** Per draining member (weight 0), its releases in flight: pending before this round, and asked for in it. */
+  readonly drainInFlight: Int32Array;
+  /** A draining member kept partitions because its wave was full. */
+  drainWaiting = false;
   readonly movesIn: Int32Array;
   // Per-task-list scratch: a member's `kept` and `need` are valid only while its `seenIn` stamp is the
   // task list's index, and it gets an extra there while its `chosenIn` stamp is; stamps need no clearing.
@@ -69,6 +82,7 @@ class Round {
     this.nextCheckMs = input.roster.graceEndsMs;
     this.totals = new Float64Array(memberCount);
     this.movesOut = new Int32Array(memberCount);
+    this.drainInFlight = countDrainInFlight(input);
     this.movesIn = new Int32Array(memberCount);
     this.chosenIn = new Int32Array(memberCount).fill(-1);
     this.seenIn = new Int32Array(memberCount).fill(-1);
@@ -90,6 +104,7 @@ class Round {
       pendingHandoffs: this.pendingHandoffs,
       nextCheckMs: this.nextCheckMs === Infinity ? null : Math.max(0, this.nextCheckMs),
       targets,
+      ...(this.drainWaiting ? { drainWaiting: true } : {}),
     };
   }
 }
@@ -260,12 +275,18 @@ class TaskListPass {
       if (moves >= options.maxMovesPerTaskList || checked(round.movesOut[owner]) >= options.maxMovesPerMember) continue;
       // A vanished owner cannot be asked: its partitions wait for it, or for its delay to end.
       if (!roster.isLive(owner)) continue;
+      const draining = roster.weightOf(owner) === 0;
+      if (draining && checked(round.drainInFlight[owner]) >= DRAIN_WAVE) {
+        round.drainWaiting = true;
+        continue;
+      }
       const to = this.#receiverForRelease();
       if (to === -1) continue;
       addAt(round.need, to, -1);
       moves++;
       addAt(round.movesOut, owner, 1);
       addAt(round.movesIn, to, 1);
+      if (draining) addAt(round.drainInFlight, owner, 1);
       round.pendingHandoffs++;
       round.waitFor(roster.forceAfterMsOf(owner));
       const { domain, taskList } = this.#taskList;
@@ -273,4 +294,24 @@ class TaskListPass {
       round.transitions.push({ type: "release", domain, taskList, partition, generation, from: roster.idOf(owner), to: roster.idOf(to) });
     }
   }
+}
+
+/**
+ * Per member, the releases a draining (weight 0) live member has pending, over all task lists: a
+ * pass over the rows only when some member drains.
+ */
+function countDrainInFlight(input: TransitionInput): Int32Array {
+  const { roster, lists } = input;
+  const inFlight = new Int32Array(roster.size);
+  let anyDraining = false;
+  for (let member = 0; member < roster.size; member++) if (roster.isLive(member) && roster.weightOf(member) === 0) anyDraining = true;
+  if (!anyDraining) return inFlight;
+  for (const list of lists) {
+    for (const row of list.rows) {
+      if (row.state !== ReleaseRequested || row.nodeId === null || row.partition >= list.partitions) continue;
+      const owner = roster.index.get(row.nodeId);
+      if (owner !== undefined && roster.weightOf(owner) === 0) addAt(inFlight, owner, 1);
+    }
+  }
+  return inFlight;
 }

@@ -137,6 +137,11 @@ export interface Plan {
   readonly nextCheckMs: number | null;
   /** How many partitions each member (live or vanished within the delay) should own, by node id. */
   readonly targets: ReadonlyMap<string, number>;
+  /**
+   * A draining member still owns partitions it was not asked for, because it has
+   * a wave of releases in flight (250): plan again once they are handed over. Absent otherwise.
+   */
+  readonly drainWaiting?: true;
 }
 
 /** {@link PlannerOptions} with every default applied. */
