@@ -151,14 +151,17 @@ export interface TransitionRecord {
 /**
  * Records committed transitions in the audit trail, in the caller's (fenced) transaction, up to
  * `MAX_ROWS_PER_STATEMENT` rows per statement, stamped with this process's clock.
+ * @returns the cause recorded for each transition, in order.
  */
 export async function recordTransitions(
   conn: QueryClient,
   writer: { readonly cluster: string; readonly epoch: number; readonly actor: string; readonly causes: TransitionCauses },
   applied: readonly AppliedTransition[],
-): Promise<void> {
+): Promise<TransitionCause[]> {
   const { cluster, epoch, actor, causes } = writer;
   const createdAt = new Date().toISOString().replace("T", " ").replace("Z", "");
+  const recorded = applied.map((t) => causes.of(t));
+  let at = 0;
   for (const run of chunks(applied)) {
     await cq.insertTransitions(
       conn,
@@ -173,11 +176,12 @@ export async function recordTransitions(
         fromNodeId: t.from,
         toNodeId: t.to,
         generation: t.newGeneration,
-        cause: causes.of(t),
+        cause: recorded[at++]!,
         actor,
       })),
     );
   }
+  return recorded;
 }
 
 /** Deletes audit rows older than the retention, one bounded batch, in the caller's (fenced) transaction. */

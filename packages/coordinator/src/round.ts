@@ -181,11 +181,11 @@ export async function applyTransitions(
         tellNewOwners: false,
         pace: writer.pace,
       });
-      await recordTransitions(conn, { cluster, epoch: writer.lease.epoch, actor, causes }, result.applied);
-      return result;
+      const recorded = await recordTransitions(conn, { cluster, epoch: writer.lease.epoch, actor, causes }, result.applied);
+      return { ...result, causes: recorded };
     });
-    for (const t of written.applied) {
-      const name = transitionCauseName(causes.of(t));
+    for (const cause of written.causes) {
+      const name = transitionCauseName(cause);
       byCause[name] = (byCause[name] ?? 0) + 1;
     }
     const made = countReleases(written.applied);
