@@ -190,9 +190,10 @@ export interface HeldPlan {
 
 /**
  * Takes out of `plan` the transitions that maintenance holds back: in its scope, every transition
- * but those that move nothing to another member, which are a partition released as it was asked to be
- * (a hand-off asked for before maintenance completes: its partition has no owner meanwhile) and a partition going back to its own node id (a restarted member). The plan's
- * next check comes no later than the first maintenance's end, so that the held moves are made then.
+ * but those that move nothing to another member, which are a partition released as it was asked
+ * to be (a hand-off asked for before maintenance completes: its partition has no owner meanwhile)
+ * and a partition going back to its own node id (a restarted member). The plan's next check comes
+ * no later than the first maintenance's end, so that the held moves are made then.
  */
 export function holdForMaintenance(plan: Plan, taskLists: readonly PlannerTaskList[], maintenance: readonly Maintenance[]): HeldPlan {
   if (maintenance.length === 0) return { plan, held: 0 };
