@@ -4,8 +4,8 @@
 // releases as early as they may (forceReleaseAfterMs 0). Faults include a node id reused by a new
 // process while the old one is paused, then resumed and told to leave, a worker that leaves saying
 // it will be back (its partitions reserved for its node id) and comes back sooner or later than it
-// said, and a slow database (longer
-// than a TTL: latency added to every statement, and a CPU hog beside the processes). Every child
+// said, drains, maintenance, an operator's moves and pins (lifted when the faults stop), and a slow
+// database (longer than a TTL: latency added to every statement, and a CPU hog beside the processes). Every child
 // reaches the server through one TCP proxy of the harness, which adds that latency. Afterwards it checks:
 // - no two worker processes (or two generations) believed they owned a partition at the same moment;
 // - every partition's generations follow one another in increasing order;
@@ -34,7 +34,15 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 
-import { createCatalog, endMaintenance, startMaintenance } from "@helix/coordinator";
+import {
+  createCatalog,
+  endMaintenance,
+  liftMemberPlacements,
+  moveMemberPartitions,
+  movePartition,
+  pinPartition,
+  startMaintenance,
+} from "@helix/coordinator";
 import { createDatabaseIfMissing, createPool, migrate, serverEngine } from "@helix/db/internal";
 import { TcpProxy, seededRandom as random } from "@helix/testing";
 
@@ -194,6 +202,16 @@ async function run(fault) {
       }
       return true;
     }
+    case "operator-move": {
+      const to = `worker-${fault.slot}`;
+      const by = { actor: "chaos harness", reason: "chaos" };
+      if (fault.how === "all") return (await moveMemberPartitions(admin, cluster, `worker-${fault.from}`, to, by)) > 0;
+      const name = lists[Math.floor(fault.pick * lists.length)];
+      if (name === undefined) return false;
+      const place = fault.how === "pin" ? pinPartition : movePartition;
+      await place(admin, cluster, { domain: "chaos", taskList: name, partition: fault.partition }, to, by);
+      return true;
+    }
     case "remove-task-list": {
       if (lists.length <= 1) return false;
       const [name] = lists.splice(Math.floor(fault.pick * lists.length), 1);
@@ -214,7 +232,7 @@ for (const fault of schedule) {
     count(done ? executed : skipped, fault.kind);
     if (done)
       log(
-        `${fault.kind}${fault.slot === undefined ? "" : ` #${fault.slot}`}${fault.kind === "slow-database" ? ` (${fault.latencyMs} ms per statement, CPU hog, ${fault.spellMs} ms)` : ""}${fault.kind === "maintenance" ? ` (${fault.spellMs} ms, ${fault.endEarly ? "ended halfway" : "until it expires"})` : ""}`,
+        `${fault.kind}${fault.slot === undefined ? "" : ` #${fault.slot}`}${fault.kind === "slow-database" ? ` (${fault.latencyMs} ms per statement, CPU hog, ${fault.spellMs} ms)` : ""}${fault.kind === "maintenance" ? ` (${fault.spellMs} ms, ${fault.endEarly ? "ended halfway" : "until it expires"})` : ""}${fault.kind === "operator-move" ? ` (${fault.how} to worker-${fault.slot}${fault.how === "all" ? ` from worker-${fault.from}` : ""})` : ""}`,
       );
   } catch (error) {
     count(skipped, fault.kind);
@@ -228,6 +246,8 @@ await databaseFaults.endFaults();
 slots.endFaults();
 clearTimeout(maintenanceEnd);
 await endMaintenance(admin, cluster);
+// The operator's placements are lifted, so that the cluster is judged balanced by the planner's rules alone.
+for (const worker of slots.ofKind("worker")) await liftMemberPlacements(admin, cluster, worker.id);
 const faultsStoppedAt = performance.now();
 log("faults stopped; waiting for the cluster to converge");
 

@@ -24,6 +24,7 @@ export function faultSchedule({ seed, seconds, workers, coordinators, dbRestart,
     ["add-task-list", 1],
     ["remove-task-list", 1],
     ["maintenance", 1],
+    ["operator-move", 1.5],
   ];
   const total = kinds.reduce((a, [, w]) => a + w, 0);
   const faults = [];
@@ -68,6 +69,16 @@ export function faultSchedule({ seed, seconds, workers, coordinators, dbRestart,
     if (kind === "maintenance") {
       fault.spellMs = between(memberTtlMs, memberTtlMs * 3);
       fault.endEarly = rnd() < 0.5;
+    }
+    // An operator moves a partition to a worker (or pins it there, or moves all of another
+    // worker's to it); refused, and so skipped, when that worker is down or the partition gone.
+    if (kind === "operator-move") {
+      fault.slot = between(0, workers - 1);
+      fault.from = (fault.slot + between(1, Math.max(1, workers - 1))) % workers;
+      fault.pick = rnd();
+      fault.partition = between(0, 3);
+      const how = rnd();
+      fault.how = how < 0.15 ? "all" : how < 0.45 ? "pin" : "move";
     }
     if (kind === "slow-database") {
       fault.spellMs = between(memberTtlMs * 2, memberTtlMs * 4);

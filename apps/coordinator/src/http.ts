@@ -5,11 +5,19 @@ import type { AddressInfo } from "node:net";
 import {
   endMaintenance,
   isHelixError,
+  liftMemberPlacements,
+  liftPlacement,
+  moveMemberPartitions,
+  movePartition,
+  pinPartition,
+  PlacementRefusedError,
   resolveTaskListSpec,
   startMaintenance,
   UnknownTaskListError,
   type Catalog,
   type MaintenanceOptions,
+  type PartitionAddress,
+  type PlacementOptions,
 } from "@helix/coordinator";
 import { findHelixError, schemaStatus, type ConnectionSource } from "@helix/db";
 import type { Logger } from "pino";
@@ -69,6 +77,12 @@ const MAX_BODY_BYTES = 64 * 1024;
  * - `PUT /api/clusters/:cluster/maintenance` (or `.../tasklists/:domain/:taskList/maintenance`) with
  *   `{"reason": "...", "expiresInMs": n, "actor": "..."}` and `DELETE` of the same path: start (or
  *   change) and end maintenance of the cluster or the task list (see `startMaintenance`);
+ * - `PUT /api/clusters/:cluster/tasklists/:domain/:taskList/partitions/:partition/placement` with
+ *   `{"nodeId": "...", "kind": "pin" | "move", "reason": "...", "actor": "..."}` and `DELETE` of the
+ *   same path: pin or move a partition to a live member, or lift that (see `pinPartition`);
+ * - `POST /api/clusters/:cluster/members/:nodeId/move` with `{"to": "...", "reason": "...", "actor": "..."}`:
+ *   move all of a member's partitions to another (see `moveMemberPartitions`); `DELETE
+ *   /api/clusters/:cluster/members/:nodeId/placements`: lift every pin and move on a member;
  *
  * the endpoints that change state need `Authorization: Bearer <token>` and are refused when the
  * service has no token.
@@ -131,6 +145,12 @@ async function handle(
   }
   const maintenance = /^\/api\/clusters\/([^/]+)(?:\/tasklists\/([^/]*)\/([^/]*))?\/maintenance$/.exec(path);
   if (maintenance !== null && (method === "PUT" || method === "DELETE")) return changeMaintenance(context, maintenance, request, response);
+  const placement =
+    /^\/api\/clusters\/([^/]+)\/(?:tasklists\/([^/]*)\/([^/]*)\/partitions\/([^/]*)\/placement|members\/([^/]*)\/(move|placements))$/.exec(
+      path,
+    );
+  if (placement !== null && (method === (placement[6] === "move" ? "POST" : "PUT") || method === "DELETE"))
+    return changePlacement(context, placement, request, response);
   const taskList = /^\/api\/clusters\/([^/]+)\/tasklists\/([^/]*)\/([^/]*)$/.exec(path);
   if (taskList !== null && (method === "PUT" || method === "DELETE")) {
     authorize(context, request);
@@ -160,11 +180,10 @@ async function handle(
       context.logger.info({ cluster, domain, taskList: name, partitions: body.partitions, result }, "task list put");
       return send(response, 200, { result });
     } catch (error) {
-      if (error instanceof UnknownTaskListError) throw new HttpError(404, error.message);
-      throw error;
+      throw answerFor(error);
     }
   }
-  if (taskList !== null || maintenance !== null || path.startsWith("/api/"))
+  if (taskList !== null || maintenance !== null || placement !== null || path.startsWith("/api/"))
     throw new HttpError(405, `${shown(method)} ${shown(path)} is not supported`);
   throw new HttpError(404, `nothing at ${shown(path)}`);
 }
@@ -206,9 +225,63 @@ async function changeMaintenance(
     context.logger.info({ ...scope, reason: started.reason, actor: started.actor, expiresAt: started.expiresAt }, "maintenance on");
     return send(response, 200, { maintenance: started });
   } catch (error) {
-    if (error instanceof UnknownTaskListError) throw new HttpError(404, error.message);
-    throw error;
+    throw answerFor(error);
   }
+}
+
+/**
+ * `PUT` / `DELETE` of a partition's placement path, `POST` of a member's move path and `DELETE` of
+ * its placements path: pins or moves partitions to a live member, or lifts that. The actor is the
+ * body's, or the client's address. A refused placement (a member not live or draining, no such
+ * partition) is a conflict (409) and writes nothing.
+ */
+async function changePlacement(
+  context: HttpContext,
+  match: RegExpExecArray,
+  request: IncomingMessage,
+  response: ServerResponse,
+): Promise<void> {
+  authorize(context, request);
+  const cluster = decodeSegment(match[1] ?? "", "cluster");
+  if (!context.clusters.includes(cluster)) throw new HttpError(404, `cluster ${shown(cluster)} is not served here`);
+  const deleting = request.method === "DELETE";
+  const body = deleting
+    ? {}
+    : ((await readJson(request, match[5] === undefined ? '{"nodeId": "worker-2", "kind": "pin"}' : '{"to": "worker-2"}')) as Record<
+        string,
+        unknown
+      >);
+  const options = { reason: body.reason, actor: body.actor ?? `http ${request.socket.remoteAddress ?? "client"}` } as PlacementOptions;
+  try {
+    if (match[5] !== undefined) {
+      const nodeId = decodeSegment(match[5], "node id");
+      if (deleting) return send(response, 200, { lifted: await liftMemberPlacements(context.pool, cluster, nodeId) });
+      const moved = await moveMemberPartitions(context.pool, cluster, nodeId, body.to as string, options);
+      context.logger.info({ cluster, from: nodeId, to: body.to, moved, actor: options.actor }, "partitions moved");
+      return send(response, 200, { moved });
+    }
+    const partitionText = decodeSegment(match[4] ?? "", "partition");
+    const partition = {
+      domain: decodeSegment(match[2] ?? "", "domain"),
+      taskList: decodeSegment(match[3] ?? "", "task list"),
+      partition: /^\d{1,9}$/.test(partitionText) ? Number(partitionText) : partitionText,
+    } as PartitionAddress;
+    if (deleting) return send(response, 200, { lifted: await liftPlacement(context.pool, cluster, partition) });
+    if (body.kind !== "pin" && body.kind !== "move") throw new HttpError(400, 'the body\'s "kind" must be "pin" or "move"');
+    const place = body.kind === "pin" ? pinPartition : movePartition;
+    const placed = await place(context.pool, cluster, partition, body.nodeId as string, options);
+    context.logger.info({ cluster, ...partition, nodeId: placed.nodeId, kind: placed.kind, actor: placed.actor }, "partition placed");
+    return send(response, 200, { placement: placed });
+  } catch (error) {
+    throw answerFor(error);
+  }
+}
+
+/** A refusal by the library as the answer it calls for: an unknown task list is 404, a refused placement 409. */
+function answerFor(error: unknown): unknown {
+  if (error instanceof UnknownTaskListError) return new HttpError(404, error.message);
+  if (error instanceof PlacementRefusedError) return Object.assign(new HttpError(409, error.message), { code: error.code });
+  return error;
 }
 
 /** A value from the request as an answer quotes it: cut short when long (the answer says what to fix). */

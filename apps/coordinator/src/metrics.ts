@@ -47,7 +47,7 @@ export class ServiceMetrics {
     });
     this.#transitionCauses = new Counter({
       name: "helix_coordinator_transitions_by_cause_total",
-      help: "Ownership transitions committed, by why they happened (join, leave, expiry, restart, drain, rebalance, task-list)",
+      help: "Ownership transitions committed, by why they happened (join, leave, expiry, restart, drain, rebalance, task-list, operator)",
       labelNames: ["cluster", "cause"],
       registers,
     });

@@ -1,6 +1,6 @@
 import { coordinatorLeaseKey } from "@helix/cluster";
 import { taskListKey } from "@helix/cluster/internal";
-import { readHistory, readMaintenance, Status, type Maintenance, type TransitionRecord } from "@helix/coordinator";
+import { readHistory, readMaintenance, readPlacements, Status, type Maintenance, type TransitionRecord } from "@helix/coordinator";
 import { clusterQueries, PartitionState, processOfId, serverQueries, type ConnectionSource } from "@helix/db/internal";
 import { inspectLock } from "@helix/lock";
 
@@ -86,6 +86,8 @@ export interface ClusterStatus {
     readonly startedAt: string;
     readonly expiresAt: string | null;
   })[];
+  /** Partitions an operator pinned or moved to a member whose placement holds (`helix placements ls` lists them). */
+  readonly placed: number;
   /** The latest transitions from the audit trail, newest first. */
   readonly recent: (Omit<TransitionRecord, "at"> & { readonly at: string })[];
 }
@@ -135,7 +137,7 @@ export class StatusReader implements AsyncDisposable {
   async read(cluster: string, options: { recent?: number } = {}): Promise<ClusterStatus> {
     const { pool } = this.#clusters;
     const [catalog, store] = await Promise.all([this.#clusters.catalog(cluster), this.#clusters.store(cluster)]);
-    const [now, lease, nodes, lists, rows, recent, oldestHandoff, maintenance] = await Promise.all([
+    const [now, lease, nodes, lists, rows, recent, oldestHandoff, maintenance, placements] = await Promise.all([
       serverQueries.serverTime(pool),
       inspectLock(pool, coordinatorLeaseKey(cluster)),
       store.members(),
@@ -144,6 +146,7 @@ export class StatusReader implements AsyncDisposable {
       readHistory(pool, cluster, { limit: options.recent ?? 20 }),
       clusterQueries.oldestReleaseRequest(pool, { cluster }),
       readMaintenance(pool, cluster),
+      readPlacements(pool, cluster),
     ]);
     const nowMs = (now?.nowUs ?? 0) / 1000;
     const owned = new Map<string, { count: number; min: number; max: number }>();
@@ -228,6 +231,7 @@ export class StatusReader implements AsyncDisposable {
       pendingHandoffs: taskLists.reduce((a, t) => a + t.pendingHandoffs, 0),
       oldestHandoffMs: Math.round((oldestHandoff?.waitedUs ?? 0) / 1000),
       maintenance: maintenance.map((m) => ({ ...m, startedAt: m.startedAt.toISOString(), expiresAt: m.expiresAt?.toISOString() ?? null })),
+      placed: placements.filter((p) => p.holds).length,
       recent: recent.map((t) => ({ ...t, at: t.at.toISOString() })),
     };
   }

@@ -1,4 +1,4 @@
-import type { DryRun, Maintenance, TransitionRecord } from "@helix/coordinator";
+import type { DryRun, Maintenance, Placement, TransitionRecord } from "@helix/coordinator";
 
 import type { ClusterStatus } from "./status";
 
@@ -22,6 +22,14 @@ export function describeMaintenance(
   const scope = m.taskList === null ? "whole cluster" : `${m.taskList.domain}/${m.taskList.taskList}`;
   const ends = m.expiresAt === null ? "until ended" : `until ${new Date(m.expiresAt).toISOString()}`;
   return `${scope}: ${JSON.stringify(m.reason)} by ${m.actor}, since ${new Date(m.startedAt).toISOString()}, ${ends}`;
+}
+
+/** A placement as one line: where, on whom, what kind, whether it holds, why and by whom. */
+export function describePlacement(p: Omit<Placement, "createdAt"> & { readonly createdAt: Date | string }): string {
+  const kind = p.kind === "pin" ? "pinned to" : "moved to";
+  const lapsed = p.holds ? "" : " (lapsed: the member registered again or is gone)";
+  const reason = p.reason === "" ? "" : ` ${JSON.stringify(p.reason)}`;
+  return `${p.domain}/${p.taskList}#${p.partition} ${kind} ${p.nodeId}${lapsed}${reason} by ${p.actor}, since ${new Date(p.createdAt).toISOString()}`;
 }
 
 /** A transition of the audit trail as one line: when, what, where, from whom to whom, why and by whom. */
@@ -49,6 +57,7 @@ export function renderStatus(status: ClusterStatus): string[] {
       `${status.pendingHandoffs} pending hand-off(s)`,
   ];
   for (const m of status.maintenance) lines.push(`  maintenance on, nothing moves: ${describeMaintenance(m)}`);
+  if (status.placed > 0) lines.push(`  ${status.placed} partition(s) pinned or moved to a member by an operator (helix placements ls)`);
   for (const m of status.members) {
     const generations = m.generations === null ? "" : `  generation(s) ${range(m.generations)}`;
     lines.push(
@@ -81,10 +90,19 @@ export function renderPlan(plan: DryRun, cluster: string): string[] {
   ];
   for (const t of plan.transitions) {
     const where = `${t.domain}/${t.taskList}#${t.partition}`;
+    const placed = t.placed === true ? " (an operator placed it there)" : "";
     lines.push(
       t.type === "release"
-        ? `  ask ${t.from} to release ${where} for ${t.to}`
-        : `  give ${where} to ${t.to} (${t.reason}${t.from === null ? "" : `, from ${t.from}`})`,
+        ? `  ask ${t.from} to release ${where} for ${t.to}${placed}`
+        : `  give ${where} to ${t.to} (${t.reason}${t.from === null ? "" : `, from ${t.from}`})${placed}`,
+    );
+  }
+  // A placement on a member that is not live is set aside: the plan says so, and where it went instead.
+  const live = new Set(plan.snapshot.members.filter((m) => m.live && m.weight > 0).map((m) => m.nodeId));
+  const setAside = plan.snapshot.placements.filter((p) => p.holds && !live.has(p.nodeId));
+  if (setAside.length > 0) {
+    lines.push(
+      `  ${setAside.length} placement(s) set aside while their member is not live or drains: placed as any other partition until it is back (helix placements ls)`,
     );
   }
   if (plan.heldForMaintenance > 0) {

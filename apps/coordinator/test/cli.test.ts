@@ -236,6 +236,51 @@ test("maintenance on, ls and off, for the cluster and for a task list; status an
   expect(unknown.text()).toMatch(/\[HELIX_UNKNOWN_TASK_LIST\]/);
 });
 
+test("placements pin, move, ls and lift, and members move; a refused placement exits 1 with its code", async () => {
+  const env = { HELIX_MYSQL_URL: fx.db.url, HELIX_CLUSTERS: "placed" };
+  const run = runner(env);
+  await run("tasklist", "put", "mail", "outbox", "4");
+  for (const nodeId of ["p1", "p2"]) members.push(await join(fx.pool, { cluster: "placed", nodeId, sweepIntervalMs: 0 }));
+  expect(await run("placements", "ls")).toBe("placed: no placements");
+  expect(await run("placements", "pin", "mail", "outbox", "1", "p1", "--reason", "warm cache", "--actor", "ops@example")).toMatch(
+    /^placed: mail\/outbox#1 pinned to p1 "warm cache" by ops@example, since \S+Z$/,
+  );
+  expect(await run("placements", "move", "mail", "outbox", "2", "p2")).toMatch(/^placed: mail\/outbox#2 moved to p2 by \S+, since \S+Z$/);
+  expect((await run("placements", "ls")).split("\n")).toEqual([
+    expect.stringMatching(/^mail\/outbox#1 pinned to p1 "warm cache" by ops@example/),
+    expect.stringMatching(/^mail\/outbox#2 moved to p2 by /),
+  ]);
+  expect(JSON.parse(await run("placements", "ls", "--json"))).toEqual([
+    expect.objectContaining({ partition: 1, nodeId: "p1", kind: "pin", holds: true }),
+    expect.objectContaining({ partition: 2, nodeId: "p2", kind: "move", holds: true }),
+  ]);
+  const plan = await run("plan");
+  expect(plan).toContain("  give mail/outbox#1 to p1 (unassigned) (an operator placed it there)");
+  expect(plan).toContain("  give mail/outbox#2 to p2 (unassigned) (an operator placed it there)");
+  const leaving = await join(fx.pool, { cluster: "placed", nodeId: "p3", sweepIntervalMs: 0 });
+  await run("placements", "pin", "mail", "outbox", "3", "p3");
+  await leaving.leave();
+  expect(await run("plan")).toContain("  1 placement(s) set aside while their member is not live or drains");
+  await run("placements", "lift", "mail", "outbox", "3");
+  // No coordinator has given p1 anything yet: there is nothing of it to move.
+  expect(await run("members", "move", "p1", "p2", "--reason", "rebuild p1")).toBe(
+    "placed: 0 partition(s) of p1 moving to p2, each as p1 confirms its release",
+  );
+  expect(await run("placements", "lift", "mail", "outbox", "1")).toBe("placed: mail/outbox#1 placement lifted");
+  expect(await run("placements", "lift", "mail", "outbox", "1")).toBe("placed: mail/outbox#1 had no placement");
+  expect(await run("placements", "lift", "--member", "p2")).toBe("placed: 1 placement(s) on p2 lifted");
+  for (const argv of [
+    ["placements", "pin", "mail", "outbox", "1", "nobody"],
+    ["placements", "move", "mail", "outbox", "9", "p1"],
+    ["members", "move", "p2", "nobody"],
+  ]) {
+    const refused = capture();
+    expect(await main(argv, env, refused)).toBe(1);
+    expect(refused.text()).toMatch(/\[HELIX_PLACEMENT_REFUSED\]/);
+  }
+  expect(await run("placements", "ls")).toBe("placed: no placements");
+});
+
 test("bad numbers and metadata are bad usage (exit 2) naming the argument, before any connection", async () => {
   // Nothing listens on port 1: a command that connected would fail with the database unavailable (exit 1).
   const env = { HELIX_MYSQL_URL: "mysql://root@127.0.0.1:1/helix" };
@@ -263,6 +308,11 @@ test("bad numbers and metadata are bad usage (exit 2) naming the argument, befor
     [["maintenance", "on", "mail", "--reason", "x"], "<taskList>"],
     [["maintenance", "off", "mail"], "<taskList>"],
     [["history", "--limit", "0"], "--limit"],
+    [["placements", "pin", "mail", "outbox", "x", "p1"], "<partition>"],
+    [["placements", "move", "mail", "outbox", "1", " padded"], "<node-id>"],
+    [["placements", "pin", "mail", "outbox", "1", "p1", "--actor", ""], "--actor"],
+    [["placements", "lift", "mail"], "<partition>"],
+    [["members", "move", "p1", ""], "<to>"],
   ] as const) {
     const out = capture();
     expect(await main([...argv], env, out)).toBe(2);

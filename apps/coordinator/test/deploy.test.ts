@@ -69,6 +69,7 @@ describe("the metrics the alerts rely on", () => {
     pendingHandoffs,
     oldestHandoffMs: 0,
     maintenance: [],
+    placed: 0,
     recent: [],
   });
   let status = statusAt(0, []);

@@ -149,3 +149,59 @@ test("maintenance starts and ends over HTTP only with the token, for the cluster
   expect(await (await send("DELETE", path)).json()).toEqual({ ended: false });
   expect(logs.join("\n")).toContain("maintenance ended");
 });
+
+test("partitions are pinned, moved and lifted over HTTP only with the token; a refused placement is a conflict that writes nothing", async () => {
+  const send = (method: string, path: string, body?: unknown, token: string | null = TOKEN) =>
+    fetch(`${service.url}${path}`, {
+      method,
+      headers: { "content-type": "application/json", ...(token === null ? {} : { authorization: `Bearer ${token}` }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+  const catalog = await createCatalog(fx.pool, { cluster: "other" });
+  await catalog.putTaskList({ domain: "shop", taskList: "carts", partitions: 4 });
+  await catalog.close();
+  members.push(await join(fx.pool, { cluster: "other", nodeId: "o1", heartbeatMs: 100, sweepIntervalMs: 0 }));
+  const path = "/api/clusters/other/tasklists/shop/carts/partitions/2/placement";
+  expect((await send("PUT", path, { nodeId: "o1", kind: "pin" }, null)).status).toBe(401);
+  expect((await send("DELETE", path, undefined, "wrong-token-wrong-token")).status).toBe(401);
+  const badKind = await send("PUT", path, { nodeId: "o1", kind: "stick" });
+  expect(badKind.status).toBe(400);
+  expect(((await badKind.json()) as { error: string }).error).toContain('"kind"');
+  const badPartition = await send("PUT", "/api/clusters/other/tasklists/shop/carts/partitions/two/placement", {
+    nodeId: "o1",
+    kind: "pin",
+  });
+  expect(badPartition.status).toBe(400);
+  expect(await badPartition.json()).toMatchObject({ code: "HELIX_INVALID_ARGUMENT" });
+  expect((await send("PUT", "/api/clusters/other/tasklists/shop/none/partitions/2/placement", { nodeId: "o1", kind: "pin" })).status).toBe(
+    404,
+  );
+  expect(
+    (await send("PUT", "/api/clusters/nowhere/tasklists/shop/carts/partitions/2/placement", { nodeId: "o1", kind: "pin" })).status,
+  ).toBe(404);
+  const notLive = await send("PUT", path, { nodeId: "gone", kind: "move" });
+  expect(notLive.status).toBe(409);
+  expect(await notLive.json()).toMatchObject({ code: "HELIX_PLACEMENT_REFUSED" });
+  expect((await send("GET", path)).status).toBe(405);
+
+  const pinned = await send("PUT", path, { nodeId: "o1", kind: "pin", reason: "warm cache" });
+  expect(pinned.status).toBe(200);
+  const { placement } = (await pinned.json()) as { placement: { partition: number; nodeId: string; kind: string; actor: string } };
+  expect(placement).toMatchObject({ partition: 2, nodeId: "o1", kind: "pin" });
+  expect(placement.actor).toMatch(/^http /);
+  await until(async () => {
+    const status = (await (await get("/api/status?cluster=other")).json()) as { clusters: { placed: number }[] };
+    return status.clusters[0]!.placed === 1;
+  });
+  expect(await (await send("DELETE", path)).json()).toEqual({ lifted: true });
+  expect(await (await send("DELETE", path)).json()).toEqual({ lifted: false });
+
+  // All of a member's partitions: o1 owns none yet without a coordinator's round, or some with one.
+  const moved = await send("POST", "/api/clusters/other/members/o1/move", { to: "o1" });
+  expect(moved.status).toBe(400);
+  const toGone = await send("POST", "/api/clusters/other/members/o1/move", { to: "gone" });
+  expect(toGone.status).toBe(409);
+  expect((await send("PUT", "/api/clusters/other/members/o1/move", { to: "o1" })).status).toBe(405);
+  expect(await (await send("DELETE", "/api/clusters/other/members/o1/placements")).json()).toEqual({ lifted: 0 });
+  expect(logs.join("\n")).toContain("partition placed");
+});

@@ -1,4 +1,4 @@
-import { taskListKey } from "@helix/cluster/internal";
+import { partitionKey, taskListKey } from "@helix/cluster/internal";
 import {
   checkClient,
   checkInteger,
@@ -14,6 +14,7 @@ import {
   type QueryClient,
 } from "@helix/db/internal";
 
+import type { Placement } from "./placements";
 import type { PlannerMember, PlannerTaskList, Transition } from "./planner";
 
 /** A transition as it was committed. */
@@ -52,7 +53,7 @@ export function transitionKindName(t: Transition): TransitionKindName {
 }
 
 /** Why a transition happened; the word for each `TransitionCause` (`unknown`: not recorded). */
-export type TransitionCauseName = "unknown" | "join" | "leave" | "expiry" | "restart" | "drain" | "rebalance" | "task-list";
+export type TransitionCauseName = "unknown" | "join" | "leave" | "expiry" | "restart" | "drain" | "rebalance" | "task-list" | "operator";
 
 const causeNames = {
   [TransitionCause.Unknown]: "unknown",
@@ -63,12 +64,14 @@ const causeNames = {
   [TransitionCause.Drain]: "drain",
   [TransitionCause.Rebalance]: "rebalance",
   [TransitionCause.TaskList]: "task-list",
+  [TransitionCause.Operator]: "operator",
 } as const satisfies Record<TransitionCause, TransitionCauseName>;
 
 /**
  * Why a round's transitions happen, judged from the cluster it planned from (the one home of that
  * judgement):
  * - a partition going back to its own node id: `restart` (a new process of the node id);
+ * - a transition that carries out an operator's pin or move: `operator`;
  * - a partition without an owner: `task-list` when nobody ever owned it (a new or grown task
  *   list), else `leave` (its owner left);
  * - a partition of an owner no longer live: `leave` when the owner left saying it would be back
@@ -82,8 +85,11 @@ export class TransitionCauses {
   /** Live members that owned no partition in the cluster read: the ones that just joined. */
   readonly #newcomers: ReadonlySet<string>;
   readonly #lists: ReadonlyMap<string, PlannerTaskList>;
+  /** Who made each placement that holds, by `partitionKey`. */
+  readonly #placedBy: ReadonlyMap<string, string>;
 
-  constructor(members: readonly PlannerMember[], taskLists: readonly PlannerTaskList[]) {
+  constructor(members: readonly PlannerMember[], taskLists: readonly PlannerTaskList[], placements: readonly Placement[] = []) {
+    this.#placedBy = new Map(placements.filter((p) => p.holds).map((p) => [partitionKey(p.domain, p.taskList, p.partition), p.actor]));
     this.#members = new Map(members.map((m) => [m.nodeId, m]));
     const owners = new Set<string>();
     for (const list of taskLists) for (const row of list.rows) if (row.nodeId !== null) owners.add(row.nodeId);
@@ -93,8 +99,9 @@ export class TransitionCauses {
 
   /** Why `t` happens. */
   of(t: Transition): TransitionCause {
+    if (t.type === "assign" && t.to === t.from) return TransitionCause.Restart;
+    if (t.placed === true) return TransitionCause.Operator;
     if (t.type === "assign") {
-      if (t.to === t.from) return TransitionCause.Restart;
       if (t.reason === "unassigned") return this.#neverOwned(t) ? TransitionCause.TaskList : TransitionCause.Leave;
       if (t.reason === "forced") return TransitionCause.Expiry;
       if (t.reason === "owner-gone") {
@@ -104,6 +111,11 @@ export class TransitionCauses {
     }
     if (t.from !== null && this.#members.get(t.from)?.weight === 0) return TransitionCause.Drain;
     return this.#newcomers.has(t.to) ? TransitionCause.Join : TransitionCause.Rebalance;
+  }
+
+  /** Who `t` is recorded as made by: the operator who made the placement it carries out, else `coordinator`. */
+  actorOf(t: Transition, coordinator: string): string {
+    return (t.placed === true ? this.#placedBy.get(partitionKey(t.domain, t.taskList, t.partition)) : undefined) ?? coordinator;
   }
 
   #neverOwned(t: Transition): boolean {
@@ -144,7 +156,7 @@ export interface TransitionRecord {
   readonly generation: number;
   /** Why it happened (judged by the round that made it); `unknown` for a row written without a cause. */
   readonly cause: TransitionCauseName;
-  /** Who made it: the coordinator's id; null for a row written without one. */
+  /** Who made it: the coordinator's id, or the operator's name for an `operator` cause; null for a row written without one. */
   readonly actor: string | null;
 }
 
@@ -177,7 +189,7 @@ export async function recordTransitions(
         toNodeId: t.to,
         generation: t.newGeneration,
         cause: recorded[at++]!,
-        actor,
+        actor: causes.actorOf(t, actor),
       })),
     );
   }

@@ -50,8 +50,8 @@ export function readFreePartitions(source: ConnectionSource, cluster: string): P
 export class RequestedHandoffs {
   /** The membership and catalog counters the hand-offs were planned under. */
   #basis: { membership: number; catalog: number } | null = null;
-  /** The member each partition (by `partitionKey`) is meant for. */
-  readonly #targets = new Map<string, string>();
+  /** The member each partition (by `partitionKey`) is meant for, and whether an operator placed it there. */
+  readonly #targets = new Map<string, { readonly to: string; readonly placed: boolean }>();
 
   /** How many hand-offs are being followed. */
   get size(): number {
@@ -87,7 +87,7 @@ export class RequestedHandoffs {
   recordApplied(applied: readonly AppliedTransition[]): void {
     for (const t of applied) {
       const key = partitionKey(t.domain, t.taskList, t.partition);
-      if (t.type === "release" && t.to !== null) this.#targets.set(key, t.to);
+      if (t.type === "release" && t.to !== null) this.#targets.set(key, { to: t.to, placed: t.placed === true });
       else this.#targets.delete(key);
     }
   }
@@ -107,10 +107,22 @@ export class RequestedHandoffs {
     if (!this.followable(seen, read.counters, read.expiredMembers)) return null;
     const transitions: Transition[] = [];
     for (const row of read.rows) {
-      const to = this.#targets.get(partitionKey(row.domain, row.taskList, row.partitionId));
-      if (row.state !== PartitionState.Released || row.nodeId === null || to === undefined || row.targetNodeId !== to) return null;
+      const target = this.#targets.get(partitionKey(row.domain, row.taskList, row.partitionId));
+      if (row.state !== PartitionState.Released || row.nodeId === null || target === undefined || row.targetNodeId !== target.to)
+        return null;
       const { domain, taskList, partitionId: partition, generation, nodeId: from } = row;
-      transitions.push({ type: "assign", domain, taskList, partition, generation, from, to, reason: "released" });
+      const { to, placed } = target;
+      transitions.push({
+        type: "assign",
+        domain,
+        taskList,
+        partition,
+        generation,
+        from,
+        to,
+        reason: "released",
+        ...(placed ? { placed } : {}),
+      });
     }
     return transitions.length === 0 ? null : transitions;
   }

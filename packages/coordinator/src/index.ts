@@ -32,6 +32,22 @@ export {
   type ResolvedMaintenanceOptions,
   type MaintenanceScope,
 } from "./maintenance";
+export {
+  liftMemberPlacements,
+  liftPlacement,
+  MAX_PLACEMENT_ACTOR_LENGTH,
+  MAX_PLACEMENT_REASON_LENGTH,
+  moveMemberPartitions,
+  movePartition,
+  pinPartition,
+  PlacementRefusedError,
+  readPlacements,
+  resolvePlacementOptions,
+  type Placement,
+  type PlacementKind,
+  type PlacementOptions,
+  type PlacementRule,
+} from "./placements";
 export { type ClusterSnapshot } from "./snapshot";
 export { type CoordinatorOptions, type ResolvedCoordinatorOptions } from "./options";
 export {

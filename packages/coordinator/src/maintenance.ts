@@ -190,9 +190,10 @@ export interface HeldPlan {
 
 /**
  * Takes out of `plan` the transitions that maintenance holds back: in its scope, every transition
- * but those that move nothing to another member, which are a partition released as it was asked
- * to be (a hand-off asked for before maintenance completes: its partition has no owner meanwhile)
- * and a partition going back to its own node id (a restarted member). The plan's next check comes
+ * but those that carry out an operator's pin or move (the operator says otherwise) and those that
+ * move nothing to another member, which are a partition released as it was asked to be (a hand-off
+ * asked for before maintenance completes: its partition has no owner meanwhile) and a partition
+ * going back to its own node id (a restarted member). The plan's next check comes
  * no later than the first maintenance's end, so that the held moves are made then.
  */
 export function holdForMaintenance(plan: Plan, taskLists: readonly PlannerTaskList[], maintenance: readonly Maintenance[]): HeldPlan {
@@ -210,6 +211,7 @@ export function holdForMaintenance(plan: Plan, taskLists: readonly PlannerTaskLi
   for (const t of plan.transitions) {
     const key = taskListKey(t.domain, t.taskList);
     if (!whole && !held.has(key)) kept.push(t);
+    else if (t.placed === true) kept.push(t);
     else if (t.type === "assign" && (t.to === t.from || (t.reason === "released" && handedOff.get(key)?.has(t.partition) === true)))
       kept.push(t);
     else if (t.type === "release") heldReleases++;

@@ -132,7 +132,7 @@ export async function applyPlan(
   writer: RoundWriter,
   snapshot: ClusterSnapshot,
   plan: Plan,
-  causes = new TransitionCauses(snapshot.members, snapshot.taskLists),
+  causes = new TransitionCauses(snapshot.members, snapshot.taskLists, snapshot.placements),
 ): Promise<RoundWrites> {
   const { cluster, memberRetentionMs } = writer.options;
   let bumped: ChangeCounters = ownership.NO_CHANGE;

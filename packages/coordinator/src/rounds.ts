@@ -84,7 +84,7 @@ export class Rounds {
     const { plan } = held;
     this.#drainWaiting = plan.drainWaiting === true;
     this.#budgetMs = batchBudgetMs(this.options, snapshot);
-    this.#causes = new TransitionCauses(snapshot.members, snapshot.taskLists);
+    this.#causes = new TransitionCauses(snapshot.members, snapshot.taskLists, snapshot.placements);
     const writes = await applyPlan(writer, snapshot, plan, this.#causes);
     await this.#recordSeen(snapshot.counters, writes.bumped);
     const { epoch } = writer.lease;

@@ -10,6 +10,7 @@ import {
 } from "@helix/db/internal";
 
 import { maintenanceOn, type Maintenance } from "./maintenance";
+import { placedByTaskList, placementsOn, type Placement } from "./placements";
 import type { PlannerMember, PlannerPartition, PlannerTaskList } from "./planner";
 
 type RetiringTaskList = ownershipProtocol.RetiringTaskList;
@@ -42,6 +43,8 @@ export interface ClusterSnapshot {
   readonly retiring: RetiringTaskList[];
   /** The maintenance in force (see `startMaintenance`): what a round moves, it holds back. */
   readonly maintenance: readonly Maintenance[];
+  /** The operator's pins and moves (see `pinPartition`), lapsed moves included; the task lists carry those that hold. */
+  readonly placements: readonly Placement[];
 }
 
 /** Reads the change counters, catalog, members and the ownership table in one consistent snapshot. */
@@ -56,6 +59,8 @@ async function snapshotOn(conn: QueryClient, cluster: string): Promise<ClusterSn
   const memberRows = await cq.listPlanningMembers(conn, { cluster });
   const rows = await cq.listPlanningOwnership(conn, { cluster });
   const maintenance = await maintenanceOn(conn, cluster);
+  const placements = await placementsOn(conn, cluster);
+  const placed = placedByTaskList(placements);
 
   const members: PlannerMember[] = memberRows.map((n) => ({
     nodeId: n.nodeId,
@@ -71,8 +76,11 @@ async function snapshotOn(conn: QueryClient, cluster: string): Promise<ClusterSn
   const taskLists: (PlannerTaskList & { rows: PlannerPartition[] })[] = [];
   let partitions = 0;
   for (const l of lists) {
+    const key = taskListKey(l.domain, l.taskList);
     const list = { domain: l.domain, taskList: l.taskList, partitions: l.partitions, rows: [] as PlannerPartition[] };
-    byKey.set(taskListKey(l.domain, l.taskList), { list, status: l.status });
+    const placedHere = placed.get(key);
+    if (placedHere !== undefined) Object.assign(list, { placed: placedHere });
+    byKey.set(key, { list, status: l.status });
     if (l.status === Status.Active) {
       taskLists.push(list);
       partitions += l.partitions;
@@ -115,6 +123,7 @@ async function snapshotOn(conn: QueryClient, cluster: string): Promise<ClusterSn
     partitions,
     retiring: [...retiring.values()],
     maintenance,
+    placements,
   };
 }
 

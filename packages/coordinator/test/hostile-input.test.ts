@@ -6,10 +6,16 @@ import { expectRefusal, FaultyPool, HOSTILE_VALUES, hostileCases, type HostilePa
 import {
   createCoordinator,
   endMaintenance,
+  liftMemberPlacements,
+  liftPlacement,
+  moveMemberPartitions,
+  movePartition,
+  pinPartition,
   planOwnership,
   planNextRound,
   readHistory,
   readMaintenance,
+  readPlacements,
   startMaintenance,
   type Coordinator,
 } from "../src";
@@ -38,6 +44,47 @@ const clients = [null, 42, "x", {}];
 const create = (extra: Record<string, unknown>): Promise<Coordinator> => createCoordinator(counted, { cluster, ...extra });
 const maintain = (options: Record<string, unknown>): unknown => startMaintenance(counted, cluster, { reason: "r", ...options });
 const plan = (planner: Record<string, unknown>): unknown => planOwnership({ members: [], taskLists: [], options: planner });
+const at = { domain: "d", taskList: "t", partition: 0 };
+/** A placement's reason may be empty (none given). */
+const reasons = text.filter((v) => v !== "");
+/** The parameters of `pinPartition` and `movePartition`, which take the same. */
+const placing = (name: "pinPartition" | "movePartition", place: typeof pinPartition): HostileParameter[] => [
+  [`${name}(client, cluster, partition, nodeId)`, "client", clients, (v) => place(v as never, cluster, at, "n")],
+  [`${name}(client, cluster, partition, nodeId)`, "cluster", text, (v) => place(counted, v as string, at, "n")],
+  [`${name}(client, cluster, partition, nodeId)`, "partition", objects, (v) => place(counted, cluster, v as never, "n")],
+  [
+    `${name}(client, cluster, { domain }, nodeId)`,
+    "partition.domain",
+    text,
+    (v) => place(counted, cluster, { ...at, domain: v as string }, "n"),
+  ],
+  [
+    `${name}(client, cluster, { taskList }, nodeId)`,
+    "partition.taskList",
+    text,
+    (v) => place(counted, cluster, { ...at, taskList: v as string }, "n"),
+  ],
+  [
+    `${name}(client, cluster, { partition }, nodeId)`,
+    "partition.partition",
+    integer,
+    (v) => place(counted, cluster, { ...at, partition: v as number }, "n"),
+  ],
+  [`${name}(client, cluster, partition, nodeId)`, "nodeId", text, (v) => place(counted, cluster, at, v as string)],
+  [`${name}(client, cluster, partition, nodeId, options)`, "options", objects, (v) => place(counted, cluster, at, "n", v as never)],
+  [
+    `${name}(client, cluster, partition, nodeId, { reason })`,
+    "reason",
+    reasons,
+    (v) => place(counted, cluster, at, "n", { reason: v as string }),
+  ],
+  [
+    `${name}(client, cluster, partition, nodeId, { actor })`,
+    "actor",
+    text,
+    (v) => place(counted, cluster, at, "n", { actor: v as string }),
+  ],
+];
 /** A move limit takes Infinity (no limit) besides whole numbers. */
 const limits = integer.filter((v) => v !== Number.POSITIVE_INFINITY).concat([0]);
 
@@ -94,6 +141,49 @@ const parameters: HostileParameter[] = [
   ["endMaintenance(client, cluster, taskList)", "taskList", [null, 42, "x", []], (v) => endMaintenance(counted, cluster, v as never)],
   ["readMaintenance(client, cluster)", "client", clients, (v) => readMaintenance(v as never, cluster)],
   ["readMaintenance(client, cluster)", "cluster", text, (v) => readMaintenance(counted, v as string)],
+  ...placing("pinPartition", pinPartition),
+  ...placing("movePartition", movePartition),
+  ["moveMemberPartitions(client, cluster, from, to)", "client", clients, (v) => moveMemberPartitions(v as never, cluster, "a", "b")],
+  ["moveMemberPartitions(client, cluster, from, to)", "cluster", text, (v) => moveMemberPartitions(counted, v as string, "a", "b")],
+  ["moveMemberPartitions(client, cluster, from, to)", "fromNodeId", text, (v) => moveMemberPartitions(counted, cluster, v as string, "b")],
+  [
+    "moveMemberPartitions(client, cluster, from, to)",
+    "toNodeId",
+    [...text, "a"],
+    (v) => moveMemberPartitions(counted, cluster, "a", v as string),
+  ],
+  [
+    "moveMemberPartitions(client, cluster, from, to, options)",
+    "options",
+    objects,
+    (v) => moveMemberPartitions(counted, cluster, "a", "b", v as never),
+  ],
+  [
+    "moveMemberPartitions(client, cluster, from, to, { reason })",
+    "reason",
+    reasons,
+    (v) => moveMemberPartitions(counted, cluster, "a", "b", { reason: v as string }),
+  ],
+  [
+    "moveMemberPartitions(client, cluster, from, to, { actor })",
+    "actor",
+    text,
+    (v) => moveMemberPartitions(counted, cluster, "a", "b", { actor: v as string }),
+  ],
+  ["liftPlacement(client, cluster, partition)", "client", clients, (v) => liftPlacement(v as never, cluster, at)],
+  ["liftPlacement(client, cluster, partition)", "cluster", text, (v) => liftPlacement(counted, v as string, at)],
+  ["liftPlacement(client, cluster, partition)", "partition", objects, (v) => liftPlacement(counted, cluster, v as never)],
+  [
+    "liftPlacement(client, cluster, { partition })",
+    "partition.partition",
+    integer,
+    (v) => liftPlacement(counted, cluster, { ...at, partition: v as number }),
+  ],
+  ["liftMemberPlacements(client, cluster, nodeId)", "client", clients, (v) => liftMemberPlacements(v as never, cluster, "n")],
+  ["liftMemberPlacements(client, cluster, nodeId)", "cluster", text, (v) => liftMemberPlacements(counted, v as string, "n")],
+  ["liftMemberPlacements(client, cluster, nodeId)", "nodeId", text, (v) => liftMemberPlacements(counted, cluster, v as string)],
+  ["readPlacements(client, cluster)", "client", clients, (v) => readPlacements(v as never, cluster)],
+  ["readPlacements(client, cluster)", "cluster", text, (v) => readPlacements(counted, v as string)],
   ["planOwnership(input)", "input", objects, (v) => planOwnership(v as never)],
   ["planOwnership({ members })", "members", [null, 42, "x", {}], (v) => planOwnership({ members: v as never, taskLists: [] })],
   ["planOwnership({ taskLists })", "taskLists", [null, 42, "x", {}], (v) => planOwnership({ members: [], taskLists: v as never })],

@@ -80,6 +80,8 @@ export const TransitionCause = {
   Rebalance: 6,
   /** A partition never owned before was given out: a task list was created or grew. */
   TaskList: 7,
+  /** An operator pinned or moved the partition to a member (see `pinPartition`). */
+  Operator: 8,
 } as const;
 
 /** One of the values of {@link TransitionCause}. */

@@ -30,6 +30,7 @@ const helixTables = [
   "helix_maintenance",
   "helix_nodes",
   "helix_numbers",
+  "helix_placements",
   "helix_schema_lock",
   "helix_schema_migrations",
   "helix_transitions",

@@ -144,6 +144,55 @@ describe.each(clients)("through %s", (_, makePool) => {
     expect(await remove(pool, scope)).toBe(0);
     expect(await list(pool, { cluster: "m" })).toEqual([]);
   });
+
+  test("coordinator queries: placements made, replaced, lapsed and lifted", async () => {
+    const c = { cluster: "p" };
+    const node = { cluster: "p", metadata: "{}", weight: 1, ttlUs: 60_000_000 };
+    await cluster.registerMember(pool, { ...node, nodeId: "a", incarnation: "a".repeat(32) });
+    await cluster.registerMember(pool, { ...node, nodeId: "b", incarnation: "b".repeat(32) });
+    const live = track("coordinator.getLiveMember", coordinator.getLiveMember);
+    expect(await live(pool, { cluster: "p", nodeId: "a" })).toEqual({ nodeId: "a", incarnation: "a".repeat(32), weight: 1 });
+    expect(await live(pool, { cluster: "p", nodeId: "nobody" })).toBeNull();
+
+    const put = track("coordinator.putPlacement", coordinator.putPlacement);
+    const list = track("coordinator.listPlacements", coordinator.listPlacements);
+    const at = { cluster: "p", domain: "d", taskList: "t" };
+    await put(pool, { ...at, partitionId: 1, nodeId: "a", incarnation: "", reason: "pin", actor: "x" });
+    await put(pool, { ...at, partitionId: 2, nodeId: "b", incarnation: "b".repeat(32), reason: "move", actor: "y" });
+    await put(pool, { ...at, partitionId: 3, nodeId: "b", incarnation: "old".padEnd(32, "0"), reason: "stale", actor: "y" });
+    expect((await list(pool, c)).map((p) => [p.partitionId, p.nodeId, p.reason, p.holds])).toEqual([
+      [1, "a", "pin", 1],
+      [2, "b", "move", 1],
+      [3, "b", "stale", 0],
+    ]);
+    // A second placement of a partition replaces the first.
+    await put(pool, { ...at, partitionId: 1, nodeId: "b", incarnation: "", reason: "again", actor: "z" });
+    expect((await list(pool, c))[0]).toMatchObject({ partitionId: 1, nodeId: "b", reason: "again", actor: "z" });
+    expect(await track("coordinator.deleteLapsedPlacements", coordinator.deleteLapsedPlacements)(pool, c)).toBe(1);
+    expect((await list(pool, c)).map((p) => p.partitionId)).toEqual([1, 2]);
+
+    // Every partition a member owns, in the catalog's active task lists, within its count (3 here, a row for 4).
+    await cluster.putTaskList(pool, { ...at, partitions: 3, metadata: "{}" });
+    await cluster.insertPartitions(pool, { ...at, partitions: 4 });
+    await pool.query("UPDATE helix_allocation SET node_id = 'a', state = 1 WHERE cluster = 'p'");
+    const moveAll = track("coordinator.putOwnerPlacements", coordinator.putOwnerPlacements);
+    expect(await moveAll(pool, { cluster: "p", ownerNodeId: "nobody", nodeId: "b", incarnation: "", reason: "", actor: "x" })).toBe(0);
+    expect(
+      await moveAll(pool, { cluster: "p", ownerNodeId: "a", nodeId: "b", incarnation: "", reason: "all", actor: "x" }),
+    ).toBeGreaterThan(0);
+    expect((await list(pool, c)).map((p) => [p.partitionId, p.nodeId, p.reason])).toEqual([
+      [0, "b", "all"],
+      [1, "b", "all"],
+      [2, "b", "all"],
+    ]);
+
+    const lift = track("coordinator.deletePlacement", coordinator.deletePlacement);
+    expect(await lift(pool, { ...at, partitionId: 0 })).toBe(1);
+    expect(await lift(pool, { ...at, partitionId: 0 })).toBe(0);
+    const liftAll = track("coordinator.deleteMemberPlacements", coordinator.deleteMemberPlacements);
+    expect(await liftAll(pool, { cluster: "p", nodeId: "b" })).toBe(2);
+    expect(await list(pool, c)).toEqual([]);
+  });
 });
 
 expectEveryQueryCalled("coordinator");

@@ -1,3 +1,5 @@
+import { hostname, userInfo } from "node:os";
+
 import { InvalidArgumentError as UsageError, Option } from "commander";
 
 import { checkText, createPool, InvalidArgumentError, MAX_NAME_LENGTH } from "@helix/db/internal";
@@ -76,5 +78,14 @@ export async function withPool<T>(url: string, use: (pool: Pool) => Promise<T>):
     return await use(pool);
   } finally {
     await pool.end();
+  }
+}
+
+/** Who runs this command, as the audit trail and listings name it: user@host, or the host alone where the user has no name. */
+export function defaultActor(): string {
+  try {
+    return `${userInfo().username}@${hostname()}`;
+  } catch {
+    return hostname();
   }
 }

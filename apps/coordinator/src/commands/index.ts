@@ -6,6 +6,7 @@ import { registerMigrate } from "./migrate";
 import { registerHistory } from "./history";
 import { registerMaintenance } from "./maintenance";
 import { registerMembers } from "./members";
+import { registerPlacements } from "./placements";
 import { registerPlan } from "./plan";
 import { registerServe } from "./serve";
 import { registerStatus } from "./status";
@@ -22,6 +23,7 @@ export function registerCommands(program: Command, context: CommandContext): voi
     registerTaskList,
     registerMembers,
     registerMaintenance,
+    registerPlacements,
     registerStatus,
     registerPlan,
     registerHistory,

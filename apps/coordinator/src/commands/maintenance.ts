@@ -1,5 +1,3 @@
-import { hostname, userInfo } from "node:os";
-
 import type { Command } from "commander";
 
 import {
@@ -15,7 +13,7 @@ import {
 
 import { describeMaintenance } from "../terminal";
 import type { CommandContext } from "./context";
-import { checkedAsFlags, checkName, clusterOf, clusterOption, printList, wholeNumber, withPool } from "./helpers";
+import { checkedAsFlags, checkName, clusterOf, clusterOption, defaultActor, printList, wholeNumber, withPool } from "./helpers";
 
 /** `helix maintenance on | off | ls`: holds every move of a cluster, or of one task list, while on. */
 export function registerMaintenance(program: Command, context: CommandContext): void {
@@ -88,13 +86,4 @@ function scopeOf(domain: string | undefined, name: string | undefined): Maintena
       "must follow <domain>: name a task list by its domain and name, or neither for the whole cluster",
     );
   return { domain: checkName("<domain>", domain), taskList: checkName("<taskList>", name) };
-}
-
-/** Who runs this command: user@host, or the host alone where the user has no name. */
-function defaultActor(): string {
-  try {
-    return `${userInfo().username}@${hostname()}`;
-  } catch {
-    return hostname();
-  }
 }

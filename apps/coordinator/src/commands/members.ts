@@ -1,14 +1,38 @@
 import type { Command } from "commander";
 
-import { createOwnershipStore, resolveJoinOptions } from "@helix/coordinator";
+import { createOwnershipStore, moveMemberPartitions, resolveJoinOptions } from "@helix/coordinator";
 
 import { memberState } from "../status";
 import type { CommandContext } from "./context";
-import { checkedAsFlags, clusterOf, clusterOption, printList } from "./helpers";
+import { checkedAsFlags, checkName, clusterOf, clusterOption, printList, withPool } from "./helpers";
+import { placementOptions } from "./placements";
 
-/** `helix members ls` (also `helix nodes ls`): the members of a cluster, live or not; `helix members drain NODE`. */
+/**
+ * `helix members ls` (also `helix nodes ls`): the members of a cluster, live or not; `helix members
+ * drain NODE`; `helix members move FROM TO`.
+ */
 export function registerMembers(program: Command, context: CommandContext): void {
-  const members = program.command("members").alias("nodes").description("show the members of a cluster, or drain one");
+  const members = program
+    .command("members")
+    .alias("nodes")
+    .description("show the members of a cluster, drain one, or move one's partitions");
+  members
+    .command("move")
+    .description(
+      "move every partition a member owns to another live member through the acknowledged hand-off; they stay there while that process of the member lives (helix placements ls lists them, helix placements lift --member lifts them)",
+    )
+    .argument("<from>", "the member whose partitions move")
+    .argument("<to>", "the live member they move to")
+    .addOption(clusterOption())
+    .option("--reason <text>", "why, shown in helix placements ls")
+    .option("--actor <name>", "who asks, recorded with the moves it makes (default: user@host)")
+    .action(async (from: string, to: string, flags: { cluster?: string; reason?: string; actor?: string }) => {
+      const cluster = clusterOf(context, flags);
+      const [fromId, toId] = [checkName("<from>", from), checkName("<to>", to)];
+      const options = placementOptions(flags);
+      const moved = await withPool(context.config().mysqlUrl, (pool) => moveMemberPartitions(pool, cluster, fromId, toId, options));
+      context.output.out(`${cluster}: ${moved} partition(s) of ${fromId} moving to ${toId}, each as ${fromId} confirms its release`);
+    });
   members
     .command("drain")
     .description(

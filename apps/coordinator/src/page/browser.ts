@@ -247,6 +247,16 @@ export function statusPageScript(pollMs: number): void {
       leaderView(c.leader),
       h("span", { class: "fact" }, "members ", h("b", { text: live + " live" }), " / " + c.members.length),
       h("span", { class: "fact" }, "partitions ", h("b", { text: count(c.partitions) })),
+      ...(c.placed > 0
+        ? [
+            h(
+              "span",
+              { class: "fact", title: "pinned or moved to a member by an operator (helix placements ls)" },
+              "placed ",
+              h("b", { "data-testid": "placed", text: count(c.placed) }),
+            ),
+          ]
+        : []),
       h(
         "span",
         { class: "fact" + (c.pendingHandoffs > 0 ? " alert" : "") },

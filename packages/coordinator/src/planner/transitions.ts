@@ -46,6 +46,12 @@ interface FreePartition {
   readonly reason: AssignReason;
 }
 
+/** Where a row stands, for the round (see `TaskListPass.#standing`). */
+type Standing =
+  | { readonly kind: "free"; readonly from: string | null; readonly reason: AssignReason }
+  | { readonly kind: "pending" }
+  | { readonly kind: "owned"; readonly owner: number };
+
 /** A partition its live or vanished owner holds beyond its target. */
 interface SurplusPartition {
   readonly row: PlannerPartition;
@@ -123,6 +129,8 @@ class TaskListPass {
   readonly #receivers: number[] = [];
   /** Receivers before this one have no need left. */
   #cursor = 0;
+  /** Release requests made here this round. */
+  #moves = 0;
 
   constructor(round: Round, list: number) {
     const { roster } = round.input;
@@ -135,7 +143,8 @@ class TaskListPass {
   /** Plans the task list's transitions. */
   run(): void {
     this.#countTargets();
-    const { free, pending, surplus } = this.#sortRows();
+    const placed = this.#placeOperatorPartitions();
+    const { free, pending, surplus } = this.#sortRows(placed);
     this.#findReceivers();
     // Pending releases go where they were meant to, if that member still needs them.
     for (const row of pending) {
@@ -178,32 +187,102 @@ class TaskListPass {
   }
 
   /**
-   * Sorts the task list's rows: partitions free to give now, releases still waiting for their owner,
-   * and partitions a member owns beyond its target (counting what it keeps on the way).
+   * Carries out the operator's placements that hold (see `PlannerTaskList.placed`): each partition
+   * placed on a live member that is not draining counts as that member's, and goes to it at once
+   * when free, or through a release request from a live owner (within the move limits).
+   * @returns the partitions it took care of, which the rest of the pass leaves alone.
    */
-  #sortRows(): { free: FreePartition[]; pending: PlannerPartition[]; surplus: SurplusPartition[] } {
+  #placeOperatorPartitions(): ReadonlySet<number> {
+    const placed = this.#taskList.placed;
+    const done = new Set<number>();
+    if (placed === undefined || placed.size === 0) return done;
+    const round = this.#round;
+    const { roster } = round.input;
+    const { domain, taskList } = this.#taskList;
+    for (const [partition, nodeId] of placed) {
+      const member = roster.index.get(nodeId);
+      const row = this.#rowOf(partition);
+      if (member === undefined || !roster.isLive(member) || roster.weightOf(member) === 0 || row === undefined) continue;
+      done.add(partition);
+      this.#touch(member);
+      addAt(round.kept, member, 1);
+      const standing = this.#standing(row);
+      const { generation } = row;
+      const give = (from: string | null, reason: AssignReason): void => {
+        round.transitions.push({ type: "assign", domain, taskList, partition, generation, from, to: nodeId, reason, placed: true });
+      };
+      if (standing.kind === "free") {
+        give(standing.from, standing.reason);
+      } else if (standing.kind === "pending") {
+        round.pendingHandoffs++;
+      } else if (standing.owner !== member) {
+        // An owner whose TTL has passed: the operator says where the partition goes, so no delay.
+        if (!roster.isLive(standing.owner)) give(row.nodeId, "owner-gone");
+        else if (this.#mayMove(standing.owner)) {
+          this.#countMove(standing.owner, member);
+          round.transitions.push({
+            type: "release",
+            domain,
+            taskList,
+            partition,
+            generation,
+            from: roster.idOf(standing.owner),
+            to: nodeId,
+            placed: true,
+          });
+        }
+      }
+    }
+    return done;
+  }
+
+  /** The row of partition `partition`, if the task list has one and the catalog still has the partition. */
+  #rowOf(partition: number): PlannerPartition | undefined {
+    const { rows, partitions } = this.#taskList;
+    if (partition >= partitions) return undefined;
+    // Rows come in partition order, one per partition from 0: the index is the partition's number.
+    const at = rows[partition];
+    return at?.partition === partition ? at : rows.find((r) => r.partition === partition);
+  }
+
+  /**
+   * Where a row stands: free to give now (and why), a release waiting for its owner's confirmation
+   * (the round waits for it to be forced), or owned by a member of the roster.
+   */
+  #standing(row: PlannerPartition): Standing {
     const { roster } = this.#round.input;
+    const owner = row.nodeId === null ? undefined : roster.index.get(row.nodeId);
+    if (row.state === Unassigned || row.nodeId === null) return { kind: "free", from: null, reason: "unassigned" };
+    if (row.state === Released) return { kind: "free", from: row.nodeId, reason: "released" };
+    if (owner === undefined || row.staleOwner === true || (row.state === ReleaseRequested && !roster.isLive(owner)))
+      return { kind: "free", from: row.nodeId, reason: "owner-gone" };
+    if (row.state === ReleaseRequested) {
+      const forceAfterMs = roster.forceAfterMsOf(owner);
+      if (row.releaseAgeMs >= forceAfterMs) return { kind: "free", from: row.nodeId, reason: "forced" };
+      this.#round.waitFor(forceAfterMs - Math.max(0, row.releaseAgeMs));
+      return { kind: "pending" };
+    }
+    return { kind: "owned", owner };
+  }
+
+  /**
+   * Sorts the task list's rows (but those in `placed`): partitions free to give now, releases still
+   * waiting for their owner, and partitions a member owns beyond its target (counting what it keeps
+   * on the way).
+   */
+  #sortRows(placed: ReadonlySet<number>): { free: FreePartition[]; pending: PlannerPartition[]; surplus: SurplusPartition[] } {
     const free: FreePartition[] = [];
     const pending: PlannerPartition[] = [];
     const surplus: SurplusPartition[] = [];
     for (const row of this.#taskList.rows) {
-      if (row.partition >= this.#taskList.partitions) continue;
-      const owner = row.nodeId === null ? undefined : roster.index.get(row.nodeId);
-      if (row.state === Unassigned || row.nodeId === null) {
-        free.push({ row, from: null, reason: "unassigned" });
-      } else if (row.state === Released) {
-        free.push({ row, from: row.nodeId, reason: "released" });
-      } else if (owner === undefined || row.staleOwner === true || (row.state === ReleaseRequested && !roster.isLive(owner))) {
-        free.push({ row, from: row.nodeId, reason: "owner-gone" });
-      } else if (row.state === ReleaseRequested) {
-        const forceAfterMs = roster.forceAfterMsOf(owner);
-        if (row.releaseAgeMs >= forceAfterMs) {
-          free.push({ row, from: row.nodeId, reason: "forced" });
-        } else {
-          pending.push(row);
-          this.#round.waitFor(forceAfterMs - Math.max(0, row.releaseAgeMs));
-        }
+      if (row.partition >= this.#taskList.partitions || (placed.size > 0 && placed.has(row.partition))) continue;
+      const standing = this.#standing(row);
+      if (standing.kind === "free") {
+        free.push({ row, from: standing.from, reason: standing.reason });
+      } else if (standing.kind === "pending") {
+        pending.push(row);
       } else {
+        const { owner } = standing;
         this.#touch(owner);
         if (checked(this.#round.kept[owner]) < this.#target(owner)) addAt(this.#round.kept, owner, 1);
         else surplus.push({ row, owner });
@@ -266,13 +345,28 @@ class TaskListPass {
     }
   }
 
+  /** Whether a release may be asked of `owner` within the move limits. */
+  #mayMove(owner: number): boolean {
+    const { options } = this.#round.input;
+    return this.#moves < options.maxMovesPerTaskList && checked(this.#round.movesOut[owner]) < options.maxMovesPerMember;
+  }
+
+  /** Counts a release asked of `owner` for `to`: towards the move limits, and as a pending hand-off. */
+  #countMove(owner: number, to: number): void {
+    const round = this.#round;
+    this.#moves++;
+    addAt(round.movesOut, owner, 1);
+    addAt(round.movesIn, to, 1);
+    round.pendingHandoffs++;
+    round.waitFor(round.input.roster.forceAfterMsOf(owner));
+  }
+
   /** Asks live owners to release their surplus to receivers, within the move limits. */
   #requestReleases(surplus: readonly SurplusPartition[]): void {
     const round = this.#round;
-    const { roster, options } = round.input;
-    let moves = 0;
+    const { roster } = round.input;
     for (const { row, owner } of surplus) {
-      if (moves >= options.maxMovesPerTaskList || checked(round.movesOut[owner]) >= options.maxMovesPerMember) continue;
+      if (!this.#mayMove(owner)) continue;
       // A vanished owner cannot be asked: its partitions wait for it, or for its delay to end.
       if (!roster.isLive(owner)) continue;
       const draining = roster.weightOf(owner) === 0;
@@ -283,12 +377,8 @@ class TaskListPass {
       const to = this.#receiverForRelease();
       if (to === -1) continue;
       addAt(round.need, to, -1);
-      moves++;
-      addAt(round.movesOut, owner, 1);
-      addAt(round.movesIn, to, 1);
+      this.#countMove(owner, to);
       if (draining) addAt(round.drainInFlight, owner, 1);
-      round.pendingHandoffs++;
-      round.waitFor(roster.forceAfterMsOf(owner));
       const { domain, taskList } = this.#taskList;
       const { partition, generation } = row;
       round.transitions.push({ type: "release", domain, taskList, partition, generation, from: roster.idOf(owner), to: roster.idOf(to) });

@@ -62,6 +62,13 @@ export interface PlannerTaskList {
   readonly partitions: number;
   /** Its rows of the ownership table. */
   readonly rows: readonly PlannerPartition[];
+  /**
+   * Partitions an operator placed on a member (see `pinPartition`), by number. While that member
+   * is live and not draining, the planner keeps the partition on it, asks another owner to release
+   * it to the member, and counts it in the member's share (the rest balance around it); otherwise it
+   * places the partition as any other. @default none
+   */
+  readonly placed?: ReadonlyMap<number, string>;
 }
 
 /** How the planner moves partitions. Every field is optional. */
@@ -114,6 +121,8 @@ export type Transition =
       readonly to: string;
       /** Why the partition goes to `to`. */
       readonly reason: AssignReason;
+      /** It carries out an operator's placement (see `PlannerTaskList.placed`). */
+      readonly placed?: true;
     })
   | (PartitionRef & {
       /** Ask the owner `from` to release the partition. */
@@ -122,6 +131,8 @@ export type Transition =
       readonly from: string;
       /** Where the partition is meant to go once released. */
       readonly to: string;
+      /** It carries out an operator's placement (see `PlannerTaskList.placed`). */
+      readonly placed?: true;
     });
 
 /** What the planner decided. */

@@ -18,6 +18,8 @@ export interface ListState {
   taskList: string;
   partitions: number;
   rows: Row[];
+  /** Partitions an operator placed, by number, with their member (see `PlannerTaskList.placed`). */
+  placed?: ReadonlyMap<number, string>;
 }
 
 export interface ClusterState {

@@ -123,3 +123,75 @@ SELECT domain, task_list, reason, actor, started_at, expires_at,
 FROM helix_maintenance
 WHERE cluster = sqlc.arg(cluster)
 ORDER BY domain, task_list;
+
+-- name: GetLiveMember :one
+-- A member that is live by the database clock, with its incarnation and weight (0: draining).
+SELECT node_id, incarnation, weight
+FROM helix_nodes
+WHERE cluster = sqlc.arg(cluster)
+  AND node_id = sqlc.arg(node_id)
+  AND status = 1
+  AND expires_at > UTC_TIMESTAMP(6);
+
+-- name: PutPlacement :exec
+-- Pins (`incarnation` empty) or moves (the member's incarnation) one partition to a member,
+-- replacing any placement it had.
+INSERT INTO helix_placements (cluster, domain, task_list, partition_id, node_id, incarnation, reason, actor, created_at)
+VALUES (
+  sqlc.arg(cluster), sqlc.arg(domain), sqlc.arg(task_list), sqlc.arg(partition_id), sqlc.arg(node_id),
+  sqlc.arg(incarnation), sqlc.arg(reason), sqlc.arg(actor), UTC_TIMESTAMP(6)
+)
+ON DUPLICATE KEY UPDATE node_id = VALUES(node_id), incarnation = VALUES(incarnation), reason = VALUES(reason),
+  actor = VALUES(actor), created_at = VALUES(created_at);
+
+-- name: PutOwnerPlacements :execrows
+-- Pins or moves to `node_id` every partition `owner_node_id` owns (assigned, or asked to release)
+-- in the catalog's active task lists, replacing any placement they had.
+INSERT INTO helix_placements (cluster, domain, task_list, partition_id, node_id, incarnation, reason, actor, created_at)
+SELECT a.cluster, a.domain, a.task_list, a.partition_id, sqlc.arg(node_id), sqlc.arg(incarnation), sqlc.arg(reason),
+       sqlc.arg(actor), UTC_TIMESTAMP(6)
+FROM helix_allocation a
+JOIN helix_cluster c ON c.cluster = a.cluster AND c.domain = a.domain AND c.task_list = a.task_list
+WHERE a.cluster = sqlc.arg(cluster)
+  AND a.node_id = sqlc.arg(owner_node_id)
+  AND a.state IN (1, 2)
+  AND c.status = 1
+  AND a.partition_id < c.partitions
+ON DUPLICATE KEY UPDATE node_id = VALUES(node_id), incarnation = VALUES(incarnation), reason = VALUES(reason),
+  actor = VALUES(actor), created_at = VALUES(created_at);
+
+-- name: DeletePlacement :execrows
+-- Lifts one partition's placement.
+DELETE FROM helix_placements
+WHERE cluster = sqlc.arg(cluster)
+  AND domain = sqlc.arg(domain)
+  AND task_list = sqlc.arg(task_list)
+  AND partition_id = sqlc.arg(partition_id);
+
+-- name: DeleteMemberPlacements :execrows
+-- Lifts every placement on a member.
+DELETE FROM helix_placements
+WHERE cluster = sqlc.arg(cluster)
+  AND node_id = sqlc.arg(node_id);
+
+-- name: DeleteLapsedPlacements :execrows
+-- Forgets the moves that lapsed: their member registered again, or is gone.
+DELETE FROM helix_placements
+WHERE helix_placements.cluster = sqlc.arg(cluster)
+  AND helix_placements.incarnation <> ''
+  AND NOT EXISTS (
+    SELECT 1 FROM helix_nodes n
+    WHERE n.cluster = helix_placements.cluster
+      AND n.node_id = helix_placements.node_id
+      AND n.incarnation = helix_placements.incarnation
+  );
+
+-- name: ListPlacements :many
+-- A cluster's placements, each with whether it holds: a pin always, a move while its member's
+-- incarnation is the one it was made for.
+SELECT p.domain, p.task_list, p.partition_id, p.node_id, p.incarnation, p.reason, p.actor, p.created_at,
+       CAST(p.incarnation = '' OR p.incarnation = COALESCE(n.incarnation, '') AS SIGNED) AS holds
+FROM helix_placements p
+LEFT JOIN helix_nodes n ON n.cluster = p.cluster AND n.node_id = p.node_id
+WHERE p.cluster = sqlc.arg(cluster)
+ORDER BY p.domain, p.task_list, p.partition_id;

@@ -560,3 +560,254 @@ export async function listMaintenance(client: QueryClient, args: ListMaintenance
     remainingUs: numberValue(row[7]),
   }));
 }
+
+/** The SQL of {@link getLiveMember}. */
+export const getLiveMemberQuery = `-- name: GetLiveMember :one
+SELECT node_id, incarnation, weight
+FROM helix_nodes
+WHERE cluster = ?
+  AND node_id = ?
+  AND status = 1
+  AND expires_at > UTC_TIMESTAMP(6)`;
+
+/** The parameters of {@link getLiveMember}. */
+export interface GetLiveMemberArgs {
+  /** For column `cluster` of `helix_nodes`. */
+  cluster: string;
+  /** For column `node_id` of `helix_nodes`. */
+  nodeId: string;
+}
+
+/** A row that {@link getLiveMember} returns. */
+export interface GetLiveMemberRow {
+  /** Column `node_id` of `helix_nodes`. */
+  nodeId: string;
+  /** Column `incarnation` of `helix_nodes`. */
+  incarnation: string;
+  /** Column `weight` of `helix_nodes`. */
+  weight: number;
+}
+
+/**
+ * A member that is live by the database clock, with its incarnation and weight (0: draining).
+ */
+export async function getLiveMember(client: QueryClient, args: GetLiveMemberArgs): Promise<GetLiveMemberRow | null> {
+  const [rows] = await client.query({ sql: getLiveMemberQuery, values: [args.cluster, args.nodeId], rowsAsArray: true, timezone: "Z" });
+  const row = (rows as unknown[][])[0];
+  if (row === undefined) return null;
+  return {
+    nodeId: row[0] as string,
+    incarnation: row[1] as string,
+    weight: numberValue(row[2]),
+  };
+}
+
+/** The SQL of {@link putPlacement}. */
+export const putPlacementQuery = `-- name: PutPlacement :exec
+INSERT INTO helix_placements (cluster, domain, task_list, partition_id, node_id, incarnation, reason, actor, created_at)
+VALUES (
+  ?, ?, ?, ?, ?,
+  ?, ?, ?, UTC_TIMESTAMP(6)
+)
+ON DUPLICATE KEY UPDATE node_id = VALUES(node_id), incarnation = VALUES(incarnation), reason = VALUES(reason),
+  actor = VALUES(actor), created_at = VALUES(created_at)`;
+
+/** The parameters of {@link putPlacement}. */
+export interface PutPlacementArgs {
+  /** For column `cluster` of `helix_placements`. */
+  cluster: string;
+  /** For column `domain` of `helix_placements`. */
+  domain: string;
+  /** For column `task_list` of `helix_placements`. */
+  taskList: string;
+  /** For column `partition_id` of `helix_placements`. */
+  partitionId: number;
+  /** For column `node_id` of `helix_placements`. */
+  nodeId: string;
+  /** For column `incarnation` of `helix_placements`. */
+  incarnation: string;
+  /** For column `reason` of `helix_placements`. */
+  reason: string;
+  /** For column `actor` of `helix_placements`. */
+  actor: string;
+}
+
+/**
+ * Pins (`incarnation` empty) or moves (the member's incarnation) one partition to a member,
+ * replacing any placement it had.
+ */
+export async function putPlacement(client: QueryClient, args: PutPlacementArgs): Promise<void> {
+  await client.query({ sql: putPlacementQuery, values: [args.cluster, args.domain, args.taskList, args.partitionId, args.nodeId, args.incarnation, args.reason, args.actor] });
+}
+
+/** The SQL of {@link putOwnerPlacements}. */
+export const putOwnerPlacementsQuery = `-- name: PutOwnerPlacements :execrows
+INSERT INTO helix_placements (cluster, domain, task_list, partition_id, node_id, incarnation, reason, actor, created_at)
+SELECT a.cluster, a.domain, a.task_list, a.partition_id, ?, ?, ?,
+       ?, UTC_TIMESTAMP(6)
+FROM helix_allocation a
+JOIN helix_cluster c ON c.cluster = a.cluster AND c.domain = a.domain AND c.task_list = a.task_list
+WHERE a.cluster = ?
+  AND a.node_id = ?
+  AND a.state IN (1, 2)
+  AND c.status = 1
+  AND a.partition_id < c.partitions
+ON DUPLICATE KEY UPDATE node_id = VALUES(node_id), incarnation = VALUES(incarnation), reason = VALUES(reason),
+  actor = VALUES(actor), created_at = VALUES(created_at)`;
+
+/** The parameters of {@link putOwnerPlacements}. */
+export interface PutOwnerPlacementsArgs {
+  /** For column `node_id` of `helix_placements`. */
+  nodeId: string;
+  /** For column `incarnation` of `helix_placements`. */
+  incarnation: string;
+  /** For column `reason` of `helix_placements`. */
+  reason: string;
+  /** For column `actor` of `helix_placements`. */
+  actor: string;
+  /** For column `cluster` of `helix_allocation`. */
+  cluster: string;
+  /** For column `owner_node_id` of `helix_allocation`. */
+  ownerNodeId: string | null;
+}
+
+/**
+ * Pins or moves to `node_id` every partition `owner_node_id` owns (assigned, or asked to release)
+ * in the catalog's active task lists, replacing any placement they had.
+ */
+export async function putOwnerPlacements(client: QueryClient, args: PutOwnerPlacementsArgs): Promise<number> {
+  const [result] = await client.query({ sql: putOwnerPlacementsQuery, values: [args.nodeId, args.incarnation, args.reason, args.actor, args.cluster, args.ownerNodeId] });
+  return execResult(result).affectedRows;
+}
+
+/** The SQL of {@link deletePlacement}. */
+export const deletePlacementQuery = `-- name: DeletePlacement :execrows
+DELETE FROM helix_placements
+WHERE cluster = ?
+  AND domain = ?
+  AND task_list = ?
+  AND partition_id = ?`;
+
+/** The parameters of {@link deletePlacement}. */
+export interface DeletePlacementArgs {
+  /** For column `cluster` of `helix_placements`. */
+  cluster: string;
+  /** For column `domain` of `helix_placements`. */
+  domain: string;
+  /** For column `task_list` of `helix_placements`. */
+  taskList: string;
+  /** For column `partition_id` of `helix_placements`. */
+  partitionId: number;
+}
+
+/**
+ * Lifts one partition's placement.
+ */
+export async function deletePlacement(client: QueryClient, args: DeletePlacementArgs): Promise<number> {
+  const [result] = await client.query({ sql: deletePlacementQuery, values: [args.cluster, args.domain, args.taskList, args.partitionId] });
+  return execResult(result).affectedRows;
+}
+
+/** The SQL of {@link deleteMemberPlacements}. */
+export const deleteMemberPlacementsQuery = `-- name: DeleteMemberPlacements :execrows
+DELETE FROM helix_placements
+WHERE cluster = ?
+  AND node_id = ?`;
+
+/** The parameters of {@link deleteMemberPlacements}. */
+export interface DeleteMemberPlacementsArgs {
+  /** For column `cluster` of `helix_placements`. */
+  cluster: string;
+  /** For column `node_id` of `helix_placements`. */
+  nodeId: string;
+}
+
+/**
+ * Lifts every placement on a member.
+ */
+export async function deleteMemberPlacements(client: QueryClient, args: DeleteMemberPlacementsArgs): Promise<number> {
+  const [result] = await client.query({ sql: deleteMemberPlacementsQuery, values: [args.cluster, args.nodeId] });
+  return execResult(result).affectedRows;
+}
+
+/** The SQL of {@link deleteLapsedPlacements}. */
+export const deleteLapsedPlacementsQuery = `-- name: DeleteLapsedPlacements :execrows
+DELETE FROM helix_placements
+WHERE helix_placements.cluster = ?
+  AND helix_placements.incarnation <> ''
+  AND NOT EXISTS (
+    SELECT 1 FROM helix_nodes n
+    WHERE n.cluster = helix_placements.cluster
+      AND n.node_id = helix_placements.node_id
+      AND n.incarnation = helix_placements.incarnation
+  )`;
+
+/** The parameters of {@link deleteLapsedPlacements}. */
+export interface DeleteLapsedPlacementsArgs {
+  /** For column `cluster` of `helix_placements`. */
+  cluster: string;
+}
+
+/**
+ * Forgets the moves that lapsed: their member registered again, or is gone.
+ */
+export async function deleteLapsedPlacements(client: QueryClient, args: DeleteLapsedPlacementsArgs): Promise<number> {
+  const [result] = await client.query({ sql: deleteLapsedPlacementsQuery, values: [args.cluster] });
+  return execResult(result).affectedRows;
+}
+
+/** The SQL of {@link listPlacements}. */
+export const listPlacementsQuery = `-- name: ListPlacements :many
+SELECT p.domain, p.task_list, p.partition_id, p.node_id, p.incarnation, p.reason, p.actor, p.created_at,
+       CAST(p.incarnation = '' OR p.incarnation = COALESCE(n.incarnation, '') AS SIGNED) AS holds
+FROM helix_placements p
+LEFT JOIN helix_nodes n ON n.cluster = p.cluster AND n.node_id = p.node_id
+WHERE p.cluster = ?
+ORDER BY p.domain, p.task_list, p.partition_id`;
+
+/** The parameters of {@link listPlacements}. */
+export interface ListPlacementsArgs {
+  /** For column `cluster` of `helix_placements`. */
+  cluster: string;
+}
+
+/** A row that {@link listPlacements} returns. */
+export interface ListPlacementsRow {
+  /** Column `domain` of `helix_placements`. */
+  domain: string;
+  /** Column `task_list` of `helix_placements`. */
+  taskList: string;
+  /** Column `partition_id` of `helix_placements`. */
+  partitionId: number;
+  /** Column `node_id` of `helix_placements`. */
+  nodeId: string;
+  /** Column `incarnation` of `helix_placements`. */
+  incarnation: string;
+  /** Column `reason` of `helix_placements`. */
+  reason: string;
+  /** Column `actor` of `helix_placements`. */
+  actor: string;
+  /** Column `created_at` of `helix_placements`. */
+  createdAt: Date;
+  /** Result column `holds`. */
+  holds: number;
+}
+
+/**
+ * A cluster's placements, each with whether it holds: a pin always, a move while its member's
+ * incarnation is the one it was made for.
+ */
+export async function listPlacements(client: QueryClient, args: ListPlacementsArgs): Promise<ListPlacementsRow[]> {
+  const [rows] = await client.query({ sql: listPlacementsQuery, values: [args.cluster], rowsAsArray: true, timezone: "Z" });
+  return (rows as unknown[][]).map((row) => ({
+    domain: row[0] as string,
+    taskList: row[1] as string,
+    partitionId: numberValue(row[2]),
+    nodeId: row[3] as string,
+    incarnation: row[4] as string,
+    reason: row[5] as string,
+    actor: row[6] as string,
+    createdAt: dateValue(row[7]),
+    holds: numberValue(row[8]),
+  }));
+}

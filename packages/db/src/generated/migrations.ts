@@ -241,4 +241,23 @@ CROSS JOIN (SELECT 0 AS d UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT
       `ALTER TABLE helix_transitions ADD COLUMN actor VARCHAR(255) NULL`,
     ],
   },
+  {
+    version: 13,
+    name: "placements",
+    checksum: "fe449f238e80704a8091320e6272d26328ee81db5504a690c8aa690153722029",
+    statements: [
+      `CREATE TABLE helix_placements (
+  cluster      VARCHAR(128) NOT NULL,
+  domain       VARCHAR(128) NOT NULL,
+  task_list    VARCHAR(128) NOT NULL,
+  partition_id INT UNSIGNED NOT NULL,
+  node_id      VARCHAR(128) NOT NULL,
+  incarnation  CHAR(32) CHARACTER SET ascii NOT NULL,
+  reason       VARCHAR(512) NOT NULL,
+  actor        VARCHAR(255) NOT NULL,
+  created_at   DATETIME(6) NOT NULL,
+  PRIMARY KEY (cluster, domain, task_list, partition_id)
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin`,
+    ],
+  },
 ];
