@@ -1,4 +1,4 @@
-// Planned events with real processes: a rolling restart, a drain, and maintenance mode.
+// Planned events with real processes: a rolling restart, a drain, maintenance mode, and an operator's move.
 // - Rolling restart: 4 worker processes own 4 task lists x 256 partitions; each worker in turn gets
 //   SIGTERM (its members leave) and a new process with the same node id is started as soon as the
 //   old one has exited; the next follows once the table is balanced again. Once with a plain leave,
@@ -8,6 +8,9 @@
 // - Maintenance: 4 worker processes own 4 task lists x 256 partitions; with maintenance on, a fifth
 //   worker joins, one leaves (SIGTERM) and one is SIGKILLed; once the killed one's TTL has passed and
 //   the leader has polled for some seconds, maintenance is turned off and the moves it held are made.
+// - Operator move: 4 worker processes own 4 task lists x 256 partitions; an operator moves every
+//   partition of one worker to another (`moveMemberPartitions`, `helix members move`), which gives
+//   its own to the others to stay balanced.
 // Member TTL 3 s; one coordinator process with the library's defaults (polling every 200 ms).
 // Reported, all read from the database: the partitions owned by another node id at some point, the
 // most without a live owner at once, how long each partition was without one (sampled every
@@ -17,7 +20,7 @@
 //   HELIX_BENCH_SCALE_BUSY=1) runs it beside CPU hogs, as the scale benchmark's busy mode
 import { setTimeout as sleep } from "node:timers/promises";
 
-import { endMaintenance, startMaintenance } from "@helix/coordinator";
+import { endMaintenance, moveMemberPartitions, startMaintenance, TransitionCause } from "@helix/coordinator";
 
 import { closeCluster, liveIds, openCluster, startCoordinator, startWorker } from "./scale/cluster.mjs";
 import { readScaleConfig } from "./scale/config.mjs";
@@ -261,9 +264,58 @@ async function maintenance() {
   }
 }
 
+/** An operator moves every partition of w0 to w1; w1 gives its own to the others. */
+async function operatorMove() {
+  const { s } = await balancedCluster("operator", PER_LIST, 0);
+  try {
+    const before = await owners(s);
+    const mark = await auditMark(s);
+    const sampler = sampleUnowned(s);
+    const startedAt = performance.now();
+    const moved = await moveMemberPartitions(s.pool, s.cluster, "w0", "w1", { actor: "bench", reason: "planned-events benchmark" });
+    const own = [...before].filter(([, r]) => r.nodeId === "w1").length;
+    const placed = [...before].filter(([, r]) => r.nodeId === "w0").map(([p]) => p);
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const [rows] = await s.pool.query(
+        "SELECT CONCAT(task_list, '/', partition_id) AS p FROM helix_allocation WHERE cluster = ? AND node_id = 'w1' AND state = 1",
+        [s.cluster],
+      );
+      const onTarget = new Set(rows.map((r) => r.p));
+      if (placed.every((p) => onTarget.has(p))) break;
+      if (Date.now() > deadline) throw new Error("operator move: the moved partitions never all reached their member");
+      await sleep(50);
+    }
+    if ((await waitBalanced(s, liveIds(s), Date.now() + 60_000, s.running())) === null) throw new Error("operator move: never balanced");
+    const settleMs = performance.now() - startedAt;
+    const { mostAtOnce, spells } = await sampler.stop();
+    const [causes] = await s.pool.query(
+      "SELECT cause, COUNT(*) AS n FROM helix_transitions WHERE cluster = ? AND id > ? AND kind <> 5 GROUP BY cause",
+      [s.cluster, mark],
+    );
+    const byCause = new Map(causes.map((r) => [Number(r.cause), Number(r.n)]));
+    const { moves, releases } = await auditSince(s, mark);
+    return {
+      moved,
+      // Each moved partition goes to w1, and w1, held to its share, gives all of its own away.
+      minimum: moved + own,
+      moves,
+      releases,
+      operator: byCause.get(TransitionCause.Operator) ?? 0,
+      rebalance: byCause.get(TransitionCause.Rebalance) ?? 0,
+      settleMs,
+      mostAtOnce,
+      unownedMs: summarize(spells.length > 0 ? spells : [0], 1),
+    };
+  } finally {
+    await closeCluster(run, s);
+  }
+}
+
 const rows = [];
 let drained;
 let maintained;
+let operated;
 // Busy (--busy or HELIX_BENCH_SCALE_BUSY=1): CPU hogs spin beside everything, as in the scale benchmark.
 const neighbours = config.busy ? await startBusyNeighbours(config.busyHogs, "planned events") : undefined;
 let busyNote = "";
@@ -271,6 +323,7 @@ try {
   for (const returningWithinMs of [0, RETURNING_WITHIN_MS]) rows.push(await rollingRestart(returningWithinMs));
   drained = await drain();
   maintained = await maintenance();
+  operated = await operatorMove();
 } finally {
   if (neighbours !== undefined) busyNote = await neighbours.stop();
   run.processes.killAll();
@@ -324,6 +377,19 @@ const m = maintained;
 const meetsMaintenance = m.during.moves + m.during.releases + m.tookOver === 0 && m.after.moves === m.minimum && m.after.releases === 0;
 console.log(
   `| ${m.during.moves} / ${m.during.releases} | ${m.tookOver} | ${m.after.moves} / ${m.minimum} | ${m.after.releases} | ${(m.settleMs / 1000).toFixed(2)} s | ${meetsMaintenance ? "yes" : "no"} |`,
+);
+console.log("");
+console.log(
+  `Operator move: ${WORKERS} worker processes (member TTL ${TTL_MS} ms) owning ${LISTS} task lists x ${PER_LIST} partitions; an operator moves every partition of one worker to another (moveMemberPartitions, as helix members move does); the target gives its own to the others to stay balanced.`,
+);
+console.log("");
+console.log(
+  "| partitions moved by the operator | owner changes / minimum | by cause: operator / rebalance | move to balanced | most without a live owner at once | without a live owner per partition p50 / p99 / max ms | meets target (moves at the minimum) |",
+);
+console.log("| ---: | ---: | ---: | ---: | ---: | ---: | --- |");
+const o = operated;
+console.log(
+  `| ${o.moved} | ${o.moves} / ${o.minimum} | ${o.operator} / ${o.rebalance} | ${(o.settleMs / 1000).toFixed(2)} s | ${o.mostAtOnce} | ${f(o.unownedMs.p50)} / ${f(o.unownedMs.p99)} / ${f(o.unownedMs.max)} | ${o.moves === o.minimum ? "yes" : "no"} |`,
 );
 if (busyNote !== "") console.log(busyNote);
 process.exit(0);

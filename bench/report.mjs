@@ -20,7 +20,7 @@ const benchmarks = [
   ["Failover, convergence and moves, with real processes", ["coordinator.mjs"]],
   ["Lock table growth over a simulated year, pruned and not", ["locks-growth.mjs"]],
   [
-    "Planned events: a rolling restart, with and without static membership (leave({ returningWithinMs })), a drain, and maintenance mode",
+    "Planned events: a rolling restart, with and without static membership (leave({ returningWithinMs })), a drain, maintenance mode, and an operator's move",
     ["planned-events.mjs"],
     { HELIX_BENCH_SCALE_BUSY: "0" },
   ],

@@ -254,6 +254,7 @@ test("placements pin, move, ls and lift, and members move; a refused placement e
     expect.objectContaining({ partition: 1, nodeId: "p1", kind: "pin", holds: true }),
     expect.objectContaining({ partition: 2, nodeId: "p2", kind: "move", holds: true }),
   ]);
+  expect(await run("status")).toContain("  2 partition(s) pinned or moved to a member by an operator (helix placements ls)");
   const plan = await run("plan");
   expect(plan).toContain("  give mail/outbox#1 to p1 (unassigned) (an operator placed it there)");
   expect(plan).toContain("  give mail/outbox#2 to p2 (unassigned) (an operator placed it there)");
