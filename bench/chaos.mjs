@@ -19,7 +19,8 @@
 //
 //   pnpm chaos --minutes 10 --seed 7
 //   node bench/chaos.mjs --seconds 60 --seed 7 [--workers 8] [--coordinators 3] [--no-db-restart]
-//                        [--unsafe no-fencing|no-confirmation|no-incarnation]   (must report violations)
+//                        [--unsafe no-fencing|no-confirmation|no-incarnation|no-ledger-fence]   (must report violations)
+//                        [--faults pause-worker,reuse-worker]   (only these kinds of fault)
 // HELIX_CHAOS_MYSQL_URL names the server (default mysql://root@127.0.0.1:3306/). A database restart
 // is one of the faults when the server is the local MariaDB started by scripts/setup.sh.
 // The parts live in bench/chaos/: the fault schedule (schedule.mjs), the processes by slot
@@ -61,6 +62,7 @@ const { values: args } = parseArgs({
     workers: { type: "string", default: "8" },
     coordinators: { type: "string", default: "3" },
     unsafe: { type: "string", default: "" },
+    faults: { type: "string", default: "" },
     "no-db-restart": { type: "boolean", default: false },
     "bound-seconds": { type: "string", default: "30" },
   },
@@ -73,8 +75,10 @@ const UNSAFE = args.unsafe;
 const BOUND_MS = Number(args["bound-seconds"]) * 1000;
 const MEMBER_TTL_MS = 1500;
 const LEASE_TTL_MS = 1500;
-const UNSAFE_MODES = ["no-fencing", "no-confirmation", "no-incarnation"];
+const UNSAFE_MODES = ["no-fencing", "no-confirmation", "no-incarnation", "no-ledger-fence"];
 if (UNSAFE !== "" && !UNSAFE_MODES.includes(UNSAFE)) throw new Error(`--unsafe must be one of ${UNSAFE_MODES.join(", ")}`);
+/** Only these fault kinds (comma-separated), or every kind. */
+const ONLY_FAULTS = args.faults === "" ? undefined : args.faults.split(",");
 
 const here = fileURLToPath(new URL(".", import.meta.url));
 const WORKER = join(here, "chaos", "worker.mjs");
@@ -102,6 +106,7 @@ const schedule = faultSchedule({
   dbRestart: DB_RESTART,
   memberTtlMs: MEMBER_TTL_MS,
   leaseTtlMs: LEASE_TTL_MS,
+  only: ONLY_FAULTS,
 });
 const scheduleHash = createHash("sha256").update(JSON.stringify(schedule)).digest("hex").slice(0, 12);
 const logDir = mkdtempSync(join(tmpdir(), "helix-chaos-"));

@@ -3,9 +3,10 @@ import { seededRandom as random } from "@helix/testing";
 
 /**
  * The fault schedule: a pure function of the seed and the run's shape (the same seed replays the
- * same schedule). `dbRestart`: whether restarting the database is one of the faults.
+ * same schedule). `dbRestart`: whether restarting the database is one of the faults; `only`: the
+ * kinds of fault to draw from (all of them when left out).
  */
-export function faultSchedule({ seed, seconds, workers, coordinators, dbRestart, memberTtlMs, leaseTtlMs }) {
+export function faultSchedule({ seed, seconds, workers, coordinators, dbRestart, memberTtlMs, leaseTtlMs, only }) {
   const rnd = random(seed);
   const between = (lo, hi) => Math.round(lo + rnd() * (hi - lo));
   const kinds = [
@@ -26,6 +27,12 @@ export function faultSchedule({ seed, seconds, workers, coordinators, dbRestart,
     ["maintenance", 1],
     ["operator-move", 1.5],
   ];
+  if (only !== undefined) {
+    const unknown = only.filter((k) => !kinds.some(([kind]) => kind === k));
+    if (unknown.length > 0)
+      throw new Error(`--faults: no fault of kind ${unknown.join(", ")}; the kinds: ${kinds.map(([k]) => k).join(", ")}`);
+    for (const entry of kinds) if (!only.includes(entry[0])) entry[1] = 0;
+  }
   const total = kinds.reduce((a, [, w]) => a + w, 0);
   const faults = [];
   let lastRestart = -Infinity;

@@ -1,7 +1,10 @@
-// The fixture of the coordinator tests: a migrated database per test file and a watch for unhandled
-// rejections; per test, a fresh cluster with its catalog, and the coordinators and members a test
-// starts, stopped after it. The bindings below are live: each test reads the current test's.
+// The fixture of the coordinator tests: a migrated database per test file and a trap for unhandled
+// rejections and uncaught exceptions; per test, a fresh cluster with its catalog, and the
+// coordinators and members a test starts, stopped after it. The bindings below are live: each test
+// reads the current test's.
 import type { Pool, RowDataPacket } from "mysql2/promise";
+
+import { ProcessTrap } from "@helix/testing";
 
 import {
   createCatalog,
@@ -21,14 +24,14 @@ export let cluster: string;
 export let catalog: Catalog;
 const members: Member[] = [];
 const coordinators: Coordinator[] = [];
-const unhandled: unknown[] = [];
-const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+/** Unhandled rejections and uncaught exceptions, on the real process (jest's copy never emits them). */
+const trap = new ProcessTrap();
 
 /** Registers the fixture's hooks in the calling test file. */
 export function useCoordinatorFixture(): void {
   beforeAll(async () => {
     fx = await migratedDatabase();
-    process.on("unhandledRejection", onUnhandled);
+    trap.start();
   });
 
   beforeEach(async () => {
@@ -40,11 +43,11 @@ export function useCoordinatorFixture(): void {
     await Promise.all(coordinators.splice(0).map((c) => c.stop()));
     await Promise.all(members.splice(0).map((m) => m.leave().catch(() => undefined)));
     await catalog.close();
-    expect(unhandled).toEqual([]);
+    expect(trap.escaped.splice(0)).toEqual([]);
   });
 
   afterAll(async () => {
-    process.off("unhandledRejection", onUnhandled);
+    trap.stop();
     await fx.close();
   });
 }

@@ -46,12 +46,6 @@ interface FreePartition {
   readonly reason: AssignReason;
 }
 
-/** Where a row stands, for the round (see `TaskListPass.#standing`). */
-type Standing =
-  | { readonly kind: "free"; readonly from: string | null; readonly reason: AssignReason }
-  | { readonly kind: "pending" }
-  | { readonly kind: "owned"; readonly owner: number };
-
 /** A partition its live or vanished owner holds beyond its target. */
 interface SurplusPartition {
   readonly row: PlannerPartition;
@@ -206,31 +200,28 @@ class TaskListPass {
       done.add(partition);
       this.#touch(member);
       addAt(round.kept, member, 1);
-      const standing = this.#standing(row);
+      const owner = row.nodeId === null ? undefined : roster.index.get(row.nodeId);
+      // An owner whose TTL has passed does not hold it back: the operator says where it goes, so no delay.
+      const reason = owner !== undefined && owner !== member && !roster.isLive(owner) ? "owner-gone" : this.#freeReason(row, owner);
       const { generation } = row;
-      const give = (from: string | null, reason: AssignReason): void => {
+      if (reason !== null) {
+        const from = reason === "unassigned" ? null : row.nodeId;
         round.transitions.push({ type: "assign", domain, taskList, partition, generation, from, to: nodeId, reason, placed: true });
-      };
-      if (standing.kind === "free") {
-        give(standing.from, standing.reason);
-      } else if (standing.kind === "pending") {
+      } else if (row.state === ReleaseRequested) {
         round.pendingHandoffs++;
-      } else if (standing.owner !== member) {
-        // An owner whose TTL has passed: the operator says where the partition goes, so no delay.
-        if (!roster.isLive(standing.owner)) give(row.nodeId, "owner-gone");
-        else if (this.#mayMove(standing.owner)) {
-          this.#countMove(standing.owner, member);
-          round.transitions.push({
-            type: "release",
-            domain,
-            taskList,
-            partition,
-            generation,
-            from: roster.idOf(standing.owner),
-            to: nodeId,
-            placed: true,
-          });
-        }
+        this.#waitForRelease(row, owner!);
+      } else if (owner !== member && this.#mayMove(owner!)) {
+        this.#countMove(owner!, member);
+        round.transitions.push({
+          type: "release",
+          domain,
+          taskList,
+          partition,
+          generation,
+          from: roster.idOf(owner!),
+          to: nodeId,
+          placed: true,
+        });
       }
     }
     return done;
@@ -246,23 +237,21 @@ class TaskListPass {
   }
 
   /**
-   * Where a row stands: free to give now (and why), a release waiting for its owner's confirmation
-   * (the round waits for it to be forced), or owned by a member of the roster.
+   * Why a row's partition may be given away now, or null when it may not: a live owner holds it,
+   * or its owner has not confirmed a release yet. `owner`: the row's owner's index, if in the roster.
    */
-  #standing(row: PlannerPartition): Standing {
+  #freeReason(row: PlannerPartition, owner: number | undefined): AssignReason | null {
     const { roster } = this.#round.input;
-    const owner = row.nodeId === null ? undefined : roster.index.get(row.nodeId);
-    if (row.state === Unassigned || row.nodeId === null) return { kind: "free", from: null, reason: "unassigned" };
-    if (row.state === Released) return { kind: "free", from: row.nodeId, reason: "released" };
-    if (owner === undefined || row.staleOwner === true || (row.state === ReleaseRequested && !roster.isLive(owner)))
-      return { kind: "free", from: row.nodeId, reason: "owner-gone" };
-    if (row.state === ReleaseRequested) {
-      const forceAfterMs = roster.forceAfterMsOf(owner);
-      if (row.releaseAgeMs >= forceAfterMs) return { kind: "free", from: row.nodeId, reason: "forced" };
-      this.#round.waitFor(forceAfterMs - Math.max(0, row.releaseAgeMs));
-      return { kind: "pending" };
-    }
-    return { kind: "owned", owner };
+    if (row.state === Unassigned || row.nodeId === null) return "unassigned";
+    if (row.state === Released) return "released";
+    if (owner === undefined || row.staleOwner === true || (row.state === ReleaseRequested && !roster.isLive(owner))) return "owner-gone";
+    if (row.state === ReleaseRequested && row.releaseAgeMs >= roster.forceAfterMsOf(owner)) return "forced";
+    return null;
+  }
+
+  /** A release its owner has not confirmed yet: the round waits until it may be forced. */
+  #waitForRelease(row: PlannerPartition, owner: number): void {
+    this.#round.waitFor(this.#round.input.roster.forceAfterMsOf(owner) - Math.max(0, row.releaseAgeMs));
   }
 
   /**
@@ -271,21 +260,23 @@ class TaskListPass {
    * on the way).
    */
   #sortRows(placed: ReadonlySet<number>): { free: FreePartition[]; pending: PlannerPartition[]; surplus: SurplusPartition[] } {
+    const { roster } = this.#round.input;
     const free: FreePartition[] = [];
     const pending: PlannerPartition[] = [];
     const surplus: SurplusPartition[] = [];
     for (const row of this.#taskList.rows) {
       if (row.partition >= this.#taskList.partitions || (placed.size > 0 && placed.has(row.partition))) continue;
-      const standing = this.#standing(row);
-      if (standing.kind === "free") {
-        free.push({ row, from: standing.from, reason: standing.reason });
-      } else if (standing.kind === "pending") {
+      const owner = row.nodeId === null ? undefined : roster.index.get(row.nodeId);
+      const reason = this.#freeReason(row, owner);
+      if (reason !== null) {
+        free.push({ row, from: reason === "unassigned" ? null : row.nodeId, reason });
+      } else if (row.state === ReleaseRequested) {
         pending.push(row);
+        this.#waitForRelease(row, owner!);
       } else {
-        const { owner } = standing;
-        this.#touch(owner);
-        if (checked(this.#round.kept[owner]) < this.#target(owner)) addAt(this.#round.kept, owner, 1);
-        else surplus.push({ row, owner });
+        this.#touch(owner!);
+        if (checked(this.#round.kept[owner!]) < this.#target(owner!)) addAt(this.#round.kept, owner!, 1);
+        else surplus.push({ row, owner: owner! });
       }
     }
     return { free, pending, surplus };
