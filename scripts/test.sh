@@ -95,5 +95,5 @@ no-incarnation|reuse-worker|ledger: two processes at one generation
 CONTROLS
 rm -f "$unsafe"
 
-node scripts/test-summary.mjs
+node scripts/test-summary.mjs || status=1
 exit "$status"
