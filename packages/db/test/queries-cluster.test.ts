@@ -156,21 +156,31 @@ describe.each(clients)("through %s", (_, makePool) => {
     expect(await assign(pool, { ...key, partitionIds: [0], ...n9, ...force, generation: 1 })).toBe(0);
     // Forcing never comes before the owner's TTL (60 s here) has passed since the request.
     expect(await assign(pool, { ...key, partitionIds: [0], ...n9, forceAfterUs: 0, ownerVersion: 1, generation: 1 })).toBe(0);
+    // Nor before forceAfterUs when the owner's TTL is the shorter: the later of the two.
+    await pool.query("UPDATE helix_nodes SET ttl_us = 1 WHERE cluster = 'c' AND node_id = 'n1'");
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(await assign(pool, { ...key, partitionIds: [0], ...n9, ...force, generation: 1 })).toBe(0);
+    await pool.query("UPDATE helix_nodes SET ttl_us = 60000000 WHERE cluster = 'c' AND node_id = 'n1'");
+    const fence = bothForms(
+      () => engine,
+      ["cluster.checkPartitionForShare", cluster.checkPartitionForShare],
+      ["cluster.checkPartitionForUpdate", cluster.checkPartitionForUpdate],
+    );
+    // Asked to release but not released yet, the owner still passes its fence.
+    expect(await fence(pool, { ...p0, ...n1, generation: 1 })).toEqual({ generation: 1 });
     const confirm = track("cluster.confirmPartitionsRelease", cluster.confirmPartitionsRelease);
     // Another process with the same node id cannot confirm for the owner.
     expect(await confirm(pool, { ...key, partitionIds: [0], nodeId: "n1", incarnation: "i".repeat(32) })).toBe(0);
     expect(await confirm(pool, { ...key, partitionIds: [0, 2], ...n1 })).toBe(1);
+    // Released, its fence fails at once, though the row still names it at the same generation.
+    expect(await cluster.getPartition(pool, p0)).toMatchObject({ nodeId: "n1", state: PartitionState.Released, generation: 1 });
+    expect(await fence(pool, { ...p0, ...n1, generation: 1 })).toBeNull();
     // Released: free to go, but only at the generation it is at.
     expect(await assign(pool, { ...key, partitionIds: [0], ...n1, ...force, generation: 0 })).toBe(0);
     expect(await assign(pool, { ...key, partitionIds: [0], ...n1, ...force, generation: 1 })).toBe(1);
     // n9 (never registered) owns partition 1 only here; free it for what follows.
     await pool.query("UPDATE helix_allocation SET node_id = NULL, incarnation = NULL, state = 0 WHERE cluster = 'c' AND partition_id = 1");
 
-    const fence = bothForms(
-      () => engine,
-      ["cluster.checkPartitionForShare", cluster.checkPartitionForShare],
-      ["cluster.checkPartitionForUpdate", cluster.checkPartitionForUpdate],
-    );
     expect(await fence(pool, { ...p0, ...n1, generation: 2 })).toEqual({ generation: 2 });
     expect(await fence(pool, { ...p0, ...n1, generation: 1 })).toBeNull();
     expect(await fence(pool, { ...p0, nodeId: "n1", incarnation: "i".repeat(32), generation: 2 })).toBeNull();

@@ -11,6 +11,10 @@ describe.each(clients)("through %s", (_, makePool) => {
     const acquire = track("locks.acquireLock", locks.acquireLock);
     const first = await acquire(pool, { lockKey: "k", owner: "a", token: "t".repeat(32), ttlUs: 60_000_000 });
     expect(first.insertId).toBe(1);
+    // The same attempt sent again (its first reply lost) gets its own grant back, extended from now.
+    await pool.query("UPDATE helix_locks SET expires_at = UTC_TIMESTAMP(6) + INTERVAL 10 SECOND WHERE lock_key = 'k'");
+    expect((await acquire(pool, { lockKey: "k", owner: "a", token: "t".repeat(32), ttlUs: 60_000_000 })).insertId).toBe(1);
+    expect((await locks.getLock(pool, { lockKey: "k" }))!.remainingUs).toBeGreaterThan(50_000_000);
 
     const contended = await acquire(pool, { lockKey: "k", owner: "b", token: "u".repeat(32), ttlUs: 60_000_000 });
     expect(contended.insertId).toBe(0);
@@ -29,6 +33,10 @@ describe.each(clients)("through %s", (_, makePool) => {
       ["locks.checkLockEpochForUpdate", locks.checkLockEpochForUpdate],
     );
     expect(await fence(pool, { lockKey: "k", epoch: 1 })).toEqual({ epoch: 1 });
+    // Past its expiry, though nobody took the key since, the lease no longer passes its fence.
+    await pool.query("UPDATE helix_locks SET expires_at = UTC_TIMESTAMP(6) - INTERVAL 1 SECOND WHERE lock_key = 'k'");
+    expect(await fence(pool, { lockKey: "k", epoch: 1 })).toBeNull();
+    await pool.query("UPDATE helix_locks SET expires_at = UTC_TIMESTAMP(6) + INTERVAL 60 SECOND WHERE lock_key = 'k'");
 
     expect(await track("locks.releaseLock", locks.releaseLock)(pool, { lockKey: "k", token: "t".repeat(32) })).toBe(1);
     expect(await fence(pool, { lockKey: "k", epoch: 1 })).toBeNull();
