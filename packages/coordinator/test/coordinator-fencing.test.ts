@@ -7,9 +7,11 @@ import type { RowDataPacket } from "mysql2/promise";
 import { createLocker } from "@helix/lock";
 
 import { ownershipProtocol as ownership } from "@helix/cluster/internal";
-import { PartitionState } from "../src";
+import { createOwnershipStore, PartitionState } from "../src";
 import { resolveCoordinatorOptions } from "../src/options";
-import { applyPlan, planFor } from "../src/round";
+import { TransitionCauses } from "../src/audit";
+import type { Plan } from "../src/planner";
+import { applyPlan, applyTransitions, planFor } from "../src/round";
 import { readSnapshot } from "../src/snapshot";
 import { FaultyPool, nextEvent, until } from "./helpers";
 import { catalog, cluster, converged, coordinator, fx, member, table, useCoordinatorFixture } from "./coordinator-fixture";
@@ -45,6 +47,103 @@ describe("fencing and operations", () => {
     expect(audit[0]!.n).toBe(0);
     await old.close();
     await successor.close();
+  });
+
+  test("a deposed leader's sweep of expired members, prune of a removed task list and telling of new owners are refused and change nothing", async () => {
+    await catalog.putTaskList({ domain: "d", taskList: "gone", partitions: 2 });
+    const cut = new FaultyPool(fx.pool);
+    await member("x", {}, cut);
+    await member("a");
+    // a owns a partition of the task list that is then removed: its rows wait for the round's prune.
+    await using store = await createOwnershipStore(fx.pool, { cluster });
+    expect(await store.assign({ domain: "d", taskList: "gone", partition: 0, generation: 0 }, "a")).toBe(1);
+    cut.cut = true;
+    await fx.pool.query("UPDATE helix_nodes SET expires_at = UTC_TIMESTAMP(6) - INTERVAL 1 SECOND WHERE cluster = ? AND node_id = 'x'", [
+      cluster,
+    ]);
+    await catalog.removeTaskList("d", "gone");
+    const key = `helix/${cluster}/coordinator`;
+    const old = await createLocker(fx.pool, { owner: "old" });
+    const lease = (await old.tryAcquire(key, { ttlMs: 60_000 }))!;
+    await fx.pool.query("UPDATE helix_locks SET expires_at = UTC_TIMESTAMP(6) WHERE lock_key = ?", [key]);
+    const successor = await createLocker(fx.pool, { owner: "new" });
+    expect(await successor.tryAcquire(key, { ttlMs: 60_000 })).not.toBeNull();
+
+    const state = async (): Promise<unknown> => {
+      const [members] = await fx.pool.query<RowDataPacket[]>(
+        "SELECT node_id, status, assignment_version FROM helix_nodes WHERE cluster = ? ORDER BY node_id",
+        [cluster],
+      );
+      const [lists] = await fx.pool.query<RowDataPacket[]>("SELECT task_list, status FROM helix_cluster WHERE cluster = ?", [cluster]);
+      return [members, lists, await table()];
+    };
+    const before = await state();
+    const options = resolveCoordinatorOptions({ cluster });
+    const snapshot = await readSnapshot(fx.pool, cluster);
+    expect([snapshot.expiredMembers, snapshot.retiring.length]).toEqual([1, 1]);
+    const nothing: Plan = { transitions: [], pendingHandoffs: 0, nextCheckMs: null, targets: new Map() };
+    const writer = (untold: string[]) => ({
+      source: fx.pool,
+      options,
+      lease,
+      leading: () => true,
+      untold: new Set(untold),
+      pace: new ownership.RunPace(),
+    });
+    const refusal = (promise: Promise<unknown>) =>
+      promise.then(
+        () => "written",
+        (e: unknown) => (e as { code?: string }).code,
+      );
+    // The sweep (it comes first), the prune (with nothing to sweep), and the telling of new owners.
+    expect(await refusal(applyPlan(writer([]), snapshot, nothing))).toBe("HELIX_FENCED_OUT");
+    expect(await refusal(applyPlan(writer([]), { ...snapshot, expiredMembers: 0, departedMembers: [] }, nothing))).toBe("HELIX_FENCED_OUT");
+    expect(await refusal(applyTransitions(writer(["a"]), [], 100, new TransitionCauses([], [])))).toBe("HELIX_FENCED_OUT");
+    expect(await state()).toEqual(before);
+    await old.close();
+    await successor.close();
+  });
+
+  test("a leader deposed after its batch committed has its trim of the audit trail refused", async () => {
+    await catalog.putTaskList({ domain: "d", taskList: "t", partitions: 1 });
+    await member("a");
+    const key = `helix/${cluster}/coordinator`;
+    const locker = await createLocker(fx.pool, { owner: "leader" });
+    const lease = (await locker.tryAcquire(key, { ttlMs: 60_000 }))!;
+    // An audit row past the retention, for the trim to delete.
+    const options = resolveCoordinatorOptions({ cluster, auditRetentionMs: 60_000 });
+    await fx.pool.query(
+      "INSERT INTO helix_transitions (cluster, created_at, epoch, kind, domain, task_list, partition_id, generation) VALUES (?, UTC_TIMESTAMP(6) - INTERVAL 1 DAY, 1, 1, 'd', 't', 0, 1)",
+      [cluster],
+    );
+    // The batch and the telling of its new owner commit under the lease; from the third fence on,
+    // the lease is one a successor took (the lease's own fence, refusing as a deposed one would).
+    let fences = 0;
+    const deposed = {
+      epoch: lease.epoch,
+      fence: (conn: Parameters<typeof lease.fence>[0]) =>
+        ++fences <= 2 ? lease.fence(conn) : Promise.reject(Object.assign(new Error("deposed"), { code: "HELIX_FENCED_OUT" })),
+    };
+    const snapshot = await readSnapshot(fx.pool, cluster);
+    const plan = planFor(snapshot, options);
+    expect(plan.transitions).toHaveLength(1);
+    const writer = {
+      source: fx.pool,
+      options,
+      lease: deposed as never,
+      leading: () => true,
+      untold: new Set<string>(),
+      pace: new ownership.RunPace(),
+    };
+    const error = await applyTransitions(writer, plan.transitions, 100, new TransitionCauses(snapshot.members, snapshot.taskLists)).catch(
+      (e: unknown) => e,
+    );
+    expect((error as { code?: string }).code).toBe("HELIX_FENCED_OUT");
+    expect(fences).toBe(3);
+    const [audit] = await fx.pool.query<RowDataPacket[]>("SELECT epoch FROM helix_transitions WHERE cluster = ? ORDER BY id", [cluster]);
+    // The old row is still there, beside the batch's own.
+    expect(audit.map((r) => Number(r.epoch))).toEqual([1, lease.epoch]);
+    await locker.close();
   });
 
   test("new owners learn their partitions at the round's end; a leader that stopped before it leaves them to the next, which tells every member", async () => {
