@@ -5,7 +5,7 @@ import { JsonChild } from "@helix/testing";
 
 import type { RowDataPacket } from "mysql2/promise";
 
-import { createCatalog, createOwnershipStore, join, type Member, type OwnershipStore } from "../src";
+import { createCatalog, createOwnershipStore, join, PartitionState, type Member, type OwnershipStore } from "../src";
 import { migratedDatabase, until, type Fixture } from "./helpers";
 
 const fixtures = joinPath(__dirname, "fixtures");
@@ -177,8 +177,31 @@ test("a stale process whose node id was reused cannot release, confirm or work o
   const oldIncarnation = old.events.find((e) => e.event === "joined")!.incarnation as string;
   expect(freshIncarnation).not.toBe(oldIncarnation);
 
-  // Then the old process resumes and is told to leave: it releases only what is its own (nothing).
+  // A release of partition 0 is asked for without telling the new process (so that it does not
+  // confirm it meanwhile). The old process resumes and, with the handles it kept, tries to confirm
+  // that release and to work on each partition it held: every attempt is refused.
+  const where = [cluster, list.domain, list.taskList];
+  await fx.pool.query(
+    "UPDATE helix_allocation SET state = 2, target_node_id = 'elsewhere', release_asked_at = UTC_TIMESTAMP(6) WHERE cluster = ? AND domain = ? AND task_list = ? AND partition_id = 0",
+    where,
+  );
   old.process.kill("SIGCONT");
+  old.process.stdin.write("attempt\n");
+  await until(() => old.count("attempts-done") === 1);
+  expect(old.events.filter((e) => e.event === "attempted").map((e) => [e.partition, e.generation, e.work, e.confirmed])).toEqual(
+    [0, 1, 2].map((partition) => [partition, 1, "HELIX_PARTITION_FENCED", 0]),
+  );
+  const [asked] = await fx.pool.query<RowDataPacket[]>(
+    "SELECT incarnation, state FROM helix_allocation WHERE cluster = ? AND domain = ? AND task_list = ? AND partition_id = 0",
+    where,
+  );
+  expect([String(asked[0]!.incarnation), Number(asked[0]!.state)]).toEqual([freshIncarnation, PartitionState.ReleaseRequested]);
+  await fx.pool.query(
+    "UPDATE helix_allocation SET state = 1, target_node_id = NULL, release_asked_at = NULL WHERE cluster = ? AND domain = ? AND task_list = ? AND partition_id = 0",
+    where,
+  );
+
+  // Then the old process is told to leave: it releases only what is its own (nothing).
   old.process.stdin.end();
   expect(await old.exited).toBe(0);
   await new Promise((resolve) => setTimeout(resolve, 300));
