@@ -198,9 +198,7 @@ async function changeMaintenance(
   request: IncomingMessage,
   response: ServerResponse,
 ): Promise<void> {
-  authorize(context, request);
-  const cluster = decodeSegment(match[1] ?? "", "cluster");
-  if (!context.clusters.includes(cluster)) throw new HttpError(404, `cluster ${shown(cluster)} is not served here`);
+  const cluster = servedCluster(context, request, match[1] ?? "");
   const taskList =
     match[2] === undefined
       ? undefined
@@ -241,9 +239,7 @@ async function changePlacement(
   request: IncomingMessage,
   response: ServerResponse,
 ): Promise<void> {
-  authorize(context, request);
-  const cluster = decodeSegment(match[1] ?? "", "cluster");
-  if (!context.clusters.includes(cluster)) throw new HttpError(404, `cluster ${shown(cluster)} is not served here`);
+  const cluster = servedCluster(context, request, match[1] ?? "");
   const deleting = request.method === "DELETE";
   const body = deleting
     ? {}
@@ -275,6 +271,14 @@ async function changePlacement(
   } catch (error) {
     throw answerFor(error);
   }
+}
+
+/** After checking the token: the served cluster the path's `segment` names (404 for another). */
+function servedCluster(context: HttpContext, request: IncomingMessage, segment: string): string {
+  authorize(context, request);
+  const cluster = decodeSegment(segment, "cluster");
+  if (!context.clusters.includes(cluster)) throw new HttpError(404, `cluster ${shown(cluster)} is not served here`);
+  return cluster;
 }
 
 /** A refusal by the library as the answer it calls for: an unknown task list is 404, a refused placement 409. */

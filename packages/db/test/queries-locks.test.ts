@@ -36,14 +36,27 @@ describe.each(clients)("through %s", (_, makePool) => {
     // Past its expiry, though nobody took the key since, the lease no longer passes its fence.
     await pool.query("UPDATE helix_locks SET expires_at = UTC_TIMESTAMP(6) - INTERVAL 1 SECOND WHERE lock_key = 'k'");
     expect(await fence(pool, { lockKey: "k", epoch: 1 })).toBeNull();
+    // Nor can its holder renew it: an expired lease is over, whoever holds the token.
+    expect(await locks.renewLock(pool, { ttlUs: 60_000_000, lockKey: "k", token: "t".repeat(32) })).toBe(0);
     await pool.query("UPDATE helix_locks SET expires_at = UTC_TIMESTAMP(6) + INTERVAL 60 SECOND WHERE lock_key = 'k'");
 
-    expect(await track("locks.releaseLock", locks.releaseLock)(pool, { lockKey: "k", token: "t".repeat(32) })).toBe(1);
+    const release = track("locks.releaseLock", locks.releaseLock);
+    expect(await release(pool, { lockKey: "k", token: "u".repeat(32) })).toBe(0);
+    expect(await release(pool, { lockKey: "k", token: "t".repeat(32) })).toBe(1);
     expect(await fence(pool, { lockKey: "k", epoch: 1 })).toBeNull();
+    // Released is over even with time left on the row: no fence, no renewal, no second release.
+    await pool.query("UPDATE helix_locks SET expires_at = UTC_TIMESTAMP(6) + INTERVAL 60 SECOND WHERE lock_key = 'k'");
+    expect(await fence(pool, { lockKey: "k", epoch: 1 })).toBeNull();
+    expect(await locks.renewLock(pool, { ttlUs: 60_000_000, lockKey: "k", token: "t".repeat(32) })).toBe(0);
+    expect(await release(pool, { lockKey: "k", token: "t".repeat(32) })).toBe(0);
+    await pool.query("UPDATE helix_locks SET expires_at = UTC_TIMESTAMP(6) WHERE lock_key = 'k'");
 
     const takeover = await acquire(pool, { lockKey: "k", owner: "b", token: "u".repeat(32), ttlUs: 60_000_000 });
     expect(takeover.insertId).toBe(2);
     expect(await locks.getLock(pool, { lockKey: "k" })).toMatchObject({ owner: "b", epoch: 2, held: 1 });
+    // The earlier epoch's fence fails while the new lease is held.
+    expect(await fence(pool, { lockKey: "k", epoch: 1 })).toBeNull();
+    expect(await fence(pool, { lockKey: "k", epoch: 2 })).toEqual({ epoch: 2 });
     expect(await locks.getLock(pool, { lockKey: "missing" })).toBeNull();
 
     // Pruning: a held row is never idle; a released one is, once idle long enough.
