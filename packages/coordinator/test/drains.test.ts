@@ -1,7 +1,7 @@
 // Drains: a member's partitions go to the others one by one through the acknowledged hand-off while
 // it works the rest; then it leaves.
 import { createOwnershipStore, type OwnedPartition } from "../src";
-import { DRAIN_WAVE } from "../src/planner/transitions";
+import { DRAIN_WAVE } from "../src/planner/drain-waves";
 import { until } from "./helpers";
 import { catalog, cluster, converged, coordinator, fx, member, useCoordinatorFixture } from "./coordinator-fixture";
 

@@ -2,7 +2,7 @@
 import { PartitionState } from "@helix/db";
 
 import { planOwnership, type PlannerMember, type PlannerPartition } from "../src";
-import { DRAIN_WAVE } from "../src/planner/transitions";
+import { DRAIN_WAVE } from "../src/planner/drain-waves";
 
 const { Assigned, ReleaseRequested } = PartitionState;
 const member = (nodeId: string, weight = 1): PlannerMember => ({ nodeId, weight, live: true, sinceExpiryMs: -1000 });

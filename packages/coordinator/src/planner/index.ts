@@ -20,7 +20,7 @@
  * Where: `quotas.ts` (who takes part, floors, extras, lo/hi, pool), `extras.ts` (which members get each
  * task list's extras, with `extras-flow.ts` and `exact-extras.ts` over `flow-network.ts` and `heap.ts`;
  * `members-by-list.ts` holds such choices), `transitions.ts` (from those targets to assignments and
- * release requests), `checked.ts` (array reads at indices in range by construction), `types.ts`
+ * release requests, with `drain-waves.ts` for a draining member's), `checked.ts` (array reads at indices in range by construction), `types.ts`
  * (what goes in and out, shared by all of them).
  */
 import { DEFAULT_FORCE_RELEASE_AFTER_MS } from "@helix/cluster";

@@ -1,20 +1,12 @@
 import { PartitionState } from "@helix/db";
 
 import { addAt, checked } from "./checked";
+import { countDrainInFlight, DRAIN_WAVE } from "./drain-waves";
 import type { AssignReason, Plan, PlannerPartition, PlannerTaskList, ResolvedPlannerOptions, Transition } from "./types";
 import type { MembersByList } from "./members-by-list";
 import type { Quotas, Roster } from "./quotas";
 
 const { Unassigned, ReleaseRequested, Released } = PartitionState;
-
-/**
- * Most releases a draining member (weight 0) has in flight at once, over all task lists. A
- * partition is without an owner from its owner's confirmation until the round that gives it away:
- * asked for in waves, a drain's thousands are given away a wave at a time by small rounds, instead
- * of all waiting for one round that writes thousands. The next wave is asked for once a wave is
- * handed over (see `Plan.drainWaiting`).
- */
-export const DRAIN_WAVE = 250;
 
 /** What the transitions are planned from: the members, their quotas and who gets which extras. */
 export interface TransitionInput {
@@ -375,24 +367,4 @@ class TaskListPass {
       round.transitions.push({ type: "release", domain, taskList, partition, generation, from: roster.idOf(owner), to: roster.idOf(to) });
     }
   }
-}
-
-/**
- * Per member, the releases a draining (weight 0) live member has pending, over all task lists: a
- * pass over the rows only when some member drains.
- */
-function countDrainInFlight(input: TransitionInput): Int32Array {
-  const { roster, lists } = input;
-  const inFlight = new Int32Array(roster.size);
-  let anyDraining = false;
-  for (let member = 0; member < roster.size; member++) if (roster.isLive(member) && roster.weightOf(member) === 0) anyDraining = true;
-  if (!anyDraining) return inFlight;
-  for (const list of lists) {
-    for (const row of list.rows) {
-      if (row.state !== ReleaseRequested || row.nodeId === null || row.partition >= list.partitions) continue;
-      const owner = roster.index.get(row.nodeId);
-      if (owner !== undefined && roster.weightOf(owner) === 0) addAt(inFlight, owner, 1);
-    }
-  }
-  return inFlight;
 }
