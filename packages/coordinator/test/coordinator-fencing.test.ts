@@ -54,14 +54,15 @@ describe("fencing and operations", () => {
     const cut = new FaultyPool(fx.pool);
     await member("x", {}, cut);
     await member("a");
-    // a owns a partition of the task list that is then removed: its rows wait for the round's prune.
-    await using store = await createOwnershipStore(fx.pool, { cluster });
-    expect(await store.assign({ domain: "d", taskList: "gone", partition: 0, generation: 0 }, "a")).toBe(1);
     cut.cut = true;
+    // x owns a partition of the task list that is then removed: its rows wait for the round's
+    // prune (x, its pool cut, confirms nothing meanwhile); then x's TTL passes.
+    await using store = await createOwnershipStore(fx.pool, { cluster });
+    expect(await store.assign({ domain: "d", taskList: "gone", partition: 0, generation: 0 }, "x")).toBe(1);
+    await catalog.removeTaskList("d", "gone");
     await fx.pool.query("UPDATE helix_nodes SET expires_at = UTC_TIMESTAMP(6) - INTERVAL 1 SECOND WHERE cluster = ? AND node_id = 'x'", [
       cluster,
     ]);
-    await catalog.removeTaskList("d", "gone");
     const key = `helix/${cluster}/coordinator`;
     const old = await createLocker(fx.pool, { owner: "old" });
     const lease = (await old.tryAcquire(key, { ttlMs: 60_000 }))!;
