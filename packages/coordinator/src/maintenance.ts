@@ -1,8 +1,6 @@
 // Maintenance mode: the coordinator moves nothing in a cluster, or in one task list, while it is on
 // (see 0011_maintenance.sql). One home for its rule (what a round still does under it) and for
 // starting, ending and reading it.
-import { hostname } from "node:os";
-
 import { ownershipProtocol as ownership, taskListKey } from "@helix/cluster/internal";
 import {
   checkClient,
@@ -22,6 +20,7 @@ import {
 import { UnknownTaskListError } from "@helix/cluster";
 
 import type { Plan, PlannerTaskList, Transition } from "./planner";
+import { CATALOG_CHANGED, defaultActor } from "./operator-acts";
 
 /** Longest reason a maintenance keeps, in characters. */
 export const MAX_MAINTENANCE_REASON_LENGTH = 512;
@@ -74,7 +73,7 @@ export function resolveMaintenanceOptions(options: MaintenanceOptions): Resolved
   const given = checkOptions("options", options);
   return {
     reason: checkText("reason", given.reason, MAX_MAINTENANCE_REASON_LENGTH),
-    actor: checkText("actor", orDefault(given.actor, `${hostname()}:${process.pid}`), MAX_MAINTENANCE_ACTOR_LENGTH),
+    actor: checkText("actor", orDefault(given.actor, defaultActor()), MAX_MAINTENANCE_ACTOR_LENGTH),
     expiresInMs:
       given.expiresInMs === undefined
         ? null
@@ -102,9 +101,6 @@ export interface Maintenance {
 }
 
 const CLUSTER_SCOPE = { domain: "", taskList: "" } as const;
-
-/** Maintenance is part of what the leader plans from: starting or ending it moves the catalog counter. */
-const CATALOG_CHANGED = { membership: 0, catalog: 1, ownership: 0 } as const;
 
 /**
  * Starts maintenance for a cluster or one of its task lists, or changes the reason, actor and

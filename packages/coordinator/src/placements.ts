@@ -1,7 +1,5 @@
 // Operator placements: a partition pinned to a member, or moved to one (see 0013_placements.sql).
 // One home for making, lifting and reading them; the planner honours them (`PlannerTaskList.placed`).
-import { hostname } from "node:os";
-
 import { MAX_PARTITIONS, UnknownTaskListError, type PartitionAddress } from "@helix/cluster";
 import { ownershipProtocol as ownership, taskListKey } from "@helix/cluster/internal";
 import {
@@ -22,6 +20,7 @@ import {
   type ConnectionSource,
   type QueryClient,
 } from "@helix/db/internal";
+import { CATALOG_CHANGED, defaultActor } from "./operator-acts";
 
 /** Longest reason a placement keeps, in characters. */
 export const MAX_PLACEMENT_REASON_LENGTH = 512;
@@ -80,9 +79,6 @@ export class PlacementRefusedError extends HelixError {
     super(message);
   }
 }
-
-/** Placements are part of what the leader plans from: making or lifting one moves the catalog counter. */
-const CATALOG_CHANGED = { membership: 0, catalog: 1, ownership: 0 } as const;
 
 /**
  * Pins a partition to a live member: while that member is live the coordinator keeps the partition
@@ -238,7 +234,7 @@ export function resolvePlacementOptions(options: PlacementOptions | undefined): 
   const reason = orDefault(given.reason, "");
   return {
     reason: reason === "" ? "" : checkText("reason", reason, MAX_PLACEMENT_REASON_LENGTH),
-    actor: checkText("actor", orDefault(given.actor, `${hostname()}:${process.pid}`), MAX_PLACEMENT_ACTOR_LENGTH),
+    actor: checkText("actor", orDefault(given.actor, defaultActor()), MAX_PLACEMENT_ACTOR_LENGTH),
   };
 }
 
