@@ -3,7 +3,7 @@ import globals from "globals";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["**/dist/**", "**/node_modules/**", "**/coverage/**", "**/reports/**", "docs/api/**"] },
+  { ignores: ["**/dist/**", "**/node_modules/**", "**/coverage/**", "**/reports/**", "docs/api/**", ".mutate/**", ".stryker-tmp/**"] },
   js.configs.recommended,
   // TypeScript, with the type-aware rules.
   {

@@ -35,16 +35,16 @@ afterAll(async () => {
   await fx.close();
 });
 
-test("SIGTERM steps down: a standby leads within a second and the process exits 0", async () => {
-  const first = serve({});
+test("SIGTERM steps down: a standby leads at once and the process exits 0", async () => {
+  // A lease of 100 s: a standby that leads within this test's 30 s was handed the lease by the
+  // step-down, not left to wait for it to run out.
+  const first = serve({ HELIX_LEASE_TTL_MS: "100000" });
   await until(() => logged(first, "leading") === 1, 15_000);
-  const second = serve({});
+  const second = serve({ HELIX_LEASE_TTL_MS: "100000" });
   await until(() => logged(second, "serving") === 1, 15_000);
 
   first.process.kill("SIGTERM");
-  const signalledAt = performance.now();
-  await until(() => logged(second, "leading") === 1, 5000);
-  expect(performance.now() - signalledAt).toBeLessThan(1000);
+  await until(() => logged(second, "leading") === 1, 20_000);
   expect(await first.exited).toBe(0);
   expect(logged(first, "shutting down")).toBe(1);
   expect(logged(first, "stopped")).toBe(1);
@@ -70,10 +70,10 @@ test("a second signal exits at once while the graceful shutdown waits for the da
   await stuckLeader({ HELIX_SHUTDOWN_TIMEOUT_MS: "60000" }, async (child) => {
     child.process.kill("SIGTERM");
     await until(() => logged(child, "shutting down") === 1);
-    const secondAt = performance.now();
     child.process.kill("SIGTERM");
+    // Ended by the second signal: a graceful shutdown, however it ends, exits 0 or 1, never with
+    // this code.
     expect(await child.exited).toBe(FORCED_EXIT_CODE);
-    expect(performance.now() - secondAt).toBeLessThan(1000);
     expect(logged(child, "stopped")).toBe(0);
   });
 }, 30_000);
@@ -82,8 +82,9 @@ test("a graceful shutdown that cannot finish is cut off after HELIX_SHUTDOWN_TIM
   await stuckLeader({ HELIX_SHUTDOWN_TIMEOUT_MS: "500" }, async (child) => {
     const signalledAt = performance.now();
     child.process.kill("SIGINT");
+    // It ends (within this test's time) and says it was cut off by the timeout, not before it.
     expect(await child.exited).toBe(1);
-    expect(performance.now() - signalledAt).toBeLessThan(3000);
+    expect(performance.now() - signalledAt).toBeGreaterThanOrEqual(500);
     expect(child.stderr).toContain("the graceful shutdown took longer than HELIX_SHUTDOWN_TIMEOUT_MS (500 ms)");
   });
 }, 30_000);
