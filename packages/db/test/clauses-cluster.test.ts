@@ -2,6 +2,7 @@
 import { createPool, type Pool, type PoolConnection, type RowDataPacket } from "mysql2/promise";
 
 import * as cluster from "../src/generated/cluster";
+import { PartitionState } from "../src/internal";
 import { atPinnedInstant, rowOf, SECOND_US, writeWhileFenced } from "./clauses-fixture";
 import { engine, pool, useQueriesFixture } from "./queries-fixture";
 
@@ -141,6 +142,23 @@ describe("assigning a partition a member holds", () => {
       expect(await assignToN2(conn, await asked(3 * SECOND_US), 3 * SECOND_US)).toBe(1);
     });
   });
+});
+
+test("only a release that was asked for can be confirmed, and only once", async () => {
+  const key = { cluster: "confirm", domain: "d", taskList: "t" };
+  const owner = { nodeId: "n1", incarnation: "i".repeat(32) };
+  await cluster.putTaskList(pool, { ...key, partitions: 1, metadata: "{}" });
+  await cluster.insertPartitions(pool, { ...key, partitions: 1 });
+  await cluster.assignPartitions(pool, { ...key, partitionIds: [0], ...owner, generation: 0, forceAfterUs: 0, ownerVersion: 1 });
+  const confirm = () => cluster.confirmPartitionsRelease(pool, { ...key, partitionIds: [0], ...owner });
+  const state = async () => (await cluster.getPartition(pool, { ...key, partitionId: 0 }))?.state;
+  // Not asked: the owner keeps it.
+  expect(await confirm()).toBe(0);
+  expect(await state()).toBe(PartitionState.Assigned);
+  await cluster.requestPartitionsRelease(pool, { ...key, partitionIds: [0], targetNodeId: "n2", ownerVersion: 2 });
+  expect(await confirm()).toBe(1);
+  expect(await state()).toBe(PartitionState.Released);
+  expect(await confirm()).toBe(0);
 });
 
 describe("a partition's fence holds its row until its transaction ends", () => {
