@@ -211,9 +211,12 @@ test("end to end: workers join, leave and are killed; ownership converges and is
   for (const child of workers.values()) {
     expect(child.count("work-failed")).toBe(0);
     expect(child.stderr).toBe("");
-    // Hand-offs wait for the owner's confirmation, so a worker that never lost a partition (only a
-    // missed heartbeat loses one here) never finds its fence shut.
-    if (child.count("lost") === 0) expect(child.count("work-fenced")).toBe(0);
+    // A partition's fence shuts for its owner when a release of it is asked (the owner stops at
+    // once, and confirms once the work in flight is done) or when it is lost; a unit of work caught
+    // between its isOwned() check and its fence then finds it shut, and the next one no longer
+    // sees the partition. So a worker finds its fence shut at most once per partition it released
+    // or lost, never on one it keeps.
+    expect(child.count("work-fenced")).toBeLessThanOrEqual(child.count("released") + child.count("lost"));
   }
 
   // Exclusive: for every partition, each generation's fenced work happened strictly after the
