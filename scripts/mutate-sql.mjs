@@ -21,24 +21,29 @@ const root = join(import.meta.dirname, "..");
 const scratch = join(root, ".mutate");
 const db = join(scratch, "db");
 
-/** The statements under test, by sqlc name: the generated module that sends each, and the tests that cover it. */
+/**
+ * The statements under test, by sqlc name, with the generated module that sends each; a module's
+ * statements are covered by its query tests and its clause tests (test/queries-<module>.test.ts,
+ * test/clauses-<module>.test.ts).
+ */
 const STATEMENTS = {
-  AcquireLock: ["locks", ["test/queries-locks.test.ts", "test/clauses-locks.test.ts"]],
-  RenewLock: ["locks", ["test/queries-locks.test.ts", "test/clauses-locks.test.ts"]],
-  ReleaseLock: ["locks", ["test/queries-locks.test.ts", "test/clauses-locks.test.ts"]],
-  CheckLockEpochForShare: ["locks", ["test/queries-locks.test.ts", "test/clauses-locks.test.ts"]],
-  CheckLockEpochForUpdate: ["locks", ["test/queries-locks.test.ts", "test/clauses-locks.test.ts"]],
-  HeartbeatMember: ["cluster", ["test/queries-cluster.test.ts", "test/clauses-cluster.test.ts"]],
-  MarkExpiredMembersInactive: ["cluster", ["test/queries-cluster.test.ts", "test/clauses-cluster.test.ts"]],
-  AssignPartitions: ["cluster", ["test/queries-cluster.test.ts", "test/clauses-cluster.test.ts"]],
-  RequestPartitionsRelease: ["cluster", ["test/queries-cluster.test.ts", "test/clauses-cluster.test.ts"]],
-  ConfirmPartitionsRelease: ["cluster", ["test/queries-cluster.test.ts", "test/clauses-cluster.test.ts"]],
-  CheckPartitionForShare: ["cluster", ["test/queries-cluster.test.ts", "test/clauses-cluster.test.ts"]],
-  CheckPartitionForUpdate: ["cluster", ["test/queries-cluster.test.ts", "test/clauses-cluster.test.ts"]],
+  AcquireLock: "locks",
+  RenewLock: "locks",
+  ReleaseLock: "locks",
+  CheckLockEpochForShare: "locks",
+  CheckLockEpochForUpdate: "locks",
+  HeartbeatMember: "cluster",
+  MarkExpiredMembersInactive: "cluster",
+  AssignPartitions: "cluster",
+  RequestPartitionsRelease: "cluster",
+  ConfirmPartitionsRelease: "cluster",
+  CheckPartitionForShare: "cluster",
+  CheckPartitionForUpdate: "cluster",
 };
 
 const UNASSIGNED_HAS_NO_NODE =
   "a state-0 row always has a NULL node id (InsertPartitions and ReleaseMemberPartitions, the only writes of state 0, set node_id NULL with it)";
+const FENCE_NEVER_PASSES_STATE_0 = `${UNASSIGNED_HAS_NO_NODE}, and the fence matches node_id = ?, so no state-0 row passes with either list`;
 
 /**
  * Mutants that change nothing a caller can observe, by statement and the change's description,
@@ -50,10 +55,10 @@ const EQUIVALENT = {
       "the upsert's assignments run in order (on MariaDB, and for this statement on TiDB too: its lease clause tests pass with this mutant), and the token's, before this one, has set the token to the caller's whenever the lease was over, so the second term alone decides",
   },
   CheckPartitionForShare: {
-    '"IN (1, 2)" -> "IN (0, 1, 2)"': `${UNASSIGNED_HAS_NO_NODE}, and the fence matches node_id = ?, so no state-0 row passes with either list`,
+    '"IN (1, 2)" -> "IN (0, 1, 2)"': FENCE_NEVER_PASSES_STATE_0,
   },
   CheckPartitionForUpdate: {
-    '"IN (1, 2)" -> "IN (0, 1, 2)"': `${UNASSIGNED_HAS_NO_NODE}, and the fence matches node_id = ?, so no state-0 row passes with either list`,
+    '"IN (1, 2)" -> "IN (0, 1, 2)"': FENCE_NEVER_PASSES_STATE_0,
   },
   AssignPartitions: {
     'drop "OR helix_allocation.node_id IS NULL"':
@@ -130,7 +135,7 @@ rmSync(scratch, { recursive: true, force: true });
 cpSync(join(root, "packages", "db"), db, { recursive: true, verbatimSymlinks: true });
 try {
   for (const name of only) {
-    const [module, tests] = STATEMENTS[name] ?? [];
+    const module = STATEMENTS[name];
     if (module === undefined) throw new Error(`--only: ${name} is not one of ${Object.keys(STATEMENTS).join(", ")}`);
     const file = join(db, "src", "generated", `${module}.ts`);
     const source = readFileSync(file, "utf8");
@@ -138,11 +143,15 @@ try {
     for (const [description, mutated] of mutants(sql)) {
       if (mutated === sql) continue;
       writeFileSync(file, withStatement(source, name, mutated));
-      const run = spawnSync(join(db, "node_modules", ".bin", "jest"), ["--silent", "--testNamePattern", ONE_CLIENT, ...tests], {
-        cwd: db,
-        encoding: "utf8",
-        env: process.env,
-      });
+      const run = spawnSync(
+        join(db, "node_modules", ".bin", "jest"),
+        ["--silent", "--testNamePattern", ONE_CLIENT, `test/queries-${module}.test.ts`, `test/clauses-${module}.test.ts`],
+        {
+          cwd: db,
+          encoding: "utf8",
+          env: process.env,
+        },
+      );
       const killed = run.status !== 0;
       const equivalent = EQUIVALENT[name]?.[description];
       results.push({ name, description, killed, equivalent });
