@@ -7,7 +7,18 @@ const { base } = require("./jest.preset.cjs");
 
 /** The test files that cover the mutated files, by package. */
 const tests = {
-  cluster: ["heartbeat-schedule", "statement-bounds", "owned-partitions", "releases", "fence", "member-deadline"],
+  cluster: [
+    "heartbeat-schedule",
+    "heartbeat",
+    "statement-bounds",
+    "partition-sync",
+    "owned-partitions",
+    "releases",
+    "fence",
+    "member-deadline",
+    "ownership",
+    "ownership-writer",
+  ],
   lock: ["deadline", "lease", "timers"],
   db: ["classify"],
 };

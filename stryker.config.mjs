@@ -1,6 +1,7 @@
 // Mutation testing of the TypeScript safety core (`pnpm mutate:ts`, with HELIX_TEST_MYSQL_URL set):
 // what decides when a member or a lease holder must stop, what a member does with what it reads,
-// and how a database error is classified. docs/mutation-ts.md says why each file is in or out.
+// what the ownership writer sends, and how a database error is classified. docs/mutation-ts.md
+// says why each file is in or out.
 if (!process.env.HELIX_TEST_MYSQL_URL) {
   throw new Error("Set HELIX_TEST_MYSQL_URL to a MySQL 8 or MariaDB 10.11+ server, e.g. mysql://root@127.0.0.1:3306/");
 }
@@ -20,10 +21,16 @@ export default {
     "packages/cluster/src/fence.ts",
     "packages/cluster/src/releases.ts",
     "packages/cluster/src/owned-partitions.ts",
-    // The member's own fence and deadline check. Its heartbeat and sync (lines 309-397) are left
-    // out: each of their mutants runs the member's database tests (docs/mutation-ts.md); the logic
-    // they delegate (the schedule, the bounds, applying a read) is mutated above.
-    "packages/cluster/src/member.ts:399-413",
+    // What one heartbeat decides, and how the member keeps its partitions as of a version.
+    "packages/cluster/src/heartbeat.ts",
+    "packages/cluster/src/partition-sync.ts",
+    // The member's side of them (what its heartbeat and sync are lent), its rejoin, its self-fence
+    // and its deadline check: the rest of member.ts is its lifecycle (docs/mutation-ts.md).
+    "packages/cluster/src/member.ts:118-147",
+    "packages/cluster/src/member.ts:339-359",
+    // The ownership writer: its rules are SQL (pnpm mutate:sql); here, how it batches, groups,
+    // locks, counts and tells.
+    "packages/cluster/src/ownership/*.ts",
     "packages/lock/src/deadline.ts",
     "packages/lock/src/lease.ts",
     "packages/db/src/classify.ts",

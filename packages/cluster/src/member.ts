@@ -17,7 +17,9 @@ import { heartbeatMember, leaveCluster, registerMember, setMemberWeight } from "
 import { Sweeper } from "./sweeper";
 import { WATCH_INTERVAL_MS, watchMember } from "./watch";
 import { whileUnavailable } from "./while-unavailable";
+import { beatOnce } from "./heartbeat";
 import { HeartbeatSchedule } from "./heartbeat-schedule";
+import { PartitionSync } from "./partition-sync";
 import { heartbeatBoundMs, readBoundMs } from "./statement-bounds";
 
 /** How often a drain looks at what the member still owns. */
@@ -69,10 +71,9 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
   readonly #deadline: LocalDeadline;
   #incarnation = randomBytes(16).toString("hex");
   #state: MemberState = "active";
-  #version: number | undefined;
-  #syncing: Promise<void> = Promise.resolve();
   /** How many times the member fenced itself: a sync applies only rows read since it was last active. */
   #fences = 0;
+  readonly #sync: PartitionSync;
   /** Releases being stopped (`onRelease`) and confirmed in the background: leave() waits for them. */
   readonly #releases: Releases;
   readonly #schedule: HeartbeatSchedule;
@@ -108,13 +109,42 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
       onRelease: options.onRelease,
       end: (ownership, change) => this.#announcer.announce([this.#owned.drop(ownership, change)]),
       confirmationFailed: (error) => {
-        this.#version = undefined;
+        this.#sync.forget();
         this.emit("member:error", error);
       },
       releaseFailed: (error) => this.emit("member:error", error),
     });
     this.#deadline = new LocalDeadline(options.ttlMs, options.marginMs, () => this.#checkDeadline());
-    this.#schedule = new HeartbeatSchedule(options.heartbeatMs, () => this.#beatOnce());
+    this.#sync = new PartitionSync(this.#owned, {
+      reads: {
+        all: () => q.listProcessOwnership(this.#reads, this.#identity()),
+        changedSince: (since) => q.listProcessOwnershipChanges(this.#reads, { ...this.#identity(), since }),
+        releaseRequests: () => q.listProcessReleaseRequests(this.#reads, this.#identity()),
+      },
+      activeSpell: () => (this.#checkDeadline() ? this.#fences : undefined),
+      announce: (changes) => this.#announcer.announce(changes),
+      release: (toRelease, toConfirm) => {
+        if (options.autoConfirm) {
+          for (const o of toRelease) this.#releases.stopThenConfirm(o);
+        }
+        for (const o of toConfirm) this.#releases.confirmAgain(o);
+      },
+    });
+    const heartbeat = {
+      stopped: () => this.#stopped(),
+      fenced: () => this.#state === "fenced",
+      send: () => heartbeatMember(this.#heartbeats.client, { ...this.#identity(), ttlMs: options.ttlMs }),
+      extendDeadlineFrom: (sentAt: number) => this.#deadline.extendFrom(sentAt),
+      rejoined: (reregistered: boolean) => this.#rejoined(reregistered),
+      fenceAndRenew: () => {
+        this.#fence();
+        this.#incarnation = randomBytes(16).toString("hex");
+      },
+      register: () => this.#register(),
+      nodeIdTaken: () => this.emit("member:error", new AlreadyJoinedError(this.cluster, this.nodeId)),
+      heartbeatFailed: (error: Error) => this.emit("member:heartbeat-failed", error),
+    };
+    this.#schedule = new HeartbeatSchedule(options.heartbeatMs, () => beatOnce(heartbeat, this.#schedule, this.#sync));
   }
 
   /**
@@ -230,7 +260,7 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
     // is not stopped again); a read of the partitions started by a watch is waited for after the
     // watch (none starts once the member is leaving).
     await Promise.allSettled([beaten, unwatched, this.#sweeper?.stop()]);
-    await this.#syncing;
+    await this.#sync.settled();
     await this.#releases.settled();
     const owned = this.#owned.all();
     this.#ownedAtLeave = owned.length;
@@ -305,95 +335,11 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
     return registered;
   }
 
-  /** One heartbeat; reads the partitions when the assignment version moved. */
-  async #beatOnce(): Promise<void> {
-    if (this.#stopped()) return;
-    const sentAt = performance.now();
-    try {
-      const heartbeat = await heartbeatMember(this.#heartbeats.client, { ...this.#identity(), ttlMs: this.#options.ttlMs });
-      this.#schedule.succeeded();
-      if (heartbeat.alive) {
-        if (this.#state === "fenced") {
-          // A fenced member owns nothing, so a longer deadline cannot prolong any ownership.
-          this.#deadline.extendFrom(sentAt);
-          this.#rejoined(false);
-        }
-        // The deadline moves only once the member knows its partitions as of this heartbeat: a
-        // release requested before it is then seen and its work stopped, so that forcing the release
-        // at (request + TTL) by the database clock is safe. A failed read leaves the deadline as it was.
-        if (heartbeat.assignmentVersion !== this.#version) await this.#sync(heartbeat.assignmentVersion);
-        this.#deadline.extendFrom(sentAt);
-      } else {
-        // Declared dead (or deregistered): stop everything, then register as a new incarnation.
-        this.#fence();
-        this.#incarnation = randomBytes(16).toString("hex");
-        if (await this.#register()) {
-          if (this.#stopped()) return;
-          this.#rejoined(true);
-          await this.#sync(undefined);
-        } else {
-          this.emit("member:error", new AlreadyJoinedError(this.cluster, this.nodeId));
-        }
-      }
-    } catch (error) {
-      if (this.#stopped()) return;
-      this.#schedule.failed();
-      this.emit("member:heartbeat-failed", error as Error);
-    }
-  }
-
+  /** Active again (see {@link beatOnce}, which calls this only while the member is not leaving). */
   #rejoined(reregistered: boolean): void {
-    // A heartbeat or registration that returns after leave() began must not revive the member.
-    if (this.#stopped()) return;
     this.#state = "active";
-    this.#version = undefined;
+    this.#sync.forget();
     this.emit("member:rejoined", { incarnation: this.#incarnation, reregistered });
-  }
-
-  /**
-   * Reads what changed in this member's rows and turns it into events. Serialised. The whole sync
-   * is applied before any of it is announced: a listener sees every partition of the sync, and a
-   * listener's mischief (leaving, say) cannot cut it short.
-   *
-   * A member that has read its rows as of assignment version V reads only the rows stamped above V
-   * (`ListProcessOwnershipChanges`): every write that gives it a partition or asks it to release
-   * one stamps the row above any version it can have read before (see `ownership/partitions.ts`, `LockedMember`).
-   * Rows that leave it without such a stamp are the ones it gave up itself (a confirmed release, a
-   * leave) or lost while it was fenced, after which it reads all its rows again; and a release it
-   * was asked for and did not confirm in time, whose work stopped when the request arrived (its
-   * confirmation, refused, drops it).
-   */
-  #sync(version: number | undefined): Promise<void> {
-    this.#syncing = this.#syncing.then(async () => {
-      // Only rows read within the member's current spell of being active may be applied: rows read
-      // before or during a fence may show partitions given away meanwhile (its registration lapsed,
-      // then a heartbeat found it live again). A rejoin reads again.
-      const spell = this.#checkDeadline() ? this.#fences : -1;
-      const since = this.#version;
-      // A sync queued behind another (a heartbeat's behind a watch's) may find it read this version.
-      if (since !== undefined && since === version) return;
-      const rows =
-        since === undefined
-          ? await q.listProcessOwnership(this.#reads, this.#identity())
-          : await q.listProcessOwnershipChanges(this.#reads, { ...this.#identity(), since });
-      // Releases asked of this member and not yet confirmed may have been forced meanwhile: a take
-      // moves the member's version but leaves it no row to read.
-      const stillAsked =
-        since !== undefined && this.#owned.awaitsConfirmation()
-          ? await q.listProcessReleaseRequests(this.#reads, this.#identity())
-          : undefined;
-      if (!this.#checkDeadline() || this.#state !== "active" || this.#fences !== spell) return;
-      const { changes, toRelease, toConfirm } = this.#owned.apply(rows, since === undefined, stillAsked);
-      this.#version = version;
-      this.#announcer.announce(changes);
-      if (this.#options.autoConfirm) {
-        for (const o of toRelease) this.#releases.stopThenConfirm(o);
-      }
-      for (const o of toConfirm) this.#releases.confirmAgain(o);
-    });
-    const done = this.#syncing;
-    this.#syncing = done.catch(() => undefined);
-    return done;
   }
 
   /** Self-fencing: stop every partition before anyone else can be given them. */
@@ -401,7 +347,7 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
     if (this.#state !== "active") return;
     this.#state = "fenced";
     this.#fences++;
-    this.#version = undefined;
+    this.#sync.forget();
     this.#announcer.announce(this.#owned.dropAll("fenced"));
     this.emit("member:fenced");
   }
@@ -422,9 +368,9 @@ export class Member extends SafeEmitter<MemberEvents> implements AsyncDisposable
       due: () => this.#state === "active" && performance.now() - this.#schedule.lastSentAt >= WATCH_INTERVAL_MS,
       seen: (version) => {
         // null: this incarnation was replaced; its next heartbeat registers again.
-        if (version === null || version === this.#version || this.#state !== "active") return;
+        if (version === null || version === this.#sync.version || this.#state !== "active") return;
         // A failed read changes nothing: the next watch or heartbeat reads again.
-        this.#sync(version).catch(() => undefined);
+        this.#sync.sync(version).catch(() => undefined);
       },
     });
   }
