@@ -209,3 +209,50 @@ test("a leave gives the member's partitions back, or with returningWithinMs keep
     expect((await transaction(fx.pool, (c) => ownership.leaveCluster(c, member, returning))).bumped).toEqual(ownership.NO_CHANGE);
   }
 });
+
+test("a hand-off goes ahead without the owner's confirmation only once both the force delay and the owner's TTL have passed", async () => {
+  await register("a");
+  await register("b");
+  await apply([change("assign", 0, 0, null, "a")]);
+  await apply([change("release", 0, 1, "a", "b")]);
+  /** Moves the release request `agoMs` into the past, then tries the hand-off with a force delay of 120 s (the TTL is 60 s). */
+  const handOff = async (agoMs: number) => {
+    await fx.pool.query("UPDATE helix_allocation SET release_asked_at = UTC_TIMESTAMP(6) - INTERVAL ? MICROSECOND WHERE cluster = ?", [
+      agoMs * 1000,
+      cluster,
+    ]);
+    return transaction(fx.pool, (c) => ownership.applyOwnershipChanges(c, cluster, [change("assign", 0, 1, "a", "b")], 120_000));
+  };
+  expect(applied(await handOff(90_000))).toEqual([]);
+  expect(applied(await handOff(121_000))).toEqual([[0, 2]]);
+});
+
+test("a leave that will return says how long its node id keeps its partitions", async () => {
+  await register("a");
+  await transaction(fx.pool, (c) => ownership.leaveCluster(c, { cluster, nodeId: "a", incarnation: incarnationOf("a") }, 60_000));
+  const [[row]] = await fx.pool.query<RowDataPacket[]>("SELECT return_within_us FROM helix_nodes WHERE cluster = ? AND node_id = 'a'", [
+    cluster,
+  ]);
+  expect(Number(row!.return_within_us)).toBe(60_000_000);
+});
+
+test("a sweep and a deletion of members move the membership counter exactly when they changed a member", async () => {
+  const retention = 60_000;
+  const goneFor = (nodeId: string, ms: number) =>
+    fx.pool.query(
+      "UPDATE helix_nodes SET status = 0, expires_at = UTC_TIMESTAMP(6) - INTERVAL ? MICROSECOND WHERE cluster = ? AND node_id = ?",
+      [ms * 1000, cluster, nodeId],
+    );
+  const sweep = () => transaction(fx.pool, (c) => ownership.sweepExpiredMembers(c, cluster, retention));
+  const deleteDeparted = () => transaction(fx.pool, (c) => ownership.deleteDepartedMembers(c, cluster, retention));
+  await register("a");
+  await register("b");
+  // Nothing to mark or delete.
+  expect(await sweep()).toEqual({ marked: 0, deleted: 0, bumped: ownership.NO_CHANGE });
+  expect(await deleteDeparted()).toEqual({ deleted: 0, bumped: ownership.NO_CHANGE });
+  // One to delete and none to mark: the counter moves by one.
+  await goneFor("a", retention + 60_000);
+  expect(await sweep()).toEqual({ marked: 0, deleted: 1, bumped: { membership: 1, catalog: 0, ownership: 0 } });
+  await goneFor("b", retention + 60_000);
+  expect(await deleteDeparted()).toEqual({ deleted: 1, bumped: { membership: 1, catalog: 0, ownership: 0 } });
+});
