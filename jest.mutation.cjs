@@ -18,6 +18,7 @@ const tests = {
     "member-deadline",
     "ownership",
     "ownership-writer",
+    "ownership-catalog",
   ],
   lock: ["deadline", "lease", "timers"],
   db: ["classify"],

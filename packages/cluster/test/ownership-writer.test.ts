@@ -87,7 +87,26 @@ test("a release is asked only of the live incarnation holding the partition, whi
   ]);
 });
 
-test("a partition given to a member that is not live (never registered, or expired), or to nobody, is not assigned", async () => {
+test("a release is not asked of an owner that is no longer live, nor for a partition that has no row", async () => {
+  await register("a");
+  await register("gone");
+  await apply([change("assign", 0, 0, null, "gone"), change("assign", 1, 0, null, "a")]);
+  await fx.pool.query("UPDATE helix_nodes SET expires_at = UTC_TIMESTAMP(6) - INTERVAL 1 SECOND WHERE cluster = ? AND node_id = 'gone'", [
+    cluster,
+  ]);
+  const result = await apply([
+    change("release", 0, 1, "gone", "a"),
+    change("release", 99, 0, "a", null),
+    change("release", 1, 1, "a", null),
+  ]);
+  expect(applied(result)).toEqual([[1, 1]]);
+  expect((await rows()).slice(0, 2).map((r) => [r[1], r[3]])).toEqual([
+    [1, "gone"],
+    [2, "a"],
+  ]);
+});
+
+test("a partition given to a member that is not live (never registered, or expired), or to nobody, or one with no row, is not assigned", async () => {
   await register("a");
   await register("dead");
   await fx.pool.query("UPDATE helix_nodes SET expires_at = UTC_TIMESTAMP(6) - INTERVAL 1 SECOND WHERE cluster = ? AND node_id = 'dead'", [
@@ -98,6 +117,7 @@ test("a partition given to a member that is not live (never registered, or expir
     change("assign", 1, 0, null, null),
     change("assign", 3, 0, null, "dead"),
     change("assign", 2, 0, null, "a"),
+    change("assign", 99, 0, null, "a"),
   ]);
   expect(applied(result)).toEqual([[2, 1]]);
   expect(result.newOwners).toEqual(["a"]);

@@ -332,11 +332,24 @@ test("runs of changes shrink while they are slow for the time budget, down to a 
   expect(pace.size).toBe(MAX_ROWS_PER_STATEMENT);
 });
 
+test("a run's pace changes only past a quarter (slower) or under a sixteenth (faster) of the budget, and halves from the run it measured", () => {
+  const pace = new ownership.RunPace();
+  // Exactly a quarter, or exactly a sixteenth: it stays.
+  pace.record(MAX_ROWS_PER_STATEMENT, 25, 100);
+  expect(pace.size).toBe(MAX_ROWS_PER_STATEMENT);
+  pace.record(MAX_ROWS_PER_STATEMENT, 100, 100);
+  pace.record(MAX_ROWS_PER_STATEMENT / 2, 6.25, 100);
+  expect(pace.size).toBe(MAX_ROWS_PER_STATEMENT / 2);
+  // A slow short run halves what it took, not the size it was allowed.
+  pace.record(400, 100, 100);
+  expect(pace.size).toBe(200);
+});
+
 test("a slow batch takes smaller runs: each run's transaction holds the members' rows for less", async () => {
-  await transaction(fx.pool, (c) => ownership.putTaskList(c, { cluster, domain: "d", taskList: "t", partitions: 300, metadata: "{}" }));
+  await transaction(fx.pool, (c) => ownership.putTaskList(c, { cluster, domain: "d", taskList: "t", partitions: 500, metadata: "{}" }));
   await transaction(fx.pool, (c) => ownership.registerMember(c, member("a")));
   const batch = Array.from(
-    { length: 300 },
+    { length: 500 },
     (_, partition) => ({ type: "assign", domain: "d", taskList: "t", partition, generation: 0, from: null, to: "a" }) as const,
   );
   const pace = new ownership.RunPace();
@@ -348,4 +361,13 @@ test("a slow batch takes smaller runs: each run's transaction holds the members'
   const first = await transaction(fx.pool, (c) => ownership.applyOwnershipChanges(c, cluster, batch, 0, { budgetMs: 0, pace }));
   expect(first.considered).toBe(MAX_ROWS_PER_STATEMENT / 8);
   expect(first.applied).toHaveLength(MAX_ROWS_PER_STATEMENT / 8);
+  // That run took more than a quarter of no time at all: the pace halved again.
+  expect(pace.size).toBe(MAX_ROWS_PER_STATEMENT / 16);
+  // With time to spare every run is taken, and a full run that was fast doubles the pace.
+  const rest = await transaction(fx.pool, (c) =>
+    ownership.applyOwnershipChanges(c, cluster, batch.slice(first.considered), 0, { budgetMs: 60_000, pace }),
+  );
+  expect(rest.considered).toBe(500 - MAX_ROWS_PER_STATEMENT / 8);
+  expect(rest.applied).toHaveLength(500 - MAX_ROWS_PER_STATEMENT / 8);
+  expect(pace.size).toBe(MAX_ROWS_PER_STATEMENT / 8);
 });

@@ -34,6 +34,7 @@ export {
   currentOwner,
   DEFAULT_FORCE_RELEASE_AFTER_MS,
   RunPace,
+  lockMembers,
   tellMembers,
   type AppliedChange,
   type OwnershipChange,

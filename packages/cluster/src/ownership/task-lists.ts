@@ -1,5 +1,5 @@
 // Task lists: the catalog's changes and the partitions they add or retire.
-import { clusterQueries as q, PartitionState, Status, type QueryClient } from "@helix/db/internal";
+import { clusterQueries as q, Status, type QueryClient } from "@helix/db/internal";
 
 import { bump, NO_CHANGE, type ChangeCounters } from "./counters";
 import { lockMembers, tellMembers } from "./partitions";
@@ -86,7 +86,8 @@ export async function pruneRetired(
     // Rows with no task list behind them, or of a removed one, all retire; a live one keeps its count.
     const firstPartition = current === null || current.status !== Status.Active ? 0 : current.partitions;
     if (await retireFrom(conn, { ...key, firstPartition })) changed = true;
-    if (current?.status === Status.Deletable && (await q.finishTaskListRemoval(conn, key)) > 0) finished++;
+    // Only a task list being removed, and with no partition left, finishes (the statement says so).
+    if ((await q.finishTaskListRemoval(conn, key)) > 0) finished++;
   }
   const bumps = { membership: 0, catalog: finished > 0 ? 1 : 0, ownership: changed || finished > 0 ? 1 : 0 };
   return { finished, bumped: await bump(conn, cluster, bumps) };
@@ -108,13 +109,10 @@ async function retireFrom(
   const deleted = await q.deleteFreePartitionsFrom(conn, key);
   // A release request is dated and stamped only once its owner can see it: the partitions' rows are
   // locked first (a fenced transaction of the owner's holds them until it ends), then their owners'
-  // member rows, whose versions the stamps come from (see LockedMember).
+  // member rows, whose versions the stamps come from (see LockedMember). The statement asks only
+  // what is not asked already, so an owner is told only when it asked something.
   const owners = new Set<string>();
-  for (const row of await q.lockPartitionsFrom(conn, key)) {
-    const asked = row.state === PartitionState.Assigned || (row.state === PartitionState.ReleaseRequested && row.targetNodeId !== null);
-    if (asked && row.nodeId !== null) owners.add(row.nodeId);
-  }
-  if (owners.size === 0) return deleted > 0;
+  for (const row of await q.lockPartitionsFrom(conn, key)) if (row.nodeId !== null) owners.add(row.nodeId);
   const told: string[] = [];
   for (const [nodeId, { nextVersion: ownerVersion }] of await lockMembers(conn, key.cluster, owners)) {
     if ((await q.retireOwnedPartitionsFrom(conn, { ...key, nodeId, ownerVersion })) > 0) told.push(nodeId);
