@@ -7,23 +7,9 @@ import { transaction, type QueryClient } from "@helix/db/internal";
 import type { RowDataPacket } from "mysql2/promise";
 
 import { ownershipProtocol as ownership } from "../src/internal";
-import { migratedDatabase, type Fixture } from "./helpers";
+import { cluster, fx, useOwnershipFixture } from "./ownership-fixture";
 
-let fx: Fixture;
-let clusterNo = 0;
-let cluster: string;
-
-beforeAll(async () => {
-  fx = await migratedDatabase();
-});
-
-afterAll(async () => {
-  await fx.close();
-});
-
-beforeEach(() => {
-  cluster = `catalog${++clusterNo}`;
-});
+useOwnershipFixture();
 
 const list = (taskList = "t") => ({ cluster, domain: "d", taskList });
 const put = (partitions: number, metadata = "{}", taskList = "t") =>

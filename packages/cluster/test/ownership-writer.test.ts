@@ -6,22 +6,11 @@ import { transaction } from "@helix/db/internal";
 import type { RowDataPacket } from "mysql2/promise";
 
 import { ownershipProtocol as ownership } from "../src/internal";
-import { migratedDatabase, type Fixture } from "./helpers";
+import { cluster, fx, newCluster, useOwnershipFixture } from "./ownership-fixture";
 
-let fx: Fixture;
-let clusterNo = 0;
-let cluster: string;
-
-beforeAll(async () => {
-  fx = await migratedDatabase();
-});
-
-afterAll(async () => {
-  await fx.close();
-});
+useOwnershipFixture();
 
 beforeEach(async () => {
-  cluster = `writer${++clusterNo}`;
   await transaction(fx.pool, (c) => ownership.putTaskList(c, { cluster, domain: "d", taskList: "t", partitions: 8, metadata: "{}" }));
 });
 
@@ -216,7 +205,7 @@ test("a leave gives the member's partitions back, or with returningWithinMs keep
     [0, [0, null, null]],
     [60_000, [1, "a", null]],
   ] as const) {
-    cluster = `writer${++clusterNo}`;
+    newCluster();
     await transaction(fx.pool, (c) => ownership.putTaskList(c, { cluster, domain: "d", taskList: "t", partitions: 2, metadata: "{}" }));
     await register("a");
     await apply([change("assign", 0, 0, null, "a")]);

@@ -7,23 +7,9 @@ import type { RowDataPacket } from "mysql2/promise";
 
 import { DatabaseUnavailableError, fencePartition, type ChangeCounters } from "../src";
 import { ownershipProtocol as ownership } from "../src/internal";
-import { migratedDatabase, type Fixture } from "./helpers";
+import { cluster, fx, useOwnershipFixture } from "./ownership-fixture";
 
-let fx: Fixture;
-let clusterNo = 0;
-let cluster: string;
-
-beforeAll(async () => {
-  fx = await migratedDatabase();
-});
-
-afterAll(async () => {
-  await fx.close();
-});
-
-beforeEach(() => {
-  cluster = `own${++clusterNo}`;
-});
+useOwnershipFixture();
 
 /**
  * Runs one write of the protocol in a transaction and checks that what it reports as bumped is
