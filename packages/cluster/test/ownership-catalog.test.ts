@@ -7,7 +7,7 @@ import { transaction, type QueryClient } from "@helix/db/internal";
 import type { RowDataPacket } from "mysql2/promise";
 
 import { ownershipProtocol as ownership } from "../src/internal";
-import { cluster, fx, useOwnershipFixture } from "./ownership-fixture";
+import { assignmentVersions, cluster, expire, fx, incarnationOf, register, useOwnershipFixture } from "./ownership-fixture";
 
 useOwnershipFixture();
 
@@ -24,11 +24,6 @@ const prune = (...taskLists: string[]) =>
     ),
   );
 
-const incarnationOf = (nodeId: string): string => nodeId.padEnd(32, "0");
-const register = (nodeId: string) =>
-  transaction(fx.pool, (c) =>
-    ownership.registerMember(c, { cluster, nodeId, incarnation: incarnationOf(nodeId), metadata: "{}", weight: 1, ttlMs: 60_000 }),
-  );
 const assign = (partition: number, to: string, taskList = "t") =>
   transaction(fx.pool, (c) =>
     ownership.applyOwnershipChanges(
@@ -61,12 +56,6 @@ async function catalogRow(taskList = "t"): Promise<unknown[] | null> {
     [cluster, taskList],
   );
   return row === undefined ? null : [row.status, row.partitions, row.metadata];
-}
-
-/** Each member's assignment version, by node id. */
-async function assignmentVersions(): Promise<Record<string, number>> {
-  const [found] = await fx.pool.query<RowDataPacket[]>("SELECT node_id, assignment_version FROM helix_nodes WHERE cluster = ?", [cluster]);
-  return Object.fromEntries(found.map((r) => [r.node_id as string, Number(r.assignment_version)]));
 }
 
 test("a put creates a task list, changes its count or metadata, or leaves it as it is, and says which", async () => {
@@ -167,10 +156,7 @@ test("a weight is set only for a live member, which counts as a membership chang
   await register("a");
   await register("expired");
   await register("left");
-  await fx.pool.query(
-    "UPDATE helix_nodes SET expires_at = UTC_TIMESTAMP(6) - INTERVAL 1 SECOND WHERE cluster = ? AND node_id = 'expired'",
-    [cluster],
-  );
+  await expire("expired");
   await transaction(fx.pool, (c) => ownership.leaveCluster(c, { cluster, nodeId: "left", incarnation: incarnationOf("left") }));
   const counters = await ownership.readCounters(fx.pool, cluster);
   const setWeight = (nodeId: string) => transaction(fx.pool, (c) => ownership.setMemberWeight(c, { cluster, nodeId, weight: 0 }));

@@ -6,18 +6,13 @@ import { transaction } from "@helix/db/internal";
 import type { RowDataPacket } from "mysql2/promise";
 
 import { ownershipProtocol as ownership } from "../src/internal";
-import { cluster, fx, newCluster, useOwnershipFixture } from "./ownership-fixture";
+import { assignmentVersions, cluster, expire, fx, incarnationOf, newCluster, register, useOwnershipFixture } from "./ownership-fixture";
 
 useOwnershipFixture();
 
 beforeEach(async () => {
   await transaction(fx.pool, (c) => ownership.putTaskList(c, { cluster, domain: "d", taskList: "t", partitions: 8, metadata: "{}" }));
 });
-
-const incarnationOf = (nodeId: string): string => nodeId.padEnd(32, "0");
-
-const register = (nodeId: string, incarnation = incarnationOf(nodeId)) =>
-  transaction(fx.pool, (c) => ownership.registerMember(c, { cluster, nodeId, incarnation, metadata: "{}", weight: 1, ttlMs: 60_000 }));
 
 const change = (type: "assign" | "release", partition: number, generation: number, from: string | null, to: string | null) =>
   ({ type, domain: "d", taskList: "t", partition, generation, from, to }) as const;
@@ -32,12 +27,6 @@ async function rows(): Promise<unknown[][]> {
     [cluster],
   );
   return found.map((r): unknown[] => [r.partition_id, r.state, r.generation, r.node_id, r.incarnation, r.target_node_id]);
-}
-
-/** Each member's assignment version, by node id. */
-async function assignmentVersions(): Promise<Record<string, number>> {
-  const [found] = await fx.pool.query<RowDataPacket[]>("SELECT node_id, assignment_version FROM helix_nodes WHERE cluster = ?", [cluster]);
-  return Object.fromEntries(found.map((r) => [r.node_id as string, Number(r.assignment_version)]));
 }
 
 const applied = (result: { applied: readonly { partition: number; newGeneration: number }[] }) =>
@@ -80,9 +69,7 @@ test("a release is not asked of an owner that is no longer live, nor for a parti
   await register("a");
   await register("gone");
   await apply([change("assign", 0, 0, null, "gone"), change("assign", 1, 0, null, "a")]);
-  await fx.pool.query("UPDATE helix_nodes SET expires_at = UTC_TIMESTAMP(6) - INTERVAL 1 SECOND WHERE cluster = ? AND node_id = 'gone'", [
-    cluster,
-  ]);
+  await expire("gone");
   const result = await apply([
     change("release", 0, 1, "gone", "a"),
     change("release", 99, 0, "a", null),
@@ -98,9 +85,7 @@ test("a release is not asked of an owner that is no longer live, nor for a parti
 test("a partition given to a member that is not live (never registered, or expired), or to nobody, or one with no row, is not assigned", async () => {
   await register("a");
   await register("dead");
-  await fx.pool.query("UPDATE helix_nodes SET expires_at = UTC_TIMESTAMP(6) - INTERVAL 1 SECOND WHERE cluster = ? AND node_id = 'dead'", [
-    cluster,
-  ]);
+  await expire("dead");
   const result = await apply([
     change("assign", 0, 0, null, "ghost"),
     change("assign", 1, 0, null, null),
