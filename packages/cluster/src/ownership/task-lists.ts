@@ -110,7 +110,7 @@ async function retireFrom(
   // A release request is dated and stamped only once its owner can see it: the partitions' rows are
   // locked first (a fenced transaction of the owner's holds them until it ends), then their owners'
   // member rows, whose versions the stamps come from (see LockedMember). The statement asks only
-  // what is not asked already, so an owner is told only when it asked something.
+  // for what is not asked already, and an owner is told only when it was asked for something.
   const owners = new Set<string>();
   for (const row of await q.lockPartitionsFrom(conn, key)) if (row.nodeId !== null) owners.add(row.nodeId);
   const told: string[] = [];
