@@ -31,14 +31,15 @@ node scripts/check-words.mjs
 mariadb=${HELIX_TEST_MYSQL_URL:-mysql://root@127.0.0.1:3306/}
 tidb=${HELIX_TEST_TIDB_URL:-}
 started_tidb=""
+# Stopped at the end only if this run started it; trapped before the start, so that a start that
+# fails after launching the server stops it too.
+stop_tidb() { if [ -n "$started_tidb" ]; then bash scripts/tidb.sh stop; fi; }
+trap stop_tidb EXIT
 if [ -z "$tidb" ] && [ "${HELIX_TEST_TIDB:-1}" != 0 ]; then
-  # Stopped at the end only if this run started it.
   bash scripts/tidb.sh status >/dev/null 2>&1 || started_tidb=yes
   bash scripts/tidb.sh start
   tidb=mysql://root@127.0.0.1:${HELIX_TIDB_PORT:-4000}/
 fi
-stop_tidb() { if [ -n "$started_tidb" ]; then bash scripts/tidb.sh stop; fi; }
-trap stop_tidb EXIT
 
 rm -rf packages/*/reports apps/*/reports
 status=0

@@ -59,9 +59,11 @@ probe() {
   fi
 }
 
-# Prints the first lines of a tidb_version() answer, indented (nothing when there is none).
+# Prints the first lines of a tidb_version() answer, indented (nothing when there is none). One
+# process reads the whole answer: a pipe into `head` could end before its writer, whose SIGPIPE
+# (status 141) would fail the script under pipefail.
 show() {
-  if [ -n "$1" ]; then echo "$1" | head -n 3 | sed 's/^/  /'; fi
+  if [ -n "$1" ]; then sed -n '1,3s/^/  /p' <<<"$1"; fi
 }
 
 # The pid of the TiDB this script started, if it is still that process (pids get reused).
