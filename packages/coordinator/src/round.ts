@@ -11,6 +11,7 @@ import {
   type AppliedTransition,
   type TransitionCauseName,
 } from "./audit";
+import { CONCURRENT_WRITE_LANES, splitIntoWriteLanes } from "./write-lanes";
 import { holdForMaintenance, type HeldPlan } from "./maintenance";
 import type { ResolvedCoordinatorOptions } from "./options";
 import { planOwnership, type Plan, type Transition } from "./planner";
@@ -156,8 +157,10 @@ export async function applyPlan(
 /**
  * Applies transitions in fenced batches of at most `batchSize`, each cut short at `budgetMs`, with
  * their audit rows (their causes judged by `causes`); tells the members partitions went to, and
- * trims the audit trail. A batch's
- * transitions that find their partition changed are skipped and left to the next round.
+ * trims the audit trail. The transitions are split into lanes with no member in common
+ * ({@link splitIntoWriteLanes}), written at once. A batch's transitions that find their partition
+ * changed are skipped and left to the next round. A lane that fails stops the others at their next
+ * batch, and the round fails with its error once every lane has stopped.
  */
 export async function applyTransitions(
   writer: RoundWriter,
@@ -165,15 +168,52 @@ export async function applyTransitions(
   budgetMs: number,
   causes: TransitionCauses,
 ): Promise<Omit<RoundWrites, "markedInactive" | "deletedMembers">> {
-  const { cluster, batchSize, forceReleaseAfterMs, auditRetentionMs, id: actor } = writer.options;
-  const byCause: Partial<Record<TransitionCauseName, number>> = {};
-  let bumped: ChangeCounters = ownership.NO_CHANGE;
-  const applied: AppliedTransition[] = [];
+  const { cluster, auditRetentionMs } = writer.options;
+  const written = new LaneWrites();
+  let failed = false;
+  const lanes = await Promise.allSettled(
+    splitIntoWriteLanes(transitions, CONCURRENT_WRITE_LANES).map((lane) =>
+      writeLane(writer, lane, budgetMs, causes, written, () => !failed).catch((error: unknown) => {
+        failed = true;
+        throw error;
+      }),
+    ),
+  );
+  for (const lane of lanes) if (lane.status === "rejected") throw lane.reason;
+  // New owners learn of their partitions once per round, not after every batch: each reads all its
+  // partitions when told, and a large round has many batches.
+  if (writer.untold.size > 0 && writer.leading()) {
+    const told = [...writer.untold];
+    await fenced(writer, (conn) => ownership.tellMembers(conn, cluster, told));
+    for (const nodeId of told) writer.untold.delete(nodeId);
+  }
+  if (written.applied.length > 0) await fenced(writer, (conn) => trimTransitions(conn, cluster, auditRetentionMs));
+  const { applied, releasesRequested, releasesNotMade, byCause, bumped } = written;
+  return { applied, releasesRequested, releasesNotMade, causes: byCause, bumped };
+}
+
+/** What the lanes of a round wrote, added up batch by batch. */
+class LaneWrites {
+  readonly applied: AppliedTransition[] = [];
+  readonly byCause: Partial<Record<TransitionCauseName, number>> = {};
   // Counted batch by batch: at a million transitions, a pass over all of them at the round's end
   // holds the event loop long enough, on a loaded machine, to miss a lease renewal.
-  let releasesRequested = 0;
-  let releasesNotMade = 0;
-  for (let at = 0; at < transitions.length && writer.leading();) {
+  releasesRequested = 0;
+  releasesNotMade = 0;
+  bumped: ChangeCounters = ownership.NO_CHANGE;
+}
+
+/** Writes one lane's transitions in fenced batches while the writer leads and `goOn()` says so. */
+async function writeLane(
+  writer: RoundWriter,
+  transitions: readonly Transition[],
+  budgetMs: number,
+  causes: TransitionCauses,
+  into: LaneWrites,
+  goOn: () => boolean,
+): Promise<void> {
+  const { cluster, batchSize, forceReleaseAfterMs, id: actor } = writer.options;
+  for (let at = 0; at < transitions.length && writer.leading() && goOn();) {
     const batch = transitions.slice(at, at + batchSize);
     const written = await fenced(writer, async (conn) => {
       const result = await ownership.applyOwnershipChanges(conn, cluster, batch, forceReleaseAfterMs, {
@@ -186,25 +226,16 @@ export async function applyTransitions(
     });
     for (const cause of written.causes) {
       const name = transitionCauseName(cause);
-      byCause[name] = (byCause[name] ?? 0) + 1;
+      into.byCause[name] = (into.byCause[name] ?? 0) + 1;
     }
     const made = countReleases(written.applied);
-    releasesRequested += made;
-    releasesNotMade += countReleases(batch, written.considered) - made;
+    into.releasesRequested += made;
+    into.releasesNotMade += countReleases(batch, written.considered) - made;
     at += written.considered;
-    applied.push(...written.applied);
+    into.applied.push(...written.applied);
     for (const nodeId of written.newOwners) writer.untold.add(nodeId);
-    bumped = ownership.addCounters(bumped, written.bumped);
+    into.bumped = ownership.addCounters(into.bumped, written.bumped);
   }
-  // New owners learn of their partitions once per round, not after every batch: each reads all its
-  // partitions when told, and a large round has many batches.
-  if (writer.untold.size > 0 && writer.leading()) {
-    const told = [...writer.untold];
-    await fenced(writer, (conn) => ownership.tellMembers(conn, cluster, told));
-    for (const nodeId of told) writer.untold.delete(nodeId);
-  }
-  if (applied.length > 0) await fenced(writer, (conn) => trimTransitions(conn, cluster, auditRetentionMs));
-  return { applied, releasesRequested, releasesNotMade, causes: byCause, bumped };
 }
 
 /** How many of the first `count` transitions (all by default) are release requests. */
