@@ -42,6 +42,7 @@ import {
   moveMemberPartitions,
   movePartition,
   pinPartition,
+  readHistory,
   startMaintenance,
 } from "@helix/coordinator";
 import { createDatabaseIfMissing, createPool, migrate, serverEngine } from "@helix/db/internal";
@@ -309,10 +310,11 @@ const { overlaps, disorder, spans } = overlapsAndDisorder(intervals);
 let firstOverlapAudit = [];
 if (overlaps.length > 0) {
   const [taskList, partition] = overlaps[0].partition.split("/");
-  [firstOverlapAudit] = await admin.query(
-    "SELECT epoch, kind, from_node_id, to_node_id, generation FROM helix_transitions WHERE cluster = ? AND task_list = ? AND partition_id = ? ORDER BY id",
-    [cluster, taskList, Number(partition)],
-  );
+  // Oldest first, from the last 10,000 transitions of the run.
+  firstOverlapAudit = (await readHistory(admin, cluster, { limit: 10_000 }))
+    .filter((t) => t.taskList === taskList && t.partition === Number(partition))
+    .reverse()
+    .map(({ epoch, kind, from, to, generation }) => ({ epoch, kind, from, to, generation }));
 }
 
 // The fenced ledger, in commit order.

@@ -104,10 +104,10 @@ async function lastTransition() {
 }
 /** Partitions that changed owner since transition `after` (a release request alone is not a change). */
 async function ownerChanges(after) {
-  const [[row]] = await pool.query("SELECT COUNT(*) AS n FROM helix_transitions WHERE cluster = ? AND id > ? AND kind <> 5", [
-    cluster,
-    after,
-  ]);
+  const [[row]] = await pool.query(
+    "SELECT COALESCE(SUM(partition_count), 0) AS n FROM helix_transitions WHERE cluster = ? AND id > ? AND kind <> 5",
+    [cluster, after],
+  );
   return Number(row.n);
 }
 const owned = async (id) => (await ownership()).filter((r) => r.node_id === id).length;

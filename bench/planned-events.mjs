@@ -20,7 +20,7 @@
 //   HELIX_BENCH_SCALE_BUSY=1) runs it beside CPU hogs, as the scale benchmark's busy mode
 import { setTimeout as sleep } from "node:timers/promises";
 
-import { endMaintenance, moveMemberPartitions, startMaintenance, TransitionCause } from "@helix/coordinator";
+import { endMaintenance, moveMemberPartitions, readHistory, startMaintenance, TransitionCause } from "@helix/coordinator";
 
 import { closeCluster, liveIds, openCluster, startCoordinator, startWorker } from "./scale/cluster.mjs";
 import { readScaleConfig } from "./scale/config.mjs";
@@ -111,11 +111,12 @@ async function auditMark(s) {
 
 /** Partitions that went to another node id than `before` names after audit row `mark` (release requests aside). */
 async function movedAway(s, before, mark) {
-  const [moves] = await s.pool.query(
-    "SELECT CONCAT(task_list, '/', partition_id) AS p, to_node_id AS toNodeId FROM helix_transitions WHERE cluster = ? AND id > ? AND kind <> 5",
-    [s.cluster, mark],
-  );
-  return new Set(moves.filter((m) => m.toNodeId !== null && m.toNodeId !== before.get(m.p).nodeId).map((m) => m.p));
+  const history = await readHistory(s.pool, s.cluster, { limit: 10_000 });
+  if (history.length === 10_000 && history.at(-1).id > mark) throw new Error("more than 10,000 transitions since the mark");
+  const moves = history
+    .filter((t) => t.id > mark && t.kind !== "release-requested")
+    .map((t) => ({ ...t, p: `${t.taskList}/${t.partition}` }));
+  return new Set(moves.filter((m) => m.to !== null && m.to !== before.get(m.p).nodeId).map((m) => m.p));
 }
 
 /** Owner node id and generation of every partition. */
@@ -208,7 +209,7 @@ async function drain() {
 /** Audit rows after `mark`: owner changes, and release requests. */
 async function auditSince(s, mark) {
   const [[row]] = await s.pool.query(
-    "SELECT COALESCE(SUM(kind <> 5), 0) AS moves, COALESCE(SUM(kind = 5), 0) AS releases FROM helix_transitions WHERE cluster = ? AND id > ?",
+    "SELECT COALESCE(SUM((kind <> 5) * partition_count), 0) AS moves, COALESCE(SUM((kind = 5) * partition_count), 0) AS releases FROM helix_transitions WHERE cluster = ? AND id > ?",
     [s.cluster, mark],
   );
   return { moves: Number(row.moves), releases: Number(row.releases) };
@@ -290,7 +291,7 @@ async function operatorMove() {
     const settleMs = performance.now() - startedAt;
     const { mostAtOnce, spells } = await sampler.stop();
     const [causes] = await s.pool.query(
-      "SELECT cause, COUNT(*) AS n FROM helix_transitions WHERE cluster = ? AND id > ? AND kind <> 5 GROUP BY cause",
+      "SELECT cause, SUM(partition_count) AS n FROM helix_transitions WHERE cluster = ? AND id > ? AND kind <> 5 GROUP BY cause",
       [s.cluster, mark],
     );
     const byCause = new Map(causes.map((r) => [Number(r.cause), Number(r.n)]));

@@ -6,7 +6,7 @@
  * - run: `{ seed, scheduleHash, seconds, unsafe, schedule, executed, skipped }` (executed and
  *   skipped: how many faults of each kind were carried out and skipped);
  * - ownership: `{ intervals, ticks, spans, overlaps, disorder, firstOverlapAudit }` (see checks.mjs;
- *   firstOverlapAudit: the transitions of the first overlap's partition);
+ *   firstOverlapAudit: the transitions of the first overlap's partition, oldest first);
  * - ledger: `{ units, processes, back, twoOwners }` (see checks.mjs' ledgerViolations);
  * - convergence: `{ convergedAfterMs, boundMs }` (convergedAfterMs null: it did not converge);
  * - slots: the Slots of the run (its processes and unexpected exits);

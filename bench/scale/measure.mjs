@@ -59,10 +59,10 @@ async function lastTransition(pool, cluster) {
 
 /** Partitions that changed owner since transition `after` (a release request alone is not a change). */
 async function ownerChanges(pool, cluster, after) {
-  const [[row]] = await pool.query("SELECT COUNT(*) AS n FROM helix_transitions WHERE cluster = ? AND id > ? AND kind <> 5", [
-    cluster,
-    after,
-  ]);
+  const [[row]] = await pool.query(
+    "SELECT COALESCE(SUM(partition_count), 0) AS n FROM helix_transitions WHERE cluster = ? AND id > ? AND kind <> 5",
+    [cluster, after],
+  );
   return Number(row.n);
 }
 

@@ -8,6 +8,7 @@ import {
   coordinatorQueries as cq,
   guardClient,
   MAX_NAME_LENGTH,
+  MAX_ROWS_PER_STATEMENT,
   orDefault,
   TransitionCause,
   TransitionKind,
@@ -134,7 +135,10 @@ export function transitionCauseName(cause: number): TransitionCauseName {
 
 /** A row of the audit trail. */
 export interface TransitionRecord {
-  /** The row's id; grows with every transition recorded. */
+  /**
+   * The id of the audit row that holds it; grows with every row. Transitions recorded together
+   * (one batch of a round, of one kind, task list, owners, cause and actor) share it.
+   */
   readonly id: number;
   /** When it was recorded, by the recording coordinator's clock. */
   readonly at: Date;
@@ -161,8 +165,10 @@ export interface TransitionRecord {
 }
 
 /**
- * Records committed transitions in the audit trail, in the caller's (fenced) transaction, up to
- * `MAX_ROWS_PER_STATEMENT` rows per statement, stamped with this process's clock.
+ * Records committed transitions in the audit trail, in the caller's (fenced) transaction, stamped
+ * with this process's clock. Transitions that share their kind, task list, owners before and after,
+ * cause and actor go in one row, up to `MAX_ROWS_PER_STATEMENT` transitions a row (see
+ * 0014_transition_groups.sql): a round's audit rows are a few per batch, not one per partition.
  * @returns the cause recorded for each transition, in order.
  */
 export async function recordTransitions(
@@ -173,26 +179,27 @@ export async function recordTransitions(
   const { cluster, epoch, actor, causes } = writer;
   const createdAt = new Date().toISOString().replace("T", " ").replace("Z", "");
   const recorded = applied.map((t) => causes.of(t));
-  let at = 0;
-  for (const run of chunks(applied)) {
-    await cq.insertTransitions(
-      conn,
-      run.map((t) => ({
-        cluster,
-        createdAt,
-        epoch,
-        kind: transitionKind(t),
-        domain: t.domain,
-        taskList: t.taskList,
-        partitionId: t.partition,
-        fromNodeId: t.from,
-        toNodeId: t.to,
-        generation: t.newGeneration,
-        cause: recorded[at++]!,
-        actor: causes.actorOf(t, actor),
-      })),
-    );
-  }
+  // By what the row says of all its transitions; a group that is full starts another.
+  const groups = new Map<string, { kind: TransitionKind; cause: TransitionCause; actor: string; members: AppliedTransition[] }[]>();
+  applied.forEach((t, i) => {
+    const [kind, cause, by] = [transitionKind(t), recorded[i]!, causes.actorOf(t, actor)];
+    const key = `${kind}\0${cause}\0${t.domain}\0${t.taskList}\0${t.from ?? ""}\0${t.to}\0${by}`;
+    const ofKey = groups.get(key) ?? [];
+    groups.set(key, ofKey);
+    const last = ofKey.at(-1);
+    if (last !== undefined && last.members.length < MAX_ROWS_PER_STATEMENT) last.members.push(t);
+    else ofKey.push({ kind, cause, actor: by, members: [t] });
+  });
+  const rows = [...groups.values()].flat().map(({ kind, cause, actor: by, members }) => {
+    const first = members[0]!;
+    return {
+      ...{ cluster, createdAt, epoch, kind, cause, actor: by, domain: first.domain, taskList: first.taskList },
+      ...{ partitionId: first.partition, generation: first.newGeneration, fromNodeId: first.from, toNodeId: first.to },
+      partitionCount: members.length,
+      partitions: members.length === 1 ? null : members.map((t) => `${t.partition}:${t.newGeneration}`).join(","),
+    };
+  });
+  for (const run of chunks(rows)) await cq.insertTransitions(conn, run);
   return recorded;
 }
 
@@ -203,28 +210,54 @@ export function trimTransitions(conn: QueryClient, cluster: string, retentionMs:
 
 /**
  * The most recent transitions of a cluster, newest first, from the audit trail; for readers that
- * run no coordinator (a status page, a command line).
+ * run no coordinator (a status page, a command line). Transitions recorded in one audit row (one
+ * batch's transitions of one kind, task list, owners, cause and actor) share its id, in the order
+ * recorded.
  * @param options.limit - How many transitions to read, 1 to 10,000; 100 when omitted.
  * @throws {@link InvalidArgumentError} when `cluster` or `limit` is out of range.
  */
 export async function readHistory(client: QueryClient, cluster: string, options: { limit?: number } = {}): Promise<TransitionRecord[]> {
   checkClient("client", client);
   const limit = checkInteger("limit", orDefault(checkOptions("options", options).limit, 100), 1, 10_000);
-  const rows = await cq.listTransitions(guardClient(client), { cluster: checkText("cluster", cluster, MAX_NAME_LENGTH), limit });
-  return rows.map((r) => ({
-    id: r.id,
-    at: r.createdAt,
-    epoch: r.epoch,
-    kind: kindName(r.kind),
-    domain: r.domain,
-    taskList: r.taskList,
-    partition: r.partitionId,
-    from: r.fromNodeId,
-    to: r.toNodeId,
-    generation: r.generation,
-    cause: transitionCauseName(r.cause),
-    actor: r.actor,
-  }));
+  const guarded = guardClient(client);
+  const args = { cluster: checkText("cluster", cluster, MAX_NAME_LENGTH), beforeId: Number.MAX_SAFE_INTEGER };
+  const records: TransitionRecord[] = [];
+  // A row holds one transition or many: rows are read a page at a time until `limit` are found.
+  for (;;) {
+    const rows = await cq.listTransitions(guarded, { ...args, limit: Math.min(limit - records.length, HISTORY_PAGE_ROWS) });
+    for (const r of rows) {
+      const row = {
+        id: r.id,
+        at: r.createdAt,
+        epoch: r.epoch,
+        kind: kindName(r.kind),
+        domain: r.domain,
+        taskList: r.taskList,
+        from: r.fromNodeId,
+        to: r.toNodeId,
+        cause: transitionCauseName(r.cause),
+        actor: r.actor,
+      };
+      for (const [partition, generation] of partitionsOf(r)) {
+        if (records.length === limit) return records;
+        records.push({ ...row, partition, generation });
+      }
+    }
+    if (rows.length === 0 || records.length === limit) return records;
+    args.beforeId = rows.at(-1)!.id;
+  }
+}
+
+/** How many audit rows {@link readHistory} reads at a time: a row may hold up to `MAX_ROWS_PER_STATEMENT` transitions. */
+const HISTORY_PAGE_ROWS = 100;
+
+/** The partitions of an audit row and their generations after it, in the order recorded. */
+function partitionsOf(row: { partitionId: number; generation: number; partitions: string | null }): [number, number][] {
+  if (row.partitions === null) return [[row.partitionId, row.generation]];
+  return row.partitions.split(",").map((entry) => {
+    const [partition, generation] = entry.split(":");
+    return [Number(partition), Number(generation)];
+  });
 }
 
 function kindName(kind: number): TransitionKindName | "unknown" {

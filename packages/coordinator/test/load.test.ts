@@ -90,7 +90,7 @@ test("a database answering 40 ms late and two busy cores, for three TTLs, fence 
     expect(members.every((m) => m.state === "active")).toBe(true);
     // Partitions that changed owner since: the newcomer's share, and nothing else.
     const [movedRows] = await fx.pool.query<RowDataPacket[]>(
-      "SELECT COUNT(*) AS moved FROM helix_transitions WHERE cluster = ? AND id > ? AND kind IN (?, ?, ?)",
+      "SELECT COALESCE(SUM(partition_count), 0) AS moved FROM helix_transitions WHERE cluster = ? AND id > ? AND kind IN (?, ?, ?)",
       [cluster, last, TransitionKind.HandedOff, TransitionKind.Reclaimed, TransitionKind.Forced],
     );
     expect(Number(movedRows[0]!.moved)).toBe(PARTITIONS / 4);

@@ -86,6 +86,8 @@ describe.each(clients)("through %s", (_, makePool) => {
       generation: 1,
       cause: TransitionCause.TaskList,
       actor: "leader-1",
+      partitionCount: 1,
+      partitions: null,
     };
     expect(await insert(pool, [])).toBe(0);
     expect(
@@ -98,20 +100,25 @@ describe.each(clients)("through %s", (_, makePool) => {
           toNodeId: "dead",
           cause: TransitionCause.Join,
           actor: null,
+          partitionCount: 2,
+          partitions: "0:1,1:4",
         },
       ]),
     ).toBe(2);
-    const history = await track("coordinator.listTransitions", coordinator.listTransitions)(pool, { cluster: "w", limit: 10 });
-    expect(history.map((t) => [t.kind, t.fromNodeId, t.toNodeId, t.cause, t.actor])).toEqual([
-      [TransitionKind.ReleaseRequested, "live", "dead", TransitionCause.Join, null],
-      [TransitionKind.Assigned, null, "live", TransitionCause.TaskList, "leader-1"],
+    const list = track("coordinator.listTransitions", coordinator.listTransitions);
+    const history = await list(pool, { cluster: "w", beforeId: Number.MAX_SAFE_INTEGER, limit: 10 });
+    expect(history.map((t) => [t.kind, t.fromNodeId, t.toNodeId, t.cause, t.actor, t.partitionCount, t.partitions])).toEqual([
+      [TransitionKind.ReleaseRequested, "live", "dead", TransitionCause.Join, null, 2, "0:1,1:4"],
+      [TransitionKind.Assigned, null, "live", TransitionCause.TaskList, "leader-1", 1, null],
     ]);
     expect(history[0]!.id).toBeGreaterThan(history[1]!.id);
+    // Rows before a row: the older one alone.
+    expect((await list(pool, { cluster: "w", beforeId: history[0]!.id, limit: 10 })).map((t) => t.id)).toEqual([history[1]!.id]);
     const trim = track("coordinator.deleteTransitionsBefore", coordinator.deleteTransitionsBefore);
     expect(await trim(pool, { cluster: "w", retentionUs: 60_000_000, limit: 10 })).toBe(0);
     await new Promise((resolve) => setTimeout(resolve, 5));
     expect(await trim(pool, { cluster: "w", retentionUs: 1, limit: 1 })).toBe(1);
-    expect(await coordinator.listTransitions(pool, { cluster: "w", limit: 10 })).toHaveLength(1);
+    expect(await list(pool, { cluster: "w", beforeId: Number.MAX_SAFE_INTEGER, limit: 10 })).toHaveLength(1);
   });
 
   test("coordinator queries: maintenance started, changed, expired and ended", async () => {

@@ -59,21 +59,25 @@ FOR UPDATE;
 
 -- name: InsertTransitions :copyfrom
 -- Audit rows, many in one statement. `created_at` is UTC text ('YYYY-MM-DD hh:mm:ss.ffffff'), so
--- that it is stored as given whatever the time zone of the client's session.
+-- that it is stored as given whatever the time zone of the client's session. A row records
+-- `partition_count` transitions (see 0014_transition_groups.sql).
 INSERT INTO helix_transitions (cluster, created_at, epoch, kind, domain, task_list, partition_id,
-                               from_node_id, to_node_id, generation, cause, actor)
+                               from_node_id, to_node_id, generation, cause, actor, partition_count,
+                               partitions)
 VALUES (
   sqlc.arg(cluster), sqlc.arg(created_at), sqlc.arg(epoch), sqlc.arg(kind), sqlc.arg(domain),
   sqlc.arg(task_list), sqlc.arg(partition_id), sqlc.arg(from_node_id), sqlc.arg(to_node_id),
-  sqlc.arg(generation), sqlc.arg(cause), sqlc.arg(actor)
+  sqlc.arg(generation), sqlc.arg(cause), sqlc.arg(actor), sqlc.arg(partition_count),
+  sqlc.arg(partitions)
 );
 
 -- name: ListTransitions :many
--- The most recent transitions, newest first.
+-- The most recent audit rows before row `before_id`, newest first.
 SELECT id, created_at, epoch, kind, domain, task_list, partition_id, from_node_id, to_node_id, generation,
-       cause, actor
+       cause, actor, partition_count, partitions
 FROM helix_transitions
 WHERE cluster = sqlc.arg(cluster)
+  AND id < sqlc.arg(before_id)
 ORDER BY id DESC
 LIMIT ?;
 

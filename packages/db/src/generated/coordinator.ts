@@ -275,13 +275,15 @@ export const insertTransitionsQuery = {
   /** The statement up to its VALUES tuple. */
   head: `-- name: InsertTransitions :copyfrom
 INSERT INTO helix_transitions (cluster, created_at, epoch, kind, domain, task_list, partition_id,
-                               from_node_id, to_node_id, generation, cause, actor)
+                               from_node_id, to_node_id, generation, cause, actor, partition_count,
+                               partitions)
 VALUES `,
   /** The VALUES tuple of one row. */
   row: `(
   ?, ?, ?, ?, ?,
   ?, ?, ?, ?,
-  ?, ?, ?
+  ?, ?, ?, ?,
+  ?
 )`,
   /** The statement after its VALUES tuple. */
   tail: ``,
@@ -313,17 +315,22 @@ export interface InsertTransitionsArgs {
   cause: number;
   /** For column `actor` of `helix_transitions`. */
   actor: string | null;
+  /** For column `partition_count` of `helix_transitions`. */
+  partitionCount: number;
+  /** For column `partitions` of `helix_transitions`. */
+  partitions: string | null;
 }
 
 /**
  * Audit rows, many in one statement. `created_at` is UTC text ('YYYY-MM-DD hh:mm:ss.ffffff'), so
- * that it is stored as given whatever the time zone of the client's session.
+ * that it is stored as given whatever the time zone of the client's session. A row records
+ * `partition_count` transitions (see 0014_transition_groups.sql).
  *
  * @returns rows inserted (0, and no statement sent, for none).
  */
 export async function insertTransitions(client: QueryClient, rows: readonly InsertTransitionsArgs[]): Promise<number> {
   if (rows.length === 0) return 0;
-  const values = rows.flatMap((args) => [args.cluster, args.createdAt, args.epoch, args.kind, args.domain, args.taskList, args.partitionId, args.fromNodeId, args.toNodeId, args.generation, args.cause, args.actor]);
+  const values = rows.flatMap((args) => [args.cluster, args.createdAt, args.epoch, args.kind, args.domain, args.taskList, args.partitionId, args.fromNodeId, args.toNodeId, args.generation, args.cause, args.actor, args.partitionCount, args.partitions]);
   const [result] = await client.query({ sql: repeatRows(insertTransitionsQuery, rows.length), values });
   return execResult(result).affectedRows;
 }
@@ -331,9 +338,10 @@ export async function insertTransitions(client: QueryClient, rows: readonly Inse
 /** The SQL of {@link listTransitions}. */
 export const listTransitionsQuery = `-- name: ListTransitions :many
 SELECT id, created_at, epoch, kind, domain, task_list, partition_id, from_node_id, to_node_id, generation,
-       cause, actor
+       cause, actor, partition_count, partitions
 FROM helix_transitions
 WHERE cluster = ?
+  AND id < ?
 ORDER BY id DESC
 LIMIT ?`;
 
@@ -341,6 +349,8 @@ LIMIT ?`;
 export interface ListTransitionsArgs {
   /** For column `cluster` of `helix_transitions`. */
   cluster: string;
+  /** For column `before_id` of `helix_transitions`. */
+  beforeId: number;
   /** The value of parameter `limit`. */
   limit: number;
 }
@@ -371,13 +381,17 @@ export interface ListTransitionsRow {
   cause: number;
   /** Column `actor` of `helix_transitions`. */
   actor: string | null;
+  /** Column `partition_count` of `helix_transitions`. */
+  partitionCount: number;
+  /** Column `partitions` of `helix_transitions`. */
+  partitions: string | null;
 }
 
 /**
- * The most recent transitions, newest first.
+ * The most recent audit rows before row `before_id`, newest first.
  */
 export async function listTransitions(client: QueryClient, args: ListTransitionsArgs): Promise<ListTransitionsRow[]> {
-  const [rows] = await client.query({ sql: listTransitionsQuery, values: [args.cluster, args.limit], rowsAsArray: true, timezone: "Z" });
+  const [rows] = await client.query({ sql: listTransitionsQuery, values: [args.cluster, args.beforeId, args.limit], rowsAsArray: true, timezone: "Z" });
   return (rows as unknown[][]).map((row) => ({
     id: numberValue(row[0]),
     createdAt: dateValue(row[1]),
@@ -391,6 +405,8 @@ export async function listTransitions(client: QueryClient, args: ListTransitions
     generation: numberValue(row[9]),
     cause: numberValue(row[10]),
     actor: row[11] as string | null,
+    partitionCount: numberValue(row[12]),
+    partitions: row[13] as string | null,
   }));
 }
 

@@ -260,4 +260,13 @@ CROSS JOIN (SELECT 0 AS d UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin`,
     ],
   },
+  {
+    version: 14,
+    name: "transition_groups",
+    checksum: "dc6473a4bb1c2be57974cfc25717ed9b1ab3d552aee8e486a138de7944a2ce3d",
+    statements: [
+      `ALTER TABLE helix_transitions ADD COLUMN partition_count INT UNSIGNED NOT NULL DEFAULT 1`,
+      `ALTER TABLE helix_transitions ADD COLUMN partitions MEDIUMTEXT NULL`,
+    ],
+  },
 ];
