@@ -11,11 +11,11 @@ import {
   type AppliedTransition,
   type TransitionCauseName,
 } from "./audit";
-import { CONCURRENT_WRITE_LANES, splitIntoWriteLanes } from "./write-lanes";
 import { holdForMaintenance, type HeldPlan } from "./maintenance";
 import type { ResolvedCoordinatorOptions } from "./options";
 import { planOwnership, type Plan, type Transition } from "./planner";
 import type { ClusterSnapshot } from "./snapshot";
+import { CONCURRENT_WRITE_LANES, splitIntoWriteLanes } from "./write-lanes";
 
 /** What started a round. */
 export type RoundTrigger =
